@@ -1,0 +1,197 @@
+// The bundle as the runner runs it, for the first phase alone (deploy: false, restart: none).
+import {
+  EXAMPLE_APP,
+  EXAMPLE_DEPLOYMENT,
+  startLocalAws,
+  type LocalAws
+} from './helpers/local-aws.js'
+import { HOSTILE_VALUES, readablePieces, runBundle } from './helpers/run-bundle.js'
+
+let aws: LocalAws
+
+beforeEach(async () => {
+  aws = await startLocalAws()
+  aws.putSecret('FastAPIAppSecrets', EXAMPLE_APP)
+})
+afterEach(() => aws.stop())
+
+const secretsOnly = { deploy: 'false', restart: 'none' }
+
+function expectNothingReadable(
+  log: string,
+  values: Record<string, string>,
+  except: string[] = []
+): void {
+  for (const [key, value] of Object.entries(values)) {
+    if (except.includes(key)) continue
+    for (const piece of readablePieces(value))
+      expect({ key, leaked: log.includes(piece) }).toEqual({ key, leaked: false })
+  }
+}
+
+describe('the bundle, secrets only', () => {
+  it('exports every key as an output, masked, with hostile values intact', async () => {
+    const secret = { ...EXAMPLE_DEPLOYMENT, ...HOSTILE_VALUES }
+    const versionId = aws.putSecret('FastAPIDeploymentSecrets', secret)
+    const run = await runBundle(
+      { ...secretsOnly, 'mask-exclude': 'ec2_user', 'export-env': 'true' },
+      aws.environment()
+    )
+
+    expect(run.visibleLog).not.toContain('::error::')
+    expect(run.code).toBe(0)
+    expect(run.outputs).toEqual(secret)
+    expect(run.exportedEnv).toEqual(
+      Object.fromEntries(Object.entries(secret).map(([k, v]) => [k.toUpperCase(), v]))
+    )
+    expectNothingReadable(run.visibleLog, { ...secret, ...EXAMPLE_APP }, ['ec2_user'])
+    expect(run.masks).not.toContain('ec2-user')
+    expect(run.visibleLog).toContain(
+      `Read the deployment secret "FastAPIDeploymentSecrets" (version ${versionId})`
+    )
+    expect(run.summary).toContain(`<code>${versionId}</code>`)
+    expect(run.summary).toContain('<code>ec2_key_name</code>')
+    for (const value of Object.values({ ...secret, ...EXAMPLE_APP })) {
+      if (value.length > 3) expect(run.summary).not.toContain(value)
+    }
+  })
+
+  it('does not export to the environment unless asked', async () => {
+    aws.putSecret('FastAPIDeploymentSecrets', EXAMPLE_DEPLOYMENT)
+    const run = await runBundle(secretsOnly, aws.environment())
+    expect(run.code).toBe(0)
+    expect(run.exportedEnv).toEqual({})
+  })
+
+  it('skips the app secret when app-secret-id is empty', async () => {
+    aws.putSecret('FastAPIDeploymentSecrets', EXAMPLE_DEPLOYMENT)
+    const run = await runBundle({ ...secretsOnly, 'app-secret-id': '' }, aws.environment())
+    expect(run.code).toBe(0)
+    expect(aws.callsOf('GetSecretValue').map(call => call.params.SecretId)).toEqual([
+      'FastAPIDeploymentSecrets'
+    ])
+  })
+})
+
+describe('the bundle fails with one clear message', () => {
+  const cases: [
+    string,
+    (aws: LocalAws) => void,
+    Record<string, string>,
+    Record<string, string | undefined>,
+    string
+  ][] = [
+    [
+      'no region',
+      a => a.putSecret('FastAPIDeploymentSecrets', EXAMPLE_DEPLOYMENT),
+      {},
+      { AWS_REGION: undefined },
+      'No AWS region: set "aws-region"'
+    ],
+    [
+      'a missing secret',
+      () => undefined,
+      {},
+      {},
+      'Deployment secret "FastAPIDeploymentSecrets" was not found'
+    ],
+    [
+      'access denied',
+      a => {
+        a.putSecret('FastAPIDeploymentSecrets', EXAMPLE_DEPLOYMENT)
+        a.deny('GetSecretValue')
+      },
+      {},
+      {},
+      'Access denied: secretsmanager:GetSecretValue on deployment secret "FastAPIDeploymentSecrets"'
+    ],
+    [
+      'a secret that is not JSON',
+      a => a.putSecret('FastAPIDeploymentSecrets', 'host=1.2.3.4'),
+      {},
+      {},
+      'The deployment secret "FastAPIDeploymentSecrets" is not valid JSON.'
+    ],
+    [
+      'a secret that is not an object',
+      a => a.putSecret('FastAPIDeploymentSecrets', '["x"]'),
+      {},
+      {},
+      'The deployment secret "FastAPIDeploymentSecrets" is an array'
+    ],
+    [
+      'a value that is not a string',
+      a => a.putSecret('FastAPIDeploymentSecrets', { ec2_host: 1 }),
+      {},
+      {},
+      'Key "ec2_host" of the deployment secret "FastAPIDeploymentSecrets" is a number'
+    ],
+    [
+      'a missing required key',
+      a => a.putSecret('FastAPIDeploymentSecrets', EXAMPLE_DEPLOYMENT),
+      { 'required-keys': 'ec2_key_name,ec2_host' },
+      {},
+      'The deployment secret "FastAPIDeploymentSecrets" has no value for "ec2_host" (listed in input "required-keys")'
+    ],
+    [
+      'a missing app key',
+      a => {
+        a.putSecret('FastAPIDeploymentSecrets', EXAMPLE_DEPLOYMENT)
+        a.putSecret('FastAPIAppSecrets', { db_password: 'pw-value' })
+      },
+      {},
+      {},
+      'The app secret "FastAPIAppSecrets" has no value for "jwt_secret"'
+    ],
+    [
+      'a key that cannot be an output',
+      a => a.putSecret('FastAPIDeploymentSecrets', { 'bad key!': 'v' }),
+      {},
+      {},
+      'has key "bad key!" that cannot be a step output name'
+    ],
+    [
+      "a key that is one of the action's outputs",
+      a => a.putSecret('FastAPIDeploymentSecrets', { 'instance-id': 'v' }),
+      {},
+      {},
+      'has key "instance-id", which is also an output of this action'
+    ],
+    [
+      'a key that would replace PATH',
+      a => a.putSecret('FastAPIDeploymentSecrets', { path: '/evil' }),
+      { 'export-env': 'true' },
+      {},
+      'Key "path" of the deployment secret "FastAPIDeploymentSecrets" would become the environment variable PATH'
+    ],
+    [
+      'a bad boolean input',
+      a => a.putSecret('FastAPIDeploymentSecrets', EXAMPLE_DEPLOYMENT),
+      { 'export-env': 'yes' },
+      {},
+      'Input "export-env" must be true or false, not "yes".'
+    ],
+    [
+      'deploy without a stack',
+      () => undefined,
+      { deploy: 'true' },
+      {},
+      'Input "stack" is required when "deploy" is true'
+    ]
+  ]
+
+  it.each(cases)('on %s', async (_name, seed, inputs, env, message) => {
+    seed(aws)
+    const before = JSON.stringify([...aws.secrets.values()].map(s => [...s.versions.values()]))
+    const run = await runBundle({ ...secretsOnly, ...inputs }, { ...aws.environment(), ...env })
+    expect(run.code).toBe(1)
+    const errors = run.stdout.split('\n').filter(line => line.startsWith('::error::'))
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toContain(message)
+    expect(run.outputs).toEqual({})
+    expect(JSON.stringify([...aws.secrets.values()].map(s => [...s.versions.values()]))).toBe(
+      before
+    )
+    expect(run.summary).toContain('Failed:')
+  })
+})

@@ -1,0 +1,45 @@
+// Typed access to the local AWS endpoint (test-support/aws-endpoint.js) for the tests.
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
+import { EC2Client } from '@aws-sdk/client-ec2'
+import { LocalAws } from '../../test-support/aws-endpoint.js'
+
+export { LocalAws }
+
+export async function startLocalAws(): Promise<LocalAws> {
+  const aws = new LocalAws()
+  await aws.start()
+  return aws
+}
+
+const credentials = {
+  accessKeyId: 'AKIDLOCALENDPOINT',
+  secretAccessKey: 'local-endpoint-secret-key'
+}
+
+export function secretsManagerFor(aws: LocalAws): SecretsManagerClient {
+  return new SecretsManagerClient({
+    region: aws.region,
+    endpoint: aws.url,
+    credentials,
+    maxAttempts: 5
+  })
+}
+
+export function ec2For(aws: LocalAws): EC2Client {
+  return new EC2Client({ region: aws.region, endpoint: aws.url, credentials, maxAttempts: 5 })
+}
+
+/** The example deployment secret of the reference document, with the address not yet known. */
+export const EXAMPLE_DEPLOYMENT = {
+  ec2_key_name: 'my-key-pair',
+  ec2_host: '',
+  ec2_user: 'ec2-user',
+  github_repo: 'https://github.com/yourusername/yourrepo.git'
+}
+
+export const EXAMPLE_APP = {
+  db_password: 'local-db-password',
+  jwt_secret: 'local-jwt-secret',
+  api_keys: 'local-api-keys',
+  generated_password: 'auto-generated-value'
+}

@@ -1,0 +1,147 @@
+import { jest } from '@jest/globals'
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
+import { readJsonSecret, requireKeys, secretResource } from '../src/secrets.js'
+import {
+  EXAMPLE_DEPLOYMENT,
+  secretsManagerFor,
+  startLocalAws,
+  type LocalAws
+} from './helpers/local-aws.js'
+
+let aws: LocalAws
+let client: SecretsManagerClient
+let stdout: string[]
+
+beforeEach(async () => {
+  aws = await startLocalAws()
+  client = secretsManagerFor(aws)
+  stdout = []
+  jest.spyOn(process.stdout, 'write').mockImplementation(chunk => {
+    stdout.push(String(chunk))
+    return true
+  })
+})
+
+afterEach(async () => {
+  jest.restoreAllMocks()
+  client.destroy()
+  await aws.stop()
+})
+
+const masked = () =>
+  stdout
+    .filter(line => line.startsWith('::add-mask::'))
+    .map(line => line.slice(12).replace(/\n$/, ''))
+
+describe('readJsonSecret', () => {
+  it('reads a JSON object of strings by name and by ARN, with its version', async () => {
+    const versionId = aws.putSecret('Deploy', EXAMPLE_DEPLOYMENT)
+    const byName = await readJsonSecret(client, 'Deploy', 'deployment')
+    expect(byName).toEqual({
+      id: 'Deploy',
+      arn: aws.secrets.get('Deploy')?.arn,
+      versionId,
+      values: EXAMPLE_DEPLOYMENT
+    })
+    const arn = String(aws.secrets.get('Deploy')?.arn)
+    expect((await readJsonSecret(client, arn, 'deployment')).values).toEqual(EXAMPLE_DEPLOYMENT)
+  })
+
+  it('masks every non-empty value and each line of a multi-line one, except excluded keys', async () => {
+    aws.putSecret('Deploy', {
+      a: 'alpha-secret',
+      b: 'line one\n  line two  ',
+      empty: '',
+      ec2_user: 'ec2-user'
+    })
+    await readJsonSecret(client, 'Deploy', 'deployment', ['ec2_user'])
+    expect(masked()).toEqual(['alpha-secret', 'line one%0A  line two  ', 'line one', 'line two'])
+  })
+
+  it.each([
+    ['not JSON', 'not json at all {', 'is not valid JSON'],
+    ['an array', '["a"]', 'is an array, not a JSON object'],
+    ['a string', '"just-a-string"', 'is a string, not a JSON object'],
+    ['a number', '31337', 'is a number, not a JSON object']
+  ])('refuses a secret that is %s, without quoting it', async (_kind, secretString, expected) => {
+    aws.putSecret('Deploy', secretString)
+    const error = await readJsonSecret(client, 'Deploy', 'deployment').catch(e => e as Error)
+    expect(error).toBeInstanceOf(Error)
+    expect((error as Error).message).toContain(`The deployment secret "Deploy" ${expected}`)
+    expect((error as Error).message).not.toContain(secretString)
+  })
+
+  it('names the key whose value is not a string, and masks it anyway', async () => {
+    aws.putSecret('Deploy', { ec2_host: '', port: 2222 })
+    await expect(readJsonSecret(client, 'Deploy', 'deployment')).rejects.toThrow(
+      'Key "port" of the deployment secret "Deploy" is a number; every value must be a string.'
+    )
+    expect(masked()).toContain('2222')
+  })
+
+  it('says which input and which IAM permission when the secret is missing or denied', async () => {
+    await expect(readJsonSecret(client, 'Missing', 'app')).rejects.toThrow(
+      'App secret "Missing" was not found (secretsmanager:GetSecretValue). Check input "app-secret-id"'
+    )
+    aws.putSecret('Deploy', EXAMPLE_DEPLOYMENT)
+    aws.deny('GetSecretValue')
+    await expect(readJsonSecret(client, 'Deploy', 'deployment')).rejects.toThrow(
+      'Access denied: secretsmanager:GetSecretValue on deployment secret "Deploy". Allow ' +
+        '"secretsmanager:GetSecretValue" on "arn:aws:secretsmanager:*:*:secret:Deploy-*"'
+    )
+  })
+
+  it('retries throttling and server errors, and nothing else', async () => {
+    aws.putSecret('Deploy', EXAMPLE_DEPLOYMENT)
+    aws.failNext('GetSecretValue', { status: 400, code: 'ThrottlingException', times: 1 })
+    aws.failNext('GetSecretValue', { status: 500, code: 'InternalServiceError', times: 1 })
+    await expect(readJsonSecret(client, 'Deploy', 'deployment')).resolves.toMatchObject({
+      values: EXAMPLE_DEPLOYMENT
+    })
+    expect(aws.callsOf('GetSecretValue')).toHaveLength(3)
+
+    aws.calls = []
+    aws.failNext('GetSecretValue', {
+      status: 400,
+      code: 'InvalidRequestException',
+      message: 'marked for deletion'
+    })
+    await expect(readJsonSecret(client, 'Deploy', 'deployment')).rejects.toThrow(
+      'secretsmanager:GetSecretValue on deployment secret "Deploy" failed (InvalidRequestException, HTTP 400): marked for deletion'
+    )
+    expect(aws.callsOf('GetSecretValue')).toHaveLength(1)
+  })
+})
+
+describe('requireKeys', () => {
+  const secret = {
+    id: 'App',
+    arn: 'arn',
+    versionId: 'v1',
+    values: { db_password: 'x', jwt_secret: '  ' }
+  }
+  it('names every missing or blank key at once', () => {
+    expect(() =>
+      requireKeys(
+        secret,
+        ['db_password', 'jwt_secret', 'api_keys'],
+        'app',
+        'listed in input "app-required-keys"'
+      )
+    ).toThrow(
+      'The app secret "App" has no value for "jwt_secret", "api_keys" (listed in input "app-required-keys").'
+    )
+  })
+  it('passes when every key has a value', () => {
+    expect(() => requireKeys(secret, ['db_password'], 'app', 'why')).not.toThrow()
+  })
+})
+
+describe('secretResource', () => {
+  it('keeps ARNs and adds the random suffix wildcard to names', () => {
+    expect(secretResource('arn:aws:secretsmanager:eu-west-1:1:secret:X-abc')).toBe(
+      'arn:aws:secretsmanager:eu-west-1:1:secret:X-abc'
+    )
+    expect(secretResource('X')).toBe('arn:aws:secretsmanager:*:*:secret:X-*')
+  })
+})

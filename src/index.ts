@@ -1,0 +1,4 @@
+import './dirname-shim.js'
+import { run } from './main.js'
+
+await run()

@@ -1,0 +1,148 @@
+import * as core from '@actions/core'
+import { ActionError } from './errors.js'
+
+export type RestartMode = 'ssh' | 'none'
+export type AddressType = 'public' | 'private'
+
+/** Every input of action.yml, parsed and checked once, before anything talks to AWS. */
+export interface ActionInputs {
+  deploymentSecretId: string
+  appSecretId: string
+  requiredKeys: string[]
+  appRequiredKeys: string[]
+  maskExclude: string[]
+  exportEnv: boolean
+  deploy: boolean
+  stack: string
+  workingDirectory: string
+  cdkCommand: string
+  cdkArgs: string
+  instanceIdOutput: string
+  addressType: AddressType
+  instanceTimeoutSeconds: number
+  hostKey: string
+  restart: RestartMode
+  service: string
+  ssh: SshInputs
+}
+
+export interface SshInputs {
+  privateKey: string
+  passphrase: string
+  user: string
+  port: number
+  hostFingerprints: string[]
+  insecureSkipHostKeyCheck: boolean
+  connectTimeoutSeconds: number
+  commandTimeoutSeconds: number
+  healthCommand: string
+}
+
+function text(name: string): string {
+  return core.getInput(name).trim()
+}
+
+/** A list input: entries separated by commas or new lines, blanks dropped. */
+export function listInput(name: string): string[] {
+  return core
+    .getInput(name)
+    .split(/[,\n]/)
+    .map(entry => entry.trim())
+    .filter(entry => entry !== '')
+}
+
+function booleanInput(name: string): boolean {
+  const value = text(name).toLowerCase()
+  if (value === 'true') return true
+  if (value === 'false') return false
+  throw new ActionError(`Input "${name}" must be true or false, not "${text(name)}".`)
+}
+
+function choiceInput<T extends string>(name: string, choices: readonly T[]): T {
+  const value = text(name)
+  if ((choices as readonly string[]).includes(value)) return value as T
+  throw new ActionError(`Input "${name}" must be one of ${choices.join(', ')}, not "${value}".`)
+}
+
+function integerInput(name: string, min: number, max: number): number {
+  const raw = text(name)
+  const value = Number(raw)
+  if (!/^\d+$/.test(raw) || value < min || value > max) {
+    throw new ActionError(
+      `Input "${name}" must be a whole number from ${min} to ${max}, not "${raw}".`
+    )
+  }
+  return value
+}
+
+const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/
+
+export function readInputs(): ActionInputs {
+  const deploy = booleanInput('deploy')
+  const stack = text('stack')
+  if (deploy && stack === '') {
+    throw new ActionError(
+      'Input "stack" is required when "deploy" is true: name the CDK stack to deploy, or set deploy: false.'
+    )
+  }
+  const deploymentSecretId = text('deployment-secret-id')
+  if (deploymentSecretId === '') {
+    throw new ActionError(
+      'Input "deployment-secret-id" is empty: give the name or ARN of the deployment secret.'
+    )
+  }
+  const hostFingerprints = listInput('ssh-host-fingerprint')
+  for (const fingerprint of hostFingerprints) {
+    if (!FINGERPRINT.test(fingerprint)) {
+      throw new ActionError(
+        `Input "ssh-host-fingerprint" has "${fingerprint}", which is not a SHA256 fingerprint: give ` +
+          'one "SHA256:..." per line, as "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub" prints it.'
+      )
+    }
+  }
+  const privateKey = core.getInput('ssh-private-key')
+  const passphrase = core.getInput('ssh-passphrase')
+  // Inputs from `${{ secrets.X }}` are masked by the runner, but not line by line on every runner.
+  for (const value of [privateKey, passphrase]) maskMultiline(value)
+  return {
+    deploymentSecretId,
+    appSecretId: text('app-secret-id'),
+    requiredKeys: listInput('required-keys'),
+    appRequiredKeys: listInput('app-required-keys'),
+    maskExclude: listInput('mask-exclude'),
+    exportEnv: booleanInput('export-env'),
+    deploy,
+    stack,
+    workingDirectory: text('working-directory') || '.',
+    cdkCommand: text('cdk-command'),
+    cdkArgs: text('cdk-args'),
+    instanceIdOutput: text('instance-id-output'),
+    addressType: choiceInput('address-type', ['public', 'private'] as const),
+    instanceTimeoutSeconds: integerInput('instance-timeout', 1, 3600),
+    hostKey: text('host-key'),
+    restart: choiceInput('restart', ['ssh', 'none'] as const),
+    service: text('service'),
+    ssh: {
+      privateKey,
+      passphrase,
+      user: text('ssh-user'),
+      port: integerInput('ssh-port', 1, 65535),
+      hostFingerprints,
+      insecureSkipHostKeyCheck: booleanInput('ssh-insecure-skip-host-key-check'),
+      connectTimeoutSeconds: integerInput('ssh-connect-timeout', 1, 3600),
+      commandTimeoutSeconds: integerInput('ssh-command-timeout', 1, 3600),
+      healthCommand: text('health-command')
+    }
+  }
+}
+
+/** Registers a value and each of its lines with the runner's log masking. */
+export function maskMultiline(value: string): void {
+  if (value.trim() === '') return
+  core.setSecret(value)
+  if (!/[\r\n]/.test(value)) return
+  for (const line of value.split(/\r?\n|\r/)) {
+    const trimmed = line.trim()
+    if (trimmed !== '') core.setSecret(trimmed)
+  }
+}

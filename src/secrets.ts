@@ -1,0 +1,126 @@
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
+import { ActionError, describeAwsError, type AwsCallContext } from './errors.js'
+import { maskMultiline } from './inputs.js'
+
+/** A JSON secret as read: which version, and its keys (every value a string once validated). */
+export interface JsonSecret {
+  /** The id the user gave (name or ARN); what messages name. */
+  id: string
+  arn: string
+  versionId: string
+  values: Record<string, string>
+}
+
+export type SecretRole = 'deployment' | 'app'
+
+const ID_INPUT: Record<SecretRole, string> = {
+  deployment: 'deployment-secret-id',
+  app: 'app-secret-id'
+}
+
+/** The IAM resource pattern for a secret id: an ARN as is, a name with the random suffix AWS adds. */
+export function secretResource(secretId: string): string {
+  return secretId.startsWith('arn:') ? secretId : `arn:aws:secretsmanager:*:*:secret:${secretId}-*`
+}
+
+export function secretCall(action: string, role: SecretRole, secretId: string): AwsCallContext {
+  return {
+    action: `secretsmanager:${action}`,
+    subject: `${role} secret "${secretId}"`,
+    resource: secretResource(secretId),
+    notFoundHint:
+      `Check input "${ID_INPUT[role]}" and the region (AWS_REGION); ` +
+      '"aws secretsmanager list-secrets" lists the secrets the credentials can see.'
+  }
+}
+
+/**
+ * Reads a secret that holds a JSON object of strings. Every string value is registered for masking
+ * as soon as it is parsed, before validation can fail, so that nothing later can print it.
+ */
+export async function readJsonSecret(
+  client: SecretsManagerClient,
+  secretId: string,
+  role: SecretRole,
+  maskExclude: readonly string[] = [],
+  versionId?: string
+): Promise<JsonSecret> {
+  const call = secretCall('GetSecretValue', role, secretId)
+  let response
+  try {
+    response = await client.send(
+      new GetSecretValueCommand({ SecretId: secretId, VersionId: versionId })
+    )
+  } catch (error) {
+    throw describeAwsError(error, call)
+  }
+  const label = `The ${role} secret "${secretId}"`
+  if (response.SecretString === undefined) {
+    throw new ActionError(
+      `${label} holds binary data; store a JSON object of strings as its secret string.`
+    )
+  }
+  const values = parseJsonObjectOfStrings(response.SecretString, label, maskExclude)
+  return {
+    id: secretId,
+    arn: response.ARN ?? secretId,
+    versionId: response.VersionId ?? '',
+    values
+  }
+}
+
+/** Parses and checks a secret string; masks every string value first. Messages never quote values. */
+export function parseJsonObjectOfStrings(
+  secretString: string,
+  label: string,
+  maskExclude: readonly string[]
+): Record<string, string> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(secretString)
+  } catch {
+    // JSON.parse's own message quotes the text, which is the secret: never pass it on.
+    maskMultiline(secretString)
+    throw new ActionError(
+      `${label} is not valid JSON. Store a JSON object such as {"ec2_host": "", "ec2_user": "ec2-user"}.`
+    )
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    maskMultiline(secretString)
+    const kind =
+      parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : `a ${typeof parsed}`
+    throw new ActionError(`${label} is ${kind}, not a JSON object of keys and string values.`)
+  }
+  const entries = Object.entries(parsed as Record<string, unknown>)
+  for (const [key, value] of entries) {
+    if (maskExclude.includes(key)) continue
+    if (typeof value === 'string') maskMultiline(value)
+    else if (value !== null && typeof value !== 'boolean') maskMultiline(JSON.stringify(value))
+  }
+  for (const [key, value] of entries) {
+    if (typeof value !== 'string') {
+      const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`
+      throw new ActionError(
+        `Key "${key}" of ${label.replace(/^The /, 'the ')} is ${kind}; every value must be a string. ` +
+          'Store it as a JSON string (for example "22" instead of 22).'
+      )
+    }
+  }
+  return parsed as Record<string, string>
+}
+
+/** Checks that each required key is present and non-empty; names every missing key at once. */
+export function requireKeys(
+  secret: JsonSecret,
+  required: readonly string[],
+  role: SecretRole,
+  why: string
+): void {
+  const missing = required.filter(key => (secret.values[key] ?? '').trim() === '')
+  if (missing.length === 0) return
+  const list = missing.map(key => `"${key}"`).join(', ')
+  throw new ActionError(
+    `The ${role} secret "${secret.id}" has no value for ${list} (${why}). Set ${missing.length > 1 ? 'them' : 'it'} ` +
+      `in Secrets Manager, e.g. aws secretsmanager put-secret-value, or the console's "Edit" on the secret.`
+  )
+}

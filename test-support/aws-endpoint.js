@@ -1,0 +1,537 @@
+// A local stand-in for the two AWS services the action calls, for tests and local runs only (never
+// bundled). It speaks the real wire protocols, so the real AWS SDK signs, serializes, parses and
+// retries against it exactly as against AWS: Secrets Manager's JSON 1.1 protocol and EC2's Query
+// protocol (form-encoded requests, XML answers). Version stages follow AWS's rules, including the
+// compare-and-swap of UpdateSecretVersionStage that the write-back relies on.
+import { createServer } from 'node:http'
+import { randomBytes, randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { pathToFileURL } from 'node:url'
+
+const CURRENT = 'AWSCURRENT'
+const PREVIOUS = 'AWSPREVIOUS'
+
+/**
+ * @typedef {{ versionId: string, secretString: string, stages: Set<string>, created: number }} SecretVersion
+ * @typedef {{ name: string, arn: string, versions: Map<string, SecretVersion> }} StoredSecret
+ * @typedef {{ instanceId: string, state?: string, publicIp?: string, privateIp?: string,
+ *   tags?: Record<string, string>, consoleOutput?: string }} Instance
+ * @typedef {{ service: 'secretsmanager' | 'ec2', action: string, params: Record<string, unknown> }} Call
+ * @typedef {{ status: number, code: string, message?: string, times?: number }} Fault
+ */
+
+class AwsError extends Error {
+  /** @param {number} status @param {string} code @param {string} message */
+  constructor(status, code, message) {
+    super(message)
+    this.status = status
+    this.code = code
+  }
+}
+
+export class LocalAws {
+  /** @param {{ region?: string, accountId?: string }} [options] */
+  constructor(options = {}) {
+    this.region = options.region ?? 'us-east-1'
+    this.accountId = options.accountId ?? '123456789012'
+    /** @type {Map<string, StoredSecret>} */
+    this.secrets = new Map()
+    /** @type {Map<string, Instance>} */
+    this.instances = new Map()
+    /** @type {Call[]} */
+    this.calls = []
+    /** @type {Map<string, Fault[]>} */
+    this.faults = new Map()
+    /** @type {Set<string>} */
+    this.denied = new Set()
+    /** @type {Map<string, (params: Record<string, unknown>) => void | Promise<void>>} */
+    this.hooks = new Map()
+    /** @type {import('node:http').Server | undefined} */
+    this.server = undefined
+    this.url = ''
+  }
+
+  /** @param {number} [port] @returns {Promise<string>} the endpoint URL */
+  async start(port = 0) {
+    this.server = createServer((req, res) => void this.handle(req, res))
+    await new Promise(resolve => this.server?.listen(port, '127.0.0.1', () => resolve(undefined)))
+    const address = /** @type {import('node:net').AddressInfo} */ (this.server.address())
+    this.url = `http://127.0.0.1:${address.port}`
+    return this.url
+  }
+
+  async stop() {
+    const server = this.server
+    if (!server) return
+    server.closeAllConnections()
+    await new Promise(resolve => server.close(() => resolve(undefined)))
+    this.server = undefined
+  }
+
+  /** The environment that points the AWS SDK (and the CDK CLI) at this endpoint. */
+  environment() {
+    return {
+      AWS_ENDPOINT_URL: this.url,
+      AWS_REGION: this.region,
+      AWS_ACCESS_KEY_ID: 'AKIDLOCALENDPOINT',
+      AWS_SECRET_ACCESS_KEY: 'local-endpoint-secret-key',
+      AWS_EC2_METADATA_DISABLED: 'true'
+    }
+  }
+
+  // ---- seeding and inspection -------------------------------------------------------------
+
+  /**
+   * Creates the secret if needed and puts a new AWSCURRENT version, as PutSecretValue does.
+   * @param {string} name @param {string | object} value @returns {string} the new version id
+   */
+  putSecret(name, value) {
+    const secretString = typeof value === 'string' ? value : JSON.stringify(value)
+    const secret = this.secrets.get(name) ?? this.createSecret(name)
+    return this.addVersion(secret, secretString, randomUUID(), [CURRENT]).versionId
+  }
+
+  /** @param {string} name */
+  createSecret(name) {
+    const suffix = randomBytes(3).toString('hex')
+    const arn = `arn:aws:secretsmanager:${this.region}:${this.accountId}:secret:${name}-${suffix}`
+    /** @type {StoredSecret} */
+    const secret = { name, arn, versions: new Map() }
+    this.secrets.set(name, secret)
+    return secret
+  }
+
+  /** @param {string} name @param {string} [stage] */
+  secretValue(name, stage = CURRENT) {
+    const secret = this.secrets.get(name)
+    if (!secret) throw new Error(`no secret ${name}`)
+    const version = [...secret.versions.values()].find(v => v.stages.has(stage))
+    if (!version) throw new Error(`no ${stage} version of ${name}`)
+    return {
+      versionId: version.versionId,
+      secretString: version.secretString,
+      json: safeJson(version.secretString)
+    }
+  }
+
+  /** @param {string} name @returns {Record<string, string[]>} version id -> stages */
+  versionStages(name) {
+    const secret = this.secrets.get(name)
+    if (!secret) throw new Error(`no secret ${name}`)
+    return Object.fromEntries(
+      [...secret.versions.values()].map(v => [v.versionId, [...v.stages].sort()])
+    )
+  }
+
+  /** @param {Instance} instance */
+  addInstance(instance) {
+    this.instances.set(instance.instanceId, { state: 'running', tags: {}, ...instance })
+  }
+
+  /** @param {string} action @param {Fault} fault fail the next `times` calls of action */
+  failNext(action, fault) {
+    const list = this.faults.get(action) ?? []
+    for (let i = 0; i < (fault.times ?? 1); i++) list.push(fault)
+    this.faults.set(action, list)
+  }
+
+  /** @param {string} action e.g. 'GetSecretValue', answered with AccessDenied from now on */
+  deny(action) {
+    this.denied.add(action)
+  }
+
+  /**
+   * Runs `hook` before every call of `action` is handled: the place to make a concurrent change.
+   * @param {string} action @param {(params: Record<string, unknown>) => void | Promise<void>} hook
+   */
+  before(action, hook) {
+    this.hooks.set(action, hook)
+  }
+
+  /** @param {string} action */
+  callsOf(action) {
+    return this.calls.filter(call => call.action === action)
+  }
+
+  // ---- HTTP ---------------------------------------------------------------------------------
+
+  /** @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res */
+  async handle(req, res) {
+    const chunks = []
+    for await (const chunk of req) chunks.push(chunk)
+    const body = Buffer.concat(chunks).toString('utf8')
+    const target = req.headers['x-amz-target']
+    if (typeof target === 'string' && target.startsWith('secretsmanager.')) {
+      await this.handleJson(target.slice('secretsmanager.'.length), body, res)
+    } else {
+      await this.handleQuery(new URLSearchParams(body), res)
+    }
+  }
+
+  /** @param {'secretsmanager' | 'ec2'} service @param {string} action @param {Record<string, unknown>} params */
+  async admit(service, action, params) {
+    this.calls.push({ service, action, params })
+    const fault = this.faults.get(action)?.shift()
+    if (fault)
+      throw new AwsError(fault.status, fault.code, fault.message ?? `Injected ${fault.code}`)
+    if (this.denied.has(action)) {
+      throw new AwsError(
+        400,
+        service === 'ec2' ? 'UnauthorizedOperation' : 'AccessDeniedException',
+        `User: arn:aws:sts::${this.accountId}:assumed-role/deploy/ci is not authorized to perform: ` +
+          `${service}:${action} because no identity-based policy allows the ${service}:${action} action`
+      )
+    }
+    await this.hooks.get(action)?.(params)
+  }
+
+  /** @param {string} action @param {string} body @param {import('node:http').ServerResponse} res */
+  async handleJson(action, body, res) {
+    try {
+      const params = body ? JSON.parse(body) : {}
+      await this.admit('secretsmanager', action, params)
+      const handler = this.secretsManagerActions[action]
+      if (!handler)
+        throw new AwsError(400, 'UnknownOperationException', `Unknown operation ${action}`)
+      const result = handler.call(this, params)
+      res.writeHead(200, {
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amzn-requestid': randomUUID()
+      })
+      res.end(JSON.stringify(result))
+    } catch (error) {
+      const e = asAwsError(error)
+      res.writeHead(e.status, {
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amzn-requestid': randomUUID()
+      })
+      res.end(JSON.stringify({ __type: e.code, message: e.message }))
+    }
+  }
+
+  /** @param {URLSearchParams} form @param {import('node:http').ServerResponse} res */
+  async handleQuery(form, res) {
+    const action = form.get('Action') ?? ''
+    const requestId = randomUUID()
+    try {
+      await this.admit('ec2', action, Object.fromEntries(form))
+      const handler = this.ec2Actions[action]
+      if (!handler)
+        throw new AwsError(
+          400,
+          'InvalidAction',
+          `The action ${action} is not valid for this web service.`
+        )
+      const inner = handler.call(this, form)
+      res.writeHead(200, { 'content-type': 'text/xml;charset=UTF-8' })
+      res.end(
+        `<?xml version="1.0" encoding="UTF-8"?>\n<${action}Response xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">` +
+          `<requestId>${requestId}</requestId>${inner}</${action}Response>`
+      )
+    } catch (error) {
+      const e = asAwsError(error)
+      res.writeHead(e.status, { 'content-type': 'text/xml;charset=UTF-8' })
+      res.end(
+        `<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>${xml(e.code)}</Code>` +
+          `<Message>${xml(e.message)}</Message></Error></Errors><RequestID>${requestId}</RequestID></Response>`
+      )
+    }
+  }
+
+  // ---- Secrets Manager ----------------------------------------------------------------------
+
+  /** @param {unknown} secretId */
+  findSecret(secretId) {
+    const id = String(secretId ?? '')
+    for (const secret of this.secrets.values()) {
+      if (id === secret.name || id === secret.arn || id === secret.arn.slice(0, -7)) return secret
+    }
+    throw new AwsError(
+      400,
+      'ResourceNotFoundException',
+      "Secrets Manager can't find the specified secret."
+    )
+  }
+
+  /**
+   * @param {StoredSecret} secret @param {string} secretString @param {string} versionId @param {string[]} stages
+   */
+  addVersion(secret, secretString, versionId, stages) {
+    /** @type {SecretVersion} */
+    const version = { versionId, secretString, stages: new Set(), created: Date.now() / 1000 }
+    secret.versions.set(versionId, version)
+    for (const stage of stages) this.moveStage(secret, stage, version)
+    return version
+  }
+
+  /**
+   * Attaches `stage` to `target`, removing it from wherever it was; moving AWSCURRENT moves
+   * AWSPREVIOUS to the version it came from, as AWS does.
+   * @param {StoredSecret} secret @param {string} stage @param {SecretVersion | undefined} target
+   */
+  moveStage(secret, stage, target) {
+    const holder = [...secret.versions.values()].find(v => v.stages.has(stage))
+    if (holder === target) return
+    holder?.stages.delete(stage)
+    target?.stages.add(stage)
+    if (stage === CURRENT && holder) this.moveStage(secret, PREVIOUS, holder)
+    // A version left without any label is deprecated and, like on AWS, eventually removed.
+    if (holder && holder.stages.size === 0 && secret.versions.size > 100)
+      secret.versions.delete(holder.versionId)
+  }
+
+  /** @type {Record<string, (this: LocalAws, params: any) => object>} */
+  secretsManagerActions = {
+    GetSecretValue(params) {
+      const secret = this.findSecret(params.SecretId)
+      const versions = [...secret.versions.values()]
+      const version = params.VersionId
+        ? secret.versions.get(params.VersionId)
+        : versions.find(v => v.stages.has(params.VersionStage ?? CURRENT))
+      if (!version || (params.VersionStage && !version.stages.has(params.VersionStage))) {
+        throw new AwsError(
+          400,
+          'ResourceNotFoundException',
+          "Secrets Manager can't find the specified secret value for VersionId or VersionStage."
+        )
+      }
+      return {
+        ARN: secret.arn,
+        Name: secret.name,
+        VersionId: version.versionId,
+        SecretString: version.secretString,
+        VersionStages: [...version.stages],
+        CreatedDate: version.created
+      }
+    },
+
+    PutSecretValue(params) {
+      const secret = this.findSecret(params.SecretId)
+      if (typeof params.SecretString !== 'string') {
+        throw new AwsError(
+          400,
+          'InvalidParameterException',
+          'You must provide either SecretString or SecretBinary.'
+        )
+      }
+      const versionId = params.ClientRequestToken ?? randomUUID()
+      const existing = secret.versions.get(versionId)
+      if (existing) {
+        if (existing.secretString !== params.SecretString) {
+          throw new AwsError(
+            400,
+            'ResourceExistsException',
+            'A resource with the ID you requested already exists.'
+          )
+        }
+      } else {
+        this.addVersion(secret, params.SecretString, versionId, params.VersionStages ?? [CURRENT])
+      }
+      return {
+        ARN: secret.arn,
+        Name: secret.name,
+        VersionId: versionId,
+        VersionStages: [...(secret.versions.get(versionId)?.stages ?? [])]
+      }
+    },
+
+    UpdateSecretVersionStage(params) {
+      const secret = this.findSecret(params.SecretId)
+      const stage = String(params.VersionStage ?? '')
+      const holder = [...secret.versions.values()].find(v => v.stages.has(stage))
+      const target = params.MoveToVersionId
+        ? secret.versions.get(params.MoveToVersionId)
+        : undefined
+      if (params.MoveToVersionId && !target) {
+        throw new AwsError(
+          400,
+          'ResourceNotFoundException',
+          `Version ${params.MoveToVersionId} not found.`
+        )
+      }
+      if (holder && holder !== target && holder.versionId !== params.RemoveFromVersionId) {
+        throw new AwsError(
+          400,
+          'InvalidParameterException',
+          `The staging label ${stage} is currently attached to version ${holder.versionId}, so you must ` +
+            'explicitly reference that version in RemoveFromVersionId.'
+        )
+      }
+      if (
+        !target &&
+        params.RemoveFromVersionId &&
+        holder?.versionId !== params.RemoveFromVersionId
+      ) {
+        throw new AwsError(
+          400,
+          'InvalidParameterException',
+          `The staging label ${stage} is not attached to version ${params.RemoveFromVersionId}.`
+        )
+      }
+      if (stage === CURRENT && !target) {
+        throw new AwsError(
+          400,
+          'InvalidParameterException',
+          'You can only move AWSCURRENT; it cannot be removed.'
+        )
+      }
+      this.moveStage(secret, stage, target)
+      return { ARN: secret.arn, Name: secret.name }
+    },
+
+    DescribeSecret(params) {
+      const secret = this.findSecret(params.SecretId)
+      return {
+        ARN: secret.arn,
+        Name: secret.name,
+        VersionIdsToStages: this.versionStages(secret.name)
+      }
+    }
+  }
+
+  // ---- EC2 ----------------------------------------------------------------------------------
+
+  /** @type {Record<string, (this: LocalAws, form: URLSearchParams) => string>} */
+  ec2Actions = {
+    DescribeInstances(form) {
+      const ids = indexed(form, 'InstanceId')
+      const filters = indexedFilters(form)
+      for (const id of ids) {
+        if (!this.instances.has(id)) {
+          throw new AwsError(
+            400,
+            'InvalidInstanceID.NotFound',
+            `The instance ID '${id}' does not exist`
+          )
+        }
+      }
+      const matches = [...this.instances.values()].filter(
+        instance =>
+          (ids.length === 0 || ids.includes(instance.instanceId)) &&
+          filters.every(f => matchesFilter(instance, f))
+      )
+      const items = matches.map(instanceXml).join('')
+      const reservation = matches.length
+        ? `<item><reservationId>r-0local</reservationId><ownerId>${this.accountId}</ownerId><instancesSet>${items}</instancesSet></item>`
+        : ''
+      return `<reservationSet>${reservation}</reservationSet>`
+    },
+
+    GetConsoleOutput(form) {
+      const id = form.get('InstanceId') ?? ''
+      const instance = this.instances.get(id)
+      if (!instance)
+        throw new AwsError(
+          400,
+          'InvalidInstanceID.NotFound',
+          `The instance ID '${id}' does not exist`
+        )
+      const output = instance.consoleOutput
+        ? `<output>${Buffer.from(instance.consoleOutput).toString('base64')}</output>`
+        : ''
+      return `<instanceId>${xml(id)}</instanceId><timestamp>${new Date().toISOString()}</timestamp>${output}`
+    }
+  }
+}
+
+/** @param {URLSearchParams} form @param {string} name `Name.1`, `Name.2`, ... */
+function indexed(form, name) {
+  const values = []
+  for (let i = 1; form.has(`${name}.${i}`); i++) values.push(String(form.get(`${name}.${i}`)))
+  return values
+}
+
+/** @param {URLSearchParams} form */
+function indexedFilters(form) {
+  const filters = []
+  for (let i = 1; form.has(`Filter.${i}.Name`); i++) {
+    filters.push({
+      name: String(form.get(`Filter.${i}.Name`)),
+      values: indexed(form, `Filter.${i}.Value`)
+    })
+  }
+  return filters
+}
+
+/** @param {Instance} instance @param {{ name: string, values: string[] }} filter */
+function matchesFilter(instance, filter) {
+  if (filter.name === 'instance-state-name')
+    return filter.values.includes(instance.state ?? 'running')
+  if (filter.name.startsWith('tag:')) {
+    const value = instance.tags?.[filter.name.slice(4)]
+    return value !== undefined && filter.values.includes(value)
+  }
+  if (filter.name === 'ip-address') return filter.values.includes(instance.publicIp ?? '')
+  if (filter.name === 'private-ip-address') return filter.values.includes(instance.privateIp ?? '')
+  throw new AwsError(400, 'InvalidParameterValue', `The filter '${filter.name}' is invalid`)
+}
+
+const STATE_CODES = /** @type {Record<string, number>} */ ({
+  pending: 0,
+  running: 16,
+  'shutting-down': 32,
+  terminated: 48,
+  stopping: 64,
+  stopped: 80
+})
+
+/** @param {Instance} instance */
+function instanceXml(instance) {
+  const state = instance.state ?? 'running'
+  const tags = Object.entries(instance.tags ?? {})
+    .map(([key, value]) => `<item><key>${xml(key)}</key><value>${xml(value)}</value></item>`)
+    .join('')
+  return (
+    `<item><instanceId>${xml(instance.instanceId)}</instanceId>` +
+    `<instanceState><code>${STATE_CODES[state] ?? 16}</code><name>${xml(state)}</name></instanceState>` +
+    (instance.privateIp ? `<privateIpAddress>${xml(instance.privateIp)}</privateIpAddress>` : '') +
+    (instance.publicIp ? `<ipAddress>${xml(instance.publicIp)}</ipAddress>` : '') +
+    `<tagSet>${tags}</tagSet></item>`
+  )
+}
+
+/** @param {string} text */
+function xml(text) {
+  return text.replace(/[&<>"']/g, c => `&#${c.charCodeAt(0)};`)
+}
+
+/** @param {unknown} error @returns {AwsError} */
+function asAwsError(error) {
+  if (error instanceof AwsError) return error
+  if (error instanceof SyntaxError)
+    return new AwsError(400, 'SerializationException', 'Malformed request body')
+  return new AwsError(500, 'InternalServiceError', String(error))
+}
+
+/** @param {string} text */
+function safeJson(text) {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+// Run as a program: serve on a port, seeded from a JSON file, until killed. Prints the URL.
+//   node test-support/aws-endpoint.js --port 4566 --seed seed.json
+// seed.json: { "secrets": { "<name>": <object or string> }, "instances": [<Instance>] }
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const args = process.argv.slice(2)
+  const option = (/** @type {string} */ name) => {
+    const at = args.indexOf(name)
+    return at >= 0 ? args[at + 1] : undefined
+  }
+  const aws = new LocalAws({ region: option('--region') })
+  const seedFile = option('--seed')
+  if (seedFile) {
+    const seed = JSON.parse(readFileSync(seedFile, 'utf8'))
+    for (const [name, value] of Object.entries(seed.secrets ?? {}))
+      aws.putSecret(name, /** @type {object} */ (value))
+    for (const instance of seed.instances ?? []) aws.addInstance(instance)
+  }
+  const url = await aws.start(Number(option('--port') ?? 0))
+  process.stdout.write(`${url}\n`)
+  const stop = () => void aws.stop().then(() => process.exit(0))
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+}
