@@ -40,7 +40,7 @@ describe('the bundle, secrets only', () => {
 
     expect(run.visibleLog).not.toContain('::error::')
     expect(run.code).toBe(0)
-    expect(run.outputs).toEqual(secret)
+    expect(run.outputs).toEqual({ ...secret, restarted: 'false', 'secret-version-id': versionId })
     expect(run.exportedEnv).toEqual(
       Object.fromEntries(Object.entries(secret).map(([k, v]) => [k.toUpperCase(), v]))
     )
@@ -188,7 +188,7 @@ describe('the bundle fails with one clear message', () => {
     const errors = run.stdout.split('\n').filter(line => line.startsWith('::error::'))
     expect(errors).toHaveLength(1)
     expect(errors[0]).toContain(message)
-    expect(run.outputs).toEqual({})
+    expect(run.outputs).toEqual({ restarted: 'false' })
     expect(JSON.stringify([...aws.secrets.values()].map(s => [...s.versions.values()]))).toBe(
       before
     )

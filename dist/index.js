@@ -1346,7 +1346,7 @@ __webpack_unused_export__ = PutResourcePolicyCommand;
 __webpack_unused_export__ = PutResourcePolicyRequest$;
 __webpack_unused_export__ = PutResourcePolicyResponse$;
 __webpack_unused_export__ = PutSecretValue$;
-__webpack_unused_export__ = PutSecretValueCommand;
+exports.cp = PutSecretValueCommand;
 __webpack_unused_export__ = PutSecretValueRequest$;
 __webpack_unused_export__ = PutSecretValueResponse$;
 __webpack_unused_export__ = RemoveRegionsFromReplication$;
@@ -1398,7 +1398,7 @@ __webpack_unused_export__ = UpdateSecretCommand;
 __webpack_unused_export__ = UpdateSecretRequest$;
 __webpack_unused_export__ = UpdateSecretResponse$;
 __webpack_unused_export__ = UpdateSecretVersionStage$;
-__webpack_unused_export__ = UpdateSecretVersionStageCommand;
+exports.be = UpdateSecretVersionStageCommand;
 __webpack_unused_export__ = UpdateSecretVersionStageRequest$;
 __webpack_unused_export__ = UpdateSecretVersionStageResponse$;
 __webpack_unused_export__ = ValidateResourcePolicy$;
@@ -25314,6 +25314,498 @@ exports.resolveDefaultRuntimeConfig = resolveDefaultRuntimeConfig;
   	* MIT License | (c) Denis Demchenko 2015-2026
   	*/
 function(e,t){for(var r=0;r<t.length;r++){var i=t[r];i.enumerable=i.enumerable||!1,i.configurable=!0,"value"in i&&(i.writable=!0),Object.defineProperty(e,f(i.key),i)}}(s,o),Object.defineProperty(s,"prototype",{writable:!1}),s;var s,o}();return l.parse,l.getParser,l});
+
+/***/ }),
+
+/***/ 6591:
+/***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
+
+
+
+/* unused reexport */ __nccwpck_require__(5335);
+exports.parse = __nccwpck_require__(2696);
+
+
+/***/ }),
+
+/***/ 2696:
+/***/ ((module) => {
+
+
+
+/**
+ * @import {
+ * 	ControlOperator,
+ * 	Env,
+ * 	GlobPattern,
+ * 	ParseEntry,
+ * } from './parse' */
+
+// '<(' and '>(' are process substitution operators and
+// can be parsed the same as control operator
+var CONTROL = /** @type {const} */ ('(?:') + /** @type {const} */ ([
+	'\\|\\|',
+	'\\&(?:\\&|>>?)', // `&&`, `&>`, and `&>>`
+	';;\\&?', // `;;` and `;;&`
+	'[;|]\\&', // `;&` and `|&`
+	'\\<\\(',
+	'\\<\\<\\<',
+	'\\<\\<-',
+	'\\<\\<(?!\\()', // `<<(` stays `<` and `<(`, as zsh reads it; other shells reject it
+	'>>',
+	'>[&|(]', // `>&`, `>|`, and `>(`
+	'<[&>]', // `<&` and `<>`
+	'[&;()|<>]'
+]).join(/** @type {const} */ ('|')) + /** @type {const} */ (')');
+var controlRE = new RegExp('^' + CONTROL + '$');
+var META = /** @type {const} */ ('|&;()<> \\t');
+var SINGLE_QUOTE = /** @type {const} */ ('\'([^\']*?)\'');
+// bash ANSI-C quoting, `$'...'`: a backslash escapes the next character, including `'`
+var ANSI_C_BODY = '(?:\\\\[\\s\\S]|[^\\\\\'])*?';
+var ANSI_C_QUOTE = '\\$\'' + ANSI_C_BODY + '\'';
+var ansiCAt = new RegExp('\\$\'' + ANSI_C_BODY + '(?:(\')|\\\\?$)', 'g');
+var ANSI_C_LETTERS = 'abeEfnrtv';
+var ANSI_C_CHARS = '\x07\b\x1B\x1B\f\n\r\t\v';
+var hash = /^#$/;
+
+var SQ = /** @type {const} */ ("'");
+var DQ = /** @type {const} */ ('"');
+var DS = /** @type {const} */ ('$');
+
+var TOKEN = '';
+var mult = /** @type {const} */ (0x100000000); // Math.pow(16, 8);
+for (var i = 0; i < 4; i++) {
+	TOKEN += (mult * Math.random()).toString(16);
+}
+var startsWithToken = new RegExp('^' + TOKEN);
+
+/**
+ * @param {string} s
+ * @param {RegExp} r
+ */
+function matchAll(s, r) {
+	var origIndex = r.lastIndex;
+
+	var matches = [];
+	var matchObj;
+
+	while ((matchObj = r.exec(s))) {
+		matches[matches.length] = matchObj;
+		if (r.lastIndex === matchObj.index) {
+			r.lastIndex += 1;
+		}
+	}
+
+	r.lastIndex = origIndex;
+
+	return matches;
+}
+
+/**
+ * @param {Env} env
+ * @param {string} pre
+ * @param {string} key
+ */
+function getVar(env, pre, key) {
+	var r = typeof env === 'function' ? env(key) : env[key];
+	if (typeof r === 'undefined' && key != '') {
+		r = '';
+	} else if (typeof r === 'undefined') {
+		r = '$';
+	}
+
+	if (typeof r === 'object') {
+		return pre + TOKEN + JSON.stringify(r) + TOKEN;
+	}
+	return pre + r;
+}
+
+var ansiCEscape = /\\([0-7]{1,3}|x[\dA-Fa-f]{1,2}|u[\dA-Fa-f]{1,4}|U[\dA-Fa-f]{1,8}|c(?:\\\\|[\s\S])|[abeEfnrtv\\'"?])/g;
+
+/**
+ * @param {string} m
+ * @param {string} escape
+ */
+function expandAnsiCEscape(m, escape) {
+	var kind = escape.charAt(0);
+	if (kind === 'c') {
+		var ctrl = escape.charAt(1);
+		return ctrl === '?' ? '\x7F' : String.fromCharCode(ctrl.charCodeAt(0) & 0x1F);
+	}
+	if (kind === 'x' || kind === 'u' || kind === 'U') {
+		var cp = parseInt(escape.slice(1), 16);
+		if (cp > 0x10FFFF) {
+			return m;
+		}
+		return String.fromCharCode.apply(null, cp > 0xFFFF ? [0xD7C0 + (cp >> 10), 0xDC00 + (cp & 0x3FF)] : [cp]);
+	}
+	if (kind >= '0' && kind <= '7') {
+		return String.fromCharCode(parseInt(escape, 8) & 0xFF);
+	}
+	var letter = ANSI_C_LETTERS.indexOf(escape);
+	return letter < 0 ? escape : ANSI_C_CHARS.charAt(letter);
+}
+
+/** @param {string} body */
+function expandAnsiC(body) {
+	return body.replace(ansiCEscape, expandAnsiCEscape).split('\0')[0]; // like bash, a NUL ends the string
+}
+
+/**
+ * @param {string} s
+ * @param {number} i
+ */
+function closesAnsiC(s, i) {
+	ansiCAt.lastIndex = i;
+	return !!(/** @type {RegExpExecArray} */ (ansiCAt.exec(s)))[1];
+}
+
+/**
+ * @param {string} string
+ * @param {Env} [env]
+ * @param {{ escape?: string, splitUnquoted?: boolean | string }} [opts]
+ * @returns {ParseEntry[]}
+ */
+function parseInternal(string, env, opts) {
+	if (!opts) {
+		opts = {};
+	}
+	var BS = opts.escape || '\\';
+	var ifs = opts.splitUnquoted === true ? ' \t\n' : (typeof opts.splitUnquoted === 'string' ? opts.splitUnquoted : '');
+	var BAREWORD = '(\\' + BS + '[\'"$\\' + BS + META + ']|\\$\\$|\\$(?!' + ANSI_C_QUOTE.slice(2) + ')|[^\\s\'"$' + META + '])+';
+	var DOUBLE_QUOTE = '"(?:\\' + BS + '[\\s\\S]|[^"\\' + BS + '])*"';
+
+	var chunker = new RegExp([
+		'(' + CONTROL + ')', // control chars
+		'(' + ANSI_C_QUOTE + '|' + BAREWORD + '|' + DOUBLE_QUOTE + '|' + SINGLE_QUOTE + ')+'
+	].join('|'), 'g');
+
+	var matches = matchAll(string, chunker);
+
+	if (matches.length === 0) {
+		return [];
+	}
+	if (!env) {
+		env = {};
+	}
+
+	var commented = false;
+
+	return matches.map(function (match) {
+		var s = match[0];
+		if (!s || commented) {
+			return void undefined;
+		}
+		if (controlRE.test(s)) {
+			return /** @type {ControlOperator} */ ({ op: s });
+		}
+
+		// Hand-written scanner/parser for Bash quoting rules:
+		//
+		// 1. inside single quotes, all characters are printed literally.
+		// 2. inside double quotes, all characters are printed literally
+		//    except variables prefixed by '$' and backslashes followed by
+		//    either a double quote or another backslash.
+		// 3. outside of any quotes, backslashes are treated as escape
+		//    characters and not printed (unless they are themselves escaped)
+		// 4. quote context can switch mid-token if there is no whitespace
+		//     between the two quote contexts (e.g. all'one'"token" parses as
+		//     "allonetoken")
+		/** @type {string | boolean} */
+		var quote = false;
+		var esc = false;
+		var out = '';
+		/** @type {string[]} */
+		var words = [];
+		var sawQuote = false;
+		/** @type {number | null} */
+		var pendingNw = null;
+		var isGlob = false;
+		/** @type {number} */
+		var i;
+
+		function parseEnvVar() {
+			i += 1;
+			/** @type {number | RegExpMatchArray | null} */
+			var varend;
+			/** @type {string} */
+			var varname;
+			var char = s.charAt(i);
+
+			if (char === '{') {
+				i += 1;
+				if (s.charAt(i) === '}') {
+					throw new Error('Bad substitution: ' + s.slice(i - 2, i + 1));
+				}
+				// match braces by depth so a nested `${` keeps its inner `}` from ending the outer substitution
+				var depth = 1;
+				varend = i;
+				while (depth > 0 && varend < s.length) {
+					if (s.charAt(varend) === '{' && s.charAt(varend - 1) === '$') {
+						depth += 1;
+					} else if (s.charAt(varend) === '}') {
+						depth -= 1;
+					}
+					varend += 1;
+				}
+				if (depth !== 0) {
+					throw new Error('Bad substitution: ' + s.slice(i));
+				}
+				varend -= 1;
+				varname = s.slice(i, varend);
+				i = varend;
+			} else if ((/[*@#?$!-]/).test(char)) {
+				varname = char;
+			} else {
+				var slicedFromI = s.slice(i);
+				varend = slicedFromI.match(/[^\w\d_]/);
+				if (!varend) {
+					varname = slicedFromI;
+					i = s.length;
+				} else {
+					varname = slicedFromI.slice(0, varend.index);
+					i += /** @type {number} */ (varend.index) - 1;
+				}
+			}
+			return getVar(/** @type {NonNullable<typeof env>} */ (env), '', varname);
+		}
+
+		function flushRun() {
+			if (pendingNw === null) {
+				return;
+			}
+			if (pendingNw === 0) {
+				if (out !== '') {
+					words[words.length] = out;
+					out = '';
+				}
+			} else {
+				words[words.length] = out;
+				out = '';
+				for (var fe = 1; fe < pendingNw; fe += 1) {
+					words[words.length] = '';
+				}
+			}
+			pendingNw = null;
+		}
+
+		for (i = 0; i < s.length; i++) {
+			var c = s.charAt(i);
+			if (ifs && c !== DS) {
+				flushRun();
+			}
+			isGlob = isGlob || (!quote && (c === '*' || c === '?'));
+			if (esc) {
+				out += c;
+				esc = false;
+			} else if (quote) {
+				if (c === quote) {
+					quote = false;
+				} else if (quote == SQ) {
+					out += c;
+				} else { // Double quote
+					if (c === BS) {
+						i += 1;
+						c = s.charAt(i);
+						if (c === DQ || c === BS || c === DS) {
+							out += c;
+						} else {
+							out += BS + c;
+						}
+					} else if (c === DS) {
+						out += parseEnvVar();
+					} else {
+						out += c;
+					}
+				}
+			} else if (c === DQ || c === SQ) {
+				quote = c;
+				sawQuote = true;
+			} else if (controlRE.test(c)) {
+				return /** @type {ControlOperator} */ ({ op: s });
+			} else if (hash.test(c)) {
+				commented = true;
+				var commentObj = { comment: string.slice(match.index + i + 1) };
+				if (out.length) {
+					return /** @type {const} */ ([out, commentObj]);
+				}
+				return /** @type {const} */ ([commentObj]);
+			} else if (c === BS) {
+				esc = true;
+			} else if (c === DS && s.charAt(i + 1) === SQ && closesAnsiC(s, i)) {
+				flushRun();
+				sawQuote = true;
+				out += expandAnsiC(s.slice(i + 2, ansiCAt.lastIndex - 1));
+				i = ansiCAt.lastIndex - 1;
+			} else if (c === DS) {
+				var value = parseEnvVar();
+				if (!ifs) {
+					out += value;
+				} else {
+					for (var vi = 0; vi < value.length; vi += 1) {
+						var vc = value.charAt(vi);
+						if (ifs.indexOf(vc) < 0) {
+							flushRun();
+							out += vc;
+						} else if (pendingNw === null) {
+							pendingNw = vc === ' ' || vc === '\t' || vc === '\n' ? 0 : 1;
+						} else if (vc !== ' ' && vc !== '\t' && vc !== '\n') {
+							pendingNw += 1;
+						}
+					}
+				}
+			} else {
+				out += c;
+			}
+		}
+
+		if (isGlob) {
+			return /** @type {GlobPattern} */ ({ op: 'glob', pattern: out });
+		}
+
+		if (ifs) {
+			if (pendingNw !== null && pendingNw > 0) {
+				words[words.length] = out;
+				out = '';
+				for (var te = 1; te < pendingNw; te += 1) {
+					words[words.length] = '';
+				}
+			}
+			if (out !== '' || (sawQuote && words.length === 0)) {
+				words[words.length] = out;
+			}
+			return words;
+		}
+
+		return out;
+	}).reduce(function (prev, arg) { // finalize parsed arguments
+		if (typeof arg === 'undefined') {
+			return prev;
+		}
+		/** @type {ParseEntry[]} */ ([]).concat(arg).forEach(function (entry) {
+			prev[prev.length] = entry;
+		});
+		return prev;
+	}, /** @type {ParseEntry[]} */ ([]));
+}
+
+/** @type {typeof import('./parse')} */
+module.exports = function parse(s, env, opts) {
+	var mapped = parseInternal(s, env, opts);
+	if (typeof env !== 'function') {
+		return mapped;
+	}
+	return mapped.reduce(function (acc, s) {
+		if (typeof s === 'object') {
+			acc[acc.length] = s;
+			return acc;
+		}
+		var xs = s.split(RegExp('(' + TOKEN + '.*?' + TOKEN + ')', 'g'));
+		if (xs.length === 1) {
+			acc[acc.length] = xs[0];
+			return acc;
+		}
+		xs.filter(Boolean).forEach(function (x) {
+			acc[acc.length] = startsWithToken.test(x)
+				? JSON.parse(x.split(TOKEN)[1])
+				: x;
+		});
+		return acc;
+	}, /** @type {ParseEntry[]} */ ([]));
+};
+
+
+/***/ }),
+
+/***/ 5335:
+/***/ ((module) => {
+
+
+
+/** @import { ControlOperator } from './parse' */
+
+/** @type {ControlOperator['op'][]} */
+var OPS = /** @type {const} */ ([
+	'||',
+	'&&',
+	';;&',
+	';;',
+	';&',
+	'|&',
+	'<(',
+	'>(',
+	'<<<',
+	'<<-',
+	'<<',
+	'>>',
+	'>&',
+	'>|',
+	'&>>',
+	'&>',
+	'<&',
+	'<>',
+	'&',
+	';',
+	'(',
+	')',
+	'|',
+	'<',
+	'>'
+]);
+var LINE_TERMINATORS = /[\n\r\u2028\u2029]/;
+var GLOB_SHELL_SPECIAL = /[\s#!"$&'():;<=>@\\^`|~]/g;
+
+/** @type {typeof import('./quote')} */
+module.exports = function quote(xs) {
+	var sawComment = false;
+	return xs.map(function (s) {
+		if (sawComment && typeof s === 'string' && LINE_TERMINATORS.test(s)) {
+			throw new TypeError('a token after a `comment` must not contain line terminators');
+		}
+		if (s === '') {
+			return /** @type {const} */ ('\'\'');
+		}
+		if (s && typeof s === 'object') {
+			if ('op' in s && s.op === 'glob') {
+				if (typeof s.pattern !== 'string') {
+					throw new TypeError('glob token requires a string `pattern`');
+				}
+				if (LINE_TERMINATORS.test(s.pattern)) {
+					throw new TypeError('glob `pattern` must not contain line terminators');
+				}
+				if (s.pattern === '') {
+					return /** @type {const} */ ('\'\'');
+				}
+				return s.pattern.replace(GLOB_SHELL_SPECIAL, '\\$&');
+			}
+			if ('op' in s && typeof s.op === 'string') {
+				if (OPS.indexOf(s.op) < 0) {
+					throw new TypeError('invalid `op` value: ' + JSON.stringify(s.op));
+				}
+				return s.op.replace(/[\s\S]/g, '\\$&');
+			}
+			if ('comment' in s && typeof s.comment === 'string') {
+				if (LINE_TERMINATORS.test(s.comment)) {
+					throw new TypeError('`comment` must not contain line terminators');
+				}
+				sawComment = true;
+				return '#' + s.comment;
+			}
+			throw new TypeError('unrecognized object token shape');
+		}
+		if ((/'/).test(s) && (/!/).test(s)) {
+			return "'" + s.replace(/'/g, "'\"'\"'") + "'";
+		}
+		if ((/["\s\\]/).test(s) && !(/'/).test(s)) {
+			return "'" + s + "'";
+		}
+		if ((/["'\s]/).test(s)) {
+			return '"' + s.replace(/(["\\$`])/g, '\\$1') + '"';
+		}
+		return String(s).replace(/([A-Za-z]:)?([#!"$&'()*,:;<=>?@[\\\]^`{|}~])/g, '$1\\$2');
+	}).join(' ');
+};
+
 
 /***/ }),
 
@@ -53686,6 +54178,39 @@ module.exports = {
 
 /***/ }),
 
+/***/ 2431:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   l: () => (/* binding */ createBackoff)
+/* harmony export */ });
+function createBackoff(options) {
+    const { totalMs, sleep, random = Math.random } = options;
+    const initial = options.initialDelayMs ?? 1000;
+    const max = options.maxDelayMs ?? 15000;
+    const started = Date.now();
+    let slept = 0;
+    let attempt = 0;
+    const remainingMs = () => totalMs - Math.max(Date.now() - started, slept);
+    return {
+        remainingMs,
+        async wait() {
+            const left = remainingMs();
+            if (left <= 0)
+                return false;
+            const ceiling = Math.min(max, initial * 2 ** attempt++);
+            // "Equal jitter": at least half the step, so that many waiters spread out but never spin.
+            const delay = Math.min(left, Math.round(ceiling / 2 + (random() * ceiling) / 2));
+            await sleep(delay);
+            slept += delay;
+            return true;
+        }
+    };
+}
+
+
+/***/ }),
+
 /***/ 6065:
 /***/ ((__unused_webpack_module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
@@ -53704,12 +54229,86 @@ globals.__dirname ??= (0,node_path__WEBPACK_IMPORTED_MODULE_0__.dirname)(globals
 
 /***/ }),
 
+/***/ 3916:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Pp: () => (/* binding */ describeAwsError),
+/* harmony export */   lZ: () => (/* binding */ ActionError),
+/* harmony export */   oh: () => (/* binding */ failureMessage)
+/* harmony export */ });
+/**
+ * An error whose message is written for the person reading the workflow log: it names the input,
+ * the secret or the AWS call, says what is wrong and what to do, and never contains a secret value.
+ */
+class ActionError extends Error {
+    constructor(message) {
+        super(message);
+        this.name = 'ActionError';
+    }
+}
+const ACCESS_DENIED = new Set(['AccessDeniedException', 'AccessDenied', 'UnauthorizedOperation']);
+const NO_CREDENTIALS = new Set([
+    'CredentialsProviderError',
+    'ExpiredTokenException',
+    'ExpiredToken'
+]);
+const INVALID_CREDENTIALS = new Set([
+    'UnrecognizedClientException',
+    'InvalidClientTokenId',
+    'InvalidSignatureException',
+    'SignatureDoesNotMatch',
+    'AuthFailure'
+]);
+/** Turns an AWS SDK error into an ActionError that says what to do about it. */
+function describeAwsError(error, call) {
+    if (error instanceof ActionError)
+        return error;
+    const err = (error ?? {});
+    const name = err.name ?? err.Code ?? 'Error';
+    const detail = err.message ? `: ${err.message}` : '';
+    if (ACCESS_DENIED.has(name)) {
+        return new ActionError(`Access denied: ${call.action} on ${call.subject}. Allow "${call.action}" on "${call.resource}" ` +
+            `in the policy of the role or user the workflow runs as (see "IAM policy" in the README).`);
+    }
+    if (name === 'ResourceNotFoundException') {
+        return new ActionError(`${capitalize(call.subject)} was not found (${call.action}). ${call.notFoundHint ?? ''}`.trim());
+    }
+    if (NO_CREDENTIALS.has(name)) {
+        return new ActionError(`No usable AWS credentials for ${call.action} on ${call.subject}${detail}. Run ` +
+            `aws-actions/configure-aws-credentials before this step (OIDC role or access keys).`);
+    }
+    if (INVALID_CREDENTIALS.has(name)) {
+        return new ActionError(`AWS rejected the credentials for ${call.action} on ${call.subject} (${name}). Check the ` +
+            `access keys or the role set by aws-actions/configure-aws-credentials, and the region.`);
+    }
+    if (name === 'DecryptionFailure' || name === 'KMSAccessDeniedException') {
+        return new ActionError(`${capitalize(call.subject)} could not be decrypted (${name}). Allow "kms:Decrypt" on the ` +
+            `secret's KMS key for the role the workflow runs as.`);
+    }
+    const status = err.$metadata?.httpStatusCode;
+    return new ActionError(`${call.action} on ${call.subject} failed (${name}${status ? `, HTTP ${status}` : ''})${detail}`);
+}
+function capitalize(text) {
+    return text.charAt(0).toUpperCase() + text.slice(1);
+}
+/** The message for core.setFailed: ActionErrors as written, anything else marked as unexpected. */
+function failureMessage(error) {
+    if (error instanceof ActionError)
+        return error.message;
+    const message = error instanceof Error ? error.message : String(error);
+    return `Unexpected error: ${message}. This is a bug in secrets-deploy-action; please report it.`;
+}
+
+
+/***/ }),
+
 /***/ 9407:
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _dirname_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6065);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(913);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3008);
 
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_1__/* .run */ .e)();
@@ -53719,7 +54318,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 913:
+/***/ 3008:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -53728,8 +54327,1533 @@ __nccwpck_require__.d(__webpack_exports__, {
   e: () => (/* binding */ run)
 });
 
-;// CONCATENATED MODULE: external "os"
-const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 10 modules
+var core = __nccwpck_require__(7264);
+// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-secrets-manager/dist-cjs/index.js
+var dist_cjs = __nccwpck_require__(2994);
+// EXTERNAL MODULE: ./src/errors.ts
+var errors = __nccwpck_require__(3916);
+;// CONCATENATED MODULE: ./src/aws.ts
+
+
+/**
+ * The SDK's standard retry strategy retries throttling, 5xx and transient network errors with
+ * jittered exponential backoff, and nothing else: exactly the set worth retrying.
+ */
+const MAX_ATTEMPTS = 5;
+/** The region from the environment, or from the secret's ARN when the environment has none. */
+function resolveRegion(env, secretId) {
+    const fromEnv = env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim();
+    if (fromEnv)
+        return fromEnv;
+    const fromArn = /^arn:[^:]+:secretsmanager:([^:]+):/.exec(secretId)?.[1];
+    if (fromArn)
+        return fromArn;
+    throw new errors/* ActionError */.lZ('No AWS region: set "aws-region" on aws-actions/configure-aws-credentials, or AWS_REGION in the ' +
+        'job\'s env, or give "deployment-secret-id" as a full ARN.');
+}
+function createAwsClients(region) {
+    let ec2;
+    return {
+        secretsManager: new dist_cjs/* SecretsManagerClient */._H({ region, maxAttempts: MAX_ATTEMPTS }),
+        ec2: () => (ec2 ??= __nccwpck_require__.e(/* import() */ 193).then(__nccwpck_require__.t.bind(__nccwpck_require__, 5193, 19)).then(({ EC2Client }) => new EC2Client({ region, maxAttempts: MAX_ATTEMPTS })))
+    };
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: external "node:fs"
+var external_node_fs_ = __nccwpck_require__(3024);
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
+// EXTERNAL MODULE: external "node:os"
+var external_node_os_ = __nccwpck_require__(8161);
+// EXTERNAL MODULE: external "node:path"
+var external_node_path_ = __nccwpck_require__(6760);
+// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 4 modules
+var exec = __nccwpck_require__(2697);
+// EXTERNAL MODULE: ./node_modules/shell-quote/index.js
+var shell_quote = __nccwpck_require__(6591);
+;// CONCATENATED MODULE: ./src/command-line.ts
+
+
+/**
+ * Splits an input into arguments the way a shell would (quotes, escapes), without a shell: no
+ * variables are expanded and no operator runs. An operator is an error rather than a surprise.
+ */
+function splitArguments(text, inputName) {
+    // Keep $NAME as written: nothing here is a shell, and expanding to '' would hide the mistake.
+    const tokens = (0,shell_quote.parse)(text, name => `$${name}`);
+    return tokens.map(token => {
+        if (typeof token === 'string')
+            return token;
+        if ('pattern' in token)
+            return token.pattern;
+        if ('comment' in token) {
+            throw new errors/* ActionError */.lZ(`Input "${inputName}" has a "#" comment; quote the "#" if it belongs to an argument.`);
+        }
+        throw new errors/* ActionError */.lZ(`Input "${inputName}" has the shell operator "${token.op}", but it is not run through a shell: ` +
+            'give only the command and its arguments (quote an argument that contains the character).');
+    });
+}
+
+;// CONCATENATED MODULE: ./src/deploy.ts
+
+
+
+
+
+
+
+
+
+// The action owns these: another value would make it read the wrong file or wait for a prompt.
+const OWNED_FLAGS = ['--outputs-file', '-O', '--require-approval', '--ci'];
+/** Builds the cdk deploy command line from the inputs; checked before anything is deployed. */
+function cdkDeployCommand(options, outputsFile) {
+    const [tool, ...toolArgs] = splitArguments(options.cdkCommand, 'cdk-command');
+    if (!tool)
+        throw new errors/* ActionError */.lZ('Input "cdk-command" is empty: give how to call the CDK CLI, e.g. "npx --no-install cdk".');
+    const extra = splitArguments(options.cdkArgs, 'cdk-args');
+    const owned = extra.find(arg => OWNED_FLAGS.includes(arg.split('=')[0]));
+    if (owned) {
+        throw new errors/* ActionError */.lZ(`Input "cdk-args" has ${owned.split('=')[0]}, which the action sets itself; remove it.`);
+    }
+    return {
+        tool,
+        args: [
+            ...toolArgs,
+            'deploy',
+            options.stack,
+            '--require-approval',
+            'never',
+            '--ci',
+            '--outputs-file',
+            outputsFile,
+            ...extra
+        ]
+    };
+}
+/** Runs cdk deploy and returns the stack's outputs from the file the CLI wrote. */
+async function cdkDeploy(options) {
+    const cwd = (0,external_node_path_.resolve)(options.workingDirectory);
+    if (!(0,external_node_fs_.existsSync)(cwd)) {
+        throw new errors/* ActionError */.lZ(`Input "working-directory" is "${options.workingDirectory}", which does not exist.`);
+    }
+    const outputsFile = (0,external_node_path_.join)(options.env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), `cdk-outputs-${(0,external_node_crypto_.randomUUID)()}.json`);
+    const command = cdkDeployCommand(options, outputsFile);
+    const tail = new OutputTail();
+    core/* startGroup */.Oh(`cdk deploy ${options.stack}`);
+    let exitCode;
+    try {
+        exitCode = await exec/* exec */.m(command.tool, command.args, {
+            cwd,
+            env: { ...stringEnv(options.env), ...options.secretEnv },
+            ignoreReturnCode: true,
+            listeners: { stdline: line => tail.add(line), errline: line => tail.add(line) }
+        });
+    }
+    catch (error) {
+        // exec rejects when the tool cannot be started at all (not found, not executable).
+        throw new errors/* ActionError */.lZ(`Could not run "${command.tool}" from input "cdk-command" in "${options.workingDirectory}": ` +
+            `${error instanceof Error ? error.message : String(error)}. Install the CDK CLI (npm i -D aws-cdk) or fix "cdk-command".`);
+    }
+    finally {
+        core/* endGroup */.N4();
+    }
+    try {
+        if (exitCode !== 0) {
+            throw new errors/* ActionError */.lZ(`cdk deploy of stack "${options.stack}" failed with exit code ${exitCode}; nothing was written back or restarted. ` +
+                `Its last error lines:\n${tail.errorLines()}`);
+        }
+        return await readStackOutputs(outputsFile, options.stack);
+    }
+    finally {
+        await (0,promises_.rm)(outputsFile, { force: true });
+    }
+}
+async function readStackOutputs(file, stack) {
+    let text;
+    try {
+        text = await (0,promises_.readFile)(file, 'utf8');
+    }
+    catch {
+        throw new errors/* ActionError */.lZ(`cdk deploy of stack "${stack}" exited 0 but wrote no outputs file; check that input "cdk-command" runs the CDK CLI v2.`);
+    }
+    let all;
+    try {
+        all = JSON.parse(text);
+    }
+    catch {
+        throw new errors/* ActionError */.lZ(`The outputs file cdk deploy wrote for stack "${stack}" is not valid JSON.`);
+    }
+    // The file is keyed by stack name; a stack inside a stage has id "Stage/Stack" and name "Stage-Stack".
+    const outputs = all[stack] ?? all[stack.replace(/\//g, '-')];
+    if (typeof outputs !== 'object' || outputs === null) {
+        const names = Object.keys(all);
+        throw new errors/* ActionError */.lZ(`cdk deploy wrote no outputs for stack "${stack}" (the file has ${names.length ? names.map(n => `"${n}"`).join(', ') : 'none'}). ` +
+            'Check input "stack": it must name the stack that was deployed.');
+    }
+    return outputs;
+}
+function stringEnv(env) {
+    return Object.fromEntries(Object.entries(env).filter((entry) => entry[1] !== undefined));
+}
+/** Keeps the last lines of a long output, to quote the ones that tell why a deploy failed. */
+class OutputTail {
+    lines = [];
+    add(line) {
+        this.lines.push(line);
+        if (this.lines.length > 200)
+            this.lines.shift();
+    }
+    errorLines(count = 10) {
+        const meaningful = this.lines.filter(line => line.trim() !== '');
+        const errors = meaningful.filter(line => /error|fail|❌|denied|exception/i.test(line));
+        return (errors.length ? errors : meaningful).slice(-count).join('\n') || '(no output)';
+    }
+}
+
+;// CONCATENATED MODULE: ./src/export.ts
+
+
+const OUTPUT_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+// Variables a secret key must not replace: the process loader's, the runner's defaults, and the
+// AWS SDK's. Other GITHUB_* names are fine: the reference secret's github_repo is GITHUB_REPO.
+const RESERVED_ENV = new Set([
+    ...[
+        'PATH',
+        'HOME',
+        'SHELL',
+        'USER',
+        'CI',
+        'NODE_OPTIONS',
+        'NODE_PATH',
+        'LD_PRELOAD',
+        'LD_LIBRARY_PATH'
+    ],
+    ...[
+        'ACTION',
+        'ACTION_PATH',
+        'ACTION_REPOSITORY',
+        'ACTIONS',
+        'ACTOR',
+        'ACTOR_ID',
+        'API_URL',
+        'BASE_REF',
+        'ENV'
+    ]
+        .concat([
+        'EVENT_NAME',
+        'EVENT_PATH',
+        'GRAPHQL_URL',
+        'HEAD_REF',
+        'JOB',
+        'OUTPUT',
+        'PATH',
+        'REF',
+        'REF_NAME'
+    ])
+        .concat([
+        'REF_PROTECTED',
+        'REF_TYPE',
+        'REPOSITORY',
+        'REPOSITORY_ID',
+        'REPOSITORY_OWNER',
+        'REPOSITORY_OWNER_ID'
+    ])
+        .concat([
+        'RETENTION_DAYS',
+        'RUN_ATTEMPT',
+        'RUN_ID',
+        'RUN_NUMBER',
+        'SERVER_URL',
+        'SHA',
+        'STATE',
+        'STEP_SUMMARY'
+    ])
+        .concat(['TOKEN', 'TRIGGERING_ACTOR', 'WORKFLOW', 'WORKFLOW_REF', 'WORKFLOW_SHA', 'WORKSPACE'])
+        .map(name => `GITHUB_${name}`)
+]);
+const RESERVED_ENV_PREFIX = /^(RUNNER_|ACTIONS_|INPUT_|AWS_)/;
+/** `ec2_key_name` -> `EC2_KEY_NAME`, `api-key` -> `API_KEY`. */
+function envName(key) {
+    return key.toUpperCase().replace(/-/g, '_');
+}
+/** The outputs the action sets itself; a secret key of the same name would be overwritten. */
+const ACTION_OUTPUTS = [
+    'instance-id',
+    'instance-ip',
+    'secret-version-id',
+    'stack-outputs',
+    'restarted'
+];
+/** Checks that every key can be a step output name. */
+function checkOutputNames(secretId, keys) {
+    const taken = keys.filter(key => ACTION_OUTPUTS.includes(key));
+    if (taken.length > 0) {
+        throw new errors/* ActionError */.lZ(`The deployment secret "${secretId}" has key "${taken[0]}", which is also an output of this action ` +
+            `(${ACTION_OUTPUTS.join(', ')}). Rename the key in the secret.`);
+    }
+    const bad = keys.filter(key => !OUTPUT_NAME.test(key));
+    if (bad.length > 0) {
+        throw new errors/* ActionError */.lZ(`The deployment secret "${secretId}" has key${bad.length > 1 ? 's' : ''} ${bad.map(k => JSON.stringify(k)).join(', ')} ` +
+            'that cannot be a step output name: use letters, digits, "_" and "-", starting with a letter or "_". Rename the key in the secret.');
+    }
+}
+/**
+ * The environment variables a secret's keys become (for `export-env` and for the CDK app), with
+ * the checks that keep one key from silently replacing another or the job's own variables.
+ */
+function secretEnvironment(secretId, values) {
+    const env = {};
+    const source = {};
+    for (const [key, value] of Object.entries(values)) {
+        const name = envName(key);
+        if (RESERVED_ENV.has(name) || RESERVED_ENV_PREFIX.test(name)) {
+            throw new errors/* ActionError */.lZ(`Key "${key}" of the deployment secret "${secretId}" would become the environment variable ${name}, ` +
+                'which the runner or the AWS SDK relies on. Rename the key in the secret.');
+        }
+        if (name in env) {
+            throw new errors/* ActionError */.lZ(`Keys "${source[name]}" and "${key}" of the deployment secret "${secretId}" both become the ` +
+                `environment variable ${name}. Rename one of them in the secret.`);
+        }
+        env[name] = value;
+        source[name] = key;
+    }
+    return env;
+}
+/** Sets one step output per key and, when asked, one environment variable per key. */
+function exportSecret(secretId, values, exportEnv) {
+    const keys = Object.keys(values);
+    checkOutputNames(secretId, keys);
+    const env = exportEnv ? secretEnvironment(secretId, values) : {};
+    for (const key of keys)
+        core/* setOutput */.uH(key, values[key]);
+    for (const [name, value] of Object.entries(env))
+        core/* exportVariable */.dN(name, value);
+}
+
+;// CONCATENATED MODULE: ./src/inputs.ts
+
+
+function inputs_text(name) {
+    return core/* getInput */.V4(name).trim();
+}
+/** A list input: entries separated by commas or new lines, blanks dropped. */
+function listInput(name) {
+    return core/* getInput */.V4(name)
+        .split(/[,\n]/)
+        .map(entry => entry.trim())
+        .filter(entry => entry !== '');
+}
+function booleanInput(name) {
+    const value = inputs_text(name).toLowerCase();
+    if (value === 'true')
+        return true;
+    if (value === 'false')
+        return false;
+    throw new errors/* ActionError */.lZ(`Input "${name}" must be true or false, not "${inputs_text(name)}".`);
+}
+function choiceInput(name, choices) {
+    const value = inputs_text(name);
+    if (choices.includes(value))
+        return value;
+    throw new errors/* ActionError */.lZ(`Input "${name}" must be one of ${choices.join(', ')}, not "${value}".`);
+}
+function integerInput(name, min, max) {
+    const raw = inputs_text(name);
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || value < min || value > max) {
+        throw new errors/* ActionError */.lZ(`Input "${name}" must be a whole number from ${min} to ${max}, not "${raw}".`);
+    }
+    return value;
+}
+const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
+function readInputs() {
+    const deploy = booleanInput('deploy');
+    const stack = inputs_text('stack');
+    if (deploy && stack === '') {
+        throw new errors/* ActionError */.lZ('Input "stack" is required when "deploy" is true: name the CDK stack to deploy, or set deploy: false.');
+    }
+    const deploymentSecretId = inputs_text('deployment-secret-id');
+    if (deploymentSecretId === '') {
+        throw new errors/* ActionError */.lZ('Input "deployment-secret-id" is empty: give the name or ARN of the deployment secret.');
+    }
+    const hostFingerprints = listInput('ssh-host-fingerprint');
+    for (const fingerprint of hostFingerprints) {
+        if (!FINGERPRINT.test(fingerprint)) {
+            throw new errors/* ActionError */.lZ(`Input "ssh-host-fingerprint" has "${fingerprint}", which is not a SHA256 fingerprint: give ` +
+                'one "SHA256:..." per line, as "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub" prints it.');
+        }
+    }
+    const privateKey = core/* getInput */.V4('ssh-private-key');
+    const passphrase = core/* getInput */.V4('ssh-passphrase');
+    // Inputs from `${{ secrets.X }}` are masked by the runner, but not line by line on every runner.
+    for (const value of [privateKey, passphrase])
+        maskMultiline(value);
+    return {
+        deploymentSecretId,
+        appSecretId: inputs_text('app-secret-id'),
+        requiredKeys: listInput('required-keys'),
+        appRequiredKeys: listInput('app-required-keys'),
+        maskExclude: listInput('mask-exclude'),
+        exportEnv: booleanInput('export-env'),
+        deploy,
+        stack,
+        workingDirectory: inputs_text('working-directory') || '.',
+        cdkCommand: inputs_text('cdk-command'),
+        cdkArgs: inputs_text('cdk-args'),
+        instanceIdOutput: inputs_text('instance-id-output'),
+        addressType: choiceInput('address-type', ['public', 'private']),
+        instanceTimeoutSeconds: integerInput('instance-timeout', 1, 3600),
+        hostKey: inputs_text('host-key'),
+        restart: choiceInput('restart', ['ssh', 'none']),
+        service: inputs_text('service'),
+        ssh: {
+            privateKey,
+            passphrase,
+            user: inputs_text('ssh-user'),
+            port: integerInput('ssh-port', 1, 65535),
+            hostFingerprints,
+            insecureSkipHostKeyCheck: booleanInput('ssh-insecure-skip-host-key-check'),
+            connectTimeoutSeconds: integerInput('ssh-connect-timeout', 1, 3600),
+            commandTimeoutSeconds: integerInput('ssh-command-timeout', 1, 3600),
+            healthCommand: inputs_text('health-command')
+        }
+    };
+}
+/** Registers a value and each of its lines with the runner's log masking. */
+function maskMultiline(value) {
+    if (value.trim() === '')
+        return;
+    core/* setSecret */.Pq(value);
+    if (!/[\r\n]/.test(value))
+        return;
+    for (const line of value.split(/\r?\n|\r/)) {
+        const trimmed = line.trim();
+        if (trimmed !== '')
+            core/* setSecret */.Pq(trimmed);
+    }
+}
+
+// EXTERNAL MODULE: ./src/restart.ts + 1 modules
+var restart = __nccwpck_require__(3778);
+;// CONCATENATED MODULE: ./src/secrets.ts
+
+
+
+const ID_INPUT = {
+    deployment: 'deployment-secret-id',
+    app: 'app-secret-id'
+};
+/** The IAM resource pattern for a secret id: an ARN as is, a name with the random suffix AWS adds. */
+function secretResource(secretId) {
+    return secretId.startsWith('arn:') ? secretId : `arn:aws:secretsmanager:*:*:secret:${secretId}-*`;
+}
+function secretCall(action, role, secretId) {
+    return {
+        action: `secretsmanager:${action}`,
+        subject: `${role} secret "${secretId}"`,
+        resource: secretResource(secretId),
+        notFoundHint: `Check input "${ID_INPUT[role]}" and the region (AWS_REGION); ` +
+            '"aws secretsmanager list-secrets" lists the secrets the credentials can see.'
+    };
+}
+/**
+ * Reads a secret that holds a JSON object of strings. Every string value is registered for masking
+ * as soon as it is parsed, before validation can fail, so that nothing later can print it.
+ */
+async function readJsonSecret(client, secretId, role, maskExclude = [], versionId) {
+    const call = secretCall('GetSecretValue', role, secretId);
+    let response;
+    try {
+        response = await client.send(new dist_cjs/* GetSecretValueCommand */.d2({ SecretId: secretId, VersionId: versionId }));
+    }
+    catch (error) {
+        throw (0,errors/* describeAwsError */.Pp)(error, call);
+    }
+    const label = `The ${role} secret "${secretId}"`;
+    if (response.SecretString === undefined) {
+        throw new errors/* ActionError */.lZ(`${label} holds binary data; store a JSON object of strings as its secret string.`);
+    }
+    const values = parseJsonObjectOfStrings(response.SecretString, label, maskExclude);
+    return {
+        id: secretId,
+        arn: response.ARN ?? secretId,
+        versionId: response.VersionId ?? '',
+        values
+    };
+}
+/** Parses and checks a secret string; masks every string value first. Messages never quote values. */
+function parseJsonObjectOfStrings(secretString, label, maskExclude) {
+    let parsed;
+    try {
+        parsed = JSON.parse(secretString);
+    }
+    catch {
+        // JSON.parse's own message quotes the text, which is the secret: never pass it on.
+        maskMultiline(secretString);
+        throw new errors/* ActionError */.lZ(`${label} is not valid JSON. Store a JSON object such as {"ec2_host": "", "ec2_user": "ec2-user"}.`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        maskMultiline(secretString);
+        const kind = parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : `a ${typeof parsed}`;
+        throw new errors/* ActionError */.lZ(`${label} is ${kind}, not a JSON object of keys and string values.`);
+    }
+    const entries = Object.entries(parsed);
+    for (const [key, value] of entries) {
+        if (maskExclude.includes(key))
+            continue;
+        if (typeof value === 'string')
+            maskMultiline(value);
+        else if (value !== null && typeof value !== 'boolean')
+            maskMultiline(JSON.stringify(value));
+    }
+    for (const [key, value] of entries) {
+        if (typeof value !== 'string') {
+            const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+            throw new errors/* ActionError */.lZ(`Key "${key}" of ${label.replace(/^The /, 'the ')} is ${kind}; every value must be a string. ` +
+                'Store it as a JSON string (for example "22" instead of 22).');
+        }
+    }
+    return parsed;
+}
+/** Checks that each required key is present and non-empty; names every missing key at once. */
+function requireKeys(secret, required, role, why) {
+    const missing = required.filter(key => (secret.values[key] ?? '').trim() === '');
+    if (missing.length === 0)
+        return;
+    const list = missing.map(key => `"${key}"`).join(', ');
+    throw new errors/* ActionError */.lZ(`The ${role} secret "${secret.id}" has no value for ${list} (${why}). Set ${missing.length > 1 ? 'them' : 'it'} ` +
+        `in Secrets Manager, e.g. aws secretsmanager put-secret-value, or the console's "Edit" on the secret.`);
+}
+
+;// CONCATENATED MODULE: ./src/summary.ts
+
+function newReport() {
+    return { secretsRead: [], exportedKeys: [], exportedEnv: false };
+}
+const code = (text) => `<code>${escapeHtml(text)}</code>`;
+function escapeHtml(text) {
+    return text.replace(/[&<>"]/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c);
+}
+/** Writes the job summary, when the runner gave a summary file. */
+async function writeSummary(report, env = process.env) {
+    if (!env.GITHUB_STEP_SUMMARY)
+        return;
+    const summary = core/* summary */.z.addHeading('secrets-deploy-action', 3);
+    if (report.failure)
+        summary.addRaw(`<p><strong>Failed:</strong> ${escapeHtml(report.failure)}</p>`, true);
+    if (report.secretsRead.length > 0) {
+        summary.addTable([
+            [
+                { data: 'secret', header: true },
+                { data: 'id', header: true },
+                { data: 'version', header: true }
+            ],
+            ...report.secretsRead.map(s => [s.role, code(s.id), code(s.versionId)])
+        ]);
+    }
+    if (report.exportedKeys.length > 0) {
+        const where = report.exportedEnv ? 'step outputs and environment variables' : 'step outputs';
+        summary.addRaw(`<p>Exported as ${where}: ${report.exportedKeys.map(code).join(', ')}</p>`, true);
+    }
+    if (report.deploy) {
+        const d = report.deploy;
+        summary.addRaw(`<p>Deployed stack ${code(d.stack)}: instance ${code(d.instanceId)} at ${code(d.address)}</p>`, true);
+    }
+    if (report.writeBack) {
+        const w = report.writeBack;
+        summary.addRaw(w.changed
+            ? `<p>Wrote the address into ${code(w.key)}: new secret version ${code(w.versionId)}</p>`
+            : `<p>${code(w.key)} already held the address: the secret was not changed</p>`, true);
+    }
+    if (report.restart) {
+        const r = report.restart;
+        summary.addRaw(`<p>Restart of ${code(r.unit)} on ${code(r.host)}: ${escapeHtml(r.result)}</p>`, true);
+    }
+    await summary.write();
+}
+
+;// CONCATENATED MODULE: ./src/writeback.ts
+
+
+
+
+
+/** The label a new version carries until it is made current; at most one version holds it. */
+const PENDING_STAGE = 'SECRETS-DEPLOY-PENDING';
+const CURRENT_STAGE = 'AWSCURRENT';
+const MAX_MERGES = 5;
+/**
+ * Sets one key of the deployment secret without losing a concurrent write. Secrets Manager has no
+ * conditional put, but moving AWSCURRENT with UpdateSecretVersionStage names the version it is
+ * taken from, and fails when another writer has moved it since: a compare-and-swap. So the new
+ * version is put under a label of its own, then swapped in; if the swap fails, the current
+ * version is read again, the one key set on it, and the swap tried again.
+ */
+async function writeKeyBack(client, readSecret, key, value, maskExclude) {
+    let base = readSecret;
+    for (let merge = 0; merge < MAX_MERGES; merge++) {
+        if (base.values[key] === value)
+            return { changed: false, versionId: base.versionId, values: base.values };
+        const values = { ...base.values, [key]: value };
+        const versionId = await putPending(client, base.id, values);
+        const refused = await swapCurrent(client, base, versionId);
+        if (!refused) {
+            await clearPending(client, base.id, versionId);
+            return { changed: true, versionId, values };
+        }
+        const current = await readJsonSecret(client, base.id, 'deployment', maskExclude);
+        if (current.versionId === base.versionId)
+            throw unswapped(refused, base.id, versionId);
+        core/* info */.pq(`The deployment secret "${base.id}" changed while this run deployed; merging "${key}" into the new version.`);
+        base = current;
+    }
+    throw new errors/* ActionError */.lZ(`The deployment secret "${readSecret.id}" kept changing while this run tried to set "${key}" (${MAX_MERGES} tries); ` +
+        'nothing was overwritten. Re-run the job once the other writers are done.');
+}
+async function putPending(client, secretId, values) {
+    const versionId = (0,external_node_crypto_.randomUUID)();
+    try {
+        await client.send(new dist_cjs/* PutSecretValueCommand */.cp({
+            SecretId: secretId,
+            SecretString: JSON.stringify(values),
+            ClientRequestToken: versionId,
+            VersionStages: [PENDING_STAGE]
+        }));
+    }
+    catch (error) {
+        throw (0,errors/* describeAwsError */.Pp)(error, secretCall('PutSecretValue', 'deployment', secretId));
+    }
+    return versionId;
+}
+/**
+ * Moves AWSCURRENT from the version this run read to the new one. Returns the refusal when the
+ * service says the label is elsewhere, which is how a concurrent writer shows; throws otherwise.
+ */
+async function swapCurrent(client, base, versionId) {
+    try {
+        await client.send(new dist_cjs/* UpdateSecretVersionStageCommand */.be({
+            SecretId: base.id,
+            VersionStage: CURRENT_STAGE,
+            MoveToVersionId: versionId,
+            RemoveFromVersionId: base.versionId
+        }));
+        return undefined;
+    }
+    catch (error) {
+        if (error.name === 'InvalidParameterException')
+            return error;
+        throw unswapped(error, base.id, versionId);
+    }
+}
+function unswapped(error, secretId, versionId) {
+    return (0,errors/* describeAwsError */.Pp)(error, {
+        ...secretCall('UpdateSecretVersionStage', 'deployment', secretId),
+        subject: `deployment secret "${secretId}" (version ${versionId} was stored but not made current: the secret is unchanged)`
+    });
+}
+/**
+ * Takes the pending label off the version that is now current. It may already have moved on to a
+ * concurrent writer's version, and a leftover label is harmless: no need to warn.
+ */
+async function clearPending(client, secretId, versionId) {
+    try {
+        await client.send(new dist_cjs/* UpdateSecretVersionStageCommand */.be({
+            SecretId: secretId,
+            VersionStage: PENDING_STAGE,
+            RemoveFromVersionId: versionId
+        }));
+    }
+    catch (error) {
+        core/* info */.pq(`Could not remove the label ${PENDING_STAGE} from version ${versionId} of "${secretId}": ${(0,errors/* describeAwsError */.Pp)(error, secretCall('UpdateSecretVersionStage', 'deployment', secretId)).message}`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/main.ts
+
+
+
+
+
+
+
+
+
+
+const defaultDependencies = {
+    env: process.env,
+    awsClients: createAwsClients,
+    sleep: ms => new Promise(resolve => setTimeout(resolve, ms))
+};
+/** The action's entry point: runs every phase, and turns any failure into one clear message. */
+async function run(overrides = {}) {
+    const deps = { ...defaultDependencies, ...overrides };
+    const report = newReport();
+    // Set first, so that a workflow reading it after a failure sees false, not nothing.
+    core/* setOutput */.uH('restarted', 'false');
+    try {
+        await pipeline(readInputs(), deps, report);
+    }
+    catch (error) {
+        report.failure = (0,errors/* failureMessage */.oh)(error);
+        core/* setFailed */.C1(report.failure);
+    }
+    try {
+        await writeSummary(report, deps.env);
+    }
+    catch (error) {
+        core/* warning */.$e(`Could not write the job summary: ${(0,errors/* failureMessage */.oh)(error)}`);
+    }
+}
+async function pipeline(inputs, deps, report) {
+    const clients = deps.awsClients(resolveRegion(deps.env, inputs.deploymentSecretId));
+    const deployment = await readJsonSecret(clients.secretsManager, inputs.deploymentSecretId, 'deployment', inputs.maskExclude);
+    report.secretsRead.push({
+        role: 'deployment',
+        id: deployment.id,
+        versionId: deployment.versionId
+    });
+    requireKeys(deployment, inputs.requiredKeys, 'deployment', 'listed in input "required-keys"');
+    const sshUser = checkLaterPhases(inputs, deployment);
+    if (inputs.appSecretId !== '') {
+        const app = await readJsonSecret(clients.secretsManager, inputs.appSecretId, 'app');
+        report.secretsRead.push({ role: 'app', id: app.id, versionId: app.versionId });
+        requireKeys(app, inputs.appRequiredKeys, 'app', 'listed in input "app-required-keys"');
+    }
+    exportSecret(deployment.id, deployment.values, inputs.exportEnv);
+    report.exportedKeys = Object.keys(deployment.values);
+    report.exportedEnv = inputs.exportEnv;
+    core/* info */.pq(`Read the deployment secret "${deployment.id}" (version ${deployment.versionId}): ` +
+        `${report.exportedKeys.length} keys exported as step outputs${inputs.exportEnv ? ' and environment variables' : ''}.`);
+    let versionId = deployment.versionId;
+    let target;
+    if (inputs.deploy) {
+        target = await deployAndLocate(inputs, deployment, clients, deps);
+        report.deploy = {
+            stack: inputs.stack,
+            instanceId: target.instanceId ?? '',
+            address: target.address
+        };
+        const written = await writeKeyBack(clients.secretsManager, deployment, inputs.hostKey, target.address, inputs.maskExclude);
+        versionId = written.versionId;
+        report.writeBack = { key: inputs.hostKey, changed: written.changed, versionId };
+        core/* info */.pq(written.changed
+            ? `Wrote ${target.address} into "${inputs.hostKey}" of "${deployment.id}": version ${versionId} is now current.`
+            : `"${inputs.hostKey}" of "${deployment.id}" already holds ${target.address}; the secret was not changed.`);
+        core/* setOutput */.uH(inputs.hostKey, target.address);
+        if (inputs.exportEnv)
+            core/* exportVariable */.dN(envName(inputs.hostKey), target.address);
+    }
+    else if (inputs.restart !== 'none') {
+        target = { address: deployment.values[inputs.hostKey] };
+        core/* setOutput */.uH('instance-ip', target.address);
+    }
+    core/* setOutput */.uH('secret-version-id', versionId);
+    if (inputs.restart === 'ssh' && target && sshUser) {
+        const hostKeys = await hostKeyCheck(inputs, target, clients, deps);
+        const where = `${target.address}:${inputs.ssh.port}`;
+        report.restart = { host: where, unit: inputs.service, result: 'failed' };
+        await (0,restart/* restartService */.PE)({
+            target: {
+                host: target.address,
+                port: inputs.ssh.port,
+                username: sshUser,
+                privateKey: inputs.ssh.privateKey,
+                passphrase: inputs.ssh.passphrase
+            },
+            hostKeys,
+            service: inputs.service,
+            healthCommand: inputs.ssh.healthCommand,
+            connectTimeoutMs: inputs.ssh.connectTimeoutSeconds * 1000,
+            commandTimeoutMs: inputs.ssh.commandTimeoutSeconds * 1000,
+            sleep: deps.sleep
+        });
+        report.restart.result = inputs.ssh.healthCommand
+            ? 'restarted, health command passed'
+            : 'restarted, active';
+        core/* setOutput */.uH('restarted', 'true');
+        core/* info */.pq(`Restarted "${inputs.service}" on ${where}.`);
+    }
+}
+/**
+ * Checks what the deploy and restart phases will need, so that a mistake fails the run before
+ * anything is deployed or written. Returns the SSH user when the restart goes over SSH.
+ */
+function checkLaterPhases(inputs, deployment) {
+    checkOutputNames(deployment.id, [inputs.hostKey]);
+    if (inputs.deploy) {
+        cdkDeployCommand(inputs, 'outputs.json');
+        secretEnvironment(deployment.id, deployment.values);
+    }
+    else if (inputs.restart !== 'none') {
+        requireKeys(deployment, [inputs.hostKey], 'deployment', `input "host-key": the address to restart on when deploy is false`);
+    }
+    if (inputs.restart !== 'ssh')
+        return undefined;
+    (0,restart/* checkServiceName */.PV)(inputs.service);
+    if (inputs.ssh.privateKey.trim() === '') {
+        throw new errors/* ActionError */.lZ('Input "ssh-private-key" is empty: give the private key of the instance\'s key pair, e.g. ${{ secrets.EC2_SSH_KEY }}, or set restart: none.');
+    }
+    const user = inputs.ssh.user || deployment.values.ec2_user || '';
+    (0,restart/* checkUserName */.th)(user, inputs.ssh.user
+        ? 'input "ssh-user"'
+        : `key "ec2_user" of the deployment secret "${deployment.id}" (used when input "ssh-user" is empty)`);
+    return user;
+}
+async function deployAndLocate(inputs, deployment, clients, deps) {
+    const stackOutputs = await cdkDeploy({
+        stack: inputs.stack,
+        workingDirectory: inputs.workingDirectory,
+        cdkCommand: inputs.cdkCommand,
+        cdkArgs: inputs.cdkArgs,
+        secretEnv: secretEnvironment(deployment.id, deployment.values),
+        env: deps.env
+    });
+    core/* setOutput */.uH('stack-outputs', JSON.stringify(stackOutputs));
+    // Loaded here, not at start-up: with them comes the EC2 client, most of the bundle's size.
+    const { findInstanceId, waitForAddress } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(900)]).then(__nccwpck_require__.bind(__nccwpck_require__, 2900));
+    const ec2 = await clients.ec2();
+    const instanceId = await findInstanceId(ec2, inputs.stack, stackOutputs, inputs.instanceIdOutput);
+    const instance = await waitForAddress(ec2, instanceId, inputs.addressType, inputs.instanceTimeoutSeconds * 1000, deps.sleep);
+    // The address goes into the secret, where every value is masked unless the user says otherwise.
+    if (!inputs.maskExclude.includes(inputs.hostKey))
+        maskMultiline(instance.address);
+    core/* setOutput */.uH('instance-id', instance.instanceId);
+    core/* setOutput */.uH('instance-ip', instance.address);
+    core/* info */.pq(`Stack "${inputs.stack}" runs instance ${instance.instanceId} at ${instance.address}.`);
+    return instance;
+}
+/** Pinned fingerprints, else the ones the instance printed to its console, else (opted in) any. */
+async function hostKeyCheck(inputs, target, clients, deps) {
+    const { hostFingerprints, insecureSkipHostKeyCheck, connectTimeoutSeconds } = inputs.ssh;
+    if (hostFingerprints.length > 0)
+        return { kind: 'pinned', fingerprints: hostFingerprints };
+    if (insecureSkipHostKeyCheck) {
+        core/* warning */.$e(`Not verifying the SSH host key of ${target.address} (ssh-insecure-skip-host-key-check: true): whoever answers ` +
+            'at that address gets the restart. Pin it with input "ssh-host-fingerprint" instead.');
+        return { kind: 'any' };
+    }
+    const { hostKeysFromConsole, instanceByAddress } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(818)]).then(__nccwpck_require__.bind(__nccwpck_require__, 4818));
+    const ec2 = await clients.ec2();
+    const instanceId = target.instanceId ?? (await instanceByAddress(ec2, target.address, inputs.addressType));
+    const fingerprints = await hostKeysFromConsole(ec2, instanceId, connectTimeoutSeconds * 1000, deps.sleep);
+    return { kind: 'pinned', fingerprints };
+}
+
+
+/***/ }),
+
+/***/ 3778:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  PV: () => (/* binding */ checkServiceName),
+  th: () => (/* binding */ checkUserName),
+  PE: () => (/* binding */ restartService),
+  dN: () => (/* binding */ sshFingerprint)
+});
+
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 10 modules
+var core = __nccwpck_require__(7264);
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: external "node:string_decoder"
+const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
+// EXTERNAL MODULE: ./src/backoff.ts
+var src_backoff = __nccwpck_require__(2431);
+// EXTERNAL MODULE: ./src/errors.ts
+var errors = __nccwpck_require__(3916);
+;// CONCATENATED MODULE: ./src/restart.ts
+
+
+
+
+
+// systemd's own limit and alphabet for unit names (systemd.unit(5)); `@` for template instances.
+const UNIT_NAME = /^[A-Za-z0-9:_.@\\-]+$/;
+const UNIT_NAME_MAX = 255;
+// useradd's default NAME_REGEX (with upper case refused) and its length limit.
+const USER_NAME = /^[a-z_][a-z0-9_-]*\$?$/;
+const USER_NAME_MAX = 32;
+const FIRST_RETRY_DELAY_MS = 250;
+const MAX_RETRY_DELAY_MS = 5_000;
+// A handshake that takes longer than this is stuck: better to start a fresh attempt.
+const MAX_ATTEMPT_MS = 20_000;
+const STDERR_LINES_IN_MESSAGE = 20;
+// Errors that mean "not reachable yet": an instance that is booting refuses or drops connections.
+const RETRYABLE_LEVELS = new Set(['client-socket', 'client-timeout', 'client-dns']);
+const RETRYABLE_CODES = new Set([
+    'ECONNREFUSED',
+    'ECONNRESET',
+    'ECONNABORTED',
+    'ETIMEDOUT',
+    'EHOSTUNREACH',
+    'EHOSTDOWN',
+    'ENETUNREACH',
+    'EPIPE',
+    'EAI_AGAIN'
+]);
+/** Throws unless `service` is a systemd unit name: it ends up on a remote command line. */
+function checkServiceName(service) {
+    if (service.length > UNIT_NAME_MAX || !UNIT_NAME.test(service) || service.startsWith('-')) {
+        throw new errors/* ActionError */.lZ(`Input "service" must be a systemd unit name such as "fastapi" or "fastapi.service" (letters, ` +
+            `digits and ":_.@-\\", at most ${UNIT_NAME_MAX} characters, not starting with "-"), ` +
+            `not ${JSON.stringify(service)}.`);
+    }
+}
+/**
+ * Throws unless `user` is a Linux user name. The message does not repeat the value: it may come
+ * from the deployment secret.
+ */
+function checkUserName(user, source) {
+    if (user.length <= USER_NAME_MAX && USER_NAME.test(user))
+        return;
+    const problem = user === '' ? 'is empty' : 'is not a valid Linux user name';
+    throw new errors/* ActionError */.lZ(`${capitalize(source)} ${problem}: give the instance's login user, such as "ec2-user" or ` +
+        `"ubuntu" (lower-case letters, digits, "_" and "-", starting with a letter or "_", at most ` +
+        `${USER_NAME_MAX} characters).`);
+}
+/** The fingerprint of a raw SSH host key, exactly as `ssh-keygen -lf` prints it. */
+function sshFingerprint(hostKey) {
+    return `SHA256:${(0,external_node_crypto_.createHash)('sha256').update(hostKey).digest('base64').replace(/=+$/, '')}`;
+}
+/**
+ * Connects to the instance (retrying while it boots), restarts the unit with `sudo -n systemctl
+ * restart`, then checks it with `systemctl is-active` or the health command.
+ */
+async function restartService(options) {
+    const { target, service } = options;
+    checkServiceName(service);
+    checkUserName(target.username, 'the SSH user');
+    if (target.privateKey.trim() === '') {
+        throw new errors/* ActionError */.lZ('Input "ssh-private-key" is empty: give the private key of the instance\'s key pair.');
+    }
+    if (options.hostKeys.kind === 'pinned' && options.hostKeys.fingerprints.length === 0) {
+        throw new errors/* ActionError */.lZ('Input "ssh-host-fingerprint" lists no fingerprint to pin the host key to.');
+    }
+    const log = options.log ?? {
+        info: line => core/* info */.pq(line),
+        warning: message => core/* warning */.$e(message)
+    };
+    const sleep = options.sleep ?? (ms => new Promise(resolve => setTimeout(resolve, ms)));
+    const { ssh, hostFingerprint } = await connectWithRetries(options, sleep, log);
+    try {
+        const where = describeTarget(target);
+        const remote = new RemoteShell(ssh, where, options.commandTimeoutMs, log);
+        const unit = singleQuote(service);
+        // Closing the channel does not stop a command sshd started without a terminal: coreutils'
+        // timeout does, a little after the action has given up. It runs outside sudo, so a sudoers
+        // rule that allows only "systemctl restart <unit>" still matches.
+        const limit = `timeout ${Math.ceil(options.commandTimeoutMs / 1000) + 2}`;
+        const inspect = `"systemctl status ${service}" and "journalctl -u ${service}" on the instance`;
+        await remote.run(`${limit} sudo -n systemctl restart -- ${unit}`, {
+            doing: `Restarting service "${service}" on ${where}`,
+            failed: `Restarting service "${service}" on ${where} failed`,
+            program: 'sudo -n systemctl restart',
+            hint: `Check ${inspect}; user "${target.username}" needs passwordless sudo for systemctl.`
+        });
+        if (options.healthCommand) {
+            await remote.run(options.healthCommand, {
+                doing: `The health command on ${where}`,
+                failed: `The health check of service "${service}" on ${where} failed after the restart`,
+                program: 'the health command (input "health-command")',
+                hint: `Check ${inspect}, and the health command itself.`
+            });
+        }
+        else {
+            await remote.run(`${limit} systemctl is-active -- ${unit}`, {
+                doing: `Checking that service "${service}" on ${where} is active`,
+                failed: `Service "${service}" on ${where} is not active after the restart`,
+                program: 'systemctl is-active',
+                hint: `See ${inspect}.`,
+                includeStdout: true
+            });
+        }
+        return { hostFingerprint };
+    }
+    finally {
+        disconnect(ssh);
+    }
+}
+function describeTarget(target) {
+    return `${target.host}:${target.port}`;
+}
+async function connectWithRetries(options, sleep, log) {
+    const { NodeSSH } = await __nccwpck_require__.e(/* import() */ 487).then(__nccwpck_require__.bind(__nccwpck_require__, 9487));
+    const { target, hostKeys, connectTimeoutMs } = options;
+    const where = describeTarget(target);
+    const backoff = (0,src_backoff/* createBackoff */.l)({
+        totalMs: connectTimeoutMs,
+        initialDelayMs: FIRST_RETRY_DELAY_MS,
+        maxDelayMs: MAX_RETRY_DELAY_MS,
+        sleep
+    });
+    for (let attempt = 1;; attempt++) {
+        const ssh = new NodeSSH();
+        const seen = {};
+        try {
+            await ssh.connect({
+                host: target.host,
+                port: target.port,
+                username: target.username,
+                privateKey: target.privateKey,
+                passphrase: target.passphrase || undefined,
+                readyTimeout: Math.max(1, Math.min(backoff.remainingMs(), MAX_ATTEMPT_MS)),
+                // Runs during key exchange, before the key is offered to the server.
+                hostVerifier: (hostKey) => {
+                    seen.fingerprint = sshFingerprint(hostKey);
+                    seen.refused = !hostKeyAccepted(hostKeys, seen.fingerprint);
+                    return !seen.refused;
+                }
+            });
+        }
+        catch (error) {
+            disconnect(ssh);
+            if (seen.refused)
+                throw hostKeyMismatch(where, seen.fingerprint ?? '');
+            const final = finalConnectError(error, options);
+            if (final)
+                throw final;
+            if (!(await backoff.wait()) || backoff.remainingMs() <= 0) {
+                throw connectTimedOut(options, attempt, error);
+            }
+            continue;
+        }
+        // node-ssh stops listening for errors once connected; an unheard 'error' would crash the process.
+        ssh.connection?.on('error', (error) => log.warning(`SSH connection to ${where}: ${error.message}`));
+        return { ssh, hostFingerprint: seen.fingerprint ?? '' };
+    }
+}
+function hostKeyAccepted(hostKeys, fingerprint) {
+    if (hostKeys.kind === 'any')
+        return true;
+    return hostKeys.fingerprints.some(pinned => pinned.trim().replace(/=+$/, '') === fingerprint);
+}
+/** The ActionError for a failure that retrying cannot fix, or undefined when worth retrying. */
+function finalConnectError(error, options) {
+    const { target } = options;
+    const where = describeTarget(target);
+    const err = (error ?? {});
+    const message = err.message ?? String(error);
+    if (err.level === 'client-authentication') {
+        return new errors/* ActionError */.lZ(`SSH login as "${target.username}" on ${where} was refused: the server did not accept the key ` +
+            `from input "ssh-private-key". Check that it is the private key of the instance's key pair ` +
+            `and that "${target.username}" is the instance's login user (ec2-user on Amazon Linux, ` +
+            `ubuntu on Ubuntu).`);
+    }
+    if (err.level === undefined && /privateKey|passphrase/i.test(message)) {
+        return privateKeyError(message, Boolean(target.passphrase));
+    }
+    if ((err.level && RETRYABLE_LEVELS.has(err.level)) ||
+        (err.code && RETRYABLE_CODES.has(err.code))) {
+        return undefined;
+    }
+    return new errors/* ActionError */.lZ(`SSH connection to ${where} failed: ${message}`);
+}
+/** ssh2's parser messages are mapped to advice: some of them quote bytes of the key. */
+function privateKeyError(parserMessage, passphraseGiven) {
+    const start = 'Input "ssh-private-key" could not be used as an SSH private key';
+    if (/no passphrase given/i.test(parserMessage)) {
+        return new errors/* ActionError */.lZ(`${start}: the key is encrypted. Give its passphrase in input "ssh-passphrase".`);
+    }
+    if (/bad passphrase/i.test(parserMessage) ||
+        (passphraseGiven && /decrypt/i.test(parserMessage))) {
+        return new errors/* ActionError */.lZ(`${start}: it could not be decrypted. Check input "ssh-passphrase".`);
+    }
+    if (/does not contain a \(valid\) private key/.test(parserMessage)) {
+        return new errors/* ActionError */.lZ(`${start}: it holds a public key. Give the private key instead.`);
+    }
+    return new errors/* ActionError */.lZ(`${start}: it is not in a format ssh2 reads (OpenSSH, PEM or PuTTY). Paste the whole key file, ` +
+        'including its BEGIN and END lines; if the key is encrypted, also set input "ssh-passphrase".');
+}
+function hostKeyMismatch(where, fingerprint) {
+    return new errors/* ActionError */.lZ(`The host key of ${where} has fingerprint ${fingerprint}, which matches none in input ` +
+        '"ssh-host-fingerprint"; the connection was closed before logging in. If the instance was ' +
+        'replaced or re-keyed, confirm the new fingerprint on the instance ("ssh-keygen -lf ' +
+        '/etc/ssh/ssh_host_ed25519_key.pub") and update input "ssh-host-fingerprint".');
+}
+function connectTimedOut(options, attempts, lastError) {
+    const { port } = options.target;
+    const seconds = formatSeconds(options.connectTimeoutMs);
+    const last = lastError?.message ?? String(lastError);
+    return new errors/* ActionError */.lZ(`Could not connect to ${describeTarget(options.target)} over SSH within ${seconds} ` +
+        `(${attempts} attempt${attempts === 1 ? '' : 's'}; last error: ${last}). Check that the ` +
+        `instance is running, that the address is right and that its security group allows TCP port ` +
+        `${port} from the runner; a slow boot needs a longer input "ssh-connect-timeout".`);
+}
+/** Ends the connection and makes sure its socket cannot keep the process alive. */
+function disconnect(ssh) {
+    const connection = ssh.connection;
+    ssh.dispose();
+    if (!connection)
+        return;
+    // end() waits for the server to close its side; a hung server would keep the socket open.
+    const forceClose = setTimeout(() => connection.destroy(), 1_000);
+    forceClose.unref();
+    connection.once('close', () => clearTimeout(forceClose));
+}
+class CommandTimeout extends Error {
+}
+/** Runs commands on a connected host, streaming their output to the log as it arrives. */
+class RemoteShell {
+    ssh;
+    where;
+    timeoutMs;
+    log;
+    constructor(ssh, where, timeoutMs, log) {
+        this.ssh = ssh;
+        this.where = where;
+        this.timeoutMs = timeoutMs;
+        this.log = log;
+    }
+    /** Runs `command`; throws an ActionError unless it exits 0 within the timeout. */
+    async run(command, purpose) {
+        this.log.info(`${this.where}$ ${command}`);
+        let outcome;
+        try {
+            outcome = await this.execWithTimeout(command);
+        }
+        catch (error) {
+            if (error instanceof CommandTimeout) {
+                throw new errors/* ActionError */.lZ(`${purpose.doing} did not finish within ${formatSeconds(this.timeoutMs)}, so it was ` +
+                    `stopped. ${purpose.hint} If it only needs more time, raise input "ssh-command-timeout".`);
+            }
+            const message = error instanceof Error ? error.message : String(error);
+            throw new errors/* ActionError */.lZ(`${purpose.doing} could not start: ${message}`);
+        }
+        if (outcome.code === 0)
+            return;
+        const ending = outcome.code !== null
+            ? `exited with code ${outcome.code}`
+            : outcome.signal !== null
+                ? `was killed by signal ${outcome.signal}`
+                : 'ended without an exit status (was the connection lost?)';
+        throw new errors/* ActionError */.lZ(`${purpose.failed}: ${purpose.program} ${ending}. ${purpose.hint}${quoteOutput(outcome, purpose)}`);
+    }
+    async execWithTimeout(command) {
+        let channel;
+        let timer;
+        const timedOut = new Promise((_, reject) => {
+            timer = setTimeout(() => {
+                reject(new CommandTimeout());
+                closeChannel(channel);
+            }, this.timeoutMs);
+        });
+        const stdout = new LineLogger(this.log);
+        const stderr = new LineLogger(this.log);
+        try {
+            return await Promise.race([
+                this.ssh.execCommand(command, {
+                    onChannel: (opened) => (channel = opened),
+                    onStdout: chunk => stdout.write(chunk),
+                    onStderr: chunk => stderr.write(chunk)
+                }),
+                timedOut
+            ]);
+        }
+        finally {
+            clearTimeout(timer);
+            stdout.flush();
+            stderr.flush();
+        }
+    }
+}
+/**
+ * Closes a command's channel; it must not throw on a dying link. A signal request would be better,
+ * but ssh2 only sends one on a channel still open for writing, and node-ssh ends it at once. Without
+ * a terminal sshd does not stop the remote process either: it runs on, detached from the session.
+ */
+function closeChannel(channel) {
+    try {
+        channel?.close();
+    }
+    catch {
+        // The connection is disposed right after; nothing more to do.
+    }
+}
+/** Splits a byte stream into lines for the log, keeping multi-byte characters whole. */
+class LineLogger {
+    log;
+    decoder = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
+    pending = '';
+    constructor(log) {
+        this.log = log;
+    }
+    write(chunk) {
+        const lines = (this.pending + this.decoder.write(chunk)).split(/\r?\n/);
+        this.pending = lines.pop() ?? '';
+        for (const line of lines)
+            this.log.info(line);
+    }
+    flush() {
+        const rest = this.pending + this.decoder.end();
+        this.pending = '';
+        if (rest !== '')
+            this.log.info(rest);
+    }
+}
+function quoteOutput(outcome, purpose) {
+    const parts = [];
+    if (purpose.includeStdout && outcome.stdout.trim() !== '') {
+        parts.push(`Remote stdout:\n${lastLines(outcome.stdout)}`);
+    }
+    if (outcome.stderr.trim() !== '') {
+        parts.push(`Remote stderr (last lines):\n${lastLines(outcome.stderr)}`);
+    }
+    return parts.map(part => `\n${part}`).join('');
+}
+function lastLines(text) {
+    return text.trim().split(/\r?\n/).slice(-STDERR_LINES_IN_MESSAGE).join('\n');
+}
+/** Single-quotes a value for a POSIX shell command line. */
+function singleQuote(value) {
+    return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+function formatSeconds(ms) {
+    return `${Number((ms / 1000).toFixed(1))} s`;
+}
+function capitalize(text) {
+    return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+
+/***/ }),
+
+/***/ 2613:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("assert");
+
+/***/ }),
+
+/***/ 181:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("buffer");
+
+/***/ }),
+
+/***/ 5317:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
+
+/***/ }),
+
+/***/ 6982:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
+
+/***/ }),
+
+/***/ 2250:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("dns");
+
+/***/ }),
+
+/***/ 4434:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("events");
+
+/***/ }),
+
+/***/ 9896:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
+
+/***/ }),
+
+/***/ 8611:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("http");
+
+/***/ }),
+
+/***/ 5692:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("https");
+
+/***/ }),
+
+/***/ 9278:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("net");
+
+/***/ }),
+
+/***/ 4589:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:assert");
+
+/***/ }),
+
+/***/ 6698:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:async_hooks");
+
+/***/ }),
+
+/***/ 4573:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:buffer");
+
+/***/ }),
+
+/***/ 1421:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
+
+/***/ }),
+
+/***/ 7540:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:console");
+
+/***/ }),
+
+/***/ 7598:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
+
+/***/ }),
+
+/***/ 3053:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:diagnostics_channel");
+
+/***/ }),
+
+/***/ 610:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:dns");
+
+/***/ }),
+
+/***/ 8474:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
+
+/***/ }),
+
+/***/ 3024:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+
+/***/ }),
+
+/***/ 1455:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
+
+/***/ }),
+
+/***/ 7067:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http");
+
+/***/ }),
+
+/***/ 2467:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http2");
+
+/***/ }),
+
+/***/ 4708:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
+
+/***/ }),
+
+/***/ 7030:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
+
+/***/ }),
+
+/***/ 8161:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
+
+/***/ }),
+
+/***/ 6760:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+
+/***/ }),
+
+/***/ 643:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:perf_hooks");
+
+/***/ }),
+
+/***/ 1708:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:process");
+
+/***/ }),
+
+/***/ 1792:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:querystring");
+
+/***/ }),
+
+/***/ 7075:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
+
+/***/ }),
+
+/***/ 1692:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:tls");
+
+/***/ }),
+
+/***/ 3136:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
+
+/***/ }),
+
+/***/ 7975:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
+
+/***/ }),
+
+/***/ 3429:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util/types");
+
+/***/ }),
+
+/***/ 5919:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
+
+/***/ }),
+
+/***/ 8522:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
+
+/***/ }),
+
+/***/ 857:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
+
+/***/ }),
+
+/***/ 6928:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
+
+/***/ }),
+
+/***/ 2203:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("stream");
+
+/***/ }),
+
+/***/ 3193:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("string_decoder");
+
+/***/ }),
+
+/***/ 4756:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tls");
+
+/***/ }),
+
+/***/ 9023:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
+
+/***/ }),
+
+/***/ 3106:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
+
+/***/ }),
+
+/***/ 7264:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  N4: () => (/* binding */ endGroup),
+  dN: () => (/* binding */ exportVariable),
+  V4: () => (/* binding */ getInput),
+  pq: () => (/* binding */ info),
+  C1: () => (/* binding */ setFailed),
+  uH: () => (/* binding */ setOutput),
+  Pq: () => (/* binding */ core_setSecret),
+  Oh: () => (/* binding */ startGroup),
+  z: () => (/* reexport */ summary),
+  $e: () => (/* binding */ warning)
+});
+
+// UNUSED EXPORTS: ExitCode, addPath, debug, error, getBooleanInput, getIDToken, getMultilineInput, getState, group, isDebug, markdownSummary, notice, platform, saveState, setCommandEcho, toPlatformPath, toPosixPath, toWin32Path
+
+// EXTERNAL MODULE: external "os"
+var external_os_ = __nccwpck_require__(857);
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -53804,7 +55928,7 @@ function utils_toCommandProperties(annotationProperties) {
  */
 function command_issueCommand(command, properties, message) {
     const cmd = new Command(command, properties, message);
-    process.stdout.write(cmd.toString() + external_os_namespaceObject.EOL);
+    process.stdout.write(cmd.toString() + external_os_.EOL);
 }
 function command_issue(name, message = '') {
     command_issueCommand(name, {}, message);
@@ -53858,10 +55982,10 @@ function escapeProperty(s) {
         .replace(/,/g, '%2C');
 }
 //# sourceMappingURL=command.js.map
-;// CONCATENATED MODULE: external "crypto"
-const external_crypto_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
-;// CONCATENATED MODULE: external "fs"
-const external_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
+// EXTERNAL MODULE: external "crypto"
+var external_crypto_ = __nccwpck_require__(6982);
+// EXTERNAL MODULE: external "fs"
+var external_fs_ = __nccwpck_require__(9896);
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/file-command.js
 // For internal use, subject to change.
 // We use any as a valid input type
@@ -53875,15 +55999,15 @@ function file_command_issueFileCommand(command, message) {
     if (!filePath) {
         throw new Error(`Unable to find environment variable for file command ${command}`);
     }
-    if (!external_fs_namespaceObject.existsSync(filePath)) {
+    if (!external_fs_.existsSync(filePath)) {
         throw new Error(`Missing file at path: ${filePath}`);
     }
-    external_fs_namespaceObject.appendFileSync(filePath, `${utils_toCommandValue(message)}${external_os_namespaceObject.EOL}`, {
+    external_fs_.appendFileSync(filePath, `${utils_toCommandValue(message)}${external_os_.EOL}`, {
         encoding: 'utf8'
     });
 }
 function file_command_prepareKeyValueMessage(key, value) {
-    const delimiter = `ghadelimiter_${external_crypto_namespaceObject.randomUUID()}`;
+    const delimiter = `ghadelimiter_${external_crypto_.randomUUID()}`;
     const convertedValue = utils_toCommandValue(value);
     // These should realistically never happen, but just in case someone finds a
     // way to exploit uuid generation let's not allow keys or values that contain
@@ -53894,11 +56018,11 @@ function file_command_prepareKeyValueMessage(key, value) {
     if (convertedValue.includes(delimiter)) {
         throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
     }
-    return `${key}<<${delimiter}${external_os_namespaceObject.EOL}${convertedValue}${external_os_namespaceObject.EOL}${delimiter}`;
+    return `${key}<<${delimiter}${external_os_.EOL}${convertedValue}${external_os_.EOL}${delimiter}`;
 }
 //# sourceMappingURL=file-command.js.map
-;// CONCATENATED MODULE: external "path"
-const external_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
+// EXTERNAL MODULE: external "path"
+var external_path_ = __nccwpck_require__(6928);
 // EXTERNAL MODULE: external "http"
 var external_http_ = __nccwpck_require__(8611);
 // EXTERNAL MODULE: external "https"
@@ -54857,7 +56981,7 @@ var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { access, appendFile, writeFile } = external_fs_namespaceObject.promises;
+const { access, appendFile, writeFile } = external_fs_.promises;
 const SUMMARY_ENV_VAR = 'GITHUB_STEP_SUMMARY';
 const SUMMARY_DOCS_URL = 'https://docs.github.com/actions/using-workflows/workflow-commands-for-github-actions#adding-a-job-summary';
 class Summary {
@@ -54880,7 +57004,7 @@ class Summary {
                 throw new Error(`Unable to find environment variable for $${SUMMARY_ENV_VAR}. Check if your runtime environment supports job summaries.`);
             }
             try {
-                yield access(pathFromEnv, external_fs_namespaceObject.constants.R_OK | external_fs_namespaceObject.constants.W_OK);
+                yield access(pathFromEnv, external_fs_.constants.R_OK | external_fs_.constants.W_OK);
             }
             catch (_a) {
                 throw new Error(`Unable to access summary file: '${pathFromEnv}'. Check if the file has correct read/write permissions.`);
@@ -54976,7 +57100,7 @@ class Summary {
      * @returns {Summary} summary instance
      */
     addEOL() {
-        return this.addRaw(external_os_namespaceObject.EOL);
+        return this.addRaw(external_os_.EOL);
     }
     /**
      * Adds an HTML codeblock to the summary buffer
@@ -55124,7 +57248,7 @@ const _summary = new Summary();
  * @deprecated use `core.summary`
  */
 const markdownSummary = (/* unused pure expression or super */ null && (_summary));
-const summary_summary = _summary;
+const summary = _summary;
 //# sourceMappingURL=summary.js.map
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/path-utils.js
 
@@ -55160,16 +57284,10 @@ function toPlatformPath(pth) {
     return pth.replace(/[/\\]/g, path.sep);
 }
 //# sourceMappingURL=path-utils.js.map
-// EXTERNAL MODULE: external "string_decoder"
-var external_string_decoder_ = __nccwpck_require__(3193);
-// EXTERNAL MODULE: external "events"
-var external_events_ = __nccwpck_require__(4434);
-;// CONCATENATED MODULE: external "child_process"
-const external_child_process_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
-// EXTERNAL MODULE: external "assert"
-var external_assert_ = __nccwpck_require__(2613);
-;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io-util.js
-var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 4 modules
+var lib_exec = __nccwpck_require__(2697);
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/platform.js
+var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
         function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
@@ -55180,7 +57298,418 @@ var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _
 };
 
 
-const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_namespaceObject.promises;
+const getWindowsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
+    const { stdout: version } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Version"', undefined, {
+        silent: true
+    });
+    const { stdout: name } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Caption"', undefined, {
+        silent: true
+    });
+    return {
+        name: name.trim(),
+        version: version.trim()
+    };
+});
+const getMacOsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
+    var _a, _b, _c, _d;
+    const { stdout } = yield exec.getExecOutput('sw_vers', undefined, {
+        silent: true
+    });
+    const version = (_b = (_a = stdout.match(/ProductVersion:\s*(.+)/)) === null || _a === void 0 ? void 0 : _a[1]) !== null && _b !== void 0 ? _b : '';
+    const name = (_d = (_c = stdout.match(/ProductName:\s*(.+)/)) === null || _c === void 0 ? void 0 : _c[1]) !== null && _d !== void 0 ? _d : '';
+    return {
+        name,
+        version
+    };
+});
+const getLinuxInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
+    const { stdout } = yield exec.getExecOutput('lsb_release', ['-i', '-r', '-s'], {
+        silent: true
+    });
+    const [name, version] = stdout.trim().split('\n');
+    return {
+        name,
+        version
+    };
+});
+const platform = external_os_.platform();
+const arch = external_os_.arch();
+const isWindows = platform === 'win32';
+const isMacOS = platform === 'darwin';
+const isLinux = platform === 'linux';
+function getDetails() {
+    return platform_awaiter(this, void 0, void 0, function* () {
+        return Object.assign(Object.assign({}, (yield (isWindows
+            ? getWindowsInfo()
+            : isMacOS
+                ? getMacOsInfo()
+                : getLinuxInfo()))), { platform,
+            arch,
+            isWindows,
+            isMacOS,
+            isLinux });
+    });
+}
+//# sourceMappingURL=platform.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/core.js
+var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+
+/**
+ * The code to exit an action
+ */
+var ExitCode;
+(function (ExitCode) {
+    /**
+     * A code indicating that the action was successful
+     */
+    ExitCode[ExitCode["Success"] = 0] = "Success";
+    /**
+     * A code indicating that the action was a failure
+     */
+    ExitCode[ExitCode["Failure"] = 1] = "Failure";
+})(ExitCode || (ExitCode = {}));
+//-----------------------------------------------------------------------
+// Variables
+//-----------------------------------------------------------------------
+/**
+ * Sets env variable for this action and future actions in the job
+ * @param name the name of the variable to set
+ * @param val the value of the variable. Non-string values will be converted to a string via JSON.stringify
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function exportVariable(name, val) {
+    const convertedVal = utils_toCommandValue(val);
+    process.env[name] = convertedVal;
+    const filePath = process.env['GITHUB_ENV'] || '';
+    if (filePath) {
+        return file_command_issueFileCommand('ENV', file_command_prepareKeyValueMessage(name, val));
+    }
+    command_issueCommand('set-env', { name }, convertedVal);
+}
+/**
+ * Registers a secret which will get masked from logs
+ *
+ * @param secret - Value of the secret to be masked
+ * @remarks
+ * This function instructs the Actions runner to mask the specified value in any
+ * logs produced during the workflow run. Once registered, the secret value will
+ * be replaced with asterisks (***) whenever it appears in console output, logs,
+ * or error messages.
+ *
+ * This is useful for protecting sensitive information such as:
+ * - API keys
+ * - Access tokens
+ * - Authentication credentials
+ * - URL parameters containing signatures (SAS tokens)
+ *
+ * Note that masking only affects future logs; any previous appearances of the
+ * secret in logs before calling this function will remain unmasked.
+ *
+ * @example
+ * ```typescript
+ * // Register an API token as a secret
+ * const apiToken = "abc123xyz456";
+ * setSecret(apiToken);
+ *
+ * // Now any logs containing this value will show *** instead
+ * console.log(`Using token: ${apiToken}`); // Outputs: "Using token: ***"
+ * ```
+ */
+function core_setSecret(secret) {
+    command_issueCommand('add-mask', {}, secret);
+}
+/**
+ * Prepends inputPath to the PATH (for this action and future actions)
+ * @param inputPath
+ */
+function addPath(inputPath) {
+    const filePath = process.env['GITHUB_PATH'] || '';
+    if (filePath) {
+        issueFileCommand('PATH', inputPath);
+    }
+    else {
+        issueCommand('add-path', {}, inputPath);
+    }
+    process.env['PATH'] = `${inputPath}${path.delimiter}${process.env['PATH']}`;
+}
+/**
+ * Gets the value of an input.
+ * Unless trimWhitespace is set to false in InputOptions, the value is also trimmed.
+ * Returns an empty string if the value is not defined.
+ *
+ * @param     name     name of the input to get
+ * @param     options  optional. See InputOptions.
+ * @returns   string
+ */
+function getInput(name, options) {
+    const val = process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] || '';
+    if (options && options.required && !val) {
+        throw new Error(`Input required and not supplied: ${name}`);
+    }
+    if (options && options.trimWhitespace === false) {
+        return val;
+    }
+    return val.trim();
+}
+/**
+ * Gets the values of an multiline input.  Each value is also trimmed.
+ *
+ * @param     name     name of the input to get
+ * @param     options  optional. See InputOptions.
+ * @returns   string[]
+ *
+ */
+function getMultilineInput(name, options) {
+    const inputs = getInput(name, options)
+        .split('\n')
+        .filter(x => x !== '');
+    if (options && options.trimWhitespace === false) {
+        return inputs;
+    }
+    return inputs.map(input => input.trim());
+}
+/**
+ * Gets the input value of the boolean type in the YAML 1.2 "core schema" specification.
+ * Support boolean input list: `true | True | TRUE | false | False | FALSE` .
+ * The return value is also in boolean type.
+ * ref: https://yaml.org/spec/1.2/spec.html#id2804923
+ *
+ * @param     name     name of the input to get
+ * @param     options  optional. See InputOptions.
+ * @returns   boolean
+ */
+function getBooleanInput(name, options) {
+    const trueValue = ['true', 'True', 'TRUE'];
+    const falseValue = ['false', 'False', 'FALSE'];
+    const val = getInput(name, options);
+    if (trueValue.includes(val))
+        return true;
+    if (falseValue.includes(val))
+        return false;
+    throw new TypeError(`Input does not meet YAML 1.2 "Core Schema" specification: ${name}\n` +
+        `Support boolean input list: \`true | True | TRUE | false | False | FALSE\``);
+}
+/**
+ * Sets the value of an output.
+ *
+ * @param     name     name of the output to set
+ * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function setOutput(name, value) {
+    const filePath = process.env['GITHUB_OUTPUT'] || '';
+    if (filePath) {
+        return file_command_issueFileCommand('OUTPUT', file_command_prepareKeyValueMessage(name, value));
+    }
+    process.stdout.write(external_os_.EOL);
+    command_issueCommand('set-output', { name }, utils_toCommandValue(value));
+}
+/**
+ * Enables or disables the echoing of commands into stdout for the rest of the step.
+ * Echoing is disabled by default if ACTIONS_STEP_DEBUG is not set.
+ *
+ */
+function setCommandEcho(enabled) {
+    issue('echo', enabled ? 'on' : 'off');
+}
+//-----------------------------------------------------------------------
+// Results
+//-----------------------------------------------------------------------
+/**
+ * Sets the action status to failed.
+ * When the action exits it will be with an exit code of 1
+ * @param message add error issue message
+ */
+function setFailed(message) {
+    process.exitCode = ExitCode.Failure;
+    error(message);
+}
+//-----------------------------------------------------------------------
+// Logging Commands
+//-----------------------------------------------------------------------
+/**
+ * Gets whether Actions Step Debug is on or not
+ */
+function isDebug() {
+    return process.env['RUNNER_DEBUG'] === '1';
+}
+/**
+ * Writes debug message to user log
+ * @param message debug message
+ */
+function core_debug(message) {
+    issueCommand('debug', {}, message);
+}
+/**
+ * Adds an error issue
+ * @param message error issue message. Errors will be converted to string via toString()
+ * @param properties optional properties to add to the annotation.
+ */
+function error(message, properties = {}) {
+    command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+/**
+ * Adds a warning issue
+ * @param message warning issue message. Errors will be converted to string via toString()
+ * @param properties optional properties to add to the annotation.
+ */
+function warning(message, properties = {}) {
+    command_issueCommand('warning', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+/**
+ * Adds a notice issue
+ * @param message notice issue message. Errors will be converted to string via toString()
+ * @param properties optional properties to add to the annotation.
+ */
+function notice(message, properties = {}) {
+    issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+/**
+ * Writes info to log with console.log.
+ * @param message info message
+ */
+function info(message) {
+    process.stdout.write(message + external_os_.EOL);
+}
+/**
+ * Begin an output group.
+ *
+ * Output until the next `groupEnd` will be foldable in this group
+ *
+ * @param name The name of the output group
+ */
+function startGroup(name) {
+    command_issue('group', name);
+}
+/**
+ * End an output group.
+ */
+function endGroup() {
+    command_issue('endgroup');
+}
+/**
+ * Wrap an asynchronous function call in a group.
+ *
+ * Returns the same type as the function itself.
+ *
+ * @param name The name of the group
+ * @param fn The function to wrap in the group
+ */
+function group(name, fn) {
+    return core_awaiter(this, void 0, void 0, function* () {
+        startGroup(name);
+        let result;
+        try {
+            result = yield fn();
+        }
+        finally {
+            endGroup();
+        }
+        return result;
+    });
+}
+//-----------------------------------------------------------------------
+// Wrapper action state
+//-----------------------------------------------------------------------
+/**
+ * Saves state for current action, the state can only be retrieved by this action's post job execution.
+ *
+ * @param     name     name of the state to store
+ * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function saveState(name, value) {
+    const filePath = process.env['GITHUB_STATE'] || '';
+    if (filePath) {
+        return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
+    }
+    issueCommand('save-state', { name }, toCommandValue(value));
+}
+/**
+ * Gets the value of an state set by this action's main execution.
+ *
+ * @param     name     name of the state to get
+ * @returns   string
+ */
+function getState(name) {
+    return process.env[`STATE_${name}`] || '';
+}
+function getIDToken(aud) {
+    return core_awaiter(this, void 0, void 0, function* () {
+        return yield OidcClient.getIDToken(aud);
+    });
+}
+/**
+ * Summary exports
+ */
+
+/**
+ * @deprecated use core.summary
+ */
+
+/**
+ * Path exports
+ */
+
+/**
+ * Platform utilities exports
+ */
+
+//# sourceMappingURL=core.js.map
+
+/***/ }),
+
+/***/ 2697:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  m: () => (/* binding */ exec)
+});
+
+// UNUSED EXPORTS: getExecOutput
+
+// EXTERNAL MODULE: external "string_decoder"
+var external_string_decoder_ = __nccwpck_require__(3193);
+// EXTERNAL MODULE: external "os"
+var external_os_ = __nccwpck_require__(857);
+// EXTERNAL MODULE: external "events"
+var external_events_ = __nccwpck_require__(4434);
+// EXTERNAL MODULE: external "child_process"
+var external_child_process_ = __nccwpck_require__(5317);
+// EXTERNAL MODULE: external "path"
+var external_path_ = __nccwpck_require__(6928);
+// EXTERNAL MODULE: external "assert"
+var external_assert_ = __nccwpck_require__(2613);
+// EXTERNAL MODULE: external "fs"
+var external_fs_ = __nccwpck_require__(9896);
+;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io-util.js
+var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+const { chmod, copyFile, lstat, mkdir, open: io_util_open, readdir, rename, rm, rmdir, stat, symlink, unlink } = external_fs_.promises;
 // export const {open} = 'fs'
 const IS_WINDOWS = process.platform === 'win32';
 /**
@@ -55195,7 +57724,7 @@ const IS_WINDOWS = process.platform === 'win32';
  * backslash to all junction results on Windows.
  */
 function readlink(fsPath) {
-    return io_util_awaiter(this, void 0, void 0, function* () {
+    return __awaiter(this, void 0, void 0, function* () {
         const result = yield fs.promises.readlink(fsPath);
         // On Windows, restore Node 20 behavior: add trailing backslash to all results
         // since junctions on Windows are always directory links
@@ -55207,9 +57736,9 @@ function readlink(fsPath) {
 }
 // See https://github.com/nodejs/node/blob/d0153aee367422d0858105abec186da4dff0a0c5/deps/uv/include/uv/win.h#L691
 const UV_FS_O_EXLOCK = 0x10000000;
-const READONLY = external_fs_namespaceObject.constants.O_RDONLY;
+const READONLY = external_fs_.constants.O_RDONLY;
 function exists(fsPath) {
-    return io_util_awaiter(this, void 0, void 0, function* () {
+    return __awaiter(this, void 0, void 0, function* () {
         try {
             yield stat(fsPath);
         }
@@ -55223,7 +57752,7 @@ function exists(fsPath) {
     });
 }
 function isDirectory(fsPath_1) {
-    return io_util_awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
+    return __awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
         const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
         return stats.isDirectory();
     });
@@ -55250,7 +57779,7 @@ function isRooted(p) {
  * @return if file exists and is executable, returns the file path. otherwise empty string.
  */
 function tryGetExecutablePath(filePath, extensions) {
-    return io_util_awaiter(this, void 0, void 0, function* () {
+    return __awaiter(this, void 0, void 0, function* () {
         let stats = undefined;
         try {
             // test file exists
@@ -55265,7 +57794,7 @@ function tryGetExecutablePath(filePath, extensions) {
         if (stats && stats.isFile()) {
             if (IS_WINDOWS) {
                 // on Windows, test for valid extension
-                const upperExt = external_path_namespaceObject.extname(filePath).toUpperCase();
+                const upperExt = external_path_.extname(filePath).toUpperCase();
                 if (extensions.some(validExt => validExt.toUpperCase() === upperExt)) {
                     return filePath;
                 }
@@ -55294,11 +57823,11 @@ function tryGetExecutablePath(filePath, extensions) {
                 if (IS_WINDOWS) {
                     // preserve the case of the actual file (since an extension was appended)
                     try {
-                        const directory = external_path_namespaceObject.dirname(filePath);
-                        const upperName = external_path_namespaceObject.basename(filePath).toUpperCase();
+                        const directory = external_path_.dirname(filePath);
+                        const upperName = external_path_.basename(filePath).toUpperCase();
                         for (const actualName of yield readdir(directory)) {
                             if (upperName === actualName.toUpperCase()) {
-                                filePath = external_path_namespaceObject.join(directory, actualName);
+                                filePath = external_path_.join(directory, actualName);
                                 break;
                             }
                         }
@@ -55518,7 +58047,7 @@ function findInPath(tool) {
         // build the list of extensions to try
         const extensions = [];
         if (IS_WINDOWS && process.env['PATHEXT']) {
-            for (const extension of process.env['PATHEXT'].split(external_path_namespaceObject.delimiter)) {
+            for (const extension of process.env['PATHEXT'].split(external_path_.delimiter)) {
                 if (extension) {
                     extensions.push(extension);
                 }
@@ -55533,7 +58062,7 @@ function findInPath(tool) {
             return [];
         }
         // if any path separators, return empty
-        if (tool.includes(external_path_namespaceObject.sep)) {
+        if (tool.includes(external_path_.sep)) {
             return [];
         }
         // build the list of directories
@@ -55544,7 +58073,7 @@ function findInPath(tool) {
         // across platforms.
         const directories = [];
         if (process.env.PATH) {
-            for (const p of process.env.PATH.split(external_path_namespaceObject.delimiter)) {
+            for (const p of process.env.PATH.split(external_path_.delimiter)) {
                 if (p) {
                     directories.push(p);
                 }
@@ -55553,7 +58082,7 @@ function findInPath(tool) {
         // find all matches
         const matches = [];
         for (const directory of directories) {
-            const filePath = yield tryGetExecutablePath(external_path_namespaceObject.join(directory, tool), extensions);
+            const filePath = yield tryGetExecutablePath(external_path_.join(directory, tool), extensions);
             if (filePath) {
                 matches.push(filePath);
             }
@@ -55700,13 +58229,13 @@ class ToolRunner extends external_events_.EventEmitter {
     _processLineBuffer(data, strBuffer, onLine) {
         try {
             let s = strBuffer + data.toString();
-            let n = s.indexOf(external_os_namespaceObject.EOL);
+            let n = s.indexOf(external_os_.EOL);
             while (n > -1) {
                 const line = s.substring(0, n);
                 onLine(line);
                 // the rest of the string ...
-                s = s.substring(n + external_os_namespaceObject.EOL.length);
-                n = s.indexOf(external_os_namespaceObject.EOL);
+                s = s.substring(n + external_os_.EOL.length);
+                n = s.indexOf(external_os_.EOL);
             }
             return s;
         }
@@ -55984,7 +58513,7 @@ class ToolRunner extends external_events_.EventEmitter {
                 (this.toolPath.includes('/') ||
                     (toolrunner_IS_WINDOWS && this.toolPath.includes('\\')))) {
                 // prefer options.cwd if it is specified, however options.cwd may also need to be rooted
-                this.toolPath = external_path_namespaceObject.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
+                this.toolPath = external_path_.resolve(process.cwd(), this.options.cwd || process.cwd(), this.toolPath);
             }
             // if the tool is only a file name, then resolve it from the PATH
             // otherwise verify it exists (add extension on Windows if necessary)
@@ -55997,7 +58526,7 @@ class ToolRunner extends external_events_.EventEmitter {
                 }
                 const optionsNonNull = this._cloneExecOptions(this.options);
                 if (!optionsNonNull.silent && optionsNonNull.outStream) {
-                    optionsNonNull.outStream.write(this._getCommandString(optionsNonNull) + external_os_namespaceObject.EOL);
+                    optionsNonNull.outStream.write(this._getCommandString(optionsNonNull) + external_os_.EOL);
                 }
                 const state = new ExecState(optionsNonNull, this.toolPath);
                 state.on('debug', (message) => {
@@ -56007,7 +58536,7 @@ class ToolRunner extends external_events_.EventEmitter {
                     return reject(new Error(`The cwd: ${this.options.cwd} does not exist!`));
                 }
                 const fileName = this._getSpawnFileName();
-                const cp = external_child_process_namespaceObject.spawn(fileName, this._getSpawnArgs(optionsNonNull), this._getSpawnOptions(this.options, fileName));
+                const cp = external_child_process_.spawn(fileName, this._getSpawnArgs(optionsNonNull), this._getSpawnOptions(this.options, fileName));
                 let stdbuffer = '';
                 if (cp.stdout) {
                     cp.stdout.on('data', (data) => {
@@ -56232,16 +58761,16 @@ var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arg
  * @param     options            optional exec options.  See ExecOptions
  * @returns   Promise<number>    exit code
  */
-function exec_exec(commandLine, args, options) {
+function exec(commandLine, args, options) {
     return exec_awaiter(this, void 0, void 0, function* () {
-        const commandArgs = tr.argStringToArray(commandLine);
+        const commandArgs = argStringToArray(commandLine);
         if (commandArgs.length === 0) {
             throw new Error(`Parameter 'commandLine' cannot be null or empty.`);
         }
         // Path to tool to execute should be first arg
         const toolPath = commandArgs[0];
         args = commandArgs.slice(1).concat(args || []);
-        const runner = new tr.ToolRunner(toolPath, args, options);
+        const runner = new ToolRunner(toolPath, args, options);
         return runner.exec();
     });
 }
@@ -56278,7 +58807,7 @@ function getExecOutput(commandLine, args, options) {
             }
         };
         const listeners = Object.assign(Object.assign({}, options === null || options === void 0 ? void 0 : options.listeners), { stdout: stdOutListener, stderr: stdErrListener });
-        const exitCode = yield exec_exec(commandLine, args, Object.assign(Object.assign({}, options), { listeners }));
+        const exitCode = yield exec(commandLine, args, Object.assign(Object.assign({}, options), { listeners }));
         //flush any remaining characters
         stdout += stdoutDecoder.end();
         stderr += stderrDecoder.end();
@@ -56290,1139 +58819,6 @@ function getExecOutput(commandLine, args, options) {
     });
 }
 //# sourceMappingURL=exec.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/platform.js
-var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-const getWindowsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    const { stdout: version } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Version"', undefined, {
-        silent: true
-    });
-    const { stdout: name } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Caption"', undefined, {
-        silent: true
-    });
-    return {
-        name: name.trim(),
-        version: version.trim()
-    };
-});
-const getMacOsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    var _a, _b, _c, _d;
-    const { stdout } = yield exec.getExecOutput('sw_vers', undefined, {
-        silent: true
-    });
-    const version = (_b = (_a = stdout.match(/ProductVersion:\s*(.+)/)) === null || _a === void 0 ? void 0 : _a[1]) !== null && _b !== void 0 ? _b : '';
-    const name = (_d = (_c = stdout.match(/ProductName:\s*(.+)/)) === null || _c === void 0 ? void 0 : _c[1]) !== null && _d !== void 0 ? _d : '';
-    return {
-        name,
-        version
-    };
-});
-const getLinuxInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    const { stdout } = yield exec.getExecOutput('lsb_release', ['-i', '-r', '-s'], {
-        silent: true
-    });
-    const [name, version] = stdout.trim().split('\n');
-    return {
-        name,
-        version
-    };
-});
-const platform = external_os_namespaceObject.platform();
-const arch = external_os_namespaceObject.arch();
-const isWindows = platform === 'win32';
-const isMacOS = platform === 'darwin';
-const isLinux = platform === 'linux';
-function getDetails() {
-    return platform_awaiter(this, void 0, void 0, function* () {
-        return Object.assign(Object.assign({}, (yield (isWindows
-            ? getWindowsInfo()
-            : isMacOS
-                ? getMacOsInfo()
-                : getLinuxInfo()))), { platform,
-            arch,
-            isWindows,
-            isMacOS,
-            isLinux });
-    });
-}
-//# sourceMappingURL=platform.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/core.js
-var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-
-
-
-/**
- * The code to exit an action
- */
-var ExitCode;
-(function (ExitCode) {
-    /**
-     * A code indicating that the action was successful
-     */
-    ExitCode[ExitCode["Success"] = 0] = "Success";
-    /**
-     * A code indicating that the action was a failure
-     */
-    ExitCode[ExitCode["Failure"] = 1] = "Failure";
-})(ExitCode || (ExitCode = {}));
-//-----------------------------------------------------------------------
-// Variables
-//-----------------------------------------------------------------------
-/**
- * Sets env variable for this action and future actions in the job
- * @param name the name of the variable to set
- * @param val the value of the variable. Non-string values will be converted to a string via JSON.stringify
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function exportVariable(name, val) {
-    const convertedVal = utils_toCommandValue(val);
-    process.env[name] = convertedVal;
-    const filePath = process.env['GITHUB_ENV'] || '';
-    if (filePath) {
-        return file_command_issueFileCommand('ENV', file_command_prepareKeyValueMessage(name, val));
-    }
-    command_issueCommand('set-env', { name }, convertedVal);
-}
-/**
- * Registers a secret which will get masked from logs
- *
- * @param secret - Value of the secret to be masked
- * @remarks
- * This function instructs the Actions runner to mask the specified value in any
- * logs produced during the workflow run. Once registered, the secret value will
- * be replaced with asterisks (***) whenever it appears in console output, logs,
- * or error messages.
- *
- * This is useful for protecting sensitive information such as:
- * - API keys
- * - Access tokens
- * - Authentication credentials
- * - URL parameters containing signatures (SAS tokens)
- *
- * Note that masking only affects future logs; any previous appearances of the
- * secret in logs before calling this function will remain unmasked.
- *
- * @example
- * ```typescript
- * // Register an API token as a secret
- * const apiToken = "abc123xyz456";
- * setSecret(apiToken);
- *
- * // Now any logs containing this value will show *** instead
- * console.log(`Using token: ${apiToken}`); // Outputs: "Using token: ***"
- * ```
- */
-function core_setSecret(secret) {
-    command_issueCommand('add-mask', {}, secret);
-}
-/**
- * Prepends inputPath to the PATH (for this action and future actions)
- * @param inputPath
- */
-function addPath(inputPath) {
-    const filePath = process.env['GITHUB_PATH'] || '';
-    if (filePath) {
-        issueFileCommand('PATH', inputPath);
-    }
-    else {
-        issueCommand('add-path', {}, inputPath);
-    }
-    process.env['PATH'] = `${inputPath}${path.delimiter}${process.env['PATH']}`;
-}
-/**
- * Gets the value of an input.
- * Unless trimWhitespace is set to false in InputOptions, the value is also trimmed.
- * Returns an empty string if the value is not defined.
- *
- * @param     name     name of the input to get
- * @param     options  optional. See InputOptions.
- * @returns   string
- */
-function getInput(name, options) {
-    const val = process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] || '';
-    if (options && options.required && !val) {
-        throw new Error(`Input required and not supplied: ${name}`);
-    }
-    if (options && options.trimWhitespace === false) {
-        return val;
-    }
-    return val.trim();
-}
-/**
- * Gets the values of an multiline input.  Each value is also trimmed.
- *
- * @param     name     name of the input to get
- * @param     options  optional. See InputOptions.
- * @returns   string[]
- *
- */
-function getMultilineInput(name, options) {
-    const inputs = getInput(name, options)
-        .split('\n')
-        .filter(x => x !== '');
-    if (options && options.trimWhitespace === false) {
-        return inputs;
-    }
-    return inputs.map(input => input.trim());
-}
-/**
- * Gets the input value of the boolean type in the YAML 1.2 "core schema" specification.
- * Support boolean input list: `true | True | TRUE | false | False | FALSE` .
- * The return value is also in boolean type.
- * ref: https://yaml.org/spec/1.2/spec.html#id2804923
- *
- * @param     name     name of the input to get
- * @param     options  optional. See InputOptions.
- * @returns   boolean
- */
-function getBooleanInput(name, options) {
-    const trueValue = ['true', 'True', 'TRUE'];
-    const falseValue = ['false', 'False', 'FALSE'];
-    const val = getInput(name, options);
-    if (trueValue.includes(val))
-        return true;
-    if (falseValue.includes(val))
-        return false;
-    throw new TypeError(`Input does not meet YAML 1.2 "Core Schema" specification: ${name}\n` +
-        `Support boolean input list: \`true | True | TRUE | false | False | FALSE\``);
-}
-/**
- * Sets the value of an output.
- *
- * @param     name     name of the output to set
- * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function setOutput(name, value) {
-    const filePath = process.env['GITHUB_OUTPUT'] || '';
-    if (filePath) {
-        return file_command_issueFileCommand('OUTPUT', file_command_prepareKeyValueMessage(name, value));
-    }
-    process.stdout.write(external_os_namespaceObject.EOL);
-    command_issueCommand('set-output', { name }, utils_toCommandValue(value));
-}
-/**
- * Enables or disables the echoing of commands into stdout for the rest of the step.
- * Echoing is disabled by default if ACTIONS_STEP_DEBUG is not set.
- *
- */
-function setCommandEcho(enabled) {
-    issue('echo', enabled ? 'on' : 'off');
-}
-//-----------------------------------------------------------------------
-// Results
-//-----------------------------------------------------------------------
-/**
- * Sets the action status to failed.
- * When the action exits it will be with an exit code of 1
- * @param message add error issue message
- */
-function setFailed(message) {
-    process.exitCode = ExitCode.Failure;
-    error(message);
-}
-//-----------------------------------------------------------------------
-// Logging Commands
-//-----------------------------------------------------------------------
-/**
- * Gets whether Actions Step Debug is on or not
- */
-function isDebug() {
-    return process.env['RUNNER_DEBUG'] === '1';
-}
-/**
- * Writes debug message to user log
- * @param message debug message
- */
-function core_debug(message) {
-    issueCommand('debug', {}, message);
-}
-/**
- * Adds an error issue
- * @param message error issue message. Errors will be converted to string via toString()
- * @param properties optional properties to add to the annotation.
- */
-function error(message, properties = {}) {
-    command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
-}
-/**
- * Adds a warning issue
- * @param message warning issue message. Errors will be converted to string via toString()
- * @param properties optional properties to add to the annotation.
- */
-function warning(message, properties = {}) {
-    command_issueCommand('warning', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
-}
-/**
- * Adds a notice issue
- * @param message notice issue message. Errors will be converted to string via toString()
- * @param properties optional properties to add to the annotation.
- */
-function notice(message, properties = {}) {
-    issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
-}
-/**
- * Writes info to log with console.log.
- * @param message info message
- */
-function info(message) {
-    process.stdout.write(message + external_os_namespaceObject.EOL);
-}
-/**
- * Begin an output group.
- *
- * Output until the next `groupEnd` will be foldable in this group
- *
- * @param name The name of the output group
- */
-function startGroup(name) {
-    issue('group', name);
-}
-/**
- * End an output group.
- */
-function endGroup() {
-    issue('endgroup');
-}
-/**
- * Wrap an asynchronous function call in a group.
- *
- * Returns the same type as the function itself.
- *
- * @param name The name of the group
- * @param fn The function to wrap in the group
- */
-function group(name, fn) {
-    return core_awaiter(this, void 0, void 0, function* () {
-        startGroup(name);
-        let result;
-        try {
-            result = yield fn();
-        }
-        finally {
-            endGroup();
-        }
-        return result;
-    });
-}
-//-----------------------------------------------------------------------
-// Wrapper action state
-//-----------------------------------------------------------------------
-/**
- * Saves state for current action, the state can only be retrieved by this action's post job execution.
- *
- * @param     name     name of the state to store
- * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function saveState(name, value) {
-    const filePath = process.env['GITHUB_STATE'] || '';
-    if (filePath) {
-        return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
-    }
-    issueCommand('save-state', { name }, toCommandValue(value));
-}
-/**
- * Gets the value of an state set by this action's main execution.
- *
- * @param     name     name of the state to get
- * @returns   string
- */
-function getState(name) {
-    return process.env[`STATE_${name}`] || '';
-}
-function getIDToken(aud) {
-    return core_awaiter(this, void 0, void 0, function* () {
-        return yield OidcClient.getIDToken(aud);
-    });
-}
-/**
- * Summary exports
- */
-
-/**
- * @deprecated use core.summary
- */
-
-/**
- * Path exports
- */
-
-/**
- * Platform utilities exports
- */
-
-//# sourceMappingURL=core.js.map
-// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-secrets-manager/dist-cjs/index.js
-var dist_cjs = __nccwpck_require__(2994);
-;// CONCATENATED MODULE: ./src/errors.ts
-/**
- * An error whose message is written for the person reading the workflow log: it names the input,
- * the secret or the AWS call, says what is wrong and what to do, and never contains a secret value.
- */
-class ActionError extends Error {
-    constructor(message) {
-        super(message);
-        this.name = 'ActionError';
-    }
-}
-const ACCESS_DENIED = new Set(['AccessDeniedException', 'AccessDenied', 'UnauthorizedOperation']);
-const NO_CREDENTIALS = new Set([
-    'CredentialsProviderError',
-    'ExpiredTokenException',
-    'ExpiredToken'
-]);
-const INVALID_CREDENTIALS = new Set([
-    'UnrecognizedClientException',
-    'InvalidClientTokenId',
-    'InvalidSignatureException',
-    'SignatureDoesNotMatch',
-    'AuthFailure'
-]);
-/** Turns an AWS SDK error into an ActionError that says what to do about it. */
-function describeAwsError(error, call) {
-    if (error instanceof ActionError)
-        return error;
-    const err = (error ?? {});
-    const name = err.name ?? err.Code ?? 'Error';
-    const detail = err.message ? `: ${err.message}` : '';
-    if (ACCESS_DENIED.has(name)) {
-        return new ActionError(`Access denied: ${call.action} on ${call.subject}. Allow "${call.action}" on "${call.resource}" ` +
-            `in the policy of the role or user the workflow runs as (see "IAM policy" in the README).`);
-    }
-    if (name === 'ResourceNotFoundException') {
-        return new ActionError(`${capitalize(call.subject)} was not found (${call.action}). ${call.notFoundHint ?? ''}`.trim());
-    }
-    if (NO_CREDENTIALS.has(name)) {
-        return new ActionError(`No usable AWS credentials for ${call.action} on ${call.subject}${detail}. Run ` +
-            `aws-actions/configure-aws-credentials before this step (OIDC role or access keys).`);
-    }
-    if (INVALID_CREDENTIALS.has(name)) {
-        return new ActionError(`AWS rejected the credentials for ${call.action} on ${call.subject} (${name}). Check the ` +
-            `access keys or the role set by aws-actions/configure-aws-credentials, and the region.`);
-    }
-    if (name === 'DecryptionFailure' || name === 'KMSAccessDeniedException') {
-        return new ActionError(`${capitalize(call.subject)} could not be decrypted (${name}). Allow "kms:Decrypt" on the ` +
-            `secret's KMS key for the role the workflow runs as.`);
-    }
-    const status = err.$metadata?.httpStatusCode;
-    return new ActionError(`${call.action} on ${call.subject} failed (${name}${status ? `, HTTP ${status}` : ''})${detail}`);
-}
-function capitalize(text) {
-    return text.charAt(0).toUpperCase() + text.slice(1);
-}
-/** The message for core.setFailed: ActionErrors as written, anything else marked as unexpected. */
-function failureMessage(error) {
-    if (error instanceof ActionError)
-        return error.message;
-    const message = error instanceof Error ? error.message : String(error);
-    return `Unexpected error: ${message}. This is a bug in secrets-deploy-action; please report it.`;
-}
-
-;// CONCATENATED MODULE: ./src/aws.ts
-
-
-/**
- * The SDK's standard retry strategy retries throttling, 5xx and transient network errors with
- * jittered exponential backoff, and nothing else: exactly the set worth retrying.
- */
-const MAX_ATTEMPTS = 5;
-/** The region from the environment, or from the secret's ARN when the environment has none. */
-function resolveRegion(env, secretId) {
-    const fromEnv = env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim();
-    if (fromEnv)
-        return fromEnv;
-    const fromArn = /^arn:[^:]+:secretsmanager:([^:]+):/.exec(secretId)?.[1];
-    if (fromArn)
-        return fromArn;
-    throw new ActionError('No AWS region: set "aws-region" on aws-actions/configure-aws-credentials, or AWS_REGION in the ' +
-        'job\'s env, or give "deployment-secret-id" as a full ARN.');
-}
-function createAwsClients(region) {
-    let ec2;
-    return {
-        secretsManager: new dist_cjs/* SecretsManagerClient */._H({ region, maxAttempts: MAX_ATTEMPTS }),
-        ec2: () => (ec2 ??= __nccwpck_require__.e(/* import() */ 193).then(__nccwpck_require__.t.bind(__nccwpck_require__, 5193, 19)).then(({ EC2Client }) => new EC2Client({ region, maxAttempts: MAX_ATTEMPTS })))
-    };
-}
-
-;// CONCATENATED MODULE: ./src/export.ts
-
-
-const OUTPUT_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
-// Variables a secret key must not replace: the process loader's, the runner's defaults, and the
-// AWS SDK's. Other GITHUB_* names are fine: the reference secret's github_repo is GITHUB_REPO.
-const RESERVED_ENV = new Set([
-    ...[
-        'PATH',
-        'HOME',
-        'SHELL',
-        'USER',
-        'CI',
-        'NODE_OPTIONS',
-        'NODE_PATH',
-        'LD_PRELOAD',
-        'LD_LIBRARY_PATH'
-    ],
-    ...[
-        'ACTION',
-        'ACTION_PATH',
-        'ACTION_REPOSITORY',
-        'ACTIONS',
-        'ACTOR',
-        'ACTOR_ID',
-        'API_URL',
-        'BASE_REF',
-        'ENV'
-    ]
-        .concat([
-        'EVENT_NAME',
-        'EVENT_PATH',
-        'GRAPHQL_URL',
-        'HEAD_REF',
-        'JOB',
-        'OUTPUT',
-        'PATH',
-        'REF',
-        'REF_NAME'
-    ])
-        .concat([
-        'REF_PROTECTED',
-        'REF_TYPE',
-        'REPOSITORY',
-        'REPOSITORY_ID',
-        'REPOSITORY_OWNER',
-        'REPOSITORY_OWNER_ID'
-    ])
-        .concat([
-        'RETENTION_DAYS',
-        'RUN_ATTEMPT',
-        'RUN_ID',
-        'RUN_NUMBER',
-        'SERVER_URL',
-        'SHA',
-        'STATE',
-        'STEP_SUMMARY'
-    ])
-        .concat(['TOKEN', 'TRIGGERING_ACTOR', 'WORKFLOW', 'WORKFLOW_REF', 'WORKFLOW_SHA', 'WORKSPACE'])
-        .map(name => `GITHUB_${name}`)
-]);
-const RESERVED_ENV_PREFIX = /^(RUNNER_|ACTIONS_|INPUT_|AWS_)/;
-/** `ec2_key_name` -> `EC2_KEY_NAME`, `api-key` -> `API_KEY`. */
-function envName(key) {
-    return key.toUpperCase().replace(/-/g, '_');
-}
-/** The outputs the action sets itself; a secret key of the same name would be overwritten. */
-const ACTION_OUTPUTS = [
-    'instance-id',
-    'instance-ip',
-    'secret-version-id',
-    'stack-outputs',
-    'restarted'
-];
-/** Checks that every key can be a step output name. */
-function checkOutputNames(secretId, keys) {
-    const taken = keys.filter(key => ACTION_OUTPUTS.includes(key));
-    if (taken.length > 0) {
-        throw new ActionError(`The deployment secret "${secretId}" has key "${taken[0]}", which is also an output of this action ` +
-            `(${ACTION_OUTPUTS.join(', ')}). Rename the key in the secret.`);
-    }
-    const bad = keys.filter(key => !OUTPUT_NAME.test(key));
-    if (bad.length > 0) {
-        throw new ActionError(`The deployment secret "${secretId}" has key${bad.length > 1 ? 's' : ''} ${bad.map(k => JSON.stringify(k)).join(', ')} ` +
-            'that cannot be a step output name: use letters, digits, "_" and "-", starting with a letter or "_". Rename the key in the secret.');
-    }
-}
-/**
- * The environment variables a secret's keys become (for `export-env` and for the CDK app), with
- * the checks that keep one key from silently replacing another or the job's own variables.
- */
-function secretEnvironment(secretId, values) {
-    const env = {};
-    const source = {};
-    for (const [key, value] of Object.entries(values)) {
-        const name = envName(key);
-        if (RESERVED_ENV.has(name) || RESERVED_ENV_PREFIX.test(name)) {
-            throw new ActionError(`Key "${key}" of the deployment secret "${secretId}" would become the environment variable ${name}, ` +
-                'which the runner or the AWS SDK relies on. Rename the key in the secret.');
-        }
-        if (name in env) {
-            throw new ActionError(`Keys "${source[name]}" and "${key}" of the deployment secret "${secretId}" both become the ` +
-                `environment variable ${name}. Rename one of them in the secret.`);
-        }
-        env[name] = value;
-        source[name] = key;
-    }
-    return env;
-}
-/** Sets one step output per key and, when asked, one environment variable per key. */
-function exportSecret(secretId, values, exportEnv) {
-    const keys = Object.keys(values);
-    checkOutputNames(secretId, keys);
-    const env = exportEnv ? secretEnvironment(secretId, values) : {};
-    for (const key of keys)
-        setOutput(key, values[key]);
-    for (const [name, value] of Object.entries(env))
-        exportVariable(name, value);
-}
-
-;// CONCATENATED MODULE: ./src/inputs.ts
-
-
-function inputs_text(name) {
-    return getInput(name).trim();
-}
-/** A list input: entries separated by commas or new lines, blanks dropped. */
-function listInput(name) {
-    return getInput(name)
-        .split(/[,\n]/)
-        .map(entry => entry.trim())
-        .filter(entry => entry !== '');
-}
-function booleanInput(name) {
-    const value = inputs_text(name).toLowerCase();
-    if (value === 'true')
-        return true;
-    if (value === 'false')
-        return false;
-    throw new ActionError(`Input "${name}" must be true or false, not "${inputs_text(name)}".`);
-}
-function choiceInput(name, choices) {
-    const value = inputs_text(name);
-    if (choices.includes(value))
-        return value;
-    throw new ActionError(`Input "${name}" must be one of ${choices.join(', ')}, not "${value}".`);
-}
-function integerInput(name, min, max) {
-    const raw = inputs_text(name);
-    const value = Number(raw);
-    if (!/^\d+$/.test(raw) || value < min || value > max) {
-        throw new ActionError(`Input "${name}" must be a whole number from ${min} to ${max}, not "${raw}".`);
-    }
-    return value;
-}
-const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
-function readInputs() {
-    const deploy = booleanInput('deploy');
-    const stack = inputs_text('stack');
-    if (deploy && stack === '') {
-        throw new ActionError('Input "stack" is required when "deploy" is true: name the CDK stack to deploy, or set deploy: false.');
-    }
-    const deploymentSecretId = inputs_text('deployment-secret-id');
-    if (deploymentSecretId === '') {
-        throw new ActionError('Input "deployment-secret-id" is empty: give the name or ARN of the deployment secret.');
-    }
-    const hostFingerprints = listInput('ssh-host-fingerprint');
-    for (const fingerprint of hostFingerprints) {
-        if (!FINGERPRINT.test(fingerprint)) {
-            throw new ActionError(`Input "ssh-host-fingerprint" has "${fingerprint}", which is not a SHA256 fingerprint: give ` +
-                'one "SHA256:..." per line, as "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub" prints it.');
-        }
-    }
-    const privateKey = getInput('ssh-private-key');
-    const passphrase = getInput('ssh-passphrase');
-    // Inputs from `${{ secrets.X }}` are masked by the runner, but not line by line on every runner.
-    for (const value of [privateKey, passphrase])
-        maskMultiline(value);
-    return {
-        deploymentSecretId,
-        appSecretId: inputs_text('app-secret-id'),
-        requiredKeys: listInput('required-keys'),
-        appRequiredKeys: listInput('app-required-keys'),
-        maskExclude: listInput('mask-exclude'),
-        exportEnv: booleanInput('export-env'),
-        deploy,
-        stack,
-        workingDirectory: inputs_text('working-directory') || '.',
-        cdkCommand: inputs_text('cdk-command'),
-        cdkArgs: inputs_text('cdk-args'),
-        instanceIdOutput: inputs_text('instance-id-output'),
-        addressType: choiceInput('address-type', ['public', 'private']),
-        instanceTimeoutSeconds: integerInput('instance-timeout', 1, 3600),
-        hostKey: inputs_text('host-key'),
-        restart: choiceInput('restart', ['ssh', 'none']),
-        service: inputs_text('service'),
-        ssh: {
-            privateKey,
-            passphrase,
-            user: inputs_text('ssh-user'),
-            port: integerInput('ssh-port', 1, 65535),
-            hostFingerprints,
-            insecureSkipHostKeyCheck: booleanInput('ssh-insecure-skip-host-key-check'),
-            connectTimeoutSeconds: integerInput('ssh-connect-timeout', 1, 3600),
-            commandTimeoutSeconds: integerInput('ssh-command-timeout', 1, 3600),
-            healthCommand: inputs_text('health-command')
-        }
-    };
-}
-/** Registers a value and each of its lines with the runner's log masking. */
-function maskMultiline(value) {
-    if (value.trim() === '')
-        return;
-    core_setSecret(value);
-    if (!/[\r\n]/.test(value))
-        return;
-    for (const line of value.split(/\r?\n|\r/)) {
-        const trimmed = line.trim();
-        if (trimmed !== '')
-            core_setSecret(trimmed);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/secrets.ts
-
-
-
-const ID_INPUT = {
-    deployment: 'deployment-secret-id',
-    app: 'app-secret-id'
-};
-/** The IAM resource pattern for a secret id: an ARN as is, a name with the random suffix AWS adds. */
-function secretResource(secretId) {
-    return secretId.startsWith('arn:') ? secretId : `arn:aws:secretsmanager:*:*:secret:${secretId}-*`;
-}
-function secretCall(action, role, secretId) {
-    return {
-        action: `secretsmanager:${action}`,
-        subject: `${role} secret "${secretId}"`,
-        resource: secretResource(secretId),
-        notFoundHint: `Check input "${ID_INPUT[role]}" and the region (AWS_REGION); ` +
-            '"aws secretsmanager list-secrets" lists the secrets the credentials can see.'
-    };
-}
-/**
- * Reads a secret that holds a JSON object of strings. Every string value is registered for masking
- * as soon as it is parsed, before validation can fail, so that nothing later can print it.
- */
-async function readJsonSecret(client, secretId, role, maskExclude = [], versionId) {
-    const call = secretCall('GetSecretValue', role, secretId);
-    let response;
-    try {
-        response = await client.send(new dist_cjs/* GetSecretValueCommand */.d2({ SecretId: secretId, VersionId: versionId }));
-    }
-    catch (error) {
-        throw describeAwsError(error, call);
-    }
-    const label = `The ${role} secret "${secretId}"`;
-    if (response.SecretString === undefined) {
-        throw new ActionError(`${label} holds binary data; store a JSON object of strings as its secret string.`);
-    }
-    const values = parseJsonObjectOfStrings(response.SecretString, label, maskExclude);
-    return {
-        id: secretId,
-        arn: response.ARN ?? secretId,
-        versionId: response.VersionId ?? '',
-        values
-    };
-}
-/** Parses and checks a secret string; masks every string value first. Messages never quote values. */
-function parseJsonObjectOfStrings(secretString, label, maskExclude) {
-    let parsed;
-    try {
-        parsed = JSON.parse(secretString);
-    }
-    catch {
-        // JSON.parse's own message quotes the text, which is the secret: never pass it on.
-        maskMultiline(secretString);
-        throw new ActionError(`${label} is not valid JSON. Store a JSON object such as {"ec2_host": "", "ec2_user": "ec2-user"}.`);
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-        maskMultiline(secretString);
-        const kind = parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : `a ${typeof parsed}`;
-        throw new ActionError(`${label} is ${kind}, not a JSON object of keys and string values.`);
-    }
-    const entries = Object.entries(parsed);
-    for (const [key, value] of entries) {
-        if (maskExclude.includes(key))
-            continue;
-        if (typeof value === 'string')
-            maskMultiline(value);
-        else if (value !== null && typeof value !== 'boolean')
-            maskMultiline(JSON.stringify(value));
-    }
-    for (const [key, value] of entries) {
-        if (typeof value !== 'string') {
-            const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
-            throw new ActionError(`Key "${key}" of ${label.replace(/^The /, 'the ')} is ${kind}; every value must be a string. ` +
-                'Store it as a JSON string (for example "22" instead of 22).');
-        }
-    }
-    return parsed;
-}
-/** Checks that each required key is present and non-empty; names every missing key at once. */
-function requireKeys(secret, required, role, why) {
-    const missing = required.filter(key => (secret.values[key] ?? '').trim() === '');
-    if (missing.length === 0)
-        return;
-    const list = missing.map(key => `"${key}"`).join(', ');
-    throw new ActionError(`The ${role} secret "${secret.id}" has no value for ${list} (${why}). Set ${missing.length > 1 ? 'them' : 'it'} ` +
-        `in Secrets Manager, e.g. aws secretsmanager put-secret-value, or the console's "Edit" on the secret.`);
-}
-
-;// CONCATENATED MODULE: ./src/summary.ts
-
-function newReport() {
-    return { secretsRead: [], exportedKeys: [], exportedEnv: false };
-}
-const code = (text) => `<code>${escapeHtml(text)}</code>`;
-function escapeHtml(text) {
-    return text.replace(/[&<>"]/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c);
-}
-/** Writes the job summary, when the runner gave a summary file. */
-async function writeSummary(report, env = process.env) {
-    if (!env.GITHUB_STEP_SUMMARY)
-        return;
-    const summary = summary_summary.addHeading('secrets-deploy-action', 3);
-    if (report.failure)
-        summary.addRaw(`<p><strong>Failed:</strong> ${escapeHtml(report.failure)}</p>`, true);
-    if (report.secretsRead.length > 0) {
-        summary.addTable([
-            [
-                { data: 'secret', header: true },
-                { data: 'id', header: true },
-                { data: 'version', header: true }
-            ],
-            ...report.secretsRead.map(s => [s.role, code(s.id), code(s.versionId)])
-        ]);
-    }
-    if (report.exportedKeys.length > 0) {
-        const where = report.exportedEnv ? 'step outputs and environment variables' : 'step outputs';
-        summary.addRaw(`<p>Exported as ${where}: ${report.exportedKeys.map(code).join(', ')}</p>`, true);
-    }
-    if (report.deploy) {
-        const d = report.deploy;
-        summary.addRaw(`<p>Deployed stack ${code(d.stack)}: instance ${code(d.instanceId)} at ${code(d.address)}</p>`, true);
-    }
-    if (report.writeBack) {
-        const w = report.writeBack;
-        summary.addRaw(w.changed
-            ? `<p>Wrote the address into ${code(w.key)}: new secret version ${code(w.versionId)}</p>`
-            : `<p>${code(w.key)} already held the address: the secret was not changed</p>`, true);
-    }
-    if (report.restart) {
-        const r = report.restart;
-        summary.addRaw(`<p>Restart of ${code(r.unit)} on ${code(r.host)}: ${escapeHtml(r.result)}</p>`, true);
-    }
-    await summary.write();
-}
-
-;// CONCATENATED MODULE: ./src/main.ts
-
-
-
-
-
-
-
-const defaultDependencies = {
-    env: process.env,
-    awsClients: createAwsClients,
-    sleep: ms => new Promise(resolve => setTimeout(resolve, ms))
-};
-/** The action's entry point: runs every phase, and turns any failure into one clear message. */
-async function run(overrides = {}) {
-    const deps = { ...defaultDependencies, ...overrides };
-    const report = newReport();
-    try {
-        await pipeline(readInputs(), deps, report);
-    }
-    catch (error) {
-        report.failure = failureMessage(error);
-        setFailed(report.failure);
-    }
-    try {
-        await writeSummary(report, deps.env);
-    }
-    catch (error) {
-        warning(`Could not write the job summary: ${failureMessage(error)}`);
-    }
-}
-async function pipeline(inputs, deps, report) {
-    const clients = deps.awsClients(resolveRegion(deps.env, inputs.deploymentSecretId));
-    const deployment = await readJsonSecret(clients.secretsManager, inputs.deploymentSecretId, 'deployment', inputs.maskExclude);
-    report.secretsRead.push({
-        role: 'deployment',
-        id: deployment.id,
-        versionId: deployment.versionId
-    });
-    requireKeys(deployment, inputs.requiredKeys, 'deployment', 'listed in input "required-keys"');
-    if (inputs.appSecretId !== '') {
-        const app = await readJsonSecret(clients.secretsManager, inputs.appSecretId, 'app');
-        report.secretsRead.push({ role: 'app', id: app.id, versionId: app.versionId });
-        requireKeys(app, inputs.appRequiredKeys, 'app', 'listed in input "app-required-keys"');
-    }
-    exportSecret(deployment.id, deployment.values, inputs.exportEnv);
-    report.exportedKeys = Object.keys(deployment.values);
-    report.exportedEnv = inputs.exportEnv;
-    info(`Read the deployment secret "${deployment.id}" (version ${deployment.versionId}): ` +
-        `${report.exportedKeys.length} keys exported as step outputs${inputs.exportEnv ? ' and environment variables' : ''}.`);
-}
-
-
-/***/ }),
-
-/***/ 2613:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("assert");
-
-/***/ }),
-
-/***/ 4434:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("events");
-
-/***/ }),
-
-/***/ 8611:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("http");
-
-/***/ }),
-
-/***/ 5692:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("https");
-
-/***/ }),
-
-/***/ 9278:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("net");
-
-/***/ }),
-
-/***/ 4589:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:assert");
-
-/***/ }),
-
-/***/ 6698:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:async_hooks");
-
-/***/ }),
-
-/***/ 4573:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:buffer");
-
-/***/ }),
-
-/***/ 1421:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:child_process");
-
-/***/ }),
-
-/***/ 7540:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:console");
-
-/***/ }),
-
-/***/ 7598:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
-
-/***/ }),
-
-/***/ 3053:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:diagnostics_channel");
-
-/***/ }),
-
-/***/ 610:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:dns");
-
-/***/ }),
-
-/***/ 8474:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
-
-/***/ }),
-
-/***/ 3024:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-
-/***/ }),
-
-/***/ 1455:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs/promises");
-
-/***/ }),
-
-/***/ 7067:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http");
-
-/***/ }),
-
-/***/ 2467:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http2");
-
-/***/ }),
-
-/***/ 4708:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
-
-/***/ }),
-
-/***/ 7030:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
-
-/***/ }),
-
-/***/ 8161:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:os");
-
-/***/ }),
-
-/***/ 6760:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
-
-/***/ }),
-
-/***/ 643:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:perf_hooks");
-
-/***/ }),
-
-/***/ 1708:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:process");
-
-/***/ }),
-
-/***/ 1792:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:querystring");
-
-/***/ }),
-
-/***/ 7075:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
-
-/***/ }),
-
-/***/ 1692:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:tls");
-
-/***/ }),
-
-/***/ 3136:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
-
-/***/ }),
-
-/***/ 7975:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
-
-/***/ }),
-
-/***/ 3429:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util/types");
-
-/***/ }),
-
-/***/ 5919:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
-
-/***/ }),
-
-/***/ 8522:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
-
-/***/ }),
-
-/***/ 3193:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("string_decoder");
-
-/***/ }),
-
-/***/ 4756:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tls");
-
-/***/ }),
-
-/***/ 9023:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
 
 /***/ })
 

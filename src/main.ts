@@ -1,10 +1,13 @@
 import * as core from '@actions/core'
 import { createAwsClients, resolveRegion, type AwsClients } from './aws.js'
-import { failureMessage } from './errors.js'
-import { exportSecret } from './export.js'
-import { readInputs, type ActionInputs } from './inputs.js'
-import { readJsonSecret, requireKeys } from './secrets.js'
+import { cdkDeploy, cdkDeployCommand } from './deploy.js'
+import { ActionError, failureMessage } from './errors.js'
+import { checkOutputNames, envName, exportSecret, secretEnvironment } from './export.js'
+import { maskMultiline, readInputs, type ActionInputs } from './inputs.js'
+import { checkServiceName, checkUserName, restartService, type HostKeyCheck } from './restart.js'
+import { readJsonSecret, requireKeys, type JsonSecret } from './secrets.js'
 import { newReport, writeSummary, type RunReport } from './summary.js'
+import { writeKeyBack } from './writeback.js'
 
 /** What the pipeline needs from outside; tests replace any of it. */
 export interface Dependencies {
@@ -23,6 +26,8 @@ const defaultDependencies: Dependencies = {
 export async function run(overrides: Partial<Dependencies> = {}): Promise<void> {
   const deps = { ...defaultDependencies, ...overrides }
   const report = newReport()
+  // Set first, so that a workflow reading it after a failure sees false, not nothing.
+  core.setOutput('restarted', 'false')
   try {
     await pipeline(readInputs(), deps, report)
   } catch (error) {
@@ -34,6 +39,12 @@ export async function run(overrides: Partial<Dependencies> = {}): Promise<void> 
   } catch (error) {
     core.warning(`Could not write the job summary: ${failureMessage(error)}`)
   }
+}
+
+/** Where the restart goes: the deployed instance, or the address the secret already holds. */
+interface Target {
+  instanceId?: string
+  address: string
 }
 
 async function pipeline(
@@ -55,6 +66,7 @@ async function pipeline(
     versionId: deployment.versionId
   })
   requireKeys(deployment, inputs.requiredKeys, 'deployment', 'listed in input "required-keys"')
+  const sshUser = checkLaterPhases(inputs, deployment)
 
   if (inputs.appSecretId !== '') {
     const app = await readJsonSecret(clients.secretsManager, inputs.appSecretId, 'app')
@@ -69,4 +81,158 @@ async function pipeline(
     `Read the deployment secret "${deployment.id}" (version ${deployment.versionId}): ` +
       `${report.exportedKeys.length} keys exported as step outputs${inputs.exportEnv ? ' and environment variables' : ''}.`
   )
+
+  let versionId = deployment.versionId
+  let target: Target | undefined
+  if (inputs.deploy) {
+    target = await deployAndLocate(inputs, deployment, clients, deps)
+    report.deploy = {
+      stack: inputs.stack,
+      instanceId: target.instanceId ?? '',
+      address: target.address
+    }
+    const written = await writeKeyBack(
+      clients.secretsManager,
+      deployment,
+      inputs.hostKey,
+      target.address,
+      inputs.maskExclude
+    )
+    versionId = written.versionId
+    report.writeBack = { key: inputs.hostKey, changed: written.changed, versionId }
+    core.info(
+      written.changed
+        ? `Wrote ${target.address} into "${inputs.hostKey}" of "${deployment.id}": version ${versionId} is now current.`
+        : `"${inputs.hostKey}" of "${deployment.id}" already holds ${target.address}; the secret was not changed.`
+    )
+    core.setOutput(inputs.hostKey, target.address)
+    if (inputs.exportEnv) core.exportVariable(envName(inputs.hostKey), target.address)
+  } else if (inputs.restart !== 'none') {
+    target = { address: deployment.values[inputs.hostKey] }
+    core.setOutput('instance-ip', target.address)
+  }
+  core.setOutput('secret-version-id', versionId)
+
+  if (inputs.restart === 'ssh' && target && sshUser) {
+    const hostKeys = await hostKeyCheck(inputs, target, clients, deps)
+    const where = `${target.address}:${inputs.ssh.port}`
+    report.restart = { host: where, unit: inputs.service, result: 'failed' }
+    await restartService({
+      target: {
+        host: target.address,
+        port: inputs.ssh.port,
+        username: sshUser,
+        privateKey: inputs.ssh.privateKey,
+        passphrase: inputs.ssh.passphrase
+      },
+      hostKeys,
+      service: inputs.service,
+      healthCommand: inputs.ssh.healthCommand,
+      connectTimeoutMs: inputs.ssh.connectTimeoutSeconds * 1000,
+      commandTimeoutMs: inputs.ssh.commandTimeoutSeconds * 1000,
+      sleep: deps.sleep
+    })
+    report.restart.result = inputs.ssh.healthCommand
+      ? 'restarted, health command passed'
+      : 'restarted, active'
+    core.setOutput('restarted', 'true')
+    core.info(`Restarted "${inputs.service}" on ${where}.`)
+  }
+}
+
+/**
+ * Checks what the deploy and restart phases will need, so that a mistake fails the run before
+ * anything is deployed or written. Returns the SSH user when the restart goes over SSH.
+ */
+function checkLaterPhases(inputs: ActionInputs, deployment: JsonSecret): string | undefined {
+  checkOutputNames(deployment.id, [inputs.hostKey])
+  if (inputs.deploy) {
+    cdkDeployCommand(inputs, 'outputs.json')
+    secretEnvironment(deployment.id, deployment.values)
+  } else if (inputs.restart !== 'none') {
+    requireKeys(
+      deployment,
+      [inputs.hostKey],
+      'deployment',
+      `input "host-key": the address to restart on when deploy is false`
+    )
+  }
+  if (inputs.restart !== 'ssh') return undefined
+  checkServiceName(inputs.service)
+  if (inputs.ssh.privateKey.trim() === '') {
+    throw new ActionError(
+      'Input "ssh-private-key" is empty: give the private key of the instance\'s key pair, e.g. ${{ secrets.EC2_SSH_KEY }}, or set restart: none.'
+    )
+  }
+  const user = inputs.ssh.user || deployment.values.ec2_user || ''
+  checkUserName(
+    user,
+    inputs.ssh.user
+      ? 'input "ssh-user"'
+      : `key "ec2_user" of the deployment secret "${deployment.id}" (used when input "ssh-user" is empty)`
+  )
+  return user
+}
+
+async function deployAndLocate(
+  inputs: ActionInputs,
+  deployment: JsonSecret,
+  clients: AwsClients,
+  deps: Dependencies
+): Promise<Target> {
+  const stackOutputs = await cdkDeploy({
+    stack: inputs.stack,
+    workingDirectory: inputs.workingDirectory,
+    cdkCommand: inputs.cdkCommand,
+    cdkArgs: inputs.cdkArgs,
+    secretEnv: secretEnvironment(deployment.id, deployment.values),
+    env: deps.env
+  })
+  core.setOutput('stack-outputs', JSON.stringify(stackOutputs))
+  // Loaded here, not at start-up: with them comes the EC2 client, most of the bundle's size.
+  const { findInstanceId, waitForAddress } = await import('./instance.js')
+  const ec2 = await clients.ec2()
+  const instanceId = await findInstanceId(ec2, inputs.stack, stackOutputs, inputs.instanceIdOutput)
+  const instance = await waitForAddress(
+    ec2,
+    instanceId,
+    inputs.addressType,
+    inputs.instanceTimeoutSeconds * 1000,
+    deps.sleep
+  )
+  // The address goes into the secret, where every value is masked unless the user says otherwise.
+  if (!inputs.maskExclude.includes(inputs.hostKey)) maskMultiline(instance.address)
+  core.setOutput('instance-id', instance.instanceId)
+  core.setOutput('instance-ip', instance.address)
+  core.info(`Stack "${inputs.stack}" runs instance ${instance.instanceId} at ${instance.address}.`)
+  return instance
+}
+
+/** Pinned fingerprints, else the ones the instance printed to its console, else (opted in) any. */
+async function hostKeyCheck(
+  inputs: ActionInputs,
+  target: Target,
+  clients: AwsClients,
+  deps: Dependencies
+): Promise<HostKeyCheck> {
+  const { hostFingerprints, insecureSkipHostKeyCheck, connectTimeoutSeconds } = inputs.ssh
+  if (hostFingerprints.length > 0) return { kind: 'pinned', fingerprints: hostFingerprints }
+  if (insecureSkipHostKeyCheck) {
+    core.warning(
+      `Not verifying the SSH host key of ${target.address} (ssh-insecure-skip-host-key-check: true): whoever answers ` +
+        'at that address gets the restart. Pin it with input "ssh-host-fingerprint" instead.'
+    )
+    return { kind: 'any' }
+  }
+  const { hostKeysFromConsole, instanceByAddress } = await import('./host-keys.js')
+  const ec2 = await clients.ec2()
+  const instanceId =
+    target.instanceId ?? (await instanceByAddress(ec2, target.address, inputs.addressType))
+  const fingerprints = await hostKeysFromConsole(
+    ec2,
+    instanceId,
+    connectTimeoutSeconds * 1000,
+    deps.sleep
+  )
+  return { kind: 'pinned', fingerprints }
 }

@@ -1,0 +1,471 @@
+// Integration tests of the SSH restart against a real OpenSSH server on 127.0.0.1 (needs root and
+// /usr/sbin/sshd; see test-support/sshd.js). Timeouts are short so that the file stays fast.
+import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { setTimeout as delay } from 'node:timers/promises'
+import { promisify } from 'node:util'
+import { ActionError } from '../src/errors.js'
+import {
+  checkServiceName,
+  checkUserName,
+  restartService,
+  sshFingerprint,
+  type RestartOptions,
+  type SshTarget
+} from '../src/restart.js'
+import {
+  freePort,
+  generateKeyPair,
+  keygenFingerprint,
+  startSshd,
+  type SshdFixture
+} from '../test-support/sshd.js'
+
+const run = promisify(execFile)
+
+const RESTART_CALLS = [
+  ['sudo', '-n', 'systemctl', 'restart', '--', 'fastapi'],
+  ['systemctl', 'restart', '--', 'fastapi']
+]
+const IS_ACTIVE_CALL = ['systemctl', 'is-active', '--', 'fastapi']
+const HOSTILE_NAMES = ['fastapi; rm -rf ~', '$(id)', '`id`', 'a b', '-x', 'fastapi\nid', "it's", '']
+
+let sshd: SshdFixture
+
+beforeAll(async () => {
+  sshd = await startSshd()
+})
+
+afterAll(async () => {
+  await sshd?.stop()
+})
+
+beforeEach(async () => {
+  await sshd.setBehaviour({})
+  await sshd.clearCalls()
+})
+
+/** What a run told its injected log and sleep. */
+interface Observed {
+  lines: string[]
+  warnings: string[]
+  sleeps: number[]
+}
+
+function targetOf(fixture: SshdFixture, overrides: Partial<SshTarget> = {}): SshTarget {
+  return {
+    host: fixture.host,
+    port: fixture.port,
+    username: fixture.user,
+    privateKey: fixture.clientPrivateKey,
+    ...overrides
+  }
+}
+
+/** Options for a run against `fixture` (the shared sshd by default) that record what happens. */
+function restartOptions(
+  overrides: Partial<RestartOptions> = {},
+  fixture: SshdFixture = sshd
+): { options: RestartOptions; observed: Observed } {
+  const observed: Observed = { lines: [], warnings: [], sleeps: [] }
+  const options: RestartOptions = {
+    target: targetOf(fixture),
+    hostKeys: { kind: 'pinned', fingerprints: [fixture.hostFingerprint] },
+    service: 'fastapi',
+    connectTimeoutMs: 5_000,
+    commandTimeoutMs: 5_000,
+    sleep: async ms => {
+      observed.sleeps.push(ms)
+      await delay(ms)
+    },
+    log: {
+      info: line => observed.lines.push(line),
+      warning: message => observed.warnings.push(message)
+    },
+    ...overrides
+  }
+  return { options, observed }
+}
+
+/** The ActionError a run fails with; fails the test if it succeeds or fails otherwise. */
+async function failureOf(promise: Promise<unknown>): Promise<ActionError> {
+  const outcome = await promise.then(
+    () => new Error('expected the restart to fail, but it succeeded'),
+    (error: unknown) => error
+  )
+  expect(outcome).toBeInstanceOf(ActionError)
+  return outcome as ActionError
+}
+
+function expectNoKeyMaterial(message: string, privateKey: string): void {
+  for (const line of privateKey.split('\n').filter(line => line.length > 20)) {
+    expect(message).not.toContain(line)
+  }
+}
+
+describe('restartService against OpenSSH', () => {
+  it('restarts the unit, checks it is active and returns the host fingerprint', async () => {
+    const { options, observed } = restartOptions()
+
+    const result = await restartService(options)
+
+    expect(result).toEqual({ hostFingerprint: sshd.hostFingerprint })
+    expect(sshd.calls()).toEqual([...RESTART_CALLS, IS_ACTIVE_CALL])
+    const where = `${sshd.host}:${sshd.port}`
+    expect(observed.lines).toEqual([
+      `${where}$ timeout 7 sudo -n systemctl restart -- 'fastapi'`,
+      `${where}$ timeout 7 systemctl is-active -- 'fastapi'`,
+      'active'
+    ])
+    expect(observed.sleeps).toEqual([])
+    expect(observed.warnings).toEqual([])
+  })
+
+  it('accepts any host key when told to and still reports the one it saw', async () => {
+    const { options } = restartOptions({ hostKeys: { kind: 'any' } })
+
+    await expect(restartService(options)).resolves.toEqual({
+      hostFingerprint: sshd.hostFingerprint
+    })
+  })
+
+  it('accepts a pinned fingerprint among others, also with base64 padding', async () => {
+    const other = 'SHA256:' + 'A'.repeat(43)
+    const { options } = restartOptions({
+      hostKeys: { kind: 'pinned', fingerprints: [other, `${sshd.hostFingerprint}=`] }
+    })
+
+    await expect(restartService(options)).resolves.toEqual({
+      hostFingerprint: sshd.hostFingerprint
+    })
+  })
+
+  it('passes a templated unit name through unchanged', async () => {
+    const { options } = restartOptions({ service: 'worker@blue.service' })
+
+    await restartService(options)
+
+    expect(sshd.calls()).toEqual([
+      ['sudo', '-n', 'systemctl', 'restart', '--', 'worker@blue.service'],
+      ['systemctl', 'restart', '--', 'worker@blue.service'],
+      ['systemctl', 'is-active', '--', 'worker@blue.service']
+    ])
+  })
+
+  it('refuses a host whose key matches no pinned fingerprint, before logging in', async () => {
+    const pinned = 'SHA256:' + 'B'.repeat(43)
+    const { options, observed } = restartOptions({
+      hostKeys: { kind: 'pinned', fingerprints: [pinned] }
+    })
+
+    const error = await failureOf(restartService(options))
+
+    expect(error.message).toContain(
+      `The host key of ${sshd.host}:${sshd.port} has fingerprint ${sshd.hostFingerprint}`
+    )
+    expect(error.message).toContain('update input "ssh-host-fingerprint"')
+    expect(sshd.calls()).toEqual([])
+    expect(observed.sleeps).toEqual([])
+  })
+
+  it('gives up at once when the server refuses the key', async () => {
+    const stranger = await generateKeyPair()
+    const { options, observed } = restartOptions({
+      target: targetOf(sshd, { privateKey: stranger.privateKey })
+    })
+
+    const error = await failureOf(restartService(options))
+
+    expect(error.message).toContain(
+      `SSH login as "${sshd.user}" on ${sshd.host}:${sshd.port} was refused`
+    )
+    expect(error.message).toContain('input "ssh-private-key"')
+    expectNoKeyMaterial(error.message, stranger.privateKey)
+    expect(observed.sleeps).toEqual([])
+    expect(sshd.calls()).toEqual([])
+  })
+
+  it('asks for input "ssh-passphrase" when the key is encrypted and none is given', async () => {
+    const encrypted = await generateKeyPair({ passphrase: 'correct horse battery staple' })
+    const { options, observed } = restartOptions({
+      target: targetOf(sshd, { privateKey: encrypted.privateKey })
+    })
+
+    const error = await failureOf(restartService(options))
+
+    expect(error.message).toBe(
+      'Input "ssh-private-key" could not be used as an SSH private key: the key is encrypted. ' +
+        'Give its passphrase in input "ssh-passphrase".'
+    )
+    expect(observed.sleeps).toEqual([])
+  })
+
+  it('says to check input "ssh-passphrase" when it does not decrypt the key', async () => {
+    const encrypted = await generateKeyPair({ passphrase: 'correct horse battery staple' })
+    const target = targetOf(sshd, { privateKey: encrypted.privateKey, passphrase: 'wrong' })
+
+    const error = await failureOf(restartService(restartOptions({ target }).options))
+
+    expect(error.message).toContain('it could not be decrypted. Check input "ssh-passphrase".')
+  })
+
+  it('decrypts the key with the right passphrase (then the unknown key is refused)', async () => {
+    const encrypted = await generateKeyPair({ passphrase: 'correct horse battery staple' })
+    const target = targetOf(sshd, {
+      privateKey: encrypted.privateKey,
+      passphrase: 'correct horse battery staple'
+    })
+
+    const error = await failureOf(restartService(restartOptions({ target }).options))
+
+    expect(error.message).toContain('was refused: the server did not accept the key')
+  })
+
+  it('names input "ssh-private-key" without quoting it when the key cannot be parsed', async () => {
+    const garbage = 'this is not a private key, but it is long enough to look like one'
+    const { options } = restartOptions({ target: targetOf(sshd, { privateKey: garbage }) })
+
+    const error = await failureOf(restartService(options))
+
+    expect(error.message).toContain(
+      'Input "ssh-private-key" could not be used as an SSH private key'
+    )
+    expect(error.message).not.toContain(garbage)
+  })
+
+  it('says so when input "ssh-private-key" holds a public key', async () => {
+    const pair = await generateKeyPair()
+    const { options } = restartOptions({ target: targetOf(sshd, { privateKey: pair.publicKey }) })
+
+    const error = await failureOf(restartService(options))
+
+    expect(error.message).toContain('it holds a public key. Give the private key instead.')
+  })
+
+  it('fails with the exit code and remote stderr when the restart fails, and checks nothing more', async () => {
+    const stderr =
+      'Job for fastapi.service failed because the control process exited with error code.'
+    await sshd.setBehaviour({ restartExitCode: 5, restartStderr: stderr })
+    const { options, observed } = restartOptions()
+
+    const error = await failureOf(restartService(options))
+
+    expect(error.message).toContain(
+      `Restarting service "fastapi" on ${sshd.host}:${sshd.port} failed: sudo -n systemctl restart exited with code 5.`
+    )
+    expect(error.message).toContain(`Remote stderr (last lines):\n${stderr}`)
+    expect(error.message).toContain(`user "${sshd.user}" needs passwordless sudo`)
+    expect(observed.lines).toContain(stderr)
+    expect(sshd.calls()).toEqual(RESTART_CALLS)
+  })
+
+  it('quotes only the last 20 lines of a long stderr', async () => {
+    const lines = Array.from({ length: 30 }, (_, index) => `stderr line ${index + 1}`)
+    await sshd.setBehaviour({ restartExitCode: 1, restartStderr: lines.join('\n') })
+
+    const error = await failureOf(restartService(restartOptions().options))
+
+    expect(error.message).toContain(`Remote stderr (last lines):\n${lines.slice(10).join('\n')}`)
+    expect(error.message).not.toContain('stderr line 10\n')
+  })
+
+  it('fails when the unit is not active after the restart', async () => {
+    await sshd.setBehaviour({ activeState: 'failed' })
+
+    const error = await failureOf(restartService(restartOptions().options))
+
+    expect(error.message).toContain(
+      `Service "fastapi" on ${sshd.host}:${sshd.port} is not active after the restart: ` +
+        'systemctl is-active exited with code 3.'
+    )
+    expect(error.message).toContain('Remote stdout:\nfailed')
+    expect(sshd.calls()).toEqual([...RESTART_CALLS, IS_ACTIVE_CALL])
+  })
+
+  it('runs the health command instead of systemctl is-active and streams its output', async () => {
+    const { options, observed } = restartOptions({
+      healthCommand: 'echo healthy; echo "checked as $(id -un)" >&2'
+    })
+
+    await restartService(options)
+
+    expect(sshd.calls()).toEqual(RESTART_CALLS)
+    expect(observed.lines).toEqual(expect.arrayContaining(['healthy', `checked as ${sshd.user}`]))
+  })
+
+  it('fails with the exit code and stderr of a failing health command', async () => {
+    const { options } = restartOptions({
+      healthCommand: 'echo "HTTP 503 from /health" >&2; exit 22'
+    })
+
+    const error = await failureOf(restartService(options))
+
+    expect(error.message).toContain(
+      `The health check of service "fastapi" on ${sshd.host}:${sshd.port} failed after the restart: ` +
+        'the health command (input "health-command") exited with code 22.'
+    )
+    expect(error.message).toContain('Remote stderr (last lines):\nHTTP 503 from /health')
+  })
+
+  it('stops a command that hangs past the command timeout', async () => {
+    await sshd.setBehaviour({ hangOn: 'restart' })
+    const { options, observed } = restartOptions({ commandTimeoutMs: 700 })
+
+    const error = await failureOf(restartService(options))
+
+    expect(error.message).toContain(
+      `Restarting service "fastapi" on ${sshd.host}:${sshd.port} did not finish within 0.7 s, so it was stopped.`
+    )
+    expect(error.message).toContain('raise input "ssh-command-timeout"')
+    // Output that arrived before the timeout was logged as it came.
+    expect(observed.lines).toContain('hanging')
+    expect(sshd.calls()).toEqual(RESTART_CALLS)
+  }, 10_000)
+
+  it('retries until an sshd that starts late accepts the connection', async () => {
+    const late = await startSshd({ startDelayMs: 800 })
+    try {
+      const { options, observed } = restartOptions({}, late)
+
+      await expect(restartService(options)).resolves.toEqual({
+        hostFingerprint: late.hostFingerprint
+      })
+
+      expect(observed.sleeps.length).toBeGreaterThanOrEqual(1)
+      expect(late.calls()).toEqual([...RESTART_CALLS, IS_ACTIVE_CALL])
+    } finally {
+      await late.stop()
+    }
+  })
+
+  it('gives up after the connect timeout when nothing listens', async () => {
+    const port = await freePort()
+    const { options, observed } = restartOptions({
+      target: targetOf(sshd, { port }),
+      connectTimeoutMs: 1_500
+    })
+
+    const error = await failureOf(restartService(options))
+
+    expect(error.message).toContain(`Could not connect to 127.0.0.1:${port} over SSH within 1.5 s`)
+    expect(error.message).toContain('ECONNREFUSED')
+    expect(error.message).toContain('input "ssh-connect-timeout"')
+    expect(observed.sleeps.length).toBeGreaterThanOrEqual(2)
+    expect(observed.sleeps.reduce((sum, ms) => sum + ms, 0)).toBeLessThanOrEqual(1_500)
+  })
+
+  it('keeps each handshake within the connect budget when the server never answers', async () => {
+    const sockets = new Set<net.Socket>()
+    const silent = net.createServer(socket => sockets.add(socket))
+    await new Promise<void>(resolve => silent.listen(0, '127.0.0.1', resolve))
+    const { port } = silent.address() as net.AddressInfo
+    try {
+      const { options } = restartOptions({
+        target: targetOf(sshd, { port }),
+        connectTimeoutMs: 1_200
+      })
+      const started = Date.now()
+
+      const error = await failureOf(restartService(options))
+
+      expect(error.message).toContain(
+        `Could not connect to 127.0.0.1:${port} over SSH within 1.2 s`
+      )
+      expect(error.message).toContain('Timed out while waiting for handshake')
+      // ssh2's own handshake timeout is 20 s: this shows the budget capped it.
+      expect(Date.now() - started).toBeLessThan(5_000)
+    } finally {
+      for (const socket of sockets) socket.destroy()
+      await new Promise(resolve => silent.close(resolve))
+    }
+  })
+})
+
+describe('names spliced into the remote command line', () => {
+  it.each(HOSTILE_NAMES)('refuses service name %j', name => {
+    expect(() => checkServiceName(name)).toThrow(ActionError)
+    expect(() => checkServiceName(name)).toThrow(/^Input "service" must be a systemd unit name/)
+  })
+
+  it('refuses a service name longer than systemd allows', () => {
+    expect(() => checkServiceName('a'.repeat(256))).toThrow(/^Input "service"/)
+  })
+
+  it.each([
+    'fastapi',
+    'fastapi.service',
+    'worker@blue.service',
+    'sys-fs-fuse\\x2dconnections.mount'
+  ])('accepts service name %j', name => {
+    expect(() => checkServiceName(name)).not.toThrow()
+  })
+
+  it.each([...HOSTILE_NAMES, 'Admin', 'a'.repeat(33)])('refuses user name %j', name => {
+    expect(() => checkUserName(name, 'key "ec2_user" of the deployment secret')).toThrow(
+      /^Key "ec2_user" of the deployment secret (is empty|is not a valid Linux user name)/
+    )
+  })
+
+  it('does not repeat a refused user name, which may come from a secret', () => {
+    expect(() => checkUserName('$(id)', 'input "ssh-user"')).toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining('$(id)') })
+    )
+  })
+
+  it.each(['ec2-user', 'ubuntu', '_deploy', 'machine$'])('accepts user name %j', name => {
+    expect(() => checkUserName(name, 'input "ssh-user"')).not.toThrow()
+  })
+
+  it.each([
+    {
+      name: 'service',
+      overrides: (): Partial<RestartOptions> => ({ service: 'fastapi; rm -rf ~' }),
+      message: /^Input "service" must be a systemd unit name/
+    },
+    {
+      name: 'user',
+      overrides: (): Partial<RestartOptions> => ({ target: targetOf(sshd, { username: '$(id)' }) }),
+      message: /^The SSH user is not a valid Linux user name/
+    }
+  ])('checks the $name name before running anything', async ({ overrides, message }) => {
+    const { options, observed } = restartOptions(overrides())
+
+    const error = await failureOf(restartService(options))
+
+    expect(error.message).toMatch(message)
+    expect(observed.lines).toEqual([])
+    expect(observed.sleeps).toEqual([])
+    expect(sshd.calls()).toEqual([])
+  })
+})
+
+describe('sshFingerprint', () => {
+  it('matches ssh-keygen -lf for the fixture host key', () => {
+    const blob = Buffer.from(sshd.hostPublicKey.split(' ')[1], 'base64')
+
+    expect(sshFingerprint(blob)).toBe(sshd.hostFingerprint)
+  })
+
+  it.each([
+    ['rsa', ['-b', '2048']],
+    ['ecdsa', ['-b', '256']],
+    ['ed25519', []]
+  ])('matches ssh-keygen -lf for a %s key', async (type, sizeArgs) => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'fingerprint-'))
+    try {
+      const file = path.join(dir, 'key')
+      await run('ssh-keygen', ['-q', '-t', type, ...sizeArgs, '-N', '', '-f', file])
+      const blob = Buffer.from((await readFile(`${file}.pub`, 'utf8')).split(' ')[1], 'base64')
+
+      const fingerprint = sshFingerprint(blob)
+
+      expect(fingerprint).toBe(await keygenFingerprint(`${file}.pub`))
+      expect(fingerprint).toMatch(/^SHA256:[A-Za-z0-9+/]{43}$/)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})

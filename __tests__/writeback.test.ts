@@ -1,0 +1,141 @@
+import { jest } from '@jest/globals'
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
+import { readJsonSecret } from '../src/secrets.js'
+import { PENDING_STAGE, writeKeyBack } from '../src/writeback.js'
+import {
+  EXAMPLE_DEPLOYMENT,
+  secretsManagerFor,
+  startLocalAws,
+  type LocalAws
+} from './helpers/local-aws.js'
+
+let aws: LocalAws
+let client: SecretsManagerClient
+
+beforeEach(async () => {
+  aws = await startLocalAws()
+  client = secretsManagerFor(aws)
+  jest.spyOn(process.stdout, 'write').mockImplementation(() => true)
+})
+afterEach(async () => {
+  jest.restoreAllMocks()
+  client.destroy()
+  await aws.stop()
+})
+
+const read = () => readJsonSecret(client, 'Deploy', 'deployment')
+
+describe('writeKeyBack', () => {
+  it('sets the key, keeps every other key, and makes the new version current', async () => {
+    const first = aws.putSecret('Deploy', EXAMPLE_DEPLOYMENT)
+    const result = await writeKeyBack(client, await read(), 'ec2_host', '203.0.113.10', [])
+    expect(result.changed).toBe(true)
+    expect(aws.secretValue('Deploy')).toEqual({
+      versionId: result.versionId,
+      secretString: expect.any(String),
+      json: { ...EXAMPLE_DEPLOYMENT, ec2_host: '203.0.113.10' }
+    })
+    // AWSPREVIOUS keeps the version it replaced; the pending label is gone again.
+    expect(aws.versionStages('Deploy')).toEqual({
+      [first]: ['AWSPREVIOUS'],
+      [result.versionId]: ['AWSCURRENT']
+    })
+  })
+
+  it('writes nothing when the key already holds the value', async () => {
+    const first = aws.putSecret('Deploy', { ...EXAMPLE_DEPLOYMENT, ec2_host: '203.0.113.10' })
+    const result = await writeKeyBack(client, await read(), 'ec2_host', '203.0.113.10', [])
+    expect(result).toMatchObject({ changed: false, versionId: first })
+    expect(aws.callsOf('PutSecretValue')).toHaveLength(0)
+  })
+
+  it('keeps a change another writer made after this run read the secret', async () => {
+    aws.putSecret('Deploy', EXAMPLE_DEPLOYMENT)
+    const stale = await read()
+    // Someone edits the secret in the console (a plain PutSecretValue) after the run read it.
+    aws.putSecret('Deploy', {
+      ...EXAMPLE_DEPLOYMENT,
+      github_repo: 'https://example.test/new.git',
+      added_later: 'new-key'
+    })
+    const result = await writeKeyBack(client, stale, 'ec2_host', '203.0.113.10', [])
+    expect(aws.secretValue('Deploy').json).toEqual({
+      ...EXAMPLE_DEPLOYMENT,
+      github_repo: 'https://example.test/new.git',
+      added_later: 'new-key',
+      ec2_host: '203.0.113.10'
+    })
+    expect(result.versionId).toBe(aws.secretValue('Deploy').versionId)
+    expect(
+      aws.callsOf('UpdateSecretVersionStage').filter(c => c.params.VersionStage === 'AWSCURRENT')
+    ).toHaveLength(2)
+  })
+
+  it('keeps a change made between its put and its swap', async () => {
+    aws.putSecret('Deploy', EXAMPLE_DEPLOYMENT)
+    let raced = false
+    aws.before('UpdateSecretVersionStage', () => {
+      if (raced) return
+      raced = true
+      aws.putSecret('Deploy', { ...aws.secretValue('Deploy').json, ec2_user: 'ubuntu' })
+    })
+    await writeKeyBack(client, await read(), 'ec2_host', '203.0.113.10', [])
+    expect(aws.secretValue('Deploy').json).toEqual({
+      ...EXAMPLE_DEPLOYMENT,
+      ec2_user: 'ubuntu',
+      ec2_host: '203.0.113.10'
+    })
+  })
+
+  it('lets two writers race from the same read without losing either write', async () => {
+    aws.putSecret('Deploy', EXAMPLE_DEPLOYMENT)
+    const [a, b] = [await read(), await read()]
+    const other = secretsManagerFor(aws)
+    await Promise.all([
+      writeKeyBack(client, a, 'ec2_host', '203.0.113.10', []),
+      writeKeyBack(other, b, 'standby_host', '203.0.113.20', [])
+    ])
+    other.destroy()
+    expect(aws.secretValue('Deploy').json).toEqual({
+      ...EXAMPLE_DEPLOYMENT,
+      ec2_host: '203.0.113.10',
+      standby_host: '203.0.113.20'
+    })
+    const stages = Object.values(aws.versionStages('Deploy')).flat()
+    expect(stages.filter(stage => stage === 'AWSCURRENT')).toHaveLength(1)
+    expect(stages).not.toContain(PENDING_STAGE)
+  })
+
+  it('gives up, overwriting nothing, when the secret keeps changing', async () => {
+    aws.putSecret('Deploy', EXAMPLE_DEPLOYMENT)
+    let edits = 0
+    aws.before('UpdateSecretVersionStage', params => {
+      if (params.VersionStage === 'AWSCURRENT')
+        aws.putSecret('Deploy', { ...EXAMPLE_DEPLOYMENT, edit: String(++edits) })
+    })
+    await expect(
+      writeKeyBack(client, await read(), 'ec2_host', '203.0.113.10', [])
+    ).rejects.toThrow(
+      'The deployment secret "Deploy" kept changing while this run tried to set "ec2_host" (5 tries); nothing was overwritten.'
+    )
+    expect(aws.secretValue('Deploy').json).toEqual({ ...EXAMPLE_DEPLOYMENT, edit: '5' })
+  })
+
+  it('leaves the secret as it was when the put or the swap is denied', async () => {
+    const first = aws.putSecret('Deploy', EXAMPLE_DEPLOYMENT)
+    aws.deny('PutSecretValue')
+    await expect(
+      writeKeyBack(client, await read(), 'ec2_host', '203.0.113.10', [])
+    ).rejects.toThrow(
+      'Access denied: secretsmanager:PutSecretValue on deployment secret "Deploy". Allow "secretsmanager:PutSecretValue"'
+    )
+    aws.denied.clear()
+    aws.deny('UpdateSecretVersionStage')
+    await expect(
+      writeKeyBack(client, await read(), 'ec2_host', '203.0.113.10', [])
+    ).rejects.toThrow(
+      /Access denied: secretsmanager:UpdateSecretVersionStage on deployment secret "Deploy" \(version [0-9a-f-]+ was stored but not made current: the secret is unchanged\)/
+    )
+    expect(aws.secretValue('Deploy')).toMatchObject({ versionId: first, json: EXAMPLE_DEPLOYMENT })
+  })
+})

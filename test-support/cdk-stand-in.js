@@ -1,0 +1,86 @@
+#!/usr/bin/env node
+// A stand-in for the AWS CDK CLI, for tests and local runs only: CloudFormation cannot be reached
+// here. It accepts the real CLI's `deploy` arguments, prints deploy-like output, and writes the
+// outputs file in the real CLI's format ({"<stack>": {"<OutputKey>": "<value>"}}).
+//
+// What the "deployment" does comes from cdk-stand-in.json in the working directory (the CDK app):
+//   { "stacks": { "<stack>": { "outputs": { "InstanceId": "i-..." } } },
+//     "fail": { "exitCode": 1, "message": "..." },              optional: the deploy fails
+//     "concurrentEdit": { "secretId": "...", "key": "...", "value": "..." },
+//                              optional: another writer changes the secret while the deploy runs,
+//                              through the real SDK, with a plain PutSecretValue
+//     "record": "<file>", "recordEnv": ["EC2_KEY_NAME"] }  optional: what it was given, for tests
+import { readFileSync, writeFileSync, existsSync, appendFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+
+const argv = process.argv.slice(2)
+const config = existsSync('cdk-stand-in.json')
+  ? JSON.parse(readFileSync('cdk-stand-in.json', 'utf8'))
+  : {}
+
+if (config.record) {
+  const env = Object.fromEntries(
+    (config.recordEnv ?? []).map(name => [name, process.env[name] ?? null])
+  )
+  appendFileSync(resolve(config.record), JSON.stringify({ argv: process.argv, env }) + '\n')
+}
+
+const [command, stack, ...rest] = argv
+if (command !== 'deploy' || !stack || stack.startsWith('-')) {
+  process.stderr.write(
+    `Usage: cdk deploy <stack> [options] (this stand-in knows only deploy; got: ${argv[0] ?? 'nothing'})\n`
+  )
+  process.exit(1)
+}
+const option = name => {
+  const at = rest.indexOf(name)
+  return at >= 0 ? rest[at + 1] : undefined
+}
+if (option('--require-approval') !== 'never' && !process.stdin.isTTY) {
+  process.stderr.write(
+    '❌ Unable to prompt for approval: the terminal is not a TTY (TtyNotAttached).\n'
+  )
+  process.exit(1)
+}
+const log = rest.includes('--ci') ? process.stdout : process.stderr
+
+log.write(
+  `\n✨  Synthesis time: 0.42s\n\n${stack}: start: Building ${stack} Template\n${stack}: deploying... [1/1]\n`
+)
+
+if (config.concurrentEdit) {
+  const { SecretsManagerClient, GetSecretValueCommand, PutSecretValueCommand } =
+    await import('@aws-sdk/client-secrets-manager')
+  const client = new SecretsManagerClient({})
+  const { secretId, key, value } = config.concurrentEdit
+  const current = await client.send(new GetSecretValueCommand({ SecretId: secretId }))
+  const edited = { ...JSON.parse(current.SecretString ?? '{}'), [key]: value }
+  await client.send(
+    new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify(edited) })
+  )
+  client.destroy()
+}
+
+const known = config.stacks?.[stack]
+if (config.fail || !known) {
+  const message =
+    config.fail?.message ?? `No stack found matching '${stack}'. Use "list" to print manifest`
+  process.stderr.write(
+    `\n ❌  ${stack} failed: Error: ${message}\n    at deployStack (aws-cdk/lib/index.js:1:1)\n\n❌ Deployment failed: Error: ${message}\n`
+  )
+  process.exit(config.fail?.exitCode ?? 1)
+}
+
+const outputs = known.outputs ?? {}
+log.write(
+  `${stack}: creating CloudFormation changeset...\n\n ✅  ${stack}\n\n✨  Deployment time: 1.5s\n\n`
+)
+if (Object.keys(outputs).length > 0) {
+  log.write('Outputs:\n')
+  for (const [name, value] of Object.entries(outputs)) log.write(`${stack}.${name} = ${value}\n`)
+}
+log.write(
+  `Stack ARN:\narn:aws:cloudformation:us-east-1:123456789012:stack/${stack}/0a1b2c3d\n\n✨  Total time: 1.9s\n\n`
+)
+const outputsFile = option('--outputs-file') ?? option('-O')
+if (outputsFile) writeFileSync(outputsFile, JSON.stringify({ [stack]: outputs }, null, 2))
