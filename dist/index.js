@@ -55035,7 +55035,7 @@ async function pipeline(inputs, deps, report) {
         report.deploy = {
             stack: inputs.stack,
             instanceId: target.instanceId ?? '',
-            address: target.address
+            address: summaryAddress(inputs, target)
         };
         const written = await writeKeyBack(clients.secretsManager, deployment, inputs.hostKey, target.address, inputs.maskExclude);
         versionId = written.versionId;
@@ -55055,7 +55055,11 @@ async function pipeline(inputs, deps, report) {
     if (inputs.restart === 'ssh' && target && sshUser) {
         const hostKeys = await hostKeyCheck(inputs, target, clients, deps);
         const where = `${target.address}:${inputs.ssh.port}`;
-        report.restart = { host: where, unit: inputs.service, result: 'failed' };
+        report.restart = {
+            host: `${summaryAddress(inputs, target)}:${inputs.ssh.port}`,
+            unit: inputs.service,
+            result: 'failed'
+        };
         await (0,restart/* restartService */.PE)({
             target: {
                 host: target.address,
@@ -55077,6 +55081,10 @@ async function pipeline(inputs, deps, report) {
         core/* setOutput */.uH('restarted', 'true');
         core/* info */.pq(`Restarted "${inputs.service}" on ${where}.`);
     }
+}
+/** The summary file is not masked like the log: the address shows only when it is not secret. */
+function summaryAddress(inputs, target) {
+    return inputs.maskExclude.includes(inputs.hostKey) ? target.address : '(masked)';
 }
 /**
  * Checks what the deploy and restart phases will need, so that a mistake fails the run before

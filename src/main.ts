@@ -89,7 +89,7 @@ async function pipeline(
     report.deploy = {
       stack: inputs.stack,
       instanceId: target.instanceId ?? '',
-      address: target.address
+      address: summaryAddress(inputs, target)
     }
     const written = await writeKeyBack(
       clients.secretsManager,
@@ -116,7 +116,11 @@ async function pipeline(
   if (inputs.restart === 'ssh' && target && sshUser) {
     const hostKeys = await hostKeyCheck(inputs, target, clients, deps)
     const where = `${target.address}:${inputs.ssh.port}`
-    report.restart = { host: where, unit: inputs.service, result: 'failed' }
+    report.restart = {
+      host: `${summaryAddress(inputs, target)}:${inputs.ssh.port}`,
+      unit: inputs.service,
+      result: 'failed'
+    }
     await restartService({
       target: {
         host: target.address,
@@ -138,6 +142,11 @@ async function pipeline(
     core.setOutput('restarted', 'true')
     core.info(`Restarted "${inputs.service}" on ${where}.`)
   }
+}
+
+/** The summary file is not masked like the log: the address shows only when it is not secret. */
+function summaryAddress(inputs: ActionInputs, target: Target): string {
+  return inputs.maskExclude.includes(inputs.hostKey) ? target.address : '(masked)'
 }
 
 /**

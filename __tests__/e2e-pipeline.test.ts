@@ -1,0 +1,235 @@
+// The whole pipeline through the bundle, the way the runner runs it: secrets from the local AWS
+// endpoint, cdk deploy (stand-in), the instance's address (127.0.0.1), the write-back, and the
+// restart over SSH against a real OpenSSH server with stand-ins for sudo and systemctl.
+import { cloudInitConsole } from '../test-support/cloud-init.js'
+import { startSshd, type SshdFixture } from '../test-support/sshd.js'
+import { createCdkApp } from './helpers/cdk-app.js'
+import {
+  EXAMPLE_APP,
+  EXAMPLE_DEPLOYMENT,
+  startLocalAws,
+  type LocalAws
+} from './helpers/local-aws.js'
+import { HOSTILE_VALUES, readablePieces, runBundle, type BundleRun } from './helpers/run-bundle.js'
+
+const STACK = 'FastAPIEC2Stack-Staging'
+const INSTANCE = 'i-0abc1234def567890'
+
+let aws: LocalAws
+let sshd: SshdFixture
+let deployment: Record<string, string>
+
+beforeAll(async () => {
+  sshd = await startSshd()
+})
+afterAll(() => sshd.stop())
+
+beforeEach(async () => {
+  await sshd.clearCalls()
+  await sshd.setBehaviour({})
+  aws = await startLocalAws()
+  deployment = { ...EXAMPLE_DEPLOYMENT, ec2_user: sshd.user, ...HOSTILE_VALUES }
+  aws.putSecret('FastAPIDeploymentSecrets', deployment)
+  aws.putSecret('FastAPIAppSecrets', EXAMPLE_APP)
+  aws.addInstance({
+    instanceId: INSTANCE,
+    publicIp: '127.0.0.1',
+    consoleOutput: cloudInitConsole([sshd.hostPublicKey])
+  })
+})
+afterEach(() => aws.stop())
+
+function pipelineInputs(extra: Record<string, string> = {}): Record<string, string> {
+  const app = createCdkApp({ stacks: { [STACK]: { outputs: { InstanceId: INSTANCE } } } })
+  return {
+    stack: STACK,
+    'working-directory': app.dir,
+    'cdk-command': app.command,
+    'ssh-private-key': sshd.clientPrivateKey,
+    'ssh-port': String(sshd.port),
+    'ssh-connect-timeout': '10',
+    'ssh-command-timeout': '10',
+    ...extra
+  }
+}
+
+const RESTARTED = [
+  ['sudo', '-n', 'systemctl', 'restart', '--', 'fastapi'],
+  ['systemctl', 'restart', '--', 'fastapi'],
+  ['systemctl', 'is-active', '--', 'fastapi']
+]
+
+function expectNoSecretInLog(run: BundleRun): void {
+  const secrets = [
+    ...Object.values(deployment),
+    ...Object.values(EXAMPLE_APP),
+    sshd.clientPrivateKey
+  ]
+  for (const value of secrets) {
+    for (const piece of readablePieces(value)) expect(run.visibleLog).not.toContain(piece)
+  }
+}
+
+function expectOneError(run: BundleRun, message: string): void {
+  expect(run.code).toBe(1)
+  const errors = run.visibleLog.split('\n').filter(line => line.startsWith('::error::'))
+  expect(errors).toHaveLength(1)
+  expect(errors[0]).toContain(message)
+  expect(run.outputs.restarted).toBe('false')
+}
+
+describe('the whole pipeline', () => {
+  it('deploys, writes the address back, learns the host key from the console and restarts', async () => {
+    const run = await runBundle(pipelineInputs(), aws.environment())
+    expect(run.visibleLog).not.toContain('::error::')
+    expect(run.code).toBe(0)
+    expect(sshd.calls()).toEqual(RESTARTED)
+    expect(aws.secretValue('FastAPIDeploymentSecrets').json).toEqual({
+      ...deployment,
+      ec2_host: '127.0.0.1'
+    })
+    expect(run.outputs).toMatchObject({
+      restarted: 'true',
+      'instance-id': INSTANCE,
+      ec2_host: '127.0.0.1'
+    })
+    expect(run.visibleLog).toContain(
+      `Host key fingerprints of ${INSTANCE} from its console output: ${sshd.hostFingerprint}`
+    )
+    expect(run.visibleLog).not.toContain('::warning::')
+    expect(run.summary).toContain(
+      `Restart of <code>fastapi</code> on <code>(masked):${sshd.port}</code>: restarted, active`
+    )
+    expect(run.summary).not.toContain('127.0.0.1')
+    expectNoSecretInLog(run)
+  })
+
+  it('restarts alone with deploy: false, on the address the secret holds and a pinned host key', async () => {
+    aws.putSecret('FastAPIDeploymentSecrets', { ...deployment, ec2_host: '127.0.0.1' })
+    const inputs = pipelineInputs({
+      deploy: 'false',
+      stack: '',
+      'ssh-host-fingerprint': sshd.hostFingerprint
+    })
+    const run = await runBundle(inputs, aws.environment())
+    expect(run.code).toBe(0)
+    expect(sshd.calls()).toEqual(RESTARTED)
+    expect(aws.callsOf('PutSecretValue')).toHaveLength(0)
+    expect(aws.callsOf('GetConsoleOutput')).toHaveLength(0)
+    expectNoSecretInLog(run)
+  })
+
+  it("finds the instance behind the secret's address to read its console when nothing is pinned", async () => {
+    aws.putSecret('FastAPIDeploymentSecrets', { ...deployment, ec2_host: '127.0.0.1' })
+    const run = await runBundle(pipelineInputs({ deploy: 'false', stack: '' }), aws.environment())
+    expect(run.code).toBe(0)
+    expect(aws.callsOf('GetConsoleOutput').map(call => call.params.InstanceId)).toEqual([INSTANCE])
+  })
+
+  it('accepts any host key only when told to, with a warning', async () => {
+    aws.addInstance({ instanceId: INSTANCE, publicIp: '127.0.0.1' })
+    const run = await runBundle(
+      pipelineInputs({ 'ssh-insecure-skip-host-key-check': 'true' }),
+      aws.environment()
+    )
+    expect(run.code).toBe(0)
+    expect(run.visibleLog).toContain('::warning::Not verifying the SSH host key of ***')
+    expect(aws.callsOf('GetConsoleOutput')).toHaveLength(0)
+  })
+})
+
+describe('the pipeline fails loudly', () => {
+  it('when the host key matches no pinned fingerprint: nothing runs on the host', async () => {
+    const wrong = 'SHA256:' + 'A'.repeat(43)
+    const run = await runBundle(
+      pipelineInputs({ 'ssh-host-fingerprint': wrong }),
+      aws.environment()
+    )
+    expectOneError(
+      run,
+      `The host key of ***:${sshd.port} has fingerprint ${sshd.hostFingerprint}, which matches none in input "ssh-host-fingerprint"`
+    )
+    expect(sshd.calls()).toEqual([])
+  })
+
+  it('when the restart fails, with the unit, the exit code and the remote stderr', async () => {
+    await sshd.setBehaviour({
+      restartExitCode: 1,
+      restartStderr:
+        'Job for fastapi.service failed because the control process exited with error code.'
+    })
+    const run = await runBundle(pipelineInputs(), aws.environment())
+    expectOneError(run, 'Restarting service "fastapi" on ***:')
+    expect(run.stdout).toMatch(
+      /exited with code 1\..*Job for fastapi.service failed because the control process exited/
+    )
+    expectNoSecretInLog(run)
+  })
+
+  it('when the unit is not active after the restart', async () => {
+    await sshd.setBehaviour({ activeState: 'failed' })
+    const run = await runBundle(pipelineInputs(), aws.environment())
+    expectOneError(run, 'Service "fastapi" on ***:')
+    expect(run.stdout).toContain(
+      'is not active after the restart: systemctl is-active exited with code 3'
+    )
+  })
+
+  it('when the console output has no host key, before connecting', async () => {
+    aws.addInstance({ instanceId: INSTANCE, publicIp: '127.0.0.1', consoleOutput: 'still booting' })
+    const run = await runBundle(pipelineInputs({ 'ssh-connect-timeout': '1' }), aws.environment())
+    expectOneError(
+      run,
+      `The console output of instance ${INSTANCE} showed no SSH host key fingerprints within 1 s`
+    )
+    expect(sshd.calls()).toEqual([])
+  })
+
+  it.each([
+    [
+      'a hostile unit name',
+      { service: 'fastapi; rm -rf ~' },
+      'Input "service" must be a systemd unit name'
+    ],
+    ['no private key', { 'ssh-private-key': '' }, 'Input "ssh-private-key" is empty'],
+    [
+      'a hostile user name',
+      { 'ssh-user': '$(id)' },
+      'Input "ssh-user" is not a valid Linux user name'
+    ],
+    [
+      'a bad fingerprint',
+      { 'ssh-host-fingerprint': 'MD5:aa:bb' },
+      'Input "ssh-host-fingerprint" has "MD5:aa:bb", which is not a SHA256 fingerprint'
+    ],
+    [
+      'a bad port',
+      { 'ssh-port': '70000' },
+      'Input "ssh-port" must be a whole number from 1 to 65535, not "70000".'
+    ]
+  ])('before deploying anything, on %s', async (_name, extra, message) => {
+    const run = await runBundle(pipelineInputs(extra), aws.environment())
+    expectOneError(run, message)
+    expect(aws.callsOf('PutSecretValue')).toHaveLength(0)
+    expect(run.outputs['stack-outputs']).toBeUndefined()
+    expect(sshd.calls()).toEqual([])
+  })
+
+  it('before deploying anything, on an ec2_user that is not a user name', async () => {
+    aws.putSecret('FastAPIDeploymentSecrets', { ...deployment, ec2_user: 'ec2-user; reboot' })
+    const run = await runBundle(pipelineInputs(), aws.environment())
+    expectOneError(
+      run,
+      'Key "ec2_user" of the deployment secret "FastAPIDeploymentSecrets" (used when input "ssh-user" is empty) is not a valid Linux user name'
+    )
+    expect(aws.callsOf('PutSecretValue')).toHaveLength(0)
+  })
+
+  it('with deploy: false and no address in the secret', async () => {
+    const run = await runBundle(pipelineInputs({ deploy: 'false', stack: '' }), aws.environment())
+    expectOneError(
+      run,
+      'The deployment secret "FastAPIDeploymentSecrets" has no value for "ec2_host" (input "host-key": the address to restart on when deploy is false)'
+    )
+  })
+})
