@@ -55101,14 +55101,11 @@ function checkLaterPhases(inputs, deployment) {
     }
     if (inputs.restart !== 'ssh')
         return undefined;
-    (0,restart/* checkServiceName */.PV)(inputs.service);
-    if (inputs.ssh.privateKey.trim() === '') {
-        throw new errors/* ActionError */.lZ('Input "ssh-private-key" is empty: give the private key of the instance\'s key pair, e.g. ${{ secrets.EC2_SSH_KEY }}, or set restart: none.');
-    }
     const user = inputs.ssh.user || deployment.values.ec2_user || '';
-    (0,restart/* checkUserName */.th)(user, inputs.ssh.user
+    const userSource = inputs.ssh.user
         ? 'input "ssh-user"'
-        : `key "ec2_user" of the deployment secret "${deployment.id}" (used when input "ssh-user" is empty)`);
+        : `key "ec2_user" of the deployment secret "${deployment.id}" (used when input "ssh-user" is empty)`;
+    (0,restart/* checkRestartTarget */.XY)(inputs.service, { username: user, privateKey: inputs.ssh.privateKey }, userSource);
     return user;
 }
 async function deployAndLocate(inputs, deployment, clients, deps) {
@@ -55160,11 +55157,12 @@ async function hostKeyCheck(inputs, target, clients, deps) {
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  PV: () => (/* binding */ checkServiceName),
-  th: () => (/* binding */ checkUserName),
+  XY: () => (/* binding */ checkRestartTarget),
   PE: () => (/* binding */ restartService),
   dN: () => (/* binding */ sshFingerprint)
 });
+
+// UNUSED EXPORTS: checkServiceName, checkUserName
 
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 10 modules
 var core = __nccwpck_require__(7264);
@@ -55231,16 +55229,24 @@ function sshFingerprint(hostKey) {
     return `SHA256:${(0,external_node_crypto_.createHash)('sha256').update(hostKey).digest('base64').replace(/=+$/, '')}`;
 }
 /**
+ * Checks what the restart will need; the pipeline calls it before deploying, so that a bad name
+ * or a missing key fails the run before anything changes.
+ */
+function checkRestartTarget(service, target, userSource) {
+    checkServiceName(service);
+    if (target.privateKey.trim() === '') {
+        throw new errors/* ActionError */.lZ('Input "ssh-private-key" is empty: give the private key of the instance\'s key pair, e.g. ' +
+            '${{ secrets.EC2_SSH_KEY }}, or set restart: none.');
+    }
+    checkUserName(target.username, userSource);
+}
+/**
  * Connects to the instance (retrying while it boots), restarts the unit with `sudo -n systemctl
  * restart`, then checks it with `systemctl is-active` or the health command.
  */
 async function restartService(options) {
     const { target, service } = options;
-    checkServiceName(service);
-    checkUserName(target.username, 'the SSH user');
-    if (target.privateKey.trim() === '') {
-        throw new errors/* ActionError */.lZ('Input "ssh-private-key" is empty: give the private key of the instance\'s key pair.');
-    }
+    checkRestartTarget(service, target, 'the SSH user');
     if (options.hostKeys.kind === 'pinned' && options.hostKeys.fingerprints.length === 0) {
         throw new errors/* ActionError */.lZ('Input "ssh-host-fingerprint" lists no fingerprint to pin the host key to.');
     }

@@ -1,10 +1,10 @@
 import * as core from '@actions/core'
 import { createAwsClients, resolveRegion, type AwsClients } from './aws.js'
 import { cdkDeploy, cdkDeployCommand } from './deploy.js'
-import { ActionError, failureMessage } from './errors.js'
+import { failureMessage } from './errors.js'
 import { checkOutputNames, envName, exportSecret, secretEnvironment } from './export.js'
 import { maskMultiline, readInputs, type ActionInputs } from './inputs.js'
-import { checkServiceName, checkUserName, restartService, type HostKeyCheck } from './restart.js'
+import { checkRestartTarget, restartService, type HostKeyCheck } from './restart.js'
 import { readJsonSecret, requireKeys, type JsonSecret } from './secrets.js'
 import { newReport, writeSummary, type RunReport } from './summary.js'
 import { writeKeyBack } from './writeback.js'
@@ -167,18 +167,14 @@ function checkLaterPhases(inputs: ActionInputs, deployment: JsonSecret): string 
     )
   }
   if (inputs.restart !== 'ssh') return undefined
-  checkServiceName(inputs.service)
-  if (inputs.ssh.privateKey.trim() === '') {
-    throw new ActionError(
-      'Input "ssh-private-key" is empty: give the private key of the instance\'s key pair, e.g. ${{ secrets.EC2_SSH_KEY }}, or set restart: none.'
-    )
-  }
   const user = inputs.ssh.user || deployment.values.ec2_user || ''
-  checkUserName(
-    user,
-    inputs.ssh.user
-      ? 'input "ssh-user"'
-      : `key "ec2_user" of the deployment secret "${deployment.id}" (used when input "ssh-user" is empty)`
+  const userSource = inputs.ssh.user
+    ? 'input "ssh-user"'
+    : `key "ec2_user" of the deployment secret "${deployment.id}" (used when input "ssh-user" is empty)`
+  checkRestartTarget(
+    inputs.service,
+    { username: user, privateKey: inputs.ssh.privateKey },
+    userSource
   )
   return user
 }

@@ -99,18 +99,31 @@ export function sshFingerprint(hostKey: Buffer): string {
 }
 
 /**
+ * Checks what the restart will need; the pipeline calls it before deploying, so that a bad name
+ * or a missing key fails the run before anything changes.
+ */
+export function checkRestartTarget(
+  service: string,
+  target: Pick<SshTarget, 'username' | 'privateKey'>,
+  userSource: string
+): void {
+  checkServiceName(service)
+  if (target.privateKey.trim() === '') {
+    throw new ActionError(
+      'Input "ssh-private-key" is empty: give the private key of the instance\'s key pair, e.g. ' +
+        '${{ secrets.EC2_SSH_KEY }}, or set restart: none.'
+    )
+  }
+  checkUserName(target.username, userSource)
+}
+
+/**
  * Connects to the instance (retrying while it boots), restarts the unit with `sudo -n systemctl
  * restart`, then checks it with `systemctl is-active` or the health command.
  */
 export async function restartService(options: RestartOptions): Promise<RestartResult> {
   const { target, service } = options
-  checkServiceName(service)
-  checkUserName(target.username, 'the SSH user')
-  if (target.privateKey.trim() === '') {
-    throw new ActionError(
-      'Input "ssh-private-key" is empty: give the private key of the instance\'s key pair.'
-    )
-  }
+  checkRestartTarget(service, target, 'the SSH user')
   if (options.hostKeys.kind === 'pinned' && options.hostKeys.fingerprints.length === 0) {
     throw new ActionError(
       'Input "ssh-host-fingerprint" lists no fingerprint to pin the host key to.'
