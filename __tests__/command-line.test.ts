@@ -1,5 +1,5 @@
 import { splitArguments } from '../src/command-line.js'
-import { cdkDeployCommand } from '../src/deploy.js'
+import { planCdkDeploy } from '../src/deploy.js'
 
 describe('splitArguments', () => {
   it('splits like a shell: quotes, escapes, and $ kept as written', () => {
@@ -24,14 +24,15 @@ describe('splitArguments', () => {
   })
 })
 
-describe('cdkDeployCommand', () => {
+describe('planCdkDeploy', () => {
+  const env = { RUNNER_TEMP: '/runner/temp' }
+  const plan = (cdkCommand: string, cdkArgs: string) =>
+    planCdkDeploy({ cdkCommand, cdkArgs, stack: 'S', workingDirectory: '.' }, env)
+
   it('puts the stack and the flags the action needs before the extra arguments', () => {
-    expect(
-      cdkDeployCommand(
-        { cdkCommand: 'npx --no-install cdk', cdkArgs: '-c env=prod', stack: 'S' },
-        '/t/o.json'
-      )
-    ).toEqual({
+    const { tool, args, outputsFile } = plan('npx --no-install cdk', '-c env=prod')
+    expect(outputsFile).toMatch(/^\/runner\/temp\/cdk-outputs-[0-9a-f-]+\.json$/)
+    expect({ tool, args }).toEqual({
       tool: 'npx',
       args: [
         '--no-install',
@@ -42,15 +43,33 @@ describe('cdkDeployCommand', () => {
         'never',
         '--ci',
         '--outputs-file',
-        '/t/o.json',
+        outputsFile,
         '-c',
         'env=prod'
       ]
     })
   })
   it('refuses an empty command', () => {
-    expect(() => cdkDeployCommand({ cdkCommand: '', cdkArgs: '', stack: 'S' }, 'f')).toThrow(
-      'Input "cdk-command" is empty'
+    expect(() => plan('', '')).toThrow('Input "cdk-command" is empty')
+  })
+  it.each([
+    '--outputs-file=x',
+    '--outputsFile x',
+    '-Ox.json',
+    '-O x',
+    '--require-approval any-change',
+    '--requireApproval=never',
+    '--ci'
+  ])('refuses %s, which the action sets itself', args => {
+    expect(() => plan('cdk', args)).toThrow(
+      /Input "cdk-args" has (-O|--\S+), which the action sets itself; remove it\./
     )
+  })
+  it('keeps flags that only start like an owned one', () => {
+    expect(plan('cdk', '--circular --outputs-other x').args.slice(-3)).toEqual([
+      '--circular',
+      '--outputs-other',
+      'x'
+    ])
   })
 })

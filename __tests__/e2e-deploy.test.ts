@@ -35,8 +35,12 @@ function deployInputs(app: CdkApp, extra: Record<string, string> = {}): Record<s
 
 const okApp = (extra: Parameters<typeof createCdkApp>[0] = {}) =>
   createCdkApp({
-    stacks: { [STACK]: { outputs: { InstanceId: INSTANCE, Url: 'http://203.0.113.7' } } },
-    recordEnv: ['EC2_KEY_NAME', 'MULTI_LINE'],
+    stacks: {
+      [STACK]: {
+        outputs: { InstanceId: INSTANCE, PublicIp: '203.0.113.7', Url: 'http://203.0.113.7:8000/' }
+      }
+    },
+    recordEnv: ['EC2_KEY_NAME', 'MULTI_LINE', 'INPUT_SSH-PRIVATE-KEY', 'INPUT_STACK'],
     ...extra
   })
 
@@ -44,7 +48,10 @@ describe('deploy and write-back, end to end', () => {
   it('deploys, finds the address, writes it into ec2_host and sets the outputs', async () => {
     const app = okApp()
     const run = await runBundle(
-      deployInputs(app, { 'cdk-args': '--context "env=staging blue"' }),
+      deployInputs(app, {
+        'cdk-args': '--context "env=staging blue"',
+        'ssh-private-key': 'held-for-ssh-only'
+      }),
       aws.environment()
     )
     expect(run.visibleLog).not.toContain('::error::')
@@ -57,15 +64,22 @@ describe('deploy and write-back, end to end', () => {
       'instance-ip': '203.0.113.7',
       ec2_host: '203.0.113.7',
       'secret-version-id': current.versionId,
-      'stack-outputs': JSON.stringify({ InstanceId: INSTANCE, Url: 'http://203.0.113.7' }),
+      'stack-outputs': JSON.stringify({
+        InstanceId: INSTANCE,
+        PublicIp: '203.0.113.7',
+        Url: 'http://203.0.113.7:8000/'
+      }),
       restarted: 'false'
     })
 
     // The CDK app got the secret as environment, and no secret in any argument.
     const [invocation] = app.invocations()
+    // ... and none of the action's own inputs: the SSH key is one of them.
     expect(invocation.env).toEqual({
       EC2_KEY_NAME: 'my-key-pair',
-      MULTI_LINE: HOSTILE_VALUES.multi_line
+      MULTI_LINE: HOSTILE_VALUES.multi_line,
+      'INPUT_SSH-PRIVATE-KEY': null,
+      INPUT_STACK: null
     })
     expect(invocation.argv.slice(2)).toEqual([
       'deploy',
@@ -93,6 +107,32 @@ describe('deploy and write-back, end to end', () => {
       `Deployed stack <code>${STACK}</code>: instance <code>${INSTANCE}</code>`
     )
     expect(run.summary).toContain(`new secret version <code>${current.versionId}</code>`)
+  })
+
+  it("masks the address in the CLI's own output, before the line shows", async () => {
+    const run = await runBundle(deployInputs(okApp()), aws.environment())
+    expect(run.code).toBe(0)
+    expect(run.visibleLog).toContain(`${STACK}.PublicIp = ***`)
+    expect(run.visibleLog).toContain(`${STACK}.Url = http://***:8000/`)
+    expect(run.visibleLog).not.toContain('203.0.113.7')
+  })
+
+  it('shows workflow commands the CDK app prints without obeying them', async () => {
+    const app = okApp({
+      print: [
+        '::error::injected by the app',
+        '  ::set-output name=restarted::true',
+        '##[error]legacy'
+      ]
+    })
+    const run = await runBundle(deployInputs(app), aws.environment())
+    expect(run.code).toBe(0)
+    expect(run.visibleLog).toContain('| ::error::injected by the app')
+    expect(run.visibleLog).toContain('|   ::set-output name=restarted::true')
+    expect(run.visibleLog).toContain('| ##[error]legacy')
+    expect(
+      run.visibleLog.split('\n').filter(line => /^\s*(::|##\[)(error|set-output)/.test(line))
+    ).toEqual([])
   })
 
   it('keeps an edit made to the secret while cdk deploy runs', async () => {

@@ -2,7 +2,7 @@
 // endpoint, cdk deploy (stand-in), the instance's address (127.0.0.1), the write-back, and the
 // restart over SSH against a real OpenSSH server with stand-ins for sudo and systemctl.
 import { cloudInitConsole } from '../test-support/cloud-init.js'
-import { startSshd, type SshdFixture } from '../test-support/sshd.js'
+import { generateKeyPair, startSshd, type SshdFixture } from '../test-support/sshd.js'
 import { createCdkApp } from './helpers/cdk-app.js'
 import {
   EXAMPLE_APP,
@@ -98,7 +98,7 @@ describe('the whole pipeline', () => {
     )
     expect(run.visibleLog).not.toContain('::warning::')
     expect(run.summary).toContain(
-      `Restart of <code>fastapi</code> on <code>(masked):${sshd.port}</code>: restarted, active`
+      `Restart of <code>fastapi</code> on <code>***:${sshd.port}</code>: restarted, active (host key ${sshd.hostFingerprint})`
     )
     expect(run.summary).not.toContain('127.0.0.1')
     expectNoSecretInLog(run)
@@ -124,6 +124,44 @@ describe('the whole pipeline', () => {
     const run = await runBundle(pipelineInputs({ deploy: 'false', stack: '' }), aws.environment())
     expect(run.code).toBe(0)
     expect(aws.callsOf('GetConsoleOutput').map(call => call.params.InstanceId)).toEqual([INSTANCE])
+  })
+
+  it('logs in with an encrypted key whose passphrase has spaces at its ends', async () => {
+    const passphrase = '  spaced pass phrase  '
+    const key = await generateKeyPair({ passphrase })
+    const keyed = await startSshd({ authorizedKey: key.publicKey })
+    try {
+      aws.addInstance({
+        instanceId: INSTANCE,
+        publicIp: '127.0.0.1',
+        consoleOutput: cloudInitConsole([keyed.hostPublicKey])
+      })
+      const inputs = pipelineInputs({
+        'ssh-private-key': key.privateKey,
+        'ssh-passphrase': passphrase,
+        'ssh-port': String(keyed.port)
+      })
+      const run = await runBundle(inputs, aws.environment())
+      expect(run.visibleLog).not.toContain('::error::')
+      expect(run.outputs.restarted).toBe('true')
+      expect(keyed.calls()).toEqual(RESTARTED)
+      expect(run.visibleLog).not.toContain('spaced pass phrase')
+    } finally {
+      await keyed.stop()
+    }
+  })
+
+  it('shows what the health command prints without obeying workflow commands in it', async () => {
+    const inputs = pipelineInputs({
+      'health-command':
+        'echo "::error::from the instance"; echo "::set-output name=restarted::false"; echo healthy'
+    })
+    const run = await runBundle(inputs, aws.environment())
+    expect(run.code).toBe(0)
+    expect(run.visibleLog).toContain('| ::error::from the instance')
+    expect(run.visibleLog).toContain('healthy')
+    expect(run.outputs.restarted).toBe('true')
+    expect(run.visibleLog.split('\n').filter(line => line.startsWith('::error::'))).toEqual([])
   })
 
   it('accepts any host key only when told to, with a warning', async () => {
@@ -160,6 +198,9 @@ describe('the pipeline fails loudly', () => {
     })
     const run = await runBundle(pipelineInputs(), aws.environment())
     expectOneError(run, 'Restarting service "fastapi" on ***:')
+    expect(run.stdout).toContain(
+      '(The deploy itself succeeded: "ec2_host" already holds the new address, version'
+    )
     expect(run.stdout).toMatch(
       /exited with code 1\..*Job for fastapi.service failed because the control process exited/
     )
@@ -193,6 +234,16 @@ describe('the pipeline fails loudly', () => {
     ],
     ['no private key', { 'ssh-private-key': '' }, 'Input "ssh-private-key" is empty'],
     [
+      'a private key that is not one',
+      { 'ssh-private-key': 'not-a-key-at-all' },
+      'Input "ssh-private-key" could not be used as an SSH private key'
+    ],
+    [
+      'a host-key that is an output of the action',
+      { 'host-key': 'instance-ip' },
+      'Input "host-key" is "instance-ip": it must name a key of the deployment secret'
+    ],
+    [
       'a hostile user name',
       { 'ssh-user': '$(id)' },
       'Input "ssh-user" is not a valid Linux user name'
@@ -223,6 +274,15 @@ describe('the pipeline fails loudly', () => {
       'Key "ec2_user" of the deployment secret "FastAPIDeploymentSecrets" (used when input "ssh-user" is empty) is not a valid Linux user name'
     )
     expect(aws.callsOf('PutSecretValue')).toHaveLength(0)
+  })
+
+  it('with deploy: false and an address in the secret that is not one', async () => {
+    aws.putSecret('FastAPIDeploymentSecrets', { ...deployment, ec2_host: 'http://10.0.0.1/' })
+    const run = await runBundle(pipelineInputs({ deploy: 'false', stack: '' }), aws.environment())
+    expectOneError(
+      run,
+      'Key "ec2_host" of the deployment secret "FastAPIDeploymentSecrets" is not an IP address or host name'
+    )
   })
 
   it('with deploy: false and no address in the secret', async () => {

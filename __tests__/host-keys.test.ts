@@ -42,9 +42,9 @@ describe('fingerprintsFromConsole', () => {
   const ecdsa = hostKey('ecdsa')
 
   it('reads the fingerprints block and the keys block, as ssh-keygen -lf prints them', () => {
-    expect(fingerprintsFromConsole(cloudInitConsole([], [ed25519.fingerprint, ecdsa.fingerprint])).sort()).toEqual(
-      [ed25519.fingerprint, ecdsa.fingerprint].sort()
-    )
+    expect(
+      fingerprintsFromConsole(cloudInitConsole([], [ed25519.fingerprint, ecdsa.fingerprint])).sort()
+    ).toEqual([ed25519.fingerprint, ecdsa.fingerprint].sort())
     expect(fingerprintsFromConsole(cloudInitConsole([ed25519.publicKey]))).toEqual([
       ed25519.fingerprint
     ])
@@ -77,12 +77,31 @@ describe('hostKeysFromConsole', () => {
     const slept: number[] = []
     const sleep = async (ms: number) => {
       slept.push(ms)
-      aws.addInstance({ instanceId: 'i-00000000000000001', consoleOutput: cloudInitConsole([key.publicKey], [key.fingerprint]) })
+      aws.addInstance({
+        instanceId: 'i-00000000000000001',
+        consoleOutput: cloudInitConsole([key.publicKey], [key.fingerprint])
+      })
     }
     await expect(hostKeysFromConsole(ec2, 'i-00000000000000001', 60000, sleep)).resolves.toEqual([
       key.fingerprint
     ])
     expect(slept).toHaveLength(1)
+  })
+
+  it('falls back to the buffered output where the latest is not served (not a Nitro instance)', async () => {
+    const key = hostKey('ed25519')
+    aws.addInstance({
+      instanceId: 'i-00000000000000001',
+      consoleOutput: cloudInitConsole([key.publicKey])
+    })
+    aws.failNext('GetConsoleOutput', { status: 400, code: 'UnsupportedOperation' })
+    await expect(
+      hostKeysFromConsole(ec2, 'i-00000000000000001', 60000, async () => undefined)
+    ).resolves.toEqual([key.fingerprint])
+    expect(aws.callsOf('GetConsoleOutput').map(call => call.params.Latest)).toEqual([
+      'true',
+      undefined
+    ])
   })
 
   it('gives up after the timeout and says how to pin the key instead', async () => {

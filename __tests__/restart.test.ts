@@ -294,6 +294,12 @@ describe('restartService against OpenSSH', () => {
 
     expect(sshd.calls()).toEqual(RESTART_CALLS)
     expect(observed.lines).toEqual(expect.arrayContaining(['healthy', `checked as ${sshd.user}`]))
+    // Wrapped so that it cannot outlive the action on the instance, and run by sh as written.
+    expect(observed.lines).toContainEqual(
+      expect.stringMatching(
+        /\$ timeout 7 sh -c 'echo healthy; echo "checked as \$\(id -un\)" >&2'$/
+      )
+    )
   })
 
   it('fails with the exit code and stderr of a failing health command', async () => {

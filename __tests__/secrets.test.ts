@@ -55,7 +55,19 @@ describe('readJsonSecret', () => {
       ec2_user: 'ec2-user'
     })
     await readJsonSecret(client, 'Deploy', 'deployment', ['ec2_user'])
-    expect(masked()).toEqual(['alpha-secret', 'line one%0A  line two  ', 'line one', 'line two'])
+    expect(masked()).toEqual([
+      'alpha-secret',
+      'line one%0A  line two  ',
+      'line one%0A  line two',
+      'line one',
+      'line two'
+    ])
+  })
+
+  it('masks a padded value also trimmed: the runner masks only the exact form it was given', async () => {
+    aws.putSecret('Deploy', { padded: '  padded-value  ' })
+    await readJsonSecret(client, 'Deploy', 'deployment')
+    expect(masked()).toEqual(['  padded-value  ', 'padded-value'])
   })
 
   it.each([

@@ -106,6 +106,23 @@ describe('writeKeyBack', () => {
     expect(stages).not.toContain(PENDING_STAGE)
   })
 
+  it('knows its swap went through when the answer to it was lost', async () => {
+    aws.putSecret('Deploy', EXAMPLE_DEPLOYMENT)
+    aws.failNext('UpdateSecretVersionStage', {
+      status: 400,
+      code: 'InvalidParameterException',
+      after: true
+    })
+    const result = await writeKeyBack(client, await read(), 'ec2_host', '203.0.113.10', [])
+    expect(result).toMatchObject({ changed: true, versionId: aws.secretValue('Deploy').versionId })
+    expect(aws.secretValue('Deploy').json).toEqual({
+      ...EXAMPLE_DEPLOYMENT,
+      ec2_host: '203.0.113.10'
+    })
+    expect(Object.values(aws.versionStages('Deploy')).flat()).not.toContain(PENDING_STAGE)
+    expect(aws.callsOf('PutSecretValue')).toHaveLength(1)
+  })
+
   it('gives up, overwriting nothing, when the secret keeps changing', async () => {
     aws.putSecret('Deploy', EXAMPLE_DEPLOYMENT)
     let edits = 0

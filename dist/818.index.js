@@ -54,24 +54,29 @@ async function hostKeysFromConsole(ec2, instanceId, timeoutMs, sleep) {
         maxDelayMs: 30000,
         sleep
     });
-    let latest = true;
+    // The latest output (Nitro only) shows a new instance's boot soonest; the buffered output still
+    // holds the boot of an instance that has been up long enough for its latest output to scroll on.
+    const views = [true, false];
     do {
-        let output;
-        try {
-            const response = await ec2.send(new _aws_sdk_client_ec2__WEBPACK_IMPORTED_MODULE_4__.GetConsoleOutputCommand({ InstanceId: instanceId, Latest: latest || undefined }));
-            output = Buffer.from(response.Output ?? '', 'base64').toString('utf8');
-        }
-        catch (error) {
-            // Only Nitro instances serve the latest output; others serve what was buffered at boot.
-            if (error.name === 'UnsupportedOperation' && latest) {
-                latest = false;
-                continue;
+        let output = '';
+        for (const latest of [...views]) {
+            try {
+                const response = await ec2.send(new _aws_sdk_client_ec2__WEBPACK_IMPORTED_MODULE_4__.GetConsoleOutputCommand({ InstanceId: instanceId, Latest: latest || undefined }));
+                output = Buffer.from(response.Output ?? '', 'base64').toString('utf8');
             }
-            throw (0,_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .describeAwsError */ .Pp)(error, {
-                action: 'ec2:GetConsoleOutput',
-                subject: `instance ${instanceId}`,
-                resource: `arn:aws:ec2:*:*:instance/${instanceId}`
-            });
+            catch (error) {
+                if (latest && error.name === 'UnsupportedOperation') {
+                    views.shift();
+                    continue;
+                }
+                throw (0,_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .describeAwsError */ .Pp)(error, {
+                    action: 'ec2:GetConsoleOutput',
+                    subject: `instance ${instanceId}`,
+                    resource: `arn:aws:ec2:*:*:instance/${instanceId}`
+                });
+            }
+            if (fingerprintsFromConsole(output).length > 0)
+                break;
         }
         const fingerprints = fingerprintsFromConsole(output);
         if (fingerprints.length > 0) {

@@ -54282,8 +54282,13 @@ function describeAwsError(error, call) {
         return new ActionError(`AWS rejected the credentials for ${call.action} on ${call.subject} (${name}). Check the ` +
             `access keys or the role set by aws-actions/configure-aws-credentials, and the region.`);
     }
-    if (name === 'DecryptionFailure' || name === 'KMSAccessDeniedException') {
-        return new ActionError(`${capitalize(call.subject)} could not be decrypted (${name}). Allow "kms:Decrypt" on the ` +
+    if (name === 'DecryptionFailure' ||
+        name === 'EncryptionFailure' ||
+        name === 'KMSAccessDeniedException') {
+        const kms = call.action.endsWith('PutSecretValue')
+            ? '"kms:GenerateDataKey" and "kms:Decrypt"'
+            : '"kms:Decrypt"';
+        return new ActionError(`${capitalize(call.subject)}: ${call.action} failed with ${name}. Allow ${kms} on the ` +
             `secret's KMS key for the role the workflow runs as.`);
     }
     const status = err.$metadata?.httpStatusCode;
@@ -54318,6 +54323,59 @@ __webpack_async_result__();
 
 /***/ }),
 
+/***/ 5625:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   $l: () => (/* binding */ maskSecret),
+/* harmony export */   E$: () => (/* binding */ redact),
+/* harmony export */   Qi: () => (/* binding */ printUntrusted)
+/* harmony export */ });
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7264);
+
+/** Every value registered for masking, so that text the runner does not mask can be redacted. */
+const registered = new Set();
+function register(value) {
+    if (value.trim() === '' || registered.has(value))
+        return;
+    registered.add(value);
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setSecret */ .Pq(value);
+}
+/**
+ * Registers a value with the runner's log masking: the value as it is, trimmed (the runner masks a
+ * value only in the exact form it was given, and programs print values trimmed), and each line of
+ * a multi-line value (older runners mask only the whole value).
+ */
+function maskSecret(value) {
+    register(value);
+    register(value.trim());
+    if (!/[\r\n]/.test(value))
+        return;
+    for (const line of value.split(/\r?\n|\r/))
+        register(line.trim());
+}
+/**
+ * Replaces every registered value in text the action writes outside the log (the job summary, the
+ * failure message), where an escaped form (HTML, JSON) would slip past the runner's masking.
+ */
+function redact(text) {
+    let result = text;
+    for (const value of [...registered].sort((a, b) => b.length - a.length))
+        result = result.split(value).join('***');
+    return result;
+}
+/**
+ * Prints a line that came from another program (the CDK CLI, the instance). A line the runner would
+ * read as a workflow command (`::set-output`, `::error::`, `::add-mask::`, `##[...]`) is shown, but
+ * defused: an instance or a CDK app must not be able to set outputs or fail the step.
+ */
+function printUntrusted(line) {
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(/^\s*(::|##\[)/.test(line) ? `| ${line}` : line);
+}
+
+
+/***/ }),
+
 /***/ 3008:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -54327,6 +54385,8 @@ __nccwpck_require__.d(__webpack_exports__, {
   e: () => (/* binding */ run)
 });
 
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 10 modules
 var core = __nccwpck_require__(7264);
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-secrets-manager/dist-cjs/index.js
@@ -54397,6 +54457,8 @@ function splitArguments(text, inputName) {
     });
 }
 
+// EXTERNAL MODULE: ./src/log.ts
+var log = __nccwpck_require__(5625);
 ;// CONCATENATED MODULE: ./src/deploy.ts
 
 
@@ -54407,55 +54469,78 @@ function splitArguments(text, inputName) {
 
 
 
+
 // The action owns these: another value would make it read the wrong file or wait for a prompt.
-const OWNED_FLAGS = ['--outputs-file', '-O', '--require-approval', '--ci'];
-/** Builds the cdk deploy command line from the inputs; checked before anything is deployed. */
-function cdkDeployCommand(options, outputsFile) {
-    const [tool, ...toolArgs] = splitArguments(options.cdkCommand, 'cdk-command');
-    if (!tool)
-        throw new errors/* ActionError */.lZ('Input "cdk-command" is empty: give how to call the CDK CLI, e.g. "npx --no-install cdk".');
-    const extra = splitArguments(options.cdkArgs, 'cdk-args');
-    const owned = extra.find(arg => OWNED_FLAGS.includes(arg.split('=')[0]));
-    if (owned) {
-        throw new errors/* ActionError */.lZ(`Input "cdk-args" has ${owned.split('=')[0]}, which the action sets itself; remove it.`);
-    }
-    return {
-        tool,
-        args: [
-            ...toolArgs,
-            'deploy',
-            options.stack,
-            '--require-approval',
-            'never',
-            '--ci',
-            '--outputs-file',
-            outputsFile,
-            ...extra
-        ]
-    };
+// The CLI's parser also takes them in camel case and "-Ofile" form.
+const OWNED_FLAGS = new Set(['outputsfile', 'requireapproval', 'ci']);
+function ownedFlag(arg) {
+    if (/^-O./.test(arg) || arg === '-O')
+        return '-O';
+    const name = /^--([^=]+)/.exec(arg)?.[1];
+    return name && OWNED_FLAGS.has(name.replace(/-/g, '').toLowerCase()) ? `--${name}` : undefined;
 }
-/** Runs cdk deploy and returns the stack's outputs from the file the CLI wrote. */
-async function cdkDeploy(options) {
-    const cwd = (0,external_node_path_.resolve)(options.workingDirectory);
-    if (!(0,external_node_fs_.existsSync)(cwd)) {
-        throw new errors/* ActionError */.lZ(`Input "working-directory" is "${options.workingDirectory}", which does not exist.`);
+/** Builds and checks the cdk deploy command line from the inputs. */
+function planCdkDeploy(inputs, env) {
+    const [tool, ...toolArgs] = splitArguments(inputs.cdkCommand, 'cdk-command');
+    if (!tool) {
+        throw new errors/* ActionError */.lZ('Input "cdk-command" is empty: give how to call the CDK CLI, e.g. "npx --no-install cdk".');
     }
-    const outputsFile = (0,external_node_path_.join)(options.env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), `cdk-outputs-${(0,external_node_crypto_.randomUUID)()}.json`);
-    const command = cdkDeployCommand(options, outputsFile);
+    const extra = splitArguments(inputs.cdkArgs, 'cdk-args');
+    const owned = extra.map(ownedFlag).find(flag => flag !== undefined);
+    if (owned)
+        throw new errors/* ActionError */.lZ(`Input "cdk-args" has ${owned}, which the action sets itself; remove it.`);
+    const cwd = (0,external_node_path_.resolve)(inputs.workingDirectory);
+    if (!(0,external_node_fs_.existsSync)(cwd)) {
+        throw new errors/* ActionError */.lZ(`Input "working-directory" is "${inputs.workingDirectory}", which does not exist.`);
+    }
+    const outputsFile = (0,external_node_path_.join)(env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), `cdk-outputs-${(0,external_node_crypto_.randomUUID)()}.json`);
+    const args = [
+        ...toolArgs,
+        'deploy',
+        inputs.stack,
+        '--require-approval',
+        'never',
+        '--ci',
+        '--outputs-file',
+        outputsFile,
+        ...extra
+    ];
+    return { stack: inputs.stack, cwd, tool, args, outputsFile };
+}
+/**
+ * The CDK app's environment: the step's, less the action's own inputs (the SSH key is one of them),
+ * plus the deployment secret's keys as variables.
+ */
+function cdkEnvironment(env, secretEnv) {
+    const kept = Object.entries(env).filter((entry) => entry[1] !== undefined && !entry[0].startsWith('INPUT_'));
+    return { ...Object.fromEntries(kept), ...secretEnv };
+}
+/**
+ * Runs cdk deploy and returns the stack's outputs from the file the CLI wrote. Each line it prints
+ * goes through `onLine` first, so that a value can be masked before the line shows.
+ */
+async function cdkDeploy(plan, env, onLine) {
     const tail = new OutputTail();
-    core/* startGroup */.Oh(`cdk deploy ${options.stack}`);
+    const print = (line) => {
+        onLine(line);
+        (0,log/* printUntrusted */.Qi)(line);
+        tail.add(line);
+    };
+    core/* startGroup */.Oh(`cdk deploy ${plan.stack}`);
     let exitCode;
     try {
-        exitCode = await exec/* exec */.m(command.tool, command.args, {
-            cwd,
-            env: { ...stringEnv(options.env), ...options.secretEnv },
+        core/* info */.pq(`[command]${plan.tool} ${plan.args.join(' ')}`);
+        exitCode = await exec/* exec */.m(plan.tool, plan.args, {
+            cwd: plan.cwd,
+            env,
+            silent: true,
             ignoreReturnCode: true,
-            listeners: { stdline: line => tail.add(line), errline: line => tail.add(line) }
+            listeners: { stdline: print, errline: print }
         });
     }
     catch (error) {
         // exec rejects when the tool cannot be started at all (not found, not executable).
-        throw new errors/* ActionError */.lZ(`Could not run "${command.tool}" from input "cdk-command" in "${options.workingDirectory}": ` +
+        throw new errors/* ActionError */.lZ(`Could not run "${plan.tool}" from input "cdk-command" in "${plan.cwd}": ` +
             `${error instanceof Error ? error.message : String(error)}. Install the CDK CLI (npm i -D aws-cdk) or fix "cdk-command".`);
     }
     finally {
@@ -54463,13 +54548,13 @@ async function cdkDeploy(options) {
     }
     try {
         if (exitCode !== 0) {
-            throw new errors/* ActionError */.lZ(`cdk deploy of stack "${options.stack}" failed with exit code ${exitCode}; nothing was written back or restarted. ` +
+            throw new errors/* ActionError */.lZ(`cdk deploy of stack "${plan.stack}" failed with exit code ${exitCode}; nothing was written back or restarted. ` +
                 `Its last error lines:\n${tail.errorLines()}`);
         }
-        return await readStackOutputs(outputsFile, options.stack);
+        return await readStackOutputs(plan.outputsFile, plan.stack);
     }
     finally {
-        await (0,promises_.rm)(outputsFile, { force: true });
+        await (0,promises_.rm)(plan.outputsFile, { force: true });
     }
 }
 async function readStackOutputs(file, stack) {
@@ -54496,9 +54581,6 @@ async function readStackOutputs(file, stack) {
     }
     return outputs;
 }
-function stringEnv(env) {
-    return Object.fromEntries(Object.entries(env).filter((entry) => entry[1] !== undefined));
-}
 /** Keeps the last lines of a long output, to quote the ones that tell why a deploy failed. */
 class OutputTail {
     lines = [];
@@ -54520,61 +54602,15 @@ class OutputTail {
 const OUTPUT_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 // Variables a secret key must not replace: the process loader's, the runner's defaults, and the
 // AWS SDK's. Other GITHUB_* names are fine: the reference secret's github_repo is GITHUB_REPO.
-const RESERVED_ENV = new Set([
-    ...[
-        'PATH',
-        'HOME',
-        'SHELL',
-        'USER',
-        'CI',
-        'NODE_OPTIONS',
-        'NODE_PATH',
-        'LD_PRELOAD',
-        'LD_LIBRARY_PATH'
-    ],
-    ...[
-        'ACTION',
-        'ACTION_PATH',
-        'ACTION_REPOSITORY',
-        'ACTIONS',
-        'ACTOR',
-        'ACTOR_ID',
-        'API_URL',
-        'BASE_REF',
-        'ENV'
-    ]
-        .concat([
-        'EVENT_NAME',
-        'EVENT_PATH',
-        'GRAPHQL_URL',
-        'HEAD_REF',
-        'JOB',
-        'OUTPUT',
-        'PATH',
-        'REF',
-        'REF_NAME'
-    ])
-        .concat([
-        'REF_PROTECTED',
-        'REF_TYPE',
-        'REPOSITORY',
-        'REPOSITORY_ID',
-        'REPOSITORY_OWNER',
-        'REPOSITORY_OWNER_ID'
-    ])
-        .concat([
-        'RETENTION_DAYS',
-        'RUN_ATTEMPT',
-        'RUN_ID',
-        'RUN_NUMBER',
-        'SERVER_URL',
-        'SHA',
-        'STATE',
-        'STEP_SUMMARY'
-    ])
-        .concat(['TOKEN', 'TRIGGERING_ACTOR', 'WORKFLOW', 'WORKFLOW_REF', 'WORKFLOW_SHA', 'WORKSPACE'])
-        .map(name => `GITHUB_${name}`)
-]);
+const RESERVED_ENV = new Set(`PATH HOME SHELL USER CI NODE_OPTIONS NODE_PATH LD_PRELOAD LD_LIBRARY_PATH
+   GITHUB_ACTION GITHUB_ACTION_PATH GITHUB_ACTION_REPOSITORY GITHUB_ACTIONS GITHUB_ACTOR
+   GITHUB_ACTOR_ID GITHUB_API_URL GITHUB_BASE_REF GITHUB_ENV GITHUB_EVENT_NAME GITHUB_EVENT_PATH
+   GITHUB_GRAPHQL_URL GITHUB_HEAD_REF GITHUB_JOB GITHUB_OUTPUT GITHUB_PATH GITHUB_REF
+   GITHUB_REF_NAME GITHUB_REF_PROTECTED GITHUB_REF_TYPE GITHUB_REPOSITORY GITHUB_REPOSITORY_ID
+   GITHUB_REPOSITORY_OWNER GITHUB_REPOSITORY_OWNER_ID GITHUB_RETENTION_DAYS GITHUB_RUN_ATTEMPT
+   GITHUB_RUN_ID GITHUB_RUN_NUMBER GITHUB_SERVER_URL GITHUB_SHA GITHUB_STATE GITHUB_STEP_SUMMARY
+   GITHUB_TOKEN GITHUB_TRIGGERING_ACTOR GITHUB_WORKFLOW GITHUB_WORKFLOW_REF GITHUB_WORKFLOW_SHA
+   GITHUB_WORKSPACE`.split(/\s+/));
 const RESERVED_ENV_PREFIX = /^(RUNNER_|ACTIONS_|INPUT_|AWS_)/;
 /** `ec2_key_name` -> `EC2_KEY_NAME`, `api-key` -> `API_KEY`. */
 function envName(key) {
@@ -54623,18 +54659,18 @@ function secretEnvironment(secretId, values) {
     }
     return env;
 }
-/** Sets one step output per key and, when asked, one environment variable per key. */
-function exportSecret(secretId, values, exportEnv) {
-    const keys = Object.keys(values);
-    checkOutputNames(secretId, keys);
-    const env = exportEnv ? secretEnvironment(secretId, values) : {};
-    for (const key of keys)
-        core/* setOutput */.uH(key, values[key]);
-    for (const [name, value] of Object.entries(env))
+/** Sets one step output per key and, given the variables (secretEnvironment), exports them. */
+function exportSecret(secretId, values, env) {
+    checkOutputNames(secretId, Object.keys(values));
+    for (const [key, value] of Object.entries(values))
+        core/* setOutput */.uH(key, value);
+    for (const [name, value] of Object.entries(env ?? {}))
         core/* exportVariable */.dN(name, value);
 }
 
 ;// CONCATENATED MODULE: ./src/inputs.ts
+
+
 
 
 function inputs_text(name) {
@@ -54670,6 +54706,15 @@ function integerInput(name, min, max) {
     return value;
 }
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
+/** The secret key that receives the address: it is also an output, so it needs an output's name. */
+function hostKeyInput() {
+    const key = inputs_text('host-key');
+    if (!OUTPUT_NAME.test(key) || ACTION_OUTPUTS.includes(key)) {
+        throw new errors/* ActionError */.lZ(`Input "host-key" is "${key}": it must name a key of the deployment secret (letters, digits, "_" and "-", ` +
+            `starting with a letter or "_"), and not one of the action's own outputs (${ACTION_OUTPUTS.join(', ')}).`);
+    }
+    return key;
+}
 function readInputs() {
     const deploy = booleanInput('deploy');
     const stack = inputs_text('stack');
@@ -54688,10 +54733,11 @@ function readInputs() {
         }
     }
     const privateKey = core/* getInput */.V4('ssh-private-key');
-    const passphrase = core/* getInput */.V4('ssh-passphrase');
+    // Spaces can be part of a passphrase.
+    const passphrase = core/* getInput */.V4('ssh-passphrase', { trimWhitespace: false });
     // Inputs from `${{ secrets.X }}` are masked by the runner, but not line by line on every runner.
     for (const value of [privateKey, passphrase])
-        maskMultiline(value);
+        (0,log/* maskSecret */.$l)(value);
     return {
         deploymentSecretId,
         appSecretId: inputs_text('app-secret-id'),
@@ -54707,7 +54753,7 @@ function readInputs() {
         instanceIdOutput: inputs_text('instance-id-output'),
         addressType: choiceInput('address-type', ['public', 'private']),
         instanceTimeoutSeconds: integerInput('instance-timeout', 1, 3600),
-        hostKey: inputs_text('host-key'),
+        hostKey: hostKeyInput(),
         restart: choiceInput('restart', ['ssh', 'none']),
         service: inputs_text('service'),
         ssh: {
@@ -54722,19 +54768,6 @@ function readInputs() {
             healthCommand: inputs_text('health-command')
         }
     };
-}
-/** Registers a value and each of its lines with the runner's log masking. */
-function maskMultiline(value) {
-    if (value.trim() === '')
-        return;
-    core/* setSecret */.Pq(value);
-    if (!/[\r\n]/.test(value))
-        return;
-    for (const line of value.split(/\r?\n|\r/)) {
-        const trimmed = line.trim();
-        if (trimmed !== '')
-            core/* setSecret */.Pq(trimmed);
-    }
 }
 
 // EXTERNAL MODULE: ./src/restart.ts + 1 modules
@@ -54793,11 +54826,11 @@ function parseJsonObjectOfStrings(secretString, label, maskExclude) {
     }
     catch {
         // JSON.parse's own message quotes the text, which is the secret: never pass it on.
-        maskMultiline(secretString);
+        (0,log/* maskSecret */.$l)(secretString);
         throw new errors/* ActionError */.lZ(`${label} is not valid JSON. Store a JSON object such as {"ec2_host": "", "ec2_user": "ec2-user"}.`);
     }
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-        maskMultiline(secretString);
+        (0,log/* maskSecret */.$l)(secretString);
         const kind = parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : `a ${typeof parsed}`;
         throw new errors/* ActionError */.lZ(`${label} is ${kind}, not a JSON object of keys and string values.`);
     }
@@ -54806,9 +54839,9 @@ function parseJsonObjectOfStrings(secretString, label, maskExclude) {
         if (maskExclude.includes(key))
             continue;
         if (typeof value === 'string')
-            maskMultiline(value);
+            (0,log/* maskSecret */.$l)(value);
         else if (value !== null && typeof value !== 'boolean')
-            maskMultiline(JSON.stringify(value));
+            (0,log/* maskSecret */.$l)(JSON.stringify(value));
     }
     for (const [key, value] of entries) {
         if (typeof value !== 'string') {
@@ -54831,12 +54864,14 @@ function requireKeys(secret, required, role, why) {
 
 ;// CONCATENATED MODULE: ./src/summary.ts
 
+
 function newReport() {
     return { secretsRead: [], exportedKeys: [], exportedEnv: false };
 }
 const code = (text) => `<code>${escapeHtml(text)}</code>`;
 function escapeHtml(text) {
-    return text.replace(/[&<>"]/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c);
+    // Redacted before escaping: the runner masks the summary, but not the HTML-escaped form of a value.
+    return (0,log/* redact */.E$)(text).replace(/[&<>"]/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c);
 }
 /** Writes the job summary, when the runner gave a summary file. */
 async function writeSummary(report, env = process.env) {
@@ -54906,6 +54941,11 @@ async function writeKeyBack(client, readSecret, key, value, maskExclude) {
             return { changed: true, versionId, values };
         }
         const current = await readJsonSecret(client, base.id, 'deployment', maskExclude);
+        if (current.versionId === versionId) {
+            // The swap went through, but its answer was lost and the SDK's retry was refused.
+            await clearPending(client, base.id, versionId);
+            return { changed: true, versionId, values };
+        }
         if (current.versionId === base.versionId)
             throw unswapped(refused, base.id, versionId);
         core/* info */.pq(`The deployment secret "${base.id}" changed while this run deployed; merging "${key}" into the new version.`);
@@ -54983,6 +55023,8 @@ async function clearPending(client, secretId, versionId) {
 
 
 
+
+
 const defaultDependencies = {
     env: process.env,
     awsClients: createAwsClients,
@@ -54992,20 +55034,26 @@ const defaultDependencies = {
 async function run(overrides = {}) {
     const deps = { ...defaultDependencies, ...overrides };
     const report = newReport();
-    // Set first, so that a workflow reading it after a failure sees false, not nothing.
-    core/* setOutput */.uH('restarted', 'false');
     try {
+        // Set first, so that a workflow reading it after a failure sees false, not nothing.
+        core/* setOutput */.uH('restarted', 'false');
         await pipeline(readInputs(), deps, report);
     }
     catch (error) {
-        report.failure = (0,errors/* failureMessage */.oh)(error);
+        let message = (0,errors/* failureMessage */.oh)(error);
+        if (report.writeBack?.changed) {
+            message += ` (The deploy itself succeeded: "${report.writeBack.key}" already holds the new address, version ${report.writeBack.versionId}.)`;
+        }
+        // The runner masks the log, but older runners miss forms of a value; the message is also
+        // written to the job summary.
+        report.failure = (0,log/* redact */.E$)(message);
         core/* setFailed */.C1(report.failure);
     }
     try {
         await writeSummary(report, deps.env);
     }
     catch (error) {
-        core/* warning */.$e(`Could not write the job summary: ${(0,errors/* failureMessage */.oh)(error)}`);
+        core/* warning */.$e(`Could not write the job summary: ${(0,log/* redact */.E$)((0,errors/* failureMessage */.oh)(error))}`);
     }
 }
 async function pipeline(inputs, deps, report) {
@@ -55017,25 +55065,25 @@ async function pipeline(inputs, deps, report) {
         versionId: deployment.versionId
     });
     requireKeys(deployment, inputs.requiredKeys, 'deployment', 'listed in input "required-keys"');
-    const sshUser = checkLaterPhases(inputs, deployment);
+    const plan = await planLaterPhases(inputs, deployment, deps.env);
     if (inputs.appSecretId !== '') {
         const app = await readJsonSecret(clients.secretsManager, inputs.appSecretId, 'app');
         report.secretsRead.push({ role: 'app', id: app.id, versionId: app.versionId });
         requireKeys(app, inputs.appRequiredKeys, 'app', 'listed in input "app-required-keys"');
     }
-    exportSecret(deployment.id, deployment.values, inputs.exportEnv);
+    exportSecret(deployment.id, deployment.values, inputs.exportEnv ? plan.secretEnv : undefined);
     report.exportedKeys = Object.keys(deployment.values);
     report.exportedEnv = inputs.exportEnv;
     core/* info */.pq(`Read the deployment secret "${deployment.id}" (version ${deployment.versionId}): ` +
         `${report.exportedKeys.length} keys exported as step outputs${inputs.exportEnv ? ' and environment variables' : ''}.`);
     let versionId = deployment.versionId;
     let target;
-    if (inputs.deploy) {
-        target = await deployAndLocate(inputs, deployment, clients, deps);
+    if (plan.cdk) {
+        target = await deployAndLocate(inputs, plan.cdk, plan.secretEnv, clients, deps);
         report.deploy = {
             stack: inputs.stack,
             instanceId: target.instanceId ?? '',
-            address: summaryAddress(inputs, target)
+            address: target.address
         };
         const written = await writeKeyBack(clients.secretsManager, deployment, inputs.hostKey, target.address, inputs.maskExclude);
         versionId = written.versionId;
@@ -55048,23 +55096,19 @@ async function pipeline(inputs, deps, report) {
             core/* exportVariable */.dN(envName(inputs.hostKey), target.address);
     }
     else if (inputs.restart !== 'none') {
-        target = { address: deployment.values[inputs.hostKey] };
+        target = { address: deployment.values[inputs.hostKey].trim() };
         core/* setOutput */.uH('instance-ip', target.address);
     }
     core/* setOutput */.uH('secret-version-id', versionId);
-    if (inputs.restart === 'ssh' && target && sshUser) {
+    if (plan.sshUser && target) {
         const hostKeys = await hostKeyCheck(inputs, target, clients, deps);
         const where = `${target.address}:${inputs.ssh.port}`;
-        report.restart = {
-            host: `${summaryAddress(inputs, target)}:${inputs.ssh.port}`,
-            unit: inputs.service,
-            result: 'failed'
-        };
-        await (0,restart/* restartService */.PE)({
+        report.restart = { host: where, unit: inputs.service, result: 'failed' };
+        const { hostFingerprint } = await (0,restart/* restartService */.PE)({
             target: {
                 host: target.address,
                 port: inputs.ssh.port,
-                username: sshUser,
+                username: plan.sshUser,
                 privateKey: inputs.ssh.privateKey,
                 passphrase: inputs.ssh.passphrase
             },
@@ -55075,47 +55119,52 @@ async function pipeline(inputs, deps, report) {
             commandTimeoutMs: inputs.ssh.commandTimeoutSeconds * 1000,
             sleep: deps.sleep
         });
-        report.restart.result = inputs.ssh.healthCommand
-            ? 'restarted, health command passed'
-            : 'restarted, active';
+        report.restart.result = `${inputs.ssh.healthCommand ? 'restarted, health command passed' : 'restarted, active'} (host key ${hostFingerprint})`;
         core/* setOutput */.uH('restarted', 'true');
         core/* info */.pq(`Restarted "${inputs.service}" on ${where}.`);
     }
 }
-/** The summary file is not masked like the log: the address shows only when it is not secret. */
-function summaryAddress(inputs, target) {
-    return inputs.maskExclude.includes(inputs.hostKey) ? target.address : '(masked)';
-}
 /**
  * Checks what the deploy and restart phases will need, so that a mistake fails the run before
- * anything is deployed or written. Returns the SSH user when the restart goes over SSH.
+ * anything is deployed or written.
  */
-function checkLaterPhases(inputs, deployment) {
-    checkOutputNames(deployment.id, [inputs.hostKey]);
+async function planLaterPhases(inputs, deployment, env) {
+    const plan = {
+        secretEnv: inputs.deploy || inputs.exportEnv ? secretEnvironment(deployment.id, deployment.values) : {}
+    };
     if (inputs.deploy) {
-        cdkDeployCommand(inputs, 'outputs.json');
-        secretEnvironment(deployment.id, deployment.values);
+        plan.cdk = planCdkDeploy(inputs, env);
     }
     else if (inputs.restart !== 'none') {
-        requireKeys(deployment, [inputs.hostKey], 'deployment', `input "host-key": the address to restart on when deploy is false`);
+        requireKeys(deployment, [inputs.hostKey], 'deployment', 'input "host-key": the address to restart on when deploy is false');
+        checkAddress(deployment.values[inputs.hostKey].trim(), inputs.hostKey, deployment.id);
     }
-    if (inputs.restart !== 'ssh')
-        return undefined;
-    const user = inputs.ssh.user || deployment.values.ec2_user || '';
-    const userSource = inputs.ssh.user
-        ? 'input "ssh-user"'
-        : `key "ec2_user" of the deployment secret "${deployment.id}" (used when input "ssh-user" is empty)`;
-    (0,restart/* checkRestartTarget */.XY)(inputs.service, { username: user, privateKey: inputs.ssh.privateKey }, userSource);
-    return user;
+    if (inputs.restart === 'ssh') {
+        const user = inputs.ssh.user || deployment.values.ec2_user || '';
+        const userSource = inputs.ssh.user
+            ? 'input "ssh-user"'
+            : `key "ec2_user" of the deployment secret "${deployment.id}" (used when input "ssh-user" is empty)`;
+        await (0,restart/* checkRestartTarget */.XY)(inputs.service, { username: user, ...inputs.ssh }, userSource);
+        plan.sshUser = user;
+    }
+    return plan;
 }
-async function deployAndLocate(inputs, deployment, clients, deps) {
-    const stackOutputs = await cdkDeploy({
-        stack: inputs.stack,
-        workingDirectory: inputs.workingDirectory,
-        cdkCommand: inputs.cdkCommand,
-        cdkArgs: inputs.cdkArgs,
-        secretEnv: secretEnvironment(deployment.id, deployment.values),
-        env: deps.env
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+/** An address from the secret must be one, or the SSH retries would spend their whole budget on it. */
+function checkAddress(address, key, secretId) {
+    if ((0,external_node_net_.isIP)(address) || HOST_NAME.test(address))
+        return;
+    throw new errors/* ActionError */.lZ(`Key "${key}" of the deployment secret "${secretId}" is not an IP address or host name; fix it in the secret, ` +
+        'or deploy once (deploy: true) to have the action write it.');
+}
+async function deployAndLocate(inputs, cdk, secretEnv, clients, deps) {
+    const maskAddresses = !inputs.maskExclude.includes(inputs.hostKey);
+    const stackOutputs = await cdkDeploy(cdk, cdkEnvironment(deps.env, secretEnv), line => {
+        // The CLI prints the stack's outputs ("Stack.PublicIp = 203.0.113.7") before the action knows
+        // which is the instance's address, which goes into the secret: mask every address first.
+        const value = /^\S+\.\S+ = (\S+)$/.exec(line)?.[1];
+        if (maskAddresses && value && (0,external_node_net_.isIP)(value))
+            (0,log/* maskSecret */.$l)(value);
     });
     core/* setOutput */.uH('stack-outputs', JSON.stringify(stackOutputs));
     // Loaded here, not at start-up: with them comes the EC2 client, most of the bundle's size.
@@ -55124,8 +55173,8 @@ async function deployAndLocate(inputs, deployment, clients, deps) {
     const instanceId = await findInstanceId(ec2, inputs.stack, stackOutputs, inputs.instanceIdOutput);
     const instance = await waitForAddress(ec2, instanceId, inputs.addressType, inputs.instanceTimeoutSeconds * 1000, deps.sleep);
     // The address goes into the secret, where every value is masked unless the user says otherwise.
-    if (!inputs.maskExclude.includes(inputs.hostKey))
-        maskMultiline(instance.address);
+    if (maskAddresses)
+        (0,log/* maskSecret */.$l)(instance.address);
     core/* setOutput */.uH('instance-id', instance.instanceId);
     core/* setOutput */.uH('instance-ip', instance.address);
     core/* info */.pq(`Stack "${inputs.stack}" runs instance ${instance.instanceId} at ${instance.address}.`);
@@ -55174,7 +55223,10 @@ const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRe
 var src_backoff = __nccwpck_require__(2431);
 // EXTERNAL MODULE: ./src/errors.ts
 var errors = __nccwpck_require__(3916);
+// EXTERNAL MODULE: ./src/log.ts
+var src_log = __nccwpck_require__(5625);
 ;// CONCATENATED MODULE: ./src/restart.ts
+
 
 
 
@@ -55229,14 +55281,22 @@ function sshFingerprint(hostKey) {
     return `SHA256:${(0,external_node_crypto_.createHash)('sha256').update(hostKey).digest('base64').replace(/=+$/, '')}`;
 }
 /**
- * Checks what the restart will need; the pipeline calls it before deploying, so that a bad name
- * or a missing key fails the run before anything changes.
+ * Checks what the restart will need, the private key included (ssh2 parses it, as it will to
+ * connect); the pipeline calls it before deploying, so that a mistake fails the run before anything
+ * changes.
  */
-function checkRestartTarget(service, target, userSource) {
+async function checkRestartTarget(service, target, userSource) {
     checkServiceName(service);
     if (target.privateKey.trim() === '') {
         throw new errors/* ActionError */.lZ('Input "ssh-private-key" is empty: give the private key of the instance\'s key pair, e.g. ' +
             '${{ secrets.EC2_SSH_KEY }}, or set restart: none.');
+    }
+    const { utils } = await __nccwpck_require__.e(/* import() */ 472).then(__nccwpck_require__.t.bind(__nccwpck_require__, 5472, 23));
+    const parsed = utils.parseKey(target.privateKey, target.passphrase || undefined);
+    if (parsed instanceof Error)
+        throw privateKeyError(parsed.message, Boolean(target.passphrase));
+    if (!(Array.isArray(parsed) ? parsed : [parsed]).every(key => key.isPrivateKey())) {
+        throw privateKeyError('does not contain a (valid) private key', Boolean(target.passphrase));
     }
     checkUserName(target.username, userSource);
 }
@@ -55246,12 +55306,12 @@ function checkRestartTarget(service, target, userSource) {
  */
 async function restartService(options) {
     const { target, service } = options;
-    checkRestartTarget(service, target, 'the SSH user');
+    await checkRestartTarget(service, target, 'the SSH user');
     if (options.hostKeys.kind === 'pinned' && options.hostKeys.fingerprints.length === 0) {
         throw new errors/* ActionError */.lZ('Input "ssh-host-fingerprint" lists no fingerprint to pin the host key to.');
     }
     const log = options.log ?? {
-        info: line => core/* info */.pq(line),
+        info: src_log/* printUntrusted */.Qi,
         warning: message => core/* warning */.$e(message)
     };
     const sleep = options.sleep ?? (ms => new Promise(resolve => setTimeout(resolve, ms)));
@@ -55272,7 +55332,7 @@ async function restartService(options) {
             hint: `Check ${inspect}; user "${target.username}" needs passwordless sudo for systemctl.`
         });
         if (options.healthCommand) {
-            await remote.run(options.healthCommand, {
+            await remote.run(`${limit} sh -c ${singleQuote(options.healthCommand)}`, {
                 doing: `The health command on ${where}`,
                 failed: `The health check of service "${service}" on ${where} failed after the restart`,
                 program: 'the health command (input "health-command")',
@@ -55298,7 +55358,7 @@ function describeTarget(target) {
     return `${target.host}:${target.port}`;
 }
 async function connectWithRetries(options, sleep, log) {
-    const { NodeSSH } = await __nccwpck_require__.e(/* import() */ 487).then(__nccwpck_require__.bind(__nccwpck_require__, 9487));
+    const { NodeSSH } = await Promise.all(/* import() */[__nccwpck_require__.e(472), __nccwpck_require__.e(487)]).then(__nccwpck_require__.bind(__nccwpck_require__, 9487));
     const { target, hostKeys, connectTimeoutMs } = options;
     const where = describeTarget(target);
     const backoff = (0,src_backoff/* createBackoff */.l)({

@@ -7,82 +7,111 @@ import * as core from '@actions/core'
 import * as exec from '@actions/exec'
 import { splitArguments } from './command-line.js'
 import { ActionError } from './errors.js'
+import { printUntrusted } from './log.js'
 
-export interface DeployOptions {
+export interface DeployInputs {
   stack: string
   workingDirectory: string
   cdkCommand: string
   cdkArgs: string
-  /** The deployment secret as environment variables, for the CDK app; never put in argv. */
-  secretEnv: Record<string, string>
-  env: NodeJS.ProcessEnv
 }
 
-export interface CdkCommandLine {
+/** A cdk deploy, checked and ready to run: made before anything changes, run after the checks. */
+export interface CdkDeployPlan {
+  stack: string
+  cwd: string
   tool: string
   args: string[]
+  outputsFile: string
 }
 
 // The action owns these: another value would make it read the wrong file or wait for a prompt.
-const OWNED_FLAGS = ['--outputs-file', '-O', '--require-approval', '--ci']
+// The CLI's parser also takes them in camel case and "-Ofile" form.
+const OWNED_FLAGS = new Set(['outputsfile', 'requireapproval', 'ci'])
 
-/** Builds the cdk deploy command line from the inputs; checked before anything is deployed. */
-export function cdkDeployCommand(
-  options: Pick<DeployOptions, 'cdkCommand' | 'cdkArgs' | 'stack'>,
-  outputsFile: string
-): CdkCommandLine {
-  const [tool, ...toolArgs] = splitArguments(options.cdkCommand, 'cdk-command')
-  if (!tool)
+function ownedFlag(arg: string): string | undefined {
+  if (/^-O./.test(arg) || arg === '-O') return '-O'
+  const name = /^--([^=]+)/.exec(arg)?.[1]
+  return name && OWNED_FLAGS.has(name.replace(/-/g, '').toLowerCase()) ? `--${name}` : undefined
+}
+
+/** Builds and checks the cdk deploy command line from the inputs. */
+export function planCdkDeploy(inputs: DeployInputs, env: NodeJS.ProcessEnv): CdkDeployPlan {
+  const [tool, ...toolArgs] = splitArguments(inputs.cdkCommand, 'cdk-command')
+  if (!tool) {
     throw new ActionError(
       'Input "cdk-command" is empty: give how to call the CDK CLI, e.g. "npx --no-install cdk".'
     )
-  const extra = splitArguments(options.cdkArgs, 'cdk-args')
-  const owned = extra.find(arg => OWNED_FLAGS.includes(arg.split('=')[0]))
-  if (owned) {
-    throw new ActionError(
-      `Input "cdk-args" has ${owned.split('=')[0]}, which the action sets itself; remove it.`
-    )
   }
-  return {
-    tool,
-    args: [
-      ...toolArgs,
-      'deploy',
-      options.stack,
-      '--require-approval',
-      'never',
-      '--ci',
-      '--outputs-file',
-      outputsFile,
-      ...extra
-    ]
-  }
-}
-
-/** Runs cdk deploy and returns the stack's outputs from the file the CLI wrote. */
-export async function cdkDeploy(options: DeployOptions): Promise<Record<string, string>> {
-  const cwd = resolve(options.workingDirectory)
+  const extra = splitArguments(inputs.cdkArgs, 'cdk-args')
+  const owned = extra.map(ownedFlag).find(flag => flag !== undefined)
+  if (owned)
+    throw new ActionError(`Input "cdk-args" has ${owned}, which the action sets itself; remove it.`)
+  const cwd = resolve(inputs.workingDirectory)
   if (!existsSync(cwd)) {
     throw new ActionError(
-      `Input "working-directory" is "${options.workingDirectory}", which does not exist.`
+      `Input "working-directory" is "${inputs.workingDirectory}", which does not exist.`
     )
   }
-  const outputsFile = join(options.env.RUNNER_TEMP || tmpdir(), `cdk-outputs-${randomUUID()}.json`)
-  const command = cdkDeployCommand(options, outputsFile)
+  const outputsFile = join(env.RUNNER_TEMP || tmpdir(), `cdk-outputs-${randomUUID()}.json`)
+  const args = [
+    ...toolArgs,
+    'deploy',
+    inputs.stack,
+    '--require-approval',
+    'never',
+    '--ci',
+    '--outputs-file',
+    outputsFile,
+    ...extra
+  ]
+  return { stack: inputs.stack, cwd, tool, args, outputsFile }
+}
+
+/**
+ * The CDK app's environment: the step's, less the action's own inputs (the SSH key is one of them),
+ * plus the deployment secret's keys as variables.
+ */
+export function cdkEnvironment(
+  env: NodeJS.ProcessEnv,
+  secretEnv: Record<string, string>
+): Record<string, string> {
+  const kept = Object.entries(env).filter(
+    (entry): entry is [string, string] => entry[1] !== undefined && !entry[0].startsWith('INPUT_')
+  )
+  return { ...Object.fromEntries(kept), ...secretEnv }
+}
+
+/**
+ * Runs cdk deploy and returns the stack's outputs from the file the CLI wrote. Each line it prints
+ * goes through `onLine` first, so that a value can be masked before the line shows.
+ */
+export async function cdkDeploy(
+  plan: CdkDeployPlan,
+  env: Record<string, string>,
+  onLine: (line: string) => void
+): Promise<Record<string, string>> {
   const tail = new OutputTail()
-  core.startGroup(`cdk deploy ${options.stack}`)
+  const print = (line: string) => {
+    onLine(line)
+    printUntrusted(line)
+    tail.add(line)
+  }
+  core.startGroup(`cdk deploy ${plan.stack}`)
   let exitCode: number
   try {
-    exitCode = await exec.exec(command.tool, command.args, {
-      cwd,
-      env: { ...stringEnv(options.env), ...options.secretEnv },
+    core.info(`[command]${plan.tool} ${plan.args.join(' ')}`)
+    exitCode = await exec.exec(plan.tool, plan.args, {
+      cwd: plan.cwd,
+      env,
+      silent: true,
       ignoreReturnCode: true,
-      listeners: { stdline: line => tail.add(line), errline: line => tail.add(line) }
+      listeners: { stdline: print, errline: print }
     })
   } catch (error) {
     // exec rejects when the tool cannot be started at all (not found, not executable).
     throw new ActionError(
-      `Could not run "${command.tool}" from input "cdk-command" in "${options.workingDirectory}": ` +
+      `Could not run "${plan.tool}" from input "cdk-command" in "${plan.cwd}": ` +
         `${error instanceof Error ? error.message : String(error)}. Install the CDK CLI (npm i -D aws-cdk) or fix "cdk-command".`
     )
   } finally {
@@ -91,13 +120,13 @@ export async function cdkDeploy(options: DeployOptions): Promise<Record<string, 
   try {
     if (exitCode !== 0) {
       throw new ActionError(
-        `cdk deploy of stack "${options.stack}" failed with exit code ${exitCode}; nothing was written back or restarted. ` +
+        `cdk deploy of stack "${plan.stack}" failed with exit code ${exitCode}; nothing was written back or restarted. ` +
           `Its last error lines:\n${tail.errorLines()}`
       )
     }
-    return await readStackOutputs(outputsFile, options.stack)
+    return await readStackOutputs(plan.outputsFile, plan.stack)
   } finally {
-    await rm(outputsFile, { force: true })
+    await rm(plan.outputsFile, { force: true })
   }
 }
 
@@ -128,12 +157,6 @@ async function readStackOutputs(file: string, stack: string): Promise<Record<str
     )
   }
   return outputs
-}
-
-function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined)
-  )
 }
 
 /** Keeps the last lines of a long output, to quote the ones that tell why a deploy failed. */

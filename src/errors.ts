@@ -71,9 +71,16 @@ export function describeAwsError(error: unknown, call: AwsCallContext): ActionEr
         `access keys or the role set by aws-actions/configure-aws-credentials, and the region.`
     )
   }
-  if (name === 'DecryptionFailure' || name === 'KMSAccessDeniedException') {
+  if (
+    name === 'DecryptionFailure' ||
+    name === 'EncryptionFailure' ||
+    name === 'KMSAccessDeniedException'
+  ) {
+    const kms = call.action.endsWith('PutSecretValue')
+      ? '"kms:GenerateDataKey" and "kms:Decrypt"'
+      : '"kms:Decrypt"'
     return new ActionError(
-      `${capitalize(call.subject)} could not be decrypted (${name}). Allow "kms:Decrypt" on the ` +
+      `${capitalize(call.subject)}: ${call.action} failed with ${name}. Allow ${kms} on the ` +
         `secret's KMS key for the role the workflow runs as.`
     )
   }

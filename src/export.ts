@@ -1,65 +1,21 @@
 import * as core from '@actions/core'
 import { ActionError } from './errors.js'
 
-const OUTPUT_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/
+export const OUTPUT_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/
 
 // Variables a secret key must not replace: the process loader's, the runner's defaults, and the
 // AWS SDK's. Other GITHUB_* names are fine: the reference secret's github_repo is GITHUB_REPO.
-const RESERVED_ENV = new Set([
-  ...[
-    'PATH',
-    'HOME',
-    'SHELL',
-    'USER',
-    'CI',
-    'NODE_OPTIONS',
-    'NODE_PATH',
-    'LD_PRELOAD',
-    'LD_LIBRARY_PATH'
-  ],
-  ...[
-    'ACTION',
-    'ACTION_PATH',
-    'ACTION_REPOSITORY',
-    'ACTIONS',
-    'ACTOR',
-    'ACTOR_ID',
-    'API_URL',
-    'BASE_REF',
-    'ENV'
-  ]
-    .concat([
-      'EVENT_NAME',
-      'EVENT_PATH',
-      'GRAPHQL_URL',
-      'HEAD_REF',
-      'JOB',
-      'OUTPUT',
-      'PATH',
-      'REF',
-      'REF_NAME'
-    ])
-    .concat([
-      'REF_PROTECTED',
-      'REF_TYPE',
-      'REPOSITORY',
-      'REPOSITORY_ID',
-      'REPOSITORY_OWNER',
-      'REPOSITORY_OWNER_ID'
-    ])
-    .concat([
-      'RETENTION_DAYS',
-      'RUN_ATTEMPT',
-      'RUN_ID',
-      'RUN_NUMBER',
-      'SERVER_URL',
-      'SHA',
-      'STATE',
-      'STEP_SUMMARY'
-    ])
-    .concat(['TOKEN', 'TRIGGERING_ACTOR', 'WORKFLOW', 'WORKFLOW_REF', 'WORKFLOW_SHA', 'WORKSPACE'])
-    .map(name => `GITHUB_${name}`)
-])
+const RESERVED_ENV = new Set(
+  `PATH HOME SHELL USER CI NODE_OPTIONS NODE_PATH LD_PRELOAD LD_LIBRARY_PATH
+   GITHUB_ACTION GITHUB_ACTION_PATH GITHUB_ACTION_REPOSITORY GITHUB_ACTIONS GITHUB_ACTOR
+   GITHUB_ACTOR_ID GITHUB_API_URL GITHUB_BASE_REF GITHUB_ENV GITHUB_EVENT_NAME GITHUB_EVENT_PATH
+   GITHUB_GRAPHQL_URL GITHUB_HEAD_REF GITHUB_JOB GITHUB_OUTPUT GITHUB_PATH GITHUB_REF
+   GITHUB_REF_NAME GITHUB_REF_PROTECTED GITHUB_REF_TYPE GITHUB_REPOSITORY GITHUB_REPOSITORY_ID
+   GITHUB_REPOSITORY_OWNER GITHUB_REPOSITORY_OWNER_ID GITHUB_RETENTION_DAYS GITHUB_RUN_ATTEMPT
+   GITHUB_RUN_ID GITHUB_RUN_NUMBER GITHUB_SERVER_URL GITHUB_SHA GITHUB_STATE GITHUB_STEP_SUMMARY
+   GITHUB_TOKEN GITHUB_TRIGGERING_ACTOR GITHUB_WORKFLOW GITHUB_WORKFLOW_REF GITHUB_WORKFLOW_SHA
+   GITHUB_WORKSPACE`.split(/\s+/)
+)
 const RESERVED_ENV_PREFIX = /^(RUNNER_|ACTIONS_|INPUT_|AWS_)/
 
 /** `ec2_key_name` -> `EC2_KEY_NAME`, `api-key` -> `API_KEY`. */
@@ -124,15 +80,13 @@ export function secretEnvironment(
   return env
 }
 
-/** Sets one step output per key and, when asked, one environment variable per key. */
+/** Sets one step output per key and, given the variables (secretEnvironment), exports them. */
 export function exportSecret(
   secretId: string,
   values: Record<string, string>,
-  exportEnv: boolean
+  env?: Record<string, string>
 ): void {
-  const keys = Object.keys(values)
-  checkOutputNames(secretId, keys)
-  const env = exportEnv ? secretEnvironment(secretId, values) : {}
-  for (const key of keys) core.setOutput(key, values[key])
-  for (const [name, value] of Object.entries(env)) core.exportVariable(name, value)
+  checkOutputNames(secretId, Object.keys(values))
+  for (const [key, value] of Object.entries(values)) core.setOutput(key, value)
+  for (const [name, value] of Object.entries(env ?? {})) core.exportVariable(name, value)
 }

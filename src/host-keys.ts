@@ -51,25 +51,29 @@ export async function hostKeysFromConsole(
     maxDelayMs: 30000,
     sleep
   })
-  let latest = true
+  // The latest output (Nitro only) shows a new instance's boot soonest; the buffered output still
+  // holds the boot of an instance that has been up long enough for its latest output to scroll on.
+  const views = [true, false]
   do {
-    let output: string
-    try {
-      const response = await ec2.send(
-        new GetConsoleOutputCommand({ InstanceId: instanceId, Latest: latest || undefined })
-      )
-      output = Buffer.from(response.Output ?? '', 'base64').toString('utf8')
-    } catch (error) {
-      // Only Nitro instances serve the latest output; others serve what was buffered at boot.
-      if ((error as { name?: string }).name === 'UnsupportedOperation' && latest) {
-        latest = false
-        continue
+    let output = ''
+    for (const latest of [...views]) {
+      try {
+        const response = await ec2.send(
+          new GetConsoleOutputCommand({ InstanceId: instanceId, Latest: latest || undefined })
+        )
+        output = Buffer.from(response.Output ?? '', 'base64').toString('utf8')
+      } catch (error) {
+        if (latest && (error as { name?: string }).name === 'UnsupportedOperation') {
+          views.shift()
+          continue
+        }
+        throw describeAwsError(error, {
+          action: 'ec2:GetConsoleOutput',
+          subject: `instance ${instanceId}`,
+          resource: `arn:aws:ec2:*:*:instance/${instanceId}`
+        })
       }
-      throw describeAwsError(error, {
-        action: 'ec2:GetConsoleOutput',
-        subject: `instance ${instanceId}`,
-        resource: `arn:aws:ec2:*:*:instance/${instanceId}`
-      })
+      if (fingerprintsFromConsole(output).length > 0) break
     }
     const fingerprints = fingerprintsFromConsole(output)
     if (fingerprints.length > 0) {

@@ -1,5 +1,7 @@
 import * as core from '@actions/core'
 import { ActionError } from './errors.js'
+import { ACTION_OUTPUTS, OUTPUT_NAME } from './export.js'
+import { maskSecret } from './log.js'
 
 export type RestartMode = 'ssh' | 'none'
 export type AddressType = 'public' | 'private'
@@ -77,6 +79,18 @@ function integerInput(name: string, min: number, max: number): number {
 
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/
 
+/** The secret key that receives the address: it is also an output, so it needs an output's name. */
+function hostKeyInput(): string {
+  const key = text('host-key')
+  if (!OUTPUT_NAME.test(key) || ACTION_OUTPUTS.includes(key)) {
+    throw new ActionError(
+      `Input "host-key" is "${key}": it must name a key of the deployment secret (letters, digits, "_" and "-", ` +
+        `starting with a letter or "_"), and not one of the action's own outputs (${ACTION_OUTPUTS.join(', ')}).`
+    )
+  }
+  return key
+}
+
 export function readInputs(): ActionInputs {
   const deploy = booleanInput('deploy')
   const stack = text('stack')
@@ -101,9 +115,10 @@ export function readInputs(): ActionInputs {
     }
   }
   const privateKey = core.getInput('ssh-private-key')
-  const passphrase = core.getInput('ssh-passphrase')
+  // Spaces can be part of a passphrase.
+  const passphrase = core.getInput('ssh-passphrase', { trimWhitespace: false })
   // Inputs from `${{ secrets.X }}` are masked by the runner, but not line by line on every runner.
-  for (const value of [privateKey, passphrase]) maskMultiline(value)
+  for (const value of [privateKey, passphrase]) maskSecret(value)
   return {
     deploymentSecretId,
     appSecretId: text('app-secret-id'),
@@ -119,7 +134,7 @@ export function readInputs(): ActionInputs {
     instanceIdOutput: text('instance-id-output'),
     addressType: choiceInput('address-type', ['public', 'private'] as const),
     instanceTimeoutSeconds: integerInput('instance-timeout', 1, 3600),
-    hostKey: text('host-key'),
+    hostKey: hostKeyInput(),
     restart: choiceInput('restart', ['ssh', 'none'] as const),
     service: text('service'),
     ssh: {
@@ -133,16 +148,5 @@ export function readInputs(): ActionInputs {
       commandTimeoutSeconds: integerInput('ssh-command-timeout', 1, 3600),
       healthCommand: text('health-command')
     }
-  }
-}
-
-/** Registers a value and each of its lines with the runner's log masking. */
-export function maskMultiline(value: string): void {
-  if (value.trim() === '') return
-  core.setSecret(value)
-  if (!/[\r\n]/.test(value)) return
-  for (const line of value.split(/\r?\n|\r/)) {
-    const trimmed = line.trim()
-    if (trimmed !== '') core.setSecret(trimmed)
   }
 }

@@ -1,9 +1,11 @@
+import { isIP } from 'node:net'
 import * as core from '@actions/core'
 import { createAwsClients, resolveRegion, type AwsClients } from './aws.js'
-import { cdkDeploy, cdkDeployCommand } from './deploy.js'
-import { failureMessage } from './errors.js'
-import { checkOutputNames, envName, exportSecret, secretEnvironment } from './export.js'
-import { maskMultiline, readInputs, type ActionInputs } from './inputs.js'
+import { cdkDeploy, cdkEnvironment, planCdkDeploy, type CdkDeployPlan } from './deploy.js'
+import { ActionError, failureMessage } from './errors.js'
+import { envName, exportSecret, secretEnvironment } from './export.js'
+import { readInputs, type ActionInputs } from './inputs.js'
+import { maskSecret, redact } from './log.js'
 import { checkRestartTarget, restartService, type HostKeyCheck } from './restart.js'
 import { readJsonSecret, requireKeys, type JsonSecret } from './secrets.js'
 import { newReport, writeSummary, type RunReport } from './summary.js'
@@ -26,19 +28,34 @@ const defaultDependencies: Dependencies = {
 export async function run(overrides: Partial<Dependencies> = {}): Promise<void> {
   const deps = { ...defaultDependencies, ...overrides }
   const report = newReport()
-  // Set first, so that a workflow reading it after a failure sees false, not nothing.
-  core.setOutput('restarted', 'false')
   try {
+    // Set first, so that a workflow reading it after a failure sees false, not nothing.
+    core.setOutput('restarted', 'false')
     await pipeline(readInputs(), deps, report)
   } catch (error) {
-    report.failure = failureMessage(error)
+    let message = failureMessage(error)
+    if (report.writeBack?.changed) {
+      message += ` (The deploy itself succeeded: "${report.writeBack.key}" already holds the new address, version ${report.writeBack.versionId}.)`
+    }
+    // The runner masks the log, but older runners miss forms of a value; the message is also
+    // written to the job summary.
+    report.failure = redact(message)
     core.setFailed(report.failure)
   }
   try {
     await writeSummary(report, deps.env)
   } catch (error) {
-    core.warning(`Could not write the job summary: ${failureMessage(error)}`)
+    core.warning(`Could not write the job summary: ${redact(failureMessage(error))}`)
   }
+}
+
+/** What the later phases will do, worked out and checked before anything changes. */
+interface Plan {
+  /** The deployment secret as environment variables, for the CDK app and export-env. */
+  secretEnv: Record<string, string>
+  cdk?: CdkDeployPlan
+  /** The SSH login user, when the restart goes over SSH. */
+  sshUser?: string
 }
 
 /** Where the restart goes: the deployed instance, or the address the secret already holds. */
@@ -66,7 +83,7 @@ async function pipeline(
     versionId: deployment.versionId
   })
   requireKeys(deployment, inputs.requiredKeys, 'deployment', 'listed in input "required-keys"')
-  const sshUser = checkLaterPhases(inputs, deployment)
+  const plan = await planLaterPhases(inputs, deployment, deps.env)
 
   if (inputs.appSecretId !== '') {
     const app = await readJsonSecret(clients.secretsManager, inputs.appSecretId, 'app')
@@ -74,7 +91,7 @@ async function pipeline(
     requireKeys(app, inputs.appRequiredKeys, 'app', 'listed in input "app-required-keys"')
   }
 
-  exportSecret(deployment.id, deployment.values, inputs.exportEnv)
+  exportSecret(deployment.id, deployment.values, inputs.exportEnv ? plan.secretEnv : undefined)
   report.exportedKeys = Object.keys(deployment.values)
   report.exportedEnv = inputs.exportEnv
   core.info(
@@ -84,12 +101,12 @@ async function pipeline(
 
   let versionId = deployment.versionId
   let target: Target | undefined
-  if (inputs.deploy) {
-    target = await deployAndLocate(inputs, deployment, clients, deps)
+  if (plan.cdk) {
+    target = await deployAndLocate(inputs, plan.cdk, plan.secretEnv, clients, deps)
     report.deploy = {
       stack: inputs.stack,
       instanceId: target.instanceId ?? '',
-      address: summaryAddress(inputs, target)
+      address: target.address
     }
     const written = await writeKeyBack(
       clients.secretsManager,
@@ -108,24 +125,20 @@ async function pipeline(
     core.setOutput(inputs.hostKey, target.address)
     if (inputs.exportEnv) core.exportVariable(envName(inputs.hostKey), target.address)
   } else if (inputs.restart !== 'none') {
-    target = { address: deployment.values[inputs.hostKey] }
+    target = { address: deployment.values[inputs.hostKey].trim() }
     core.setOutput('instance-ip', target.address)
   }
   core.setOutput('secret-version-id', versionId)
 
-  if (inputs.restart === 'ssh' && target && sshUser) {
+  if (plan.sshUser && target) {
     const hostKeys = await hostKeyCheck(inputs, target, clients, deps)
     const where = `${target.address}:${inputs.ssh.port}`
-    report.restart = {
-      host: `${summaryAddress(inputs, target)}:${inputs.ssh.port}`,
-      unit: inputs.service,
-      result: 'failed'
-    }
-    await restartService({
+    report.restart = { host: where, unit: inputs.service, result: 'failed' }
+    const { hostFingerprint } = await restartService({
       target: {
         host: target.address,
         port: inputs.ssh.port,
-        username: sshUser,
+        username: plan.sshUser,
         privateKey: inputs.ssh.privateKey,
         passphrase: inputs.ssh.passphrase
       },
@@ -136,62 +149,72 @@ async function pipeline(
       commandTimeoutMs: inputs.ssh.commandTimeoutSeconds * 1000,
       sleep: deps.sleep
     })
-    report.restart.result = inputs.ssh.healthCommand
-      ? 'restarted, health command passed'
-      : 'restarted, active'
+    report.restart.result = `${inputs.ssh.healthCommand ? 'restarted, health command passed' : 'restarted, active'} (host key ${hostFingerprint})`
     core.setOutput('restarted', 'true')
     core.info(`Restarted "${inputs.service}" on ${where}.`)
   }
 }
 
-/** The summary file is not masked like the log: the address shows only when it is not secret. */
-function summaryAddress(inputs: ActionInputs, target: Target): string {
-  return inputs.maskExclude.includes(inputs.hostKey) ? target.address : '(masked)'
-}
-
 /**
  * Checks what the deploy and restart phases will need, so that a mistake fails the run before
- * anything is deployed or written. Returns the SSH user when the restart goes over SSH.
+ * anything is deployed or written.
  */
-function checkLaterPhases(inputs: ActionInputs, deployment: JsonSecret): string | undefined {
-  checkOutputNames(deployment.id, [inputs.hostKey])
+async function planLaterPhases(
+  inputs: ActionInputs,
+  deployment: JsonSecret,
+  env: NodeJS.ProcessEnv
+): Promise<Plan> {
+  const plan: Plan = {
+    secretEnv:
+      inputs.deploy || inputs.exportEnv ? secretEnvironment(deployment.id, deployment.values) : {}
+  }
   if (inputs.deploy) {
-    cdkDeployCommand(inputs, 'outputs.json')
-    secretEnvironment(deployment.id, deployment.values)
+    plan.cdk = planCdkDeploy(inputs, env)
   } else if (inputs.restart !== 'none') {
     requireKeys(
       deployment,
       [inputs.hostKey],
       'deployment',
-      `input "host-key": the address to restart on when deploy is false`
+      'input "host-key": the address to restart on when deploy is false'
     )
+    checkAddress(deployment.values[inputs.hostKey].trim(), inputs.hostKey, deployment.id)
   }
-  if (inputs.restart !== 'ssh') return undefined
-  const user = inputs.ssh.user || deployment.values.ec2_user || ''
-  const userSource = inputs.ssh.user
-    ? 'input "ssh-user"'
-    : `key "ec2_user" of the deployment secret "${deployment.id}" (used when input "ssh-user" is empty)`
-  checkRestartTarget(
-    inputs.service,
-    { username: user, privateKey: inputs.ssh.privateKey },
-    userSource
+  if (inputs.restart === 'ssh') {
+    const user = inputs.ssh.user || deployment.values.ec2_user || ''
+    const userSource = inputs.ssh.user
+      ? 'input "ssh-user"'
+      : `key "ec2_user" of the deployment secret "${deployment.id}" (used when input "ssh-user" is empty)`
+    await checkRestartTarget(inputs.service, { username: user, ...inputs.ssh }, userSource)
+    plan.sshUser = user
+  }
+  return plan
+}
+
+const HOST_NAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
+
+/** An address from the secret must be one, or the SSH retries would spend their whole budget on it. */
+function checkAddress(address: string, key: string, secretId: string): void {
+  if (isIP(address) || HOST_NAME.test(address)) return
+  throw new ActionError(
+    `Key "${key}" of the deployment secret "${secretId}" is not an IP address or host name; fix it in the secret, ` +
+      'or deploy once (deploy: true) to have the action write it.'
   )
-  return user
 }
 
 async function deployAndLocate(
   inputs: ActionInputs,
-  deployment: JsonSecret,
+  cdk: CdkDeployPlan,
+  secretEnv: Record<string, string>,
   clients: AwsClients,
   deps: Dependencies
 ): Promise<Target> {
-  const stackOutputs = await cdkDeploy({
-    stack: inputs.stack,
-    workingDirectory: inputs.workingDirectory,
-    cdkCommand: inputs.cdkCommand,
-    cdkArgs: inputs.cdkArgs,
-    secretEnv: secretEnvironment(deployment.id, deployment.values),
-    env: deps.env
+  const maskAddresses = !inputs.maskExclude.includes(inputs.hostKey)
+  const stackOutputs = await cdkDeploy(cdk, cdkEnvironment(deps.env, secretEnv), line => {
+    // The CLI prints the stack's outputs ("Stack.PublicIp = 203.0.113.7") before the action knows
+    // which is the instance's address, which goes into the secret: mask every address first.
+    const value = /^\S+\.\S+ = (\S+)$/.exec(line)?.[1]
+    if (maskAddresses && value && isIP(value)) maskSecret(value)
   })
   core.setOutput('stack-outputs', JSON.stringify(stackOutputs))
   // Loaded here, not at start-up: with them comes the EC2 client, most of the bundle's size.
@@ -206,7 +229,7 @@ async function deployAndLocate(
     deps.sleep
   )
   // The address goes into the secret, where every value is masked unless the user says otherwise.
-  if (!inputs.maskExclude.includes(inputs.hostKey)) maskMultiline(instance.address)
+  if (maskAddresses) maskSecret(instance.address)
   core.setOutput('instance-id', instance.instanceId)
   core.setOutput('instance-ip', instance.address)
   core.info(`Stack "${inputs.stack}" runs instance ${instance.instanceId} at ${instance.address}.`)

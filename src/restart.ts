@@ -4,6 +4,7 @@ import { StringDecoder } from 'node:string_decoder'
 import type { NodeSSH } from 'node-ssh'
 import { createBackoff } from './backoff.js'
 import { ActionError } from './errors.js'
+import { printUntrusted } from './log.js'
 
 export interface SshTarget {
   host: string
@@ -99,20 +100,27 @@ export function sshFingerprint(hostKey: Buffer): string {
 }
 
 /**
- * Checks what the restart will need; the pipeline calls it before deploying, so that a bad name
- * or a missing key fails the run before anything changes.
+ * Checks what the restart will need, the private key included (ssh2 parses it, as it will to
+ * connect); the pipeline calls it before deploying, so that a mistake fails the run before anything
+ * changes.
  */
-export function checkRestartTarget(
+export async function checkRestartTarget(
   service: string,
-  target: Pick<SshTarget, 'username' | 'privateKey'>,
+  target: Pick<SshTarget, 'username' | 'privateKey' | 'passphrase'>,
   userSource: string
-): void {
+): Promise<void> {
   checkServiceName(service)
   if (target.privateKey.trim() === '') {
     throw new ActionError(
       'Input "ssh-private-key" is empty: give the private key of the instance\'s key pair, e.g. ' +
         '${{ secrets.EC2_SSH_KEY }}, or set restart: none.'
     )
+  }
+  const { utils } = await import('ssh2')
+  const parsed = utils.parseKey(target.privateKey, target.passphrase || undefined)
+  if (parsed instanceof Error) throw privateKeyError(parsed.message, Boolean(target.passphrase))
+  if (!(Array.isArray(parsed) ? parsed : [parsed]).every(key => key.isPrivateKey())) {
+    throw privateKeyError('does not contain a (valid) private key', Boolean(target.passphrase))
   }
   checkUserName(target.username, userSource)
 }
@@ -123,14 +131,14 @@ export function checkRestartTarget(
  */
 export async function restartService(options: RestartOptions): Promise<RestartResult> {
   const { target, service } = options
-  checkRestartTarget(service, target, 'the SSH user')
+  await checkRestartTarget(service, target, 'the SSH user')
   if (options.hostKeys.kind === 'pinned' && options.hostKeys.fingerprints.length === 0) {
     throw new ActionError(
       'Input "ssh-host-fingerprint" lists no fingerprint to pin the host key to.'
     )
   }
   const log = options.log ?? {
-    info: line => core.info(line),
+    info: printUntrusted,
     warning: message => core.warning(message)
   }
   const sleep = options.sleep ?? (ms => new Promise<void>(resolve => setTimeout(resolve, ms)))
@@ -152,7 +160,7 @@ export async function restartService(options: RestartOptions): Promise<RestartRe
       hint: `Check ${inspect}; user "${target.username}" needs passwordless sudo for systemctl.`
     })
     if (options.healthCommand) {
-      await remote.run(options.healthCommand, {
+      await remote.run(`${limit} sh -c ${singleQuote(options.healthCommand)}`, {
         doing: `The health command on ${where}`,
         failed: `The health check of service "${service}" on ${where} failed after the restart`,
         program: 'the health command (input "health-command")',

@@ -1,6 +1,6 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { ActionError, describeAwsError, type AwsCallContext } from './errors.js'
-import { maskMultiline } from './inputs.js'
+import { maskSecret } from './log.js'
 
 /** A JSON secret as read: which version, and its keys (every value a string once validated). */
 export interface JsonSecret {
@@ -80,13 +80,13 @@ export function parseJsonObjectOfStrings(
     parsed = JSON.parse(secretString)
   } catch {
     // JSON.parse's own message quotes the text, which is the secret: never pass it on.
-    maskMultiline(secretString)
+    maskSecret(secretString)
     throw new ActionError(
       `${label} is not valid JSON. Store a JSON object such as {"ec2_host": "", "ec2_user": "ec2-user"}.`
     )
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    maskMultiline(secretString)
+    maskSecret(secretString)
     const kind =
       parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : `a ${typeof parsed}`
     throw new ActionError(`${label} is ${kind}, not a JSON object of keys and string values.`)
@@ -94,8 +94,8 @@ export function parseJsonObjectOfStrings(
   const entries = Object.entries(parsed as Record<string, unknown>)
   for (const [key, value] of entries) {
     if (maskExclude.includes(key)) continue
-    if (typeof value === 'string') maskMultiline(value)
-    else if (value !== null && typeof value !== 'boolean') maskMultiline(JSON.stringify(value))
+    if (typeof value === 'string') maskSecret(value)
+    else if (value !== null && typeof value !== 'boolean') maskSecret(JSON.stringify(value))
   }
   for (const [key, value] of entries) {
     if (typeof value !== 'string') {

@@ -1,4 +1,5 @@
 import * as core from '@actions/core'
+import { redact } from './log.js'
 
 /** What the run did, phase by phase; ids, names and addresses only, never a secret value. */
 export interface RunReport {
@@ -18,7 +19,8 @@ export function newReport(): RunReport {
 const code = (text: string): string => `<code>${escapeHtml(text)}</code>`
 
 function escapeHtml(text: string): string {
-  return text.replace(
+  // Redacted before escaping: the runner masks the summary, but not the HTML-escaped form of a value.
+  return redact(text).replace(
     /[&<>"]/g,
     c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c
   )

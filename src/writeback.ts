@@ -47,6 +47,11 @@ export async function writeKeyBack(
       return { changed: true, versionId, values }
     }
     const current = await readJsonSecret(client, base.id, 'deployment', maskExclude)
+    if (current.versionId === versionId) {
+      // The swap went through, but its answer was lost and the SDK's retry was refused.
+      await clearPending(client, base.id, versionId)
+      return { changed: true, versionId, values }
+    }
     if (current.versionId === base.versionId) throw unswapped(refused, base.id, versionId)
     core.info(
       `The deployment secret "${base.id}" changed while this run deployed; merging "${key}" into the new version.`

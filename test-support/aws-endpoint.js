@@ -17,7 +17,8 @@ const PREVIOUS = 'AWSPREVIOUS'
  * @typedef {{ instanceId: string, state?: string, publicIp?: string, privateIp?: string,
  *   tags?: Record<string, string>, consoleOutput?: string }} Instance
  * @typedef {{ service: 'secretsmanager' | 'ec2', action: string, params: Record<string, unknown> }} Call
- * @typedef {{ status: number, code: string, message?: string, times?: number }} Fault
+ * @typedef {{ status: number, code: string, message?: string, times?: number, after?: boolean }} Fault
+ *   `after`: the call takes effect, then its answer is this error (an answer lost on the way back)
  */
 
 class AwsError extends Error {
@@ -171,9 +172,10 @@ export class LocalAws {
   /** @param {'secretsmanager' | 'ec2'} service @param {string} action @param {Record<string, unknown>} params */
   async admit(service, action, params) {
     this.calls.push({ service, action, params })
-    const fault = this.faults.get(action)?.shift()
-    if (fault)
-      throw new AwsError(fault.status, fault.code, fault.message ?? `Injected ${fault.code}`)
+    if (!this.faults.get(action)?.[0]?.after) {
+      const fault = this.faults.get(action)?.shift()
+      if (fault) throw faultError(fault)
+    }
     if (this.denied.has(action)) {
       throw new AwsError(
         400,
@@ -194,6 +196,10 @@ export class LocalAws {
       if (!handler)
         throw new AwsError(400, 'UnknownOperationException', `Unknown operation ${action}`)
       const result = handler.call(this, params)
+      const lostAnswer = this.faults.get(action)?.[0]?.after
+        ? this.faults.get(action)?.shift()
+        : undefined
+      if (lostAnswer) throw faultError(lostAnswer)
       res.writeHead(200, {
         'content-type': 'application/x-amz-json-1.1',
         'x-amzn-requestid': randomUUID()
@@ -493,6 +499,11 @@ function instanceXml(instance) {
 /** @param {string} text */
 function xml(text) {
   return text.replace(/[&<>"']/g, c => `&#${c.charCodeAt(0)};`)
+}
+
+/** @param {Fault} fault */
+function faultError(fault) {
+  return new AwsError(fault.status, fault.code, fault.message ?? `Injected ${fault.code}`)
 }
 
 /** @param {unknown} error @returns {AwsError} */

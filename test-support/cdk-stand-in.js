@@ -9,6 +9,7 @@
 //     "concurrentEdit": { "secretId": "...", "key": "...", "value": "..." },
 //                              optional: another writer changes the secret while the deploy runs,
 //                              through the real SDK, with a plain PutSecretValue
+//     "print": ["..."],            optional: lines the CDK app prints while it deploys
 //     "record": "<file>", "recordEnv": ["EC2_KEY_NAME"] }  optional: what it was given, for tests
 import { readFileSync, writeFileSync, existsSync, appendFileSync } from 'node:fs'
 import { resolve } from 'node:path'
@@ -47,6 +48,8 @@ const log = rest.includes('--ci') ? process.stdout : process.stderr
 log.write(
   `\n✨  Synthesis time: 0.42s\n\n${stack}: start: Building ${stack} Template\n${stack}: deploying... [1/1]\n`
 )
+
+for (const line of config.print ?? []) log.write(`${line}\n`)
 
 if (config.concurrentEdit) {
   const { SecretsManagerClient, GetSecretValueCommand, PutSecretValueCommand } =
