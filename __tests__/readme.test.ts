@@ -12,7 +12,10 @@ describe('README.md', () => {
   })
 
   it('would notice an input added to action.yml but not to the README', () => {
-    const added = actionYml.replace('inputs:\n', "inputs:\n  new-input:\n    description: 'New.'\n    default: 'x'\n")
+    const added = actionYml.replace(
+      'inputs:\n',
+      "inputs:\n  new-input:\n    description: 'New.'\n    default: 'x'\n"
+    )
     expect(tables(added).inputs).toContain('| `new-input` | `x` | New. |')
     expect(withTables(readme, added)).not.toBe(readme)
   })

@@ -14,9 +14,12 @@ const cell = text => text.replace(/\|/g, '\\|').replace(/\n/g, ' ').trim()
 export function tables(actionYml) {
   const action = parse(actionYml)
   const inputs = Object.entries(action.inputs ?? {}).map(
-    ([name, spec]) => `| \`${name}\` | ${spec.default === undefined || spec.default === '' ? '' : `\`${cell(String(spec.default))}\``} | ${cell(spec.description)} |`
+    ([name, spec]) =>
+      `| \`${name}\` | ${spec.default === undefined || spec.default === '' ? '' : `\`${cell(String(spec.default))}\``} | ${cell(spec.description)} |`
   )
-  const outputs = Object.entries(action.outputs ?? {}).map(([name, spec]) => `| \`${name}\` | ${cell(spec.description)} |`)
+  const outputs = Object.entries(action.outputs ?? {}).map(
+    ([name, spec]) => `| \`${name}\` | ${cell(spec.description)} |`
+  )
   return {
     inputs: ['| input | default | description |', '| --- | --- | --- |', ...inputs].join('\n'),
     outputs: ['| output | description |', '| --- | --- |', ...outputs].join('\n')
@@ -44,7 +47,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const updated = withTables(readme, readFileSync(`${root}action.yml`, 'utf8'))
   if (process.argv.includes('--check')) {
     if (updated !== readme) {
-      console.error('README.md tables differ from action.yml: run "npm run docs" and commit README.md.')
+      console.error(
+        'README.md tables differ from action.yml: run "npm run docs" and commit README.md.'
+      )
       process.exit(1)
     }
   } else {

@@ -29,17 +29,4 @@ export function ec2For(aws: LocalAws): EC2Client {
   return new EC2Client({ region: aws.region, endpoint: aws.url, credentials, maxAttempts: 5 })
 }
 
-/** The example deployment secret of the reference document, with the address not yet known. */
-export const EXAMPLE_DEPLOYMENT = {
-  ec2_key_name: 'my-key-pair',
-  ec2_host: '',
-  ec2_user: 'ec2-user',
-  github_repo: 'https://github.com/yourusername/yourrepo.git'
-}
-
-export const EXAMPLE_APP = {
-  db_password: 'local-db-password',
-  jwt_secret: 'local-jwt-secret',
-  api_keys: 'local-api-keys',
-  generated_password: 'auto-generated-value'
-}
+export { EXAMPLE_APP, EXAMPLE_DEPLOYMENT } from '../../test-support/example-secrets.js'

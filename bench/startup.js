@@ -1,0 +1,115 @@
+// Benchmark: how long one run of the bundle takes, as a ratio to a bare `node -e 0` measured in
+// the same run (these machines are shared and noisy: compare ratios, not milliseconds).
+//   npm run bench [-- --runs 15]
+// Cases: a secrets-only run (deploy: false, restart: none), which never loads the EC2 client or
+// the SSH library, and a deploy run (CDK stand-in, instance lookup, write-back; restart: none).
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parse } from 'yaml'
+import { readFileSync } from 'node:fs'
+import { LocalAws } from '../test-support/aws-endpoint.js'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const runsAt = process.argv.indexOf('--runs')
+const runs = runsAt > 0 ? Number(process.argv[runsAt + 1]) : 15
+
+const aws = new LocalAws()
+await aws.start()
+aws.putSecret('FastAPIDeploymentSecrets', {
+  ec2_key_name: 'k',
+  ec2_host: '',
+  ec2_user: 'ec2-user',
+  github_repo: 'r'
+})
+aws.putSecret('FastAPIAppSecrets', { db_password: 'p', jwt_secret: 'j' })
+aws.addInstance({ instanceId: 'i-0abc1234def567890', publicIp: '203.0.113.7' })
+
+const work = mkdtempSync(join(tmpdir(), 'sda-bench-'))
+writeFileSync(join(work, 'cdk.json'), '{}')
+writeFileSync(
+  join(work, 'cdk-stand-in.json'),
+  JSON.stringify({ stacks: { S: { outputs: { Id: 'i-0abc1234def567890' } } } })
+)
+
+const defaults = Object.fromEntries(
+  Object.entries(parse(readFileSync(join(root, 'action.yml'), 'utf8')).inputs).map(
+    ([name, spec]) => [`INPUT_${name.toUpperCase()}`, String(spec.default ?? '')]
+  )
+)
+
+/** @param {Record<string, string>} inputs */
+function bundleEnv(inputs) {
+  const files = Object.fromEntries(
+    ['GITHUB_OUTPUT', 'GITHUB_ENV'].map(name => [name, join(work, name)])
+  )
+  for (const file of Object.values(files)) writeFileSync(file, '')
+  const env = {
+    PATH: process.env.PATH ?? '',
+    HOME: work,
+    RUNNER_TEMP: work,
+    ...files,
+    ...aws.environment(),
+    ...defaults
+  }
+  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value
+  return env
+}
+
+/** @param {string[]} args @param {Record<string, string>} env @returns {Promise<number>} ms */
+function timed(args, env) {
+  const started = process.hrtime.bigint()
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { env, cwd: root, stdio: 'ignore' })
+    child.on('error', reject)
+    child.on('close', code => {
+      if (code !== 0) reject(new Error(`${args.join(' ')} exited ${code}`))
+      else resolve(Number(process.hrtime.bigint() - started) / 1e6)
+    })
+  })
+}
+
+const cases = {
+  'node -e 0 (baseline)': () => timed(['-e', '0'], { PATH: process.env.PATH ?? '' }),
+  'secrets only': () =>
+    timed([join(root, 'dist/index.js')], bundleEnv({ deploy: 'false', restart: 'none' })),
+  'deploy + write-back': () => {
+    aws.putSecret('FastAPIDeploymentSecrets', {
+      ec2_key_name: 'k',
+      ec2_host: '',
+      ec2_user: 'ec2-user',
+      github_repo: 'r'
+    })
+    return timed(
+      [join(root, 'dist/index.js')],
+      bundleEnv({
+        stack: 'S',
+        restart: 'none',
+        'working-directory': work,
+        'cdk-command': `node ${join(root, 'test-support/cdk-stand-in.js')}`
+      })
+    )
+  }
+}
+
+/** @type {Record<string, number[]>} */
+const samples = Object.fromEntries(Object.keys(cases).map(name => [name, []]))
+try {
+  // Interleaved, so that a noisy moment hits every case alike.
+  for (let i = 0; i < runs; i++)
+    for (const [name, run] of Object.entries(cases)) samples[name].push(await run())
+} finally {
+  await aws.stop()
+  rmSync(work, { recursive: true, force: true })
+}
+const median = (/** @type {number[]} */ xs) =>
+  [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+const baseline = median(samples['node -e 0 (baseline)'])
+console.log(`node ${process.version}, ${runs} runs each, medians as multiples of the baseline:`)
+for (const [name, xs] of Object.entries(samples)) {
+  console.log(
+    `  ${name.padEnd(22)} ${(median(xs) / baseline).toFixed(1).padStart(5)}x   (${median(xs).toFixed(0)} ms)`
+  )
+}

@@ -1,0 +1,32 @@
+// Rebuilds dist/ from the sources and fails, showing the difference, when the result is not what
+// is committed: the runner executes dist/index.js, never src/, so a stale bundle ships stale code.
+//   node scripts/check-dist.js
+// Run it after `npm ci --ignore-scripts`: without native add-ons built for this machine, the
+// bundle comes out the same everywhere.
+import { execFileSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const MAX_DIFF_LINES = 200
+
+/** @param {string} command @param {string[]} args */
+const run = (command, args) => execFileSync(command, args, { cwd: root, encoding: 'utf8' })
+
+run('npm', ['run', '--silent', 'package'])
+// --porcelain also lists files the build added or removed, which `git diff` alone would not.
+const changed = run('git', ['status', '--porcelain', '--', 'dist'])
+if (changed.trim() === '') {
+  console.log('dist/ is the bundle of the sources.')
+} else {
+  const diff = run('git', ['--no-pager', 'diff', '--', 'dist']).split('\n')
+  console.log(`Files that differ:\n${changed}`)
+  console.log(diff.slice(0, MAX_DIFF_LINES).join('\n'))
+  if (diff.length > MAX_DIFF_LINES) {
+    console.log(`... ${diff.length - MAX_DIFF_LINES} more lines of difference`)
+  }
+  console.error(
+    'dist/ is not the bundle of the sources: run "npm run package" and commit dist/. ' +
+      `(The difference is above.)`
+  )
+  process.exit(1)
+}

@@ -1,0 +1,295 @@
+// What the GitHub runner does around a JavaScript action, for the tests and the local demo (never
+// bundled): run `node dist/index.js` with INPUT_* variables (action.yml's defaults filled in) and
+// the file commands GITHUB_OUTPUT, GITHUB_ENV, GITHUB_STEP_SUMMARY and GITHUB_STATE; read the
+// `name<<DELIMITER` blocks back; apply `::add-mask::` to the log as the runner does.
+import { spawn } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parse } from 'yaml'
+
+export const repoRoot = fileURLToPath(new URL('..', import.meta.url))
+
+/**
+ * @typedef {object} ActionMetadata
+ * @property {Record<string, { default?: string, description: string, required?: boolean }>} inputs
+ * @property {Record<string, { description: string }>} outputs
+ */
+
+/** @returns {ActionMetadata} */
+export function actionMetadata() {
+  return parse(readFileSync(join(repoRoot, 'action.yml'), 'utf8'))
+}
+
+/**
+ * INPUT_* variables for the given inputs, with action.yml's defaults for the rest.
+ * @param {Record<string, string>} inputs
+ * @returns {Record<string, string>}
+ */
+export function inputEnvironment(inputs) {
+  /** @type {Record<string, string>} */
+  const env = {}
+  for (const [name, spec] of Object.entries(actionMetadata().inputs)) {
+    env[`INPUT_${name.toUpperCase()}`] = spec.default ?? ''
+  }
+  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value
+  return env
+}
+
+/**
+ * @typedef {object} BundleRun
+ * @property {number | null} code
+ * @property {string} stdout
+ * @property {string} stderr
+ * @property {Record<string, string>} outputs
+ * @property {Record<string, string>} exportedEnv
+ * @property {string} summary
+ * @property {string} visibleLog stdout and stderr as the workflow log shows them: mask commands
+ *   applied, then hidden
+ * @property {string[]} masks every value registered with ::add-mask::
+ */
+
+/**
+ * @typedef {object} RunOptions
+ * @property {string} [cwd] the step's working directory; the repository by default
+ * @property {string} [entry] the script to run; dist/index.js by default
+ * @property {(line: string) => void} [onLogLine] each log line as the workflow log shows it, as
+ *   it arrives (masks applied, ::add-mask:: lines left out)
+ */
+
+/**
+ * Runs the action like the runner: a child `node <entry>` with only the runner's variables, the
+ * inputs and `env` (a variable set to undefined is removed).
+ * @param {Record<string, string>} inputs
+ * @param {Record<string, string | undefined>} [env]
+ * @param {RunOptions} [options]
+ * @returns {Promise<BundleRun>}
+ */
+export async function runAction(inputs, env = {}, options = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'sda-run-'))
+  const files = {
+    GITHUB_OUTPUT: join(dir, 'output'),
+    GITHUB_ENV: join(dir, 'env'),
+    GITHUB_STEP_SUMMARY: join(dir, 'summary'),
+    GITHUB_STATE: join(dir, 'state')
+  }
+  for (const file of Object.values(files)) writeFileSync(file, '')
+  const runnerTemp = join(dir, 'runner-temp')
+  mkdirSync(runnerTemp)
+  /** @type {Record<string, string>} */
+  const childEnv = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? dir,
+    RUNNER_TEMP: runnerTemp,
+    GITHUB_ACTIONS: 'true',
+    ...files,
+    ...inputEnvironment(inputs)
+  }
+  for (const [name, value] of Object.entries(env)) {
+    if (value === undefined) delete childEnv[name]
+    else childEnv[name] = value
+  }
+  try {
+    // ACTION_NODE: run the bundle on another Node.js than the tests' own (the runner's is 24).
+    const child = spawn(
+      process.env.ACTION_NODE || process.execPath,
+      [options.entry ?? join(repoRoot, 'dist/index.js')],
+      {
+        cwd: options.cwd ?? repoRoot,
+        env: childEnv,
+        stdio: ['ignore', 'pipe', 'pipe']
+      }
+    )
+    // Decoded as text per stream, so that a character split across two chunks stays whole.
+    child.stdout.setEncoding('utf8')
+    child.stderr.setEncoding('utf8')
+    let stdout = ''
+    let stderr = ''
+    const live = options.onLogLine ? liveLog(options.onLogLine) : undefined
+    child.stdout.on('data', chunk => {
+      stdout += chunk
+      live?.stdout.write(chunk)
+    })
+    child.stderr.on('data', chunk => {
+      stderr += chunk
+      live?.stderr.write(chunk)
+    })
+    const code = await new Promise((resolve, reject) => {
+      child.on('error', reject)
+      child.on('close', resolve)
+    })
+    live?.stdout.end()
+    live?.stderr.end()
+    const { masks, visible } = applyMasks(stdout + stderr)
+    return {
+      code,
+      stdout,
+      stderr,
+      outputs: parseFileCommand(readFileSync(files.GITHUB_OUTPUT, 'utf8')),
+      exportedEnv: parseFileCommand(readFileSync(files.GITHUB_ENV, 'utf8')),
+      summary: readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8'),
+      visibleLog: visible,
+      masks
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * Two line splitters, one per stream, sharing one masker: like the runner, a value registered on
+ * stdout is masked on stderr from then on.
+ * @param {(line: string) => void} onLogLine
+ */
+function liveLog(onLogLine) {
+  const masker = createLogMasker()
+  const splitter = () => {
+    let pending = ''
+    /** @param {string} line */
+    const emit = line => {
+      const shown = masker.line(line)
+      if (shown !== undefined) onLogLine(shown)
+    }
+    return {
+      /** @param {string} chunk */
+      write(chunk) {
+        const lines = (pending + chunk).split('\n')
+        pending = lines.pop() ?? ''
+        lines.forEach(emit)
+      },
+      end() {
+        if (pending !== '') emit(pending)
+        pending = ''
+      }
+    }
+  }
+  return { stdout: splitter(), stderr: splitter() }
+}
+
+/**
+ * Reads `name=value` and `name<<DELIMITER ... DELIMITER` entries, as the runner does.
+ * @param {string} text
+ * @returns {Record<string, string>}
+ */
+export function parseFileCommand(text) {
+  /** @type {Record<string, string>} */
+  const result = {}
+  const lines = text.split('\n')
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]
+    if (line === '') continue
+    const heredoc = /^([^=]+?)<<(.+)$/.exec(line)
+    if (heredoc) {
+      const [, name, delimiter] = heredoc
+      const value = []
+      for (i++; i < lines.length && lines[i] !== delimiter; i++) value.push(lines[i])
+      if (i >= lines.length) throw new Error(`unterminated ${name}`)
+      result[name] = value.join('\n')
+    } else {
+      const at = line.indexOf('=')
+      result[line.slice(0, at)] = line.slice(at + 1)
+    }
+  }
+  return result
+}
+
+/**
+ * Entries for GITHUB_ENV or GITHUB_OUTPUT: `name=value`, or a `name<<DELIMITER` block for a value
+ * of several lines, with a random delimiter that no value can contain by chance.
+ * @param {Record<string, string>} values
+ * @returns {string}
+ */
+export function formatFileCommand(values) {
+  return Object.entries(values)
+    .map(([name, value]) => {
+      if (!/[\r\n]/.test(value)) return `${name}=${value}\n`
+      const delimiter = `ghadelimiter_${randomUUID()}`
+      return `${name}<<${delimiter}\n${value}\n${delimiter}\n`
+    })
+    .join('')
+}
+
+/** @param {string} data */
+function unescapeCommandData(data) {
+  return data.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%25/g, '%')
+}
+
+/**
+ * The runner's log masking, one line at a time: `::add-mask::` lines register a value and are not
+ * shown; each registered value is replaced by *** wherever it occurs in later lines.
+ */
+export function createLogMasker() {
+  /** @type {string[]} */
+  const masks = []
+  /** @param {string} value */
+  const add = value => {
+    if (value.trim() !== '') masks.push(value)
+  }
+  return {
+    masks,
+    add,
+    /**
+     * @param {string} line
+     * @returns {string | undefined} the line as shown, or undefined for a mask command
+     */
+    line(line) {
+      const mask = /^::add-mask::(.*)$/.exec(line)
+      if (mask) {
+        add(unescapeCommandData(mask[1]))
+        return undefined
+      }
+      // The runner reads a workflow command before it masks: only the command's data is masked.
+      const command = /^(::[A-Za-z-]+(?: [^:]*)?::)(.*)$/.exec(line)
+      let masked = command ? command[2] : line
+      // Longest first, so that a value containing another one is masked whole.
+      for (const value of [...masks].sort((a, b) => b.length - a.length))
+        masked = masked.split(value).join('***')
+      return command ? command[1] + masked : masked
+    }
+  }
+}
+
+/**
+ * A whole log as the workflow log shows it.
+ * @param {string} log
+ * @returns {{ masks: string[], visible: string }}
+ */
+export function applyMasks(log) {
+  const masker = createLogMasker()
+  const shown = []
+  for (const line of log.split('\n')) {
+    const visible = masker.line(line)
+    if (visible !== undefined) shown.push(visible)
+  }
+  return { masks: masker.masks, visible: shown.join('\n') }
+}
+
+/**
+ * How the runner's log viewer presents a workflow command line: a group as a heading, an error or
+ * warning as an annotation; debug lines are hidden unless step debugging is on.
+ * @param {string} line a line that masking already went through
+ * @returns {string | undefined} undefined when the viewer shows nothing for it
+ */
+export function presentLogLine(line) {
+  const command = /^::([a-z-]+)(?: [^:]*)?::(.*)$/.exec(line)
+  if (!command) return line
+  const [, name, data] = command
+  const text = unescapeCommandData(data)
+  switch (name) {
+    case 'group':
+      return `▶ ${text}`
+    case 'endgroup':
+    case 'debug':
+      return undefined
+    case 'error':
+      return `Error: ${text}`
+    case 'warning':
+      return `Warning: ${text}`
+    case 'notice':
+      return `Notice: ${text}`
+    default:
+      return line
+  }
+}
