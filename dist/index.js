@@ -54797,11 +54797,11 @@ function secretCall(action, role, secretId) {
  * Reads a secret that holds a JSON object of strings. Every string value is registered for masking
  * as soon as it is parsed, before validation can fail, so that nothing later can print it.
  */
-async function readJsonSecret(client, secretId, role, maskExclude = [], versionId) {
+async function readJsonSecret(client, secretId, role, maskExclude = []) {
     const call = secretCall('GetSecretValue', role, secretId);
     let response;
     try {
-        response = await client.send(new dist_cjs/* GetSecretValueCommand */.d2({ SecretId: secretId, VersionId: versionId }));
+        response = await client.send(new dist_cjs/* GetSecretValueCommand */.d2({ SecretId: secretId }));
     }
     catch (error) {
         throw (0,errors/* describeAwsError */.Pp)(error, call);
@@ -54932,19 +54932,19 @@ async function writeKeyBack(client, readSecret, key, value, maskExclude) {
     let base = readSecret;
     for (let merge = 0; merge < MAX_MERGES; merge++) {
         if (base.values[key] === value)
-            return { changed: false, versionId: base.versionId, values: base.values };
+            return { changed: false, versionId: base.versionId };
         const values = { ...base.values, [key]: value };
         const versionId = await putPending(client, base.id, values);
         const refused = await swapCurrent(client, base, versionId);
         if (!refused) {
             await clearPending(client, base.id, versionId);
-            return { changed: true, versionId, values };
+            return { changed: true, versionId };
         }
         const current = await readJsonSecret(client, base.id, 'deployment', maskExclude);
         if (current.versionId === versionId) {
             // The swap went through, but its answer was lost and the SDK's retry was refused.
             await clearPending(client, base.id, versionId);
-            return { changed: true, versionId, values };
+            return { changed: true, versionId };
         }
         if (current.versionId === base.versionId)
             throw unswapped(refused, base.id, versionId);

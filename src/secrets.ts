@@ -42,15 +42,12 @@ export async function readJsonSecret(
   client: SecretsManagerClient,
   secretId: string,
   role: SecretRole,
-  maskExclude: readonly string[] = [],
-  versionId?: string
+  maskExclude: readonly string[] = []
 ): Promise<JsonSecret> {
   const call = secretCall('GetSecretValue', role, secretId)
   let response
   try {
-    response = await client.send(
-      new GetSecretValueCommand({ SecretId: secretId, VersionId: versionId })
-    )
+    response = await client.send(new GetSecretValueCommand({ SecretId: secretId }))
   } catch (error) {
     throw describeAwsError(error, call)
   }

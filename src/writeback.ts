@@ -17,8 +17,6 @@ export interface WriteBackResult {
   changed: boolean
   /** The version that is current after the write. */
   versionId: string
-  /** The secret as it now stands. */
-  values: Record<string, string>
 }
 
 /**
@@ -37,20 +35,19 @@ export async function writeKeyBack(
 ): Promise<WriteBackResult> {
   let base = readSecret
   for (let merge = 0; merge < MAX_MERGES; merge++) {
-    if (base.values[key] === value)
-      return { changed: false, versionId: base.versionId, values: base.values }
+    if (base.values[key] === value) return { changed: false, versionId: base.versionId }
     const values = { ...base.values, [key]: value }
     const versionId = await putPending(client, base.id, values)
     const refused = await swapCurrent(client, base, versionId)
     if (!refused) {
       await clearPending(client, base.id, versionId)
-      return { changed: true, versionId, values }
+      return { changed: true, versionId }
     }
     const current = await readJsonSecret(client, base.id, 'deployment', maskExclude)
     if (current.versionId === versionId) {
       // The swap went through, but its answer was lost and the SDK's retry was refused.
       await clearPending(client, base.id, versionId)
-      return { changed: true, versionId, values }
+      return { changed: true, versionId }
     }
     if (current.versionId === base.versionId) throw unswapped(refused, base.id, versionId)
     core.info(
