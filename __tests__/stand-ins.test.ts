@@ -3,13 +3,13 @@
 // check, stop), and `npm run demo`. Each must leave nothing running and nothing in TMPDIR.
 import { execFile } from 'node:child_process'
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
-import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { NodeSSH } from 'node-ssh'
 import { startEmbeddedSshd } from '../test-support/embedded-sshd.js'
 import { EXAMPLE_APP } from '../test-support/example-secrets.js'
+import { accepts } from '../test-support/sshd.js'
 import { replayJob, workflowSteps, type ReplayedStep } from './helpers/replay-workflow.js'
 import { parseFileCommand, readablePieces, repoRoot } from './helpers/run-bundle.js'
 
@@ -28,17 +28,6 @@ const machineEnv = () => ({
   HOME: process.env.HOME ?? tempDir,
   TMPDIR: tempDir
 })
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise(resolve => {
-    const socket = net.connect({ host: '127.0.0.1', port })
-    socket.once('connect', () => {
-      socket.destroy()
-      resolve(true)
-    })
-    socket.once('error', () => resolve(false))
-  })
-}
 
 async function expectClosed(ports: number[]): Promise<void> {
   expect(ports.length).toBeGreaterThan(0)

@@ -412,8 +412,12 @@ async function waitForPort(port, sshd, logFile) {
   }
 }
 
-/** @param {number} port */
-function accepts(port) {
+/**
+ * Whether something accepts TCP connections on 127.0.0.1:port.
+ * @param {number} port
+ * @returns {Promise<boolean>}
+ */
+export function accepts(port) {
   return new Promise(resolve => {
     const socket = net.connect({ host: '127.0.0.1', port })
     socket.once('connect', () => {
