@@ -108,51 +108,74 @@ async function pipeline(
       instanceId: target.instanceId ?? '',
       address: target.address
     }
-    const written = await writeKeyBack(
-      clients.secretsManager,
-      deployment,
-      inputs.hostKey,
-      target.address,
-      inputs.maskExclude
-    )
-    versionId = written.versionId
-    report.writeBack = { key: inputs.hostKey, changed: written.changed, versionId }
-    core.info(
-      written.changed
-        ? `Wrote ${target.address} into "${inputs.hostKey}" of "${deployment.id}": version ${versionId} is now current.`
-        : `"${inputs.hostKey}" of "${deployment.id}" already holds ${target.address}; the secret was not changed.`
-    )
-    core.setOutput(inputs.hostKey, target.address)
-    if (inputs.exportEnv) core.exportVariable(envName(inputs.hostKey), target.address)
+    versionId = await writeAddressBack(inputs, deployment, target.address, clients, report)
   } else if (inputs.restart !== 'none') {
     target = { address: deployment.values[inputs.hostKey].trim() }
     core.setOutput('instance-ip', target.address)
   }
   core.setOutput('secret-version-id', versionId)
 
-  if (plan.sshUser && target) {
-    const hostKeys = await hostKeyCheck(inputs, target, clients, deps)
-    const where = `${target.address}:${inputs.ssh.port}`
-    report.restart = { host: where, unit: inputs.service, result: 'failed' }
-    const { hostFingerprint } = await restartService({
-      target: {
-        host: target.address,
-        port: inputs.ssh.port,
-        username: plan.sshUser,
-        privateKey: inputs.ssh.privateKey,
-        passphrase: inputs.ssh.passphrase
-      },
-      hostKeys,
-      service: inputs.service,
-      healthCommand: inputs.ssh.healthCommand,
-      connectTimeoutMs: inputs.ssh.connectTimeoutSeconds * 1000,
-      commandTimeoutMs: inputs.ssh.commandTimeoutSeconds * 1000,
-      sleep: deps.sleep
-    })
-    report.restart.result = `${inputs.ssh.healthCommand ? 'restarted, health command passed' : 'restarted, active'} (host key ${hostFingerprint})`
-    core.setOutput('restarted', 'true')
-    core.info(`Restarted "${inputs.service}" on ${where}.`)
-  }
+  if (plan.sshUser && target)
+    await restartOverSsh(inputs, plan.sshUser, target, clients, deps, report)
+}
+
+/** Writes the address into the deployment secret; returns the version current afterwards. */
+async function writeAddressBack(
+  inputs: ActionInputs,
+  deployment: JsonSecret,
+  address: string,
+  clients: AwsClients,
+  report: RunReport
+): Promise<string> {
+  const { hostKey } = inputs
+  const written = await writeKeyBack(
+    clients.secretsManager,
+    deployment,
+    hostKey,
+    address,
+    inputs.maskExclude
+  )
+  report.writeBack = { key: hostKey, changed: written.changed, versionId: written.versionId }
+  core.info(
+    written.changed
+      ? `Wrote ${address} into "${hostKey}" of "${deployment.id}": version ${written.versionId} is now current.`
+      : `"${hostKey}" of "${deployment.id}" already holds ${address}; the secret was not changed.`
+  )
+  core.setOutput(hostKey, address)
+  if (inputs.exportEnv) core.exportVariable(envName(hostKey), address)
+  return written.versionId
+}
+
+async function restartOverSsh(
+  inputs: ActionInputs,
+  user: string,
+  target: Target,
+  clients: AwsClients,
+  deps: Dependencies,
+  report: RunReport
+): Promise<void> {
+  const hostKeys = await hostKeyCheck(inputs, target, clients, deps)
+  const where = `${target.address}:${inputs.ssh.port}`
+  report.restart = { host: where, unit: inputs.service, result: 'failed' }
+  const { hostFingerprint } = await restartService({
+    target: {
+      host: target.address,
+      port: inputs.ssh.port,
+      username: user,
+      privateKey: inputs.ssh.privateKey,
+      passphrase: inputs.ssh.passphrase
+    },
+    hostKeys,
+    service: inputs.service,
+    healthCommand: inputs.ssh.healthCommand,
+    connectTimeoutMs: inputs.ssh.connectTimeoutSeconds * 1000,
+    commandTimeoutMs: inputs.ssh.commandTimeoutSeconds * 1000,
+    sleep: deps.sleep
+  })
+  const check = inputs.ssh.healthCommand ? 'health command passed' : 'active'
+  report.restart.result = `restarted, ${check} (host key ${hostFingerprint})`
+  core.setOutput('restarted', 'true')
+  core.info(`Restarted "${inputs.service}" on ${where}.`)
 }
 
 /**
