@@ -40,7 +40,13 @@ const okApp = (extra: Parameters<typeof createCdkApp>[0] = {}) =>
         outputs: { InstanceId: INSTANCE, PublicIp: '203.0.113.7', Url: 'http://203.0.113.7:8000/' }
       }
     },
-    recordEnv: ['EC2_KEY_NAME', 'MULTI_LINE', 'INPUT_SSH-PRIVATE-KEY', 'INPUT_STACK'],
+    recordEnv: [
+      'EC2_KEY_NAME',
+      'MULTI_LINE',
+      'INPUT_SSH-PRIVATE-KEY',
+      'INPUT_STACK',
+      'GITHUB_OUTPUT'
+    ],
     ...extra
   })
 
@@ -74,12 +80,14 @@ describe('deploy and write-back, end to end', () => {
 
     // The CDK app got the secret as environment, and no secret in any argument.
     const [invocation] = app.invocations()
-    // ... and none of the action's own inputs: the SSH key is one of them.
+    // ... and none of the action's own inputs (the SSH key is one of them) ...
     expect(invocation.env).toEqual({
       EC2_KEY_NAME: 'my-key-pair',
       MULTI_LINE: HOSTILE_VALUES.multi_line,
       'INPUT_SSH-PRIVATE-KEY': null,
-      INPUT_STACK: null
+      INPUT_STACK: null,
+      // ... nor the step's file commands, through which it could set the action's outputs.
+      GITHUB_OUTPUT: null
     })
     expect(invocation.argv.slice(2)).toEqual([
       'deploy',
@@ -122,7 +130,8 @@ describe('deploy and write-back, end to end', () => {
       print: [
         '::error::injected by the app',
         '  ::set-output name=restarted::true',
-        '##[error]legacy'
+        '##[error]legacy',
+        'progress 50%\r::error::after a carriage return'
       ]
     })
     const run = await runBundle(deployInputs(app), aws.environment())
@@ -130,6 +139,7 @@ describe('deploy and write-back, end to end', () => {
     expect(run.visibleLog).toContain('| ::error::injected by the app')
     expect(run.visibleLog).toContain('|   ::set-output name=restarted::true')
     expect(run.visibleLog).toContain('| ##[error]legacy')
+    expect(run.visibleLog).toContain('| ::error::after a carriage return')
     expect(
       run.visibleLog.split('\n').filter(line => /^\s*(::|##\[)(error|set-output)/.test(line))
     ).toEqual([])
@@ -154,6 +164,12 @@ describe('deploy and write-back, end to end', () => {
       aws.secretValue('FastAPIDeploymentSecrets').versionId
     )
     expect(run.visibleLog).toContain('changed while this run deployed; merging "ec2_host"')
+  })
+
+  it('exports the new address as EC2_HOST with export-env, after the old one', async () => {
+    const run = await runBundle(deployInputs(okApp(), { 'export-env': 'true' }), aws.environment())
+    expect(run.code).toBe(0)
+    expect(run.exportedEnv).toMatchObject({ EC2_HOST: '203.0.113.7', EC2_KEY_NAME: 'my-key-pair' })
   })
 
   it('writes nothing when ec2_host already holds the address, and honours address-type', async () => {
@@ -229,6 +245,22 @@ describe('a failed deploy changes nothing', () => {
     const app = createCdkApp({ stacks: { [STACK]: {} } })
     const run = await runBundle(deployInputs(app, { stack: 'Other' }), aws.environment())
     unchanged(run, 'No stack found matching')
+  })
+
+  it('when cdk deploy exits 0 but writes no outputs file', async () => {
+    const run = await runBundle(deployInputs(okApp({ outputsFile: 'missing' })), aws.environment())
+    unchanged(run, `cdk deploy of stack "${STACK}" exited 0 but wrote no outputs file`)
+  })
+
+  it('when the outputs file has no entry for the stack', async () => {
+    const run = await runBundle(
+      deployInputs(okApp({ outputsFile: 'other-stack' })),
+      aws.environment()
+    )
+    unchanged(
+      run,
+      `cdk deploy wrote no outputs for stack "${STACK}" (the file has "${STACK}-Other"). Check input "stack"`
+    )
   })
 
   it('when the CDK CLI cannot be started', async () => {

@@ -97,6 +97,10 @@ describe('the whole pipeline', () => {
       `Host key fingerprints of ${INSTANCE} from its console output: ${sshd.hostFingerprint}`
     )
     expect(run.visibleLog).not.toContain('::warning::')
+    // The private key is masked line by line, though the action never prints it.
+    for (const line of sshd.clientPrivateKey.split('\n').filter(line => line.trim() !== '')) {
+      expect(run.masks).toContain(line.trim())
+    }
     expect(run.summary).toContain(
       `Restart of <code>fastapi</code> on <code>***:${sshd.port}</code>: restarted, active (host key ${sshd.hostFingerprint})`
     )

@@ -63,6 +63,26 @@ describe('the bundle, secrets only', () => {
     expect(run.exportedEnv).toEqual({})
   })
 
+  it('retries throttling and server errors from Secrets Manager', async () => {
+    aws.putSecret('FastAPIDeploymentSecrets', EXAMPLE_DEPLOYMENT)
+    aws.failNext('GetSecretValue', { status: 400, code: 'ThrottlingException', times: 2 })
+    aws.failNext('GetSecretValue', { status: 500, code: 'InternalServiceError' })
+    const run = await runBundle(secretsOnly, aws.environment())
+    expect(run.code).toBe(0)
+    expect(aws.callsOf('GetSecretValue')).toHaveLength(5)
+  })
+
+  it('takes the region from the ARN when the environment has none', async () => {
+    aws.putSecret('FastAPIDeploymentSecrets', EXAMPLE_DEPLOYMENT)
+    const arn = String(aws.secrets.get('FastAPIDeploymentSecrets')?.arn)
+    const run = await runBundle(
+      { ...secretsOnly, 'deployment-secret-id': arn, 'app-secret-id': '' },
+      { ...aws.environment(), AWS_REGION: undefined }
+    )
+    expect(run.code).toBe(0)
+    expect(run.outputs.ec2_key_name).toBe('my-key-pair')
+  })
+
   it('skips the app secret when app-secret-id is empty', async () => {
     aws.putSecret('FastAPIDeploymentSecrets', EXAMPLE_DEPLOYMENT)
     const run = await runBundle({ ...secretsOnly, 'app-secret-id': '' }, aws.environment())
@@ -177,6 +197,87 @@ describe('the bundle fails with one clear message', () => {
       { deploy: 'true' },
       {},
       'Input "stack" is required when "deploy" is true'
+    ],
+    [
+      'an empty deployment-secret-id',
+      () => undefined,
+      { 'deployment-secret-id': ' ' },
+      {},
+      'Input "deployment-secret-id" is empty'
+    ],
+    [
+      'an unknown restart mode',
+      () => undefined,
+      { restart: 'ssm' },
+      {},
+      'Input "restart" must be one of ssh, none, not "ssm".'
+    ],
+    [
+      'an unknown address-type',
+      () => undefined,
+      { 'address-type': 'elastic' },
+      {},
+      'Input "address-type" must be one of public, private, not "elastic".'
+    ],
+    [
+      'a timeout that is not a number',
+      () => undefined,
+      { 'instance-timeout': '5m' },
+      {},
+      'Input "instance-timeout" must be a whole number from 1 to 3600, not "5m".'
+    ],
+    [
+      'a command timeout of zero',
+      () => undefined,
+      { 'ssh-command-timeout': '0' },
+      {},
+      'Input "ssh-command-timeout" must be a whole number from 1 to 3600, not "0".'
+    ],
+    [
+      'a host-key that is no key name',
+      () => undefined,
+      { 'host-key': 'ec2 host' },
+      {},
+      'Input "host-key" is "ec2 host": it must name a key of the deployment secret'
+    ],
+    [
+      'two keys that become one variable',
+      a =>
+        a.putSecret('FastAPIDeploymentSecrets', { 'api-key': 'one-value', api_key: 'two-value' }),
+      { 'export-env': 'true' },
+      {},
+      'Keys "api-key" and "api_key" of the deployment secret "FastAPIDeploymentSecrets" both become the environment variable API_KEY'
+    ],
+    [
+      'a key that would replace an AWS variable',
+      a => a.putSecret('FastAPIDeploymentSecrets', { aws_region: 'eu-west-1' }),
+      { 'export-env': 'true' },
+      {},
+      'Key "aws_region" of the deployment secret "FastAPIDeploymentSecrets" would become the environment variable AWS_REGION'
+    ],
+    [
+      'a missing app secret',
+      a => {
+        a.putSecret('FastAPIDeploymentSecrets', EXAMPLE_DEPLOYMENT)
+        a.secrets.delete('FastAPIAppSecrets')
+      },
+      {},
+      {},
+      'App secret "FastAPIAppSecrets" was not found (secretsmanager:GetSecretValue). Check input "app-secret-id"'
+    ],
+    [
+      'rejected credentials',
+      a => {
+        a.putSecret('FastAPIDeploymentSecrets', EXAMPLE_DEPLOYMENT)
+        a.failNext('GetSecretValue', {
+          status: 400,
+          code: 'UnrecognizedClientException',
+          message: 'The security token included in the request is invalid.'
+        })
+      },
+      {},
+      {},
+      'AWS rejected the credentials for secretsmanager:GetSecretValue'
     ]
   ]
 

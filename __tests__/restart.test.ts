@@ -157,6 +157,7 @@ describe('restartService against OpenSSH', () => {
 
   it('refuses a host whose key matches no pinned fingerprint, before logging in', async () => {
     const pinned = 'SHA256:' + 'B'.repeat(43)
+    const logBefore = sshd.serverLog().length
     const { options, observed } = restartOptions({
       hostKeys: { kind: 'pinned', fingerprints: [pinned] }
     })
@@ -168,6 +169,10 @@ describe('restartService against OpenSSH', () => {
     )
     expect(error.message).toContain('update input "ssh-host-fingerprint"')
     expect(sshd.calls()).toEqual([])
+    // Refused during key exchange: the client never offered its key, so sshd saw no login.
+    expect(sshd.serverLog().slice(logBefore)).not.toMatch(
+      /Accepted publickey|Failed publickey|Postponed publickey/
+    )
     expect(observed.sleeps).toEqual([])
   })
 

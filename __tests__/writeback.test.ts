@@ -123,6 +123,22 @@ describe('writeKeyBack', () => {
     expect(aws.callsOf('PutSecretValue')).toHaveLength(1)
   })
 
+  it('fails at once, changing nothing, when the swap is refused for another reason', async () => {
+    const first = aws.putSecret('Deploy', EXAMPLE_DEPLOYMENT)
+    aws.failNext('UpdateSecretVersionStage', {
+      status: 400,
+      code: 'InvalidParameterException',
+      message: 'You provided an invalid value for a parameter.'
+    })
+    await expect(
+      writeKeyBack(client, await read(), 'ec2_host', '203.0.113.10', [])
+    ).rejects.toThrow(
+      /UpdateSecretVersionStage on deployment secret "Deploy" \(version [0-9a-f-]+ was stored but not made current: the secret is unchanged\) failed \(InvalidParameterException, HTTP 400\)/
+    )
+    expect(aws.callsOf('PutSecretValue')).toHaveLength(1)
+    expect(aws.secretValue('Deploy')).toMatchObject({ versionId: first, json: EXAMPLE_DEPLOYMENT })
+  })
+
   it('gives up, overwriting nothing, when the secret keeps changing', async () => {
     aws.putSecret('Deploy', EXAMPLE_DEPLOYMENT)
     let edits = 0

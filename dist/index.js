@@ -54367,10 +54367,14 @@ function redact(text) {
 /**
  * Prints a line that came from another program (the CDK CLI, the instance). A line the runner would
  * read as a workflow command (`::set-output`, `::error::`, `::add-mask::`, `##[...]`) is shown, but
- * defused: an instance or a CDK app must not be able to set outputs or fail the step.
+ * defused: an instance or a CDK app must not be able to set outputs or fail the step. The runner
+ * also ends a line at a lone carriage return, so each such piece is checked on its own.
  */
 function printUntrusted(line) {
-    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(/^\s*(::|##\[)/.test(line) ? `| ${line}` : line);
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(line
+        .split(/(\r\n|\r|\n)/)
+        .map(piece => (/^\s*(::|##\[)/.test(piece) ? `| ${piece}` : piece))
+        .join(''));
 }
 
 
@@ -54507,12 +54511,20 @@ function planCdkDeploy(inputs, env) {
     ];
     return { stack: inputs.stack, cwd, tool, args, outputsFile };
 }
+// The step's file commands: a CDK app that wrote to them could set the action's outputs.
+const STEP_FILES = [
+    'GITHUB_OUTPUT',
+    'GITHUB_ENV',
+    'GITHUB_PATH',
+    'GITHUB_STATE',
+    'GITHUB_STEP_SUMMARY'
+];
 /**
- * The CDK app's environment: the step's, less the action's own inputs (the SSH key is one of them),
- * plus the deployment secret's keys as variables.
+ * The CDK app's environment: the step's, less the action's own inputs (the SSH key is one of them)
+ * and file commands, plus the deployment secret's keys as variables.
  */
 function cdkEnvironment(env, secretEnv) {
-    const kept = Object.entries(env).filter((entry) => entry[1] !== undefined && !entry[0].startsWith('INPUT_'));
+    const kept = Object.entries(env).filter((entry) => entry[1] !== undefined && !entry[0].startsWith('INPUT_') && !STEP_FILES.includes(entry[0]));
     return { ...Object.fromEntries(kept), ...secretEnv };
 }
 /**
@@ -55299,7 +55311,9 @@ async function checkRestartTarget(service, target, userSource) {
         throw new errors/* ActionError */.lZ('Input "ssh-private-key" is empty: give the private key of the instance\'s key pair, e.g. ' +
             '${{ secrets.EC2_SSH_KEY }}, or set restart: none.');
     }
-    const { utils } = await __nccwpck_require__.e(/* import() */ 472).then(__nccwpck_require__.t.bind(__nccwpck_require__, 5472, 23));
+    // ssh2 is CommonJS: plain Node gives its exports as `default` only, a bundle also by name.
+    const ssh2 = await __nccwpck_require__.e(/* import() */ 472).then(__nccwpck_require__.t.bind(__nccwpck_require__, 5472, 23));
+    const { utils } = ssh2.default ?? ssh2;
     const parsed = utils.parseKey(target.privateKey, target.passphrase || undefined);
     if (parsed instanceof Error)
         throw privateKeyError(parsed.message, Boolean(target.passphrase));

@@ -68,16 +68,26 @@ export function planCdkDeploy(inputs: DeployInputs, env: NodeJS.ProcessEnv): Cdk
   return { stack: inputs.stack, cwd, tool, args, outputsFile }
 }
 
+// The step's file commands: a CDK app that wrote to them could set the action's outputs.
+const STEP_FILES = [
+  'GITHUB_OUTPUT',
+  'GITHUB_ENV',
+  'GITHUB_PATH',
+  'GITHUB_STATE',
+  'GITHUB_STEP_SUMMARY'
+]
+
 /**
- * The CDK app's environment: the step's, less the action's own inputs (the SSH key is one of them),
- * plus the deployment secret's keys as variables.
+ * The CDK app's environment: the step's, less the action's own inputs (the SSH key is one of them)
+ * and file commands, plus the deployment secret's keys as variables.
  */
 export function cdkEnvironment(
   env: NodeJS.ProcessEnv,
   secretEnv: Record<string, string>
 ): Record<string, string> {
   const kept = Object.entries(env).filter(
-    (entry): entry is [string, string] => entry[1] !== undefined && !entry[0].startsWith('INPUT_')
+    (entry): entry is [string, string] =>
+      entry[1] !== undefined && !entry[0].startsWith('INPUT_') && !STEP_FILES.includes(entry[0])
   )
   return { ...Object.fromEntries(kept), ...secretEnv }
 }

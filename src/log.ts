@@ -35,8 +35,14 @@ export function redact(text: string): string {
 /**
  * Prints a line that came from another program (the CDK CLI, the instance). A line the runner would
  * read as a workflow command (`::set-output`, `::error::`, `::add-mask::`, `##[...]`) is shown, but
- * defused: an instance or a CDK app must not be able to set outputs or fail the step.
+ * defused: an instance or a CDK app must not be able to set outputs or fail the step. The runner
+ * also ends a line at a lone carriage return, so each such piece is checked on its own.
  */
 export function printUntrusted(line: string): void {
-  core.info(/^\s*(::|##\[)/.test(line) ? `| ${line}` : line)
+  core.info(
+    line
+      .split(/(\r\n|\r|\n)/)
+      .map(piece => (/^\s*(::|##\[)/.test(piece) ? `| ${piece}` : piece))
+      .join('')
+  )
 }

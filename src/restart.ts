@@ -116,7 +116,9 @@ export async function checkRestartTarget(
         '${{ secrets.EC2_SSH_KEY }}, or set restart: none.'
     )
   }
-  const { utils } = await import('ssh2')
+  // ssh2 is CommonJS: plain Node gives its exports as `default` only, a bundle also by name.
+  const ssh2 = await import('ssh2')
+  const { utils } = ssh2.default ?? ssh2
   const parsed = utils.parseKey(target.privateKey, target.passphrase || undefined)
   if (parsed instanceof Error) throw privateKeyError(parsed.message, Boolean(target.passphrase))
   if (!(Array.isArray(parsed) ? parsed : [parsed]).every(key => key.isPrivateKey())) {

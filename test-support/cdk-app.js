@@ -14,6 +14,8 @@ const STAND_IN = fileURLToPath(new URL('./cdk-stand-in.js', import.meta.url))
  * @property {{ exitCode?: number, message: string }} [fail]
  * @property {{ secretId: string, key: string, value: string }} [concurrentEdit]
  * @property {string[]} [print] lines the CDK app prints while it deploys
+ * @property {'missing' | 'other-stack'} [outputsFile] exit 0 without an outputs file, or with one
+ *   that lacks the stack
  * @property {string[]} [recordEnv]
  */
 

@@ -10,6 +10,8 @@
 //                              optional: another writer changes the secret while the deploy runs,
 //                              through the real SDK, with a plain PutSecretValue
 //     "print": ["..."],            optional: lines the CDK app prints while it deploys
+//     "outputsFile": "missing" | "other-stack",  optional: a CLI that exits 0 yet writes no
+//                              outputs file, or writes one without this stack
 //     "record": "<file>", "recordEnv": ["EC2_KEY_NAME"] }  optional: what it was given, for tests
 import { readFileSync, writeFileSync, existsSync, appendFileSync } from 'node:fs'
 import { resolve } from 'node:path'
@@ -86,4 +88,7 @@ log.write(
   `Stack ARN:\narn:aws:cloudformation:us-east-1:123456789012:stack/${stack}/0a1b2c3d\n\n✨  Total time: 1.9s\n\n`
 )
 const outputsFile = option('--outputs-file') ?? option('-O')
-if (outputsFile) writeFileSync(outputsFile, JSON.stringify({ [stack]: outputs }, null, 2))
+if (outputsFile && config.outputsFile !== 'missing') {
+  const name = config.outputsFile === 'other-stack' ? `${stack}-Other` : stack
+  writeFileSync(outputsFile, JSON.stringify({ [name]: outputs }, null, 2))
+}

@@ -149,8 +149,11 @@ function liveLog(onLogLine) {
     let pending = ''
     /** @param {string} line */
     const emit = line => {
-      const shown = masker.line(line)
-      if (shown !== undefined) onLogLine(shown)
+      // Like the runner (.NET's ReadLine), a lone carriage return ends a line too.
+      for (const piece of line.replace(/\r$/, '').split('\r')) {
+        const shown = masker.line(piece)
+        if (shown !== undefined) onLogLine(shown)
+      }
     }
     return {
       /** @param {string} chunk */
@@ -259,7 +262,8 @@ export function createLogMasker() {
 export function applyMasks(log) {
   const masker = createLogMasker()
   const shown = []
-  for (const line of log.split('\n')) {
+  // Like the runner (.NET's ReadLine), a lone carriage return ends a line too.
+  for (const line of log.split(/\r\n|\r|\n/)) {
     const visible = masker.line(line)
     if (visible !== undefined) shown.push(visible)
   }

@@ -59,6 +59,7 @@ const HANG_SECONDS = 300
  * @property {string} hostFingerprint `SHA256:...` as `ssh-keygen -lf` prints it
  * @property {string} callsFile where the stand-ins record their calls
  * @property {() => string[][]} calls recorded calls, oldest first: program name, then arguments
+ * @property {() => string} serverLog what sshd logged (LogLevel VERBOSE), e.g. "Accepted publickey"
  * @property {() => Promise<void>} clearCalls forgets the calls recorded so far
  * @property {(behaviour: Behaviour) => Promise<void>} setBehaviour replaces the current behaviour
  * @property {Promise<void>} listening settles once the port accepts connections
@@ -209,6 +210,7 @@ export async function startSshd(options = {}) {
       hostFingerprint: await keygenFingerprint(`${hostKey}.pub`),
       callsFile: files.calls,
       calls: () => readCalls(files.calls),
+      serverLog: () => readFileSync(files.log, 'utf8'),
       clearCalls: () => truncate(files.calls),
       setBehaviour: behaviour => writeFile(files.behaviour, behaviourScript(behaviour)),
       listening,
