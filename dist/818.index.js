@@ -14,7 +14,7 @@ export const modules = {
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(7264);
 /* harmony import */ var _backoff_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(2431);
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(3916);
-/* harmony import */ var _restart_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(3778);
+/* harmony import */ var _restart_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(2876);
 
 
 

@@ -54323,28 +54323,188 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 5625:
+/***/ 9821:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   $l: () => (/* binding */ maskSecret),
-/* harmony export */   E$: () => (/* binding */ redact),
-/* harmony export */   Qi: () => (/* binding */ printUntrusted)
-/* harmony export */ });
-/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7264);
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  $l: () => (/* binding */ maskSecret),
+  Qi: () => (/* binding */ printUntrusted),
+  E$: () => (/* binding */ redact)
+});
+
+// UNUSED EXPORTS: MIN_MASK_LENGTH, UntrustedOutput, quoteUntrusted, unmaskableReason
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 10 modules
+var core = __nccwpck_require__(7264);
+// EXTERNAL MODULE: external "node:string_decoder"
+var external_node_string_decoder_ = __nccwpck_require__(6193);
+;// CONCATENATED MODULE: ./src/lines.ts
+
+/** The longest line kept from another program's output; the rest of it is dropped, not buffered. */
+const MAX_LINE_BYTES = 8 * 1024;
+/**
+ * Splits a byte stream (a child process's or a remote command's output) into lines, in time
+ * linear in its size and memory bounded by `maxLineBytes`: a line longer than that is cut, and
+ * the cut says how many bytes were dropped. Multi-byte characters stay whole; `\r\n`, `\n` and a
+ * lone `\r` end a line (the runner also ends a log line at a lone carriage return).
+ */
+class LineSplitter {
+    onLine;
+    maxLineBytes;
+    decoder = new StringDecoder('utf8');
+    pending = '';
+    pendingBytes = 0;
+    dropped = 0;
+    lastWasCr = false;
+    constructor(onLine, maxLineBytes = MAX_LINE_BYTES) {
+        this.onLine = onLine;
+        this.maxLineBytes = maxLineBytes;
+    }
+    write(chunk) {
+        let text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
+        if (text === '')
+            return;
+        // The \n of a \r\n pair split across two chunks ends no second line.
+        if (this.lastWasCr && text.charCodeAt(0) === 10)
+            text = text.slice(1);
+        this.lastWasCr = false;
+        let start = 0;
+        for (let i = 0; i < text.length; i++) {
+            const c = text.charCodeAt(i);
+            if (c !== 10 && c !== 13)
+                continue;
+            this.emit(text.slice(start, i));
+            if (c === 13) {
+                if (i + 1 === text.length)
+                    this.lastWasCr = true;
+                else if (text.charCodeAt(i + 1) === 10)
+                    i++;
+            }
+            start = i + 1;
+        }
+        if (start < text.length)
+            this.append(text.slice(start));
+    }
+    /** Emits what is left after the last line break. */
+    end() {
+        this.append(this.decoder.end());
+        if (this.pending !== '' || this.dropped > 0)
+            this.emit('');
+    }
+    append(piece) {
+        if (piece === '')
+            return;
+        if (this.dropped > 0) {
+            this.dropped += Buffer.byteLength(piece);
+            return;
+        }
+        const room = this.maxLineBytes - this.pendingBytes;
+        const bytes = Buffer.byteLength(piece);
+        if (bytes <= room) {
+            this.pending += piece;
+            this.pendingBytes += bytes;
+            return;
+        }
+        const kept = lines_truncateUtf8(piece, room);
+        this.pending += kept;
+        this.pendingBytes += Buffer.byteLength(kept);
+        this.dropped = bytes - Buffer.byteLength(kept);
+    }
+    emit(rest) {
+        this.append(rest);
+        const line = this.dropped > 0
+            ? `${this.pending} [... ${this.dropped} more bytes of this line cut]`
+            : this.pending;
+        this.pending = '';
+        this.pendingBytes = 0;
+        this.dropped = 0;
+        this.onLine(line);
+    }
+}
+/** The longest prefix of `text` that fits in `maxBytes` of UTF-8, without splitting a character. */
+function lines_truncateUtf8(text, maxBytes) {
+    if (maxBytes <= 0)
+        return '';
+    if (Buffer.byteLength(text) <= maxBytes)
+        return text;
+    let cut = Buffer.from(text).subarray(0, maxBytes).toString('utf8');
+    // A character split by the cut decodes as U+FFFD: drop it.
+    if (cut.endsWith('\uFFFD') && !text.startsWith(cut))
+        cut = cut.slice(0, -1);
+    return cut;
+}
+/**
+ * Keeps the last lines of a long output within a byte budget, to quote the ones that tell why a
+ * command failed.
+ */
+class OutputTail {
+    maxBytes;
+    lines = [];
+    bytes = 0;
+    constructor(maxBytes = 64 * 1024) {
+        this.maxBytes = maxBytes;
+    }
+    add(line) {
+        this.lines.push(line);
+        this.bytes += Buffer.byteLength(line) + 1;
+        while (this.bytes > this.maxBytes && this.lines.length > 1)
+            this.bytes -= Buffer.byteLength(this.lines.shift() ?? '') + 1;
+    }
+    /** The last `count` lines, or the last lines that look like errors when there are some. */
+    errorLines(count = 10) {
+        const meaningful = this.lines.filter(line => line.trim() !== '');
+        const errors = meaningful.filter(line => /error|fail|❌|denied|exception/i.test(line));
+        return (errors.length ? errors : meaningful).slice(-count).join('\n') || '(no output)';
+    }
+    /** The last `count` non-blank lines. */
+    lastLines(count) {
+        return this.lines
+            .filter(line => line.trim() !== '')
+            .slice(-count)
+            .join('\n');
+    }
+}
+
+;// CONCATENATED MODULE: ./src/log.ts
+
+
 
 /** Every value registered for masking, so that text the runner does not mask can be redacted. */
 const registered = new Set();
+/** Shorter values would hide every occurrence of common text in the log ("e", "22", "prod"). */
+const MIN_MASK_LENGTH = 4;
+/**
+ * Why a value is not registered as a mask, or undefined when it is: the runner would then hide
+ * that text everywhere in the log, and GitHub drops any job output that contains it (a `true`
+ * mask would drop `restarted`).
+ */
+function unmaskableReason(value) {
+    const trimmed = value.trim();
+    if (trimmed === '')
+        return undefined;
+    if (/^(true|false|yes|no|on|off|null)$/i.test(trimmed))
+        return 'a boolean';
+    if (/^[-+]?\d+(\.\d+)?$/.test(trimmed))
+        return 'a plain number';
+    if (trimmed.length < MIN_MASK_LENGTH)
+        return `shorter than ${MIN_MASK_LENGTH} characters`;
+    return undefined;
+}
 function register(value) {
-    if (value.trim() === '' || registered.has(value))
+    if (value.trim() === '' || unmaskableReason(value) || registered.has(value))
         return;
     registered.add(value);
-    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setSecret */ .Pq(value);
+    core/* setSecret */.Pq(value);
 }
 /**
  * Registers a value with the runner's log masking: the value as it is, trimmed (the runner masks a
  * value only in the exact form it was given, and programs print values trimmed), and each line of
- * a multi-line value (older runners mask only the whole value).
+ * a multi-line value (older runners mask only the whole value). Values too short or too common to
+ * be a secret are left out (see unmaskableReason); the caller warns about them.
  */
 function maskSecret(value) {
     register(value);
@@ -54355,8 +54515,9 @@ function maskSecret(value) {
         register(line.trim());
 }
 /**
- * Replaces every registered value in text the action writes outside the log (the job summary, the
- * failure message), where an escaped form (HTML, JSON) would slip past the runner's masking.
+ * Replaces every registered value in text that may quote one: what other programs or AWS said,
+ * before it goes into the failure message or the job summary, where an escaped form (HTML, JSON)
+ * would slip past the runner's masking.
  */
 function redact(text) {
     let result = text;
@@ -54364,17 +54525,92 @@ function redact(text) {
         result = result.split(value).join('***');
     return result;
 }
+// The runner reads "##[command]" anywhere in a line (its legacy syntax); a zero-width space
+// between the two characters keeps the text readable and the command dead.
+const LEGACY_COMMAND = /##\[/g;
+const DEFUSED_LEGACY = '#\u200b#[';
+/** Control characters other than tab (ANSI colour sequences keep their ESC only in the log). */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g;
 /**
- * Prints a line that came from another program (the CDK CLI, the instance). A line the runner would
- * read as a workflow command (`::set-output`, `::error::`, `::add-mask::`, `##[...]`) is shown, but
- * defused: an instance or a CDK app must not be able to set outputs or fail the step. The runner
- * also ends a line at a lone carriage return, so each such piece is checked on its own.
+ * Makes text from outside the action (an AWS error, an SSH server's message, a program's stderr)
+ * safe to quote inside one of the action's own messages: one line, no control characters, no
+ * legacy workflow command, at most `maxBytes`, redacted of registered values.
  */
-function printUntrusted(line) {
-    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(line
-        .split(/(\r\n|\r|\n)/)
-        .map(piece => (/^\s*(::|##\[)/.test(piece) ? `| ${piece}` : piece))
-        .join(''));
+function quoteUntrusted(text, maxBytes = 2048) {
+    const flat = redact(text)
+        .replace(/\r\n|\r|\n/g, ' ')
+        .replace(CONTROL, '')
+        .replace(LEGACY_COMMAND, DEFUSED_LEGACY);
+    const cut = truncateUtf8(flat, maxBytes);
+    return cut === flat ? flat : `${cut} [... cut at ${maxBytes} bytes]`;
+}
+const stdoutWriter = line => process.stdout.write(`${line}\n`);
+/**
+ * The log while another program's output streams through it (the CDK CLI, a remote command).
+ * The runner obeys workflow commands in any log line, and its parser accepts more forms than a
+ * pattern can safely catch (leading characters .NET trims, "##[" anywhere in the line), so the
+ * stream is wrapped in the runner's own `::stop-commands::<token>`: until `::<token>::` it obeys
+ * no command, and the token is random, so the output cannot end the pause. The action's own
+ * commands (a mask, a warning) run in `command()`, which lifts the pause around them.
+ */
+class UntrustedOutput {
+    write;
+    token;
+    constructor(write = stdoutWriter) {
+        this.write = write;
+    }
+    /** Starts the pause; idempotent. */
+    open() {
+        if (this.token)
+            return;
+        this.token = (0,external_node_crypto_.randomBytes)(16).toString('hex');
+        this.write(`::stop-commands::${this.token}`);
+    }
+    /** Ends the pause; idempotent. */
+    close() {
+        if (!this.token)
+            return;
+        this.write(`::${this.token}::`);
+        this.token = undefined;
+    }
+    /** Prints one line of untrusted output: bounded in length, its legacy commands broken. */
+    line(text) {
+        const wasOpen = this.token !== undefined;
+        this.open();
+        const cut = lines_truncateUtf8(text, MAX_LINE_BYTES);
+        const shown = cut === text ? text : `${cut} [... cut at ${MAX_LINE_BYTES} bytes]`;
+        for (const piece of shown.split(/\r\n|\r|\n/))
+            this.write(piece.replace(LEGACY_COMMAND, DEFUSED_LEGACY));
+        if (!wasOpen)
+            this.close();
+    }
+    /** Runs one of the action's own workflow commands with the pause lifted around it. */
+    command(action) {
+        const wasOpen = this.token !== undefined;
+        this.close();
+        try {
+            action();
+        }
+        finally {
+            if (wasOpen)
+                this.open();
+        }
+    }
+    /** Runs `stream` with the pause on, and always ends the pause afterwards. */
+    async around(stream) {
+        this.open();
+        try {
+            return await stream();
+        }
+        finally {
+            this.close();
+        }
+    }
+}
+/** Prints one line from another program, outside any open stream: paused for just that line. */
+function printUntrusted(line, write = stdoutWriter) {
+    new UntrustedOutput(write).line(line);
 }
 
 
@@ -54461,8 +54697,8 @@ function splitArguments(text, inputName) {
     });
 }
 
-// EXTERNAL MODULE: ./src/log.ts
-var log = __nccwpck_require__(5625);
+// EXTERNAL MODULE: ./src/log.ts + 1 modules
+var log = __nccwpck_require__(9821);
 ;// CONCATENATED MODULE: ./src/deploy.ts
 
 
@@ -54782,8 +55018,8 @@ function readInputs() {
     };
 }
 
-// EXTERNAL MODULE: ./src/restart.ts + 1 modules
-var restart = __nccwpck_require__(3778);
+// EXTERNAL MODULE: ./src/restart.ts
+var restart = __nccwpck_require__(2876);
 ;// CONCATENATED MODULE: ./src/secrets.ts
 
 
@@ -55220,32 +55456,23 @@ async function hostKeyCheck(inputs, target, clients, deps) {
 
 /***/ }),
 
-/***/ 3778:
+/***/ 2876:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  XY: () => (/* binding */ checkRestartTarget),
-  PE: () => (/* binding */ restartService),
-  dN: () => (/* binding */ sshFingerprint)
-});
-
-// UNUSED EXPORTS: checkServiceName, checkUserName
-
-// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 10 modules
-var core = __nccwpck_require__(7264);
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: external "node:string_decoder"
-const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
-// EXTERNAL MODULE: ./src/backoff.ts
-var src_backoff = __nccwpck_require__(2431);
-// EXTERNAL MODULE: ./src/errors.ts
-var errors = __nccwpck_require__(3916);
-// EXTERNAL MODULE: ./src/log.ts
-var src_log = __nccwpck_require__(5625);
-;// CONCATENATED MODULE: ./src/restart.ts
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   PE: () => (/* binding */ restartService),
+/* harmony export */   XY: () => (/* binding */ checkRestartTarget),
+/* harmony export */   dN: () => (/* binding */ sshFingerprint)
+/* harmony export */ });
+/* unused harmony exports checkServiceName, checkUserName */
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7264);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_1__);
+/* harmony import */ var node_string_decoder__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6193);
+/* harmony import */ var node_string_decoder__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_string_decoder__WEBPACK_IMPORTED_MODULE_2__);
+/* harmony import */ var _backoff_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(2431);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3916);
+/* harmony import */ var _log_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(9821);
 
 
 
@@ -55279,7 +55506,7 @@ const RETRYABLE_CODES = new Set([
 /** Throws unless `service` is a systemd unit name: it ends up on a remote command line. */
 function checkServiceName(service) {
     if (service.length > UNIT_NAME_MAX || !UNIT_NAME.test(service) || service.startsWith('-')) {
-        throw new errors/* ActionError */.lZ(`Input "service" must be a systemd unit name such as "fastapi" or "fastapi.service" (letters, ` +
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ(`Input "service" must be a systemd unit name such as "fastapi" or "fastapi.service" (letters, ` +
             `digits and ":_.@-\\", at most ${UNIT_NAME_MAX} characters, not starting with "-"), ` +
             `not ${JSON.stringify(service)}.`);
     }
@@ -55292,13 +55519,13 @@ function checkUserName(user, source) {
     if (user.length <= USER_NAME_MAX && USER_NAME.test(user))
         return;
     const problem = user === '' ? 'is empty' : 'is not a valid Linux user name';
-    throw new errors/* ActionError */.lZ(`${capitalize(source)} ${problem}: give the instance's login user, such as "ec2-user" or ` +
+    throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ(`${capitalize(source)} ${problem}: give the instance's login user, such as "ec2-user" or ` +
         `"ubuntu" (lower-case letters, digits, "_" and "-", starting with a letter or "_", at most ` +
         `${USER_NAME_MAX} characters).`);
 }
 /** The fingerprint of a raw SSH host key, exactly as `ssh-keygen -lf` prints it. */
 function sshFingerprint(hostKey) {
-    return `SHA256:${(0,external_node_crypto_.createHash)('sha256').update(hostKey).digest('base64').replace(/=+$/, '')}`;
+    return `SHA256:${(0,node_crypto__WEBPACK_IMPORTED_MODULE_1__.createHash)('sha256').update(hostKey).digest('base64').replace(/=+$/, '')}`;
 }
 /**
  * Checks what the restart will need, the private key included (ssh2 parses it, as it will to
@@ -55308,7 +55535,7 @@ function sshFingerprint(hostKey) {
 async function checkRestartTarget(service, target, userSource) {
     checkServiceName(service);
     if (target.privateKey.trim() === '') {
-        throw new errors/* ActionError */.lZ('Input "ssh-private-key" is empty: give the private key of the instance\'s key pair, e.g. ' +
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ('Input "ssh-private-key" is empty: give the private key of the instance\'s key pair, e.g. ' +
             '${{ secrets.EC2_SSH_KEY }}, or set restart: none.');
     }
     // ssh2 is CommonJS: plain Node gives its exports as `default` only, a bundle also by name.
@@ -55330,11 +55557,11 @@ async function restartService(options) {
     const { target, service } = options;
     await checkRestartTarget(service, target, 'the SSH user');
     if (options.hostKeys.kind === 'pinned' && options.hostKeys.fingerprints.length === 0) {
-        throw new errors/* ActionError */.lZ('Input "ssh-host-fingerprint" lists no fingerprint to pin the host key to.');
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ('Input "ssh-host-fingerprint" lists no fingerprint to pin the host key to.');
     }
     const log = options.log ?? {
-        info: src_log/* printUntrusted */.Qi,
-        warning: message => core/* warning */.$e(message)
+        info: _log_js__WEBPACK_IMPORTED_MODULE_4__/* .printUntrusted */ .Qi,
+        warning: message => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(message)
     };
     const sleep = options.sleep ?? (ms => new Promise(resolve => setTimeout(resolve, ms)));
     const { ssh, hostFingerprint } = await connectWithRetries(options, sleep, log);
@@ -55383,7 +55610,7 @@ async function connectWithRetries(options, sleep, log) {
     const { NodeSSH } = await Promise.all(/* import() */[__nccwpck_require__.e(472), __nccwpck_require__.e(487)]).then(__nccwpck_require__.bind(__nccwpck_require__, 9487));
     const { target, hostKeys, connectTimeoutMs } = options;
     const where = describeTarget(target);
-    const backoff = (0,src_backoff/* createBackoff */.l)({
+    const backoff = (0,_backoff_js__WEBPACK_IMPORTED_MODULE_5__/* .createBackoff */ .l)({
         totalMs: connectTimeoutMs,
         initialDelayMs: FIRST_RETRY_DELAY_MS,
         maxDelayMs: MAX_RETRY_DELAY_MS,
@@ -55437,7 +55664,7 @@ function finalConnectError(error, options) {
     const err = (error ?? {});
     const message = err.message ?? String(error);
     if (err.level === 'client-authentication') {
-        return new errors/* ActionError */.lZ(`SSH login as "${target.username}" on ${where} was refused: the server did not accept the key ` +
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ(`SSH login as "${target.username}" on ${where} was refused: the server did not accept the key ` +
             `from input "ssh-private-key". Check that it is the private key of the instance's key pair ` +
             `and that "${target.username}" is the instance's login user (ec2-user on Amazon Linux, ` +
             `ubuntu on Ubuntu).`);
@@ -55449,26 +55676,26 @@ function finalConnectError(error, options) {
         (err.code && RETRYABLE_CODES.has(err.code))) {
         return undefined;
     }
-    return new errors/* ActionError */.lZ(`SSH connection to ${where} failed: ${message}`);
+    return new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ(`SSH connection to ${where} failed: ${message}`);
 }
 /** ssh2's parser messages are mapped to advice: some of them quote bytes of the key. */
 function privateKeyError(parserMessage, passphraseGiven) {
     const start = 'Input "ssh-private-key" could not be used as an SSH private key';
     if (/no passphrase given/i.test(parserMessage)) {
-        return new errors/* ActionError */.lZ(`${start}: the key is encrypted. Give its passphrase in input "ssh-passphrase".`);
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ(`${start}: the key is encrypted. Give its passphrase in input "ssh-passphrase".`);
     }
     if (/bad passphrase/i.test(parserMessage) ||
         (passphraseGiven && /decrypt/i.test(parserMessage))) {
-        return new errors/* ActionError */.lZ(`${start}: it could not be decrypted. Check input "ssh-passphrase".`);
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ(`${start}: it could not be decrypted. Check input "ssh-passphrase".`);
     }
     if (/does not contain a \(valid\) private key/.test(parserMessage)) {
-        return new errors/* ActionError */.lZ(`${start}: it holds a public key. Give the private key instead.`);
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ(`${start}: it holds a public key. Give the private key instead.`);
     }
-    return new errors/* ActionError */.lZ(`${start}: it is not in a format ssh2 reads (OpenSSH, PEM or PuTTY). Paste the whole key file, ` +
+    return new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ(`${start}: it is not in a format ssh2 reads (OpenSSH, PEM or PuTTY). Paste the whole key file, ` +
         'including its BEGIN and END lines; if the key is encrypted, also set input "ssh-passphrase".');
 }
 function hostKeyMismatch(where, fingerprint) {
-    return new errors/* ActionError */.lZ(`The host key of ${where} has fingerprint ${fingerprint}, which matches none in input ` +
+    return new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ(`The host key of ${where} has fingerprint ${fingerprint}, which matches none in input ` +
         '"ssh-host-fingerprint"; the connection was closed before logging in. If the instance was ' +
         'replaced or re-keyed, confirm the new fingerprint on the instance ("ssh-keygen -lf ' +
         '/etc/ssh/ssh_host_ed25519_key.pub") and update input "ssh-host-fingerprint".');
@@ -55477,7 +55704,7 @@ function connectTimedOut(options, attempts, lastError) {
     const { port } = options.target;
     const seconds = formatSeconds(options.connectTimeoutMs);
     const last = lastError?.message ?? String(lastError);
-    return new errors/* ActionError */.lZ(`Could not connect to ${describeTarget(options.target)} over SSH within ${seconds} ` +
+    return new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ(`Could not connect to ${describeTarget(options.target)} over SSH within ${seconds} ` +
         `(${attempts} attempt${attempts === 1 ? '' : 's'}; last error: ${last}). Check that the ` +
         `instance is running, that the address is right and that its security group allows TCP port ` +
         `${port} from the runner; a slow boot needs a longer input "ssh-connect-timeout".`);
@@ -55516,11 +55743,11 @@ class RemoteShell {
         }
         catch (error) {
             if (error instanceof CommandTimeout) {
-                throw new errors/* ActionError */.lZ(`${purpose.doing} did not finish within ${formatSeconds(this.timeoutMs)}, so it was ` +
+                throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ(`${purpose.doing} did not finish within ${formatSeconds(this.timeoutMs)}, so it was ` +
                     `stopped. ${purpose.hint} If it only needs more time, raise input "ssh-command-timeout".`);
             }
             const message = error instanceof Error ? error.message : String(error);
-            throw new errors/* ActionError */.lZ(`${purpose.doing} could not start: ${message}`);
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ(`${purpose.doing} could not start: ${message}`);
         }
         if (outcome.code === 0)
             return;
@@ -55529,7 +55756,7 @@ class RemoteShell {
             : outcome.signal !== null
                 ? `was killed by signal ${outcome.signal}`
                 : 'ended without an exit status (was the connection lost?)';
-        throw new errors/* ActionError */.lZ(`${purpose.failed}: ${purpose.program} ${ending}. ${purpose.hint}${quoteOutput(outcome, purpose)}`);
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ(`${purpose.failed}: ${purpose.program} ${ending}. ${purpose.hint}${quoteOutput(outcome, purpose)}`);
     }
     async execWithTimeout(command) {
         let channel;
@@ -55575,7 +55802,7 @@ function closeChannel(channel) {
 /** Splits a byte stream into lines for the log, keeping multi-byte characters whole. */
 class LineLogger {
     log;
-    decoder = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
+    decoder = new node_string_decoder__WEBPACK_IMPORTED_MODULE_2__.StringDecoder('utf8');
     pending = '';
     constructor(log) {
         this.log = log;
@@ -55834,6 +56061,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:queryst
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
+
+/***/ }),
+
+/***/ 6193:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
 
 /***/ }),
 

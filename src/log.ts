@@ -1,10 +1,29 @@
+import { randomBytes } from 'node:crypto'
 import * as core from '@actions/core'
+import { MAX_LINE_BYTES, truncateUtf8 } from './lines.js'
 
 /** Every value registered for masking, so that text the runner does not mask can be redacted. */
 const registered = new Set<string>()
 
+/** Shorter values would hide every occurrence of common text in the log ("e", "22", "prod"). */
+export const MIN_MASK_LENGTH = 4
+
+/**
+ * Why a value is not registered as a mask, or undefined when it is: the runner would then hide
+ * that text everywhere in the log, and GitHub drops any job output that contains it (a `true`
+ * mask would drop `restarted`).
+ */
+export function unmaskableReason(value: string): string | undefined {
+  const trimmed = value.trim()
+  if (trimmed === '') return undefined
+  if (/^(true|false|yes|no|on|off|null)$/i.test(trimmed)) return 'a boolean'
+  if (/^[-+]?\d+(\.\d+)?$/.test(trimmed)) return 'a plain number'
+  if (trimmed.length < MIN_MASK_LENGTH) return `shorter than ${MIN_MASK_LENGTH} characters`
+  return undefined
+}
+
 function register(value: string): void {
-  if (value.trim() === '' || registered.has(value)) return
+  if (value.trim() === '' || unmaskableReason(value) || registered.has(value)) return
   registered.add(value)
   core.setSecret(value)
 }
@@ -12,7 +31,8 @@ function register(value: string): void {
 /**
  * Registers a value with the runner's log masking: the value as it is, trimmed (the runner masks a
  * value only in the exact form it was given, and programs print values trimmed), and each line of
- * a multi-line value (older runners mask only the whole value).
+ * a multi-line value (older runners mask only the whole value). Values too short or too common to
+ * be a secret are left out (see unmaskableReason); the caller warns about them.
  */
 export function maskSecret(value: string): void {
   register(value)
@@ -22,8 +42,9 @@ export function maskSecret(value: string): void {
 }
 
 /**
- * Replaces every registered value in text the action writes outside the log (the job summary, the
- * failure message), where an escaped form (HTML, JSON) would slip past the runner's masking.
+ * Replaces every registered value in text that may quote one: what other programs or AWS said,
+ * before it goes into the failure message or the job summary, where an escaped form (HTML, JSON)
+ * would slip past the runner's masking.
  */
 export function redact(text: string): string {
   let result = text
@@ -32,17 +53,95 @@ export function redact(text: string): string {
   return result
 }
 
+// The runner reads "##[command]" anywhere in a line (its legacy syntax); a zero-width space
+// between the two characters keeps the text readable and the command dead.
+const LEGACY_COMMAND = /##\[/g
+const DEFUSED_LEGACY = '#\u200b#['
+
+/** Control characters other than tab (ANSI colour sequences keep their ESC only in the log). */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g
+
 /**
- * Prints a line that came from another program (the CDK CLI, the instance). A line the runner would
- * read as a workflow command (`::set-output`, `::error::`, `::add-mask::`, `##[...]`) is shown, but
- * defused: an instance or a CDK app must not be able to set outputs or fail the step. The runner
- * also ends a line at a lone carriage return, so each such piece is checked on its own.
+ * Makes text from outside the action (an AWS error, an SSH server's message, a program's stderr)
+ * safe to quote inside one of the action's own messages: one line, no control characters, no
+ * legacy workflow command, at most `maxBytes`, redacted of registered values.
  */
-export function printUntrusted(line: string): void {
-  core.info(
-    line
-      .split(/(\r\n|\r|\n)/)
-      .map(piece => (/^\s*(::|##\[)/.test(piece) ? `| ${piece}` : piece))
-      .join('')
-  )
+export function quoteUntrusted(text: string, maxBytes = 2048): string {
+  const flat = redact(text)
+    .replace(/\r\n|\r|\n/g, ' ')
+    .replace(CONTROL, '')
+    .replace(LEGACY_COMMAND, DEFUSED_LEGACY)
+  const cut = truncateUtf8(flat, maxBytes)
+  return cut === flat ? flat : `${cut} [... cut at ${maxBytes} bytes]`
+}
+
+/** Writes a line to the log as is (tests replace it). */
+export type LogWriter = (line: string) => void
+
+const stdoutWriter: LogWriter = line => process.stdout.write(`${line}\n`)
+
+/**
+ * The log while another program's output streams through it (the CDK CLI, a remote command).
+ * The runner obeys workflow commands in any log line, and its parser accepts more forms than a
+ * pattern can safely catch (leading characters .NET trims, "##[" anywhere in the line), so the
+ * stream is wrapped in the runner's own `::stop-commands::<token>`: until `::<token>::` it obeys
+ * no command, and the token is random, so the output cannot end the pause. The action's own
+ * commands (a mask, a warning) run in `command()`, which lifts the pause around them.
+ */
+export class UntrustedOutput {
+  private token: string | undefined
+
+  constructor(private readonly write: LogWriter = stdoutWriter) {}
+
+  /** Starts the pause; idempotent. */
+  open(): void {
+    if (this.token) return
+    this.token = randomBytes(16).toString('hex')
+    this.write(`::stop-commands::${this.token}`)
+  }
+
+  /** Ends the pause; idempotent. */
+  close(): void {
+    if (!this.token) return
+    this.write(`::${this.token}::`)
+    this.token = undefined
+  }
+
+  /** Prints one line of untrusted output: bounded in length, its legacy commands broken. */
+  line(text: string): void {
+    const wasOpen = this.token !== undefined
+    this.open()
+    const cut = truncateUtf8(text, MAX_LINE_BYTES)
+    const shown = cut === text ? text : `${cut} [... cut at ${MAX_LINE_BYTES} bytes]`
+    for (const piece of shown.split(/\r\n|\r|\n/))
+      this.write(piece.replace(LEGACY_COMMAND, DEFUSED_LEGACY))
+    if (!wasOpen) this.close()
+  }
+
+  /** Runs one of the action's own workflow commands with the pause lifted around it. */
+  command(action: () => void): void {
+    const wasOpen = this.token !== undefined
+    this.close()
+    try {
+      action()
+    } finally {
+      if (wasOpen) this.open()
+    }
+  }
+
+  /** Runs `stream` with the pause on, and always ends the pause afterwards. */
+  async around<T>(stream: () => Promise<T>): Promise<T> {
+    this.open()
+    try {
+      return await stream()
+    } finally {
+      this.close()
+    }
+  }
+}
+
+/** Prints one line from another program, outside any open stream: paused for just that line. */
+export function printUntrusted(line: string, write: LogWriter = stdoutWriter): void {
+  new UntrustedOutput(write).line(line)
 }
