@@ -1297,7 +1297,7 @@ __webpack_unused_export__ = DeleteSecretCommand;
 __webpack_unused_export__ = DeleteSecretRequest$;
 __webpack_unused_export__ = DeleteSecretResponse$;
 __webpack_unused_export__ = DescribeSecret$;
-__webpack_unused_export__ = DescribeSecretCommand;
+exports.X5 = DescribeSecretCommand;
 __webpack_unused_export__ = DescribeSecretRequest$;
 __webpack_unused_export__ = DescribeSecretResponse$;
 __webpack_unused_export__ = EncryptionFailure;
@@ -25322,7 +25322,7 @@ function(e,t){for(var r=0;r<t.length;r++){var i=t[r];i.enumerable=i.enumerable||
 
 
 
-/* unused reexport */ __nccwpck_require__(5335);
+exports.quote = __nccwpck_require__(5335);
 exports.parse = __nccwpck_require__(2696);
 
 
@@ -54211,6 +54211,185 @@ function createBackoff(options) {
 
 /***/ }),
 
+/***/ 833:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   $J: () => (/* binding */ throwIfStopped),
+/* harmony export */   Ko: () => (/* binding */ StoppedError),
+/* harmony export */   OO: () => (/* binding */ unlessStopped),
+/* harmony export */   PB: () => (/* binding */ abortOnSignals),
+/* harmony export */   Yu: () => (/* binding */ stoppableSleep),
+/* harmony export */   kZ: () => (/* binding */ PhaseTracker),
+/* harmony export */   qr: () => (/* binding */ stopRequest),
+/* harmony export */   wj: () => (/* binding */ withTimeout)
+/* harmony export */ });
+/* unused harmony export StopRequest */
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8261);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3916);
+
+
+/** The reason an AbortSignal of this module is aborted with. */
+class StopRequest {
+    cause;
+    constructor(cause) {
+        this.cause = cause;
+    }
+    /** SIGTERM means the runner is about to kill the action: no time for a gentle stop. */
+    get urgent() {
+        return this.cause.kind === 'signal' && this.cause.signal === 'SIGTERM';
+    }
+    toString() {
+        return this.cause.kind === 'signal'
+            ? `cancelled (${this.cause.signal})`
+            : `stopped after ${this.cause.seconds} s (input "${this.cause.input}")`;
+    }
+}
+/** The cause a signal was aborted with; a plain abort counts as a cancellation. */
+function stopRequest(signal) {
+    return signal.reason instanceof StopRequest
+        ? signal.reason
+        : new StopRequest({ kind: 'signal', signal: 'SIGINT' });
+}
+/**
+ * Thrown where work stops because its signal was aborted. The phase and what it leaves behind are
+ * filled in by whoever knows them best: the work itself (the write-back knows whether it undid
+ * its version), else the pipeline's current phase.
+ */
+class StoppedError extends _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .ActionError */ .lZ {
+    request;
+    state;
+    constructor(request, state) {
+        super(`The run was ${request.toString()}${state ? `: ${state}` : ''}.`);
+        this.request = request;
+        this.state = state;
+        this.name = 'StoppedError';
+    }
+}
+/** Throws a StoppedError when `signal` is aborted: a safe point to stop at. */
+function throwIfStopped(signal, state) {
+    if (signal?.aborted)
+        throw new StoppedError(stopRequest(signal), state);
+}
+/**
+ * An AbortSignal aborted on the first SIGINT or SIGTERM. The handlers stay installed for the rest
+ * of the run: Node's default (exit at once) would leave the CDK CLI running and a write-back half
+ * done. A later signal is only logged; the stop already under way fits the runner's grace period.
+ */
+function abortOnSignals(proc = process) {
+    const controller = new AbortController();
+    const onSignal = (signal) => {
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(controller.signal.aborted
+            ? `Received ${signal} again: still stopping.`
+            : `Received ${signal}: stopping at the next safe point.`);
+        if (!controller.signal.aborted)
+            controller.abort(new StopRequest({ kind: 'signal', signal }));
+    };
+    proc.on('SIGINT', () => onSignal('SIGINT'));
+    proc.on('SIGTERM', () => onSignal('SIGTERM'));
+    return controller.signal;
+}
+/**
+ * A signal that aborts when `parent` does, or after `seconds` (none: never), naming `input` as the
+ * limit that ran out. `dispose` clears the timer.
+ */
+function withTimeout(parent, seconds, input) {
+    if (!seconds)
+        return { signal: parent, dispose: () => undefined };
+    const controller = new AbortController();
+    const follow = () => controller.abort(parent.reason);
+    if (parent.aborted)
+        follow();
+    else
+        parent.addEventListener('abort', follow, { once: true });
+    const timer = setTimeout(() => controller.abort(new StopRequest({ kind: 'timeout', input, seconds })), seconds * 1000);
+    return {
+        signal: controller.signal,
+        dispose: () => {
+            clearTimeout(timer);
+            parent.removeEventListener('abort', follow);
+        }
+    };
+}
+/** `sleep` that ends early with a StoppedError when `signal` aborts: waits are safe points. */
+function stoppableSleep(sleep, signal) {
+    return ms => {
+        throwIfStopped(signal);
+        return new Promise((resolve, reject) => {
+            const onAbort = () => reject(new StoppedError(stopRequest(signal)));
+            signal.addEventListener('abort', onAbort, { once: true });
+            sleep(ms).then(() => {
+                signal.removeEventListener('abort', onAbort);
+                if (signal.aborted)
+                    onAbort();
+                else
+                    resolve();
+            }, error => {
+                signal.removeEventListener('abort', onAbort);
+                reject(error);
+            });
+        });
+    };
+}
+/**
+ * Resolves or rejects with `work`, unless `signal` aborts first: then rejects with a StoppedError
+ * at once. For work that cannot be stopped from outside yet (the SSH restart): the process exits
+ * after reporting, which closes its connection.
+ */
+function unlessStopped(work, signal) {
+    if (signal.aborted)
+        return Promise.reject(new StoppedError(stopRequest(signal)));
+    return new Promise((resolve, reject) => {
+        const onAbort = () => reject(new StoppedError(stopRequest(signal)));
+        signal.addEventListener('abort', onAbort, { once: true });
+        work.then(value => {
+            signal.removeEventListener('abort', onAbort);
+            resolve(value);
+        }, error => {
+            signal.removeEventListener('abort', onAbort);
+            reject(error);
+        });
+    });
+}
+/**
+ * Which phase runs, and what stopping during it leaves behind: the message of a stopped run says
+ * both ("... during cdk deploy of stack X: the stack may be mid-update; nothing was written back").
+ */
+class PhaseTracker {
+    signal;
+    phase = 'reading the secrets';
+    leaves = 'nothing was deployed, written or restarted';
+    constructor(signal) {
+        this.signal = signal;
+    }
+    /**
+     * Enters the next phase, or throws a StoppedError if the run was stopped before it started (what
+     * the phase leaves behind is then true as well: it describes the state the phase starts from).
+     */
+    enter(phase, leaves) {
+        this.phase = phase;
+        this.leaves = leaves;
+        throwIfStopped(this.signal);
+    }
+    /**
+     * Throws a StoppedError if the run was stopped after its last phase began: the runner shows the
+     * step as cancelled, so the log says what the run got done.
+     */
+    finish(leaves) {
+        this.phase = undefined;
+        this.leaves = leaves;
+        throwIfStopped(this.signal);
+    }
+    /** The message for a run that stopped: the cause, the phase, and what it left. */
+    describe(error) {
+        const where = this.phase ? `during ${this.phase}` : 'after every phase had finished';
+        return `The run was ${error.request.toString()} ${where}: ${error.state ?? this.leaves}.`;
+    }
+}
+
+
+/***/ }),
+
 /***/ 6065:
 /***/ ((__unused_webpack_module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
@@ -54233,10 +54412,15 @@ globals.__dirname ??= (0,node_path__WEBPACK_IMPORTED_MODULE_0__.dirname)(globals
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   NS: () => (/* binding */ isKmsDenial),
 /* harmony export */   Pp: () => (/* binding */ describeAwsError),
+/* harmony export */   ZH: () => (/* binding */ awsErrorName),
 /* harmony export */   lZ: () => (/* binding */ ActionError),
-/* harmony export */   oh: () => (/* binding */ failureMessage)
+/* harmony export */   oh: () => (/* binding */ failureMessage),
+/* harmony export */   q5: () => (/* binding */ capitalize)
 /* harmony export */ });
+/* harmony import */ var _log_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5625);
+
 /**
  * An error whose message is written for the person reading the workflow log: it names the input,
  * the secret or the AWS call, says what is wrong and what to do, and never contains a secret value.
@@ -54246,6 +54430,79 @@ class ActionError extends Error {
         super(message);
         this.name = 'ActionError';
     }
+}
+// Answers the SDK's retry strategy retries; an error with one of them means its retries ran out.
+const THROTTLING = new Set([
+    'ThrottlingException',
+    'Throttling',
+    'ThrottledException',
+    'TooManyRequestsException',
+    'RequestLimitExceeded',
+    'RequestThrottled',
+    'RequestThrottledException',
+    'SlowDown'
+]);
+const SERVICE_FAILURE = new Set([
+    'InternalServiceError',
+    'InternalServiceErrorException',
+    'InternalFailure',
+    'InternalError',
+    'ServiceUnavailable',
+    'ServiceUnavailableException',
+    'Unavailable'
+]);
+const NETWORK_FAILURE = new Set([
+    'ECONNRESET',
+    'ECONNREFUSED',
+    'EPIPE',
+    'ETIMEDOUT',
+    'EAI_AGAIN',
+    'ENOTFOUND',
+    'TimeoutError'
+]);
+const KMS_FAILURE = new Set(['DecryptionFailure', 'EncryptionFailure', 'KMSAccessDeniedException']);
+/** The AWS error's name (its code), as the SDK gives it. */
+function awsErrorName(error) {
+    const err = (error ?? {});
+    return err.name ?? err.Code ?? 'Error';
+}
+/** Whether AWS refused the call because of its KMS key (also the "Access to KMS" denial). */
+function isKmsDenial(error) {
+    const name = awsErrorName(error);
+    const message = error?.message ?? '';
+    return KMS_FAILURE.has(name) || (ACCESS_DENIED.has(name) && /\bKMS\b/.test(message));
+}
+/** "after 5 attempts over 7.2 s", from what the SDK's retry strategy recorded. */
+function attemptsDone(err) {
+    const attempts = err.$metadata?.attempts;
+    if (!attempts || attempts < 2)
+        return '';
+    const waited = (err.$metadata?.totalRetryDelay ?? 0) / 1000;
+    return ` after ${attempts} attempts over ${waited.toFixed(1)} s of backoff`;
+}
+/** AWS was busy, failing or out of reach, and the SDK's retries ran out; undefined otherwise. */
+function degradedAws(err, name, call) {
+    const status = err.$metadata?.httpStatusCode;
+    const done = attemptsDone(err);
+    const retryLater = "The SDK's own retries ran out: re-run the job later.";
+    if (THROTTLING.has(name) || status === 429) {
+        const burst = call.action.endsWith(':GetSecretValue')
+            ? ' If many jobs read this secret at once, read it once per workflow and pass it on (a caching step), ' +
+                'or run fewer jobs in parallel (strategy.max-parallel, a concurrency group).'
+            : '';
+        return new ActionError(`AWS throttled ${call.action} on ${call.subject} (${name})${done}. ${retryLater}${burst}`);
+    }
+    if (SERVICE_FAILURE.has(name) || (status !== undefined && status >= 500)) {
+        return new ActionError(`AWS failed ${call.action} on ${call.subject} (${name}${status ? `, HTTP ${status}` : ''})${done}` +
+            `${err.message ? `: ${(0,_log_js__WEBPACK_IMPORTED_MODULE_0__/* .quoteUntrusted */ .X0)(err.message, 512)}` : ''}. This is an error on AWS's side, not in the ` +
+            `inputs. ${retryLater} If it goes on, check the AWS Health Dashboard for the region.`);
+    }
+    const code = err.code ?? name;
+    if (NETWORK_FAILURE.has(code)) {
+        return new ActionError(`Could not reach AWS for ${call.action} on ${call.subject} (${code})${done}. Check the runner's network ` +
+            `(proxy, firewall, DNS); if it was a passing fault, re-run the job later.`);
+    }
+    return undefined;
 }
 const ACCESS_DENIED = new Set(['AccessDeniedException', 'AccessDenied', 'UnauthorizedOperation']);
 const NO_CREDENTIALS = new Set([
@@ -54265,8 +54522,19 @@ function describeAwsError(error, call) {
     if (error instanceof ActionError)
         return error;
     const err = (error ?? {});
-    const name = err.name ?? err.Code ?? 'Error';
-    const detail = err.message ? `: ${err.message}` : '';
+    const name = awsErrorName(error);
+    const detail = err.message ? `: ${(0,_log_js__WEBPACK_IMPORTED_MODULE_0__/* .quoteUntrusted */ .X0)(err.message, 512)}` : '';
+    if (isKmsDenial(error)) {
+        const kms = call.action.endsWith('PutSecretValue')
+            ? '"kms:GenerateDataKey" and "kms:Decrypt"'
+            : '"kms:Decrypt"';
+        const key = call.kmsKeyId ? `KMS key ${call.kmsKeyId}` : "secret's KMS key";
+        return new ActionError(`${capitalize(call.subject)}: ${call.action} failed with ${name}${detail}. Allow ${kms} on the ` +
+            `${key} for the role the workflow runs as (in its IAM policy and, for a customer managed key, the key policy).`);
+    }
+    const degraded = degradedAws(err, name, call);
+    if (degraded)
+        return degraded;
     if (ACCESS_DENIED.has(name)) {
         return new ActionError(`Access denied: ${call.action} on ${call.subject}. Allow "${call.action}" on "${call.resource}" ` +
             `in the policy of the role or user the workflow runs as (see "IAM policy" in the README).`);
@@ -54281,15 +54549,6 @@ function describeAwsError(error, call) {
     if (INVALID_CREDENTIALS.has(name)) {
         return new ActionError(`AWS rejected the credentials for ${call.action} on ${call.subject} (${name}). Check the ` +
             `access keys or the role set by aws-actions/configure-aws-credentials, and the region.`);
-    }
-    if (name === 'DecryptionFailure' ||
-        name === 'EncryptionFailure' ||
-        name === 'KMSAccessDeniedException') {
-        const kms = call.action.endsWith('PutSecretValue')
-            ? '"kms:GenerateDataKey" and "kms:Decrypt"'
-            : '"kms:Decrypt"';
-        return new ActionError(`${capitalize(call.subject)}: ${call.action} failed with ${name}. Allow ${kms} on the ` +
-            `secret's KMS key for the role the workflow runs as.`);
     }
     const status = err.$metadata?.httpStatusCode;
     return new ActionError(`${call.action} on ${call.subject} failed (${name}${status ? `, HTTP ${status}` : ''})${detail}`);
@@ -54313,36 +54572,34 @@ function failureMessage(error) {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _dirname_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6065);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3008);
+/* harmony import */ var _cancel_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(833);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6334);
 
 
-await (0,_main_js__WEBPACK_IMPORTED_MODULE_1__/* .run */ .e)();
+
+const signal = (0,_cancel_js__WEBPACK_IMPORTED_MODULE_1__/* .abortOnSignals */ .PB)();
+await (0,_main_js__WEBPACK_IMPORTED_MODULE_2__/* .run */ .e)({ signal });
+// A stopped run may still hold a connection or a timer: it has reported, so end it now (with the
+// exit code run() set).
+if (signal.aborted)
+    process.exit();
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);
 
 /***/ }),
 
-/***/ 9821:
+/***/ 9488:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  $l: () => (/* binding */ maskSecret),
-  Qi: () => (/* binding */ printUntrusted),
-  E$: () => (/* binding */ redact)
-});
-
-// UNUSED EXPORTS: MIN_MASK_LENGTH, UntrustedOutput, quoteUntrusted, unmaskableReason
-
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 10 modules
-var core = __nccwpck_require__(7264);
-// EXTERNAL MODULE: external "node:string_decoder"
-var external_node_string_decoder_ = __nccwpck_require__(6193);
-;// CONCATENATED MODULE: ./src/lines.ts
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Ck: () => (/* binding */ truncateUtf8),
+/* harmony export */   Oc: () => (/* binding */ MAX_LINE_BYTES),
+/* harmony export */   g3: () => (/* binding */ LineSplitter),
+/* harmony export */   gY: () => (/* binding */ OutputTail)
+/* harmony export */ });
+/* harmony import */ var node_string_decoder__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6193);
+/* harmony import */ var node_string_decoder__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_string_decoder__WEBPACK_IMPORTED_MODULE_0__);
 
 /** The longest line kept from another program's output; the rest of it is dropped, not buffered. */
 const MAX_LINE_BYTES = 8 * 1024;
@@ -54355,7 +54612,7 @@ const MAX_LINE_BYTES = 8 * 1024;
 class LineSplitter {
     onLine;
     maxLineBytes;
-    decoder = new StringDecoder('utf8');
+    decoder = new node_string_decoder__WEBPACK_IMPORTED_MODULE_0__.StringDecoder('utf8');
     pending = '';
     pendingBytes = 0;
     dropped = 0;
@@ -54409,7 +54666,7 @@ class LineSplitter {
             this.pendingBytes += bytes;
             return;
         }
-        const kept = lines_truncateUtf8(piece, room);
+        const kept = truncateUtf8(piece, room);
         this.pending += kept;
         this.pendingBytes += Buffer.byteLength(kept);
         this.dropped = bytes - Buffer.byteLength(kept);
@@ -54426,7 +54683,7 @@ class LineSplitter {
     }
 }
 /** The longest prefix of `text` that fits in `maxBytes` of UTF-8, without splitting a character. */
-function lines_truncateUtf8(text, maxBytes) {
+function truncateUtf8(text, maxBytes) {
     if (maxBytes <= 0)
         return '';
     if (Buffer.byteLength(text) <= maxBytes)
@@ -54469,7 +54726,24 @@ class OutputTail {
     }
 }
 
-;// CONCATENATED MODULE: ./src/log.ts
+
+/***/ }),
+
+/***/ 5625:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   $l: () => (/* binding */ maskSecret),
+/* harmony export */   E$: () => (/* binding */ redact),
+/* harmony export */   Qb: () => (/* binding */ UntrustedOutput),
+/* harmony export */   Qi: () => (/* binding */ printUntrusted),
+/* harmony export */   X0: () => (/* binding */ quoteUntrusted)
+/* harmony export */ });
+/* unused harmony exports MIN_MASK_LENGTH, unmaskableReason */
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8261);
+/* harmony import */ var _lines_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9488);
 
 
 
@@ -54498,7 +54772,7 @@ function register(value) {
     if (value.trim() === '' || unmaskableReason(value) || registered.has(value))
         return;
     registered.add(value);
-    core/* setSecret */.Pq(value);
+    _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .setSecret */ .Pq(value);
 }
 /**
  * Registers a value with the runner's log masking: the value as it is, trimmed (the runner masks a
@@ -54542,7 +54816,7 @@ function quoteUntrusted(text, maxBytes = 2048) {
         .replace(/\r\n|\r|\n/g, ' ')
         .replace(CONTROL, '')
         .replace(LEGACY_COMMAND, DEFUSED_LEGACY);
-    const cut = truncateUtf8(flat, maxBytes);
+    const cut = (0,_lines_js__WEBPACK_IMPORTED_MODULE_2__/* .truncateUtf8 */ .Ck)(flat, maxBytes);
     return cut === flat ? flat : `${cut} [... cut at ${maxBytes} bytes]`;
 }
 const stdoutWriter = line => process.stdout.write(`${line}\n`);
@@ -54564,7 +54838,7 @@ class UntrustedOutput {
     open() {
         if (this.token)
             return;
-        this.token = (0,external_node_crypto_.randomBytes)(16).toString('hex');
+        this.token = (0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.randomBytes)(16).toString('hex');
         this.write(`::stop-commands::${this.token}`);
     }
     /** Ends the pause; idempotent. */
@@ -54578,8 +54852,8 @@ class UntrustedOutput {
     line(text) {
         const wasOpen = this.token !== undefined;
         this.open();
-        const cut = lines_truncateUtf8(text, MAX_LINE_BYTES);
-        const shown = cut === text ? text : `${cut} [... cut at ${MAX_LINE_BYTES} bytes]`;
+        const cut = (0,_lines_js__WEBPACK_IMPORTED_MODULE_2__/* .truncateUtf8 */ .Ck)(text, _lines_js__WEBPACK_IMPORTED_MODULE_2__/* .MAX_LINE_BYTES */ .Oc);
+        const shown = cut === text ? text : `${cut} [... cut at ${_lines_js__WEBPACK_IMPORTED_MODULE_2__/* .MAX_LINE_BYTES */ .Oc} bytes]`;
         for (const piece of shown.split(/\r\n|\r|\n/))
             this.write(piece.replace(LEGACY_COMMAND, DEFUSED_LEGACY));
         if (!wasOpen)
@@ -54616,7 +54890,7 @@ function printUntrusted(line, write = stdoutWriter) {
 
 /***/ }),
 
-/***/ 3008:
+/***/ 6334:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -54627,8 +54901,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __nccwpck_require__(7030);
-// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 10 modules
-var core = __nccwpck_require__(7264);
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 16 modules
+var core = __nccwpck_require__(8261);
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-secrets-manager/dist-cjs/index.js
 var dist_cjs = __nccwpck_require__(2994);
 // EXTERNAL MODULE: ./src/errors.ts
@@ -54638,9 +54912,17 @@ var errors = __nccwpck_require__(3916);
 
 /**
  * The SDK's standard retry strategy retries throttling, 5xx and transient network errors with
- * jittered exponential backoff, and nothing else: exactly the set worth retrying.
+ * jittered exponential backoff ("full jitter": each wait is random up to 2^n times a base of 1 s for
+ * throttling, 50 ms for the rest), and nothing else: exactly the set worth retrying. The action adds
+ * no retry loop of its own around AWS calls. Secrets Manager is called a few times a run: 5
+ * attempts bound the waits of one call to 1+2+4+8 = 15 s at most (7.5 s on average) when AWS keeps
+ * throttling. EC2 is polled while the instance boots, and its request limits are account-wide and
+ * shared with everything else in the account: 8 attempts ride out a longer burst (at most 71 s).
  */
-const MAX_ATTEMPTS = 5;
+const RETRIES = {
+    secretsManager: { retryMode: 'standard', maxAttempts: 5 },
+    ec2: { retryMode: 'standard', maxAttempts: 8 }
+};
 /** The region from the environment, or from the secret's ARN when the environment has none. */
 function resolveRegion(env, secretId) {
     const fromEnv = env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim();
@@ -54655,11 +54937,13 @@ function resolveRegion(env, secretId) {
 function createAwsClients(region) {
     let ec2;
     return {
-        secretsManager: new dist_cjs/* SecretsManagerClient */._H({ region, maxAttempts: MAX_ATTEMPTS }),
-        ec2: () => (ec2 ??= __nccwpck_require__.e(/* import() */ 193).then(__nccwpck_require__.t.bind(__nccwpck_require__, 5193, 19)).then(({ EC2Client }) => new EC2Client({ region, maxAttempts: MAX_ATTEMPTS })))
+        secretsManager: new dist_cjs/* SecretsManagerClient */._H({ region, ...RETRIES.secretsManager }),
+        ec2: () => (ec2 ??= __nccwpck_require__.e(/* import() */ 193).then(__nccwpck_require__.t.bind(__nccwpck_require__, 5193, 19)).then(({ EC2Client }) => new EC2Client({ region, ...RETRIES.ec2 })))
     };
 }
 
+// EXTERNAL MODULE: ./src/cancel.ts
+var cancel = __nccwpck_require__(833);
 // EXTERNAL MODULE: external "node:crypto"
 var external_node_crypto_ = __nccwpck_require__(7598);
 // EXTERNAL MODULE: external "node:fs"
@@ -54670,8 +54954,6 @@ var promises_ = __nccwpck_require__(1455);
 var external_node_os_ = __nccwpck_require__(8161);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
-// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 4 modules
-var exec = __nccwpck_require__(2697);
 // EXTERNAL MODULE: ./node_modules/shell-quote/index.js
 var shell_quote = __nccwpck_require__(6591);
 ;// CONCATENATED MODULE: ./src/command-line.ts
@@ -54697,9 +54979,135 @@ function splitArguments(text, inputName) {
     });
 }
 
-// EXTERNAL MODULE: ./src/log.ts + 1 modules
-var log = __nccwpck_require__(9821);
+// EXTERNAL MODULE: ./src/lines.ts
+var lines = __nccwpck_require__(9488);
+// EXTERNAL MODULE: ./src/log.ts
+var log = __nccwpck_require__(5625);
+// EXTERNAL MODULE: external "node:child_process"
+var external_node_child_process_ = __nccwpck_require__(1421);
+;// CONCATENATED MODULE: ./src/process-group.ts
+
+
+
+/**
+ * How long a stopped group gets after each signal. A person pressing Ctrl-C sends SIGINT, and the
+ * CDK CLI stops cleanly on it; a group that ignores it gets SIGTERM, then SIGKILL. All of it fits
+ * in the 7.5 s the runner gives between its SIGINT and its SIGTERM to the action. After the
+ * runner's SIGTERM (the first signal the action saw, or a second one) the runner kills the action
+ * about 2.5 s later, so SIGTERM goes first and SIGKILL follows soon.
+ */
+const STOP_DELAYS = {
+    gentle: { SIGINT: 0, SIGTERM: 4000, SIGKILL: 6000 },
+    urgent: { SIGTERM: 0, SIGKILL: 1500 }
+};
+/** Time left for the pipes to drain once no process of the group is left. */
+const DRAIN_MS = 1000;
+const POLL_MS = 50;
+/**
+ * Runs a program in a process group of its own (no shell), so that it and everything it starts
+ * can be signalled together: the runner signals only the action's own process when a step is
+ * cancelled, and would leave the CDK CLI and the app it runs going on unseen. Resolves once no
+ * process of the group is left; rejects only when the program cannot be started.
+ */
+async function runProcessGroup(options) {
+    const child = (0,external_node_child_process_.spawn)(options.command, options.args, {
+        cwd: options.cwd,
+        env: options.env,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        windowsHide: true
+    });
+    await new Promise((resolve, reject) => {
+        child.once('spawn', resolve);
+        child.once('error', reject);
+    });
+    const pgid = child.pid;
+    const out = new lines/* LineSplitter */.g3(options.onLine);
+    const err = new lines/* LineSplitter */.g3(options.onLine);
+    child.stdout.on('data', (chunk) => out.write(chunk));
+    child.stderr.on('data', (chunk) => err.write(chunk));
+    const drained = Promise.all([
+        new Promise(resolve => child.stdout.once('close', resolve)),
+        new Promise(resolve => child.stderr.once('close', resolve))
+    ]);
+    const exited = new Promise(resolve => child.once('exit', (code, signal) => resolve([code, signal])));
+    const timers = [];
+    let stopped = false;
+    let killSent = false;
+    const send = (signal) => {
+        if (signal === 'SIGKILL')
+            killSent = true;
+        signalGroup(pgid, signal, () => child.kill(signal));
+    };
+    const schedule = (delays) => {
+        for (const timer of timers.splice(0))
+            clearTimeout(timer);
+        for (const [signal, ms] of Object.entries(delays)) {
+            if (ms === 0)
+                send(signal);
+            else
+                timers.push(setTimeout(() => send(signal), ms));
+        }
+    };
+    const stop = () => {
+        stopped = true;
+        schedule((0,cancel/* stopRequest */.qr)(options.signal).urgent ? STOP_DELAYS.urgent : STOP_DELAYS.gentle);
+    };
+    if (options.signal?.aborted)
+        stop();
+    else
+        options.signal?.addEventListener('abort', stop, { once: true });
+    try {
+        const [exitCode, exitSignal] = await exited;
+        // The program is gone; what it started may not be. Nothing of the group outlives the step.
+        if (groupAlive(pgid) && !stopped)
+            schedule({ SIGTERM: 0, SIGKILL: STOP_DELAYS.urgent.SIGKILL });
+        while (groupAlive(pgid) && !killSent)
+            await delay(POLL_MS);
+        // After SIGKILL, what still answers is a zombie waiting for its reaper: dead already.
+        if (killSent)
+            await delay(POLL_MS);
+        await Promise.race([drained, delay(DRAIN_MS)]);
+        out.end();
+        err.end();
+        return { exitCode, exitSignal, stopped };
+    }
+    finally {
+        for (const timer of timers)
+            clearTimeout(timer);
+        options.signal?.removeEventListener('abort', stop);
+        child.stdout.destroy();
+        child.stderr.destroy();
+    }
+}
+function signalGroup(pgid, signal, fallback) {
+    try {
+        // A negative pid signals the whole process group (POSIX); Windows has no process groups.
+        if (process.platform === 'win32')
+            fallback();
+        else
+            process.kill(-pgid, signal);
+    }
+    catch {
+        // ESRCH: the group is already empty.
+    }
+}
+function groupAlive(pgid) {
+    if (process.platform === 'win32')
+        return false;
+    try {
+        process.kill(-pgid, 0);
+        return true;
+    }
+    catch (error) {
+        return error.code === 'EPERM';
+    }
+}
+const delay = (ms) => new Promise(resolve => setTimeout(resolve, ms));
+
 ;// CONCATENATED MODULE: ./src/deploy.ts
+
+
 
 
 
@@ -54763,40 +55171,52 @@ function cdkEnvironment(env, secretEnv) {
     const kept = Object.entries(env).filter((entry) => entry[1] !== undefined && !entry[0].startsWith('INPUT_') && !STEP_FILES.includes(entry[0]));
     return { ...Object.fromEntries(kept), ...secretEnv };
 }
+/** What stopping the CLI part-way leaves behind. */
+const STOPPED_DEPLOY_STATE = 'the CDK CLI and everything it started were stopped (SIGINT, then SIGTERM and SIGKILL if needed); ' +
+    'the stack may be mid-update: check its events in CloudFormation before deploying again; nothing was written back or restarted';
 /**
- * Runs cdk deploy and returns the stack's outputs from the file the CLI wrote. Each line it prints
- * goes through `onLine` first, so that a value can be masked before the line shows.
+ * Runs cdk deploy and returns the stack's outputs from the file the CLI wrote. The CLI runs in a
+ * process group of its own, so that a cancelled run or input "deploy-timeout" stops all of it.
  */
-async function cdkDeploy(plan, env, onLine) {
-    const tail = new OutputTail();
-    const print = (line) => {
-        onLine(line);
-        (0,log/* printUntrusted */.Qi)(line);
-        tail.add(line);
-    };
+async function cdkDeploy(plan, env, options) {
+    const out = options.output ?? new log/* UntrustedOutput */.Qb();
+    const tail = new lines/* OutputTail */.gY();
+    const limit = (0,cancel/* withTimeout */.wj)(options.signal, options.timeoutSeconds, 'deploy-timeout');
     core/* startGroup */.Oh(`cdk deploy ${plan.stack}`);
-    let exitCode;
+    let result;
     try {
         core/* info */.pq(`[command]${plan.tool} ${plan.args.join(' ')}`);
-        exitCode = await exec/* exec */.m(plan.tool, plan.args, {
+        result = await out.around(() => runProcessGroup({
+            command: plan.tool,
+            args: plan.args,
             cwd: plan.cwd,
             env,
-            silent: true,
-            ignoreReturnCode: true,
-            listeners: { stdline: print, errline: print }
-        });
+            signal: limit.signal,
+            onLine: line => {
+                for (const value of options.valuesToMask(line))
+                    out.command(() => (0,log/* maskSecret */.$l)(value));
+                out.line(line);
+                tail.add(line);
+            }
+        }));
     }
     catch (error) {
-        // exec rejects when the tool cannot be started at all (not found, not executable).
+        // The tool cannot be started at all (not found, not executable).
         throw new errors/* ActionError */.lZ(`Could not run "${plan.tool}" from input "cdk-command" in "${plan.cwd}": ` +
-            `${error instanceof Error ? error.message : String(error)}. Install the CDK CLI (npm i -D aws-cdk) or fix "cdk-command".`);
+            `${(0,log/* quoteUntrusted */.X0)(error instanceof Error ? error.message : String(error))}. Install the CDK CLI (npm i -D aws-cdk) or fix "cdk-command".`);
     }
     finally {
+        limit.dispose();
         core/* endGroup */.N4();
     }
     try {
-        if (exitCode !== 0) {
-            throw new errors/* ActionError */.lZ(`cdk deploy of stack "${plan.stack}" failed with exit code ${exitCode}; nothing was written back or restarted. ` +
+        if (result.stopped)
+            throw new cancel/* StoppedError */.Ko((0,cancel/* stopRequest */.qr)(limit.signal), STOPPED_DEPLOY_STATE);
+        if (result.exitCode !== 0) {
+            const how = result.exitCode === null
+                ? `was ended by ${result.exitSignal}`
+                : `failed with exit code ${result.exitCode}`;
+            throw new errors/* ActionError */.lZ(`cdk deploy of stack "${plan.stack}" ${how}; nothing was written back or restarted. ` +
                 `Its last error lines:\n${tail.errorLines()}`);
         }
         return await readStackOutputs(plan.outputsFile, plan.stack);
@@ -54828,20 +55248,6 @@ async function readStackOutputs(file, stack) {
             'Check input "stack": it must name the stack that was deployed.');
     }
     return outputs;
-}
-/** Keeps the last lines of a long output, to quote the ones that tell why a deploy failed. */
-class OutputTail {
-    lines = [];
-    add(line) {
-        this.lines.push(line);
-        if (this.lines.length > 200)
-            this.lines.shift();
-    }
-    errorLines(count = 10) {
-        const meaningful = this.lines.filter(line => line.trim() !== '');
-        const errors = meaningful.filter(line => /error|fail|❌|denied|exception/i.test(line));
-        return (errors.length ? errors : meaningful).slice(-count).join('\n') || '(no output)';
-    }
 }
 
 ;// CONCATENATED MODULE: ./src/export.ts
@@ -54998,6 +55404,9 @@ function readInputs() {
         workingDirectory: inputs_text('working-directory') || '.',
         cdkCommand: inputs_text('cdk-command'),
         cdkArgs: inputs_text('cdk-args'),
+        deployTimeoutSeconds: inputs_text('deploy-timeout')
+            ? integerInput('deploy-timeout', 1, 6 * 3600)
+            : undefined,
         instanceIdOutput: inputs_text('instance-id-output'),
         addressType: choiceInput('address-type', ['public', 'private']),
         instanceTimeoutSeconds: integerInput('instance-timeout', 1, 3600),
@@ -55020,7 +55429,65 @@ function readInputs() {
 
 // EXTERNAL MODULE: ./src/restart.ts
 var restart = __nccwpck_require__(2876);
+;// CONCATENATED MODULE: ./src/secret-errors.ts
+
+
+
+/** The region named in a Secrets Manager ARN, if the id is one. */
+function arnRegion(secretId) {
+    return /^arn:[^:]+:secretsmanager:([^:]+):/.exec(secretId)?.[1];
+}
+// Errors a secret in another region than the client's shows as: AWS cannot find it there.
+const WRONG_REGION_SYMPTOMS = new Set([
+    'ResourceNotFoundException',
+    'AccessDeniedException',
+    'InvalidParameterException'
+]);
+/**
+ * Turns a failed call on a secret into a message that says what to do, learning what the error
+ * leaves out from the secret itself (DescribeSecret): when a secret scheduled for deletion goes,
+ * and which KMS key a denied decryption needed. A failed DescribeSecret only makes it vaguer.
+ */
+async function explainSecretError(client, error, call, secretId) {
+    if (error instanceof errors/* ActionError */.lZ)
+        return error;
+    const name = (0,errors/* awsErrorName */.ZH)(error);
+    const message = error.message ?? '';
+    const secretRegion = arnRegion(secretId);
+    const usedRegion = await client.config.region();
+    if (secretRegion && secretRegion !== usedRegion && WRONG_REGION_SYMPTOMS.has(name)) {
+        return new errors/* ActionError */.lZ(`${(0,errors/* capitalize */.q5)(call.subject)} is an ARN in region ${secretRegion}, but the job's region is ${usedRegion} ` +
+            `(AWS_REGION), and ${usedRegion} was used: ${call.action} answered ${name}. Set aws-region: ${secretRegion} ` +
+            `on aws-actions/configure-aws-credentials (or AWS_REGION), or use a replica of the secret in ${usedRegion}.`);
+    }
+    if (name === 'InvalidRequestException' && /marked for deletion/i.test(message)) {
+        const deleted = (await describe(client, secretId))?.DeletedDate;
+        const when = deleted
+            ? `will be deleted for good on ${deleted.toISOString()}`
+            : 'will be deleted for good at the end of its recovery window (DescribeSecret, which tells when, was not allowed)';
+        return new errors/* ActionError */.lZ(`${(0,errors/* capitalize */.q5)(call.subject)} is scheduled for deletion and ${when}; until then it cannot be read or written. ` +
+            `If it is still needed, restore it: aws secretsmanager restore-secret --secret-id ${shell_quote.quote([secretId])}`);
+    }
+    if ((0,errors/* isKmsDenial */.NS)(error)) {
+        const description = await describe(client, secretId);
+        const kmsKeyId = description
+            ? (description.KmsKeyId ?? 'aws/secretsmanager (the default key)')
+            : undefined;
+        return (0,errors/* describeAwsError */.Pp)(error, { ...call, kmsKeyId });
+    }
+    return (0,errors/* describeAwsError */.Pp)(error, call);
+}
+async function describe(client, secretId) {
+    try {
+        return await client.send(new dist_cjs/* DescribeSecretCommand */.X5({ SecretId: secretId }));
+    }
+    catch {
+        return undefined;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/secrets.ts
+
 
 
 
@@ -55052,7 +55519,7 @@ async function readJsonSecret(client, secretId, role, maskExclude = []) {
         response = await client.send(new dist_cjs/* GetSecretValueCommand */.d2({ SecretId: secretId }));
     }
     catch (error) {
-        throw (0,errors/* describeAwsError */.Pp)(error, call);
+        throw await explainSecretError(client, error, call, secretId);
     }
     const label = `The ${role} secret "${secretId}"`;
     if (response.SecretString === undefined) {
@@ -55165,6 +55632,7 @@ async function writeSummary(report, env = process.env) {
 
 
 
+
 /** The label a new version carries until it is made current; at most one version holds it. */
 const PENDING_STAGE = 'SECRETS-DEPLOY-PENDING';
 const CURRENT_STAGE = 'AWSCURRENT';
@@ -55175,12 +55643,17 @@ const MAX_MERGES = 5;
  * taken from, and fails when another writer has moved it since: a compare-and-swap. So the new
  * version is put under a label of its own, then swapped in; if the swap fails, the current
  * version is read again, the one key set on it, and the swap tried again.
+ *
+ * When `signal` aborts, it stops where no half-done write is left: before a version is put, or,
+ * once one is, after the swap (which goes on: the deploy it records has happened) or after undoing
+ * the version when a concurrent writer refused the swap. AWSCURRENT moves in one call or not at all.
  */
-async function writeKeyBack(client, readSecret, key, value, maskExclude) {
+async function writeKeyBack(client, readSecret, key, value, maskExclude, signal) {
     let base = readSecret;
     for (let merge = 0; merge < MAX_MERGES; merge++) {
         if (base.values[key] === value)
             return { changed: false, versionId: base.versionId };
+        (0,cancel/* throwIfStopped */.$J)(signal);
         const values = { ...base.values, [key]: value };
         const versionId = await putPending(client, base.id, values);
         const refused = await swapCurrent(client, base, versionId);
@@ -55196,6 +55669,11 @@ async function writeKeyBack(client, readSecret, key, value, maskExclude) {
         }
         if (current.versionId === base.versionId)
             throw unswapped(refused, base.id, versionId);
+        if (signal?.aborted) {
+            await clearPending(client, base.id, versionId);
+            throw new cancel/* StoppedError */.Ko((0,cancel/* stopRequest */.qr)(signal), `another writer changed the deployment secret "${base.id}" during the write-back, so this run's ` +
+                `version ${versionId} was given up (never current, its label removed): "${key}" does not hold the new address`);
+        }
         core/* info */.pq(`The deployment secret "${base.id}" changed while this run deployed; merging "${key}" into the new version.`);
         base = current;
     }
@@ -55273,23 +55751,31 @@ async function clearPending(client, secretId, versionId) {
 
 
 
+
 const defaultDependencies = {
     env: process.env,
     awsClients: createAwsClients,
-    sleep: ms => new Promise(resolve => setTimeout(resolve, ms))
+    sleep: ms => new Promise(resolve => setTimeout(resolve, ms)),
+    signal: new AbortController().signal
 };
 /** The action's entry point: runs every phase, and turns any failure into one clear message. */
 async function run(overrides = {}) {
-    const deps = { ...defaultDependencies, ...overrides };
+    const given = { ...defaultDependencies, ...overrides };
+    // Every wait is a safe point to stop at.
+    const deps = { ...given, sleep: (0,cancel/* stoppableSleep */.Yu)(given.sleep, given.signal) };
     const report = newReport();
+    const phases = new cancel/* PhaseTracker */.kZ(deps.signal);
     try {
         // Set first, so that a workflow reading it after a failure sees false, not nothing.
         core/* setOutput */.uH('restarted', 'false');
-        await pipeline(readInputs(), deps, report);
+        await pipeline(readInputs(), deps, report, phases);
+        phases.finish(writtenState(report));
     }
     catch (error) {
-        let message = (0,errors/* failureMessage */.oh)(error);
-        if (report.writeBack?.changed) {
+        let message = error instanceof cancel/* StoppedError */.Ko ? phases.describe(error) : (0,errors/* failureMessage */.oh)(error);
+        if (error instanceof cancel/* StoppedError */.Ko && report.restart?.result === 'failed')
+            report.restart.result = 'unknown: the run was stopped and the connection closed mid-command';
+        if (report.writeBack?.changed && !(error instanceof cancel/* StoppedError */.Ko)) {
             message += ` (The deploy itself succeeded: "${report.writeBack.key}" already holds the new address, version ${report.writeBack.versionId}.)`;
         }
         // The runner masks the log, but older runners miss forms of a value; the message is also
@@ -55304,7 +55790,7 @@ async function run(overrides = {}) {
         core/* warning */.$e(`Could not write the job summary: ${(0,log/* redact */.E$)((0,errors/* failureMessage */.oh)(error))}`);
     }
 }
-async function pipeline(inputs, deps, report) {
+async function pipeline(inputs, deps, report, phases) {
     const clients = deps.awsClients(resolveRegion(deps.env, inputs.deploymentSecretId));
     const deployment = await readJsonSecret(clients.secretsManager, inputs.deploymentSecretId, 'deployment', inputs.maskExclude);
     report.secretsRead.push({
@@ -55327,26 +55813,35 @@ async function pipeline(inputs, deps, report) {
     let versionId = deployment.versionId;
     let target;
     if (plan.cdk) {
-        target = await deployAndLocate(inputs, plan.cdk, plan.secretEnv, clients, deps);
+        target = await deployAndLocate(inputs, plan.cdk, plan.secretEnv, clients, deps, phases);
         report.deploy = {
             stack: inputs.stack,
             instanceId: target.instanceId ?? '',
             address: target.address
         };
-        versionId = await writeAddressBack(inputs, deployment, target.address, clients, report);
+        phases.enter('the write-back of the address', 'the stack was deployed; nothing was written back or restarted');
+        versionId = await writeAddressBack(inputs, deployment, target.address, clients, report, deps);
     }
     else if (inputs.restart !== 'none') {
         target = { address: deployment.values[inputs.hostKey].trim() };
         core/* setOutput */.uH('instance-ip', target.address);
     }
     core/* setOutput */.uH('secret-version-id', versionId);
-    if (plan.sshUser && target)
+    if (plan.sshUser && target) {
+        phases.enter('the SSH restart', `${writtenState(report)}; the connection to the instance was closed: whether the restart ran there is unknown, check the service`);
         await restartOverSsh(inputs, plan.sshUser, target, clients, deps, report);
+    }
+}
+/** What a stopped run leaves in the deployment secret, once the write-back is past. */
+function writtenState(report) {
+    return report.writeBack?.changed
+        ? `"${report.writeBack.key}" holds the new address (version ${report.writeBack.versionId})`
+        : 'the deployment secret was not changed';
 }
 /** Writes the address into the deployment secret; returns the version current afterwards. */
-async function writeAddressBack(inputs, deployment, address, clients, report) {
+async function writeAddressBack(inputs, deployment, address, clients, report, deps) {
     const { hostKey } = inputs;
-    const written = await writeKeyBack(clients.secretsManager, deployment, hostKey, address, inputs.maskExclude);
+    const written = await writeKeyBack(clients.secretsManager, deployment, hostKey, address, inputs.maskExclude, deps.signal);
     report.writeBack = { key: hostKey, changed: written.changed, versionId: written.versionId };
     core/* info */.pq(written.changed
         ? `Wrote ${address} into "${hostKey}" of "${deployment.id}": version ${written.versionId} is now current.`
@@ -55360,7 +55855,7 @@ async function restartOverSsh(inputs, user, target, clients, deps, report) {
     const hostKeys = await hostKeyCheck(inputs, target, clients, deps);
     const where = `${target.address}:${inputs.ssh.port}`;
     report.restart = { host: where, unit: inputs.service, result: 'failed' };
-    const { hostFingerprint } = await (0,restart/* restartService */.PE)({
+    const restarting = (0,restart/* restartService */.PE)({
         target: {
             host: target.address,
             port: inputs.ssh.port,
@@ -55375,6 +55870,7 @@ async function restartOverSsh(inputs, user, target, clients, deps, report) {
         commandTimeoutMs: inputs.ssh.commandTimeoutSeconds * 1000,
         sleep: deps.sleep
     });
+    const { hostFingerprint } = await (0,cancel/* unlessStopped */.OO)(restarting, deps.signal);
     const check = inputs.ssh.healthCommand ? 'health command passed' : 'active';
     report.restart.result = `restarted, ${check} (host key ${hostFingerprint})`;
     core/* setOutput */.uH('restarted', 'true');
@@ -55413,15 +55909,20 @@ function checkAddress(address, key, secretId) {
     throw new errors/* ActionError */.lZ(`Key "${key}" of the deployment secret "${secretId}" is not an IP address or host name; fix it in the secret, ` +
         'or deploy once (deploy: true) to have the action write it.');
 }
-async function deployAndLocate(inputs, cdk, secretEnv, clients, deps) {
+async function deployAndLocate(inputs, cdk, secretEnv, clients, deps, phases) {
     const maskAddresses = !inputs.maskExclude.includes(inputs.hostKey);
-    const stackOutputs = await cdkDeploy(cdk, cdkEnvironment(deps.env, secretEnv), line => {
+    phases.enter(`cdk deploy of stack "${inputs.stack}"`, STOPPED_DEPLOY_STATE);
+    const stackOutputs = await cdkDeploy(cdk, cdkEnvironment(deps.env, secretEnv), {
         // The CLI prints the stack's outputs ("Stack.PublicIp = 203.0.113.7") before the action knows
         // which is the instance's address, which goes into the secret: mask every address first.
-        const value = /^\S+\.\S+ = (\S+)$/.exec(line)?.[1];
-        if (maskAddresses && value && (0,external_node_net_.isIP)(value))
-            (0,log/* maskSecret */.$l)(value);
+        valuesToMask: line => {
+            const value = /^\S+\.\S+ = (\S+)$/.exec(line)?.[1];
+            return maskAddresses && value && (0,external_node_net_.isIP)(value) ? [value] : [];
+        },
+        signal: deps.signal,
+        timeoutSeconds: inputs.deployTimeoutSeconds
     });
+    phases.enter('the wait for the instance', 'the stack was deployed; its address was not written back and nothing was restarted');
     core/* setOutput */.uH('stack-outputs', JSON.stringify(stackOutputs));
     // Loaded here, not at start-up: with them comes the EC2 client, most of the bundle's size.
     const { findInstanceId, waitForAddress } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(900)]).then(__nccwpck_require__.bind(__nccwpck_require__, 2900));
@@ -55465,14 +55966,14 @@ async function hostKeyCheck(inputs, target, clients, deps) {
 /* harmony export */   dN: () => (/* binding */ sshFingerprint)
 /* harmony export */ });
 /* unused harmony exports checkServiceName, checkUserName */
-/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7264);
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8261);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_1__);
 /* harmony import */ var node_string_decoder__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6193);
 /* harmony import */ var node_string_decoder__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_string_decoder__WEBPACK_IMPORTED_MODULE_2__);
 /* harmony import */ var _backoff_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(2431);
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3916);
-/* harmony import */ var _log_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(9821);
+/* harmony import */ var _log_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5625);
 
 
 
@@ -56113,13 +56614,6 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
 
 /***/ }),
 
-/***/ 857:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
-
-/***/ }),
-
 /***/ 6928:
 /***/ ((module) => {
 
@@ -56162,7 +56656,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 
 /***/ }),
 
-/***/ 7264:
+/***/ 8261:
 /***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -56182,8 +56676,8 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // UNUSED EXPORTS: ExitCode, addPath, debug, error, getBooleanInput, getIDToken, getMultilineInput, getState, group, isDebug, markdownSummary, notice, platform, saveState, setCommandEcho, toPlatformPath, toPosixPath, toWin32Path
 
-// EXTERNAL MODULE: external "os"
-var external_os_ = __nccwpck_require__(857);
+;// CONCATENATED MODULE: external "os"
+const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
 ;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -56258,7 +56752,7 @@ function utils_toCommandProperties(annotationProperties) {
  */
 function command_issueCommand(command, properties, message) {
     const cmd = new Command(command, properties, message);
-    process.stdout.write(cmd.toString() + external_os_.EOL);
+    process.stdout.write(cmd.toString() + external_os_namespaceObject.EOL);
 }
 function command_issue(name, message = '') {
     command_issueCommand(name, {}, message);
@@ -56332,7 +56826,7 @@ function file_command_issueFileCommand(command, message) {
     if (!external_fs_.existsSync(filePath)) {
         throw new Error(`Missing file at path: ${filePath}`);
     }
-    external_fs_.appendFileSync(filePath, `${utils_toCommandValue(message)}${external_os_.EOL}`, {
+    external_fs_.appendFileSync(filePath, `${utils_toCommandValue(message)}${external_os_namespaceObject.EOL}`, {
         encoding: 'utf8'
     });
 }
@@ -56348,7 +56842,7 @@ function file_command_prepareKeyValueMessage(key, value) {
     if (convertedValue.includes(delimiter)) {
         throw new Error(`Unexpected input: value should not contain the delimiter "${delimiter}"`);
     }
-    return `${key}<<${delimiter}${external_os_.EOL}${convertedValue}${external_os_.EOL}${delimiter}`;
+    return `${key}<<${delimiter}${external_os_namespaceObject.EOL}${convertedValue}${external_os_namespaceObject.EOL}${delimiter}`;
 }
 //# sourceMappingURL=file-command.js.map
 // EXTERNAL MODULE: external "path"
@@ -57430,7 +57924,7 @@ class Summary {
      * @returns {Summary} summary instance
      */
     addEOL() {
-        return this.addRaw(external_os_.EOL);
+        return this.addRaw(external_os_namespaceObject.EOL);
     }
     /**
      * Adds an HTML codeblock to the summary buffer
@@ -57614,421 +58108,16 @@ function toPlatformPath(pth) {
     return pth.replace(/[/\\]/g, path.sep);
 }
 //# sourceMappingURL=path-utils.js.map
-// EXTERNAL MODULE: ./node_modules/@actions/exec/lib/exec.js + 4 modules
-var lib_exec = __nccwpck_require__(2697);
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/platform.js
-var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-const getWindowsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    const { stdout: version } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Version"', undefined, {
-        silent: true
-    });
-    const { stdout: name } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Caption"', undefined, {
-        silent: true
-    });
-    return {
-        name: name.trim(),
-        version: version.trim()
-    };
-});
-const getMacOsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    var _a, _b, _c, _d;
-    const { stdout } = yield exec.getExecOutput('sw_vers', undefined, {
-        silent: true
-    });
-    const version = (_b = (_a = stdout.match(/ProductVersion:\s*(.+)/)) === null || _a === void 0 ? void 0 : _a[1]) !== null && _b !== void 0 ? _b : '';
-    const name = (_d = (_c = stdout.match(/ProductName:\s*(.+)/)) === null || _c === void 0 ? void 0 : _c[1]) !== null && _d !== void 0 ? _d : '';
-    return {
-        name,
-        version
-    };
-});
-const getLinuxInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
-    const { stdout } = yield exec.getExecOutput('lsb_release', ['-i', '-r', '-s'], {
-        silent: true
-    });
-    const [name, version] = stdout.trim().split('\n');
-    return {
-        name,
-        version
-    };
-});
-const platform = external_os_.platform();
-const arch = external_os_.arch();
-const isWindows = platform === 'win32';
-const isMacOS = platform === 'darwin';
-const isLinux = platform === 'linux';
-function getDetails() {
-    return platform_awaiter(this, void 0, void 0, function* () {
-        return Object.assign(Object.assign({}, (yield (isWindows
-            ? getWindowsInfo()
-            : isMacOS
-                ? getMacOsInfo()
-                : getLinuxInfo()))), { platform,
-            arch,
-            isWindows,
-            isMacOS,
-            isLinux });
-    });
-}
-//# sourceMappingURL=platform.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/core.js
-var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
-    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
-    return new (P || (P = Promise))(function (resolve, reject) {
-        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
-        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
-        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
-        step((generator = generator.apply(thisArg, _arguments || [])).next());
-    });
-};
-
-
-
-
-
-
-/**
- * The code to exit an action
- */
-var ExitCode;
-(function (ExitCode) {
-    /**
-     * A code indicating that the action was successful
-     */
-    ExitCode[ExitCode["Success"] = 0] = "Success";
-    /**
-     * A code indicating that the action was a failure
-     */
-    ExitCode[ExitCode["Failure"] = 1] = "Failure";
-})(ExitCode || (ExitCode = {}));
-//-----------------------------------------------------------------------
-// Variables
-//-----------------------------------------------------------------------
-/**
- * Sets env variable for this action and future actions in the job
- * @param name the name of the variable to set
- * @param val the value of the variable. Non-string values will be converted to a string via JSON.stringify
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function exportVariable(name, val) {
-    const convertedVal = utils_toCommandValue(val);
-    process.env[name] = convertedVal;
-    const filePath = process.env['GITHUB_ENV'] || '';
-    if (filePath) {
-        return file_command_issueFileCommand('ENV', file_command_prepareKeyValueMessage(name, val));
-    }
-    command_issueCommand('set-env', { name }, convertedVal);
-}
-/**
- * Registers a secret which will get masked from logs
- *
- * @param secret - Value of the secret to be masked
- * @remarks
- * This function instructs the Actions runner to mask the specified value in any
- * logs produced during the workflow run. Once registered, the secret value will
- * be replaced with asterisks (***) whenever it appears in console output, logs,
- * or error messages.
- *
- * This is useful for protecting sensitive information such as:
- * - API keys
- * - Access tokens
- * - Authentication credentials
- * - URL parameters containing signatures (SAS tokens)
- *
- * Note that masking only affects future logs; any previous appearances of the
- * secret in logs before calling this function will remain unmasked.
- *
- * @example
- * ```typescript
- * // Register an API token as a secret
- * const apiToken = "abc123xyz456";
- * setSecret(apiToken);
- *
- * // Now any logs containing this value will show *** instead
- * console.log(`Using token: ${apiToken}`); // Outputs: "Using token: ***"
- * ```
- */
-function core_setSecret(secret) {
-    command_issueCommand('add-mask', {}, secret);
-}
-/**
- * Prepends inputPath to the PATH (for this action and future actions)
- * @param inputPath
- */
-function addPath(inputPath) {
-    const filePath = process.env['GITHUB_PATH'] || '';
-    if (filePath) {
-        issueFileCommand('PATH', inputPath);
-    }
-    else {
-        issueCommand('add-path', {}, inputPath);
-    }
-    process.env['PATH'] = `${inputPath}${path.delimiter}${process.env['PATH']}`;
-}
-/**
- * Gets the value of an input.
- * Unless trimWhitespace is set to false in InputOptions, the value is also trimmed.
- * Returns an empty string if the value is not defined.
- *
- * @param     name     name of the input to get
- * @param     options  optional. See InputOptions.
- * @returns   string
- */
-function getInput(name, options) {
-    const val = process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] || '';
-    if (options && options.required && !val) {
-        throw new Error(`Input required and not supplied: ${name}`);
-    }
-    if (options && options.trimWhitespace === false) {
-        return val;
-    }
-    return val.trim();
-}
-/**
- * Gets the values of an multiline input.  Each value is also trimmed.
- *
- * @param     name     name of the input to get
- * @param     options  optional. See InputOptions.
- * @returns   string[]
- *
- */
-function getMultilineInput(name, options) {
-    const inputs = getInput(name, options)
-        .split('\n')
-        .filter(x => x !== '');
-    if (options && options.trimWhitespace === false) {
-        return inputs;
-    }
-    return inputs.map(input => input.trim());
-}
-/**
- * Gets the input value of the boolean type in the YAML 1.2 "core schema" specification.
- * Support boolean input list: `true | True | TRUE | false | False | FALSE` .
- * The return value is also in boolean type.
- * ref: https://yaml.org/spec/1.2/spec.html#id2804923
- *
- * @param     name     name of the input to get
- * @param     options  optional. See InputOptions.
- * @returns   boolean
- */
-function getBooleanInput(name, options) {
-    const trueValue = ['true', 'True', 'TRUE'];
-    const falseValue = ['false', 'False', 'FALSE'];
-    const val = getInput(name, options);
-    if (trueValue.includes(val))
-        return true;
-    if (falseValue.includes(val))
-        return false;
-    throw new TypeError(`Input does not meet YAML 1.2 "Core Schema" specification: ${name}\n` +
-        `Support boolean input list: \`true | True | TRUE | false | False | FALSE\``);
-}
-/**
- * Sets the value of an output.
- *
- * @param     name     name of the output to set
- * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function setOutput(name, value) {
-    const filePath = process.env['GITHUB_OUTPUT'] || '';
-    if (filePath) {
-        return file_command_issueFileCommand('OUTPUT', file_command_prepareKeyValueMessage(name, value));
-    }
-    process.stdout.write(external_os_.EOL);
-    command_issueCommand('set-output', { name }, utils_toCommandValue(value));
-}
-/**
- * Enables or disables the echoing of commands into stdout for the rest of the step.
- * Echoing is disabled by default if ACTIONS_STEP_DEBUG is not set.
- *
- */
-function setCommandEcho(enabled) {
-    issue('echo', enabled ? 'on' : 'off');
-}
-//-----------------------------------------------------------------------
-// Results
-//-----------------------------------------------------------------------
-/**
- * Sets the action status to failed.
- * When the action exits it will be with an exit code of 1
- * @param message add error issue message
- */
-function setFailed(message) {
-    process.exitCode = ExitCode.Failure;
-    error(message);
-}
-//-----------------------------------------------------------------------
-// Logging Commands
-//-----------------------------------------------------------------------
-/**
- * Gets whether Actions Step Debug is on or not
- */
-function isDebug() {
-    return process.env['RUNNER_DEBUG'] === '1';
-}
-/**
- * Writes debug message to user log
- * @param message debug message
- */
-function core_debug(message) {
-    issueCommand('debug', {}, message);
-}
-/**
- * Adds an error issue
- * @param message error issue message. Errors will be converted to string via toString()
- * @param properties optional properties to add to the annotation.
- */
-function error(message, properties = {}) {
-    command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
-}
-/**
- * Adds a warning issue
- * @param message warning issue message. Errors will be converted to string via toString()
- * @param properties optional properties to add to the annotation.
- */
-function warning(message, properties = {}) {
-    command_issueCommand('warning', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
-}
-/**
- * Adds a notice issue
- * @param message notice issue message. Errors will be converted to string via toString()
- * @param properties optional properties to add to the annotation.
- */
-function notice(message, properties = {}) {
-    issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
-}
-/**
- * Writes info to log with console.log.
- * @param message info message
- */
-function info(message) {
-    process.stdout.write(message + external_os_.EOL);
-}
-/**
- * Begin an output group.
- *
- * Output until the next `groupEnd` will be foldable in this group
- *
- * @param name The name of the output group
- */
-function startGroup(name) {
-    command_issue('group', name);
-}
-/**
- * End an output group.
- */
-function endGroup() {
-    command_issue('endgroup');
-}
-/**
- * Wrap an asynchronous function call in a group.
- *
- * Returns the same type as the function itself.
- *
- * @param name The name of the group
- * @param fn The function to wrap in the group
- */
-function group(name, fn) {
-    return core_awaiter(this, void 0, void 0, function* () {
-        startGroup(name);
-        let result;
-        try {
-            result = yield fn();
-        }
-        finally {
-            endGroup();
-        }
-        return result;
-    });
-}
-//-----------------------------------------------------------------------
-// Wrapper action state
-//-----------------------------------------------------------------------
-/**
- * Saves state for current action, the state can only be retrieved by this action's post job execution.
- *
- * @param     name     name of the state to store
- * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
- */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-function saveState(name, value) {
-    const filePath = process.env['GITHUB_STATE'] || '';
-    if (filePath) {
-        return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
-    }
-    issueCommand('save-state', { name }, toCommandValue(value));
-}
-/**
- * Gets the value of an state set by this action's main execution.
- *
- * @param     name     name of the state to get
- * @returns   string
- */
-function getState(name) {
-    return process.env[`STATE_${name}`] || '';
-}
-function getIDToken(aud) {
-    return core_awaiter(this, void 0, void 0, function* () {
-        return yield OidcClient.getIDToken(aud);
-    });
-}
-/**
- * Summary exports
- */
-
-/**
- * @deprecated use core.summary
- */
-
-/**
- * Path exports
- */
-
-/**
- * Platform utilities exports
- */
-
-//# sourceMappingURL=core.js.map
-
-/***/ }),
-
-/***/ 2697:
-/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
-
-
-// EXPORTS
-__nccwpck_require__.d(__webpack_exports__, {
-  m: () => (/* binding */ exec)
-});
-
-// UNUSED EXPORTS: getExecOutput
-
 // EXTERNAL MODULE: external "string_decoder"
 var external_string_decoder_ = __nccwpck_require__(3193);
-// EXTERNAL MODULE: external "os"
-var external_os_ = __nccwpck_require__(857);
 // EXTERNAL MODULE: external "events"
 var external_events_ = __nccwpck_require__(4434);
 // EXTERNAL MODULE: external "child_process"
 var external_child_process_ = __nccwpck_require__(5317);
-// EXTERNAL MODULE: external "path"
-var external_path_ = __nccwpck_require__(6928);
 // EXTERNAL MODULE: external "assert"
 var external_assert_ = __nccwpck_require__(2613);
-// EXTERNAL MODULE: external "fs"
-var external_fs_ = __nccwpck_require__(9896);
 ;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io-util.js
-var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
         function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
@@ -58054,7 +58143,7 @@ const IS_WINDOWS = process.platform === 'win32';
  * backslash to all junction results on Windows.
  */
 function readlink(fsPath) {
-    return __awaiter(this, void 0, void 0, function* () {
+    return io_util_awaiter(this, void 0, void 0, function* () {
         const result = yield fs.promises.readlink(fsPath);
         // On Windows, restore Node 20 behavior: add trailing backslash to all results
         // since junctions on Windows are always directory links
@@ -58068,7 +58157,7 @@ function readlink(fsPath) {
 const UV_FS_O_EXLOCK = 0x10000000;
 const READONLY = external_fs_.constants.O_RDONLY;
 function exists(fsPath) {
-    return __awaiter(this, void 0, void 0, function* () {
+    return io_util_awaiter(this, void 0, void 0, function* () {
         try {
             yield stat(fsPath);
         }
@@ -58082,7 +58171,7 @@ function exists(fsPath) {
     });
 }
 function isDirectory(fsPath_1) {
-    return __awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
+    return io_util_awaiter(this, arguments, void 0, function* (fsPath, useStat = false) {
         const stats = useStat ? yield stat(fsPath) : yield lstat(fsPath);
         return stats.isDirectory();
     });
@@ -58109,7 +58198,7 @@ function isRooted(p) {
  * @return if file exists and is executable, returns the file path. otherwise empty string.
  */
 function tryGetExecutablePath(filePath, extensions) {
-    return __awaiter(this, void 0, void 0, function* () {
+    return io_util_awaiter(this, void 0, void 0, function* () {
         let stats = undefined;
         try {
             // test file exists
@@ -58559,13 +58648,13 @@ class ToolRunner extends external_events_.EventEmitter {
     _processLineBuffer(data, strBuffer, onLine) {
         try {
             let s = strBuffer + data.toString();
-            let n = s.indexOf(external_os_.EOL);
+            let n = s.indexOf(external_os_namespaceObject.EOL);
             while (n > -1) {
                 const line = s.substring(0, n);
                 onLine(line);
                 // the rest of the string ...
-                s = s.substring(n + external_os_.EOL.length);
-                n = s.indexOf(external_os_.EOL);
+                s = s.substring(n + external_os_namespaceObject.EOL.length);
+                n = s.indexOf(external_os_namespaceObject.EOL);
             }
             return s;
         }
@@ -58856,7 +58945,7 @@ class ToolRunner extends external_events_.EventEmitter {
                 }
                 const optionsNonNull = this._cloneExecOptions(this.options);
                 if (!optionsNonNull.silent && optionsNonNull.outStream) {
-                    optionsNonNull.outStream.write(this._getCommandString(optionsNonNull) + external_os_.EOL);
+                    optionsNonNull.outStream.write(this._getCommandString(optionsNonNull) + external_os_namespaceObject.EOL);
                 }
                 const state = new ExecState(optionsNonNull, this.toolPath);
                 state.on('debug', (message) => {
@@ -59091,16 +59180,16 @@ var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arg
  * @param     options            optional exec options.  See ExecOptions
  * @returns   Promise<number>    exit code
  */
-function exec(commandLine, args, options) {
+function exec_exec(commandLine, args, options) {
     return exec_awaiter(this, void 0, void 0, function* () {
-        const commandArgs = argStringToArray(commandLine);
+        const commandArgs = tr.argStringToArray(commandLine);
         if (commandArgs.length === 0) {
             throw new Error(`Parameter 'commandLine' cannot be null or empty.`);
         }
         // Path to tool to execute should be first arg
         const toolPath = commandArgs[0];
         args = commandArgs.slice(1).concat(args || []);
-        const runner = new ToolRunner(toolPath, args, options);
+        const runner = new tr.ToolRunner(toolPath, args, options);
         return runner.exec();
     });
 }
@@ -59137,7 +59226,7 @@ function getExecOutput(commandLine, args, options) {
             }
         };
         const listeners = Object.assign(Object.assign({}, options === null || options === void 0 ? void 0 : options.listeners), { stdout: stdOutListener, stderr: stdErrListener });
-        const exitCode = yield exec(commandLine, args, Object.assign(Object.assign({}, options), { listeners }));
+        const exitCode = yield exec_exec(commandLine, args, Object.assign(Object.assign({}, options), { listeners }));
         //flush any remaining characters
         stdout += stdoutDecoder.end();
         stderr += stderrDecoder.end();
@@ -59149,6 +59238,389 @@ function getExecOutput(commandLine, args, options) {
     });
 }
 //# sourceMappingURL=exec.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/platform.js
+var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+const getWindowsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
+    const { stdout: version } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Version"', undefined, {
+        silent: true
+    });
+    const { stdout: name } = yield exec.getExecOutput('powershell -command "(Get-CimInstance -ClassName Win32_OperatingSystem).Caption"', undefined, {
+        silent: true
+    });
+    return {
+        name: name.trim(),
+        version: version.trim()
+    };
+});
+const getMacOsInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
+    var _a, _b, _c, _d;
+    const { stdout } = yield exec.getExecOutput('sw_vers', undefined, {
+        silent: true
+    });
+    const version = (_b = (_a = stdout.match(/ProductVersion:\s*(.+)/)) === null || _a === void 0 ? void 0 : _a[1]) !== null && _b !== void 0 ? _b : '';
+    const name = (_d = (_c = stdout.match(/ProductName:\s*(.+)/)) === null || _c === void 0 ? void 0 : _c[1]) !== null && _d !== void 0 ? _d : '';
+    return {
+        name,
+        version
+    };
+});
+const getLinuxInfo = () => platform_awaiter(void 0, void 0, void 0, function* () {
+    const { stdout } = yield exec.getExecOutput('lsb_release', ['-i', '-r', '-s'], {
+        silent: true
+    });
+    const [name, version] = stdout.trim().split('\n');
+    return {
+        name,
+        version
+    };
+});
+const platform = external_os_namespaceObject.platform();
+const arch = external_os_namespaceObject.arch();
+const isWindows = platform === 'win32';
+const isMacOS = platform === 'darwin';
+const isLinux = platform === 'linux';
+function getDetails() {
+    return platform_awaiter(this, void 0, void 0, function* () {
+        return Object.assign(Object.assign({}, (yield (isWindows
+            ? getWindowsInfo()
+            : isMacOS
+                ? getMacOsInfo()
+                : getLinuxInfo()))), { platform,
+            arch,
+            isWindows,
+            isMacOS,
+            isLinux });
+    });
+}
+//# sourceMappingURL=platform.js.map
+;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/core.js
+var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
+    function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
+    return new (P || (P = Promise))(function (resolve, reject) {
+        function fulfilled(value) { try { step(generator.next(value)); } catch (e) { reject(e); } }
+        function rejected(value) { try { step(generator["throw"](value)); } catch (e) { reject(e); } }
+        function step(result) { result.done ? resolve(result.value) : adopt(result.value).then(fulfilled, rejected); }
+        step((generator = generator.apply(thisArg, _arguments || [])).next());
+    });
+};
+
+
+
+
+
+
+/**
+ * The code to exit an action
+ */
+var ExitCode;
+(function (ExitCode) {
+    /**
+     * A code indicating that the action was successful
+     */
+    ExitCode[ExitCode["Success"] = 0] = "Success";
+    /**
+     * A code indicating that the action was a failure
+     */
+    ExitCode[ExitCode["Failure"] = 1] = "Failure";
+})(ExitCode || (ExitCode = {}));
+//-----------------------------------------------------------------------
+// Variables
+//-----------------------------------------------------------------------
+/**
+ * Sets env variable for this action and future actions in the job
+ * @param name the name of the variable to set
+ * @param val the value of the variable. Non-string values will be converted to a string via JSON.stringify
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function exportVariable(name, val) {
+    const convertedVal = utils_toCommandValue(val);
+    process.env[name] = convertedVal;
+    const filePath = process.env['GITHUB_ENV'] || '';
+    if (filePath) {
+        return file_command_issueFileCommand('ENV', file_command_prepareKeyValueMessage(name, val));
+    }
+    command_issueCommand('set-env', { name }, convertedVal);
+}
+/**
+ * Registers a secret which will get masked from logs
+ *
+ * @param secret - Value of the secret to be masked
+ * @remarks
+ * This function instructs the Actions runner to mask the specified value in any
+ * logs produced during the workflow run. Once registered, the secret value will
+ * be replaced with asterisks (***) whenever it appears in console output, logs,
+ * or error messages.
+ *
+ * This is useful for protecting sensitive information such as:
+ * - API keys
+ * - Access tokens
+ * - Authentication credentials
+ * - URL parameters containing signatures (SAS tokens)
+ *
+ * Note that masking only affects future logs; any previous appearances of the
+ * secret in logs before calling this function will remain unmasked.
+ *
+ * @example
+ * ```typescript
+ * // Register an API token as a secret
+ * const apiToken = "abc123xyz456";
+ * setSecret(apiToken);
+ *
+ * // Now any logs containing this value will show *** instead
+ * console.log(`Using token: ${apiToken}`); // Outputs: "Using token: ***"
+ * ```
+ */
+function core_setSecret(secret) {
+    command_issueCommand('add-mask', {}, secret);
+}
+/**
+ * Prepends inputPath to the PATH (for this action and future actions)
+ * @param inputPath
+ */
+function addPath(inputPath) {
+    const filePath = process.env['GITHUB_PATH'] || '';
+    if (filePath) {
+        issueFileCommand('PATH', inputPath);
+    }
+    else {
+        issueCommand('add-path', {}, inputPath);
+    }
+    process.env['PATH'] = `${inputPath}${path.delimiter}${process.env['PATH']}`;
+}
+/**
+ * Gets the value of an input.
+ * Unless trimWhitespace is set to false in InputOptions, the value is also trimmed.
+ * Returns an empty string if the value is not defined.
+ *
+ * @param     name     name of the input to get
+ * @param     options  optional. See InputOptions.
+ * @returns   string
+ */
+function getInput(name, options) {
+    const val = process.env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] || '';
+    if (options && options.required && !val) {
+        throw new Error(`Input required and not supplied: ${name}`);
+    }
+    if (options && options.trimWhitespace === false) {
+        return val;
+    }
+    return val.trim();
+}
+/**
+ * Gets the values of an multiline input.  Each value is also trimmed.
+ *
+ * @param     name     name of the input to get
+ * @param     options  optional. See InputOptions.
+ * @returns   string[]
+ *
+ */
+function getMultilineInput(name, options) {
+    const inputs = getInput(name, options)
+        .split('\n')
+        .filter(x => x !== '');
+    if (options && options.trimWhitespace === false) {
+        return inputs;
+    }
+    return inputs.map(input => input.trim());
+}
+/**
+ * Gets the input value of the boolean type in the YAML 1.2 "core schema" specification.
+ * Support boolean input list: `true | True | TRUE | false | False | FALSE` .
+ * The return value is also in boolean type.
+ * ref: https://yaml.org/spec/1.2/spec.html#id2804923
+ *
+ * @param     name     name of the input to get
+ * @param     options  optional. See InputOptions.
+ * @returns   boolean
+ */
+function getBooleanInput(name, options) {
+    const trueValue = ['true', 'True', 'TRUE'];
+    const falseValue = ['false', 'False', 'FALSE'];
+    const val = getInput(name, options);
+    if (trueValue.includes(val))
+        return true;
+    if (falseValue.includes(val))
+        return false;
+    throw new TypeError(`Input does not meet YAML 1.2 "Core Schema" specification: ${name}\n` +
+        `Support boolean input list: \`true | True | TRUE | false | False | FALSE\``);
+}
+/**
+ * Sets the value of an output.
+ *
+ * @param     name     name of the output to set
+ * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function setOutput(name, value) {
+    const filePath = process.env['GITHUB_OUTPUT'] || '';
+    if (filePath) {
+        return file_command_issueFileCommand('OUTPUT', file_command_prepareKeyValueMessage(name, value));
+    }
+    process.stdout.write(external_os_namespaceObject.EOL);
+    command_issueCommand('set-output', { name }, utils_toCommandValue(value));
+}
+/**
+ * Enables or disables the echoing of commands into stdout for the rest of the step.
+ * Echoing is disabled by default if ACTIONS_STEP_DEBUG is not set.
+ *
+ */
+function setCommandEcho(enabled) {
+    issue('echo', enabled ? 'on' : 'off');
+}
+//-----------------------------------------------------------------------
+// Results
+//-----------------------------------------------------------------------
+/**
+ * Sets the action status to failed.
+ * When the action exits it will be with an exit code of 1
+ * @param message add error issue message
+ */
+function setFailed(message) {
+    process.exitCode = ExitCode.Failure;
+    error(message);
+}
+//-----------------------------------------------------------------------
+// Logging Commands
+//-----------------------------------------------------------------------
+/**
+ * Gets whether Actions Step Debug is on or not
+ */
+function isDebug() {
+    return process.env['RUNNER_DEBUG'] === '1';
+}
+/**
+ * Writes debug message to user log
+ * @param message debug message
+ */
+function core_debug(message) {
+    issueCommand('debug', {}, message);
+}
+/**
+ * Adds an error issue
+ * @param message error issue message. Errors will be converted to string via toString()
+ * @param properties optional properties to add to the annotation.
+ */
+function error(message, properties = {}) {
+    command_issueCommand('error', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+/**
+ * Adds a warning issue
+ * @param message warning issue message. Errors will be converted to string via toString()
+ * @param properties optional properties to add to the annotation.
+ */
+function warning(message, properties = {}) {
+    command_issueCommand('warning', utils_toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+/**
+ * Adds a notice issue
+ * @param message notice issue message. Errors will be converted to string via toString()
+ * @param properties optional properties to add to the annotation.
+ */
+function notice(message, properties = {}) {
+    issueCommand('notice', toCommandProperties(properties), message instanceof Error ? message.toString() : message);
+}
+/**
+ * Writes info to log with console.log.
+ * @param message info message
+ */
+function info(message) {
+    process.stdout.write(message + external_os_namespaceObject.EOL);
+}
+/**
+ * Begin an output group.
+ *
+ * Output until the next `groupEnd` will be foldable in this group
+ *
+ * @param name The name of the output group
+ */
+function startGroup(name) {
+    command_issue('group', name);
+}
+/**
+ * End an output group.
+ */
+function endGroup() {
+    command_issue('endgroup');
+}
+/**
+ * Wrap an asynchronous function call in a group.
+ *
+ * Returns the same type as the function itself.
+ *
+ * @param name The name of the group
+ * @param fn The function to wrap in the group
+ */
+function group(name, fn) {
+    return core_awaiter(this, void 0, void 0, function* () {
+        startGroup(name);
+        let result;
+        try {
+            result = yield fn();
+        }
+        finally {
+            endGroup();
+        }
+        return result;
+    });
+}
+//-----------------------------------------------------------------------
+// Wrapper action state
+//-----------------------------------------------------------------------
+/**
+ * Saves state for current action, the state can only be retrieved by this action's post job execution.
+ *
+ * @param     name     name of the state to store
+ * @param     value    value to store. Non-string values will be converted to a string via JSON.stringify
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function saveState(name, value) {
+    const filePath = process.env['GITHUB_STATE'] || '';
+    if (filePath) {
+        return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
+    }
+    issueCommand('save-state', { name }, toCommandValue(value));
+}
+/**
+ * Gets the value of an state set by this action's main execution.
+ *
+ * @param     name     name of the state to get
+ * @returns   string
+ */
+function getState(name) {
+    return process.env[`STATE_${name}`] || '';
+}
+function getIDToken(aud) {
+    return core_awaiter(this, void 0, void 0, function* () {
+        return yield OidcClient.getIDToken(aud);
+    });
+}
+/**
+ * Summary exports
+ */
+
+/**
+ * @deprecated use core.summary
+ */
+
+/**
+ * Path exports
+ */
+
+/**
+ * Platform utilities exports
+ */
+
+//# sourceMappingURL=core.js.map
 
 /***/ })
 

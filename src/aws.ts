@@ -4,9 +4,17 @@ import { ActionError } from './errors.js'
 
 /**
  * The SDK's standard retry strategy retries throttling, 5xx and transient network errors with
- * jittered exponential backoff, and nothing else: exactly the set worth retrying.
+ * jittered exponential backoff ("full jitter": each wait is random up to 2^n times a base of 1 s for
+ * throttling, 50 ms for the rest), and nothing else: exactly the set worth retrying. The action adds
+ * no retry loop of its own around AWS calls. Secrets Manager is called a few times a run: 5
+ * attempts bound the waits of one call to 1+2+4+8 = 15 s at most (7.5 s on average) when AWS keeps
+ * throttling. EC2 is polled while the instance boots, and its request limits are account-wide and
+ * shared with everything else in the account: 8 attempts ride out a longer burst (at most 71 s).
  */
-const MAX_ATTEMPTS = 5
+const RETRIES = {
+  secretsManager: { retryMode: 'standard', maxAttempts: 5 },
+  ec2: { retryMode: 'standard', maxAttempts: 8 }
+} as const
 
 /** The region from the environment, or from the secret's ARN when the environment has none. */
 export function resolveRegion(env: NodeJS.ProcessEnv, secretId: string): string {
@@ -29,10 +37,10 @@ export interface AwsClients {
 export function createAwsClients(region: string): AwsClients {
   let ec2: Promise<EC2Client> | undefined
   return {
-    secretsManager: new SecretsManagerClient({ region, maxAttempts: MAX_ATTEMPTS }),
+    secretsManager: new SecretsManagerClient({ region, ...RETRIES.secretsManager }),
     ec2: () =>
       (ec2 ??= import('@aws-sdk/client-ec2').then(
-        ({ EC2Client }) => new EC2Client({ region, maxAttempts: MAX_ATTEMPTS })
+        ({ EC2Client }) => new EC2Client({ region, ...RETRIES.ec2 })
       ))
   }
 }

@@ -4,10 +4,12 @@ import { readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import * as core from '@actions/core'
-import * as exec from '@actions/exec'
+import { StoppedError, stopRequest, withTimeout } from './cancel.js'
 import { splitArguments } from './command-line.js'
 import { ActionError } from './errors.js'
-import { printUntrusted } from './log.js'
+import { OutputTail } from './lines.js'
+import { maskSecret, quoteUntrusted, UntrustedOutput } from './log.js'
+import { runProcessGroup, type ProcessGroupResult } from './process-group.js'
 
 export interface DeployInputs {
   stack: string
@@ -92,45 +94,75 @@ export function cdkEnvironment(
   return { ...Object.fromEntries(kept), ...secretEnv }
 }
 
+/** How cdk deploy runs: which values to mask before a line shows, and what stops it. */
+export interface CdkRunOptions {
+  /**
+   * The values in a line the CLI printed that must be masked before the line shows (the CLI prints
+   * stack outputs before the action knows which of them is the instance's address).
+   */
+  valuesToMask: (line: string) => string[]
+  /** Aborting it stops the CLI and everything it started (see runProcessGroup). */
+  signal: AbortSignal
+  /** Seconds cdk deploy may take (input "deploy-timeout"); none: no limit. */
+  timeoutSeconds?: number
+  /** Where the CLI's output is printed (tests replace it). */
+  output?: UntrustedOutput
+}
+
+/** What stopping the CLI part-way leaves behind. */
+export const STOPPED_DEPLOY_STATE =
+  'the CDK CLI and everything it started were stopped (SIGINT, then SIGTERM and SIGKILL if needed); ' +
+  'the stack may be mid-update: check its events in CloudFormation before deploying again; nothing was written back or restarted'
+
 /**
- * Runs cdk deploy and returns the stack's outputs from the file the CLI wrote. Each line it prints
- * goes through `onLine` first, so that a value can be masked before the line shows.
+ * Runs cdk deploy and returns the stack's outputs from the file the CLI wrote. The CLI runs in a
+ * process group of its own, so that a cancelled run or input "deploy-timeout" stops all of it.
  */
 export async function cdkDeploy(
   plan: CdkDeployPlan,
   env: Record<string, string>,
-  onLine: (line: string) => void
+  options: CdkRunOptions
 ): Promise<Record<string, string>> {
+  const out = options.output ?? new UntrustedOutput()
   const tail = new OutputTail()
-  const print = (line: string) => {
-    onLine(line)
-    printUntrusted(line)
-    tail.add(line)
-  }
+  const limit = withTimeout(options.signal, options.timeoutSeconds, 'deploy-timeout')
   core.startGroup(`cdk deploy ${plan.stack}`)
-  let exitCode: number
+  let result: ProcessGroupResult
   try {
     core.info(`[command]${plan.tool} ${plan.args.join(' ')}`)
-    exitCode = await exec.exec(plan.tool, plan.args, {
-      cwd: plan.cwd,
-      env,
-      silent: true,
-      ignoreReturnCode: true,
-      listeners: { stdline: print, errline: print }
-    })
+    result = await out.around(() =>
+      runProcessGroup({
+        command: plan.tool,
+        args: plan.args,
+        cwd: plan.cwd,
+        env,
+        signal: limit.signal,
+        onLine: line => {
+          for (const value of options.valuesToMask(line)) out.command(() => maskSecret(value))
+          out.line(line)
+          tail.add(line)
+        }
+      })
+    )
   } catch (error) {
-    // exec rejects when the tool cannot be started at all (not found, not executable).
+    // The tool cannot be started at all (not found, not executable).
     throw new ActionError(
       `Could not run "${plan.tool}" from input "cdk-command" in "${plan.cwd}": ` +
-        `${error instanceof Error ? error.message : String(error)}. Install the CDK CLI (npm i -D aws-cdk) or fix "cdk-command".`
+        `${quoteUntrusted(error instanceof Error ? error.message : String(error))}. Install the CDK CLI (npm i -D aws-cdk) or fix "cdk-command".`
     )
   } finally {
+    limit.dispose()
     core.endGroup()
   }
   try {
-    if (exitCode !== 0) {
+    if (result.stopped) throw new StoppedError(stopRequest(limit.signal), STOPPED_DEPLOY_STATE)
+    if (result.exitCode !== 0) {
+      const how =
+        result.exitCode === null
+          ? `was ended by ${result.exitSignal}`
+          : `failed with exit code ${result.exitCode}`
       throw new ActionError(
-        `cdk deploy of stack "${plan.stack}" failed with exit code ${exitCode}; nothing was written back or restarted. ` +
+        `cdk deploy of stack "${plan.stack}" ${how}; nothing was written back or restarted. ` +
           `Its last error lines:\n${tail.errorLines()}`
       )
     }
@@ -167,18 +199,4 @@ async function readStackOutputs(file: string, stack: string): Promise<Record<str
     )
   }
   return outputs
-}
-
-/** Keeps the last lines of a long output, to quote the ones that tell why a deploy failed. */
-class OutputTail {
-  private readonly lines: string[] = []
-  add(line: string): void {
-    this.lines.push(line)
-    if (this.lines.length > 200) this.lines.shift()
-  }
-  errorLines(count = 10): string {
-    const meaningful = this.lines.filter(line => line.trim() !== '')
-    const errors = meaningful.filter(line => /error|fail|❌|denied|exception/i.test(line))
-    return (errors.length ? errors : meaningful).slice(-count).join('\n') || '(no output)'
-  }
 }

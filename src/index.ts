@@ -1,4 +1,9 @@
 import './dirname-shim.js'
+import { abortOnSignals } from './cancel.js'
 import { run } from './main.js'
 
-await run()
+const signal = abortOnSignals()
+await run({ signal })
+// A stopped run may still hold a connection or a timer: it has reported, so end it now (with the
+// exit code run() set).
+if (signal.aborted) process.exit()

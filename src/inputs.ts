@@ -19,6 +19,8 @@ export interface ActionInputs {
   workingDirectory: string
   cdkCommand: string
   cdkArgs: string
+  /** Seconds cdk deploy may run; undefined: no limit. */
+  deployTimeoutSeconds?: number
   instanceIdOutput: string
   addressType: AddressType
   instanceTimeoutSeconds: number
@@ -131,6 +133,9 @@ export function readInputs(): ActionInputs {
     workingDirectory: text('working-directory') || '.',
     cdkCommand: text('cdk-command'),
     cdkArgs: text('cdk-args'),
+    deployTimeoutSeconds: text('deploy-timeout')
+      ? integerInput('deploy-timeout', 1, 6 * 3600)
+      : undefined,
     instanceIdOutput: text('instance-id-output'),
     addressType: choiceInput('address-type', ['public', 'private'] as const),
     instanceTimeoutSeconds: integerInput('instance-timeout', 1, 3600),

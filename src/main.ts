@@ -1,7 +1,14 @@
 import { isIP } from 'node:net'
 import * as core from '@actions/core'
 import { createAwsClients, resolveRegion, type AwsClients } from './aws.js'
-import { cdkDeploy, cdkEnvironment, planCdkDeploy, type CdkDeployPlan } from './deploy.js'
+import { PhaseTracker, StoppedError, stoppableSleep, unlessStopped } from './cancel.js'
+import {
+  cdkDeploy,
+  cdkEnvironment,
+  planCdkDeploy,
+  STOPPED_DEPLOY_STATE,
+  type CdkDeployPlan
+} from './deploy.js'
 import { ActionError, failureMessage } from './errors.js'
 import { envName, exportSecret, secretEnvironment } from './export.js'
 import { readInputs, type ActionInputs } from './inputs.js'
@@ -16,25 +23,34 @@ export interface Dependencies {
   env: NodeJS.ProcessEnv
   awsClients: (region: string) => AwsClients
   sleep: (ms: number) => Promise<void>
+  /** Aborted when the run must stop (the step was cancelled); every phase observes it. */
+  signal: AbortSignal
 }
 
 const defaultDependencies: Dependencies = {
   env: process.env,
   awsClients: createAwsClients,
-  sleep: ms => new Promise(resolve => setTimeout(resolve, ms))
+  sleep: ms => new Promise(resolve => setTimeout(resolve, ms)),
+  signal: new AbortController().signal
 }
 
 /** The action's entry point: runs every phase, and turns any failure into one clear message. */
 export async function run(overrides: Partial<Dependencies> = {}): Promise<void> {
-  const deps = { ...defaultDependencies, ...overrides }
+  const given = { ...defaultDependencies, ...overrides }
+  // Every wait is a safe point to stop at.
+  const deps = { ...given, sleep: stoppableSleep(given.sleep, given.signal) }
   const report = newReport()
+  const phases = new PhaseTracker(deps.signal)
   try {
     // Set first, so that a workflow reading it after a failure sees false, not nothing.
     core.setOutput('restarted', 'false')
-    await pipeline(readInputs(), deps, report)
+    await pipeline(readInputs(), deps, report, phases)
+    phases.finish(writtenState(report))
   } catch (error) {
-    let message = failureMessage(error)
-    if (report.writeBack?.changed) {
+    let message = error instanceof StoppedError ? phases.describe(error) : failureMessage(error)
+    if (error instanceof StoppedError && report.restart?.result === 'failed')
+      report.restart.result = 'unknown: the run was stopped and the connection closed mid-command'
+    if (report.writeBack?.changed && !(error instanceof StoppedError)) {
       message += ` (The deploy itself succeeded: "${report.writeBack.key}" already holds the new address, version ${report.writeBack.versionId}.)`
     }
     // The runner masks the log, but older runners miss forms of a value; the message is also
@@ -67,7 +83,8 @@ interface Target {
 async function pipeline(
   inputs: ActionInputs,
   deps: Dependencies,
-  report: RunReport
+  report: RunReport,
+  phases: PhaseTracker
 ): Promise<void> {
   const clients = deps.awsClients(resolveRegion(deps.env, inputs.deploymentSecretId))
 
@@ -102,21 +119,37 @@ async function pipeline(
   let versionId = deployment.versionId
   let target: Target | undefined
   if (plan.cdk) {
-    target = await deployAndLocate(inputs, plan.cdk, plan.secretEnv, clients, deps)
+    target = await deployAndLocate(inputs, plan.cdk, plan.secretEnv, clients, deps, phases)
     report.deploy = {
       stack: inputs.stack,
       instanceId: target.instanceId ?? '',
       address: target.address
     }
-    versionId = await writeAddressBack(inputs, deployment, target.address, clients, report)
+    phases.enter(
+      'the write-back of the address',
+      'the stack was deployed; nothing was written back or restarted'
+    )
+    versionId = await writeAddressBack(inputs, deployment, target.address, clients, report, deps)
   } else if (inputs.restart !== 'none') {
     target = { address: deployment.values[inputs.hostKey].trim() }
     core.setOutput('instance-ip', target.address)
   }
   core.setOutput('secret-version-id', versionId)
 
-  if (plan.sshUser && target)
+  if (plan.sshUser && target) {
+    phases.enter(
+      'the SSH restart',
+      `${writtenState(report)}; the connection to the instance was closed: whether the restart ran there is unknown, check the service`
+    )
     await restartOverSsh(inputs, plan.sshUser, target, clients, deps, report)
+  }
+}
+
+/** What a stopped run leaves in the deployment secret, once the write-back is past. */
+function writtenState(report: RunReport): string {
+  return report.writeBack?.changed
+    ? `"${report.writeBack.key}" holds the new address (version ${report.writeBack.versionId})`
+    : 'the deployment secret was not changed'
 }
 
 /** Writes the address into the deployment secret; returns the version current afterwards. */
@@ -125,7 +158,8 @@ async function writeAddressBack(
   deployment: JsonSecret,
   address: string,
   clients: AwsClients,
-  report: RunReport
+  report: RunReport,
+  deps: Dependencies
 ): Promise<string> {
   const { hostKey } = inputs
   const written = await writeKeyBack(
@@ -133,7 +167,8 @@ async function writeAddressBack(
     deployment,
     hostKey,
     address,
-    inputs.maskExclude
+    inputs.maskExclude,
+    deps.signal
   )
   report.writeBack = { key: hostKey, changed: written.changed, versionId: written.versionId }
   core.info(
@@ -157,7 +192,7 @@ async function restartOverSsh(
   const hostKeys = await hostKeyCheck(inputs, target, clients, deps)
   const where = `${target.address}:${inputs.ssh.port}`
   report.restart = { host: where, unit: inputs.service, result: 'failed' }
-  const { hostFingerprint } = await restartService({
+  const restarting = restartService({
     target: {
       host: target.address,
       port: inputs.ssh.port,
@@ -172,6 +207,7 @@ async function restartOverSsh(
     commandTimeoutMs: inputs.ssh.commandTimeoutSeconds * 1000,
     sleep: deps.sleep
   })
+  const { hostFingerprint } = await unlessStopped(restarting, deps.signal)
   const check = inputs.ssh.healthCommand ? 'health command passed' : 'active'
   report.restart.result = `restarted, ${check} (host key ${hostFingerprint})`
   core.setOutput('restarted', 'true')
@@ -230,15 +266,25 @@ async function deployAndLocate(
   cdk: CdkDeployPlan,
   secretEnv: Record<string, string>,
   clients: AwsClients,
-  deps: Dependencies
+  deps: Dependencies,
+  phases: PhaseTracker
 ): Promise<Target> {
   const maskAddresses = !inputs.maskExclude.includes(inputs.hostKey)
-  const stackOutputs = await cdkDeploy(cdk, cdkEnvironment(deps.env, secretEnv), line => {
+  phases.enter(`cdk deploy of stack "${inputs.stack}"`, STOPPED_DEPLOY_STATE)
+  const stackOutputs = await cdkDeploy(cdk, cdkEnvironment(deps.env, secretEnv), {
     // The CLI prints the stack's outputs ("Stack.PublicIp = 203.0.113.7") before the action knows
     // which is the instance's address, which goes into the secret: mask every address first.
-    const value = /^\S+\.\S+ = (\S+)$/.exec(line)?.[1]
-    if (maskAddresses && value && isIP(value)) maskSecret(value)
+    valuesToMask: line => {
+      const value = /^\S+\.\S+ = (\S+)$/.exec(line)?.[1]
+      return maskAddresses && value && isIP(value) ? [value] : []
+    },
+    signal: deps.signal,
+    timeoutSeconds: inputs.deployTimeoutSeconds
   })
+  phases.enter(
+    'the wait for the instance',
+    'the stack was deployed; its address was not written back and nothing was restarted'
+  )
   core.setOutput('stack-outputs', JSON.stringify(stackOutputs))
   // Loaded here, not at start-up: with them comes the EC2 client, most of the bundle's size.
   const { findInstanceId, waitForAddress } = await import('./instance.js')

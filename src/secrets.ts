@@ -1,6 +1,7 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
-import { ActionError, describeAwsError, type AwsCallContext } from './errors.js'
+import { ActionError, type AwsCallContext } from './errors.js'
 import { maskSecret } from './log.js'
+import { explainSecretError } from './secret-errors.js'
 
 /** A JSON secret as read: which version, and its keys (every value a string once validated). */
 export interface JsonSecret {
@@ -49,7 +50,7 @@ export async function readJsonSecret(
   try {
     response = await client.send(new GetSecretValueCommand({ SecretId: secretId }))
   } catch (error) {
-    throw describeAwsError(error, call)
+    throw await explainSecretError(client, error, call, secretId)
   }
   const label = `The ${role} secret "${secretId}"`
   if (response.SecretString === undefined) {

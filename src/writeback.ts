@@ -5,6 +5,7 @@ import {
 } from '@aws-sdk/client-secrets-manager'
 import { randomUUID } from 'node:crypto'
 import * as core from '@actions/core'
+import { StoppedError, stopRequest, throwIfStopped } from './cancel.js'
 import { ActionError, describeAwsError } from './errors.js'
 import { readJsonSecret, secretCall, type JsonSecret } from './secrets.js'
 
@@ -25,17 +26,23 @@ export interface WriteBackResult {
  * taken from, and fails when another writer has moved it since: a compare-and-swap. So the new
  * version is put under a label of its own, then swapped in; if the swap fails, the current
  * version is read again, the one key set on it, and the swap tried again.
+ *
+ * When `signal` aborts, it stops where no half-done write is left: before a version is put, or,
+ * once one is, after the swap (which goes on: the deploy it records has happened) or after undoing
+ * the version when a concurrent writer refused the swap. AWSCURRENT moves in one call or not at all.
  */
 export async function writeKeyBack(
   client: SecretsManagerClient,
   readSecret: JsonSecret,
   key: string,
   value: string,
-  maskExclude: readonly string[]
+  maskExclude: readonly string[],
+  signal?: AbortSignal
 ): Promise<WriteBackResult> {
   let base = readSecret
   for (let merge = 0; merge < MAX_MERGES; merge++) {
     if (base.values[key] === value) return { changed: false, versionId: base.versionId }
+    throwIfStopped(signal)
     const values = { ...base.values, [key]: value }
     const versionId = await putPending(client, base.id, values)
     const refused = await swapCurrent(client, base, versionId)
@@ -50,6 +57,14 @@ export async function writeKeyBack(
       return { changed: true, versionId }
     }
     if (current.versionId === base.versionId) throw unswapped(refused, base.id, versionId)
+    if (signal?.aborted) {
+      await clearPending(client, base.id, versionId)
+      throw new StoppedError(
+        stopRequest(signal),
+        `another writer changed the deployment secret "${base.id}" during the write-back, so this run's ` +
+          `version ${versionId} was given up (never current, its label removed): "${key}" does not hold the new address`
+      )
+    }
     core.info(
       `The deployment secret "${base.id}" changed while this run deployed; merging "${key}" into the new version.`
     )

@@ -154,6 +154,62 @@ export class LocalAws {
     return this.calls.filter(call => call.action === action)
   }
 
+  // ---- AWS having a bad day: always-on faults, deleted secrets, KMS denial -------------------
+
+  /** @type {Map<string, Fault>} faults that answer every call of an action, not just the next */
+  alwaysFaults = new Map()
+  /** @type {Map<string, Date>} secret name -> the date it is scheduled to be deleted */
+  deletionDates = new Map()
+  /** @type {Map<string, string>} secret name -> the KMS key the caller may not use */
+  kmsDenied = new Map()
+
+  /**
+   * Throttles every call of `action` from now on, as each service does: Secrets Manager with
+   * HTTP 400 ThrottlingException, EC2 with HTTP 503 RequestLimitExceeded.
+   * @param {string} action
+   */
+  throttle(action) {
+    const ec2 = action in this.ec2Actions
+    this.alwaysFaults.set(action, {
+      status: ec2 ? 503 : 400,
+      code: ec2 ? 'RequestLimitExceeded' : 'ThrottlingException',
+      message: ec2 ? 'Request limit exceeded.' : 'Rate exceeded'
+    })
+  }
+
+  /** @param {string} name @param {Date} date as DeleteSecret with a recovery window does */
+  scheduleDeletion(name, date) {
+    this.findSecret(name)
+    this.deletionDates.set(name, date)
+  }
+
+  /**
+   * The secret is encrypted with `keyId`, which the caller may not use: GetSecretValue answers
+   * as Secrets Manager does when kms:Decrypt is denied.
+   * @param {string} name @param {string} keyId
+   */
+  denyKms(name, keyId) {
+    this.findSecret(name)
+    this.kmsDenied.set(name, keyId)
+  }
+
+  /** @param {'secretsmanager' | 'ec2'} service @param {string} action @param {Record<string, unknown>} params */
+  answerBadDay(service, action, params) {
+    const always = this.alwaysFaults.get(action)
+    if (always) throw faultError(always)
+    if (service !== 'secretsmanager' || action === 'DescribeSecret' || !params.SecretId) return
+    const secret = this.findSecret(params.SecretId)
+    if (this.deletionDates.has(secret.name) && action !== 'RestoreSecret') {
+      throw new AwsError(
+        400,
+        'InvalidRequestException',
+        "You can't perform this operation on the secret because it was marked for deletion."
+      )
+    }
+    if (this.kmsDenied.has(secret.name) && action === 'GetSecretValue')
+      throw new AwsError(400, 'AccessDeniedException', 'Access to KMS is not allowed')
+  }
+
   // ---- HTTP ---------------------------------------------------------------------------------
 
   /** @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res */
@@ -176,6 +232,7 @@ export class LocalAws {
       const fault = this.faults.get(action)?.shift()
       if (fault) throw faultError(fault)
     }
+    this.answerBadDay(service, action, params)
     if (this.denied.has(action)) {
       throw new AwsError(
         400,
@@ -390,8 +447,19 @@ export class LocalAws {
       return {
         ARN: secret.arn,
         Name: secret.name,
-        VersionIdsToStages: this.versionStages(secret.name)
+        VersionIdsToStages: this.versionStages(secret.name),
+        ...this.describeBadDay(secret.name)
       }
+    }
+  }
+
+  /** DescribeSecret's fields for a secret scheduled for deletion or under a KMS key. @param {string} name */
+  describeBadDay(name) {
+    const deleted = this.deletionDates.get(name)
+    const keyId = this.kmsDenied.get(name)
+    return {
+      ...(deleted ? { DeletedDate: deleted.getTime() / 1000 } : {}),
+      ...(keyId ? { KmsKeyId: keyId } : {})
     }
   }
 

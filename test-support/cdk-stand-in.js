@@ -13,6 +13,11 @@
 //     "outputsFile": "missing" | "other-stack",  optional: a CLI that exits 0 yet writes no
 //                              outputs file, or writes one without this stack
 //     "record": "<file>", "recordEnv": ["EC2_KEY_NAME"] }  optional: what it was given, for tests
+//     "hang": { "pidFile": "<file>", "appIgnores": ["SIGINT"] }  optional: the deployment never
+//                              ends; like the real CLI it runs the CDK app as a child process
+//                              (which ignores the signals listed), and writes both process ids
+//                              to pidFile ({"cli": pid, "app": pid}) once both run
+import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync, existsSync, appendFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 
@@ -52,6 +57,27 @@ log.write(
 )
 
 for (const line of config.print ?? []) log.write(`${line}\n`)
+
+if (config.hang) {
+  const ignored = JSON.stringify(config.hang.appIgnores ?? [])
+  // The app says when its signal handlers are in place, so that no signal can come before them.
+  const app = spawn(
+    process.execPath,
+    [
+      '-e',
+      `for (const s of ${ignored}) process.on(s, () => {}); console.log('ready'); setInterval(() => {}, 1000)`
+    ],
+    { stdio: ['ignore', 'pipe', 'ignore'] }
+  )
+  app.stdout.once('data', () => {
+    writeFileSync(resolve(config.hang.pidFile), JSON.stringify({ cli: process.pid, app: app.pid }))
+    log.write(
+      `${stack}: CREATE_IN_PROGRESS AWS::EC2::Instance (waiting on the app, pid ${app.pid})\n`
+    )
+  })
+  // The real CLI stops on SIGINT by Node's default; so does this stand-in, leaving its child.
+  await new Promise(() => setInterval(() => {}, 1000))
+}
 
 if (config.concurrentEdit) {
   const { SecretsManagerClient, GetSecretValueCommand, PutSecretValueCommand } =

@@ -49,6 +49,7 @@ export function inputEnvironment(inputs) {
  * @property {string} visibleLog stdout and stderr as the workflow log shows them: mask commands
  *   applied, then hidden
  * @property {string[]} masks every value registered with ::add-mask::
+ * @property {NodeJS.Signals[]} signalsSent what the runner's cancellation sent, in order
  */
 
 /**
@@ -57,7 +58,47 @@ export function inputEnvironment(inputs) {
  * @property {string} [entry] the script to run; dist/index.js by default
  * @property {(line: string) => void} [onLogLine] each log line as the workflow log shows it, as
  *   it arrives (masks applied, ::add-mask:: lines left out)
+ * @property {(line: string) => boolean} [cancelWhen] cancel the step, as the runner does, once a
+ *   log line (as shown) matches
+ * @property {(runner: { cancel: () => void }) => void} [onStart] called once the action runs,
+ *   with a way to cancel it from elsewhere (an endpoint hook)
  */
+
+/**
+ * How the runner cancels a step (Runner.Worker's process invoker): SIGINT to the action's process
+ * only, SIGTERM 7.5 s later if it still runs, then SIGKILL 2.5 s after that. Children are not
+ * signalled: an action that leaves some has leaked them.
+ */
+export const RUNNER_CANCEL = { termAfterMs: 7500, killAfterMs: 2500 }
+
+/**
+ * @param {import('node:child_process').ChildProcess} child
+ * @param {NodeJS.Signals[]} sent
+ */
+function runnerCancellation(child, sent) {
+  let started = false
+  /** @type {NodeJS.Timeout[]} */
+  const timers = []
+  const send = (/** @type {NodeJS.Signals} */ signal) => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    sent.push(signal)
+    child.kill(signal)
+  }
+  child.once('exit', () => timers.forEach(clearTimeout))
+  return {
+    cancel() {
+      if (started) return
+      started = true
+      send('SIGINT')
+      timers.push(
+        setTimeout(() => {
+          send('SIGTERM')
+          timers.push(setTimeout(() => send('SIGKILL'), RUNNER_CANCEL.killAfterMs))
+        }, RUNNER_CANCEL.termAfterMs)
+      )
+    }
+  }
+}
 
 /**
  * Runs the action like the runner: a child `node <entry>` with only the runner's variables, the
@@ -107,7 +148,19 @@ export async function runAction(inputs, env = {}, options = {}) {
     child.stderr.setEncoding('utf8')
     let stdout = ''
     let stderr = ''
-    const live = options.onLogLine ? liveLog(options.onLogLine) : undefined
+    /** @type {NodeJS.Signals[]} */
+    const signalsSent = []
+    const runner = runnerCancellation(child, signalsSent)
+    options.onStart?.(runner)
+    const { onLogLine, cancelWhen } = options
+    const watch =
+      onLogLine || cancelWhen
+        ? (/** @type {string} */ line) => {
+            onLogLine?.(line)
+            if (cancelWhen?.(line)) runner.cancel()
+          }
+        : undefined
+    const live = watch ? liveLog(watch) : undefined
     child.stdout.on('data', chunk => {
       stdout += chunk
       live?.stdout.write(chunk)
@@ -131,7 +184,8 @@ export async function runAction(inputs, env = {}, options = {}) {
       exportedEnv: parseFileCommand(readFileSync(files.GITHUB_ENV, 'utf8')),
       summary: readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8'),
       visibleLog: visible,
-      masks
+      masks,
+      signalsSent
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })

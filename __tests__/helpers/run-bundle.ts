@@ -9,17 +9,18 @@ import {
   parseFileCommand,
   repoRoot,
   runAction,
+  RUNNER_CANCEL,
   type BundleRun,
   type RunOptions
 } from '../../test-support/runner.js'
 
-export { actionMetadata, applyMasks, inputEnvironment, parseFileCommand, repoRoot }
+export { actionMetadata, applyMasks, inputEnvironment, parseFileCommand, repoRoot, RUNNER_CANCEL }
 export type { BundleRun }
 
 export function runBundle(
   inputs: Record<string, string>,
   env: Record<string, string | undefined> = {},
-  options: Pick<RunOptions, 'cwd' | 'entry'> = {}
+  options: Pick<RunOptions, 'cwd' | 'entry' | 'onLogLine' | 'cancelWhen' | 'onStart'> = {}
 ): Promise<BundleRun> {
   return runAction(inputs, env, options)
 }

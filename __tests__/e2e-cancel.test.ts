@@ -1,0 +1,222 @@
+// A cancelled step, end to end: the bundle runs as the runner runs it, and is cancelled as the
+// runner cancels (SIGINT to the action's process alone, SIGTERM 7.5 s later, then SIGKILL) during
+// each phase. Nothing it started may outlive it, the secret is untouched or fully written, and the
+// log holds one error that says where it stopped and what it left.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { createCdkApp, type CdkApp } from './helpers/cdk-app.js'
+import {
+  EXAMPLE_APP,
+  EXAMPLE_DEPLOYMENT,
+  startLocalAws,
+  type LocalAws
+} from './helpers/local-aws.js'
+import { runBundle, type BundleRun } from './helpers/run-bundle.js'
+
+const STACK = 'FastAPIEC2Stack-Staging'
+const INSTANCE = 'i-0abc1234def567890'
+const SECRET = 'FastAPIDeploymentSecrets'
+
+let aws: LocalAws
+
+beforeEach(async () => {
+  aws = await startLocalAws()
+  aws.putSecret('FastAPIAppSecrets', EXAMPLE_APP)
+  aws.putSecret(SECRET, EXAMPLE_DEPLOYMENT)
+})
+afterEach(() => aws.stop())
+
+const outputs = { InstanceId: INSTANCE, PublicIp: '203.0.113.7' }
+
+function inputs(app: CdkApp, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    stack: STACK,
+    'working-directory': app.dir,
+    'cdk-command': app.command,
+    restart: 'none',
+    ...extra
+  }
+}
+
+/** The ::error:: lines the run printed: a stopped run prints exactly one. */
+function errorLines(run: BundleRun): string[] {
+  return run.stdout.split('\n').filter(line => line.startsWith('::error'))
+}
+
+/** Whether a process runs: a zombie (exited, waiting for its parent to reap it) does not. */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch {
+    return false
+  }
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z'
+  } catch {
+    return true
+  }
+}
+
+function expectSecretUntouched(): void {
+  expect(aws.secretValue(SECRET).json).toEqual(EXAMPLE_DEPLOYMENT)
+  const stages = Object.values(aws.versionStages(SECRET)).flat()
+  expect(stages).toEqual(['AWSCURRENT'])
+}
+
+describe('a cancelled run', () => {
+  it('stops cdk deploy and everything it started, and says the stack may be mid-update', async () => {
+    aws.addInstance({ instanceId: INSTANCE, publicIp: '203.0.113.7' })
+    // The CLI dies on SIGINT as Node does by default; the app it started ignores SIGINT, so only
+    // the SIGTERM the action sends the whole group afterwards ends it.
+    const app = createCdkApp({
+      stacks: { [STACK]: { outputs } },
+      hang: { pidFile: 'pids.json', appIgnores: ['SIGINT'] }
+    })
+    const run = await runBundle(inputs(app), aws.environment(), {
+      cancelWhen: line => line.includes('CREATE_IN_PROGRESS')
+    })
+    const pids = JSON.parse(readFileSync(join(app.dir, 'pids.json'), 'utf8')) as {
+      cli: number
+      app: number
+    }
+    expect(running(pids.cli)).toBe(false)
+    expect(running(pids.app)).toBe(false)
+
+    expect(run.code).toBe(1)
+    // Done before the runner's SIGTERM: the action needed no more than its SIGINT.
+    expect(run.signalsSent).toEqual(['SIGINT'])
+    expect(errorLines(run)).toEqual([
+      expect.stringMatching(
+        /^::error::The run was cancelled \(SIGINT\) during cdk deploy of stack "FastAPIEC2Stack-Staging": the CDK CLI and everything it started were stopped .*the stack may be mid-update.*nothing was written back or restarted\.$/
+      )
+    ])
+    expect(run.visibleLog).toContain('Received SIGINT: stopping at the next safe point.')
+    expect(run.summary).toContain('The run was cancelled (SIGINT) during cdk deploy of stack')
+    // The CLI's output stream was closed: the action's own error command was obeyed.
+    expect(run.visibleLog).toMatch(/::stop-commands::[0-9a-f]{32}\n(.*\n)*::[0-9a-f]{32}::/)
+    expectSecretUntouched()
+    expect(aws.callsOf('DescribeInstances')).toHaveLength(0)
+  }, 30_000)
+
+  it('stops cdk deploy the same way when input deploy-timeout runs out', async () => {
+    const app = createCdkApp({
+      stacks: { [STACK]: { outputs } },
+      hang: { pidFile: 'pids.json' }
+    })
+    const run = await runBundle(inputs(app, { 'deploy-timeout': '2' }), aws.environment())
+    const pids = JSON.parse(readFileSync(join(app.dir, 'pids.json'), 'utf8')) as {
+      cli: number
+      app: number
+    }
+    expect(running(pids.cli)).toBe(false)
+    expect(running(pids.app)).toBe(false)
+    expect(run.code).toBe(1)
+    expect(errorLines(run)).toEqual([
+      expect.stringContaining(
+        'The run was stopped after 2 s (input "deploy-timeout") during cdk deploy of stack "FastAPIEC2Stack-Staging"'
+      )
+    ])
+    expectSecretUntouched()
+  }, 30_000)
+
+  it('refuses a deploy-timeout that is not a number of seconds', async () => {
+    const app = createCdkApp({ stacks: { [STACK]: { outputs } } })
+    const run = await runBundle(inputs(app, { 'deploy-timeout': '10m' }), aws.environment())
+    expect(run.code).toBe(1)
+    expect(errorLines(run)).toEqual([
+      '::error::Input "deploy-timeout" must be a whole number from 1 to 21600, not "10m".'
+    ])
+    expect(app.invocations()).toHaveLength(0)
+    expectSecretUntouched()
+  })
+
+  it('stops the wait for the instance, with nothing written back', async () => {
+    aws.addInstance({ instanceId: INSTANCE, state: 'pending' })
+    const app = createCdkApp({ stacks: { [STACK]: { outputs } } })
+    const run = await runBundle(inputs(app), aws.environment(), {
+      cancelWhen: line => line.includes(`Instance ${INSTANCE} is pending; waiting.`)
+    })
+    expect(run.code).toBe(1)
+    expect(run.signalsSent).toEqual(['SIGINT'])
+    expect(errorLines(run)).toEqual([
+      '::error::The run was cancelled (SIGINT) during the wait for the instance: the stack was deployed; ' +
+        'its address was not written back and nothing was restarted.'
+    ])
+    expectSecretUntouched()
+  }, 30_000)
+
+  it('finishes a write-back that has put its version, and says so', async () => {
+    aws.addInstance({ instanceId: INSTANCE, publicIp: '203.0.113.7' })
+    const app = createCdkApp({ stacks: { [STACK]: { outputs } } })
+    const received = signalReceived()
+    let cancel = () => {}
+    // The signal arrives while the new version is being put, before the swap.
+    aws.before('PutSecretValue', async () => {
+      cancel()
+      await received.promise
+    })
+    const run = await runBundle(inputs(app), aws.environment(), {
+      onStart: runner => (cancel = runner.cancel),
+      onLogLine: received.watch
+    })
+    expect(run.code).toBe(1)
+    const current = aws.secretValue(SECRET)
+    expect(current.json).toEqual({ ...EXAMPLE_DEPLOYMENT, ec2_host: '203.0.113.7' })
+    // No label of the write-back is left behind.
+    expect(Object.values(aws.versionStages(SECRET)).flat().sort()).toEqual([
+      'AWSCURRENT',
+      'AWSPREVIOUS'
+    ])
+    expect(errorLines(run)).toEqual([
+      `::error::The run was cancelled (SIGINT) after every phase had finished: "ec2_host" holds the new address (version ${current.versionId}).`
+    ])
+  }, 30_000)
+
+  it('gives up its version when a concurrent edit refuses the swap, leaving that edit current', async () => {
+    aws.addInstance({ instanceId: INSTANCE, publicIp: '203.0.113.7' })
+    const app = createCdkApp({ stacks: { [STACK]: { outputs } } })
+    const received = signalReceived()
+    let cancel = () => {}
+    let edited = false
+    // While the swap is on its way, someone edits the secret and the step is cancelled.
+    aws.before('UpdateSecretVersionStage', async params => {
+      if (edited || params.VersionStage !== 'AWSCURRENT') return
+      edited = true
+      aws.putSecret(SECRET, {
+        ...EXAMPLE_DEPLOYMENT,
+        github_repo: 'https://example.test/moved.git'
+      })
+      cancel()
+      await received.promise
+    })
+    const run = await runBundle(inputs(app), aws.environment(), {
+      onStart: runner => (cancel = runner.cancel),
+      onLogLine: received.watch
+    })
+    expect(run.code).toBe(1)
+    expect(aws.secretValue(SECRET).json).toEqual({
+      ...EXAMPLE_DEPLOYMENT,
+      github_repo: 'https://example.test/moved.git'
+    })
+    const stages = Object.values(aws.versionStages(SECRET)).flat()
+    expect(stages).not.toContain('SECRETS-DEPLOY-PENDING')
+    expect(stages.filter(stage => stage === 'AWSCURRENT')).toHaveLength(1)
+    expect(errorLines(run)).toEqual([
+      expect.stringMatching(
+        /^::error::The run was cancelled \(SIGINT\) during the write-back of the address: another writer changed the deployment secret "FastAPIDeploymentSecrets" during the write-back, so this run's version \S+ was given up \(never current, its label removed\): "ec2_host" does not hold the new address\.$/
+      )
+    ])
+  }, 30_000)
+})
+
+/** Resolves once the action logs that it received the signal: it is then known to be stopping. */
+function signalReceived(): { promise: Promise<void>; watch: (line: string) => void } {
+  let resolve = () => {}
+  const promise = new Promise<void>(r => (resolve = r))
+  return {
+    promise,
+    watch: line => {
+      if (line.includes('Received SIGINT')) resolve()
+    }
+  }
+}
