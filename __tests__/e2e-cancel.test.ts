@@ -4,6 +4,8 @@
 // log holds one error that says where it stopped and what it left.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { cloudInitConsole } from '../test-support/cloud-init.js'
+import { startSshd } from '../test-support/sshd.js'
 import { createCdkApp, type CdkApp } from './helpers/cdk-app.js'
 import {
   EXAMPLE_APP,
@@ -207,6 +209,48 @@ describe('a cancelled run', () => {
       )
     ])
   }, 30_000)
+})
+
+describe('a run cancelled during the SSH restart', () => {
+  it('closes the connection and reports the remote fate as unknown', async () => {
+    const sshd = await startSshd()
+    try {
+      await sshd.setBehaviour({ hangOn: 'restart' })
+      aws.putSecret(SECRET, { ...EXAMPLE_DEPLOYMENT, ec2_user: sshd.user })
+      aws.addInstance({
+        instanceId: INSTANCE,
+        publicIp: '127.0.0.1',
+        consoleOutput: cloudInitConsole([sshd.hostPublicKey])
+      })
+      const app = createCdkApp({ stacks: { [STACK]: { outputs } } })
+      const run = await runBundle(
+        inputs(app, {
+          restart: 'ssh',
+          'ssh-private-key': sshd.clientPrivateKey,
+          'ssh-port': String(sshd.port),
+          'ssh-command-timeout': '60'
+        }),
+        aws.environment(),
+        { cancelWhen: line => line.includes('hanging') }
+      )
+      expect(run.code).toBe(1)
+      expect(run.signalsSent).toEqual(['SIGINT'])
+      const current = aws.secretValue(SECRET)
+      expect(current.json).toEqual({
+        ...EXAMPLE_DEPLOYMENT,
+        ec2_user: sshd.user,
+        ec2_host: '127.0.0.1'
+      })
+      expect(errorLines(run)).toEqual([
+        `::error::The run was cancelled (SIGINT) during the SSH restart: "ec2_host" holds the new address (version ${current.versionId}); ` +
+          'the connection to the instance was closed: whether the restart ran there is unknown, check the service.'
+      ])
+      expect(run.summary).toContain('unknown: the run was stopped and the connection closed')
+      expect(run.outputs.restarted).toBe('false')
+    } finally {
+      await sshd.stop()
+    }
+  }, 60_000)
 })
 
 /** Resolves once the action logs that it received the signal: it is then known to be stopping. */
