@@ -29,6 +29,31 @@ describe('describeAwsError', () => {
     })
     expect(describeAwsError(error, call).message).toContain('aws-actions/configure-aws-credentials')
   })
+  it('says AWS could not be reached when the connection kept failing', () => {
+    const error = Object.assign(new Error('socket hang up'), {
+      name: 'Error',
+      code: 'ECONNRESET',
+      $metadata: { attempts: 5, totalRetryDelay: 1234 }
+    })
+    expect(describeAwsError(error, call).message).toBe(
+      'Could not reach AWS for secretsmanager:GetSecretValue on deployment secret "Deploy" (ECONNRESET) after 5 attempts ' +
+        "over 1.2 s of backoff. Check the runner's network (proxy, firewall, DNS); if it was a passing fault, re-run the job later."
+    )
+  })
+  it('gives no GetSecretValue advice for throttling of other calls', () => {
+    const error = Object.assign(new Error('Request limit exceeded.'), {
+      name: 'RequestLimitExceeded',
+      $metadata: { httpStatusCode: 503, attempts: 8, totalRetryDelay: 30000 }
+    })
+    const message = describeAwsError(error, {
+      action: 'ec2:DescribeInstances',
+      subject: 'instance i-0abc',
+      resource: '*'
+    }).message
+    expect(message).toBe(
+      "AWS throttled ec2:DescribeInstances on instance i-0abc (RequestLimitExceeded) after 8 attempts over 30.0 s of backoff. The SDK's own retries ran out: re-run the job later."
+    )
+  })
   it('passes ActionErrors through unchanged', () => {
     const error = new ActionError('as written')
     expect(describeAwsError(error, call)).toBe(error)
