@@ -116,10 +116,10 @@ describe('readJsonSecret', () => {
     aws.failNext('GetSecretValue', {
       status: 400,
       code: 'InvalidRequestException',
-      message: 'marked for deletion'
+      message: "You can't perform this operation on the secret because it was marked for deletion."
     })
     await expect(readJsonSecret(client, 'Deploy', 'deployment')).rejects.toThrow(
-      'secretsmanager:GetSecretValue on deployment secret "Deploy" failed (InvalidRequestException, HTTP 400): marked for deletion'
+      'Deployment secret "Deploy" is scheduled for deletion'
     )
     expect(aws.callsOf('GetSecretValue')).toHaveLength(1)
   })

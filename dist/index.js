@@ -55021,6 +55021,8 @@ async function runProcessGroup(options) {
         child.once('spawn', resolve);
         child.once('error', reject);
     });
+    // Later errors (a failed kill) are seen through the group checks below, not as a crash.
+    child.on('error', () => undefined);
     const pgid = child.pid;
     const out = new lines/* LineSplitter */.g3(options.onLine);
     const err = new lines/* LineSplitter */.g3(options.onLine);
@@ -55032,7 +55034,7 @@ async function runProcessGroup(options) {
     ]);
     const exited = new Promise(resolve => child.once('exit', (code, signal) => resolve([code, signal])));
     const timers = [];
-    let stopped = false;
+    let stopping = false;
     let killSent = false;
     const send = (signal) => {
         if (signal === 'SIGKILL')
@@ -55050,7 +55052,9 @@ async function runProcessGroup(options) {
         }
     };
     const stop = () => {
-        stopped = true;
+        if (stopping)
+            return;
+        stopping = true;
         schedule((0,cancel/* stopRequest */.qr)(options.signal).urgent ? STOP_DELAYS.urgent : STOP_DELAYS.gentle);
     };
     if (options.signal?.aborted)
@@ -55059,9 +55063,13 @@ async function runProcessGroup(options) {
         options.signal?.addEventListener('abort', stop, { once: true });
     try {
         const [exitCode, exitSignal] = await exited;
+        // A stop asked for after the program ended did not stop it.
+        const stopped = stopping;
         // The program is gone; what it started may not be. Nothing of the group outlives the step.
-        if (groupAlive(pgid) && !stopped)
+        if (groupAlive(pgid) && !stopping) {
+            stopping = true;
             schedule({ SIGTERM: 0, SIGKILL: STOP_DELAYS.urgent.SIGKILL });
+        }
         while (groupAlive(pgid) && !killSent)
             await delay(POLL_MS);
         // After SIGKILL, what still answers is a zombie waiting for its reaper: dead already.
@@ -55179,7 +55187,9 @@ const STOPPED_DEPLOY_STATE = 'the CDK CLI and everything it started were stopped
  * process group of its own, so that a cancelled run or input "deploy-timeout" stops all of it.
  */
 async function cdkDeploy(plan, env, options) {
-    const out = options.output ?? new log/* UntrustedOutput */.Qb();
+    // One pause of the runner's command processing around the whole run: no line the CLI prints is
+    // obeyed as a workflow command, and the masks registered meanwhile lift it only for themselves.
+    const out = new log/* UntrustedOutput */.Qb();
     const tail = new lines/* OutputTail */.gY();
     const limit = (0,cancel/* withTimeout */.wj)(options.signal, options.timeoutSeconds, 'deploy-timeout');
     core/* startGroup */.Oh(`cdk deploy ${plan.stack}`);
@@ -55461,10 +55471,11 @@ async function explainSecretError(client, error, call, secretId) {
             `on aws-actions/configure-aws-credentials (or AWS_REGION), or use a replica of the secret in ${usedRegion}.`);
     }
     if (name === 'InvalidRequestException' && /marked for deletion/i.test(message)) {
-        const deleted = (await describe(client, secretId))?.DeletedDate;
+        const description = await describe(client, secretId);
+        const deleted = description?.DeletedDate;
         const when = deleted
             ? `will be deleted for good on ${deleted.toISOString()}`
-            : 'will be deleted for good at the end of its recovery window (DescribeSecret, which tells when, was not allowed)';
+            : `will be deleted for good at the end of its recovery window (${description ? 'DescribeSecret did not say when' : 'DescribeSecret, which tells when, was not allowed'})`;
         return new errors/* ActionError */.lZ(`${(0,errors/* capitalize */.q5)(call.subject)} is scheduled for deletion and ${when}; until then it cannot be read or written. ` +
             `If it is still needed, restore it: aws secretsmanager restore-secret --secret-id ${shell_quote.quote([secretId])}`);
     }

@@ -105,8 +105,6 @@ export interface CdkRunOptions {
   signal: AbortSignal
   /** Seconds cdk deploy may take (input "deploy-timeout"); none: no limit. */
   timeoutSeconds?: number
-  /** Where the CLI's output is printed (tests replace it). */
-  output?: UntrustedOutput
 }
 
 /** What stopping the CLI part-way leaves behind. */
@@ -123,7 +121,9 @@ export async function cdkDeploy(
   env: Record<string, string>,
   options: CdkRunOptions
 ): Promise<Record<string, string>> {
-  const out = options.output ?? new UntrustedOutput()
+  // One pause of the runner's command processing around the whole run: no line the CLI prints is
+  // obeyed as a workflow command, and the masks registered meanwhile lift it only for themselves.
+  const out = new UntrustedOutput()
   const tail = new OutputTail()
   const limit = withTimeout(options.signal, options.timeoutSeconds, 'deploy-timeout')
   core.startGroup(`cdk deploy ${plan.stack}`)

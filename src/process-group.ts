@@ -55,6 +55,8 @@ export async function runProcessGroup(options: ProcessGroupOptions): Promise<Pro
     child.once('spawn', resolve)
     child.once('error', reject)
   })
+  // Later errors (a failed kill) are seen through the group checks below, not as a crash.
+  child.on('error', () => undefined)
   const pgid = child.pid as number
   const out = new LineSplitter(options.onLine)
   const err = new LineSplitter(options.onLine)
@@ -69,7 +71,7 @@ export async function runProcessGroup(options: ProcessGroupOptions): Promise<Pro
   )
 
   const timers: NodeJS.Timeout[] = []
-  let stopped = false
+  let stopping = false
   let killSent = false
   const send = (signal: NodeJS.Signals) => {
     if (signal === 'SIGKILL') killSent = true
@@ -83,7 +85,8 @@ export async function runProcessGroup(options: ProcessGroupOptions): Promise<Pro
     }
   }
   const stop = () => {
-    stopped = true
+    if (stopping) return
+    stopping = true
     schedule(
       stopRequest(options.signal as AbortSignal).urgent ? STOP_DELAYS.urgent : STOP_DELAYS.gentle
     )
@@ -93,8 +96,13 @@ export async function runProcessGroup(options: ProcessGroupOptions): Promise<Pro
 
   try {
     const [exitCode, exitSignal] = await exited
+    // A stop asked for after the program ended did not stop it.
+    const stopped = stopping
     // The program is gone; what it started may not be. Nothing of the group outlives the step.
-    if (groupAlive(pgid) && !stopped) schedule({ SIGTERM: 0, SIGKILL: STOP_DELAYS.urgent.SIGKILL })
+    if (groupAlive(pgid) && !stopping) {
+      stopping = true
+      schedule({ SIGTERM: 0, SIGKILL: STOP_DELAYS.urgent.SIGKILL })
+    }
     while (groupAlive(pgid) && !killSent) await delay(POLL_MS)
     // After SIGKILL, what still answers is a zombie waiting for its reaper: dead already.
     if (killSent) await delay(POLL_MS)

@@ -47,10 +47,11 @@ export async function explainSecretError(
   }
 
   if (name === 'InvalidRequestException' && /marked for deletion/i.test(message)) {
-    const deleted = (await describe(client, secretId))?.DeletedDate
+    const description = await describe(client, secretId)
+    const deleted = description?.DeletedDate
     const when = deleted
       ? `will be deleted for good on ${deleted.toISOString()}`
-      : 'will be deleted for good at the end of its recovery window (DescribeSecret, which tells when, was not allowed)'
+      : `will be deleted for good at the end of its recovery window (${description ? 'DescribeSecret did not say when' : 'DescribeSecret, which tells when, was not allowed'})`
     return new ActionError(
       `${capitalize(call.subject)} is scheduled for deletion and ${when}; until then it cannot be read or written. ` +
         `If it is still needed, restore it: aws secretsmanager restore-secret --secret-id ${shellQuote.quote([secretId])}`
