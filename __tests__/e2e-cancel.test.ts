@@ -68,11 +68,11 @@ function expectSecretUntouched(): void {
 describe('a cancelled run', () => {
   it('stops cdk deploy and everything it started, and says the stack may be mid-update', async () => {
     aws.addInstance({ instanceId: INSTANCE, publicIp: '203.0.113.7' })
-    // The CLI dies on SIGINT as Node does by default; the app it started ignores SIGINT, so only
-    // the SIGTERM the action sends the whole group afterwards ends it.
+    // The CLI dies on SIGINT as Node does by default; the app it started ignores SIGINT and
+    // SIGTERM, so only the SIGKILL the action sends the whole group at last ends it.
     const app = createCdkApp({
       stacks: { [STACK]: { outputs } },
-      hang: { pidFile: 'pids.json', appIgnores: ['SIGINT'] }
+      hang: { pidFile: 'pids.json', appIgnores: ['SIGINT', 'SIGTERM'] }
     })
     const run = await runBundle(inputs(app), aws.environment(), {
       cancelWhen: line => line.includes('CREATE_IN_PROGRESS')
@@ -83,6 +83,7 @@ describe('a cancelled run', () => {
     }
     expect(running(pids.cli)).toBe(false)
     expect(running(pids.app)).toBe(false)
+    expect(readFileSync(join(app.dir, 'app-signals.log'), 'utf8')).toBe('SIGINT\nSIGTERM\n')
 
     expect(run.code).toBe(1)
     // Done before the runner's SIGTERM: the action needed no more than its SIGINT.
@@ -100,6 +101,34 @@ describe('a cancelled run', () => {
     expect(aws.callsOf('DescribeInstances')).toHaveLength(0)
   }, 30_000)
 
+  it('sends the group SIGTERM at once when SIGTERM is the first signal the action gets', async () => {
+    const app = createCdkApp({
+      stacks: { [STACK]: { outputs } },
+      hang: { pidFile: 'pids.json' }
+    })
+    let kill: (signal: NodeJS.Signals) => void = () => {}
+    const run = await runBundle(inputs(app), aws.environment(), {
+      onStart: runner => (kill = runner.kill),
+      onLogLine: line => {
+        if (line.includes('CREATE_IN_PROGRESS')) kill('SIGTERM')
+      }
+    })
+    const pids = JSON.parse(readFileSync(join(app.dir, 'pids.json'), 'utf8')) as {
+      cli: number
+      app: number
+    }
+    expect(running(pids.cli)).toBe(false)
+    expect(running(pids.app)).toBe(false)
+    expect(readFileSync(join(app.dir, 'app-signals.log'), 'utf8')).toBe('SIGTERM\n')
+    expect(run.code).toBe(1)
+    expect(errorLines(run)).toEqual([
+      expect.stringContaining(
+        'The run was cancelled (SIGTERM) during cdk deploy of stack "FastAPIEC2Stack-Staging"'
+      )
+    ])
+    expectSecretUntouched()
+  }, 30_000)
+
   it('stops cdk deploy the same way when input deploy-timeout runs out', async () => {
     const app = createCdkApp({
       stacks: { [STACK]: { outputs } },
@@ -112,6 +141,7 @@ describe('a cancelled run', () => {
     }
     expect(running(pids.cli)).toBe(false)
     expect(running(pids.app)).toBe(false)
+    expect(readFileSync(join(app.dir, 'app-signals.log'), 'utf8')).toBe('SIGINT\n')
     expect(run.code).toBe(1)
     expect(errorLines(run)).toEqual([
       expect.stringContaining(

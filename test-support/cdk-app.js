@@ -17,8 +17,9 @@ const STAND_IN = fileURLToPath(new URL('./cdk-stand-in.js', import.meta.url))
  * @property {'missing' | 'other-stack'} [outputsFile] exit 0 without an outputs file, or with one
  *   that lacks the stack
  * @property {string[]} [recordEnv]
- * @property {{ pidFile: string, appIgnores?: string[] }} [hang] the deployment never ends; the CLI
- *   and its app write their pids to pidFile
+ * @property {{ pidFile: string, appIgnores?: string[], signalsFile?: string }} [hang] the
+ *   deployment never ends; the CLI and its app write their pids to pidFile, the app the signals
+ *   it gets to signalsFile
  */
 
 /**

@@ -13,10 +13,12 @@
 //     "outputsFile": "missing" | "other-stack",  optional: a CLI that exits 0 yet writes no
 //                              outputs file, or writes one without this stack
 //     "record": "<file>", "recordEnv": ["EC2_KEY_NAME"] }  optional: what it was given, for tests
-//     "hang": { "pidFile": "<file>", "appIgnores": ["SIGINT"] }  optional: the deployment never
-//                              ends; like the real CLI it runs the CDK app as a child process
-//                              (which ignores the signals listed), and writes both process ids
-//                              to pidFile ({"cli": pid, "app": pid}) once both run
+//     "hang": { "pidFile": "<file>", "appIgnores": ["SIGINT"], "signalsFile": "<file>" }
+//                              optional: the deployment never ends; like the real CLI it runs
+//                              the CDK app as a child process (which ignores the signals listed,
+//                              and records each SIGINT/SIGTERM it gets in signalsFile, by default
+//                              app-signals.log), and writes both process ids to pidFile
+//                              ({"cli": pid, "app": pid}) once both run
 import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync, existsSync, appendFileSync } from 'node:fs'
 import { resolve } from 'node:path'
@@ -59,16 +61,21 @@ log.write(
 for (const line of config.print ?? []) log.write(`${line}\n`)
 
 if (config.hang) {
-  const ignored = JSON.stringify(config.hang.appIgnores ?? [])
-  // The app says when its signal handlers are in place, so that no signal can come before them.
-  const app = spawn(
-    process.execPath,
-    [
-      '-e',
-      `for (const s of ${ignored}) process.on(s, () => {}); console.log('ready'); setInterval(() => {}, 1000)`
-    ],
-    { stdio: ['ignore', 'pipe', 'ignore'] }
-  )
+  // The app records each SIGINT and SIGTERM it gets in signalsFile, and lives on after the ones
+  // it ignores. It says when its handlers are in place, so that no signal can come before them.
+  const appSource = `
+    const { appendFileSync } = require('node:fs')
+    const ignored = ${JSON.stringify(config.hang.appIgnores ?? [])}
+    for (const signal of ['SIGINT', 'SIGTERM'])
+      process.on(signal, () => {
+        appendFileSync(${JSON.stringify(resolve(config.hang.signalsFile ?? 'app-signals.log'))}, signal + '\\n')
+        if (!ignored.includes(signal)) process.exit(1)
+      })
+    console.log('ready')
+    setInterval(() => {}, 1000)`
+  const app = spawn(process.execPath, ['-e', appSource], {
+    stdio: ['ignore', 'pipe', 'ignore']
+  })
   app.stdout.once('data', () => {
     writeFileSync(resolve(config.hang.pidFile), JSON.stringify({ cli: process.pid, app: app.pid }))
     log.write(

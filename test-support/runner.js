@@ -60,8 +60,9 @@ export function inputEnvironment(inputs) {
  *   it arrives (masks applied, ::add-mask:: lines left out)
  * @property {(line: string) => boolean} [cancelWhen] cancel the step, as the runner does, once a
  *   log line (as shown) matches
- * @property {(runner: { cancel: () => void }) => void} [onStart] called once the action runs,
- *   with a way to cancel it from elsewhere (an endpoint hook)
+ * @property {(runner: { cancel: () => void, kill: (signal: NodeJS.Signals) => void }) => void} [onStart]
+ *   called once the action runs, with a way to cancel it from elsewhere (an endpoint hook), or to
+ *   send it one signal
  */
 
 /**
@@ -86,6 +87,7 @@ function runnerCancellation(child, sent) {
   }
   child.once('exit', () => timers.forEach(clearTimeout))
   return {
+    kill: send,
     cancel() {
       if (started) return
       started = true
