@@ -55075,7 +55075,7 @@ async function runProcessGroup(options) {
         // After SIGKILL, what still answers is a zombie waiting for its reaper: dead already.
         if (killSent)
             await delay(POLL_MS);
-        await Promise.race([drained, delay(DRAIN_MS)]);
+        await Promise.race([drained, delay(DRAIN_MS, { unref: true })]);
         out.end();
         err.end();
         return { exitCode, exitSignal, stopped };
@@ -55111,7 +55111,14 @@ function groupAlive(pgid) {
         return error.code === 'EPERM';
     }
 }
-const delay = (ms) => new Promise(resolve => setTimeout(resolve, ms));
+/** A timer that does not keep the process alive when `unref` (a deadline nobody may need). */
+function delay(ms, options = {}) {
+    return new Promise(resolve => {
+        const timer = setTimeout(resolve, ms);
+        if (options.unref)
+            timer.unref();
+    });
+}
 
 ;// CONCATENATED MODULE: ./src/deploy.ts
 

@@ -106,7 +106,7 @@ export async function runProcessGroup(options: ProcessGroupOptions): Promise<Pro
     while (groupAlive(pgid) && !killSent) await delay(POLL_MS)
     // After SIGKILL, what still answers is a zombie waiting for its reaper: dead already.
     if (killSent) await delay(POLL_MS)
-    await Promise.race([drained, delay(DRAIN_MS)])
+    await Promise.race([drained, delay(DRAIN_MS, { unref: true })])
     out.end()
     err.end()
     return { exitCode, exitSignal, stopped }
@@ -138,4 +138,10 @@ function groupAlive(pgid: number): boolean {
   }
 }
 
-const delay = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
+/** A timer that does not keep the process alive when `unref` (a deadline nobody may need). */
+function delay(ms: number, options: { unref?: boolean } = {}): Promise<void> {
+  return new Promise(resolve => {
+    const timer = setTimeout(resolve, ms)
+    if (options.unref) timer.unref()
+  })
+}
