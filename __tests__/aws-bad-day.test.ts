@@ -105,7 +105,7 @@ describe('secrets AWS will not hand over', () => {
     aws.putSecret('Deploy', EXAMPLE_DEPLOYMENT)
     aws.scheduleDeletion('Deploy', new Date('2026-12-06T10:00:00Z'))
     await expect(read('Deploy')).rejects.toThrow(
-      'Deployment secret "Deploy" is scheduled for deletion and will be deleted for good on 2026-12-06T10:00:00.000Z; ' +
+      'The deployment secret "Deploy" is scheduled for deletion and will be deleted for good on 2026-12-06T10:00:00.000Z; ' +
         'until then it cannot be read or written. If it is still needed, restore it: ' +
         'aws secretsmanager restore-secret --secret-id Deploy'
     )
@@ -124,7 +124,7 @@ describe('secrets AWS will not hand over', () => {
     aws.putSecret('Deploy', EXAMPLE_DEPLOYMENT)
     const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:Deploy-a1b2c3'
     await expect(read(arn)).rejects.toThrow(
-      `Deployment secret "${arn}" is an ARN in region eu-west-1, but the job's region is us-east-1 (AWS_REGION), ` +
+      `The deployment secret "${arn}" is an ARN in region eu-west-1, but the job's region is us-east-1 (AWS_REGION), ` +
         'and us-east-1 was used: secretsmanager:GetSecretValue answered ResourceNotFoundException. ' +
         'Set aws-region: eu-west-1 on aws-actions/configure-aws-credentials (or AWS_REGION), or use a replica of the secret in us-east-1.'
     )

@@ -119,7 +119,7 @@ describe('readJsonSecret', () => {
       message: "You can't perform this operation on the secret because it was marked for deletion."
     })
     await expect(readJsonSecret(client, 'Deploy', 'deployment')).rejects.toThrow(
-      'Deployment secret "Deploy" is scheduled for deletion'
+      'The deployment secret "Deploy" is scheduled for deletion'
     )
     expect(aws.callsOf('GetSecretValue')).toHaveLength(1)
   })

@@ -54416,8 +54416,7 @@ globals.__dirname ??= (0,node_path__WEBPACK_IMPORTED_MODULE_0__.dirname)(globals
 /* harmony export */   Pp: () => (/* binding */ describeAwsError),
 /* harmony export */   ZH: () => (/* binding */ awsErrorName),
 /* harmony export */   lZ: () => (/* binding */ ActionError),
-/* harmony export */   oh: () => (/* binding */ failureMessage),
-/* harmony export */   q5: () => (/* binding */ capitalize)
+/* harmony export */   oh: () => (/* binding */ failureMessage)
 /* harmony export */ });
 /* harmony import */ var _log_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5625);
 
@@ -55473,7 +55472,7 @@ async function explainSecretError(client, error, call, secretId) {
     const secretRegion = arnRegion(secretId);
     const usedRegion = await client.config.region();
     if (secretRegion && secretRegion !== usedRegion && WRONG_REGION_SYMPTOMS.has(name)) {
-        return new errors/* ActionError */.lZ(`${(0,errors/* capitalize */.q5)(call.subject)} is an ARN in region ${secretRegion}, but the job's region is ${usedRegion} ` +
+        return new errors/* ActionError */.lZ(`The ${call.subject} is an ARN in region ${secretRegion}, but the job's region is ${usedRegion} ` +
             `(AWS_REGION), and ${usedRegion} was used: ${call.action} answered ${name}. Set aws-region: ${secretRegion} ` +
             `on aws-actions/configure-aws-credentials (or AWS_REGION), or use a replica of the secret in ${usedRegion}.`);
     }
@@ -55483,7 +55482,7 @@ async function explainSecretError(client, error, call, secretId) {
         const when = deleted
             ? `will be deleted for good on ${deleted.toISOString()}`
             : `will be deleted for good at the end of its recovery window (${description ? 'DescribeSecret did not say when' : 'DescribeSecret, which tells when, was not allowed'})`;
-        return new errors/* ActionError */.lZ(`${(0,errors/* capitalize */.q5)(call.subject)} is scheduled for deletion and ${when}; until then it cannot be read or written. ` +
+        return new errors/* ActionError */.lZ(`The ${call.subject} is scheduled for deletion and ${when}; until then it cannot be read or written. ` +
             `If it is still needed, restore it: aws secretsmanager restore-secret --secret-id ${shell_quote.quote([secretId])}`);
     }
     if ((0,errors/* isKmsDenial */.NS)(error)) {
@@ -55847,7 +55846,9 @@ async function pipeline(inputs, deps, report, phases) {
     core/* setOutput */.uH('secret-version-id', versionId);
     if (plan.sshUser && target) {
         phases.enter('the SSH restart', `${writtenState(report)}; the connection to the instance was closed: whether the restart ran there is unknown, check the service`);
-        await restartOverSsh(inputs, plan.sshUser, target, clients, deps, report);
+        // The restart cannot be stopped from outside yet: the run reports and exits, which closes
+        // the connection.
+        await (0,cancel/* unlessStopped */.OO)(restartOverSsh(inputs, plan.sshUser, target, clients, deps, report), deps.signal);
     }
 }
 /** What a stopped run leaves in the deployment secret, once the write-back is past. */
@@ -55873,7 +55874,7 @@ async function restartOverSsh(inputs, user, target, clients, deps, report) {
     const hostKeys = await hostKeyCheck(inputs, target, clients, deps);
     const where = `${target.address}:${inputs.ssh.port}`;
     report.restart = { host: where, unit: inputs.service, result: 'failed' };
-    const restarting = (0,restart/* restartService */.PE)({
+    const { hostFingerprint } = await (0,restart/* restartService */.PE)({
         target: {
             host: target.address,
             port: inputs.ssh.port,
@@ -55888,7 +55889,6 @@ async function restartOverSsh(inputs, user, target, clients, deps, report) {
         commandTimeoutMs: inputs.ssh.commandTimeoutSeconds * 1000,
         sleep: deps.sleep
     });
-    const { hostFingerprint } = await (0,cancel/* unlessStopped */.OO)(restarting, deps.signal);
     const check = inputs.ssh.healthCommand ? 'health command passed' : 'active';
     report.restart.result = `restarted, ${check} (host key ${hostFingerprint})`;
     core/* setOutput */.uH('restarted', 'true');

@@ -181,7 +181,7 @@ export function describeAwsError(error: unknown, call: AwsCallContext): ActionEr
   )
 }
 
-export function capitalize(text: string): string {
+function capitalize(text: string): string {
   return text.charAt(0).toUpperCase() + text.slice(1)
 }
 

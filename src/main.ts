@@ -141,7 +141,12 @@ async function pipeline(
       'the SSH restart',
       `${writtenState(report)}; the connection to the instance was closed: whether the restart ran there is unknown, check the service`
     )
-    await restartOverSsh(inputs, plan.sshUser, target, clients, deps, report)
+    // The restart cannot be stopped from outside yet: the run reports and exits, which closes
+    // the connection.
+    await unlessStopped(
+      restartOverSsh(inputs, plan.sshUser, target, clients, deps, report),
+      deps.signal
+    )
   }
 }
 
@@ -192,7 +197,7 @@ async function restartOverSsh(
   const hostKeys = await hostKeyCheck(inputs, target, clients, deps)
   const where = `${target.address}:${inputs.ssh.port}`
   report.restart = { host: where, unit: inputs.service, result: 'failed' }
-  const restarting = restartService({
+  const { hostFingerprint } = await restartService({
     target: {
       host: target.address,
       port: inputs.ssh.port,
@@ -207,7 +212,6 @@ async function restartOverSsh(
     commandTimeoutMs: inputs.ssh.commandTimeoutSeconds * 1000,
     sleep: deps.sleep
   })
-  const { hostFingerprint } = await unlessStopped(restarting, deps.signal)
   const check = inputs.ssh.healthCommand ? 'health command passed' : 'active'
   report.restart.result = `restarted, ${check} (host key ${hostFingerprint})`
   core.setOutput('restarted', 'true')

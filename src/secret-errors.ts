@@ -3,7 +3,6 @@ import shellQuote from 'shell-quote'
 import {
   ActionError,
   awsErrorName,
-  capitalize,
   describeAwsError,
   isKmsDenial,
   type AwsCallContext
@@ -40,7 +39,7 @@ export async function explainSecretError(
   const usedRegion = await client.config.region()
   if (secretRegion && secretRegion !== usedRegion && WRONG_REGION_SYMPTOMS.has(name)) {
     return new ActionError(
-      `${capitalize(call.subject)} is an ARN in region ${secretRegion}, but the job's region is ${usedRegion} ` +
+      `The ${call.subject} is an ARN in region ${secretRegion}, but the job's region is ${usedRegion} ` +
         `(AWS_REGION), and ${usedRegion} was used: ${call.action} answered ${name}. Set aws-region: ${secretRegion} ` +
         `on aws-actions/configure-aws-credentials (or AWS_REGION), or use a replica of the secret in ${usedRegion}.`
     )
@@ -53,7 +52,7 @@ export async function explainSecretError(
       ? `will be deleted for good on ${deleted.toISOString()}`
       : `will be deleted for good at the end of its recovery window (${description ? 'DescribeSecret did not say when' : 'DescribeSecret, which tells when, was not allowed'})`
     return new ActionError(
-      `${capitalize(call.subject)} is scheduled for deletion and ${when}; until then it cannot be read or written. ` +
+      `The ${call.subject} is scheduled for deletion and ${when}; until then it cannot be read or written. ` +
         `If it is still needed, restore it: aws secretsmanager restore-secret --secret-id ${shellQuote.quote([secretId])}`
     )
   }

@@ -210,6 +210,16 @@ export class LocalAws {
       throw new AwsError(400, 'AccessDeniedException', 'Access to KMS is not allowed')
   }
 
+  /** DescribeSecret's fields for a secret scheduled for deletion or under a KMS key. @param {string} name */
+  describeBadDay(name) {
+    const deleted = this.deletionDates.get(name)
+    const keyId = this.kmsDenied.get(name)
+    return {
+      ...(deleted ? { DeletedDate: deleted.getTime() / 1000 } : {}),
+      ...(keyId ? { KmsKeyId: keyId } : {})
+    }
+  }
+
   // ---- HTTP ---------------------------------------------------------------------------------
 
   /** @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res */
@@ -450,16 +460,6 @@ export class LocalAws {
         VersionIdsToStages: this.versionStages(secret.name),
         ...this.describeBadDay(secret.name)
       }
-    }
-  }
-
-  /** DescribeSecret's fields for a secret scheduled for deletion or under a KMS key. @param {string} name */
-  describeBadDay(name) {
-    const deleted = this.deletionDates.get(name)
-    const keyId = this.kmsDenied.get(name)
-    return {
-      ...(deleted ? { DeletedDate: deleted.getTime() / 1000 } : {}),
-      ...(keyId ? { KmsKeyId: keyId } : {})
     }
   }
 
