@@ -3,7 +3,8 @@ import * as core from '@actions/core'
 import { createAwsClients, resolveRegion, type AwsClients } from './aws.js'
 import { cdkDeploy, cdkEnvironment, planCdkDeploy, type CdkDeployPlan } from './deploy.js'
 import { ActionError, failureMessage } from './errors.js'
-import { envName, exportSecret, secretEnvironment } from './export.js'
+import { envName } from './env-names.js'
+import { OUTPUTS, exportSecret, secretEnvironment } from './export.js'
 import { readInputs, type ActionInputs } from './inputs.js'
 import { maskSecret, redact } from './log.js'
 import { checkRestartTarget, restartService, type HostKeyCheck } from './restart.js'
@@ -30,7 +31,7 @@ export async function run(overrides: Partial<Dependencies> = {}): Promise<void> 
   const report = newReport()
   try {
     // Set first, so that a workflow reading it after a failure sees false, not nothing.
-    core.setOutput('restarted', 'false')
+    core.setOutput(OUTPUTS.restarted, 'false')
     await pipeline(readInputs(), deps, report)
   } catch (error) {
     let message = failureMessage(error)
@@ -93,10 +94,13 @@ async function pipeline(
 
   exportSecret(deployment.id, deployment.values, inputs.exportEnv ? plan.secretEnv : undefined)
   report.exportedKeys = Object.keys(deployment.values)
-  report.exportedEnv = inputs.exportEnv
+  report.exportedEnv = inputs.exportEnv ? Object.keys(plan.secretEnv) : []
   core.info(
     `Read the deployment secret "${deployment.id}" (version ${deployment.versionId}): ` +
-      `${report.exportedKeys.length} keys exported as step outputs${inputs.exportEnv ? ' and environment variables' : ''}.`
+      `${report.exportedKeys.length} keys exported as step outputs` +
+      (inputs.exportEnv
+        ? `; ${report.exportedEnv.join(', ') || 'none'} as environment variables.`
+        : '.')
   )
 
   let versionId = deployment.versionId
@@ -111,9 +115,9 @@ async function pipeline(
     versionId = await writeAddressBack(inputs, deployment, target.address, clients, report)
   } else if (inputs.restart !== 'none') {
     target = { address: deployment.values[inputs.hostKey].trim() }
-    core.setOutput('instance-ip', target.address)
+    core.setOutput(OUTPUTS.instanceIp, target.address)
   }
-  core.setOutput('secret-version-id', versionId)
+  core.setOutput(OUTPUTS.secretVersionId, versionId)
 
   if (plan.sshUser && target)
     await restartOverSsh(inputs, plan.sshUser, target, clients, deps, report)
@@ -142,7 +146,8 @@ async function writeAddressBack(
       : `"${hostKey}" of "${deployment.id}" already holds ${address}; the secret was not changed.`
   )
   core.setOutput(hostKey, address)
-  if (inputs.exportEnv) core.exportVariable(envName(hostKey), address)
+  if (inputs.exportEnv && inputs.envKeys.includes(hostKey))
+    core.exportVariable(envName(hostKey), address)
   return written.versionId
 }
 
@@ -174,7 +179,7 @@ async function restartOverSsh(
   })
   const check = inputs.ssh.healthCommand ? 'health command passed' : 'active'
   report.restart.result = `restarted, ${check} (host key ${hostFingerprint})`
-  core.setOutput('restarted', 'true')
+  core.setOutput(OUTPUTS.restarted, 'true')
   core.info(`Restarted "${inputs.service}" on ${where}.`)
 }
 
@@ -189,7 +194,9 @@ async function planLaterPhases(
 ): Promise<Plan> {
   const plan: Plan = {
     secretEnv:
-      inputs.deploy || inputs.exportEnv ? secretEnvironment(deployment.id, deployment.values) : {}
+      inputs.deploy || inputs.exportEnv
+        ? secretEnvironment(deployment.id, deployment.values, inputs.envKeys)
+        : {}
   }
   if (inputs.deploy) {
     plan.cdk = planCdkDeploy(inputs, env)
@@ -239,7 +246,7 @@ async function deployAndLocate(
     const value = /^\S+\.\S+ = (\S+)$/.exec(line)?.[1]
     if (maskAddresses && value && isIP(value)) maskSecret(value)
   })
-  core.setOutput('stack-outputs', JSON.stringify(stackOutputs))
+  core.setOutput(OUTPUTS.stackOutputs, JSON.stringify(stackOutputs))
   // Loaded here, not at start-up: with them comes the EC2 client, most of the bundle's size.
   const { findInstanceId, waitForAddress } = await import('./instance.js')
   const ec2 = await clients.ec2()
@@ -253,8 +260,8 @@ async function deployAndLocate(
   )
   // The address goes into the secret, where every value is masked unless the user says otherwise.
   if (maskAddresses) maskSecret(instance.address)
-  core.setOutput('instance-id', instance.instanceId)
-  core.setOutput('instance-ip', instance.address)
+  core.setOutput(OUTPUTS.instanceId, instance.instanceId)
+  core.setOutput(OUTPUTS.instanceIp, instance.address)
   core.info(`Stack "${inputs.stack}" runs instance ${instance.instanceId} at ${instance.address}.`)
   return instance
 }
