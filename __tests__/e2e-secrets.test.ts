@@ -60,6 +60,29 @@ describe('the bundle, secrets only', () => {
     }
   })
 
+  it('does not mask short or common values, and names their keys in a warning', async () => {
+    aws.putSecret('FastAPIDeploymentSecrets', {
+      ...EXAMPLE_DEPLOYMENT,
+      debug: 'true',
+      tier: 'e',
+      port: '22',
+      stage: 'staging-blue'
+    })
+    const run = await runBundle(secretsOnly, aws.environment())
+    expect(run.code).toBe(0)
+    for (const common of ['true', 'e', '22']) expect(run.masks).not.toContain(common)
+    expect(run.masks).toContain('staging-blue')
+    const warnings = run.stdout.split('\n').filter(line => line.startsWith('::warning::'))
+    expect(warnings).toEqual([
+      expect.stringContaining(
+        'The deployment secret "FastAPIDeploymentSecrets" has keys "debug" (a boolean), "tier" (shorter than 4 characters), "port" (a plain number) whose value is not masked'
+      )
+    ])
+    // The log stays readable: an "e" mask would have hidden every e.
+    expect(run.visibleLog).toContain('Read the deployment secret "FastAPIDeploymentSecrets"')
+    expect(run.outputs.restarted).toBe('false')
+  })
+
   it('does not export to the environment unless asked', async () => {
     aws.putSecret('FastAPIDeploymentSecrets', EXAMPLE_DEPLOYMENT)
     const run = await runBundle(secretsOnly, aws.environment())
