@@ -55521,6 +55521,11 @@ async function pipeline(inputs, deps, report) {
         const app = await readJsonSecret(clients.secretsManager, inputs.appSecretId, 'app');
         report.secretsRead.push({ role: 'app', id: app.id, versionId: app.versionId });
         requireKeys(app, inputs.appRequiredKeys, 'app', 'listed in input "app-required-keys"');
+        const required = inputs.appRequiredKeys.length
+            ? `, with ${inputs.appRequiredKeys.map(key => `"${key}"`).join(', ')} set`
+            : '';
+        core/* info */.pq(`Checked the app secret "${app.id}" (version ${app.versionId}): a JSON object of ` +
+            `${Object.keys(app.values).length} keys${required}; it is not exported.`);
     }
     exportSecret(deployment.id, deployment.values, inputs.exportEnv ? plan.secretEnv : undefined);
     report.exportedKeys = Object.keys(deployment.values);
