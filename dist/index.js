@@ -55253,7 +55253,13 @@ function parseJsonObjectOfStrings(secretString, label, maskExclude) {
         warnUnmasked(label, unmasked);
     for (const [key, value] of entries) {
         if (typeof value !== 'string') {
-            const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+            const kind = value === null
+                ? 'null'
+                : Array.isArray(value)
+                    ? 'an array'
+                    : typeof value === 'object'
+                        ? 'an object'
+                        : `a ${typeof value}`;
             throw new errors/* ActionError */.lZ(`Key "${key}" of ${label.replace(/^The /, 'the ')} is ${kind}; every value must be a string. ` +
                 'Store it as a JSON string (for example "22" instead of 22).');
         }
