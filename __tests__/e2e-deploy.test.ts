@@ -45,7 +45,9 @@ const okApp = (extra: Parameters<typeof createCdkApp>[0] = {}) =>
       'MULTI_LINE',
       'INPUT_SSH-PRIVATE-KEY',
       'INPUT_STACK',
-      'GITHUB_OUTPUT'
+      'GITHUB_OUTPUT',
+      'ACTIONS_RUNTIME_TOKEN',
+      'ACTIONS_ID_TOKEN_REQUEST_TOKEN'
     ],
     ...extra
   })
@@ -56,9 +58,15 @@ describe('deploy and write-back, end to end', () => {
     const run = await runBundle(
       deployInputs(app, {
         'cdk-args': '--context "env=staging blue"',
-        'ssh-private-key': 'held-for-ssh-only'
+        'ssh-private-key': 'held-for-ssh-only',
+        'env-keys': 'ec2_key_name, multi_line'
       }),
-      aws.environment()
+      {
+        ...aws.environment(),
+        // What the runner gives an action and a plain `run: npx cdk deploy` step never gets.
+        ACTIONS_RUNTIME_TOKEN: 'runtime-token-for-the-cache',
+        ACTIONS_ID_TOKEN_REQUEST_TOKEN: 'oidc-request-token'
+      }
     )
     expect(run.visibleLog).not.toContain('::error::')
     expect(run.code).toBe(0)
@@ -86,8 +94,11 @@ describe('deploy and write-back, end to end', () => {
       MULTI_LINE: HOSTILE_VALUES.multi_line,
       'INPUT_SSH-PRIVATE-KEY': null,
       INPUT_STACK: null,
-      // ... nor the step's file commands, through which it could set the action's outputs.
-      GITHUB_OUTPUT: null
+      // ... nor the step's file commands, through which it could set the action's outputs ...
+      GITHUB_OUTPUT: null,
+      // ... nor the runner's tokens for the cache, artifacts and OIDC.
+      ACTIONS_RUNTIME_TOKEN: null,
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: null
     })
     expect(invocation.argv.slice(2)).toEqual([
       'deploy',
@@ -125,24 +136,45 @@ describe('deploy and write-back, end to end', () => {
     expect(run.visibleLog).not.toContain('203.0.113.7')
   })
 
-  it('shows workflow commands the CDK app prints without obeying them', async () => {
-    const app = okApp({
+  it('obeys no workflow command the CDK app prints, however it is hidden', async () => {
+    // Every payload carries PWN; the runner parser in test-support/runner.js follows the runner's
+    // own rules (.NET TrimStart, "##[" anywhere in a line, stop-commands tokens).
+    const app = createCdkApp({
+      stacks: {
+        [STACK]: {
+          outputs: {
+            InstanceId: INSTANCE,
+            PublicIp: '203.0.113.7',
+            Note: 'PWN ##[set-output name=from-output;]yes'
+          }
+        }
+      },
       print: [
-        '::error::injected by the app',
-        '  ::set-output name=restarted::true',
-        '##[error]legacy',
-        'progress 50%\r::error::after a carriage return'
+        '::error::PWN injected by the app',
+        '  ::set-output name=restarted::true PWN',
+        'synth: done ##[set-output name=deploy-approved;]yes PWN',
+        '\u0085::warning title=Approve::PWN https://evil.example/approve',
+        '\u00a0::add-mask::203',
+        'progress 50%\r::error::PWN after a carriage return',
+        '##[stop-commands]PWNtoken',
+        '::stop-commands::PWNtoken2',
+        '::group::PWN fake group'
       ]
     })
     const run = await runBundle(deployInputs(app), aws.environment())
     expect(run.code).toBe(0)
-    expect(run.visibleLog).toContain('| ::error::injected by the app')
-    expect(run.visibleLog).toContain('|   ::set-output name=restarted::true')
-    expect(run.visibleLog).toContain('| ##[error]legacy')
-    expect(run.visibleLog).toContain('| ::error::after a carriage return')
-    expect(
-      run.visibleLog.split('\n').filter(line => /^\s*(::|##\[)(error|set-output)/.test(line))
-    ).toEqual([])
+    expect(run.commands.filter(command => command.line.includes('PWN'))).toEqual([])
+    expect(run.commands.map(command => command.name)).not.toContain('set-output')
+    // The lines are still shown, and the action's own commands after them still work: the group
+    // ends, and the new address (printed later) was registered as a mask.
+    expect(run.visibleLog).toContain('PWN injected by the app')
+    expect(run.visibleLog).toContain('deploy-approved;]yes PWN')
+    expect(run.commands.filter(command => command.name === 'endgroup')).toHaveLength(1)
+    expect(run.masks).toContain('203.0.113.7')
+    expect(run.visibleLog).not.toContain('203.0.113.7')
+    expect(run.outputs).not.toHaveProperty('deploy-approved')
+    expect(run.outputs).not.toHaveProperty('from-output')
+    expect(run.outputs.restarted).toBe('false')
   })
 
   it('keeps an edit made to the secret while cdk deploy runs', async () => {
@@ -169,7 +201,12 @@ describe('deploy and write-back, end to end', () => {
   it('exports the new address as EC2_HOST with export-env, after the old one', async () => {
     const run = await runBundle(deployInputs(okApp(), { 'export-env': 'true' }), aws.environment())
     expect(run.code).toBe(0)
-    expect(run.exportedEnv).toMatchObject({ EC2_HOST: '203.0.113.7', EC2_KEY_NAME: 'my-key-pair' })
+    expect(run.exportedEnv).toEqual({
+      EC2_HOST: '203.0.113.7',
+      EC2_KEY_NAME: 'my-key-pair',
+      EC2_USER: 'ec2-user',
+      GITHUB_REPO: EXAMPLE_DEPLOYMENT.github_repo
+    })
   })
 
   it('writes nothing when ec2_host already holds the address, and honours address-type', async () => {

@@ -41,9 +41,13 @@ describe('the bundle, secrets only', () => {
     expect(run.visibleLog).not.toContain('::error::')
     expect(run.code).toBe(0)
     expect(run.outputs).toEqual({ ...secret, restarted: 'false', 'secret-version-id': versionId })
-    expect(run.exportedEnv).toEqual(
-      Object.fromEntries(Object.entries(secret).map(([k, v]) => [k.toUpperCase(), v]))
-    )
+    // Only the keys input "env-keys" declares (by default the reference layout's four).
+    expect(run.exportedEnv).toEqual({
+      EC2_KEY_NAME: secret.ec2_key_name,
+      EC2_HOST: secret.ec2_host,
+      EC2_USER: secret.ec2_user,
+      GITHUB_REPO: secret.github_repo
+    })
     expectNothingReadable(run.visibleLog, { ...secret, ...EXAMPLE_APP }, ['ec2_user'])
     expect(run.masks).not.toContain('ec2-user')
     expect(run.visibleLog).toContain(
@@ -54,6 +58,29 @@ describe('the bundle, secrets only', () => {
     for (const value of Object.values({ ...secret, ...EXAMPLE_APP })) {
       if (value.length > 3) expect(run.summary).not.toContain(value)
     }
+  })
+
+  it('does not mask short or common values, and names their keys in a warning', async () => {
+    aws.putSecret('FastAPIDeploymentSecrets', {
+      ...EXAMPLE_DEPLOYMENT,
+      debug: 'true',
+      tier: 'e',
+      port: '22',
+      stage: 'staging-blue'
+    })
+    const run = await runBundle(secretsOnly, aws.environment())
+    expect(run.code).toBe(0)
+    for (const common of ['true', 'e', '22']) expect(run.masks).not.toContain(common)
+    expect(run.masks).toContain('staging-blue')
+    const warnings = run.stdout.split('\n').filter(line => line.startsWith('::warning::'))
+    expect(warnings).toEqual([
+      expect.stringContaining(
+        'The deployment secret "FastAPIDeploymentSecrets" has keys "debug" (a boolean), "tier" (shorter than 4 characters), "port" (a plain number) whose value is not masked'
+      )
+    ])
+    // The log stays readable: an "e" mask would have hidden every e.
+    expect(run.visibleLog).toContain('Read the deployment secret "FastAPIDeploymentSecrets"')
+    expect(run.outputs.restarted).toBe('false')
   })
 
   it('does not export to the environment unless asked', async () => {
@@ -178,11 +205,39 @@ describe('the bundle fails with one clear message', () => {
       'has key "instance-id", which is also an output of this action'
     ],
     [
-      'a key that would replace PATH',
+      'a declared key that would replace PATH',
       a => a.putSecret('FastAPIDeploymentSecrets', { path: '/evil' }),
-      { 'export-env': 'true' },
+      { 'export-env': 'true', 'env-keys': 'path' },
       {},
-      'Key "path" of the deployment secret "FastAPIDeploymentSecrets" would become the environment variable PATH'
+      'Input "env-keys" lists "path", which would become the environment variable PATH: it chooses which programs run.'
+    ],
+    [
+      'a declared key that bash would run (BASH_ENV)',
+      a => a.putSecret('FastAPIDeploymentSecrets', { bash_env: '$(touch /tmp/x)' }),
+      { 'export-env': 'true', 'env-keys': 'ec2_user, bash_env' },
+      {},
+      'Input "env-keys" lists "bash_env", which would become the environment variable BASH_ENV: bash runs the file it names before every script.'
+    ],
+    [
+      'a declared npm setting in lower case',
+      a => a.putSecret('FastAPIDeploymentSecrets', EXAMPLE_DEPLOYMENT),
+      { 'env-keys': 'npm_config_node_options' },
+      {},
+      'would become the environment variable NPM_CONFIG_NODE_OPTIONS: npm and npx take settings'
+    ],
+    [
+      'a declared key that is no key name',
+      a => a.putSecret('FastAPIDeploymentSecrets', EXAMPLE_DEPLOYMENT),
+      { 'env-keys': 'ec2 user' },
+      {},
+      'Input "env-keys" lists "ec2 user", which is not a key name'
+    ],
+    [
+      'a declared key the secret lacks, with export-env',
+      a => a.putSecret('FastAPIDeploymentSecrets', { ec2_user: 'ec2-user' }),
+      { 'export-env': 'true', 'env-keys': 'ec2_user, api_url' },
+      {},
+      'The deployment secret "FastAPIDeploymentSecrets" has no key "api_url", listed in input "env-keys"'
     ],
     [
       'a bad boolean input',
@@ -241,19 +296,19 @@ describe('the bundle fails with one clear message', () => {
       'Input "host-key" is "ec2 host": it must name a key of the deployment secret'
     ],
     [
-      'two keys that become one variable',
+      'two declared keys that become one variable',
       a =>
         a.putSecret('FastAPIDeploymentSecrets', { 'api-key': 'one-value', api_key: 'two-value' }),
-      { 'export-env': 'true' },
+      { 'export-env': 'true', 'env-keys': 'api-key, api_key' },
       {},
-      'Keys "api-key" and "api_key" of the deployment secret "FastAPIDeploymentSecrets" both become the environment variable API_KEY'
+      'Input "env-keys" lists "api-key" and "api_key", which both become the environment variable API_KEY'
     ],
     [
-      'a key that would replace an AWS variable',
+      'a declared key that would replace an AWS variable',
       a => a.putSecret('FastAPIDeploymentSecrets', { aws_region: 'eu-west-1' }),
-      { 'export-env': 'true' },
+      { 'export-env': 'true', 'env-keys': 'aws_region' },
       {},
-      'Key "aws_region" of the deployment secret "FastAPIDeploymentSecrets" would become the environment variable AWS_REGION'
+      'Input "env-keys" lists "aws_region", which would become the environment variable AWS_REGION: the AWS SDK'
     ],
     [
       'a missing app secret',

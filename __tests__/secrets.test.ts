@@ -84,11 +84,19 @@ describe('readJsonSecret', () => {
   })
 
   it('names the key whose value is not a string, and masks it anyway', async () => {
+    aws.putSecret('Deploy', { ec2_host: '', creds: { token: 'nested-token-value' } })
+    await expect(readJsonSecret(client, 'Deploy', 'deployment')).rejects.toThrow(
+      'Key "creds" of the deployment secret "Deploy" is an object; every value must be a string.'
+    )
+    expect(masked()).toContain('{"token":"nested-token-value"}')
+  })
+
+  it('does not mask a plain number, which is no secret and would hide text everywhere', async () => {
     aws.putSecret('Deploy', { ec2_host: '', port: 2222 })
     await expect(readJsonSecret(client, 'Deploy', 'deployment')).rejects.toThrow(
       'Key "port" of the deployment secret "Deploy" is a number; every value must be a string.'
     )
-    expect(masked()).toContain('2222')
+    expect(masked()).not.toContain('2222')
   })
 
   it('says which input and which IAM permission when the secret is missing or denied', async () => {

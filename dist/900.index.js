@@ -9,10 +9,12 @@ export const modules = {
 /* harmony export */   findInstanceId: () => (/* binding */ findInstanceId),
 /* harmony export */   waitForAddress: () => (/* binding */ waitForAddress)
 /* harmony export */ });
-/* harmony import */ var _aws_sdk_client_ec2__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(5193);
+/* harmony import */ var _aws_sdk_client_ec2__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(5193);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(8261);
-/* harmony import */ var _backoff_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(2431);
+/* harmony import */ var _backoff_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(2431);
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(3916);
+/* harmony import */ var _log_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(5625);
+
 
 
 
@@ -34,7 +36,7 @@ async function findInstanceId(ec2, stack, stackOutputs, instanceIdOutput) {
             throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .ActionError */ .lZ(`Stack "${stack}" has no output "${instanceIdOutput}" (input "instance-id-output"); its outputs are ${listOrNone(Object.keys(stackOutputs))}.`);
         }
         if (!INSTANCE_ID.test(value)) {
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .ActionError */ .lZ(`Output "${instanceIdOutput}" of stack "${stack}" is "${value}", not an instance id (i-...).`);
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .ActionError */ .lZ(`Output "${instanceIdOutput}" of stack "${stack}" is "${(0,_log_js__WEBPACK_IMPORTED_MODULE_2__/* .quoteUntrusted */ .X0)(value, 200)}", not an instance id (i-...).`);
         }
         return value;
     }
@@ -47,7 +49,7 @@ async function findInstanceId(ec2, stack, stackOutputs, instanceIdOutput) {
     }
     let instances;
     try {
-        const response = await ec2.send(new _aws_sdk_client_ec2__WEBPACK_IMPORTED_MODULE_2__.DescribeInstancesCommand({
+        const response = await ec2.send(new _aws_sdk_client_ec2__WEBPACK_IMPORTED_MODULE_3__.DescribeInstancesCommand({
             Filters: [
                 { Name: 'tag:aws:cloudformation:stack-name', Values: [stack] },
                 { Name: 'instance-state-name', Values: ['running'] }
@@ -71,7 +73,7 @@ async function findInstanceId(ec2, stack, stackOutputs, instanceIdOutput) {
 const GONE = new Set(['shutting-down', 'terminated', 'stopping', 'stopped']);
 /** Waits until the instance is running and has the address asked for, within the time budget. */
 async function waitForAddress(ec2, instanceId, addressType, timeoutMs, sleep) {
-    const backoff = (0,_backoff_js__WEBPACK_IMPORTED_MODULE_3__/* .createBackoff */ .l)({ totalMs: timeoutMs, initialDelayMs: 2000, sleep });
+    const backoff = (0,_backoff_js__WEBPACK_IMPORTED_MODULE_4__/* .createBackoff */ .l)({ totalMs: timeoutMs, initialDelayMs: 2000, sleep });
     let lastSeen = 'not found';
     do {
         const instance = await describeInstance(ec2, instanceId);
@@ -95,7 +97,7 @@ async function waitForAddress(ec2, instanceId, addressType, timeoutMs, sleep) {
 /** The instance, or undefined while EC2 does not know the id yet (it is eventually consistent). */
 async function describeInstance(ec2, instanceId) {
     try {
-        const response = await ec2.send(new _aws_sdk_client_ec2__WEBPACK_IMPORTED_MODULE_2__.DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+        const response = await ec2.send(new _aws_sdk_client_ec2__WEBPACK_IMPORTED_MODULE_3__.DescribeInstancesCommand({ InstanceIds: [instanceId] }));
         return response.Reservations?.[0]?.Instances?.[0];
     }
     catch (error) {
@@ -104,8 +106,14 @@ async function describeInstance(ec2, instanceId) {
         throw (0,_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .describeAwsError */ .Pp)(error, describeCall(`instance ${instanceId}`));
     }
 }
+/** Output names come from the CDK app: quoted as untrusted text, and only the first few. */
 function listOrNone(names) {
-    return names.length ? names.map(name => `"${name}"`).join(', ') : 'none';
+    if (names.length === 0)
+        return 'none';
+    const shown = names.slice(0, 20).map(name => `"${(0,_log_js__WEBPACK_IMPORTED_MODULE_2__/* .quoteUntrusted */ .X0)(name, 200)}"`);
+    return names.length > shown.length
+        ? `${shown.join(', ')} and ${names.length - shown.length} more`
+        : shown.join(', ');
 }
 
 

@@ -54572,7 +54572,7 @@ function failureMessage(error) {
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _dirname_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6065);
 /* harmony import */ var _cancel_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(833);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6334);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9072);
 
 
 
@@ -54736,9 +54736,10 @@ class OutputTail {
 /* harmony export */   E$: () => (/* binding */ redact),
 /* harmony export */   Qb: () => (/* binding */ UntrustedOutput),
 /* harmony export */   Qi: () => (/* binding */ printUntrusted),
-/* harmony export */   X0: () => (/* binding */ quoteUntrusted)
+/* harmony export */   X0: () => (/* binding */ quoteUntrusted),
+/* harmony export */   gG: () => (/* binding */ unmaskableReason)
 /* harmony export */ });
-/* unused harmony exports MIN_MASK_LENGTH, unmaskableReason */
+/* unused harmony export MIN_MASK_LENGTH */
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8261);
@@ -54889,7 +54890,7 @@ function printUntrusted(line, write = stdoutWriter) {
 
 /***/ }),
 
-/***/ 6334:
+/***/ 9072:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -55177,12 +55178,16 @@ const STEP_FILES = [
     'GITHUB_STATE',
     'GITHUB_STEP_SUMMARY'
 ];
+// Variables a plain `run: npx cdk deploy` step never gets, and the CDK app has no use for: the
+// runner's tokens for the cache, artifacts and OIDC (cache poisoning, uploads, ID tokens for other
+// audiences), the action's inputs (the SSH key is one) and its saved state.
+const ACTION_ONLY = /^(INPUT_|STATE_|ACTIONS_)/;
 /**
- * The CDK app's environment: the step's, less the action's own inputs (the SSH key is one of them)
- * and file commands, plus the deployment secret's keys as variables.
+ * The CDK app's environment: the step's, less what only the action may see (above) and the step's
+ * file commands, plus the deployment secret's declared keys (input "env-keys") as variables.
  */
 function cdkEnvironment(env, secretEnv) {
-    const kept = Object.entries(env).filter((entry) => entry[1] !== undefined && !entry[0].startsWith('INPUT_') && !STEP_FILES.includes(entry[0]));
+    const kept = Object.entries(env).filter((entry) => entry[1] !== undefined && !ACTION_ONLY.test(entry[0]) && !STEP_FILES.includes(entry[0]));
     return { ...Object.fromEntries(kept), ...secretEnv };
 }
 /** What stopping the CLI part-way leaves behind. */
@@ -55260,40 +55265,160 @@ async function readStackOutputs(file, stack) {
     const outputs = all[stack] ?? all[stack.replace(/\//g, '-')];
     if (typeof outputs !== 'object' || outputs === null) {
         const names = Object.keys(all);
-        throw new errors/* ActionError */.lZ(`cdk deploy wrote no outputs for stack "${stack}" (the file has ${names.length ? names.map(n => `"${n}"`).join(', ') : 'none'}). ` +
-            'Check input "stack": it must name the stack that was deployed.');
+        throw new errors/* ActionError */.lZ(`cdk deploy wrote no outputs for stack "${stack}" (the file has ${names.length
+            ? names
+                .slice(0, 20)
+                .map(n => `"${(0,log/* quoteUntrusted */.X0)(n, 200)}"`)
+                .join(', ')
+            : 'none'}). ` + 'Check input "stack": it must name the stack that was deployed.');
     }
     return outputs;
 }
 
-;// CONCATENATED MODULE: ./src/export.ts
-
-
-const OUTPUT_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
-// Variables a secret key must not replace: the process loader's, the runner's defaults, and the
-// AWS SDK's. Other GITHUB_* names are fine: the reference secret's github_repo is GITHUB_REPO.
-const RESERVED_ENV = new Set(`PATH HOME SHELL USER CI NODE_OPTIONS NODE_PATH LD_PRELOAD LD_LIBRARY_PATH
-   GITHUB_ACTION GITHUB_ACTION_PATH GITHUB_ACTION_REPOSITORY GITHUB_ACTIONS GITHUB_ACTOR
-   GITHUB_ACTOR_ID GITHUB_API_URL GITHUB_BASE_REF GITHUB_ENV GITHUB_EVENT_NAME GITHUB_EVENT_PATH
-   GITHUB_GRAPHQL_URL GITHUB_HEAD_REF GITHUB_JOB GITHUB_OUTPUT GITHUB_PATH GITHUB_REF
-   GITHUB_REF_NAME GITHUB_REF_PROTECTED GITHUB_REF_TYPE GITHUB_REPOSITORY GITHUB_REPOSITORY_ID
-   GITHUB_REPOSITORY_OWNER GITHUB_REPOSITORY_OWNER_ID GITHUB_RETENTION_DAYS GITHUB_RUN_ATTEMPT
-   GITHUB_RUN_ID GITHUB_RUN_NUMBER GITHUB_SERVER_URL GITHUB_SHA GITHUB_STATE GITHUB_STEP_SUMMARY
-   GITHUB_TOKEN GITHUB_TRIGGERING_ACTOR GITHUB_WORKFLOW GITHUB_WORKFLOW_REF GITHUB_WORKFLOW_SHA
-   GITHUB_WORKSPACE`.split(/\s+/));
-const RESERVED_ENV_PREFIX = /^(RUNNER_|ACTIONS_|INPUT_|AWS_)/;
+;// CONCATENATED MODULE: ./src/env-names.ts
+/**
+ * Which environment variable names a secret's keys may become. The names themselves come from the
+ * workflow (input `env-keys`), never from the secret; this list is the second line of defence: a
+ * declared name that changes how some program starts or behaves is refused all the same, because
+ * whoever can write the secret then controls what that program runs.
+ */
+/** Exact names (compared upper-cased) and why each one is refused. */
+const REFUSED_NAMES = {
+    PATH: 'it chooses which programs run',
+    HOME: 'programs read their start-up files from it',
+    SHELL: 'programs start it as the shell',
+    USER: 'programs trust it as the current user',
+    CI: 'tools change behaviour on it',
+    TMPDIR: 'programs write and run files from it',
+    BASH_ENV: 'bash runs the file it names before every script',
+    ENV: 'sh runs the file it names at start-up',
+    SHELLOPTS: 'it turns on bash options in every script',
+    BASHOPTS: 'it turns on bash options in every script',
+    PS4: 'bash expands it for every traced command',
+    PROMPT_COMMAND: 'bash runs it before every prompt',
+    IFS: 'it changes how shells split words',
+    CDPATH: 'it changes where cd goes',
+    GLOBIGNORE: 'it changes how shells expand file names',
+    EDITOR: 'programs run it',
+    VISUAL: 'programs run it',
+    PAGER: 'programs run it',
+    BROWSER: 'programs run it',
+    PYTHONSTARTUP: 'Python runs the file it names',
+    PYTHONPATH: 'Python imports code from it',
+    PYTHONHOME: 'Python loads its library from it',
+    PYTHONINSPECT: 'it changes how Python runs',
+    PYTHONWARNINGS: 'Python imports the modules it names',
+    PERL5OPT: 'Perl takes options (and code) from it',
+    PERL5LIB: 'Perl loads modules from it',
+    PERLLIB: 'Perl loads modules from it',
+    PERL5DB: 'Perl runs it as the debugger',
+    RUBYOPT: 'Ruby takes options (and libraries to load) from it',
+    RUBYLIB: 'Ruby loads libraries from it',
+    JAVA_TOOL_OPTIONS: 'the JVM takes options (and agents) from it',
+    JDK_JAVA_OPTIONS: 'the JVM takes options from it',
+    _JAVA_OPTIONS: 'the JVM takes options from it',
+    CLASSPATH: 'Java loads code from it',
+    HTTP_PROXY: 'it sends network traffic through another host',
+    HTTPS_PROXY: 'it sends network traffic through another host',
+    ALL_PROXY: 'it sends network traffic through another host',
+    NO_PROXY: 'it changes which traffic goes through a proxy',
+    SSL_CERT_FILE: 'it chooses which TLS certificates are trusted',
+    SSL_CERT_DIR: 'it chooses which TLS certificates are trusted',
+    CURL_CA_BUNDLE: 'it chooses which TLS certificates are trusted',
+    REQUESTS_CA_BUNDLE: 'it chooses which TLS certificates are trusted',
+    GCONV_PATH: 'the C library loads code from it',
+    HOSTALIASES: 'it changes how host names resolve',
+    RES_OPTIONS: 'it changes how host names resolve',
+    LOCALDOMAIN: 'it changes how host names resolve',
+    MALLOC_CHECK_: 'it changes how the C library runs',
+    COMSPEC: 'programs start it as the shell',
+    LANG: 'it changes how programs read text',
+    LANGUAGE: 'it changes how programs read text'
+};
+/** Prefixes (compared upper-cased) and why names that start with them are refused. */
+const REFUSED_PREFIXES = [
+    ['BASH_FUNC_', 'bash imports it as a function'],
+    ['LD_', 'the dynamic loader takes code to load from it'],
+    ['DYLD_', 'the dynamic loader takes code to load from it'],
+    ['NODE_', 'Node.js takes options (and code to load) from it'],
+    ['NPM_CONFIG_', 'npm and npx take settings (including Node.js options) from it'],
+    ['YARN_', 'yarn takes settings from it'],
+    ['PNPM_', 'pnpm takes settings from it'],
+    ['COREPACK_', 'corepack chooses which package manager to download from it'],
+    ['GIT_', 'git takes commands and settings from it'],
+    ['SSH_', 'ssh takes its agent, askpass program or options from it'],
+    ['PYTHON', 'Python takes options or code to load from it'],
+    ['PERL', 'Perl takes options or code to load from it'],
+    ['RUBY', 'Ruby takes options or code to load from it'],
+    ['GEM_', 'Ruby loads gems from it'],
+    ['BUNDLE_', 'bundler takes settings from it'],
+    ['JAVA_', 'Java takes options from it'],
+    ['MAVEN_', 'Maven takes options from it'],
+    ['GRADLE_', 'Gradle takes options from it'],
+    ['DOTNET_', '.NET takes settings from it'],
+    ['CORECLR_', '.NET loads profilers from it'],
+    ['GOFLAGS', 'go takes flags from it'],
+    ['CDK_', 'the CDK CLI takes settings from it'],
+    ['JSII_', 'the CDK runtime takes settings from it'],
+    ['DOCKER_', 'docker takes its host and settings from it'],
+    ['KUBECONFIG', 'kubectl takes its cluster from it'],
+    ['GITHUB_', 'the runner and GitHub tools rely on it'],
+    ['RUNNER_', 'the runner relies on it'],
+    ['ACTIONS_', 'the runner relies on it'],
+    ['INPUT_', 'actions read their inputs from it'],
+    ['STATE_', 'actions read their saved state from it'],
+    ['AWS_', 'the AWS SDK and CLI take credentials and settings from it'],
+    ['XDG_', 'programs read their configuration from it'],
+    ['GH_', 'the GitHub CLI takes its token and host from it'],
+    ['LC_', 'it changes how programs read text']
+];
+/**
+ * The reference layout's `github_repo`: under the GITHUB_ prefix, but no runner or tool reads it,
+ * and a refusal would break the default `env-keys`.
+ */
+const ALLOWED_NAMES = new Set(['GITHUB_REPO']);
+/** Any case variant of a proxy setting: curl and others read `http_proxy` in lower case. */
+const PROXY = /_PROXY$/;
+/**
+ * Why `name` must not be set from a secret, or undefined when it may. Case does not matter: npm
+ * reads `npm_config_*` in lower case, curl `http_proxy`.
+ */
+function refusedEnvName(name) {
+    const upper = name.toUpperCase();
+    if (ALLOWED_NAMES.has(upper))
+        return undefined;
+    const exact = REFUSED_NAMES[upper];
+    if (exact)
+        return exact;
+    for (const [prefix, why] of REFUSED_PREFIXES)
+        if (upper.startsWith(prefix))
+            return why;
+    if (PROXY.test(upper))
+        return 'it sends network traffic through another host';
+    return undefined;
+}
 /** `ec2_key_name` -> `EC2_KEY_NAME`, `api-key` -> `API_KEY`. */
 function envName(key) {
     return key.toUpperCase().replace(/-/g, '_');
 }
-/** The outputs the action sets itself; a secret key of the same name would be overwritten. */
-const ACTION_OUTPUTS = [
-    'instance-id',
-    'instance-ip',
-    'secret-version-id',
-    'stack-outputs',
-    'restarted'
-];
+/** The reference secret's layout: what reaches the environment when `env-keys` is left alone. */
+const DEFAULT_ENV_KEYS = (/* unused pure expression or super */ null && (['ec2_key_name', 'ec2_host', 'ec2_user', 'github_repo']));
+
+;// CONCATENATED MODULE: ./src/export.ts
+
+
+
+const OUTPUT_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+/** The outputs the action sets itself (action.yml lists each); one name for each, used everywhere. */
+const OUTPUTS = {
+    instanceId: 'instance-id',
+    instanceIp: 'instance-ip',
+    secretVersionId: 'secret-version-id',
+    stackOutputs: 'stack-outputs',
+    restarted: 'restarted'
+};
+/** A secret key of one of these names would be overwritten by the action. */
+const ACTION_OUTPUTS = Object.values(OUTPUTS);
 /** Checks that every key can be a step output name. */
 function checkOutputNames(secretId, keys) {
     const taken = keys.filter(key => ACTION_OUTPUTS.includes(key));
@@ -55308,26 +55433,44 @@ function checkOutputNames(secretId, keys) {
     }
 }
 /**
- * The environment variables a secret's keys become (for `export-env` and for the CDK app), with
- * the checks that keep one key from silently replacing another or the job's own variables.
+ * Checks the keys input "env-keys" declares, before any secret is read: each must be a key name,
+ * no two may become the same variable, and none may become a variable that changes how programs
+ * run (src/env-names.ts), even when declared: whoever can write the secret would choose its value.
  */
-function secretEnvironment(secretId, values) {
-    const env = {};
-    const source = {};
-    for (const [key, value] of Object.entries(values)) {
+function checkEnvKeys(envKeys) {
+    const source = new Map();
+    for (const key of envKeys) {
+        if (!OUTPUT_NAME.test(key)) {
+            throw new errors/* ActionError */.lZ(`Input "env-keys" lists ${JSON.stringify(key)}, which is not a key name: use letters, digits, "_" and "-", ` +
+                'starting with a letter or "_", separated by commas or new lines.');
+        }
         const name = envName(key);
-        if (RESERVED_ENV.has(name) || RESERVED_ENV_PREFIX.test(name)) {
-            throw new errors/* ActionError */.lZ(`Key "${key}" of the deployment secret "${secretId}" would become the environment variable ${name}, ` +
-                'which the runner or the AWS SDK relies on. Rename the key in the secret.');
+        const why = refusedEnvName(name);
+        if (why) {
+            throw new errors/* ActionError */.lZ(`Input "env-keys" lists "${key}", which would become the environment variable ${name}: ${why}. ` +
+                'Whoever can edit the secret would then choose how programs in this job run, so it is refused even when declared. ' +
+                'Remove it from "env-keys" and rename the key in the secret.');
         }
-        if (name in env) {
-            throw new errors/* ActionError */.lZ(`Keys "${source[name]}" and "${key}" of the deployment secret "${secretId}" both become the ` +
-                `environment variable ${name}. Rename one of them in the secret.`);
+        const other = source.get(name);
+        if (other !== undefined && other !== key) {
+            throw new errors/* ActionError */.lZ(`Input "env-keys" lists "${other}" and "${key}", which both become the environment variable ${name}. Keep one of them.`);
         }
-        env[name] = value;
-        source[name] = key;
+        source.set(name, key);
     }
-    return env;
+}
+/**
+ * The environment variables the deployment secret provides (for export-env and for the CDK app):
+ * only the keys the workflow declared in "env-keys", never names the secret chooses. A declared
+ * key the secret lacks is an error, so that a typo does not silently leave a variable unset.
+ */
+function secretEnvironment(secretId, values, envKeys) {
+    const missing = envKeys.filter(key => !(key in values));
+    if (missing.length > 0) {
+        throw new errors/* ActionError */.lZ(`The deployment secret "${secretId}" has no key${missing.length > 1 ? 's' : ''} ${missing.map(key => `"${key}"`).join(', ')}, ` +
+            'listed in input "env-keys" (the keys that become environment variables). Add ' +
+            `${missing.length > 1 ? 'them' : 'it'} to the secret, or remove ${missing.length > 1 ? 'them' : 'it'} from "env-keys".`);
+    }
+    return Object.fromEntries(envKeys.map(key => [envName(key), values[key]]));
 }
 /** Sets one step output per key and, given the variables (secretEnvironment), exports them. */
 function exportSecret(secretId, values, env) {
@@ -55405,6 +55548,8 @@ function readInputs() {
     const privateKey = core/* getInput */.V4('ssh-private-key');
     // Spaces can be part of a passphrase.
     const passphrase = core/* getInput */.V4('ssh-passphrase', { trimWhitespace: false });
+    const envKeys = listInput('env-keys');
+    checkEnvKeys(envKeys);
     // Inputs from `${{ secrets.X }}` are masked by the runner, but not line by line on every runner.
     for (const value of [privateKey, passphrase])
         (0,log/* maskSecret */.$l)(value);
@@ -55414,6 +55559,7 @@ function readInputs() {
         requiredKeys: listInput('required-keys'),
         appRequiredKeys: listInput('app-required-keys'),
         maskExclude: listInput('mask-exclude'),
+        envKeys,
         exportEnv: booleanInput('export-env'),
         deploy,
         stack,
@@ -55508,6 +55654,7 @@ async function describe(client, secretId) {
 
 
 
+
 const ID_INPUT = {
     deployment: 'deployment-secret-id',
     app: 'app-secret-id'
@@ -55567,22 +55714,44 @@ function parseJsonObjectOfStrings(secretString, label, maskExclude) {
         throw new errors/* ActionError */.lZ(`${label} is ${kind}, not a JSON object of keys and string values.`);
     }
     const entries = Object.entries(parsed);
+    const unmasked = [];
     for (const [key, value] of entries) {
         if (maskExclude.includes(key))
             continue;
-        if (typeof value === 'string')
+        if (typeof value === 'string') {
             (0,log/* maskSecret */.$l)(value);
+            const reason = (0,log/* unmaskableReason */.gG)(value);
+            if (reason)
+                unmasked.push(`"${key}" (${reason})`);
+        }
         else if (value !== null && typeof value !== 'boolean')
             (0,log/* maskSecret */.$l)(JSON.stringify(value));
     }
+    if (unmasked.length > 0)
+        warnUnmasked(label, unmasked);
     for (const [key, value] of entries) {
         if (typeof value !== 'string') {
-            const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+            const kind = value === null
+                ? 'null'
+                : Array.isArray(value)
+                    ? 'an array'
+                    : typeof value === 'object'
+                        ? 'an object'
+                        : `a ${typeof value}`;
             throw new errors/* ActionError */.lZ(`Key "${key}" of ${label.replace(/^The /, 'the ')} is ${kind}; every value must be a string. ` +
                 'Store it as a JSON string (for example "22" instead of 22).');
         }
     }
     return parsed;
+}
+/**
+ * A value too short or too common to mask would hide that text all over the log and make GitHub
+ * drop every job output that contains it; the key is named, never the value.
+ */
+function warnUnmasked(label, keys) {
+    core/* warning */.$e(`${label} has ${keys.length > 1 ? 'keys' : 'key'} ${keys.join(', ')} whose value is not masked in the log: ` +
+        'masking it would hide that text everywhere and drop job outputs that contain it. If the value is not secret, ' +
+        'add the key to input "mask-exclude"; if it is, store a real secret (at least 4 characters, not a number or boolean).');
 }
 /** Checks that each required key is present and non-empty; names every missing key at once. */
 function requireKeys(secret, required, role, why) {
@@ -55597,13 +55766,42 @@ function requireKeys(secret, required, role, why) {
 ;// CONCATENATED MODULE: ./src/summary.ts
 
 
+
 function newReport() {
-    return { secretsRead: [], exportedKeys: [], exportedEnv: false };
+    return { secretsRead: [], exportedKeys: [], exportedEnv: [] };
 }
-const code = (text) => `<code>${escapeHtml(text)}</code>`;
+/** GitHub drops a step summary over 1 MiB; the failure is the only part that can be long. */
+const MAX_FAILURE_BYTES = 16 * 1024;
+const MAX_VALUE_BYTES = 512;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g;
 function escapeHtml(text) {
-    // Redacted before escaping: the runner masks the summary, but not the HTML-escaped form of a value.
-    return (0,log/* redact */.E$)(text).replace(/[&<>"]/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c);
+    return text.replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+}
+/**
+ * One value inside the summary's HTML: on one line (a blank line would end the HTML block and
+ * let what follows render as markdown), without control characters, bounded, escaped.
+ */
+function inline(text) {
+    const flat = text.replace(/\s+/g, ' ').replace(CONTROL, '');
+    const cut = (0,lines/* truncateUtf8 */.Ck)(flat, MAX_VALUE_BYTES);
+    return escapeHtml(cut === flat ? flat : `${cut} [...]`);
+}
+/** Ids, versions and names the action built or the workflow gave: shown as they are. */
+const code = (text) => `<code>${inline(text)}</code>`;
+/** Text that may quote a value (an address from the secret, what a program printed). */
+const quoted = (text) => inline((0,log/* redact */.E$)(text));
+/**
+ * The failure message in a <pre> block: CommonMark ends that kind of HTML block only at its
+ * closing tag, which escaping keeps out of the text, so no line of it can become markdown.
+ */
+function failureBlock(message) {
+    const clean = (0,log/* redact */.E$)(message)
+        .replace(/\r\n|\r/g, '\n')
+        .replace(CONTROL, '');
+    const cut = (0,lines/* truncateUtf8 */.Ck)(clean, MAX_FAILURE_BYTES);
+    const shown = cut === clean ? clean : `${cut}\n[... cut at ${MAX_FAILURE_BYTES} bytes]`;
+    return `<p><strong>Failed:</strong></p>\n<pre>${escapeHtml(shown)}</pre>`;
 }
 /** Writes the job summary, when the runner gave a summary file. */
 async function writeSummary(report, env = process.env) {
@@ -55611,7 +55809,7 @@ async function writeSummary(report, env = process.env) {
         return;
     const summary = core/* summary */.z.addHeading('secrets-deploy-action', 3);
     if (report.failure)
-        summary.addRaw(`<p><strong>Failed:</strong> ${escapeHtml(report.failure)}</p>`, true);
+        summary.addRaw(failureBlock(report.failure), true);
     if (report.secretsRead.length > 0) {
         summary.addTable([
             [
@@ -55619,16 +55817,18 @@ async function writeSummary(report, env = process.env) {
                 { data: 'id', header: true },
                 { data: 'version', header: true }
             ],
-            ...report.secretsRead.map(s => [s.role, code(s.id), code(s.versionId)])
+            ...report.secretsRead.map(s => [inline(s.role), code(s.id), code(s.versionId)])
         ]);
     }
     if (report.exportedKeys.length > 0) {
-        const where = report.exportedEnv ? 'step outputs and environment variables' : 'step outputs';
-        summary.addRaw(`<p>Exported as ${where}: ${report.exportedKeys.map(code).join(', ')}</p>`, true);
+        summary.addRaw(`<p>Exported as step outputs: ${report.exportedKeys.map(code).join(', ')}</p>`, true);
+    }
+    if (report.exportedEnv.length > 0) {
+        summary.addRaw(`<p>Exported as environment variables: ${report.exportedEnv.map(code).join(', ')}</p>`, true);
     }
     if (report.deploy) {
         const d = report.deploy;
-        summary.addRaw(`<p>Deployed stack ${code(d.stack)}: instance ${code(d.instanceId)} at ${code(d.address)}</p>`, true);
+        summary.addRaw(`<p>Deployed stack ${code(d.stack)}: instance ${code(d.instanceId)} at <code>${quoted(d.address)}</code></p>`, true);
     }
     if (report.writeBack) {
         const w = report.writeBack;
@@ -55638,7 +55838,7 @@ async function writeSummary(report, env = process.env) {
     }
     if (report.restart) {
         const r = report.restart;
-        summary.addRaw(`<p>Restart of ${code(r.unit)} on ${code(r.host)}: ${escapeHtml(r.result)}</p>`, true);
+        summary.addRaw(`<p>Restart of ${code(r.unit)} on <code>${quoted(r.host)}</code>: ${quoted(r.result)}</p>`, true);
     }
     await summary.write();
 }
@@ -55769,6 +55969,7 @@ async function clearPending(client, secretId, versionId) {
 
 
 
+
 const defaultDependencies = {
     env: process.env,
     awsClients: createAwsClients,
@@ -55784,7 +55985,7 @@ async function run(overrides = {}) {
     const phases = new cancel/* PhaseTracker */.kZ(deps.signal);
     try {
         // Set first, so that a workflow reading it after a failure sees false, not nothing.
-        core/* setOutput */.uH('restarted', 'false');
+        core/* setOutput */.uH(OUTPUTS.restarted, 'false');
         await pipeline(readInputs(), deps, report, phases);
         phases.finish(writtenState(report));
     }
@@ -55821,12 +56022,20 @@ async function pipeline(inputs, deps, report, phases) {
         const app = await readJsonSecret(clients.secretsManager, inputs.appSecretId, 'app');
         report.secretsRead.push({ role: 'app', id: app.id, versionId: app.versionId });
         requireKeys(app, inputs.appRequiredKeys, 'app', 'listed in input "app-required-keys"');
+        const required = inputs.appRequiredKeys.length
+            ? `, with ${inputs.appRequiredKeys.map(key => `"${key}"`).join(', ')} set`
+            : '';
+        core/* info */.pq(`Checked the app secret "${app.id}" (version ${app.versionId}): a JSON object of ` +
+            `${Object.keys(app.values).length} keys${required}; it is not exported.`);
     }
     exportSecret(deployment.id, deployment.values, inputs.exportEnv ? plan.secretEnv : undefined);
     report.exportedKeys = Object.keys(deployment.values);
-    report.exportedEnv = inputs.exportEnv;
+    report.exportedEnv = inputs.exportEnv ? Object.keys(plan.secretEnv) : [];
     core/* info */.pq(`Read the deployment secret "${deployment.id}" (version ${deployment.versionId}): ` +
-        `${report.exportedKeys.length} keys exported as step outputs${inputs.exportEnv ? ' and environment variables' : ''}.`);
+        `${report.exportedKeys.length} keys exported as step outputs` +
+        (inputs.exportEnv
+            ? `; ${report.exportedEnv.join(', ') || 'none'} as environment variables.`
+            : '.'));
     let versionId = deployment.versionId;
     let target;
     if (plan.cdk) {
@@ -55841,9 +56050,9 @@ async function pipeline(inputs, deps, report, phases) {
     }
     else if (inputs.restart !== 'none') {
         target = { address: deployment.values[inputs.hostKey].trim() };
-        core/* setOutput */.uH('instance-ip', target.address);
+        core/* setOutput */.uH(OUTPUTS.instanceIp, target.address);
     }
-    core/* setOutput */.uH('secret-version-id', versionId);
+    core/* setOutput */.uH(OUTPUTS.secretVersionId, versionId);
     if (plan.sshUser && target) {
         phases.enter('the SSH restart', `${writtenState(report)}; the connection to the instance was closed: whether the restart ran there is unknown, check the service`);
         // The restart cannot be stopped from outside yet: the run reports and exits, which closes
@@ -55866,7 +56075,7 @@ async function writeAddressBack(inputs, deployment, address, clients, report, de
         ? `Wrote ${address} into "${hostKey}" of "${deployment.id}": version ${written.versionId} is now current.`
         : `"${hostKey}" of "${deployment.id}" already holds ${address}; the secret was not changed.`);
     core/* setOutput */.uH(hostKey, address);
-    if (inputs.exportEnv)
+    if (inputs.exportEnv && inputs.envKeys.includes(hostKey))
         core/* exportVariable */.dN(envName(hostKey), address);
     return written.versionId;
 }
@@ -55891,7 +56100,7 @@ async function restartOverSsh(inputs, user, target, clients, deps, report) {
     });
     const check = inputs.ssh.healthCommand ? 'health command passed' : 'active';
     report.restart.result = `restarted, ${check} (host key ${hostFingerprint})`;
-    core/* setOutput */.uH('restarted', 'true');
+    core/* setOutput */.uH(OUTPUTS.restarted, 'true');
     core/* info */.pq(`Restarted "${inputs.service}" on ${where}.`);
 }
 /**
@@ -55900,7 +56109,9 @@ async function restartOverSsh(inputs, user, target, clients, deps, report) {
  */
 async function planLaterPhases(inputs, deployment, env) {
     const plan = {
-        secretEnv: inputs.deploy || inputs.exportEnv ? secretEnvironment(deployment.id, deployment.values) : {}
+        secretEnv: inputs.deploy || inputs.exportEnv
+            ? secretEnvironment(deployment.id, deployment.values, inputs.envKeys)
+            : {}
     };
     if (inputs.deploy) {
         plan.cdk = planCdkDeploy(inputs, env);
@@ -55941,7 +56152,7 @@ async function deployAndLocate(inputs, cdk, secretEnv, clients, deps, phases) {
         timeoutSeconds: inputs.deployTimeoutSeconds
     });
     phases.enter('the wait for the instance', 'the stack was deployed; its address was not written back and nothing was restarted');
-    core/* setOutput */.uH('stack-outputs', JSON.stringify(stackOutputs));
+    core/* setOutput */.uH(OUTPUTS.stackOutputs, JSON.stringify(stackOutputs));
     // Loaded here, not at start-up: with them comes the EC2 client, most of the bundle's size.
     const { findInstanceId, waitForAddress } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(900)]).then(__nccwpck_require__.bind(__nccwpck_require__, 2900));
     const ec2 = await clients.ec2();
@@ -55950,8 +56161,8 @@ async function deployAndLocate(inputs, cdk, secretEnv, clients, deps, phases) {
     // The address goes into the secret, where every value is masked unless the user says otherwise.
     if (maskAddresses)
         (0,log/* maskSecret */.$l)(instance.address);
-    core/* setOutput */.uH('instance-id', instance.instanceId);
-    core/* setOutput */.uH('instance-ip', instance.address);
+    core/* setOutput */.uH(OUTPUTS.instanceId, instance.instanceId);
+    core/* setOutput */.uH(OUTPUTS.instanceIp, instance.address);
     core/* info */.pq(`Stack "${inputs.stack}" runs instance ${instance.instanceId} at ${instance.address}.`);
     return instance;
 }

@@ -79,9 +79,14 @@ const STEP_FILES = [
   'GITHUB_STEP_SUMMARY'
 ]
 
+// Variables a plain `run: npx cdk deploy` step never gets, and the CDK app has no use for: the
+// runner's tokens for the cache, artifacts and OIDC (cache poisoning, uploads, ID tokens for other
+// audiences), the action's inputs (the SSH key is one) and its saved state.
+const ACTION_ONLY = /^(INPUT_|STATE_|ACTIONS_)/
+
 /**
- * The CDK app's environment: the step's, less the action's own inputs (the SSH key is one of them)
- * and file commands, plus the deployment secret's keys as variables.
+ * The CDK app's environment: the step's, less what only the action may see (above) and the step's
+ * file commands, plus the deployment secret's declared keys (input "env-keys") as variables.
  */
 export function cdkEnvironment(
   env: NodeJS.ProcessEnv,
@@ -89,7 +94,7 @@ export function cdkEnvironment(
 ): Record<string, string> {
   const kept = Object.entries(env).filter(
     (entry): entry is [string, string] =>
-      entry[1] !== undefined && !entry[0].startsWith('INPUT_') && !STEP_FILES.includes(entry[0])
+      entry[1] !== undefined && !ACTION_ONLY.test(entry[0]) && !STEP_FILES.includes(entry[0])
   )
   return { ...Object.fromEntries(kept), ...secretEnv }
 }
@@ -194,8 +199,14 @@ async function readStackOutputs(file: string, stack: string): Promise<Record<str
   if (typeof outputs !== 'object' || outputs === null) {
     const names = Object.keys(all)
     throw new ActionError(
-      `cdk deploy wrote no outputs for stack "${stack}" (the file has ${names.length ? names.map(n => `"${n}"`).join(', ') : 'none'}). ` +
-        'Check input "stack": it must name the stack that was deployed.'
+      `cdk deploy wrote no outputs for stack "${stack}" (the file has ${
+        names.length
+          ? names
+              .slice(0, 20)
+              .map(n => `"${quoteUntrusted(n, 200)}"`)
+              .join(', ')
+          : 'none'
+      }). ` + 'Check input "stack": it must name the stack that was deployed.'
     )
   }
   return outputs

@@ -1,36 +1,20 @@
 import * as core from '@actions/core'
+import { envName, refusedEnvName } from './env-names.js'
 import { ActionError } from './errors.js'
 
 export const OUTPUT_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/
 
-// Variables a secret key must not replace: the process loader's, the runner's defaults, and the
-// AWS SDK's. Other GITHUB_* names are fine: the reference secret's github_repo is GITHUB_REPO.
-const RESERVED_ENV = new Set(
-  `PATH HOME SHELL USER CI NODE_OPTIONS NODE_PATH LD_PRELOAD LD_LIBRARY_PATH
-   GITHUB_ACTION GITHUB_ACTION_PATH GITHUB_ACTION_REPOSITORY GITHUB_ACTIONS GITHUB_ACTOR
-   GITHUB_ACTOR_ID GITHUB_API_URL GITHUB_BASE_REF GITHUB_ENV GITHUB_EVENT_NAME GITHUB_EVENT_PATH
-   GITHUB_GRAPHQL_URL GITHUB_HEAD_REF GITHUB_JOB GITHUB_OUTPUT GITHUB_PATH GITHUB_REF
-   GITHUB_REF_NAME GITHUB_REF_PROTECTED GITHUB_REF_TYPE GITHUB_REPOSITORY GITHUB_REPOSITORY_ID
-   GITHUB_REPOSITORY_OWNER GITHUB_REPOSITORY_OWNER_ID GITHUB_RETENTION_DAYS GITHUB_RUN_ATTEMPT
-   GITHUB_RUN_ID GITHUB_RUN_NUMBER GITHUB_SERVER_URL GITHUB_SHA GITHUB_STATE GITHUB_STEP_SUMMARY
-   GITHUB_TOKEN GITHUB_TRIGGERING_ACTOR GITHUB_WORKFLOW GITHUB_WORKFLOW_REF GITHUB_WORKFLOW_SHA
-   GITHUB_WORKSPACE`.split(/\s+/)
-)
-const RESERVED_ENV_PREFIX = /^(RUNNER_|ACTIONS_|INPUT_|AWS_)/
+/** The outputs the action sets itself (action.yml lists each); one name for each, used everywhere. */
+export const OUTPUTS = {
+  instanceId: 'instance-id',
+  instanceIp: 'instance-ip',
+  secretVersionId: 'secret-version-id',
+  stackOutputs: 'stack-outputs',
+  restarted: 'restarted'
+} as const
 
-/** `ec2_key_name` -> `EC2_KEY_NAME`, `api-key` -> `API_KEY`. */
-export function envName(key: string): string {
-  return key.toUpperCase().replace(/-/g, '_')
-}
-
-/** The outputs the action sets itself; a secret key of the same name would be overwritten. */
-export const ACTION_OUTPUTS = [
-  'instance-id',
-  'instance-ip',
-  'secret-version-id',
-  'stack-outputs',
-  'restarted'
-]
+/** A secret key of one of these names would be overwritten by the action. */
+export const ACTION_OUTPUTS: readonly string[] = Object.values(OUTPUTS)
 
 /** Checks that every key can be a step output name. */
 export function checkOutputNames(secretId: string, keys: readonly string[]): void {
@@ -51,33 +35,57 @@ export function checkOutputNames(secretId: string, keys: readonly string[]): voi
 }
 
 /**
- * The environment variables a secret's keys become (for `export-env` and for the CDK app), with
- * the checks that keep one key from silently replacing another or the job's own variables.
+ * Checks the keys input "env-keys" declares, before any secret is read: each must be a key name,
+ * no two may become the same variable, and none may become a variable that changes how programs
+ * run (src/env-names.ts), even when declared: whoever can write the secret would choose its value.
+ */
+export function checkEnvKeys(envKeys: readonly string[]): void {
+  const source = new Map<string, string>()
+  for (const key of envKeys) {
+    if (!OUTPUT_NAME.test(key)) {
+      throw new ActionError(
+        `Input "env-keys" lists ${JSON.stringify(key)}, which is not a key name: use letters, digits, "_" and "-", ` +
+          'starting with a letter or "_", separated by commas or new lines.'
+      )
+    }
+    const name = envName(key)
+    const why = refusedEnvName(name)
+    if (why) {
+      throw new ActionError(
+        `Input "env-keys" lists "${key}", which would become the environment variable ${name}: ${why}. ` +
+          'Whoever can edit the secret would then choose how programs in this job run, so it is refused even when declared. ' +
+          'Remove it from "env-keys" and rename the key in the secret.'
+      )
+    }
+    const other = source.get(name)
+    if (other !== undefined && other !== key) {
+      throw new ActionError(
+        `Input "env-keys" lists "${other}" and "${key}", which both become the environment variable ${name}. Keep one of them.`
+      )
+    }
+    source.set(name, key)
+  }
+}
+
+/**
+ * The environment variables the deployment secret provides (for export-env and for the CDK app):
+ * only the keys the workflow declared in "env-keys", never names the secret chooses. A declared
+ * key the secret lacks is an error, so that a typo does not silently leave a variable unset.
  */
 export function secretEnvironment(
   secretId: string,
-  values: Record<string, string>
+  values: Record<string, string>,
+  envKeys: readonly string[]
 ): Record<string, string> {
-  const env: Record<string, string> = {}
-  const source: Record<string, string> = {}
-  for (const [key, value] of Object.entries(values)) {
-    const name = envName(key)
-    if (RESERVED_ENV.has(name) || RESERVED_ENV_PREFIX.test(name)) {
-      throw new ActionError(
-        `Key "${key}" of the deployment secret "${secretId}" would become the environment variable ${name}, ` +
-          'which the runner or the AWS SDK relies on. Rename the key in the secret.'
-      )
-    }
-    if (name in env) {
-      throw new ActionError(
-        `Keys "${source[name]}" and "${key}" of the deployment secret "${secretId}" both become the ` +
-          `environment variable ${name}. Rename one of them in the secret.`
-      )
-    }
-    env[name] = value
-    source[name] = key
+  const missing = envKeys.filter(key => !(key in values))
+  if (missing.length > 0) {
+    throw new ActionError(
+      `The deployment secret "${secretId}" has no key${missing.length > 1 ? 's' : ''} ${missing.map(key => `"${key}"`).join(', ')}, ` +
+        'listed in input "env-keys" (the keys that become environment variables). Add ' +
+        `${missing.length > 1 ? 'them' : 'it'} to the secret, or remove ${missing.length > 1 ? 'them' : 'it'} from "env-keys".`
+    )
   }
-  return env
+  return Object.fromEntries(envKeys.map(key => [envName(key), values[key]]))
 }
 
 /** Sets one step output per key and, given the variables (secretEnvironment), exports them. */

@@ -1,6 +1,6 @@
 import * as core from '@actions/core'
 import { ActionError } from './errors.js'
-import { ACTION_OUTPUTS, OUTPUT_NAME } from './export.js'
+import { ACTION_OUTPUTS, OUTPUT_NAME, checkEnvKeys } from './export.js'
 import { maskSecret } from './log.js'
 
 export type RestartMode = 'ssh' | 'none'
@@ -13,6 +13,8 @@ export interface ActionInputs {
   requiredKeys: string[]
   appRequiredKeys: string[]
   maskExclude: string[]
+  /** The deployment secret's keys that may become environment variables; from the workflow only. */
+  envKeys: string[]
   exportEnv: boolean
   deploy: boolean
   stack: string
@@ -119,6 +121,8 @@ export function readInputs(): ActionInputs {
   const privateKey = core.getInput('ssh-private-key')
   // Spaces can be part of a passphrase.
   const passphrase = core.getInput('ssh-passphrase', { trimWhitespace: false })
+  const envKeys = listInput('env-keys')
+  checkEnvKeys(envKeys)
   // Inputs from `${{ secrets.X }}` are masked by the runner, but not line by line on every runner.
   for (const value of [privateKey, passphrase]) maskSecret(value)
   return {
@@ -127,6 +131,7 @@ export function readInputs(): ActionInputs {
     requiredKeys: listInput('required-keys'),
     appRequiredKeys: listInput('app-required-keys'),
     maskExclude: listInput('mask-exclude'),
+    envKeys,
     exportEnv: booleanInput('export-env'),
     deploy,
     stack,

@@ -3,6 +3,7 @@ import * as core from '@actions/core'
 import { createBackoff } from './backoff.js'
 import { ActionError, describeAwsError } from './errors.js'
 import type { AddressType } from './inputs.js'
+import { quoteUntrusted } from './log.js'
 
 const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/
 
@@ -36,7 +37,7 @@ export async function findInstanceId(
     }
     if (!INSTANCE_ID.test(value)) {
       throw new ActionError(
-        `Output "${instanceIdOutput}" of stack "${stack}" is "${value}", not an instance id (i-...).`
+        `Output "${instanceIdOutput}" of stack "${stack}" is "${quoteUntrusted(value, 200)}", not an instance id (i-...).`
       )
     }
     return value
@@ -125,6 +126,11 @@ async function describeInstance(ec2: EC2Client, instanceId: string): Promise<Ins
   }
 }
 
+/** Output names come from the CDK app: quoted as untrusted text, and only the first few. */
 function listOrNone(names: string[]): string {
-  return names.length ? names.map(name => `"${name}"`).join(', ') : 'none'
+  if (names.length === 0) return 'none'
+  const shown = names.slice(0, 20).map(name => `"${quoteUntrusted(name, 200)}"`)
+  return names.length > shown.length
+    ? `${shown.join(', ')} and ${names.length - shown.length} more`
+    : shown.join(', ')
 }

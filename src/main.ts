@@ -10,7 +10,8 @@ import {
   type CdkDeployPlan
 } from './deploy.js'
 import { ActionError, failureMessage } from './errors.js'
-import { envName, exportSecret, secretEnvironment } from './export.js'
+import { envName } from './env-names.js'
+import { OUTPUTS, exportSecret, secretEnvironment } from './export.js'
 import { readInputs, type ActionInputs } from './inputs.js'
 import { maskSecret, redact } from './log.js'
 import { checkRestartTarget, restartService, type HostKeyCheck } from './restart.js'
@@ -43,7 +44,7 @@ export async function run(overrides: Partial<Dependencies> = {}): Promise<void> 
   const phases = new PhaseTracker(deps.signal)
   try {
     // Set first, so that a workflow reading it after a failure sees false, not nothing.
-    core.setOutput('restarted', 'false')
+    core.setOutput(OUTPUTS.restarted, 'false')
     await pipeline(readInputs(), deps, report, phases)
     phases.finish(writtenState(report))
   } catch (error) {
@@ -106,14 +107,24 @@ async function pipeline(
     const app = await readJsonSecret(clients.secretsManager, inputs.appSecretId, 'app')
     report.secretsRead.push({ role: 'app', id: app.id, versionId: app.versionId })
     requireKeys(app, inputs.appRequiredKeys, 'app', 'listed in input "app-required-keys"')
+    const required = inputs.appRequiredKeys.length
+      ? `, with ${inputs.appRequiredKeys.map(key => `"${key}"`).join(', ')} set`
+      : ''
+    core.info(
+      `Checked the app secret "${app.id}" (version ${app.versionId}): a JSON object of ` +
+        `${Object.keys(app.values).length} keys${required}; it is not exported.`
+    )
   }
 
   exportSecret(deployment.id, deployment.values, inputs.exportEnv ? plan.secretEnv : undefined)
   report.exportedKeys = Object.keys(deployment.values)
-  report.exportedEnv = inputs.exportEnv
+  report.exportedEnv = inputs.exportEnv ? Object.keys(plan.secretEnv) : []
   core.info(
     `Read the deployment secret "${deployment.id}" (version ${deployment.versionId}): ` +
-      `${report.exportedKeys.length} keys exported as step outputs${inputs.exportEnv ? ' and environment variables' : ''}.`
+      `${report.exportedKeys.length} keys exported as step outputs` +
+      (inputs.exportEnv
+        ? `; ${report.exportedEnv.join(', ') || 'none'} as environment variables.`
+        : '.')
   )
 
   let versionId = deployment.versionId
@@ -132,9 +143,9 @@ async function pipeline(
     versionId = await writeAddressBack(inputs, deployment, target.address, clients, report, deps)
   } else if (inputs.restart !== 'none') {
     target = { address: deployment.values[inputs.hostKey].trim() }
-    core.setOutput('instance-ip', target.address)
+    core.setOutput(OUTPUTS.instanceIp, target.address)
   }
-  core.setOutput('secret-version-id', versionId)
+  core.setOutput(OUTPUTS.secretVersionId, versionId)
 
   if (plan.sshUser && target) {
     phases.enter(
@@ -182,7 +193,8 @@ async function writeAddressBack(
       : `"${hostKey}" of "${deployment.id}" already holds ${address}; the secret was not changed.`
   )
   core.setOutput(hostKey, address)
-  if (inputs.exportEnv) core.exportVariable(envName(hostKey), address)
+  if (inputs.exportEnv && inputs.envKeys.includes(hostKey))
+    core.exportVariable(envName(hostKey), address)
   return written.versionId
 }
 
@@ -214,7 +226,7 @@ async function restartOverSsh(
   })
   const check = inputs.ssh.healthCommand ? 'health command passed' : 'active'
   report.restart.result = `restarted, ${check} (host key ${hostFingerprint})`
-  core.setOutput('restarted', 'true')
+  core.setOutput(OUTPUTS.restarted, 'true')
   core.info(`Restarted "${inputs.service}" on ${where}.`)
 }
 
@@ -229,7 +241,9 @@ async function planLaterPhases(
 ): Promise<Plan> {
   const plan: Plan = {
     secretEnv:
-      inputs.deploy || inputs.exportEnv ? secretEnvironment(deployment.id, deployment.values) : {}
+      inputs.deploy || inputs.exportEnv
+        ? secretEnvironment(deployment.id, deployment.values, inputs.envKeys)
+        : {}
   }
   if (inputs.deploy) {
     plan.cdk = planCdkDeploy(inputs, env)
@@ -289,7 +303,7 @@ async function deployAndLocate(
     'the wait for the instance',
     'the stack was deployed; its address was not written back and nothing was restarted'
   )
-  core.setOutput('stack-outputs', JSON.stringify(stackOutputs))
+  core.setOutput(OUTPUTS.stackOutputs, JSON.stringify(stackOutputs))
   // Loaded here, not at start-up: with them comes the EC2 client, most of the bundle's size.
   const { findInstanceId, waitForAddress } = await import('./instance.js')
   const ec2 = await clients.ec2()
@@ -303,8 +317,8 @@ async function deployAndLocate(
   )
   // The address goes into the secret, where every value is masked unless the user says otherwise.
   if (maskAddresses) maskSecret(instance.address)
-  core.setOutput('instance-id', instance.instanceId)
-  core.setOutput('instance-ip', instance.address)
+  core.setOutput(OUTPUTS.instanceId, instance.instanceId)
+  core.setOutput(OUTPUTS.instanceIp, instance.address)
   core.info(`Stack "${inputs.stack}" runs instance ${instance.instanceId} at ${instance.address}.`)
   return instance
 }

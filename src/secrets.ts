@@ -1,6 +1,7 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { ActionError, type AwsCallContext } from './errors.js'
-import { maskSecret } from './log.js'
+import * as core from '@actions/core'
+import { maskSecret, unmaskableReason } from './log.js'
 import { explainSecretError } from './secret-errors.js'
 
 /** A JSON secret as read: which version, and its keys (every value a string once validated). */
@@ -90,14 +91,26 @@ export function parseJsonObjectOfStrings(
     throw new ActionError(`${label} is ${kind}, not a JSON object of keys and string values.`)
   }
   const entries = Object.entries(parsed as Record<string, unknown>)
+  const unmasked: string[] = []
   for (const [key, value] of entries) {
     if (maskExclude.includes(key)) continue
-    if (typeof value === 'string') maskSecret(value)
-    else if (value !== null && typeof value !== 'boolean') maskSecret(JSON.stringify(value))
+    if (typeof value === 'string') {
+      maskSecret(value)
+      const reason = unmaskableReason(value)
+      if (reason) unmasked.push(`"${key}" (${reason})`)
+    } else if (value !== null && typeof value !== 'boolean') maskSecret(JSON.stringify(value))
   }
+  if (unmasked.length > 0) warnUnmasked(label, unmasked)
   for (const [key, value] of entries) {
     if (typeof value !== 'string') {
-      const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`
+      const kind =
+        value === null
+          ? 'null'
+          : Array.isArray(value)
+            ? 'an array'
+            : typeof value === 'object'
+              ? 'an object'
+              : `a ${typeof value}`
       throw new ActionError(
         `Key "${key}" of ${label.replace(/^The /, 'the ')} is ${kind}; every value must be a string. ` +
           'Store it as a JSON string (for example "22" instead of 22).'
@@ -105,6 +118,18 @@ export function parseJsonObjectOfStrings(
     }
   }
   return parsed as Record<string, string>
+}
+
+/**
+ * A value too short or too common to mask would hide that text all over the log and make GitHub
+ * drop every job output that contains it; the key is named, never the value.
+ */
+function warnUnmasked(label: string, keys: string[]): void {
+  core.warning(
+    `${label} has ${keys.length > 1 ? 'keys' : 'key'} ${keys.join(', ')} whose value is not masked in the log: ` +
+      'masking it would hide that text everywhere and drop job outputs that contain it. If the value is not secret, ' +
+      'add the key to input "mask-exclude"; if it is, store a real secret (at least 4 characters, not a number or boolean).'
+  )
 }
 
 /** Checks that each required key is present and non-empty; names every missing key at once. */

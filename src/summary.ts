@@ -1,11 +1,13 @@
 import * as core from '@actions/core'
+import { truncateUtf8 } from './lines.js'
 import { redact } from './log.js'
 
 /** What the run did, phase by phase; ids, names and addresses only, never a secret value. */
 export interface RunReport {
   secretsRead: { role: string; id: string; versionId: string }[]
   exportedKeys: string[]
-  exportedEnv: boolean
+  /** The environment variables exported for later steps (export-env). */
+  exportedEnv: string[]
   deploy?: { stack: string; instanceId: string; address: string }
   writeBack?: { key: string; changed: boolean; versionId: string }
   restart?: { host: string; unit: string; result: string }
@@ -13,17 +15,50 @@ export interface RunReport {
 }
 
 export function newReport(): RunReport {
-  return { secretsRead: [], exportedKeys: [], exportedEnv: false }
+  return { secretsRead: [], exportedKeys: [], exportedEnv: [] }
 }
 
-const code = (text: string): string => `<code>${escapeHtml(text)}</code>`
+/** GitHub drops a step summary over 1 MiB; the failure is the only part that can be long. */
+const MAX_FAILURE_BYTES = 16 * 1024
+const MAX_VALUE_BYTES = 512
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g
 
 function escapeHtml(text: string): string {
-  // Redacted before escaping: the runner masks the summary, but not the HTML-escaped form of a value.
-  return redact(text).replace(
-    /[&<>"]/g,
-    c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c
+  return text.replace(
+    /[&<>"']/g,
+    c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c
   )
+}
+
+/**
+ * One value inside the summary's HTML: on one line (a blank line would end the HTML block and
+ * let what follows render as markdown), without control characters, bounded, escaped.
+ */
+function inline(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').replace(CONTROL, '')
+  const cut = truncateUtf8(flat, MAX_VALUE_BYTES)
+  return escapeHtml(cut === flat ? flat : `${cut} [...]`)
+}
+
+/** Ids, versions and names the action built or the workflow gave: shown as they are. */
+const code = (text: string): string => `<code>${inline(text)}</code>`
+
+/** Text that may quote a value (an address from the secret, what a program printed). */
+const quoted = (text: string): string => inline(redact(text))
+
+/**
+ * The failure message in a <pre> block: CommonMark ends that kind of HTML block only at its
+ * closing tag, which escaping keeps out of the text, so no line of it can become markdown.
+ */
+function failureBlock(message: string): string {
+  const clean = redact(message)
+    .replace(/\r\n|\r/g, '\n')
+    .replace(CONTROL, '')
+  const cut = truncateUtf8(clean, MAX_FAILURE_BYTES)
+  const shown = cut === clean ? clean : `${cut}\n[... cut at ${MAX_FAILURE_BYTES} bytes]`
+  return `<p><strong>Failed:</strong></p>\n<pre>${escapeHtml(shown)}</pre>`
 }
 
 /** Writes the job summary, when the runner gave a summary file. */
@@ -33,8 +68,7 @@ export async function writeSummary(
 ): Promise<void> {
   if (!env.GITHUB_STEP_SUMMARY) return
   const summary = core.summary.addHeading('secrets-deploy-action', 3)
-  if (report.failure)
-    summary.addRaw(`<p><strong>Failed:</strong> ${escapeHtml(report.failure)}</p>`, true)
+  if (report.failure) summary.addRaw(failureBlock(report.failure), true)
   if (report.secretsRead.length > 0) {
     summary.addTable([
       [
@@ -42,17 +76,25 @@ export async function writeSummary(
         { data: 'id', header: true },
         { data: 'version', header: true }
       ],
-      ...report.secretsRead.map(s => [s.role, code(s.id), code(s.versionId)])
+      ...report.secretsRead.map(s => [inline(s.role), code(s.id), code(s.versionId)])
     ])
   }
   if (report.exportedKeys.length > 0) {
-    const where = report.exportedEnv ? 'step outputs and environment variables' : 'step outputs'
-    summary.addRaw(`<p>Exported as ${where}: ${report.exportedKeys.map(code).join(', ')}</p>`, true)
+    summary.addRaw(
+      `<p>Exported as step outputs: ${report.exportedKeys.map(code).join(', ')}</p>`,
+      true
+    )
+  }
+  if (report.exportedEnv.length > 0) {
+    summary.addRaw(
+      `<p>Exported as environment variables: ${report.exportedEnv.map(code).join(', ')}</p>`,
+      true
+    )
   }
   if (report.deploy) {
     const d = report.deploy
     summary.addRaw(
-      `<p>Deployed stack ${code(d.stack)}: instance ${code(d.instanceId)} at ${code(d.address)}</p>`,
+      `<p>Deployed stack ${code(d.stack)}: instance ${code(d.instanceId)} at <code>${quoted(d.address)}</code></p>`,
       true
     )
   }
@@ -68,7 +110,7 @@ export async function writeSummary(
   if (report.restart) {
     const r = report.restart
     summary.addRaw(
-      `<p>Restart of ${code(r.unit)} on ${code(r.host)}: ${escapeHtml(r.result)}</p>`,
+      `<p>Restart of ${code(r.unit)} on <code>${quoted(r.host)}</code>: ${quoted(r.result)}</p>`,
       true
     )
   }

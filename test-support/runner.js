@@ -50,6 +50,7 @@ export function inputEnvironment(inputs) {
  *   applied, then hidden
  * @property {string[]} masks every value registered with ::add-mask::
  * @property {NodeJS.Signals[]} signalsSent what the runner's cancellation sent, in order
+ * @property {ObeyedCommand[]} commands every workflow command the runner would carry out
  */
 
 /**
@@ -177,7 +178,8 @@ export async function runAction(inputs, env = {}, options = {}) {
     })
     live?.stdout.end()
     live?.stderr.end()
-    const { masks, visible } = applyMasks(stdout + stderr)
+    // stdout first: the tests read commands from it; stderr carries no command the action sends.
+    const { masks, visible, commands } = applyMasks(stdout + stderr)
     return {
       code,
       stdout,
@@ -187,7 +189,8 @@ export async function runAction(inputs, env = {}, options = {}) {
       summary: readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8'),
       visibleLog: visible,
       masks,
-      signalsSent
+      signalsSent,
+      commands
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })
@@ -276,44 +279,150 @@ function unescapeCommandData(data) {
 }
 
 /**
- * The runner's log masking, one line at a time: `::add-mask::` lines register a value and are not
- * shown; each registered value is replaced by *** wherever it occurs in later lines.
+ * @typedef {object} ObeyedCommand a workflow command the runner would carry out
+ * @property {string} name e.g. `set-output`, `add-mask`, `error`, `stop-commands`
+ * @property {Record<string, string>} properties
+ * @property {string} data
+ * @property {string} line the log line it came from
+ */
+
+// What the runner registers (ActionCommandManager); any other name is plain text.
+const RUNNER_COMMANDS = new Set([
+  'set-env',
+  'set-output',
+  'save-state',
+  'add-path',
+  'add-mask',
+  'add-matcher',
+  'remove-matcher',
+  'warning',
+  'error',
+  'notice',
+  'debug',
+  'group',
+  'endgroup',
+  'echo',
+  'stop-commands'
+])
+
+// .NET's String.TrimStart() removes what char.IsWhiteSpace calls white space, which includes
+// U+0085 (NEXT LINE), unlike JavaScript's \s; and it keeps U+FEFF, which \s removes.
+const DOTNET_LEADING_SPACE =
+  /^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/
+
+/**
+ * Parses a log line the way the runner does (ActionCommand.TryParseV2, then the legacy
+ * TryParse): `::name props::data` after .NET's TrimStart, or `##[name props]data` anywhere in
+ * the line.
+ * @param {string} line
+ * @param {Set<string>} registered
+ * @returns {ObeyedCommand | undefined}
+ */
+export function parseRunnerCommand(line, registered) {
+  const trimmed = line.replace(DOTNET_LEADING_SPACE, '')
+  if (trimmed.startsWith('::')) {
+    const end = trimmed.indexOf('::', 2)
+    if (end >= 0) {
+      const info = trimmed.slice(2, end)
+      const space = info.indexOf(' ')
+      const name = space < 0 ? info : info.slice(0, space)
+      if (registered.has(name)) {
+        /** @type {Record<string, string>} */
+        const properties = {}
+        if (space >= 0) {
+          for (const pair of info.slice(space + 1).split(',')) {
+            const at = pair.indexOf('=')
+            if (at > 0)
+              properties[pair.slice(0, at).trim()] = unescapeCommandData(pair.slice(at + 1))
+          }
+        }
+        return { name, properties, data: unescapeCommandData(trimmed.slice(end + 2)), line }
+      }
+    }
+  }
+  const prefix = line.indexOf('##[')
+  if (prefix < 0) return undefined
+  const bracket = line.indexOf(']', prefix)
+  if (bracket < 0) return undefined
+  const info = line.slice(prefix + 3, bracket)
+  const space = info.indexOf(' ')
+  const name = space < 0 ? info : info.slice(0, space)
+  if (!registered.has(name)) return undefined
+  /** @type {Record<string, string>} */
+  const properties = {}
+  if (space >= 0) {
+    for (const pair of info.slice(space + 1).split(';')) {
+      const at = pair.indexOf('=')
+      if (at > 0) properties[pair.slice(0, at).trim()] = pair.slice(at + 1)
+    }
+  }
+  return { name, properties, data: line.slice(bracket + 1), line }
+}
+
+/**
+ * The runner's handling of the log, one line at a time: workflow commands are carried out (and
+ * recorded in `commands`), `::stop-commands::TOKEN` pauses them until `::TOKEN::`, `::add-mask::`
+ * registers a value, and each registered value is replaced by *** wherever it occurs in later
+ * lines.
  */
 export function createLogMasker() {
   /** @type {string[]} */
   const masks = []
+  /** @type {ObeyedCommand[]} */
+  const commands = []
+  const registered = new Set(RUNNER_COMMANDS)
+  /** @type {string | undefined} */
+  let stopToken
   /** @param {string} value */
   const add = value => {
     if (value.trim() !== '') masks.push(value)
   }
   return {
     masks,
+    commands,
     add,
     /**
      * @param {string} line
-     * @returns {string | undefined} the line as shown, or undefined for a mask command
+     * @returns {string | undefined} the line as shown, or undefined for a line the log hides
      */
     line(line) {
-      const mask = /^::add-mask::(.*)$/.exec(line)
-      if (mask) {
-        add(unescapeCommandData(mask[1]))
+      const command = parseRunnerCommand(line, registered)
+      if (command && stopToken !== undefined) {
+        if (command.name !== stopToken) return maskText(line)
+        registered.delete(stopToken)
+        stopToken = undefined
+        return undefined
+      }
+      if (command) commands.push(command)
+      if (command?.name === 'add-mask') {
+        add(command.data)
+        return undefined
+      }
+      if (command?.name === 'stop-commands') {
+        stopToken = command.data
+        registered.add(stopToken)
         return undefined
       }
       // The runner reads a workflow command before it masks: only the command's data is masked.
-      const command = /^(::[A-Za-z-]+(?: [^:]*)?::)(.*)$/.exec(line)
-      let masked = command ? command[2] : line
-      // Longest first, so that a value containing another one is masked whole.
-      for (const value of [...masks].sort((a, b) => b.length - a.length))
-        masked = masked.split(value).join('***')
-      return command ? command[1] + masked : masked
+      const v2 = command && /^(::[A-Za-z-]+(?: [^:]*)?::)(.*)$/.exec(line)
+      return v2 ? v2[1] + maskText(v2[2]) : maskText(line)
     }
+  }
+
+  /** @param {string} text */
+  function maskText(text) {
+    let masked = text
+    // Longest first, so that a value containing another one is masked whole.
+    for (const value of [...masks].sort((a, b) => b.length - a.length))
+      masked = masked.split(value).join('***')
+    return masked
   }
 }
 
 /**
- * A whole log as the workflow log shows it.
+ * A whole log as the workflow log shows it, and the workflow commands the runner carried out.
  * @param {string} log
- * @returns {{ masks: string[], visible: string }}
+ * @returns {{ masks: string[], visible: string, commands: ObeyedCommand[] }}
  */
 export function applyMasks(log) {
   const masker = createLogMasker()
@@ -323,7 +432,7 @@ export function applyMasks(log) {
     const visible = masker.line(line)
     if (visible !== undefined) shown.push(visible)
   }
-  return { masks: masker.masks, visible: shown.join('\n') }
+  return { masks: masker.masks, visible: shown.join('\n'), commands: masker.commands }
 }
 
 /**

@@ -1,0 +1,90 @@
+import { DEFAULT_ENV_KEYS, envName, refusedEnvName } from '../src/env-names.js'
+import { checkEnvKeys, secretEnvironment } from '../src/export.js'
+
+describe('refusedEnvName', () => {
+  it.each([
+    'BASH_ENV',
+    'ENV',
+    'BASH_FUNC_ls%%',
+    'SHELLOPTS',
+    'PS4',
+    'PROMPT_COMMAND',
+    'IFS',
+    'LD_PRELOAD',
+    'LD_AUDIT',
+    'DYLD_INSERT_LIBRARIES',
+    'NODE_OPTIONS',
+    'NODE_EXTRA_CA_CERTS',
+    'NPM_CONFIG_NODE_OPTIONS',
+    'npm_config_node_options',
+    'Npm_Config_Registry',
+    'GIT_SSH_COMMAND',
+    'SSH_AUTH_SOCK',
+    'HTTPS_PROXY',
+    'http_proxy',
+    'no_proxy',
+    'SSL_CERT_FILE',
+    'PYTHONSTARTUP',
+    'PERL5OPT',
+    'RUBYOPT',
+    'JAVA_TOOL_OPTIONS',
+    'GITHUB_TOKEN',
+    'GITHUB_ENV',
+    'RUNNER_TEMP',
+    'ACTIONS_RUNTIME_TOKEN',
+    'INPUT_SSH-PRIVATE-KEY',
+    'AWS_REGION',
+    'PATH',
+    'HOME'
+  ])('refuses %s, in any case', name => {
+    expect(refusedEnvName(name)).toEqual(expect.any(String))
+    expect(refusedEnvName(name.toLowerCase())).toEqual(expect.any(String))
+  })
+
+  it.each(['EC2_KEY_NAME', 'EC2_HOST', 'EC2_USER', 'GITHUB_REPO', 'API_URL', 'DB_NAME'])(
+    'allows %s',
+    name => expect(refusedEnvName(name)).toBeUndefined()
+  )
+
+  it('allows every default env key', () => {
+    for (const key of DEFAULT_ENV_KEYS) expect(refusedEnvName(envName(key))).toBeUndefined()
+  })
+})
+
+describe('checkEnvKeys', () => {
+  it('accepts the defaults and extra ordinary keys', () => {
+    expect(() => checkEnvKeys([...DEFAULT_ENV_KEYS, 'api-url'])).not.toThrow()
+  })
+
+  it('names the key, the variable and why', () => {
+    expect(() => checkEnvKeys(['ec2_user', 'bash_env'])).toThrow(
+      'Input "env-keys" lists "bash_env", which would become the environment variable BASH_ENV: bash runs the file it names before every script.'
+    )
+  })
+
+  it('refuses a name that is no key and two keys that become one variable', () => {
+    expect(() => checkEnvKeys(['a b'])).toThrow(
+      'Input "env-keys" lists "a b", which is not a key name'
+    )
+    expect(() => checkEnvKeys(['api-key', 'api_key'])).toThrow(
+      'Input "env-keys" lists "api-key" and "api_key", which both become the environment variable API_KEY'
+    )
+  })
+})
+
+describe('secretEnvironment', () => {
+  const values = { ec2_user: 'ec2-user', bash_env: '$(id)', 'api-url': 'https://x.test' }
+
+  it('takes only the declared keys, upper-cased', () => {
+    expect(secretEnvironment('S', values, ['ec2_user', 'api-url'])).toEqual({
+      EC2_USER: 'ec2-user',
+      API_URL: 'https://x.test'
+    })
+  })
+
+  it('fails on declared keys the secret lacks, naming them all', () => {
+    expect(() => secretEnvironment('S', values, ['ec2_user', 'ec2_host', 'github_repo'])).toThrow(
+      'The deployment secret "S" has no keys "ec2_host", "github_repo", listed in input "env-keys"'
+    )
+  })
+})

@@ -1,0 +1,96 @@
+// run() in this process, with the AWS clients pointed at the local endpoint: the pipeline's
+// decisions without a child process (the end-to-end suites prove the bundle).
+import { jest } from '@jest/globals'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import * as core from '@actions/core'
+import type { AwsClients } from '../src/aws.js'
+import { run } from '../src/main.js'
+import { parseFileCommand, inputEnvironment } from '../test-support/runner.js'
+import {
+  EXAMPLE_APP,
+  EXAMPLE_DEPLOYMENT,
+  ec2For,
+  secretsManagerFor,
+  startLocalAws,
+  type LocalAws
+} from './helpers/local-aws.js'
+
+let aws: LocalAws
+let dir: string
+let stdout: string
+const saved = { ...process.env }
+
+beforeEach(async () => {
+  aws = await startLocalAws()
+  aws.putSecret('FastAPIAppSecrets', EXAMPLE_APP)
+  dir = mkdtempSync(join(tmpdir(), 'sda-main-'))
+  stdout = ''
+  jest.spyOn(process.stdout, 'write').mockImplementation(chunk => {
+    stdout += String(chunk)
+    return true
+  })
+})
+afterEach(async () => {
+  jest.restoreAllMocks()
+  process.exitCode = undefined
+  for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name]
+  Object.assign(process.env, saved)
+  core.summary.emptyBuffer()
+  await aws.stop()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const clients = (): AwsClients => {
+  const ec2 = ec2For(aws)
+  return { secretsManager: secretsManagerFor(aws), ec2: async () => ec2 }
+}
+
+async function runWith(inputs: Record<string, string>): Promise<Record<string, string>> {
+  const output = join(dir, 'output')
+  writeFileSync(output, '')
+  Object.assign(process.env, inputEnvironment(inputs), {
+    GITHUB_OUTPUT: output,
+    AWS_REGION: aws.region
+  })
+  await run({ awsClients: clients, sleep: async () => undefined })
+  return parseFileCommand(readFileSync(output, 'utf8'))
+}
+
+const errors = () => stdout.split('\n').filter(line => line.startsWith('::error::'))
+
+describe('run', () => {
+  it('exports the secret as outputs and leaves the exit code alone', async () => {
+    const versionId = aws.putSecret('FastAPIDeploymentSecrets', EXAMPLE_DEPLOYMENT)
+    const outputs = await runWith({ deploy: 'false', restart: 'none' })
+    expect(errors()).toEqual([])
+    expect(process.exitCode).toBeUndefined()
+    expect(outputs).toEqual({
+      ...EXAMPLE_DEPLOYMENT,
+      restarted: 'false',
+      'secret-version-id': versionId
+    })
+  })
+
+  it('turns a failure into one error and exit code 1, with restarted already false', async () => {
+    const outputs = await runWith({ deploy: 'false', restart: 'none' })
+    expect(process.exitCode).toBe(1)
+    expect(errors()).toEqual([
+      expect.stringContaining('Deployment secret "FastAPIDeploymentSecrets" was not found')
+    ])
+    expect(outputs).toEqual({ restarted: 'false' })
+  })
+
+  it('checks the restart target before reading anything else, when deploy is false', async () => {
+    aws.putSecret('FastAPIDeploymentSecrets', { ...EXAMPLE_DEPLOYMENT, ec2_host: 'not a host!' })
+    await runWith({ deploy: 'false', restart: 'ssh', 'ssh-private-key': 'x' })
+    expect(process.exitCode).toBe(1)
+    expect(errors()).toEqual([
+      expect.stringContaining(
+        'Key "ec2_host" of the deployment secret "FastAPIDeploymentSecrets" is not an IP address or host name'
+      )
+    ])
+    expect(aws.callsOf('GetSecretValue')).toHaveLength(1)
+  })
+})

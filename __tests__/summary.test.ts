@@ -1,0 +1,79 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import * as core from '@actions/core'
+import { newReport, writeSummary, type RunReport } from '../src/summary.js'
+
+// @actions/core reads the path from process.env once and keeps it: one file for the whole suite.
+const dir = mkdtempSync(join(tmpdir(), 'sda-summary-'))
+const file = join(dir, 'summary')
+
+beforeAll(() => {
+  process.env.GITHUB_STEP_SUMMARY = file
+})
+beforeEach(() => writeFileSync(file, ''))
+afterEach(() => {
+  core.summary.emptyBuffer()
+})
+afterAll(() => {
+  delete process.env.GITHUB_STEP_SUMMARY
+  rmSync(dir, { recursive: true, force: true })
+})
+
+async function summaryOf(report: RunReport): Promise<string> {
+  await writeSummary(report, { GITHUB_STEP_SUMMARY: file })
+  return readFileSync(file, 'utf8')
+}
+
+// A markdown renderer treats what follows a blank line after an HTML block as markdown; these
+// are what an SSH server, a remote command or a CDK app would like to see rendered.
+const MARKUP =
+  'connection closed\r\r\n\n# Approve the deploy\n![t](https://evil.example/t.png)\n' +
+  '[Approve here](https://evil.example/)\n</pre><script>x</script>\n\n| a | b |'
+
+describe('the job summary', () => {
+  it('keeps a failure message inside one <pre> block, escaped', async () => {
+    const summary = await summaryOf({ ...newReport(), failure: `SSH failed: ${MARKUP}` })
+    const lines = summary.split('\n')
+    const start = lines.findIndex(line => line.startsWith('<pre>'))
+    const end = lines.findIndex(line => line.includes('</pre>'))
+    expect(start).toBeGreaterThan(-1)
+    // The only closing tag is the block's own, on its last line.
+    expect(summary.split('</pre>')).toHaveLength(2)
+    expect(lines[end].endsWith('</pre>')).toBe(true)
+    expect(summary).toContain('&lt;/pre&gt;&lt;script&gt;')
+    expect(summary).not.toContain('<script>')
+    // Outside the block, every non-empty line is HTML the action wrote.
+    const outside = [...lines.slice(0, start), ...lines.slice(end + 1)]
+    for (const line of outside.filter(line => line.trim() !== '')) expect(line).toMatch(/^</)
+  })
+
+  it('bounds a huge failure message', async () => {
+    const summary = await summaryOf({ ...newReport(), failure: 'x'.repeat(8 * 1024 * 1024) })
+    expect(summary.length).toBeLessThan(20 * 1024)
+    expect(summary).toContain('[... cut at 16384 bytes]')
+  })
+
+  it('puts every other value on one line, so no blank line can end the HTML', async () => {
+    const summary = await summaryOf({
+      ...newReport(),
+      restart: { host: '203.0.113.7:22', unit: 'fastapi', result: `failed: ${MARKUP}` },
+      deploy: { stack: 'Stack\n\n# x', instanceId: 'i-0abc', address: '203.0.113.7' }
+    })
+    expect(summary).not.toMatch(/\n\s*\n(?!$)/)
+    expect(summary).not.toMatch(/^#/m)
+    expect(summary).not.toContain('<script>')
+  })
+
+  it('lists the exported outputs and environment variables', async () => {
+    const summary = await summaryOf({
+      ...newReport(),
+      exportedKeys: ['ec2_host', 'ec2_user'],
+      exportedEnv: ['EC2_HOST']
+    })
+    expect(summary).toContain(
+      'Exported as step outputs: <code>ec2_host</code>, <code>ec2_user</code>'
+    )
+    expect(summary).toContain('Exported as environment variables: <code>EC2_HOST</code>')
+  })
+})
