@@ -8,9 +8,7 @@ const common = {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
-  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
-  // Integration tests start sshd, child processes and HTTP endpoints: give them room on 2 cores.
-  testTimeout: 60000
+  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] }
 }
 
 /** @type {import('jest').Config} */
@@ -35,6 +33,9 @@ export default {
       globalSetup: '<rootDir>/test-support/jest-ssh-server.js'
     }
   ],
+  // Integration tests start sshd, child processes and HTTP endpoints: give them room on 2 cores.
+  // (Read from the top level only, not from projects.)
+  testTimeout: 60000,
   collectCoverageFrom: ['src/**/*.ts'],
   coverageReporters: ['text-summary', 'lcov']
 }
