@@ -26,6 +26,15 @@ const DEFAULT_SSHD = '/usr/sbin/sshd'
 // Separates recorded arguments: a character no test argument contains.
 const FIELD = '\x1f'
 const HANG_SECONDS = 300
+// Runs sshd ("$2" and on) in the foreground of a shell that stops it on SIGTERM, and also when the
+// process that started it ("$1") is gone: a test run that is killed (Ctrl-C ends jest's workers
+// without their exit handlers) must not leave an sshd listening. Exits with sshd's status.
+const WATCHDOG = `parent=$1; shift
+"$@" & sshd=$!
+trap 'kill $sshd 2>/dev/null; wait $sshd; exit 0' TERM
+while kill -0 "$parent" 2>/dev/null && kill -0 $sshd 2>/dev/null; do sleep 1 & wait $!; done
+kill $sshd 2>/dev/null
+wait $sshd`
 
 /**
  * How the stand-ins behave; every field falls back to a successful restart of an active unit.
@@ -343,11 +352,26 @@ async function startOpenSsh(sshdPath, port, files) {
   // boot; a container that never booted may lack it.
   if (process.getuid?.() === 0) await mkdir('/run/sshd', { recursive: true, mode: 0o755 })
   await run(sshdPath, ['-t', '-f', files.config])
-  const sshd = spawn(sshdPath, ['-D', '-f', files.config, '-E', files.log], { stdio: 'ignore' })
-  const killOnExit = () => sshd.kill('SIGKILL')
-  process.once('exit', killOnExit)
+  const sshd = spawn(
+    '/bin/sh',
+    [
+      '-c',
+      WATCHDOG,
+      'sshd-watchdog',
+      String(process.pid),
+      sshdPath,
+      '-D',
+      '-f',
+      files.config,
+      '-E',
+      files.log
+    ],
+    { stdio: 'ignore' }
+  )
+  const stopOnExit = () => sshd.kill('SIGTERM')
+  process.once('exit', stopOnExit)
   const stop = async () => {
-    process.off('exit', killOnExit)
+    process.off('exit', stopOnExit)
     if (sshd.exitCode === null && sshd.signalCode === null) {
       const exited = new Promise(resolve => sshd.once('exit', resolve))
       sshd.kill('SIGTERM')
