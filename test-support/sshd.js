@@ -23,6 +23,8 @@ import { startEmbeddedSshd } from './embedded-sshd.js'
 const run = promisify(execFile)
 
 const DEFAULT_SSHD = '/usr/sbin/sshd'
+const INSTALL =
+  'apt-get install --no-install-recommends openssh-server (or set SSHD_PATH to an sshd)'
 // Separates recorded arguments: a character no test argument contains.
 const FIELD = '\x1f'
 const HANG_SECONDS = 300
@@ -84,9 +86,7 @@ wait $sshd`
  * @returns {{ server: SshServerKind, sshd: string, description: string }}
  */
 export function sshServerChoice(env = process.env) {
-  const sshd = env.SSHD_PATH || DEFAULT_SSHD
-  const install =
-    'apt-get install --no-install-recommends openssh-server (or set SSHD_PATH to an sshd)'
+  const sshd = sshdPathIn(env)
   if (isExecutable(sshd)) {
     return {
       server: 'openssh',
@@ -98,7 +98,7 @@ export function sshServerChoice(env = process.env) {
   }
   if (env.REQUIRE_OPENSSH === '1') {
     throw new Error(
-      `REQUIRE_OPENSSH=1, but ${sshd} is not an executable sshd. Install it: ${install}.`
+      `REQUIRE_OPENSSH=1, but ${sshd} is not an executable sshd. Install it: ${INSTALL}.`
     )
   }
   return {
@@ -106,8 +106,13 @@ export function sshServerChoice(env = process.env) {
     sshd,
     description:
       `SSH tests: the in-process ssh2 server (${sshd} is missing). ` +
-      `For OpenSSH's sshd instead: ${install}.`
+      `For OpenSSH's sshd instead: ${INSTALL}.`
   }
+}
+
+/** @param {NodeJS.ProcessEnv} env */
+function sshdPathIn(env) {
+  return env.SSHD_PATH || DEFAULT_SSHD
 }
 
 /** @param {string} file */
@@ -194,8 +199,11 @@ export async function freePort() {
  * @returns {Promise<SshdFixture>}
  */
 export async function startSshd(options = {}) {
-  const choice = sshServerChoice()
-  const server = options.server ?? choice.server
+  const server = options.server ?? sshServerChoice().server
+  const sshdPath = sshdPathIn(process.env)
+  if (server === 'openssh' && !isExecutable(sshdPath)) {
+    throw new Error(`${sshdPath} is not an executable sshd. Install it: ${INSTALL}.`)
+  }
   const user = userInfo().username
   const dir = await mkdtemp(path.join(tmpdir(), 'sshd-fixture-'))
   const files = fixtureFiles(dir)
@@ -228,7 +236,7 @@ export async function startSshd(options = {}) {
     const startServer = async () => {
       if (server === 'openssh') {
         await writeFile(files.config, sshdConfig(port, user, files), { mode: 0o600 })
-        return startOpenSsh(choice.sshd, port, files)
+        return startOpenSsh(sshdPath, port, files)
       }
       return startEmbeddedSshd({
         port,
