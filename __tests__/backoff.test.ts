@@ -26,7 +26,7 @@ describe('createBackoff', () => {
     expect((await run(() => 0.5, 10_000)).slice(0, 3)).toEqual([750, 1500, 3000])
   })
 
-  it('counts slept time even when the clock does not move, so a fake sleep still ends', async () => {
+  it('counts slept time even when the clock does not move, so a stand-in sleep still ends', async () => {
     expect((await run(Math.random, 20_000)).reduce((a, b) => a + b, 0)).toBe(20_000)
   })
 })

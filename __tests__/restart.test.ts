@@ -1,5 +1,6 @@
-// Integration tests of the SSH restart against a real OpenSSH server on 127.0.0.1 (needs root and
-// /usr/sbin/sshd; see test-support/sshd.js). Timeouts are short so that the file stays fast.
+// Integration tests of the SSH restart against an SSH server on 127.0.0.1: OpenSSH's sshd run
+// unprivileged where it is installed, else the in-process one (see test-support/sshd.js). Timeouts
+// are short so that the file stays fast.
 import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import net from 'node:net'

@@ -3,13 +3,12 @@
 // check, stop), and `npm run demo`. Each must leave nothing running and nothing in TMPDIR.
 import { execFile } from 'node:child_process'
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { NodeSSH } from 'node-ssh'
-import { startEmbeddedSshd } from '../test-support/embedded-sshd.js'
 import { EXAMPLE_APP } from '../test-support/example-secrets.js'
-import { accepts } from '../test-support/sshd.js'
+import { accepts, sshServerChoice, startSshd, type SshServerKind } from '../test-support/sshd.js'
 import { replayJob, workflowSteps, type ReplayedStep } from './helpers/replay-workflow.js'
 import { parseFileCommand, readablePieces, repoRoot } from './helpers/run-bundle.js'
 
@@ -23,10 +22,17 @@ beforeEach(() => {
 })
 afterEach(() => rmSync(tempDir, { recursive: true, force: true }))
 
-const machineEnv = () => ({
+const machineEnv = (): Record<string, string> => ({
   PATH: process.env.PATH ?? '/usr/bin:/bin',
   HOME: process.env.HOME ?? tempDir,
-  TMPDIR: tempDir
+  TMPDIR: tempDir,
+  // Which SSH server the stand-ins choose (test-support/sshd.js).
+  ...Object.fromEntries(
+    ['SSHD_PATH', 'REQUIRE_OPENSSH'].flatMap(name => {
+      const value = process.env[name]
+      return value === undefined ? [] : [[name, value]]
+    })
+  )
 })
 
 async function expectClosed(ports: number[]): Promise<void> {
@@ -36,7 +42,7 @@ async function expectClosed(ports: number[]): Promise<void> {
 
 const portOf = (url: string) => Number(new URL(url).port)
 
-describe('the self-test workflow, replayed here with --ssh openssh', () => {
+describe('the self-test workflow, replayed here with --ssh auto', () => {
   it('starts the stand-ins, runs the action through every phase, checks it, stops them', async () => {
     const steps = workflowSteps('self-test.yml', 'self-test')
     const replayed = await replayJob(steps, machineEnv())
@@ -47,9 +53,11 @@ describe('the self-test workflow, replayed here with --ssh openssh', () => {
     }
 
     const start = byName('Start the stand-ins')
-    expect(start.step.run).toContain('test-support/stand-ins.js start --ssh openssh')
+    expect(start.step.run).toContain('test-support/stand-ins.js start --ssh auto')
     expect(start.code).toBe(0)
-    expect(start.log).toMatch(/Stand-ins ready \(pid \d+\): .* \(OpenSSH sshd\) as sdfixture/)
+    const server = sshServerChoice().server === 'openssh' ? 'OpenSSH sshd' : 'embedded ssh2 server'
+    expect(start.log).toMatch(/Stand-ins ready \(pid \d+\): /)
+    expect(start.log).toContain(`(${server}) as ${userInfo().username},`)
 
     const action = byName('Run the action through every phase')
     expect(action.log).not.toContain('::error::')
@@ -149,44 +157,67 @@ describe('npm run demo', () => {
     const aws = /AWS endpoint +(http:\S+)/.exec(stdout)?.[1] ?? ''
     const ssh = /SSH server +127\.0\.0\.1:(\d+)/.exec(stdout)?.[1] ?? ''
     await expectClosed([portOf(aws), Number(ssh)])
-    expect(readdirSync(tempDir)).toEqual([])
+    // npm 11 on Node 24 turns on Node's compile cache, kept in TMPDIR: npm's, not the demo's.
+    expect(readdirSync(tempDir).filter(name => name !== 'node-compile-cache')).toEqual([])
   })
 })
 
-describe('the embedded SSH server', () => {
-  it('lets in only its user with its key, and answers only the restart commands', async () => {
-    const server = await startEmbeddedSshd({ user: 'ec2-user' })
-    const other = await startEmbeddedSshd({ user: 'ec2-user' })
+// The fallback must behave like sshd for any command line: the same checks run against both
+// servers where OpenSSH is installed.
+const servers: SshServerKind[] =
+  sshServerChoice().server === 'openssh' ? ['embedded', 'openssh'] : ['embedded']
+
+describe.each(servers)('the SSH test server (%s)', server => {
+  it('lets in only the current user with its key, and runs any command line through sh', async () => {
+    const sshd = await startSshd({ server })
+    const other = await startSshd({ server })
     const connect = async (user: string, privateKey: string) => {
       const ssh = new NodeSSH()
-      await ssh.connect({ host: server.host, port: server.port, username: user, privateKey })
+      await ssh.connect({ host: sshd.host, port: sshd.port, username: user, privateKey })
       return ssh
     }
     try {
-      await expect(connect('ec2-user', other.clientPrivateKey)).rejects.toThrow(
+      expect(sshd.user).toBe(userInfo().username)
+      await expect(connect(sshd.user, other.clientPrivateKey)).rejects.toThrow(
         'All configured authentication methods failed'
       )
-      await expect(connect('root', server.clientPrivateKey)).rejects.toThrow(
+      await expect(connect(`${sshd.user}x`, sshd.clientPrivateKey)).rejects.toThrow(
         'All configured authentication methods failed'
       )
-      const ssh = await connect('ec2-user', server.clientPrivateKey)
+      await sshd.setBehaviour({ restartExitCode: 0, activeState: 'active' })
+      const ssh = await connect(sshd.user, sshd.clientPrivateKey)
       try {
-        const restart = await ssh.execCommand("timeout 7 sudo -n systemctl restart -- 'fastapi'")
-        const active = await ssh.execCommand("timeout 7 systemctl is-active -- 'fastapi'")
-        const unknown = await ssh.execCommand('id -u')
-        expect([restart.code, active.code, active.stdout]).toEqual([0, 0, 'active'])
-        expect([unknown.code, unknown.stderr]).toEqual([127, 'sh: 1: id: not found'])
+        const both = await ssh.execCommand(
+          "timeout 7 sudo -n systemctl restart -- 'fastapi' && timeout 7 systemctl is-active -- 'fastapi'"
+        )
+        const streams = await ssh.execCommand('echo out; echo "err $(id -un)" >&2; exit 7')
+        const unknown = await ssh.execCommand('no-such-program-here')
+        expect([both.code, both.stdout, both.stderr]).toEqual([0, 'active', ''])
+        expect([streams.code, streams.stdout, streams.stderr]).toEqual([
+          7,
+          'out',
+          `err ${sshd.user}`
+        ])
+        expect(unknown.code).toBe(127)
+        expect(unknown.stderr).toMatch(/no-such-program-here: (command )?not found/)
+
+        await sshd.setBehaviour({ restartExitCode: 5, restartStderr: 'Job failed.' })
+        const failed = await ssh.execCommand("sudo -n systemctl restart -- 'fastapi'")
+        expect([failed.code, failed.stderr]).toEqual([5, 'Job failed.'])
       } finally {
         ssh.dispose()
       }
-      expect(server.calls()).toEqual([
+      expect(sshd.calls()).toEqual([
         ['sudo', '-n', 'systemctl', 'restart', '--', 'fastapi'],
         ['systemctl', 'restart', '--', 'fastapi'],
-        ['systemctl', 'is-active', '--', 'fastapi']
+        ['systemctl', 'is-active', '--', 'fastapi'],
+        ['sudo', '-n', 'systemctl', 'restart', '--', 'fastapi'],
+        ['systemctl', 'restart', '--', 'fastapi']
       ])
+      expect(sshd.serverLog()).toContain(`Accepted publickey for ${sshd.user}`)
     } finally {
-      await Promise.all([server.stop(), other.stop()])
+      await Promise.all([sshd.stop(), other.stop()])
     }
-    await expectClosed([server.port, other.port])
+    await expectClosed([sshd.port, other.port])
   })
 })

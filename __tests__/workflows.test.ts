@@ -56,6 +56,55 @@ describe('workflow files', () => {
   })
 })
 
+describe('actions the workflows use', () => {
+  const files = [
+    ...readdirSync(WORKFLOWS)
+      .filter(file => /\.ya?ml$/.test(file))
+      .map(file => join('.github/workflows', file)),
+    ...readdirSync(join(repoRoot, '.github/actions')).map(dir =>
+      join('.github/actions', dir, 'action.yml')
+    )
+  ]
+  const uses = files.flatMap(file =>
+    [...read(file).matchAll(/^\s*(?:-\s*)?uses:\s*(\S+)(.*)$/gm)].map(match => ({
+      file,
+      ref: match[1],
+      comment: match[2].trim()
+    }))
+  )
+
+  it('pin third-party actions by full commit SHA, with the version in a comment', () => {
+    const thirdParty = uses.filter(use => !use.ref.startsWith('./'))
+    expect(thirdParty.length).toBeGreaterThan(0)
+    const unpinned = thirdParty.filter(
+      use =>
+        !/^[\w.-]+\/[\w./-]+@[0-9a-f]{40}$/.test(use.ref) || !/^# v\d+\.\d+\.\d+$/.test(use.comment)
+    )
+    expect(unpinned).toEqual([])
+  })
+
+  it('install the OpenSSH server through the one composite action', () => {
+    const workflows = files.filter(file => file.startsWith('.github/workflows/'))
+    const installers = workflows.filter(file => /openssh-server/.test(read(file)))
+    expect(installers.length).toBeGreaterThan(0)
+    for (const file of installers) {
+      expect(read(file)).toContain('uses: ./.github/actions/install-openssh-server')
+      expect(read(file)).not.toMatch(/apt-get/)
+    }
+  })
+})
+
+describe('the supported Node versions', () => {
+  it('agree: engines, the CI matrix, .node-version and the runtime of action.yml', () => {
+    const engines = JSON.parse(read('package.json')).engines.node
+    const matrix = parse(read('.github/workflows/ci.yml')).jobs.test.strategy.matrix.node
+    const actionNode = read('.node-version').trim()
+    expect(engines).toBe(`>=${Math.min(...matrix)}`)
+    expect(matrix).toContain(Number(actionNode))
+    expect(parse(read('action.yml')).runs.using).toBe(`node${actionNode}`)
+  })
+})
+
 /** What is wrong with an action.yml, as messages; empty when nothing is. */
 function metadataProblems(actionYml: string): string[] {
   const problems: string[] = []

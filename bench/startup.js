@@ -46,6 +46,7 @@ function bundleEnv(inputs) {
     ['GITHUB_OUTPUT', 'GITHUB_ENV'].map(name => [name, join(work, name)])
   )
   for (const file of Object.values(files)) writeFileSync(file, '')
+  /** @type {Record<string, string>} */
   const env = {
     PATH: process.env.PATH ?? '',
     HOME: work,

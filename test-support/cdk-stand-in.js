@@ -30,7 +30,7 @@ const config = existsSync('cdk-stand-in.json')
 
 if (config.record) {
   const env = Object.fromEntries(
-    (config.recordEnv ?? []).map(name => [name, process.env[name] ?? null])
+    (config.recordEnv ?? []).map((/** @type {string} */ name) => [name, process.env[name] ?? null])
   )
   appendFileSync(resolve(config.record), JSON.stringify({ argv: process.argv, env }) + '\n')
 }
@@ -42,7 +42,7 @@ if (command !== 'deploy' || !stack || stack.startsWith('-')) {
   )
   process.exit(1)
 }
-const option = name => {
+const option = (/** @type {string} */ name) => {
   const at = rest.indexOf(name)
   return at >= 0 ? rest[at + 1] : undefined
 }

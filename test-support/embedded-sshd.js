@@ -1,94 +1,127 @@
-// An SSH server inside this Node.js process (ssh2's Server), for the local demo and the stand-ins
-// where neither root nor OpenSSH is at hand. It speaks real SSH, so the action's client verifies
-// its host key and authenticates with its key exactly as against an instance, but it runs no
-// shell: it answers the two commands the restart sends, and records them in the same shape as the
-// OpenSSH fixture (test-support/sshd.js) does: program name, then arguments.
-import { createHash, timingSafeEqual } from 'node:crypto'
+// An SSH server inside this Node.js process (ssh2's Server), for machines without OpenSSH's sshd:
+// test-support/sshd.js falls back to it, with the same stand-ins and records. It speaks real SSH,
+// so the action's client verifies its host key and authenticates with its key exactly as against
+// an instance, and it runs each exec'd command for real, as sshd does: `/bin/sh -c <command>` as
+// the current user, in the login environment it is given, with stdout, stderr, the exit status
+// and signal requests passed through. Only exec: no shell, pty or subsystem. It logs the outcome
+// of each login in sshd's words, so that tests reading sshd's log read this one the same way.
+import { spawn } from 'node:child_process'
+import { timingSafeEqual } from 'node:crypto'
+import { appendFileSync } from 'node:fs'
 import net from 'node:net'
 import ssh2 from 'ssh2'
 
 const { Server, utils } = ssh2
 
-// What the action sends (src/restart.ts); the unit name is single-quoted and cannot hold a quote.
-const RESTART = /^timeout \d+ sudo -n systemctl restart -- '([^']+)'$/
-const IS_ACTIVE = /^timeout \d+ systemctl is-active -- '([^']+)'$/
+/**
+ * @typedef {object} EmbeddedSshdOptions
+ * @property {number} port the port on 127.0.0.1 to listen on (0: any free one)
+ * @property {string} user the only user name that may log in; commands run as the current user
+ * @property {string} authorizedKey the public key line (`ssh-ed25519 AAAA... comment`) accepted
+ * @property {string} hostPrivateKey the host key, OpenSSH private key format
+ * @property {Record<string, string>} env the whole environment of each command
+ * @property {string} [logFile] where login outcomes are appended
+ */
 
 /**
  * @typedef {object} EmbeddedSshd
- * @property {string} host
  * @property {number} port
- * @property {string} user the only user that may log in
- * @property {string} clientPrivateKey OpenSSH ed25519 private key, the only one accepted
- * @property {string} hostPublicKey the host key's `.pub` line
- * @property {string} hostFingerprint `SHA256:...` as `ssh-keygen -lf` prints it
- * @property {() => string[][]} calls recorded calls, oldest first: program name, then arguments
- * @property {() => Promise<void>} stop closes the port and every open connection
+ * @property {() => Promise<void>} stop closes the port and every connection, and ends every
+ *   command still running
  */
 
 /**
- * Starts the server on 127.0.0.1 and a free port, with a fresh host key and client key.
- * @param {{ user: string, log?: (line: string) => void }} options
+ * Listens on 127.0.0.1 and returns once the port accepts connections.
+ * @param {EmbeddedSshdOptions} options
  * @returns {Promise<EmbeddedSshd>}
  */
 export async function startEmbeddedSshd(options) {
-  const log = options.log ?? (() => {})
-  const hostKey = utils.generateKeyPairSync('ed25519', { comment: 'stand-ins-host' })
-  const clientKey = utils.generateKeyPairSync('ed25519', { comment: 'stand-ins-client' })
-  const allowedKey = utils.parseKey(clientKey.public)
-  /** @type {string[][]} */
-  const calls = []
-
-  const ssh = new Server({ hostKeys: [hostKey.private] }, (/** @type {any} */ client) => {
-    // A client that goes away mid-handshake must not take the stand-ins down with it.
-    client.on('error', (/** @type {Error} */ error) => log(`ssh: ${error.message}`))
-    client.on('authentication', (/** @type {any} */ ctx) => {
-      if (ctx.method === 'publickey' && ctx.username === options.user && isAllowed(ctx)) {
-        ctx.accept()
-      } else {
-        ctx.reject(['publickey'])
-      }
-    })
-    client.on('ready', () => {
-      client.on('session', (/** @type {any} */ acceptSession) => {
-        const session = acceptSession()
-        // Only exec: ssh2 refuses the requests nobody listens for (pty, shell, subsystem).
-        session.on(
-          'exec',
-          (/** @type {any} */ accept, /** @type {any} */ _reject, /** @type {any} */ info) =>
-            answer(accept(), String(info.command))
-        )
-      })
-    })
-  })
-
-  /** @param {any} ctx */
-  function isAllowed(ctx) {
-    const expected = allowedKey.getPublicSSH()
-    if (ctx.key.algo !== allowedKey.type || ctx.key.data.length !== expected.length) return false
-    if (!timingSafeEqual(ctx.key.data, expected)) return false
-    // Without a signature the client only asks whether the key would do; with one, it proves it.
-    return !ctx.signature || allowedKey.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true
+  const allowedKey = parsedKey(options.authorizedKey)
+  const log = (/** @type {string} */ line) => {
+    if (options.logFile) appendFileSync(options.logFile, `${line}\n`)
   }
+  /** @type {Set<import('node:child_process').ChildProcess>} */
+  const commands = new Set()
 
-  /** @param {any} channel @param {string} command */
-  function answer(channel, command) {
-    log(`ssh exec: ${command}`)
-    const restart = RESTART.exec(command)
-    const isActive = IS_ACTIVE.exec(command)
-    if (restart) {
-      // sudo runs systemctl: both appear, as with the OpenSSH fixture's stand-ins.
-      calls.push(['sudo', '-n', 'systemctl', 'restart', '--', restart[1]])
-      calls.push(['systemctl', 'restart', '--', restart[1]])
-      channel.exit(0)
-    } else if (isActive) {
-      calls.push(['systemctl', 'is-active', '--', isActive[1]])
-      channel.write('active\n')
-      channel.exit(0)
-    } else {
-      channel.stderr.write(`sh: 1: ${command.split(' ')[0]}: not found\n`)
-      channel.exit(127)
+  const ssh = new Server(
+    { hostKeys: [options.hostPrivateKey] },
+    (/** @type {import('ssh2').Connection} */ client, info) => {
+      const from = `${info.ip} port ${info.port}`
+      // A client that goes away mid-handshake must not take the server down with it.
+      client.on('error', error => log(`error: ${from}: ${error.message}`))
+      client.on('authentication', ctx => {
+        if (ctx.method !== 'publickey') {
+          ctx.reject(['publickey'])
+          return
+        }
+        const keyMatches = ctx.username === options.user && sameKey(ctx.key, allowedKey)
+        const what = `publickey for ${ctx.username} from ${from} ssh2: ${ctx.key.algo}`
+        if (!keyMatches) {
+          log(`Failed ${what}`)
+          ctx.reject(['publickey'])
+        } else if (!ctx.signature || !ctx.blob) {
+          // Without a signature the client only asks whether the key would do.
+          log(`Postponed ${what} [preauth]`)
+          ctx.accept()
+        } else if (allowedKey.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true) {
+          log(`Accepted ${what}`)
+          ctx.accept()
+        } else {
+          log(`Failed ${what}`)
+          ctx.reject(['publickey'])
+        }
+      })
+      client.on('ready', () => {
+        client.on('session', acceptSession => {
+          const session = acceptSession()
+          /** @type {import('node:child_process').ChildProcess | undefined} */
+          let command
+          session.on('exec', (accept, _reject, request) => {
+            command = runCommand(accept(), request.command)
+          })
+          session.on('signal', (accept, _reject, request) => {
+            accept?.()
+            signalGroup(command, /** @type {NodeJS.Signals} */ (`SIG${request.name}`))
+          })
+        })
+      })
     }
-    channel.end()
+  )
+
+  /**
+   * @param {import('ssh2').ServerChannel} channel
+   * @param {string} commandLine
+   */
+  function runCommand(channel, commandLine) {
+    // Its own process group, so that a signal or a closed channel reaches what it started, too.
+    const child = spawn('/bin/sh', ['-c', commandLine], {
+      cwd: options.env.HOME,
+      env: options.env,
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe']
+    })
+    commands.add(child)
+    child.stdout.pipe(channel, { end: false })
+    child.stderr.pipe(channel.stderr, { end: false })
+    channel.pipe(child.stdin)
+    // The command may exit without reading its input; the client may go away mid-command.
+    child.stdin.on('error', () => {})
+    channel.on('error', () => {})
+    child.once('error', error => {
+      commands.delete(child)
+      channel.stderr.write(`sh: ${error.message}\n`)
+      channel.exit(127)
+      channel.end()
+    })
+    child.once('close', (code, signal) => {
+      commands.delete(child)
+      if (signal) channel.exit(signal.replace(/^SIG/, ''), false, '')
+      else channel.exit(code ?? 255)
+      channel.end()
+    })
+    // A client that closes the channel early (its own timeout) leaves nobody to read the output.
+    channel.once('close', () => signalGroup(child, 'SIGTERM'))
+    return child
   }
 
   // Connections are accepted here and handed to ssh2, so that stop() can end every one of them.
@@ -101,19 +134,14 @@ export async function startEmbeddedSshd(options) {
   })
   await new Promise((resolve, reject) => {
     listener.once('error', reject)
-    listener.listen(0, '127.0.0.1', () => resolve(undefined))
+    listener.listen(options.port, '127.0.0.1', () => resolve(undefined))
   })
   const address = /** @type {net.AddressInfo} */ (listener.address())
 
   return {
-    host: '127.0.0.1',
     port: address.port,
-    user: options.user,
-    clientPrivateKey: clientKey.private,
-    hostPublicKey: hostKey.public,
-    hostFingerprint: fingerprint(hostKey.public),
-    calls: () => calls.map(call => [...call]),
     stop: async () => {
+      for (const child of commands) signalGroup(child, 'SIGKILL')
       const closed = new Promise(resolve => listener.close(() => resolve(undefined)))
       // Ended, not destroyed at once: a reset would reach a client that is still closing its side
       // as an error. One that does not close within a second is cut off.
@@ -126,11 +154,35 @@ export async function startEmbeddedSshd(options) {
   }
 }
 
+/** @param {string} publicKeyLine */
+function parsedKey(publicKeyLine) {
+  const key = utils.parseKey(publicKeyLine)
+  if (key instanceof Error) throw new Error(`Not a public key line: ${key.message}`)
+  return Array.isArray(key) ? key[0] : key
+}
+
 /**
- * The fingerprint of a `.pub` line, as `ssh-keygen -lf` prints it.
- * @param {string} publicKeyLine
+ * @param {{ algo: string, data: Buffer }} offered
+ * @param {import('ssh2').ParsedKey} allowed
  */
-function fingerprint(publicKeyLine) {
-  const blob = Buffer.from(publicKeyLine.split(' ')[1], 'base64')
-  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`
+function sameKey(offered, allowed) {
+  const expected = allowed.getPublicSSH()
+  return (
+    offered.algo === allowed.type &&
+    offered.data.length === expected.length &&
+    timingSafeEqual(offered.data, expected)
+  )
+}
+
+/**
+ * @param {import('node:child_process').ChildProcess | undefined} child
+ * @param {NodeJS.Signals} signal
+ */
+function signalGroup(child, signal) {
+  if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
+  try {
+    process.kill(-child.pid, signal)
+  } catch {
+    // Already gone.
+  }
 }

@@ -1,38 +1,42 @@
-// A real OpenSSH server on 127.0.0.1 for integration tests, with stand-ins for `sudo` and
-// `systemctl` that record how they were called. Plain JavaScript so that shell scripts can run it
-// with `node` as well as jest. Test support only: nothing under src/ may import it.
+// An SSH server on 127.0.0.1 for integration tests, with stand-ins for `sudo` and `systemctl`
+// that record how they were called. Plain JavaScript so that shell scripts can run it with `node`
+// as well as jest. Test support only: nothing under src/ may import it.
 //
-// Needs root (it starts sshd and creates the test user) and /usr/sbin/sshd.
+// Two servers, one interface:
+//   - OpenSSH's sshd (SSHD_PATH, /usr/sbin/sshd by default), run unprivileged as the current user
+//     with a config, host key and authorized keys of its own in a temporary directory;
+//   - where that sshd is missing, the in-process ssh2 server (embedded-sshd.js), which runs each
+//     command through /bin/sh -c with the same environment.
+// Either way the login user is the current user, nothing is created outside the temporary
+// directory (as root, sshd also needs its privilege separation directory, /run/sshd), and
+// nothing keeps running after stop(). REQUIRE_OPENSSH=1 makes a missing sshd an error.
 
 import { execFile, spawn } from 'node:child_process'
-import { constants, readFileSync } from 'node:fs'
-import {
-  access,
-  chmod,
-  chown,
-  mkdir,
-  mkdtemp,
-  readFile,
-  rm,
-  truncate,
-  writeFile
-} from 'node:fs/promises'
+import { constants, accessSync, readFileSync } from 'node:fs'
+import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises'
 import net from 'node:net'
-import { tmpdir } from 'node:os'
+import { tmpdir, userInfo } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
+import { startEmbeddedSshd } from './embedded-sshd.js'
 
 const run = promisify(execFile)
 
-const SSHD = '/usr/sbin/sshd'
-/** The account every fixture logs in as; each fixture has its own keys, stand-ins and records. */
-export const TEST_USER = 'sdfixture'
-// StrictModes refuses an AuthorizedKeysFile below a group- or world-writable directory such as
-// /tmp, so fixtures live under a root-owned 0755 directory instead.
-const FIXTURE_ROOT = '/run/secrets-deploy-sshd-fixtures'
+const DEFAULT_SSHD = '/usr/sbin/sshd'
+const INSTALL =
+  'apt-get install --no-install-recommends openssh-server (or set SSHD_PATH to an sshd)'
 // Separates recorded arguments: a character no test argument contains.
 const FIELD = '\x1f'
 const HANG_SECONDS = 300
+// Runs sshd ("$2" and on) in the foreground of a shell that stops it on SIGTERM, and also when the
+// process that started it ("$1") is gone: a test run that is killed (Ctrl-C ends jest's workers
+// without their exit handlers) must not leave an sshd listening. Exits with sshd's status.
+const WATCHDOG = `parent=$1; shift
+"$@" & sshd=$!
+trap 'kill $sshd 2>/dev/null; wait $sshd; exit 0' TERM
+while kill -0 "$parent" 2>/dev/null && kill -0 $sshd 2>/dev/null; do sleep 1 & wait $!; done
+kill $sshd 2>/dev/null
+wait $sshd`
 
 /**
  * How the stand-ins behave; every field falls back to a successful restart of an active unit.
@@ -44,27 +48,82 @@ const HANG_SECONDS = 300
  */
 
 /**
+ * @typedef {'openssh' | 'embedded'} SshServerKind
+ */
+
+/**
  * @typedef {object} SshdOptions
- * @property {number} [startDelayMs] start sshd only after this delay; until then the port refuses
+ * @property {number} [startDelayMs] start the server only after this delay; until then the port
+ *   refuses connections
  * @property {string} [authorizedKey] public key line to authorize instead of the generated client key
+ * @property {SshServerKind} [server] which server to run; by default OpenSSH's where it is
+ *   installed, else the embedded one (see sshServerChoice)
  */
 
 /**
  * @typedef {object} SshdFixture
+ * @property {SshServerKind} server which server runs
  * @property {string} host
  * @property {number} port
- * @property {string} user
+ * @property {string} user the login user: the current user
  * @property {string} clientPrivateKey OpenSSH ed25519 private key, not encrypted
  * @property {string} hostPublicKey the host key's `.pub` line
  * @property {string} hostFingerprint `SHA256:...` as `ssh-keygen -lf` prints it
  * @property {string} callsFile where the stand-ins record their calls
  * @property {() => string[][]} calls recorded calls, oldest first: program name, then arguments
- * @property {() => string} serverLog what sshd logged (LogLevel VERBOSE), e.g. "Accepted publickey"
+ * @property {() => string} serverLog what the server logged, in sshd's words (LogLevel VERBOSE),
+ *   e.g. "Accepted publickey"
  * @property {() => Promise<void>} clearCalls forgets the calls recorded so far
  * @property {(behaviour: Behaviour) => Promise<void>} setBehaviour replaces the current behaviour
  * @property {Promise<void>} listening settles once the port accepts connections
- * @property {() => Promise<void>} stop kills sshd and anything left hanging, removes the files
+ * @property {() => Promise<void>} stop stops the server and anything left hanging, removes the files
  */
+
+/**
+ * Which server startSshd runs by default, and why: OpenSSH's sshd at SSHD_PATH (default
+ * /usr/sbin/sshd) if it is executable, else the embedded one, unless REQUIRE_OPENSSH=1.
+ * @param {NodeJS.ProcessEnv} [env]
+ * @returns {{ server: SshServerKind, sshd: string, description: string }}
+ */
+export function sshServerChoice(env = process.env) {
+  const sshd = sshdPathIn(env)
+  if (isExecutable(sshd)) {
+    return {
+      server: 'openssh',
+      sshd,
+      description:
+        `SSH tests: OpenSSH's sshd (${sshd}), unprivileged on 127.0.0.1. ` +
+        'For the in-process ssh2 server instead: SSHD_PATH=/nonexistent.'
+    }
+  }
+  if (env.REQUIRE_OPENSSH === '1') {
+    throw new Error(
+      `REQUIRE_OPENSSH=1, but ${sshd} is not an executable sshd. Install it: ${INSTALL}.`
+    )
+  }
+  return {
+    server: 'embedded',
+    sshd,
+    description:
+      `SSH tests: the in-process ssh2 server (${sshd} is missing). ` +
+      `For OpenSSH's sshd instead: ${INSTALL}.`
+  }
+}
+
+/** @param {NodeJS.ProcessEnv} env */
+function sshdPathIn(env) {
+  return env.SSHD_PATH || DEFAULT_SSHD
+}
+
+/** @param {string} file */
+function isExecutable(file) {
+  try {
+    accessSync(file, constants.X_OK)
+    return true
+  } catch {
+    return false
+  }
+}
 
 /**
  * Generates an ed25519 key pair with ssh-keygen in a temporary directory, which it removes again.
@@ -75,18 +134,7 @@ export async function generateKeyPair(options = {}) {
   const dir = await mkdtemp(path.join(tmpdir(), 'sshd-fixture-key-'))
   try {
     const file = path.join(dir, 'key')
-    const comment = options.comment ?? 'sshd-fixture'
-    await run('ssh-keygen', [
-      '-q',
-      '-t',
-      'ed25519',
-      '-N',
-      options.passphrase ?? '',
-      '-C',
-      comment,
-      '-f',
-      file
-    ])
+    await generateKeyFile(file, options)
     return {
       privateKey: await readFile(file, 'utf8'),
       publicKey: (await readFile(`${file}.pub`, 'utf8')).trim()
@@ -94,6 +142,25 @@ export async function generateKeyPair(options = {}) {
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
+}
+
+/**
+ * @param {string} file
+ * @param {{ passphrase?: string, comment?: string }} options
+ */
+async function generateKeyFile(file, options) {
+  const comment = options.comment ?? 'sshd-fixture'
+  await run('ssh-keygen', [
+    '-q',
+    '-t',
+    'ed25519',
+    '-N',
+    options.passphrase ?? '',
+    '-C',
+    comment,
+    '-f',
+    file
+  ])
 }
 
 /**
@@ -126,67 +193,65 @@ export async function freePort() {
 }
 
 /**
- * Starts sshd on 127.0.0.1 and a free port. Several fixtures may run at once, also in parallel
- * jest workers: they share only the test user.
+ * Starts an SSH server on 127.0.0.1 and a free port. Several fixtures may run at once, also in
+ * parallel jest workers: each has its own directory, keys, stand-ins and records.
  * @param {SshdOptions} [options]
  * @returns {Promise<SshdFixture>}
  */
 export async function startSshd(options = {}) {
-  await requireSshd()
-  await mkdir('/run/sshd', { recursive: true })
-  await ensureTestUser()
-  await mkdir(FIXTURE_ROOT, { recursive: true, mode: 0o755 })
-  const dir = await mkdtemp(path.join(FIXTURE_ROOT, 'sshd-'))
-  await chmod(dir, 0o755)
+  const server = options.server ?? sshServerChoice().server
+  const sshdPath = sshdPathIn(process.env)
+  if (server === 'openssh' && !isExecutable(sshdPath)) {
+    throw new Error(`${sshdPath} is not an executable sshd. Install it: ${INSTALL}.`)
+  }
+  const user = userInfo().username
+  const dir = await mkdtemp(path.join(tmpdir(), 'sshd-fixture-'))
+  const files = fixtureFiles(dir)
 
-  /** @type {import('node:child_process').ChildProcess | undefined} */
-  let sshd
+  /** @type {{ stop: () => Promise<void> } | undefined} */
+  let running
   /** @type {NodeJS.Timeout | undefined} */
   let delayedStart
   let stopped = false
-  const killOnExit = () => sshd?.kill('SIGKILL')
-  const files = fixtureFiles(dir)
 
   const stop = async () => {
     stopped = true
     clearTimeout(delayedStart)
-    process.off('exit', killOnExit)
-    if (sshd && sshd.exitCode === null && sshd.signalCode === null) {
-      const exited = new Promise(resolve => sshd?.once('exit', resolve))
-      sshd.kill('SIGTERM')
-      await exited
-    }
+    await running?.stop()
     await killHungStandIns(files.hungPids)
     await rm(dir, { recursive: true, force: true })
   }
 
   try {
-    const hostKey = path.join(dir, 'ssh_host_ed25519_key')
-    await run('ssh-keygen', [
-      '-q',
-      '-t',
-      'ed25519',
-      '-N',
-      '',
-      '-C',
-      'sshd-fixture-host',
-      '-f',
-      hostKey
-    ])
-    const client = await generateKeyPair({ comment: 'sshd-fixture-client' })
+    await generateKeyFile(files.hostKey, { comment: 'sshd-fixture-host' })
+    await generateKeyFile(files.clientKey, { comment: 'sshd-fixture-client' })
+    const clientPublicKey = (await readFile(`${files.clientKey}.pub`, 'utf8')).trim()
+    const authorizedKey = options.authorizedKey ?? clientPublicKey
     const port = await freePort()
     await writeStandIns(files)
-    await writeFile(files.authorizedKeys, `${options.authorizedKey ?? client.publicKey}\n`, {
-      mode: 0o644
-    })
-    await writeFile(files.config, sshdConfig(port, hostKey, files), { mode: 0o644 })
-    await run(SSHD, ['-t', '-f', files.config])
+    await writeFile(files.authorizedKeys, `${authorizedKey}\n`, { mode: 0o600 })
+    await writeFile(files.log, '')
 
+    /** @returns {Promise<{ stop: () => Promise<void> }>} */
+    const startServer = async () => {
+      if (server === 'openssh') {
+        await writeFile(files.config, sshdConfig(port, user, files), { mode: 0o600 })
+        return startOpenSsh(sshdPath, port, files)
+      }
+      return startEmbeddedSshd({
+        port,
+        user,
+        authorizedKey,
+        hostPrivateKey: await readFile(files.hostKey, 'utf8'),
+        env: loginEnvironment(user, files),
+        logFile: files.log
+      })
+    }
     const launch = async () => {
       if (stopped) return
-      sshd = spawn(SSHD, ['-D', '-f', files.config, '-E', files.log], { stdio: 'ignore' })
-      process.once('exit', killOnExit)
-      await waitForPort(port, sshd, files.log)
+      running = await startServer()
+      // stop() may have run while the server was starting.
+      if (stopped) await running.stop()
     }
     /** @type {Promise<void>} */
     let listening
@@ -201,13 +266,15 @@ export async function startSshd(options = {}) {
       listening.catch(() => {})
     }
 
+    const hostPublicKeyFile = `${files.hostKey}.pub`
     return {
+      server,
       host: '127.0.0.1',
       port,
-      user: TEST_USER,
-      clientPrivateKey: client.privateKey,
-      hostPublicKey: (await readFile(`${hostKey}.pub`, 'utf8')).trim(),
-      hostFingerprint: await keygenFingerprint(`${hostKey}.pub`),
+      user,
+      clientPrivateKey: await readFile(files.clientKey, 'utf8'),
+      hostPublicKey: (await readFile(hostPublicKeyFile, 'utf8')).trim(),
+      hostFingerprint: await keygenFingerprint(hostPublicKeyFile),
       callsFile: files.calls,
       calls: () => readCalls(files.calls),
       serverLog: () => readFileSync(files.log, 'utf8'),
@@ -228,6 +295,8 @@ function fixtureFiles(dir) {
     dir,
     bin: path.join(dir, 'bin'),
     config: path.join(dir, 'sshd_config'),
+    hostKey: path.join(dir, 'ssh_host_ed25519_key'),
+    clientKey: path.join(dir, 'client_key'),
     log: path.join(dir, 'sshd.log'),
     authorizedKeys: path.join(dir, 'authorized_keys'),
     calls: path.join(dir, 'calls'),
@@ -236,76 +305,94 @@ function fixtureFiles(dir) {
   }
 }
 
-async function requireSshd() {
-  try {
-    await access(SSHD, constants.X_OK)
-  } catch {
-    throw new Error(
-      `${SSHD} is missing. Install OpenSSH's server: ` +
-        'apt-get update && apt-get install -y --no-install-recommends openssh-server'
-    )
+/**
+ * The environment a command sees after logging in: the stand-ins first on PATH.
+ * @param {string} user
+ * @param {ReturnType<typeof fixtureFiles>} files
+ * @returns {Record<string, string>}
+ */
+function loginEnvironment(user, files) {
+  return {
+    PATH: `${files.bin}:/usr/bin:/bin`,
+    HOME: userInfo().homedir,
+    USER: user,
+    LOGNAME: user,
+    SHELL: '/bin/sh'
   }
-}
-
-/** Creates the test user if needed and unlocks it: with UsePAM no, sshd refuses locked accounts. */
-async function ensureTestUser() {
-  if (!(await userExists())) {
-    try {
-      await run('useradd', ['--create-home', '--shell', '/bin/sh', TEST_USER])
-    } catch (error) {
-      // Another jest worker may have created it at the same moment.
-      if (!(await userExists())) throw error
-    }
-  }
-  for (let attempt = 1; (await shadowPassword()).startsWith('!'); attempt++) {
-    try {
-      await run('usermod', ['-p', '*', TEST_USER])
-    } catch (error) {
-      // usermod fails while a parallel worker holds the lock on /etc/shadow.
-      if (attempt >= 20) throw error
-      await new Promise(resolve => setTimeout(resolve, 100))
-    }
-  }
-}
-
-async function userExists() {
-  try {
-    await run('id', ['-u', TEST_USER])
-    return true
-  } catch {
-    return false
-  }
-}
-
-async function shadowPassword() {
-  const { stdout } = await run('getent', ['shadow', TEST_USER])
-  return stdout.split(':')[1] ?? ''
 }
 
 /**
  * @param {number} port
- * @param {string} hostKey
+ * @param {string} user
  * @param {ReturnType<typeof fixtureFiles>} files
  */
-function sshdConfig(port, hostKey, files) {
+function sshdConfig(port, user, files) {
   return [
     `Port ${port}`,
     'ListenAddress 127.0.0.1',
-    `HostKey ${hostKey}`,
+    `HostKey ${files.hostKey}`,
     `PidFile ${path.join(files.dir, 'sshd.pid')}`,
     `AuthorizedKeysFile ${files.authorizedKeys}`,
-    `AllowUsers ${TEST_USER}`,
+    `AllowUsers ${user}`,
     'PubkeyAuthentication yes',
     'PasswordAuthentication no',
     'KbdInteractiveAuthentication no',
+    // Unprivileged: no PAM session, and the temporary directory is world-writable /tmp below.
     'UsePAM no',
-    'StrictModes yes',
+    'StrictModes no',
     'PrintMotd no',
     'LogLevel VERBOSE',
     // Per fixture, unlike ~/.ssh/environment, so parallel fixtures keep their own stand-ins.
-    `SetEnv PATH=${files.bin}:/usr/bin:/bin`,
+    `SetEnv PATH=${loginEnvironment(user, files).PATH}`,
     ''
   ].join('\n')
+}
+
+/**
+ * Starts sshd in the foreground as the current user; resolves once it listens.
+ * @param {string} sshdPath
+ * @param {number} port
+ * @param {ReturnType<typeof fixtureFiles>} files
+ * @returns {Promise<{ stop: () => Promise<void> }>}
+ */
+async function startOpenSsh(sshdPath, port, files) {
+  // As root, sshd insists on its privilege separation directory, which the package creates at
+  // boot; a container that never booted may lack it.
+  if (process.getuid?.() === 0) await mkdir('/run/sshd', { recursive: true, mode: 0o755 })
+  await run(sshdPath, ['-t', '-f', files.config])
+  const sshd = spawn(
+    '/bin/sh',
+    [
+      '-c',
+      WATCHDOG,
+      'sshd-watchdog',
+      String(process.pid),
+      sshdPath,
+      '-D',
+      '-f',
+      files.config,
+      '-E',
+      files.log
+    ],
+    { stdio: 'ignore' }
+  )
+  const stopOnExit = () => sshd.kill('SIGTERM')
+  process.once('exit', stopOnExit)
+  const stop = async () => {
+    process.off('exit', stopOnExit)
+    if (sshd.exitCode === null && sshd.signalCode === null) {
+      const exited = new Promise(resolve => sshd.once('exit', resolve))
+      sshd.kill('SIGTERM')
+      await exited
+    }
+  }
+  try {
+    await waitForPort(port, sshd, files.log)
+  } catch (error) {
+    await stop()
+    throw error
+  }
+  return { stop }
 }
 
 /** @param {ReturnType<typeof fixtureFiles>} files */
@@ -348,19 +435,8 @@ esac
   await writeFile(path.join(files.bin, 'sudo'), sudo, { mode: 0o755 })
   await writeFile(path.join(files.bin, 'systemctl'), systemctl, { mode: 0o755 })
   await writeFile(files.behaviour, behaviourScript({}), { mode: 0o644 })
-  // The stand-ins run as the test user and append to these.
-  for (const file of [files.calls, files.hungPids]) {
-    await writeFile(file, '', { mode: 0o644 })
-    await chown(file, ...(await testUserIds()))
-  }
-}
-
-/** @returns {Promise<[number, number]>} */
-async function testUserIds() {
-  const [uid, gid] = await Promise.all(
-    ['-u', '-g'].map(async flag => Number((await run('id', [flag, TEST_USER])).stdout.trim()))
-  )
-  return [uid, gid]
+  await writeFile(files.calls, '', { mode: 0o644 })
+  await writeFile(files.hungPids, '', { mode: 0o644 })
 }
 
 /** @param {Behaviour} behaviour */

@@ -7,13 +7,15 @@
 //     example secrets and one running instance at 127.0.0.1, whose console output carries the SSH
 //     server's host key the way cloud-init prints it;
 //   - a CDK app directory for the CDK CLI stand-in, whose stack output names that instance;
-//   - an SSH server on 127.0.0.1: the real OpenSSH fixture (`--ssh openssh`, root only) or an
-//     in-process ssh2 server (`--ssh embedded`, no root, no OpenSSH).
+//   - an SSH server on 127.0.0.1 (test-support/sshd.js), logging in the current user: OpenSSH's
+//     sshd run unprivileged (`--ssh openssh`), the in-process ssh2 server (`--ssh embedded`, no
+//     OpenSSH needed), or OpenSSH's where it is installed and else the embedded one (`--ssh auto`;
+//     REQUIRE_OPENSSH=1 makes a missing sshd an error).
 //
 // Commands:
-//   serve --ssh embedded|openssh [--github-env F] [--github-output F]
+//   serve --ssh embedded|openssh|auto [--github-env F] [--github-output F]
 //       Runs in the foreground until SIGTERM or SIGINT, then removes everything it made. Once
-//       ready it appends the environment a step needs (AWS_ENDPOINT_URL, AWS_REGION, dummy keys,
+//       ready it appends the environment a step needs (AWS_ENDPOINT_URL, AWS_REGION, stand-in keys,
 //       STAND_INS_CONTROL_URL, STAND_INS_PID) to --github-env and the action's inputs (stack,
 //       working-directory, cdk-command, ssh-private-key, ssh-port) to --github-output, in the
 //       runner's file-command format (give $GITHUB_ENV and $GITHUB_OUTPUT); what has no file is
@@ -35,7 +37,6 @@ import { parseArgs } from 'node:util'
 import { LocalAws } from './aws-endpoint.js'
 import { createCdkApp } from './cdk-app.js'
 import { cloudInitConsole } from './cloud-init.js'
-import { startEmbeddedSshd } from './embedded-sshd.js'
 import { EXAMPLE_APP, EXAMPLE_DEPLOYMENT } from './example-secrets.js'
 import { formatFileCommand } from './runner.js'
 import { startSshd } from './sshd.js'
@@ -49,13 +50,11 @@ const DEPLOYMENT_SECRET = 'FastAPIDeploymentSecrets'
 const APP_SECRET = 'FastAPIAppSecrets'
 /** The action's default unit (input "service"). */
 const SERVICE = 'fastapi'
-/** The login user of the embedded server; the OpenSSH fixture has its own. */
-const EMBEDDED_USER = 'ec2-user'
 const READY_TIMEOUT_MS = 30_000
 const STOP_TIMEOUT_MS = 15_000
 
 /**
- * @typedef {'embedded' | 'openssh'} SshKind
+ * @typedef {'embedded' | 'openssh' | 'auto'} SshKind
  *
  * @typedef {object} StandInsState what `check` needs to know, served at STAND_INS_CONTROL_URL/state
  * @property {string} instanceId
@@ -78,11 +77,10 @@ const STOP_TIMEOUT_MS = 15_000
 
 /**
  * Starts every stand-in. On failure, whatever had started is stopped again.
- * @param {{ ssh: SshKind, log?: (line: string) => void }} options
+ * @param {{ ssh: SshKind }} options
  * @returns {Promise<StandIns>}
  */
 export async function startStandIns(options) {
-  const log = options.log ?? (() => {})
   /** @type {(() => unknown)[]} */
   const cleanups = []
   let stopped = false
@@ -95,17 +93,8 @@ export async function startStandIns(options) {
     if (failure) throw failure.reason
   }
 
-  if (options.ssh === 'openssh' && process.getuid?.() !== 0) {
-    throw new Error(
-      'The OpenSSH stand-in needs root (it runs sshd and creates its login user): run as root, ' +
-        'or use the embedded SSH server (--ssh embedded).'
-    )
-  }
   try {
-    const ssh =
-      options.ssh === 'openssh'
-        ? await startSshd()
-        : await startEmbeddedSshd({ user: EMBEDDED_USER, log })
+    const ssh = await startSshd(options.ssh === 'auto' ? {} : { server: options.ssh })
     cleanups.push(() => ssh.stop())
 
     const seededValues = { ...EXAMPLE_DEPLOYMENT, ec2_user: ssh.user }
@@ -155,7 +144,7 @@ export async function startStandIns(options) {
       },
       endpoints: {
         aws: aws.url,
-        ssh: `${ssh.host}:${ssh.port} (${options.ssh === 'openssh' ? 'OpenSSH sshd' : 'embedded ssh2 server'})`,
+        ssh: `${ssh.host}:${ssh.port} (${ssh.server === 'openssh' ? 'OpenSSH sshd' : 'embedded ssh2 server'})`,
         sshUser: ssh.user,
         hostFingerprint: ssh.hostFingerprint,
         cdkApp: app.dir
@@ -270,8 +259,8 @@ function sameCall(call, expected) {
 // ---- command line -------------------------------------------------------------------------------
 
 const USAGE = `Usage: node test-support/stand-ins.js <command> [options]
-  serve --ssh embedded|openssh [--github-env F] [--github-output F]   in the foreground
-  start --ssh embedded|openssh [--github-env F] [--github-output F] [--log-file F]   in the background
+  serve --ssh embedded|openssh|auto [--github-env F] [--github-output F]   in the foreground
+  start --ssh embedded|openssh|auto [--github-env F] [--github-output F] [--log-file F]   in the background
   check   (reads $STAND_INS_CONTROL_URL, and $ACTION_OUTPUTS if set)
   stop    (reads $STAND_INS_PID)`
 
@@ -308,8 +297,10 @@ async function main(args) {
 
 /** @param {string | undefined} value @returns {SshKind} */
 function sshKind(value) {
-  if (value === 'embedded' || value === 'openssh') return value
-  throw new UsageError(`--ssh must be embedded or openssh, not ${JSON.stringify(value ?? '')}`)
+  if (value === 'embedded' || value === 'openssh' || value === 'auto') return value
+  throw new UsageError(
+    `--ssh must be embedded, openssh or auto, not ${JSON.stringify(value ?? '')}`
+  )
 }
 
 /**
@@ -320,7 +311,7 @@ async function serve(ssh, files) {
   const log = (/** @type {string} */ line) => process.stderr.write(`stand-ins: ${line}\n`)
   let standIns
   try {
-    standIns = await startStandIns({ ssh, log })
+    standIns = await startStandIns({ ssh })
   } catch (error) {
     process.send?.({ error: error instanceof Error ? error.message : String(error) })
     throw error

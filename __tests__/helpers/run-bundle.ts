@@ -1,6 +1,6 @@
 // Runs the committed bundle the way the GitHub runner does: `node dist/index.js` in a child
 // process, inputs as INPUT_* variables (action.yml defaults filled in, as the runner does), and
-// the file commands GITHUB_OUTPUT, GITHUB_ENV and GITHUB_STEP_SUMMARY. The emulation itself is in
+// the file commands GITHUB_OUTPUT, GITHUB_ENV and GITHUB_STEP_SUMMARY. The runner stand-in itself is in
 // test-support/runner.js, which the local demo (scripts/demo.js) shares.
 import {
   actionMetadata,
