@@ -192,7 +192,8 @@ export class LocalAws {
     try {
       const params = body ? JSON.parse(body) : {}
       await this.admit('secretsmanager', action, params)
-      const handler = this.secretsManagerActions[action]
+      const handler =
+        this.secretsManagerActions[action] ?? this.secretsManagerAdministration[action]
       if (!handler)
         throw new AwsError(400, 'UnknownOperationException', `Unknown operation ${action}`)
       const result = handler.call(this, params)
@@ -395,6 +396,84 @@ export class LocalAws {
     }
   }
 
+  // ---- Secrets Manager: what the command line adds (listing, history, creation, passwords) -----
+
+  /** @type {Record<string, (this: LocalAws, params: any) => object>} */
+  secretsManagerAdministration = {
+    ListSecrets(params) {
+      const all = [...this.secrets.values()].sort((a, b) => a.name.localeCompare(b.name))
+      const { page, nextToken } = paginate(all, params.NextToken, params.MaxResults ?? 100)
+      return {
+        SecretList: page.map(secret => ({
+          ARN: secret.arn,
+          Name: secret.name,
+          LastChangedDate: Math.max(...[...secret.versions.values()].map(v => v.created)),
+          SecretVersionsToStages: this.versionStages(secret.name)
+        })),
+        ...(nextToken ? { NextToken: nextToken } : {})
+      }
+    },
+
+    ListSecretVersionIds(params) {
+      const secret = this.findSecret(params.SecretId)
+      const versions = [...secret.versions.values()].filter(
+        v => params.IncludeDeprecated || v.stages.size > 0
+      )
+      const { page, nextToken } = paginate(versions, params.NextToken, params.MaxResults ?? 100)
+      return {
+        ARN: secret.arn,
+        Name: secret.name,
+        Versions: page.map(v => ({
+          VersionId: v.versionId,
+          VersionStages: [...v.stages],
+          CreatedDate: v.created
+        })),
+        ...(nextToken ? { NextToken: nextToken } : {})
+      }
+    },
+
+    CreateSecret(params) {
+      const name = String(params.Name ?? '')
+      if (this.secrets.has(name)) {
+        throw new AwsError(
+          400,
+          'ResourceExistsException',
+          `The operation failed because the secret ${name} already exists.`
+        )
+      }
+      const secret = this.createSecret(name)
+      const versionId = params.ClientRequestToken ?? randomUUID()
+      if (typeof params.SecretString === 'string')
+        this.addVersion(secret, params.SecretString, versionId, [CURRENT])
+      return { ARN: secret.arn, Name: secret.name, VersionId: versionId }
+    },
+
+    GetRandomPassword(params) {
+      const length = params.PasswordLength ?? 32
+      if (length < 1 || length > 4096) {
+        throw new AwsError(
+          400,
+          'InvalidParameterException',
+          'Password length must be between 1 and 4096.'
+        )
+      }
+      let alphabet = ''
+      if (!params.ExcludeLowercase) alphabet += 'abcdefghijklmnopqrstuvwxyz'
+      if (!params.ExcludeUppercase) alphabet += 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'
+      if (!params.ExcludeNumbers) alphabet += '0123456789'
+      if (!params.ExcludePunctuation) alphabet += '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~'
+      if (params.IncludeSpace) alphabet += ' '
+      const excluded = new Set(String(params.ExcludeCharacters ?? ''))
+      const chars = [...alphabet].filter(c => !excluded.has(c))
+      if (chars.length === 0) {
+        throw new AwsError(400, 'InvalidParameterException', 'No characters left to choose from.')
+      }
+      const bytes = randomBytes(length)
+      const password = [...bytes].map(b => chars[b % chars.length]).join('')
+      return { RandomPassword: password }
+    }
+  }
+
   // ---- EC2 ----------------------------------------------------------------------------------
 
   /** @type {Record<string, (this: LocalAws, form: URLSearchParams) => string>} */
@@ -437,6 +516,19 @@ export class LocalAws {
         : ''
       return `<instanceId>${xml(id)}</instanceId><timestamp>${new Date().toISOString()}</timestamp>${output}`
     }
+  }
+}
+
+/**
+ * One page of a list and the token for the next, as the service pages: an opaque token.
+ * @template T @param {T[]} items @param {unknown} token @param {number} size
+ */
+function paginate(items, token, size) {
+  const start = token ? Number(Buffer.from(String(token), 'base64').toString('utf8')) : 0
+  const end = start + size
+  return {
+    page: items.slice(start, end),
+    nextToken: end < items.length ? Buffer.from(String(end)).toString('base64') : undefined
   }
 }
 
