@@ -43,7 +43,9 @@ describe('usage', () => {
     'history',
     'rollback',
     'generate',
-    'iam-policy'
+    'iam-policy',
+    'backup',
+    'restore'
   ]
 
   it('has --help on every command and --version, exit 0', async () => {

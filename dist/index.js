@@ -54271,7 +54271,7 @@ function describeAwsError(error, call) {
         return new ActionError(`Access denied: ${call.action} on ${call.subject}. Allow "${call.action}" on "${call.resource}" ` +
             `in the policy of the role or user the workflow runs as (see "IAM policy" in the README).`);
     }
-    if (name === 'ResourceNotFoundException') {
+    if (name === 'ResourceNotFoundException' || name === 'NotFoundException') {
         return new ActionError(`${capitalize(call.subject)} was not found (${call.action}). ${call.notFoundHint ?? ''}`.trim());
     }
     if (NO_CREDENTIALS.has(name)) {

@@ -4,7 +4,7 @@
 // protocol (form-encoded requests, XML answers). Version stages follow AWS's rules, including the
 // compare-and-swap of UpdateSecretVersionStage that the write-back relies on.
 import { createServer } from 'node:http'
-import { randomBytes, randomUUID } from 'node:crypto'
+import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 
@@ -164,6 +164,8 @@ export class LocalAws {
     const target = req.headers['x-amz-target']
     if (typeof target === 'string' && target.startsWith('secretsmanager.')) {
       await this.handleJson(target.slice('secretsmanager.'.length), body, res)
+    } else if (typeof target === 'string' && target.startsWith('TrentService.')) {
+      await this.handleKms(target.slice('TrentService.'.length), body, res)
     } else {
       await this.handleQuery(new URLSearchParams(body), res)
     }
@@ -474,6 +476,100 @@ export class LocalAws {
     }
   }
 
+  // ---- KMS: envelope encryption for the command line's backups ------------------------------
+
+  /** Key id -> its own secret material; ciphertexts name the key and bind the context, as KMS's do. */
+  /** @type {Map<string, Buffer>} */
+  kmsKeys = new Map()
+
+  /** @param {string} [keyId] @returns {string} the key's ARN, also accepted as KeyId */
+  createKmsKey(keyId = randomUUID()) {
+    const arn = `arn:aws:kms:${this.region}:${this.accountId}:key/${keyId}`
+    const material = randomBytes(32)
+    this.kmsKeys.set(keyId, material)
+    this.kmsKeys.set(arn, material)
+    return arn
+  }
+
+  /** @param {unknown} keyId */
+  kmsKey(keyId) {
+    const material = this.kmsKeys.get(String(keyId ?? ''))
+    if (!material)
+      throw new AwsError(400, 'NotFoundException', `Key '${String(keyId)}' does not exist`)
+    return material
+  }
+
+  /** @param {string} action @param {string} body @param {import('node:http').ServerResponse} res */
+  async handleKms(action, body, res) {
+    try {
+      const params = body ? JSON.parse(body) : {}
+      await this.admit('kms', action, params)
+      const handler = this.kmsActions[action]
+      if (!handler)
+        throw new AwsError(400, 'UnknownOperationException', `Unknown operation ${action}`)
+      const result = handler.call(this, params)
+      res.writeHead(200, {
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amzn-requestid': randomUUID()
+      })
+      res.end(JSON.stringify(result))
+    } catch (error) {
+      const e = asAwsError(error)
+      res.writeHead(e.status, {
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amzn-requestid': randomUUID()
+      })
+      res.end(JSON.stringify({ __type: e.code, message: e.message }))
+    }
+  }
+
+  /** @type {Record<string, (this: LocalAws, params: any) => object>} */
+  kmsActions = {
+    GenerateDataKey(params) {
+      const keyId = String(params.KeyId ?? '')
+      const material = this.kmsKey(keyId)
+      const plaintext = randomBytes(
+        params.KeySpec === 'AES_128' ? 16 : (params.NumberOfBytes ?? 32)
+      )
+      const iv = randomBytes(12)
+      const cipher = createCipheriv('aes-256-gcm', material, iv)
+      cipher.setAAD(Buffer.from(JSON.stringify(sortedContext(params.EncryptionContext))))
+      const sealed = Buffer.concat([cipher.update(plaintext), cipher.final()])
+      const keyName = Buffer.from(keyId)
+      const blob = Buffer.concat([
+        Buffer.from([keyName.length]),
+        keyName,
+        iv,
+        cipher.getAuthTag(),
+        sealed
+      ])
+      return {
+        KeyId: keyId.startsWith('arn:')
+          ? keyId
+          : `arn:aws:kms:${this.region}:${this.accountId}:key/${keyId}`,
+        Plaintext: plaintext.toString('base64'),
+        CiphertextBlob: blob.toString('base64')
+      }
+    },
+
+    Decrypt(params) {
+      const blob = Buffer.from(String(params.CiphertextBlob ?? ''), 'base64')
+      const nameLength = blob[0] ?? 0
+      const keyId = blob.subarray(1, 1 + nameLength).toString()
+      const material = this.kmsKey(keyId)
+      const at = 1 + nameLength
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', material, blob.subarray(at, at + 12))
+        decipher.setAAD(Buffer.from(JSON.stringify(sortedContext(params.EncryptionContext))))
+        decipher.setAuthTag(blob.subarray(at + 12, at + 28))
+        const plaintext = Buffer.concat([decipher.update(blob.subarray(at + 28)), decipher.final()])
+        return { KeyId: keyId, Plaintext: plaintext.toString('base64') }
+      } catch {
+        throw new AwsError(400, 'InvalidCiphertextException', '')
+      }
+    }
+  }
+
   // ---- EC2 ----------------------------------------------------------------------------------
 
   /** @type {Record<string, (this: LocalAws, form: URLSearchParams) => string>} */
@@ -530,6 +626,13 @@ function paginate(items, token, size) {
     page: items.slice(start, end),
     nextToken: end < items.length ? Buffer.from(String(end)).toString('base64') : undefined
   }
+}
+
+/** @param {unknown} context an EncryptionContext, in a canonical order */
+function sortedContext(context) {
+  return Object.entries(/** @type {Record<string, string>} */ (context ?? {})).sort(([a], [b]) =>
+    a.localeCompare(b)
+  )
 }
 
 /** @param {URLSearchParams} form @param {string} name `Name.1`, `Name.2`, ... */

@@ -12,6 +12,7 @@ import {
   type Session
 } from './context.js'
 import type { Io } from './io.js'
+import { backupCommand, restoreCommand, type BackupOptions } from './backup.js'
 import {
   DEFAULT_APP_REQUIRED_KEYS,
   getSecret,
@@ -235,6 +236,41 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
         })
         io.out(JSON.stringify(policy, null, 2))
       }
+    )
+
+  program
+    .command('backup')
+    .description(
+      "every key of each secret's current version, with its version id, into a new file (mode 0600, never overwritten)"
+    )
+    .argument('<secrets...>', SECRET_HELP)
+    .requiredOption('--out <file>', 'the file to create')
+    .option(
+      '--kms-key-id <key>',
+      'encrypt the file with a data key from this KMS key (envelope encryption)'
+    )
+    .action(
+      withSession(async (session, globals, names: string[], options: BackupOptions) =>
+        backupCommand(
+          session,
+          io,
+          names.map(name => resolveSecret(name, globals)),
+          options
+        )
+      )
+    )
+
+  program
+    .command('restore')
+    .description(
+      'write each secret of a backup back with the compare-and-swap; refuses when one changed since the backup'
+    )
+    .argument('<file>', 'a file made by backup')
+    .option('--force', 'replace secrets that changed since the backup')
+    .action(
+      withSession(async (session, globals, file: string, options: { force?: boolean }) =>
+        restoreCommand(session, io, globals, file, options)
+      )
     )
 
   try {
