@@ -45,7 +45,8 @@ describe('usage', () => {
     'generate',
     'iam-policy',
     'backup',
-    'restore'
+    'restore',
+    'doctor'
   ]
 
   it('has --help on every command and --version, exit 0', async () => {

@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url'
 
 const CURRENT = 'AWSCURRENT'
 const PREVIOUS = 'AWSPREVIOUS'
+const STS_VERSION = '2011-06-15'
 
 /**
  * @typedef {{ versionId: string, secretString: string, stages: Set<string>, created: number }} SecretVersion
@@ -166,6 +167,8 @@ export class LocalAws {
       await this.handleJson(target.slice('secretsmanager.'.length), body, res)
     } else if (typeof target === 'string' && target.startsWith('TrentService.')) {
       await this.handleKms(target.slice('TrentService.'.length), body, res)
+    } else if (new URLSearchParams(body).get('Version') === STS_VERSION) {
+      await this.handleSts(new URLSearchParams(body), res)
     } else {
       await this.handleQuery(new URLSearchParams(body), res)
     }
@@ -224,6 +227,14 @@ export class LocalAws {
     const requestId = randomUUID()
     try {
       await this.admit('ec2', action, Object.fromEntries(form))
+      if (form.get('DryRun') === 'true') {
+        // EC2's answer to a permitted dry run: an error that says the call would have worked.
+        throw new AwsError(
+          412,
+          'DryRunOperation',
+          'Request would have succeeded, but DryRun flag is set.'
+        )
+      }
       const handler = this.ec2Actions[action]
       if (!handler)
         throw new AwsError(
@@ -567,6 +578,35 @@ export class LocalAws {
       } catch {
         throw new AwsError(400, 'InvalidCiphertextException', '')
       }
+    }
+  }
+
+  // ---- STS: who the credentials are (the command line's doctor) -----------------------------
+
+  /** @param {URLSearchParams} form @param {import('node:http').ServerResponse} res */
+  async handleSts(form, res) {
+    const action = form.get('Action') ?? ''
+    const requestId = randomUUID()
+    const ns = `https://sts.amazonaws.com/doc/${STS_VERSION}/`
+    try {
+      await this.admit('sts', action, Object.fromEntries(form))
+      if (action !== 'GetCallerIdentity')
+        throw new AwsError(400, 'InvalidAction', `Could not find operation ${action}`)
+      res.writeHead(200, { 'content-type': 'text/xml' })
+      res.end(
+        `<GetCallerIdentityResponse xmlns="${ns}"><GetCallerIdentityResult>` +
+          `<Arn>arn:aws:sts::${this.accountId}:assumed-role/deploy/ci</Arn>` +
+          `<UserId>AROALOCALENDPOINT:ci</UserId><Account>${this.accountId}</Account>` +
+          `</GetCallerIdentityResult><ResponseMetadata><RequestId>${requestId}</RequestId>` +
+          `</ResponseMetadata></GetCallerIdentityResponse>`
+      )
+    } catch (error) {
+      const e = asAwsError(error)
+      res.writeHead(e.status, { 'content-type': 'text/xml' })
+      res.end(
+        `<ErrorResponse xmlns="${ns}"><Error><Type>Sender</Type><Code>${xml(e.code)}</Code>` +
+          `<Message>${xml(e.message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`
+      )
     }
   }
 

@@ -53693,7 +53693,7 @@ module.exports = {
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _log_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3035);
 /* harmony import */ var _io_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1604);
-/* harmony import */ var _program_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9365);
+/* harmony import */ var _program_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2136);
 /* harmony import */ var _package_json__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(8330);
 // The command line's entry point (dist/cli/index.js): a program of its own, so the action's
 // bundle never loads it.
@@ -53812,7 +53812,7 @@ function promptHidden(prompt) {
 
 /***/ }),
 
-/***/ 9365:
+/***/ 2136:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -54070,410 +54070,8 @@ async function openSession(options) {
     };
 }
 
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-// EXTERNAL MODULE: external "node:fs/promises"
-var promises_ = __nccwpck_require__(1455);
-// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 20 modules
-var lib_core = __nccwpck_require__(3218);
-;// CONCATENATED MODULE: ./src/writeback.ts
-
-
-
-
-
-/** The label a new version carries until it is made current; at most one version holds it. */
-const PENDING_STAGE = 'SECRETS-DEPLOY-PENDING';
-const CURRENT_STAGE = 'AWSCURRENT';
-const MAX_MERGES = 5;
-/** The keys after the edit, or undefined when the edit changes nothing. */
-function applyEdit(values, edit) {
-    let next;
-    if ('replace' in edit) {
-        next = { ...edit.replace };
-    }
-    else {
-        next = { ...values, ...('set' in edit ? edit.set : {}) };
-        for (const key of edit.unset ?? [])
-            delete next[key];
-    }
-    const same = Object.keys(next).length === Object.keys(values).length &&
-        Object.entries(next).every(([key, value]) => values[key] === value);
-    return same ? undefined : next;
-}
-/**
- * Writes an edit to a secret without losing a concurrent write. Secrets Manager has no conditional
- * put, but moving AWSCURRENT with UpdateSecretVersionStage names the version it is taken from, and
- * fails when another writer has moved it since: a compare-and-swap. So the new version is put
- * under a label of its own, then swapped in; if the swap fails, the current version is read
- * again, the edit applied to it, and the swap tried again.
- */
-async function writeEdit(client, readSecret, edit, context) {
-    const subject = secretSubject(context.role, readSecret.id);
-    let base = readSecret;
-    for (let merge = 0; merge < MAX_MERGES; merge++) {
-        const values = applyEdit(base.values, edit);
-        if (!values)
-            return { changed: false, versionId: base.versionId };
-        const versionId = await putPending(client, base.id, values, context.role);
-        const refused = await swapCurrent(client, base, versionId, context.role);
-        if (!refused) {
-            await clearPending(client, base.id, versionId, context);
-            return { changed: true, versionId };
-        }
-        const current = await context.reread();
-        if (current.versionId === versionId) {
-            // The swap went through, but its answer was lost and the SDK's retry was refused.
-            await clearPending(client, base.id, versionId, context);
-            return { changed: true, versionId };
-        }
-        if (current.versionId === base.versionId)
-            throw unswapped(refused, base.id, versionId, context.role);
-        if ('replace' in edit) {
-            throw new errors/* ActionError */.lZ(`The ${subject} changed (now version ${current.versionId}) after ${context.who} read version ` +
-                `${base.versionId}; nothing was written, to keep that change. Check the new version, then ${context.again.replace(/^./, c => c.toLowerCase())}.`);
-        }
-        context.note(`The ${subject} changed while ${context.who} ${context.during}; merging ${context.merged} into the new version.`);
-        base = current;
-    }
-    throw new errors/* ActionError */.lZ(`The ${subject} kept changing while ${context.who} tried to ${context.what} (${MAX_MERGES} tries); ` +
-        `nothing was overwritten. ${context.again} once the other writers are done.`);
-}
-/** Sets one key of the deployment secret (the instance address) with writeEdit. */
-async function writeKeyBack(client, readSecret, key, value, maskExclude) {
-    return writeEdit(client, readSecret, { set: { [key]: value } }, {
-        role: 'deployment',
-        what: `set "${key}"`,
-        merged: `"${key}"`,
-        who: 'this run',
-        during: 'deployed',
-        again: 'Re-run the job',
-        note: message => core.info(message),
-        reread: () => readJsonSecret(client, readSecret.id, 'deployment', maskExclude)
-    });
-}
-async function putPending(client, secretId, values, role) {
-    const versionId = (0,external_node_crypto_.randomUUID)();
-    try {
-        await client.send(new dist_cjs/* PutSecretValueCommand */.cp({
-            SecretId: secretId,
-            SecretString: JSON.stringify(values),
-            ClientRequestToken: versionId,
-            VersionStages: [PENDING_STAGE]
-        }));
-    }
-    catch (error) {
-        throw (0,errors/* describeAwsError */.Pp)(error, secretCall('PutSecretValue', role, secretId));
-    }
-    return versionId;
-}
-/**
- * Moves AWSCURRENT from the version this run read to the new one. Returns the refusal when the
- * service says the label is elsewhere, which is how a concurrent writer shows; throws otherwise.
- */
-async function swapCurrent(client, base, versionId, role) {
-    try {
-        await client.send(new dist_cjs/* UpdateSecretVersionStageCommand */.be({
-            SecretId: base.id,
-            VersionStage: CURRENT_STAGE,
-            MoveToVersionId: versionId,
-            RemoveFromVersionId: base.versionId
-        }));
-        return undefined;
-    }
-    catch (error) {
-        if (error.name === 'InvalidParameterException')
-            return error;
-        throw unswapped(error, base.id, versionId, role);
-    }
-}
-function unswapped(error, secretId, versionId, role) {
-    return (0,errors/* describeAwsError */.Pp)(error, {
-        ...secretCall('UpdateSecretVersionStage', role, secretId),
-        subject: `${secretSubject(role, secretId)} (version ${versionId} was stored but not made current: the secret is unchanged)`
-    });
-}
-/**
- * Takes the pending label off the version that is now current. It may already have moved on to a
- * concurrent writer's version, and a leftover label is harmless: no need to warn.
- */
-async function clearPending(client, secretId, versionId, context) {
-    try {
-        await client.send(new dist_cjs/* UpdateSecretVersionStageCommand */.be({
-            SecretId: secretId,
-            VersionStage: PENDING_STAGE,
-            RemoveFromVersionId: versionId
-        }));
-    }
-    catch (error) {
-        context.note(`Could not remove the label ${PENDING_STAGE} from version ${versionId} of "${secretId}": ${(0,errors/* describeAwsError */.Pp)(error, secretCall('UpdateSecretVersionStage', context.role, secretId)).message}`);
-    }
-}
-
 // EXTERNAL MODULE: ./src/cli/io.ts
 var cli_io = __nccwpck_require__(1604);
-;// CONCATENATED MODULE: ./src/cli/backup.ts
-
-
-
-
-
-
-
-
-const FORMAT = 'secrets-deploy-backup/1';
-const ALGORITHM = 'aes-256-gcm';
-/** Binds the data key to its purpose: KMS refuses to decrypt it under any other context. */
-const ENCRYPTION_CONTEXT = { purpose: FORMAT };
-/** Far above what the secrets of a backup can hold (64 KiB each); a bound on what is read. */
-const MAX_FILE_BYTES = 16 * 1024 * 1024;
-/** `Name` from `arn:aws:secretsmanager:region:account:secret:Name-AbCdEf`. */
-function nameOf(id, arn) {
-    if (!id.startsWith('arn:'))
-        return id;
-    return /:secret:(.+)-[A-Za-z0-9]{6}$/.exec(arn)?.[1] ?? id;
-}
-function kmsCall(action, keyId) {
-    return {
-        action: `kms:${action}`,
-        subject: `KMS key "${keyId}"`,
-        resource: keyId.startsWith('arn:') ? keyId : 'arn:aws:kms:*:*:key/*',
-        notFoundHint: 'Check --kms-key-id (a key id, key ARN or alias/NAME) and the region.'
-    };
-}
-async function kmsClient(session) {
-    const { KMSClient } = await __nccwpck_require__.e(/* import() */ 632).then(__nccwpck_require__.t.bind(__nccwpck_require__, 2632, 19));
-    return new KMSClient({ region: session.region, maxAttempts: 5 });
-}
-async function encrypt(session, keyId, plaintext) {
-    const { GenerateDataKeyCommand } = await __nccwpck_require__.e(/* import() */ 632).then(__nccwpck_require__.t.bind(__nccwpck_require__, 2632, 19));
-    const kms = await kmsClient(session);
-    let dataKey;
-    try {
-        dataKey = await kms.send(new GenerateDataKeyCommand({
-            KeyId: keyId,
-            KeySpec: 'AES_256',
-            EncryptionContext: ENCRYPTION_CONTEXT
-        }));
-    }
-    catch (error) {
-        throw (0,errors/* describeAwsError */.Pp)(error, kmsCall('GenerateDataKey', keyId));
-    }
-    finally {
-        kms.destroy();
-    }
-    const key = Buffer.from(dataKey.Plaintext ?? []);
-    const iv = (0,external_node_crypto_.randomBytes)(12);
-    const cipher = (0,external_node_crypto_.createCipheriv)(ALGORITHM, key, iv);
-    cipher.setAAD(Buffer.from(FORMAT));
-    const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-    key.fill(0);
-    return {
-        algorithm: 'AES-256-GCM',
-        kmsKeyId: dataKey.KeyId ?? keyId,
-        encryptedDataKey: Buffer.from(dataKey.CiphertextBlob ?? []).toString('base64'),
-        iv: iv.toString('base64'),
-        tag: cipher.getAuthTag().toString('base64'),
-        ciphertext: ciphertext.toString('base64')
-    };
-}
-async function decrypt(session, body, file) {
-    const { DecryptCommand } = await __nccwpck_require__.e(/* import() */ 632).then(__nccwpck_require__.t.bind(__nccwpck_require__, 2632, 19));
-    const kms = await kmsClient(session);
-    let dataKey;
-    try {
-        dataKey = await kms.send(new DecryptCommand({
-            CiphertextBlob: Buffer.from(body.encryptedDataKey, 'base64'),
-            KeyId: body.kmsKeyId,
-            EncryptionContext: ENCRYPTION_CONTEXT
-        }));
-    }
-    catch (error) {
-        throw (0,errors/* describeAwsError */.Pp)(error, kmsCall('Decrypt', body.kmsKeyId));
-    }
-    finally {
-        kms.destroy();
-    }
-    const key = Buffer.from(dataKey.Plaintext ?? []);
-    try {
-        const decipher = (0,external_node_crypto_.createDecipheriv)(ALGORITHM, key, Buffer.from(body.iv, 'base64'));
-        decipher.setAAD(Buffer.from(FORMAT));
-        decipher.setAuthTag(Buffer.from(body.tag, 'base64'));
-        return Buffer.concat([
-            decipher.update(Buffer.from(body.ciphertext, 'base64')),
-            decipher.final()
-        ]);
-    }
-    catch {
-        throw new errors/* ActionError */.lZ(`The backup "${(0,cli_io/* shown */.SP)(file)}" does not decrypt: it was changed or damaged.`);
-    }
-    finally {
-        key.fill(0);
-    }
-}
-/**
- * `backup`: every key of each secret's current version, with its version id, into a new file
- * that only its owner can read; with --kms-key-id, encrypted under a KMS data key.
- */
-async function backupCommand(session, io, secrets, options) {
-    const contents = { created: new Date().toISOString(), secrets: [] };
-    for (const secret of secrets) {
-        const read = await session.read(secret);
-        contents.secrets.push({
-            id: read.id,
-            name: nameOf(read.id, read.arn),
-            arn: read.arn,
-            versionId: read.versionId,
-            values: read.values
-        });
-    }
-    const plaintext = Buffer.from(JSON.stringify(contents));
-    const file = options.kmsKeyId
-        ? {
-            format: FORMAT,
-            created: contents.created,
-            encrypted: await encrypt(session, options.kmsKeyId, plaintext)
-        }
-        : { format: FORMAT, ...contents };
-    let handle;
-    try {
-        // 'wx': fails when the file exists, so a backup never replaces another.
-        handle = await (0,promises_.open)(options.out, 'wx', 0o600);
-    }
-    catch (error) {
-        const code = error.code;
-        throw new errors/* ActionError */.lZ(code === 'EEXIST'
-            ? `"${(0,cli_io/* shown */.SP)(options.out)}" already exists; a backup never overwrites a file. Choose another --out.`
-            : `Cannot create "${(0,cli_io/* shown */.SP)(options.out)}" (${code}): check the folder exists and is writable.`);
-    }
-    try {
-        await handle.chmod(0o600);
-        await handle.writeFile(`${JSON.stringify(file, null, 2)}\n`);
-    }
-    finally {
-        await handle.close();
-    }
-    for (const s of contents.secrets)
-        io.err(`Backed up "${(0,cli_io/* shown */.SP)(s.id)}" version ${s.versionId}: ${Object.keys(s.values).length} keys.`);
-    io.err(options.kmsKeyId
-        ? `Wrote "${(0,cli_io/* shown */.SP)(options.out)}" (mode 0600), encrypted with KMS key "${(0,cli_io/* shown */.SP)(options.kmsKeyId)}".`
-        : `Wrote "${(0,cli_io/* shown */.SP)(options.out)}" (mode 0600). It holds the values in plain text: keep it safe, or use --kms-key-id.`);
-}
-async function readBackup(session, file) {
-    let text;
-    try {
-        const handle = await (0,promises_.open)(file, 'r');
-        try {
-            if ((await handle.stat()).size > MAX_FILE_BYTES)
-                throw new errors/* ActionError */.lZ(`"${(0,cli_io/* shown */.SP)(file)}" is larger than any backup: not a backup file.`);
-            text = await handle.readFile('utf8');
-        }
-        finally {
-            await handle.close();
-        }
-    }
-    catch (error) {
-        if (error instanceof errors/* ActionError */.lZ)
-            throw error;
-        throw new errors/* ActionError */.lZ(`Cannot read "${(0,cli_io/* shown */.SP)(file)}" (${error.code}).`);
-    }
-    const notBackup = new errors/* ActionError */.lZ(`"${(0,cli_io/* shown */.SP)(file)}" is not a secrets-deploy backup (${FORMAT}).`);
-    let parsed;
-    try {
-        parsed = JSON.parse(text);
-    }
-    catch {
-        throw notBackup;
-    }
-    if (parsed?.format !== FORMAT)
-        throw notBackup;
-    let contents;
-    if ('encrypted' in parsed) {
-        const plain = await decrypt(session, parsed.encrypted, file);
-        contents = JSON.parse(plain.toString('utf8'));
-    }
-    else {
-        contents = parsed;
-    }
-    if (!Array.isArray(contents.secrets))
-        throw notBackup;
-    for (const secret of contents.secrets) {
-        // The same rules as a secret read from AWS, and the values registered for redaction.
-        secret.values = parseJsonObjectOfStrings(JSON.stringify(secret.values), `The backup of "${(0,cli_io/* shown */.SP)(String(secret.id))}" in "${(0,cli_io/* shown */.SP)(file)}"`, []);
-    }
-    return contents;
-}
-function differingKeys(a, b) {
-    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-    return [...keys].filter(k => a[k] !== b[k]).sort();
-}
-/**
- * `restore`: writes each secret of a backup back with the compare-and-swap. Refuses, writing
- * nothing at all, when any secret changed since the backup, unless --force.
- */
-async function restoreCommand(session, io, globals, file, options) {
-    const backup = await readBackup(session, file);
-    const plans = [];
-    const refusals = [];
-    for (const entry of backup.secrets) {
-        const secret = resolveSecret(entry.id, globals);
-        let current;
-        try {
-            current = await session.read(secret);
-        }
-        catch (error) {
-            if (!(error instanceof errors/* ActionError */.lZ) || !/was not found/.test(error.message))
-                throw error;
-            plans.push({ entry, secret, current: undefined, differing: Object.keys(entry.values) });
-            continue;
-        }
-        const differing = differingKeys(current.values, entry.values);
-        if (differing.length > 0 && current.versionId !== entry.versionId && !options.force) {
-            refusals.push(`The ${secretSubject(secret.role, secret.id)} changed since the backup (version ${entry.versionId} ` +
-                `backed up, ${current.versionId} current); keys that differ: ${differing.map(k => `"${(0,cli_io/* shown */.SP)(k)}"`).join(', ')}.`);
-        }
-        plans.push({ entry, secret, current, differing });
-    }
-    if (refusals.length > 0) {
-        throw new errors/* ActionError */.lZ(`${refusals.join(' ')} Nothing was restored; add --force to replace them with the backup's keys.`);
-    }
-    for (const { entry, secret, current, differing } of plans) {
-        if (!current) {
-            const versionId = (0,external_node_crypto_.randomUUID)();
-            try {
-                await session.client.send(new dist_cjs/* CreateSecretCommand */._f({
-                    Name: entry.name,
-                    SecretString: JSON.stringify(entry.values),
-                    ClientRequestToken: versionId
-                }));
-            }
-            catch (error) {
-                throw (0,errors/* describeAwsError */.Pp)(error, secretCall('CreateSecret', secret.role, entry.name));
-            }
-            io.err(`Created "${(0,cli_io/* shown */.SP)(entry.name)}" from the backup: version ${versionId}.`);
-            io.out(versionId);
-            continue;
-        }
-        if (differing.length === 0) {
-            io.err(`The ${secretSubject(secret.role, secret.id)} already holds the backup's keys; nothing written.`);
-            io.out(current.versionId);
-            continue;
-        }
-        const result = await writeEdit(session.client, current, { replace: entry.values }, {
-            role: secret.role,
-            what: 'restore the backup',
-            merged: 'the backup',
-            who: 'this command',
-            during: 'ran',
-            again: 'Run the command again',
-            note: message => io.err((0,cli_io/* shown */.SP)(message)),
-            reread: () => session.read(secret)
-        });
-        io.err(`Restored the ${secretSubject(secret.role, secret.id)} (${differing.map(k => `"${(0,cli_io/* shown */.SP)(k)}"`).join(', ')} differed): version ${result.versionId} is current.`);
-        io.out(result.versionId);
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/env-names.ts
 /**
  * Which environment variable names a secret's keys may become. The names themselves come from the
@@ -54603,6 +54201,8 @@ function envName(key) {
 /** The reference secret's layout: what reaches the environment when `env-keys` is left alone. */
 const DEFAULT_ENV_KEYS = (/* unused pure expression or super */ null && (['ec2_key_name', 'ec2_host', 'ec2_user', 'github_repo']));
 
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 20 modules
+var lib_core = __nccwpck_require__(3218);
 ;// CONCATENATED MODULE: ./src/export.ts
 
 
@@ -54869,11 +54469,8 @@ const keyList = (text) => text
     .split(/[,\n]/)
     .map(k => k.trim())
     .filter(Boolean);
-/**
- * `validate`: both secrets against the checks the action makes before a deploy, with the same
- * messages. Returns whether both passed.
- */
-async function validateSecrets(session, io, globals, options) {
+/** Both secrets against the checks the action makes before a deploy, with the same messages. */
+async function checkSecrets(session, globals, options) {
     const verdicts = [];
     const checks = [
         { name: 'deployment', required: keyList(options.requiredKeys), input: 'required-keys' },
@@ -54921,6 +54518,11 @@ async function validateSecrets(session, io, globals, options) {
             }
         }
     }
+    return verdicts;
+}
+/** `validate`: prints checkSecrets' verdicts; returns whether both secrets passed. */
+async function validateSecrets(session, io, globals, options) {
+    const verdicts = await checkSecrets(session, globals, options);
     const ok = verdicts.every(v => v.problems.length === 0);
     if (options.json) {
         json(io, { ok, secrets: verdicts });
@@ -54935,6 +54537,515 @@ async function validateSecrets(session, io, globals, options) {
             io.out(`      warning: ${(0,cli_io/* shown */.SP)(w)}`);
     }
     return ok;
+}
+
+;// CONCATENATED MODULE: ./src/cli/doctor.ts
+
+
+
+
+
+/** Calls that a dry run proves permitted: EC2 answers DryRunOperation when the policy allows it. */
+const DRY_RUN_CHECKS = {
+    'ec2:DescribeInstances': async (session) => {
+        const { EC2Client, DescribeInstancesCommand } = await __nccwpck_require__.e(/* import() */ 193).then(__nccwpck_require__.t.bind(__nccwpck_require__, 5193, 19));
+        const ec2 = new EC2Client({ region: session.region, maxAttempts: 5 });
+        try {
+            await ec2.send(new DescribeInstancesCommand({ DryRun: true }));
+        }
+        finally {
+            ec2.destroy();
+        }
+    }
+};
+/** Why an action the settings need is not checked here. */
+function uncheckedReason(action) {
+    if (action === 'secretsmanager:GetSecretValue')
+        return '';
+    if (action.startsWith('secretsmanager:'))
+        return 'Secrets Manager has no dry run; a write shows it (secrets-deploy set)';
+    if (action === 'ec2:GetConsoleOutput')
+        return 'needs an instance id to dry-run against';
+    return 'not checked by this version of secrets-deploy';
+}
+/**
+ * `doctor`: region, identity, both secrets, and each permission the chosen action settings need,
+ * one verdict per line with the fix. Returns whether nothing failed.
+ */
+async function doctor(session, io, globals, options) {
+    const checks = [{ outcome: 'ok', check: 'region', detail: session.region }];
+    checks.push(await identity(session));
+    for (const v of await checkSecrets(session, globals, options)) {
+        const what = `${v.role} secret "${v.secret}"`;
+        checks.push(v.problems.length === 0
+            ? { outcome: 'ok', check: what, detail: `version ${v.versionId}: readable and valid` }
+            : { outcome: 'fail', check: what, detail: v.problems.join(' ') });
+        for (const w of v.warnings)
+            checks.push({ outcome: 'warn', check: what, detail: w });
+    }
+    const policy = iamPolicy({
+        deploymentSecret: secretResource(globals.deploymentSecretId),
+        appSecret: secretResource(globals.appSecretId),
+        deploy: options.deploy,
+        restart: options.restart
+    });
+    const actions = policy.Statement.flatMap(s => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+    for (const action of actions) {
+        const dryRun = DRY_RUN_CHECKS[action];
+        if (dryRun) {
+            checks.push(await permitted(session, action, dryRun));
+            continue;
+        }
+        const reason = uncheckedReason(action);
+        if (reason)
+            checks.push({ outcome: 'skip', check: action, detail: reason });
+    }
+    const ok = checks.every(c => c.outcome !== 'fail');
+    if (options.json) {
+        io.out(JSON.stringify({ ok, checks }, null, 2));
+        return ok;
+    }
+    for (const c of checks) {
+        const word = { ok: 'ok  ', fail: 'FAIL', warn: 'warn', skip: 'skip' }[c.outcome];
+        const coloured = c.outcome === 'ok' || c.outcome === 'fail' ? (0,cli_io/* verdict */.WJ)(io, c.outcome === 'ok', word) : word;
+        io.out(`${coloured}  ${(0,cli_io/* shown */.SP)(c.check)}: ${(0,cli_io/* shown */.SP)(c.detail)}`);
+    }
+    return ok;
+}
+async function identity(session) {
+    const { STSClient, GetCallerIdentityCommand } = await __nccwpck_require__.e(/* import() */ 695).then(__nccwpck_require__.t.bind(__nccwpck_require__, 1695, 19));
+    const sts = new STSClient({ region: session.region, maxAttempts: 5 });
+    try {
+        const who = await sts.send(new GetCallerIdentityCommand({}));
+        return { outcome: 'ok', check: 'credentials', detail: `${who.Arn} (account ${who.Account})` };
+    }
+    catch (error) {
+        const described = (0,errors/* describeAwsError */.Pp)(error, {
+            action: 'sts:GetCallerIdentity',
+            subject: 'the caller identity',
+            resource: '*'
+        });
+        return { outcome: 'fail', check: 'credentials', detail: described.message };
+    }
+    finally {
+        sts.destroy();
+    }
+}
+async function permitted(session, action, dryRun) {
+    try {
+        await dryRun(session);
+        return { outcome: 'ok', check: action, detail: 'allowed' };
+    }
+    catch (error) {
+        if (error.name === 'DryRunOperation')
+            return { outcome: 'ok', check: action, detail: 'allowed (dry run)' };
+        const described = (0,errors/* describeAwsError */.Pp)(error, {
+            action,
+            subject: 'any instance',
+            resource: '*'
+        });
+        return { outcome: 'fail', check: action, detail: described.message };
+    }
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+// EXTERNAL MODULE: external "node:fs/promises"
+var promises_ = __nccwpck_require__(1455);
+;// CONCATENATED MODULE: ./src/writeback.ts
+
+
+
+
+
+/** The label a new version carries until it is made current; at most one version holds it. */
+const PENDING_STAGE = 'SECRETS-DEPLOY-PENDING';
+const CURRENT_STAGE = 'AWSCURRENT';
+const MAX_MERGES = 5;
+/** The keys after the edit, or undefined when the edit changes nothing. */
+function applyEdit(values, edit) {
+    let next;
+    if ('replace' in edit) {
+        next = { ...edit.replace };
+    }
+    else {
+        next = { ...values, ...('set' in edit ? edit.set : {}) };
+        for (const key of edit.unset ?? [])
+            delete next[key];
+    }
+    const same = Object.keys(next).length === Object.keys(values).length &&
+        Object.entries(next).every(([key, value]) => values[key] === value);
+    return same ? undefined : next;
+}
+/**
+ * Writes an edit to a secret without losing a concurrent write. Secrets Manager has no conditional
+ * put, but moving AWSCURRENT with UpdateSecretVersionStage names the version it is taken from, and
+ * fails when another writer has moved it since: a compare-and-swap. So the new version is put
+ * under a label of its own, then swapped in; if the swap fails, the current version is read
+ * again, the edit applied to it, and the swap tried again.
+ */
+async function writeEdit(client, readSecret, edit, context) {
+    const subject = secretSubject(context.role, readSecret.id);
+    let base = readSecret;
+    for (let merge = 0; merge < MAX_MERGES; merge++) {
+        const values = applyEdit(base.values, edit);
+        if (!values)
+            return { changed: false, versionId: base.versionId };
+        const versionId = await putPending(client, base.id, values, context.role);
+        const refused = await swapCurrent(client, base, versionId, context.role);
+        if (!refused) {
+            await clearPending(client, base.id, versionId, context);
+            return { changed: true, versionId };
+        }
+        const current = await context.reread();
+        if (current.versionId === versionId) {
+            // The swap went through, but its answer was lost and the SDK's retry was refused.
+            await clearPending(client, base.id, versionId, context);
+            return { changed: true, versionId };
+        }
+        if (current.versionId === base.versionId)
+            throw unswapped(refused, base.id, versionId, context.role);
+        if ('replace' in edit) {
+            throw new errors/* ActionError */.lZ(`The ${subject} changed (now version ${current.versionId}) after ${context.who} read version ` +
+                `${base.versionId}; nothing was written, to keep that change. Check the new version, then ${context.again.replace(/^./, c => c.toLowerCase())}.`);
+        }
+        context.note(`The ${subject} changed while ${context.who} ${context.during}; merging ${context.merged} into the new version.`);
+        base = current;
+    }
+    throw new errors/* ActionError */.lZ(`The ${subject} kept changing while ${context.who} tried to ${context.what} (${MAX_MERGES} tries); ` +
+        `nothing was overwritten. ${context.again} once the other writers are done.`);
+}
+/** Sets one key of the deployment secret (the instance address) with writeEdit. */
+async function writeKeyBack(client, readSecret, key, value, maskExclude) {
+    return writeEdit(client, readSecret, { set: { [key]: value } }, {
+        role: 'deployment',
+        what: `set "${key}"`,
+        merged: `"${key}"`,
+        who: 'this run',
+        during: 'deployed',
+        again: 'Re-run the job',
+        note: message => core.info(message),
+        reread: () => readJsonSecret(client, readSecret.id, 'deployment', maskExclude)
+    });
+}
+async function putPending(client, secretId, values, role) {
+    const versionId = (0,external_node_crypto_.randomUUID)();
+    try {
+        await client.send(new dist_cjs/* PutSecretValueCommand */.cp({
+            SecretId: secretId,
+            SecretString: JSON.stringify(values),
+            ClientRequestToken: versionId,
+            VersionStages: [PENDING_STAGE]
+        }));
+    }
+    catch (error) {
+        throw (0,errors/* describeAwsError */.Pp)(error, secretCall('PutSecretValue', role, secretId));
+    }
+    return versionId;
+}
+/**
+ * Moves AWSCURRENT from the version this run read to the new one. Returns the refusal when the
+ * service says the label is elsewhere, which is how a concurrent writer shows; throws otherwise.
+ */
+async function swapCurrent(client, base, versionId, role) {
+    try {
+        await client.send(new dist_cjs/* UpdateSecretVersionStageCommand */.be({
+            SecretId: base.id,
+            VersionStage: CURRENT_STAGE,
+            MoveToVersionId: versionId,
+            RemoveFromVersionId: base.versionId
+        }));
+        return undefined;
+    }
+    catch (error) {
+        if (error.name === 'InvalidParameterException')
+            return error;
+        throw unswapped(error, base.id, versionId, role);
+    }
+}
+function unswapped(error, secretId, versionId, role) {
+    return (0,errors/* describeAwsError */.Pp)(error, {
+        ...secretCall('UpdateSecretVersionStage', role, secretId),
+        subject: `${secretSubject(role, secretId)} (version ${versionId} was stored but not made current: the secret is unchanged)`
+    });
+}
+/**
+ * Takes the pending label off the version that is now current. It may already have moved on to a
+ * concurrent writer's version, and a leftover label is harmless: no need to warn.
+ */
+async function clearPending(client, secretId, versionId, context) {
+    try {
+        await client.send(new dist_cjs/* UpdateSecretVersionStageCommand */.be({
+            SecretId: secretId,
+            VersionStage: PENDING_STAGE,
+            RemoveFromVersionId: versionId
+        }));
+    }
+    catch (error) {
+        context.note(`Could not remove the label ${PENDING_STAGE} from version ${versionId} of "${secretId}": ${(0,errors/* describeAwsError */.Pp)(error, secretCall('UpdateSecretVersionStage', context.role, secretId)).message}`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/cli/backup.ts
+
+
+
+
+
+
+
+
+const FORMAT = 'secrets-deploy-backup/1';
+const ALGORITHM = 'aes-256-gcm';
+/** Binds the data key to its purpose: KMS refuses to decrypt it under any other context. */
+const ENCRYPTION_CONTEXT = { purpose: FORMAT };
+/** Far above what the secrets of a backup can hold (64 KiB each); a bound on what is read. */
+const MAX_FILE_BYTES = 16 * 1024 * 1024;
+/** `Name` from `arn:aws:secretsmanager:region:account:secret:Name-AbCdEf`. */
+function nameOf(id, arn) {
+    if (!id.startsWith('arn:'))
+        return id;
+    return /:secret:(.+)-[A-Za-z0-9]{6}$/.exec(arn)?.[1] ?? id;
+}
+function kmsCall(action, keyId) {
+    return {
+        action: `kms:${action}`,
+        subject: `KMS key "${keyId}"`,
+        resource: keyId.startsWith('arn:') ? keyId : 'arn:aws:kms:*:*:key/*',
+        notFoundHint: 'Check --kms-key-id (a key id, key ARN or alias/NAME) and the region.'
+    };
+}
+async function kmsClient(session) {
+    const { KMSClient } = await __nccwpck_require__.e(/* import() */ 632).then(__nccwpck_require__.t.bind(__nccwpck_require__, 2632, 19));
+    return new KMSClient({ region: session.region, maxAttempts: 5 });
+}
+async function encrypt(session, keyId, plaintext) {
+    const { GenerateDataKeyCommand } = await __nccwpck_require__.e(/* import() */ 632).then(__nccwpck_require__.t.bind(__nccwpck_require__, 2632, 19));
+    const kms = await kmsClient(session);
+    let dataKey;
+    try {
+        dataKey = await kms.send(new GenerateDataKeyCommand({
+            KeyId: keyId,
+            KeySpec: 'AES_256',
+            EncryptionContext: ENCRYPTION_CONTEXT
+        }));
+    }
+    catch (error) {
+        throw (0,errors/* describeAwsError */.Pp)(error, kmsCall('GenerateDataKey', keyId));
+    }
+    finally {
+        kms.destroy();
+    }
+    const key = Buffer.from(dataKey.Plaintext ?? []);
+    const iv = (0,external_node_crypto_.randomBytes)(12);
+    const cipher = (0,external_node_crypto_.createCipheriv)(ALGORITHM, key, iv);
+    cipher.setAAD(Buffer.from(FORMAT));
+    const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+    key.fill(0);
+    return {
+        algorithm: 'AES-256-GCM',
+        kmsKeyId: dataKey.KeyId ?? keyId,
+        encryptedDataKey: Buffer.from(dataKey.CiphertextBlob ?? []).toString('base64'),
+        iv: iv.toString('base64'),
+        tag: cipher.getAuthTag().toString('base64'),
+        ciphertext: ciphertext.toString('base64')
+    };
+}
+async function decrypt(session, body, file) {
+    const { DecryptCommand } = await __nccwpck_require__.e(/* import() */ 632).then(__nccwpck_require__.t.bind(__nccwpck_require__, 2632, 19));
+    const kms = await kmsClient(session);
+    let dataKey;
+    try {
+        dataKey = await kms.send(new DecryptCommand({
+            CiphertextBlob: Buffer.from(body.encryptedDataKey, 'base64'),
+            KeyId: body.kmsKeyId,
+            EncryptionContext: ENCRYPTION_CONTEXT
+        }));
+    }
+    catch (error) {
+        throw (0,errors/* describeAwsError */.Pp)(error, kmsCall('Decrypt', body.kmsKeyId));
+    }
+    finally {
+        kms.destroy();
+    }
+    const key = Buffer.from(dataKey.Plaintext ?? []);
+    try {
+        const decipher = (0,external_node_crypto_.createDecipheriv)(ALGORITHM, key, Buffer.from(body.iv, 'base64'));
+        decipher.setAAD(Buffer.from(FORMAT));
+        decipher.setAuthTag(Buffer.from(body.tag, 'base64'));
+        return Buffer.concat([
+            decipher.update(Buffer.from(body.ciphertext, 'base64')),
+            decipher.final()
+        ]);
+    }
+    catch {
+        throw new errors/* ActionError */.lZ(`The backup "${(0,cli_io/* shown */.SP)(file)}" does not decrypt: it was changed or damaged.`);
+    }
+    finally {
+        key.fill(0);
+    }
+}
+/**
+ * `backup`: every key of each secret's current version, with its version id, into a new file
+ * that only its owner can read; with --kms-key-id, encrypted under a KMS data key.
+ */
+async function backupCommand(session, io, secrets, options) {
+    const contents = { created: new Date().toISOString(), secrets: [] };
+    for (const secret of secrets) {
+        const read = await session.read(secret);
+        contents.secrets.push({
+            id: read.id,
+            name: nameOf(read.id, read.arn),
+            arn: read.arn,
+            versionId: read.versionId,
+            values: read.values
+        });
+    }
+    const plaintext = Buffer.from(JSON.stringify(contents));
+    const file = options.kmsKeyId
+        ? {
+            format: FORMAT,
+            created: contents.created,
+            encrypted: await encrypt(session, options.kmsKeyId, plaintext)
+        }
+        : { format: FORMAT, ...contents };
+    let handle;
+    try {
+        // 'wx': fails when the file exists, so a backup never replaces another.
+        handle = await (0,promises_.open)(options.out, 'wx', 0o600);
+    }
+    catch (error) {
+        const code = error.code;
+        throw new errors/* ActionError */.lZ(code === 'EEXIST'
+            ? `"${(0,cli_io/* shown */.SP)(options.out)}" already exists; a backup never overwrites a file. Choose another --out.`
+            : `Cannot create "${(0,cli_io/* shown */.SP)(options.out)}" (${code}): check the folder exists and is writable.`);
+    }
+    try {
+        await handle.chmod(0o600);
+        await handle.writeFile(`${JSON.stringify(file, null, 2)}\n`);
+    }
+    finally {
+        await handle.close();
+    }
+    for (const s of contents.secrets)
+        io.err(`Backed up "${(0,cli_io/* shown */.SP)(s.id)}" version ${s.versionId}: ${Object.keys(s.values).length} keys.`);
+    io.err(options.kmsKeyId
+        ? `Wrote "${(0,cli_io/* shown */.SP)(options.out)}" (mode 0600), encrypted with KMS key "${(0,cli_io/* shown */.SP)(options.kmsKeyId)}".`
+        : `Wrote "${(0,cli_io/* shown */.SP)(options.out)}" (mode 0600). It holds the values in plain text: keep it safe, or use --kms-key-id.`);
+}
+async function readBackup(session, file) {
+    let text;
+    try {
+        const handle = await (0,promises_.open)(file, 'r');
+        try {
+            if ((await handle.stat()).size > MAX_FILE_BYTES)
+                throw new errors/* ActionError */.lZ(`"${(0,cli_io/* shown */.SP)(file)}" is larger than any backup: not a backup file.`);
+            text = await handle.readFile('utf8');
+        }
+        finally {
+            await handle.close();
+        }
+    }
+    catch (error) {
+        if (error instanceof errors/* ActionError */.lZ)
+            throw error;
+        throw new errors/* ActionError */.lZ(`Cannot read "${(0,cli_io/* shown */.SP)(file)}" (${error.code}).`);
+    }
+    const notBackup = new errors/* ActionError */.lZ(`"${(0,cli_io/* shown */.SP)(file)}" is not a secrets-deploy backup (${FORMAT}).`);
+    let parsed;
+    try {
+        parsed = JSON.parse(text);
+    }
+    catch {
+        throw notBackup;
+    }
+    if (parsed?.format !== FORMAT)
+        throw notBackup;
+    let contents;
+    if ('encrypted' in parsed) {
+        const plain = await decrypt(session, parsed.encrypted, file);
+        contents = JSON.parse(plain.toString('utf8'));
+    }
+    else {
+        contents = parsed;
+    }
+    if (!Array.isArray(contents.secrets))
+        throw notBackup;
+    for (const secret of contents.secrets) {
+        // The same rules as a secret read from AWS, and the values registered for redaction.
+        secret.values = parseJsonObjectOfStrings(JSON.stringify(secret.values), `The backup of "${(0,cli_io/* shown */.SP)(String(secret.id))}" in "${(0,cli_io/* shown */.SP)(file)}"`, []);
+    }
+    return contents;
+}
+function differingKeys(a, b) {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    return [...keys].filter(k => a[k] !== b[k]).sort();
+}
+/**
+ * `restore`: writes each secret of a backup back with the compare-and-swap. Refuses, writing
+ * nothing at all, when any secret changed since the backup, unless --force.
+ */
+async function restoreCommand(session, io, globals, file, options) {
+    const backup = await readBackup(session, file);
+    const plans = [];
+    const refusals = [];
+    for (const entry of backup.secrets) {
+        const secret = resolveSecret(entry.id, globals);
+        let current;
+        try {
+            current = await session.read(secret);
+        }
+        catch (error) {
+            if (!(error instanceof errors/* ActionError */.lZ) || !/was not found/.test(error.message))
+                throw error;
+            plans.push({ entry, secret, current: undefined, differing: Object.keys(entry.values) });
+            continue;
+        }
+        const differing = differingKeys(current.values, entry.values);
+        if (differing.length > 0 && current.versionId !== entry.versionId && !options.force) {
+            refusals.push(`The ${secretSubject(secret.role, secret.id)} changed since the backup (version ${entry.versionId} ` +
+                `backed up, ${current.versionId} current); keys that differ: ${differing.map(k => `"${(0,cli_io/* shown */.SP)(k)}"`).join(', ')}.`);
+        }
+        plans.push({ entry, secret, current, differing });
+    }
+    if (refusals.length > 0) {
+        throw new errors/* ActionError */.lZ(`${refusals.join(' ')} Nothing was restored; add --force to replace them with the backup's keys.`);
+    }
+    for (const { entry, secret, current, differing } of plans) {
+        if (!current) {
+            const versionId = (0,external_node_crypto_.randomUUID)();
+            try {
+                await session.client.send(new dist_cjs/* CreateSecretCommand */._f({
+                    Name: entry.name,
+                    SecretString: JSON.stringify(entry.values),
+                    ClientRequestToken: versionId
+                }));
+            }
+            catch (error) {
+                throw (0,errors/* describeAwsError */.Pp)(error, secretCall('CreateSecret', secret.role, entry.name));
+            }
+            io.err(`Created "${(0,cli_io/* shown */.SP)(entry.name)}" from the backup: version ${versionId}.`);
+            io.out(versionId);
+            continue;
+        }
+        if (differing.length === 0) {
+            io.err(`The ${secretSubject(secret.role, secret.id)} already holds the backup's keys; nothing written.`);
+            io.out(current.versionId);
+            continue;
+        }
+        const result = await writeEdit(session.client, current, { replace: entry.values }, {
+            role: secret.role,
+            what: 'restore the backup',
+            merged: 'the backup',
+            who: 'this command',
+            during: 'ran',
+            again: 'Run the command again',
+            note: message => io.err((0,cli_io/* shown */.SP)(message)),
+            reread: () => session.read(secret)
+        });
+        io.err(`Restored the ${secretSubject(secret.role, secret.id)} (${differing.map(k => `"${(0,cli_io/* shown */.SP)(k)}"`).join(', ')} differed): version ${result.versionId} is current.`);
+        io.out(result.versionId);
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/cli/policy-command.ts
@@ -55144,6 +55255,7 @@ function checkKeyName(key) {
 
 
 
+
 /** Exit codes: what scripts branch on. */
 const EXIT = { ok: 0, failed: 1, usage: 2 };
 const SECRET_HELP = '"deployment", "app", or any secret name or ARN';
@@ -55272,6 +55384,17 @@ async function runCli(argv, io, version) {
         });
         io.out(JSON.stringify(policy, null, 2));
     });
+    program
+        .command('doctor')
+        .description('region, credentials, both secrets, and each permission the chosen action settings need: one verdict per line with the fix')
+        .option('--deploy', 'the action deploys (input deploy: true)', false)
+        .addOption(new Option('--restart <how>', 'input "restart"')
+        .choices(['ssh', 'ssm', 'none'])
+        .default('ssh'))
+        .option('--required-keys <keys>', 'keys the deployment secret must have (input "required-keys")', '')
+        .option('--app-required-keys <keys>', 'keys the app secret must have (input "app-required-keys")', DEFAULT_APP_REQUIRED_KEYS)
+        .option('--json', 'print JSON')
+        .action(withSession(async (session, globals, options) => doctor(session, io, globals, options)));
     program
         .command('backup')
         .description("every key of each secret's current version, with its version id, into a new file (mode 0600, never overwritten)")

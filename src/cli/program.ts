@@ -12,6 +12,7 @@ import {
   type Session
 } from './context.js'
 import type { Io } from './io.js'
+import { doctor, type DoctorOptions } from './doctor.js'
 import { backupCommand, restoreCommand, type BackupOptions } from './backup.js'
 import {
   DEFAULT_APP_REQUIRED_KEYS,
@@ -236,6 +237,34 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
         })
         io.out(JSON.stringify(policy, null, 2))
       }
+    )
+
+  program
+    .command('doctor')
+    .description(
+      'region, credentials, both secrets, and each permission the chosen action settings need: one verdict per line with the fix'
+    )
+    .option('--deploy', 'the action deploys (input deploy: true)', false)
+    .addOption(
+      new Option('--restart <how>', 'input "restart"')
+        .choices(['ssh', 'ssm', 'none'])
+        .default('ssh')
+    )
+    .option(
+      '--required-keys <keys>',
+      'keys the deployment secret must have (input "required-keys")',
+      ''
+    )
+    .option(
+      '--app-required-keys <keys>',
+      'keys the app secret must have (input "app-required-keys")',
+      DEFAULT_APP_REQUIRED_KEYS
+    )
+    .option('--json', 'print JSON')
+    .action(
+      withSession(async (session, globals, options: DoctorOptions) =>
+        doctor(session, io, globals, options)
+      )
     )
 
   program

@@ -249,7 +249,7 @@ export interface ValidateOptions {
   json?: boolean
 }
 
-interface SecretVerdict {
+export interface SecretVerdict {
   secret: string
   role: string
   versionId?: string
@@ -263,16 +263,12 @@ const keyList = (text: string) =>
     .map(k => k.trim())
     .filter(Boolean)
 
-/**
- * `validate`: both secrets against the checks the action makes before a deploy, with the same
- * messages. Returns whether both passed.
- */
-export async function validateSecrets(
+/** Both secrets against the checks the action makes before a deploy, with the same messages. */
+export async function checkSecrets(
   session: Session,
-  io: Io,
   globals: GlobalOptions,
-  options: ValidateOptions
-): Promise<boolean> {
+  options: Omit<ValidateOptions, 'json'>
+): Promise<SecretVerdict[]> {
   const verdicts: SecretVerdict[] = []
   const checks = [
     { name: 'deployment', required: keyList(options.requiredKeys), input: 'required-keys' },
@@ -320,6 +316,17 @@ export async function validateSecrets(
       }
     }
   }
+  return verdicts
+}
+
+/** `validate`: prints checkSecrets' verdicts; returns whether both secrets passed. */
+export async function validateSecrets(
+  session: Session,
+  io: Io,
+  globals: GlobalOptions,
+  options: ValidateOptions
+): Promise<boolean> {
+  const verdicts = await checkSecrets(session, globals, options)
   const ok = verdicts.every(v => v.problems.length === 0)
   if (options.json) {
     json(io, { ok, secrets: verdicts })
