@@ -211,6 +211,19 @@ describe('set', () => {
     expect(run.stderr).not.toContain('warning')
   })
 
+  it('refuses an empty standard input instead of blanking the key', async () => {
+    const { app } = seed()
+    const run = await cli(['set', 'app', 'db_password'])
+    expect(run.code).toBe(1)
+    expect(run.stderr).toContain(
+      'No value for "db_password" on standard input; nothing was written.'
+    )
+    expect(aws.secretValue(APP).versionId).toBe(app)
+    const empty = await cli(['set', 'deployment', 'ec2_host', ''])
+    expect(empty.code).toBe(0)
+    expect(aws.secretValue(DEPLOY).json.ec2_host).toBe('')
+  })
+
   it('accepts the value as an argument, with a warning about shell history', async () => {
     seed()
     const run = await cli(['set', 'deployment', 'ec2_user', 'ubuntu-user'])

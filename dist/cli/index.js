@@ -55166,6 +55166,11 @@ async function setCommand(session, io, secret, key, argumentValue, options) {
     }
     else {
         value = await io.readValue(`Value for "${(0,cli_io/* shown */.SP)(key)}" (not shown): `);
+        // A script that forgot to pipe the value would otherwise blank the key.
+        if (value === '') {
+            throw new errors/* ActionError */.lZ(`No value for "${(0,cli_io/* shown */.SP)(key)}" on standard input; nothing was written. To store an empty ` +
+                `value, give it as an argument: secrets-deploy set ${(0,cli_io/* shown */.SP)(secret.id)} ${(0,cli_io/* shown */.SP)(key)} ''`);
+        }
     }
     (0,log/* maskSecret */.$l)(value);
     const result = await setKeys(session, io, secret, { [key]: value }, options.create ?? false);

@@ -118,6 +118,13 @@ export async function setCommand(
     value = argumentValue
   } else {
     value = await io.readValue(`Value for "${shown(key)}" (not shown): `)
+    // A script that forgot to pipe the value would otherwise blank the key.
+    if (value === '') {
+      throw new ActionError(
+        `No value for "${shown(key)}" on standard input; nothing was written. To store an empty ` +
+          `value, give it as an argument: secrets-deploy set ${shown(secret.id)} ${shown(key)} ''`
+      )
+    }
   }
   maskSecret(value)
   const result = await setKeys(session, io, secret, { [key]: value }, options.create ?? false)
