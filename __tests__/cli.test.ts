@@ -1,9 +1,10 @@
-import { readFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'yaml'
 import { DEFAULT_APP_REQUIRED_KEYS } from '../src/cli/read-commands.js'
 import { HOSTILE_VALUES, readablePieces, repoRoot } from './helpers/run-bundle.js'
-import { runCli, type CliRun } from './helpers/run-cli.js'
+import { CLI_ENTRY, runCli, type CliRun } from './helpers/run-cli.js'
 import {
   EXAMPLE_APP,
   EXAMPLE_DEPLOYMENT,
@@ -210,6 +211,38 @@ describe('set', () => {
     expectNoValues(run, { value })
     expect(run.stderr).not.toContain('warning')
   })
+
+  // `script` gives the command a terminal, as a person typing has; not every machine has it.
+  const withTerminal = existsSync('/usr/bin/script') ? it : it.skip
+  withTerminal(
+    'asks at a prompt that does not echo when standard input is a terminal',
+    async () => {
+      seed()
+      const child = spawn(
+        '/usr/bin/script',
+        ['-qec', `node ${CLI_ENTRY} set app jwt_secret`, '/dev/null'],
+        {
+          env: {
+            PATH: process.env.PATH,
+            HOME: '/nonexistent',
+            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+            ...aws.environment()
+          }
+        }
+      )
+      let output = ''
+      child.stdout.setEncoding('utf8').on('data', chunk => {
+        output += chunk
+        // The prompt is written in the same tick that turns echo off: typing after it is hidden.
+        if (output.includes('(not shown): ') && !child.stdin.writableEnded)
+          child.stdin.end('typed-at-the-prompt\r')
+      })
+      const code = await new Promise(resolve => child.on('close', resolve))
+      expect(code).toBe(0)
+      expect(aws.secretValue(APP).json.jwt_secret).toBe('typed-at-the-prompt')
+      expect(output).not.toContain('typed-at-the-prompt')
+    }
+  )
 
   it('refuses an empty standard input instead of blanking the key', async () => {
     const { app } = seed()

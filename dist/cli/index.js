@@ -53778,6 +53778,8 @@ async function readStdin() {
 /** Reads one line from the terminal without echoing it. */
 function promptHidden(prompt) {
     const stdin = process.stdin;
+    // Echo goes off before the prompt shows, so nothing typed after the prompt is ever echoed.
+    stdin.setRawMode(true);
     process.stderr.write(prompt);
     return new Promise((resolve, reject) => {
         let value = '';
@@ -53803,7 +53805,6 @@ function promptHidden(prompt) {
                     value += char;
             }
         };
-        stdin.setRawMode(true);
         stdin.resume();
         stdin.on('data', onData);
     });

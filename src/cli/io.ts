@@ -76,6 +76,8 @@ async function readStdin(): Promise<string> {
 /** Reads one line from the terminal without echoing it. */
 function promptHidden(prompt: string): Promise<string> {
   const stdin = process.stdin
+  // Echo goes off before the prompt shows, so nothing typed after the prompt is ever echoed.
+  stdin.setRawMode(true)
   process.stderr.write(prompt)
   return new Promise((resolve, reject) => {
     let value = ''
@@ -96,7 +98,6 @@ function promptHidden(prompt: string): Promise<string> {
         else value += char
       }
     }
-    stdin.setRawMode(true)
     stdin.resume()
     stdin.on('data', onData)
   })
