@@ -140,6 +140,15 @@ describe('get', () => {
     expectNoValues(json, { ...EXAMPLE_APP, ...HOSTILE_VALUES })
   })
 
+  it('shows key names chosen by whoever writes the secret without their control characters', async () => {
+    aws.putSecret(APP, { 'evil\u001b[2J\u001b]0;title\u0007key': 'some-value-here' })
+    const run = await cli(['get', 'app'])
+    expect(run.code).toBe(0)
+    expect(run.output).not.toContain('\u001b')
+    expect(run.output).not.toContain('\u0007')
+    expect(run.stdout).toMatch(/^evil\[2J\]0;titlekey\s+15 characters$/m)
+  })
+
   it('prints just the value with --reveal and a key, for $(...)', async () => {
     aws.putSecret(APP, { ...EXAMPLE_APP, ...HOSTILE_VALUES })
     for (const [key, value] of Object.entries(HOSTILE_VALUES)) {
