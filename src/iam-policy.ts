@@ -7,14 +7,28 @@ export interface PolicySettings {
   /** Resource of the app secret; empty when the action does not read it. */
   appSecret: string
   deploy: boolean
-  restart: 'ssh' | 'ssm' | 'none'
+  /** The restart methods the role must allow: one for a workflow, both for the README. */
+  restarts: readonly RestartMethod[]
+}
+
+export type RestartMethod = 'ssh' | 'ssm'
+
+/** Input `restart` as the methods it uses. */
+export function restartMethods(restart: 'ssh' | 'ssm' | 'none'): RestartMethod[] {
+  return restart === 'none' ? [] : [restart]
 }
 
 export const DEFAULT_POLICY_SETTINGS: PolicySettings = {
   deploymentSecret: secretResource('FastAPIDeploymentSecrets'),
   appSecret: secretResource('FastAPIAppSecrets'),
   deploy: true,
-  restart: 'ssh'
+  restarts: ['ssh']
+}
+
+/** What the README shows: a deploy with either restart, the SSM statements marked as optional. */
+export const README_POLICY_SETTINGS: PolicySettings = {
+  ...DEFAULT_POLICY_SETTINGS,
+  restarts: ['ssh', 'ssm']
 }
 
 interface Statement {
@@ -52,30 +66,39 @@ export function iamPolicy(settings: PolicySettings): {
   }
   // Deploying finds the instance (DescribeInstances); an SSH restart learns the host key from the
   // instance's console when no fingerprint is pinned (GetConsoleOutput).
+  const ssh = settings.restarts.includes('ssh')
   const ec2 = [
-    ...(settings.deploy || settings.restart === 'ssh' ? ['ec2:DescribeInstances'] : []),
-    ...(settings.restart === 'ssh' ? ['ec2:GetConsoleOutput'] : [])
+    ...(settings.deploy || ssh ? ['ec2:DescribeInstances'] : []),
+    ...(ssh ? ['ec2:GetConsoleOutput'] : [])
   ]
   if (ec2.length > 0) {
     statements.push({
-      Sid: settings.restart === 'ssh' ? 'FindTheInstanceAndItsHostKey' : 'FindTheInstance',
+      Sid: ssh ? 'FindTheInstanceAndItsHostKey' : 'FindTheInstance',
       Effect: 'Allow',
       Action: one(ec2),
       Resource: '*'
     })
   }
-  if (settings.restart === 'ssm') {
-    statements.push({
-      Sid: 'RestartThroughRunCommand',
-      Effect: 'Allow',
-      Action: [
-        'ssm:SendCommand',
-        'ssm:ListCommandInvocations',
-        'ssm:GetCommandInvocation',
-        'ssm:DescribeInstanceInformation'
-      ],
-      Resource: '*'
-    })
+  if (settings.restarts.includes('ssm')) {
+    statements.push(
+      {
+        Sid: 'RestartWithRunCommand',
+        Effect: 'Allow',
+        Action: 'ssm:SendCommand',
+        Resource: ['arn:aws:ssm:*:*:document/AWS-RunShellScript', 'arn:aws:ec2:*:*:instance/*']
+      },
+      {
+        Sid: 'FollowTheRunCommand',
+        Effect: 'Allow',
+        Action: [
+          'ssm:DescribeInstanceInformation',
+          'ssm:ListCommandInvocations',
+          'ssm:GetCommandInvocation',
+          'ssm:CancelCommand'
+        ],
+        Resource: '*'
+      }
+    )
   }
   return { Version: '2012-10-17', Statement: statements }
 }

@@ -53951,11 +53951,20 @@ function requireKeys(secret, required, role, why) {
 
 ;// CONCATENATED MODULE: ./src/iam-policy.ts
 
+/** Input `restart` as the methods it uses. */
+function restartMethods(restart) {
+    return restart === 'none' ? [] : [restart];
+}
 const DEFAULT_POLICY_SETTINGS = {
     deploymentSecret: secretResource('FastAPIDeploymentSecrets'),
     appSecret: secretResource('FastAPIAppSecrets'),
     deploy: true,
-    restart: 'ssh'
+    restarts: ['ssh']
+};
+/** What the README shows: a deploy with either restart, the SSM statements marked as optional. */
+const README_POLICY_SETTINGS = {
+    ...DEFAULT_POLICY_SETTINGS,
+    restarts: ['ssh', 'ssm']
 };
 const one = (items) => (items.length === 1 ? items[0] : items);
 /**
@@ -53981,27 +53990,33 @@ function iamPolicy(settings) {
     }
     // Deploying finds the instance (DescribeInstances); an SSH restart learns the host key from the
     // instance's console when no fingerprint is pinned (GetConsoleOutput).
+    const ssh = settings.restarts.includes('ssh');
     const ec2 = [
-        ...(settings.deploy || settings.restart === 'ssh' ? ['ec2:DescribeInstances'] : []),
-        ...(settings.restart === 'ssh' ? ['ec2:GetConsoleOutput'] : [])
+        ...(settings.deploy || ssh ? ['ec2:DescribeInstances'] : []),
+        ...(ssh ? ['ec2:GetConsoleOutput'] : [])
     ];
     if (ec2.length > 0) {
         statements.push({
-            Sid: settings.restart === 'ssh' ? 'FindTheInstanceAndItsHostKey' : 'FindTheInstance',
+            Sid: ssh ? 'FindTheInstanceAndItsHostKey' : 'FindTheInstance',
             Effect: 'Allow',
             Action: one(ec2),
             Resource: '*'
         });
     }
-    if (settings.restart === 'ssm') {
+    if (settings.restarts.includes('ssm')) {
         statements.push({
-            Sid: 'RestartThroughRunCommand',
+            Sid: 'RestartWithRunCommand',
+            Effect: 'Allow',
+            Action: 'ssm:SendCommand',
+            Resource: ['arn:aws:ssm:*:*:document/AWS-RunShellScript', 'arn:aws:ec2:*:*:instance/*']
+        }, {
+            Sid: 'FollowTheRunCommand',
             Effect: 'Allow',
             Action: [
-                'ssm:SendCommand',
+                'ssm:DescribeInstanceInformation',
                 'ssm:ListCommandInvocations',
                 'ssm:GetCommandInvocation',
-                'ssm:DescribeInstanceInformation'
+                'ssm:CancelCommand'
             ],
             Resource: '*'
         });
@@ -54588,7 +54603,7 @@ async function doctor(session, io, globals, options) {
         deploymentSecret: secretResource(globals.deploymentSecretId),
         appSecret: secretResource(globals.appSecretId),
         deploy: options.deploy,
-        restart: options.restart
+        restarts: restartMethods(options.restart)
     });
     const actions = policy.Statement.flatMap(s => (Array.isArray(s.Action) ? s.Action : [s.Action]));
     for (const action of actions) {
@@ -55386,7 +55401,7 @@ async function runCli(argv, io, version) {
             ...DEFAULT_POLICY_SETTINGS,
             ...resources,
             deploy: options.deploy,
-            restart: options.restart
+            restarts: restartMethods(options.restart)
         });
         io.out(JSON.stringify(policy, null, 2));
     });

@@ -1,5 +1,5 @@
 import { describeAwsError } from '../errors.js'
-import { iamPolicy, type PolicySettings } from '../iam-policy.js'
+import { iamPolicy, restartMethods } from '../iam-policy.js'
 import { secretResource } from '../secrets.js'
 import type { GlobalOptions, Session } from './context.js'
 import { shown, verdict, type Io } from './io.js'
@@ -7,7 +7,7 @@ import { checkSecrets, type ValidateOptions } from './read-commands.js'
 
 export interface DoctorOptions extends Omit<ValidateOptions, 'json'> {
   deploy: boolean
-  restart: PolicySettings['restart']
+  restart: 'ssh' | 'ssm' | 'none'
   json?: boolean
 }
 
@@ -67,7 +67,7 @@ export async function doctor(
     deploymentSecret: secretResource(globals.deploymentSecretId),
     appSecret: secretResource(globals.appSecretId),
     deploy: options.deploy,
-    restart: options.restart
+    restarts: restartMethods(options.restart)
   })
   const actions = policy.Statement.flatMap(s => (Array.isArray(s.Action) ? s.Action : [s.Action]))
   for (const action of actions) {

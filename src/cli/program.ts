@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander'
 import { ActionError } from '../errors.js'
-import { DEFAULT_POLICY_SETTINGS, iamPolicy } from '../iam-policy.js'
+import { DEFAULT_POLICY_SETTINGS, iamPolicy, restartMethods } from '../iam-policy.js'
 import { quoteUntrusted } from '../log.js'
 import { secretResource } from '../secrets.js'
 import {
@@ -233,7 +233,7 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
           ...DEFAULT_POLICY_SETTINGS,
           ...resources,
           deploy: options.deploy,
-          restart: options.restart
+          restarts: restartMethods(options.restart)
         })
         io.out(JSON.stringify(policy, null, 2))
       }
