@@ -54039,6 +54039,14 @@ const SECRET_ID_ENV = {
     app: 'SECRETS_DEPLOY_APP_SECRET_ID'
 };
 const MAX_ATTEMPTS = 5;
+/**
+ * Whether a read failed because the secret (or the version asked for) does not exist: the one
+ * message describeAwsError writes for ResourceNotFoundException.
+ */
+function isNotFound(error) {
+    return (error instanceof errors/* ActionError */.lZ &&
+        /was not found \(secretsmanager:GetSecretValue\)/.test(error.message));
+}
 /** `deployment` and `app` stand for the two secrets; any other name or ARN is used as given. */
 function resolveSecret(name, options) {
     const list = '"secrets-deploy list" lists the secrets the credentials can see.';
@@ -55012,7 +55020,7 @@ async function restoreCommand(session, io, globals, file, options) {
             current = await session.read(secret);
         }
         catch (error) {
-            if (!(error instanceof errors/* ActionError */.lZ) || !/was not found/.test(error.message))
+            if (!isNotFound(error))
                 throw error;
             plans.push({ entry, secret, current: undefined, differing: Object.keys(entry.values) });
             continue;
@@ -55115,6 +55123,7 @@ async function resolvePolicyArns(io, globals, withApp) {
 
 
 
+
 /** How the command line writes with the action's compare-and-swap. */
 function editContext(session, io, secret, what, merged) {
     return {
@@ -55148,7 +55157,7 @@ async function setKeys(session, io, secret, values, create) {
         base = await session.read(secret);
     }
     catch (error) {
-        if (!create || !/was not found/.test(error.message))
+        if (!create || !isNotFound(error))
             throw error;
         return createSecret(session, secret, values);
     }
@@ -55251,7 +55260,7 @@ async function rollbackCommand(session, io, secret, options) {
         target = await session.read(secret, options.to ? { versionId: options.to } : { versionStage: 'AWSPREVIOUS' });
     }
     catch (error) {
-        if (error instanceof errors/* ActionError */.lZ && /was not found/.test(error.message)) {
+        if (isNotFound(error)) {
             throw new errors/* ActionError */.lZ(`The ${secretSubject(secret.role, secret.id)} has no ${options.to ? source : 'previous version (AWSPREVIOUS)'} to roll back to; ` +
                 `"secrets-deploy history ${(0,cli_io/* shown */.SP)(secret.id)}" lists its versions.`);
         }

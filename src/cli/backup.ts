@@ -4,7 +4,13 @@ import { open } from 'node:fs/promises'
 import { ActionError, describeAwsError, type AwsCallContext } from '../errors.js'
 import { parseJsonObjectOfStrings, secretCall, secretSubject } from '../secrets.js'
 import { writeEdit } from '../writeback.js'
-import { resolveSecret, type GlobalOptions, type SecretRef, type Session } from './context.js'
+import {
+  isNotFound,
+  resolveSecret,
+  type GlobalOptions,
+  type SecretRef,
+  type Session
+} from './context.js'
 import { shown, type Io } from './io.js'
 
 const FORMAT = 'secrets-deploy-backup/1'
@@ -262,7 +268,7 @@ export async function restoreCommand(
     try {
       current = await session.read(secret)
     } catch (error) {
-      if (!(error instanceof ActionError) || !/was not found/.test(error.message)) throw error
+      if (!isNotFound(error)) throw error
       plans.push({ entry, secret, current: undefined, differing: Object.keys(entry.values) })
       continue
     }

@@ -16,6 +16,17 @@ export const SECRET_ID_ENV = {
 
 const MAX_ATTEMPTS = 5
 
+/**
+ * Whether a read failed because the secret (or the version asked for) does not exist: the one
+ * message describeAwsError writes for ResourceNotFoundException.
+ */
+export function isNotFound(error: unknown): boolean {
+  return (
+    error instanceof ActionError &&
+    /was not found \(secretsmanager:GetSecretValue\)/.test(error.message)
+  )
+}
+
 /** The options every command takes. */
 export interface GlobalOptions {
   region?: string

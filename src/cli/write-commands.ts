@@ -9,7 +9,7 @@ import { maskSecret } from '../log.js'
 import { secretCall, secretSubject, type JsonSecret } from '../secrets.js'
 import { writeEdit, type EditContext, type SecretEdit, type WriteBackResult } from '../writeback.js'
 import { shown, type Io } from './io.js'
-import type { SecretRef, Session } from './context.js'
+import { isNotFound, type SecretRef, type Session } from './context.js'
 
 /** How the command line writes with the action's compare-and-swap. */
 function editContext(
@@ -59,7 +59,7 @@ async function setKeys(
   try {
     base = await session.read(secret)
   } catch (error) {
-    if (!create || !/was not found/.test((error as Error).message)) throw error
+    if (!create || !isNotFound(error)) throw error
     return createSecret(session, secret, values)
   }
   return writeEdit(
@@ -233,7 +233,7 @@ export async function rollbackCommand(
       options.to ? { versionId: options.to } : { versionStage: 'AWSPREVIOUS' }
     )
   } catch (error) {
-    if (error instanceof ActionError && /was not found/.test(error.message)) {
+    if (isNotFound(error)) {
       throw new ActionError(
         `The ${secretSubject(secret.role, secret.id)} has no ${options.to ? source : 'previous version (AWSPREVIOUS)'} to roll back to; ` +
           `"secrets-deploy history ${shown(secret.id)}" lists its versions.`
