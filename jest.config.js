@@ -1,7 +1,7 @@
 // Two suites. `unit`: the modules and the local AWS endpoint in this process, fast. `integration`:
 // whatever starts an SSH server, the bundle or the workflows' own steps. `npm test` runs both;
 // `npm run test:unit` and `npm run test:integration` run one (jest --selectProjects).
-const INTEGRATION = ['e2e-*.test.ts', 'restart.test.ts', 'stand-ins.test.ts']
+const INTEGRATION = ['e2e-*.test.ts', 'cli*.test.ts', 'restart.test.ts', 'stand-ins.test.ts']
 
 /** @type {import('jest').Config} */
 const common = {

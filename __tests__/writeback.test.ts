@@ -1,7 +1,7 @@
 import { jest } from '@jest/globals'
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { readJsonSecret } from '../src/secrets.js'
-import { PENDING_STAGE, writeKeyBack } from '../src/writeback.js'
+import { PENDING_STAGE, writeEdit, writeKeyBack, type EditContext } from '../src/writeback.js'
 import {
   EXAMPLE_DEPLOYMENT,
   secretsManagerFor,
@@ -170,5 +170,64 @@ describe('writeKeyBack', () => {
       /Access denied: secretsmanager:UpdateSecretVersionStage on deployment secret "Deploy" \(version [0-9a-f-]+ was stored but not made current: the secret is unchanged\)/
     )
     expect(aws.secretValue('Deploy')).toMatchObject({ versionId: first, json: EXAMPLE_DEPLOYMENT })
+  })
+})
+
+describe('writeEdit', () => {
+  const context = (notes: string[] = []): EditContext => ({
+    role: 'other',
+    what: 'edit',
+    merged: 'the edit',
+    who: 'this test',
+    during: 'ran',
+    again: 'Run it again',
+    note: message => notes.push(message),
+    reread: () => readJsonSecret(client, 'Deploy', 'other')
+  })
+
+  it('applies set and unset together, and nothing when nothing changes', async () => {
+    const first = aws.putSecret('Deploy', EXAMPLE_DEPLOYMENT)
+    const base = await readJsonSecret(client, 'Deploy', 'other')
+    const same = await writeEdit(client, base, { set: { ec2_user: 'ec2-user' } }, context())
+    expect(same).toEqual({ changed: false, versionId: first })
+    const result = await writeEdit(
+      client,
+      base,
+      { set: { added: 'a-value' }, unset: ['github_repo'] },
+      context()
+    )
+    expect(result.changed).toBe(true)
+    const rest: Record<string, string> = { ...EXAMPLE_DEPLOYMENT }
+    delete rest.github_repo
+    expect(aws.secretValue('Deploy').json).toEqual({ ...rest, added: 'a-value' })
+  })
+
+  it('applies an unset to the version a concurrent writer made', async () => {
+    aws.putSecret('Deploy', EXAMPLE_DEPLOYMENT)
+    const stale = await readJsonSecret(client, 'Deploy', 'other')
+    aws.putSecret('Deploy', { ...EXAMPLE_DEPLOYMENT, added_later: 'new-key' })
+    const notes: string[] = []
+    await writeEdit(client, stale, { unset: ['ec2_host'] }, context(notes))
+    const rest: Record<string, string> = { ...EXAMPLE_DEPLOYMENT }
+    delete rest.ec2_host
+    expect(aws.secretValue('Deploy').json).toEqual({ ...rest, added_later: 'new-key' })
+    expect(notes).toEqual([
+      'The secret "Deploy" changed while this test ran; merging the edit into the new version.'
+    ])
+  })
+
+  it('refuses to replace a version it did not read, keeping the concurrent change', async () => {
+    aws.putSecret('Deploy', EXAMPLE_DEPLOYMENT)
+    const stale = await readJsonSecret(client, 'Deploy', 'other')
+    const theirs = aws.putSecret('Deploy', { ...EXAMPLE_DEPLOYMENT, ec2_user: 'ubuntu' })
+    await expect(
+      writeEdit(client, stale, { replace: { only: 'this-key' } }, context())
+    ).rejects.toThrow(
+      `The secret "Deploy" changed (now version ${theirs}) after this test read version ${stale.versionId}; nothing was written`
+    )
+    expect(aws.secretValue('Deploy')).toMatchObject({
+      versionId: theirs,
+      json: { ...EXAMPLE_DEPLOYMENT, ec2_user: 'ubuntu' }
+    })
   })
 })

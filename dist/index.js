@@ -54538,7 +54538,7 @@ function describeAwsError(error, call) {
         return new ActionError(`Access denied: ${call.action} on ${call.subject}. Allow "${call.action}" on "${call.resource}" ` +
             `in the policy of the role or user the workflow runs as (see "IAM policy" in the README).`);
     }
-    if (name === 'ResourceNotFoundException') {
+    if (name === 'ResourceNotFoundException' || name === 'NotFoundException') {
         return new ActionError(`${capitalize(call.subject)} was not found (${call.action}). ${call.notFoundHint ?? ''}`.trim());
     }
     if (NO_CREDENTIALS.has(name)) {
@@ -54739,7 +54739,7 @@ class OutputTail {
 /* harmony export */   X0: () => (/* binding */ quoteUntrusted),
 /* harmony export */   gG: () => (/* binding */ unmaskableReason)
 /* harmony export */ });
-/* unused harmony export MIN_MASK_LENGTH */
+/* unused harmony exports MIN_MASK_LENGTH, keepMasksLocal */
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8261);
@@ -54768,11 +54768,20 @@ function unmaskableReason(value) {
         return `shorter than ${MIN_MASK_LENGTH} characters`;
     return undefined;
 }
+/**
+ * How a registered value reaches the runner's masking. The command line has no runner: there an
+ * `::add-mask::` line would print the value itself, so it keeps the values for redact() only.
+ */
+let announce = value => _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .setSecret */ .Pq(value);
+/** For programs that do not run under the runner: register values for redact(), print nothing. */
+function keepMasksLocal() {
+    announce = () => undefined;
+}
 function register(value) {
     if (value.trim() === '' || unmaskableReason(value) || registered.has(value))
         return;
     registered.add(value);
-    _actions_core__WEBPACK_IMPORTED_MODULE_1__/* .setSecret */ .Pq(value);
+    announce(value);
 }
 /**
  * Registers a value with the runner's log masking: the value as it is, trimmed (the runner masks a
@@ -55655,37 +55664,46 @@ async function describe(client, secretId) {
 
 
 
-const ID_INPUT = {
-    deployment: 'deployment-secret-id',
-    app: 'app-secret-id'
+/** `deployment secret "Name"`, or `secret "Name"` for any other. */
+function secretSubject(role, secretId) {
+    return role === 'other' ? `secret "${secretId}"` : `${role} secret "${secretId}"`;
+}
+const DEFAULT_NOT_FOUND_HINT = {
+    deployment: 'Check input "deployment-secret-id" and the region (AWS_REGION); ',
+    app: 'Check input "app-secret-id" and the region (AWS_REGION); ',
+    other: 'Check the secret id and the region (AWS_REGION); '
 };
+const LIST_SECRETS_HINT = '"aws secretsmanager list-secrets" lists the secrets the credentials can see.';
 /** The IAM resource pattern for a secret id: an ARN as is, a name with the random suffix AWS adds. */
 function secretResource(secretId) {
     return secretId.startsWith('arn:') ? secretId : `arn:aws:secretsmanager:*:*:secret:${secretId}-*`;
 }
-function secretCall(action, role, secretId) {
+function secretCall(action, role, secretId, notFoundHint = DEFAULT_NOT_FOUND_HINT[role] + LIST_SECRETS_HINT) {
     return {
         action: `secretsmanager:${action}`,
-        subject: `${role} secret "${secretId}"`,
+        subject: secretSubject(role, secretId),
         resource: secretResource(secretId),
-        notFoundHint: `Check input "${ID_INPUT[role]}" and the region (AWS_REGION); ` +
-            '"aws secretsmanager list-secrets" lists the secrets the credentials can see.'
+        notFoundHint
     };
 }
 /**
  * Reads a secret that holds a JSON object of strings. Every string value is registered for masking
  * as soon as it is parsed, before validation can fail, so that nothing later can print it.
  */
-async function readJsonSecret(client, secretId, role, maskExclude = []) {
-    const call = secretCall('GetSecretValue', role, secretId);
+async function readJsonSecret(client, secretId, role, maskExclude = [], options = {}) {
+    const call = secretCall('GetSecretValue', role, secretId, options.notFoundHint);
     let response;
     try {
-        response = await client.send(new dist_cjs/* GetSecretValueCommand */.d2({ SecretId: secretId }));
+        response = await client.send(new dist_cjs/* GetSecretValueCommand */.d2({
+            SecretId: secretId,
+            VersionId: options.versionId,
+            VersionStage: options.versionStage
+        }));
     }
     catch (error) {
         throw await explainSecretError(client, error, call, secretId);
     }
-    const label = `The ${role} secret "${secretId}"`;
+    const label = `The ${secretSubject(role, secretId)}`;
     if (response.SecretString === undefined) {
         throw new errors/* ActionError */.lZ(`${label} holds binary data; store a JSON object of strings as its secret string.`);
     }
@@ -55759,7 +55777,7 @@ function requireKeys(secret, required, role, why) {
     if (missing.length === 0)
         return;
     const list = missing.map(key => `"${key}"`).join(', ');
-    throw new errors/* ActionError */.lZ(`The ${role} secret "${secret.id}" has no value for ${list} (${why}). Set ${missing.length > 1 ? 'them' : 'it'} ` +
+    throw new errors/* ActionError */.lZ(`The ${secretSubject(role, secret.id)} has no value for ${list} (${why}). Set ${missing.length > 1 ? 'them' : 'it'} ` +
         `in Secrets Manager, e.g. aws secretsmanager put-secret-value, or the console's "Edit" on the secret.`);
 }
 
@@ -55854,50 +55872,85 @@ async function writeSummary(report, env = process.env) {
 const PENDING_STAGE = 'SECRETS-DEPLOY-PENDING';
 const CURRENT_STAGE = 'AWSCURRENT';
 const MAX_MERGES = 5;
+/** The keys after the edit, or undefined when the edit changes nothing. */
+function applyEdit(values, edit) {
+    let next;
+    if ('replace' in edit) {
+        next = { ...edit.replace };
+    }
+    else {
+        next = { ...values, ...('set' in edit ? edit.set : {}) };
+        for (const key of edit.unset ?? [])
+            delete next[key];
+    }
+    const same = Object.keys(next).length === Object.keys(values).length &&
+        Object.entries(next).every(([key, value]) => values[key] === value);
+    return same ? undefined : next;
+}
 /**
- * Sets one key of the deployment secret without losing a concurrent write. Secrets Manager has no
- * conditional put, but moving AWSCURRENT with UpdateSecretVersionStage names the version it is
- * taken from, and fails when another writer has moved it since: a compare-and-swap. So the new
- * version is put under a label of its own, then swapped in; if the swap fails, the current
- * version is read again, the one key set on it, and the swap tried again.
+ * Writes an edit to a secret without losing a concurrent write. Secrets Manager has no conditional
+ * put, but moving AWSCURRENT with UpdateSecretVersionStage names the version it is taken from, and
+ * fails when another writer has moved it since: a compare-and-swap. So the new version is put
+ * under a label of its own, then swapped in; if the swap fails, the current version is read
+ * again, the edit applied to it, and the swap tried again.
  *
- * When `signal` aborts, it stops where no half-done write is left: before a version is put, or,
- * once one is, after the swap (which goes on: the deploy it records has happened) or after undoing
- * the version when a concurrent writer refused the swap. AWSCURRENT moves in one call or not at all.
+ * When `context.signal` aborts, it stops where no half-done write is left: before a version is
+ * put, or, once one is, after the swap (which goes on: the deploy it records has happened) or
+ * after undoing the version when a concurrent writer refused the swap. AWSCURRENT moves in one
+ * call or not at all.
  */
-async function writeKeyBack(client, readSecret, key, value, maskExclude, signal) {
+async function writeEdit(client, readSecret, edit, context) {
+    const subject = secretSubject(context.role, readSecret.id);
     let base = readSecret;
     for (let merge = 0; merge < MAX_MERGES; merge++) {
-        if (base.values[key] === value)
+        const values = applyEdit(base.values, edit);
+        if (!values)
             return { changed: false, versionId: base.versionId };
-        (0,cancel/* throwIfStopped */.$J)(signal);
-        const values = { ...base.values, [key]: value };
-        const versionId = await putPending(client, base.id, values);
-        const refused = await swapCurrent(client, base, versionId);
+        (0,cancel/* throwIfStopped */.$J)(context.signal);
+        const versionId = await putPending(client, base.id, values, context.role);
+        const refused = await swapCurrent(client, base, versionId, context.role);
         if (!refused) {
-            await clearPending(client, base.id, versionId);
+            await clearPending(client, base.id, versionId, context);
             return { changed: true, versionId };
         }
-        const current = await readJsonSecret(client, base.id, 'deployment', maskExclude);
+        const current = await context.reread();
         if (current.versionId === versionId) {
             // The swap went through, but its answer was lost and the SDK's retry was refused.
-            await clearPending(client, base.id, versionId);
+            await clearPending(client, base.id, versionId, context);
             return { changed: true, versionId };
         }
         if (current.versionId === base.versionId)
-            throw unswapped(refused, base.id, versionId);
-        if (signal?.aborted) {
-            await clearPending(client, base.id, versionId);
-            throw new cancel/* StoppedError */.Ko((0,cancel/* stopRequest */.qr)(signal), `another writer changed the deployment secret "${base.id}" during the write-back, so this run's ` +
-                `version ${versionId} was given up (never current, its label removed): "${key}" does not hold the new address`);
+            throw unswapped(refused, base.id, versionId, context.role);
+        if (context.signal?.aborted) {
+            await clearPending(client, base.id, versionId, context);
+            throw new cancel/* StoppedError */.Ko((0,cancel/* stopRequest */.qr)(context.signal), `another writer changed the ${subject} during the write, so ${context.who}'s version ${versionId} was ` +
+                `given up (never current, its label removed): it did not ${context.what}`);
         }
-        core/* info */.pq(`The deployment secret "${base.id}" changed while this run deployed; merging "${key}" into the new version.`);
+        if ('replace' in edit) {
+            throw new errors/* ActionError */.lZ(`The ${subject} changed (now version ${current.versionId}) after ${context.who} read version ` +
+                `${base.versionId}; nothing was written, to keep that change. Check the new version, then ${context.again.replace(/^./, c => c.toLowerCase())}.`);
+        }
+        context.note(`The ${subject} changed while ${context.who} ${context.during}; merging ${context.merged} into the new version.`);
         base = current;
     }
-    throw new errors/* ActionError */.lZ(`The deployment secret "${readSecret.id}" kept changing while this run tried to set "${key}" (${MAX_MERGES} tries); ` +
-        'nothing was overwritten. Re-run the job once the other writers are done.');
+    throw new errors/* ActionError */.lZ(`The ${subject} kept changing while ${context.who} tried to ${context.what} (${MAX_MERGES} tries); ` +
+        `nothing was overwritten. ${context.again} once the other writers are done.`);
 }
-async function putPending(client, secretId, values) {
+/** Sets one key of the deployment secret (the instance address) with writeEdit. */
+async function writeKeyBack(client, readSecret, key, value, maskExclude, signal) {
+    return writeEdit(client, readSecret, { set: { [key]: value } }, {
+        role: 'deployment',
+        what: `set "${key}"`,
+        merged: `"${key}"`,
+        who: 'this run',
+        during: 'deployed',
+        again: 'Re-run the job',
+        note: message => core/* info */.pq(message),
+        reread: () => readJsonSecret(client, readSecret.id, 'deployment', maskExclude),
+        signal
+    });
+}
+async function putPending(client, secretId, values, role) {
     const versionId = (0,external_node_crypto_.randomUUID)();
     try {
         await client.send(new dist_cjs/* PutSecretValueCommand */.cp({
@@ -55908,7 +55961,7 @@ async function putPending(client, secretId, values) {
         }));
     }
     catch (error) {
-        throw (0,errors/* describeAwsError */.Pp)(error, secretCall('PutSecretValue', 'deployment', secretId));
+        throw (0,errors/* describeAwsError */.Pp)(error, secretCall('PutSecretValue', role, secretId));
     }
     return versionId;
 }
@@ -55916,7 +55969,7 @@ async function putPending(client, secretId, values) {
  * Moves AWSCURRENT from the version this run read to the new one. Returns the refusal when the
  * service says the label is elsewhere, which is how a concurrent writer shows; throws otherwise.
  */
-async function swapCurrent(client, base, versionId) {
+async function swapCurrent(client, base, versionId, role) {
     try {
         await client.send(new dist_cjs/* UpdateSecretVersionStageCommand */.be({
             SecretId: base.id,
@@ -55929,20 +55982,20 @@ async function swapCurrent(client, base, versionId) {
     catch (error) {
         if (error.name === 'InvalidParameterException')
             return error;
-        throw unswapped(error, base.id, versionId);
+        throw unswapped(error, base.id, versionId, role);
     }
 }
-function unswapped(error, secretId, versionId) {
+function unswapped(error, secretId, versionId, role) {
     return (0,errors/* describeAwsError */.Pp)(error, {
-        ...secretCall('UpdateSecretVersionStage', 'deployment', secretId),
-        subject: `deployment secret "${secretId}" (version ${versionId} was stored but not made current: the secret is unchanged)`
+        ...secretCall('UpdateSecretVersionStage', role, secretId),
+        subject: `${secretSubject(role, secretId)} (version ${versionId} was stored but not made current: the secret is unchanged)`
     });
 }
 /**
  * Takes the pending label off the version that is now current. It may already have moved on to a
  * concurrent writer's version, and a leftover label is harmless: no need to warn.
  */
-async function clearPending(client, secretId, versionId) {
+async function clearPending(client, secretId, versionId, context) {
     try {
         await client.send(new dist_cjs/* UpdateSecretVersionStageCommand */.be({
             SecretId: secretId,
@@ -55951,7 +56004,7 @@ async function clearPending(client, secretId, versionId) {
         }));
     }
     catch (error) {
-        core/* info */.pq(`Could not remove the label ${PENDING_STAGE} from version ${versionId} of "${secretId}": ${(0,errors/* describeAwsError */.Pp)(error, secretCall('UpdateSecretVersionStage', 'deployment', secretId)).message}`);
+        context.note(`Could not remove the label ${PENDING_STAGE} from version ${versionId} of "${secretId}": ${(0,errors/* describeAwsError */.Pp)(error, secretCall('UpdateSecretVersionStage', context.role, secretId)).message}`);
     }
 }
 

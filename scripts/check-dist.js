@@ -1,5 +1,7 @@
-// Rebuilds dist/ from the sources and fails, showing the difference, when the result is not what
-// is committed: the runner executes dist/index.js, never src/, so a stale bundle ships stale code.
+// Rebuilds dist/ from the sources (`npm run package`: the action's bundle and the command line's,
+// dist/cli/) and fails, showing the difference, when the result is not what is committed: the
+// runner executes dist/index.js and users dist/cli/index.js, never src/, so a stale bundle ships
+// stale code.
 //   node scripts/check-dist.js
 // Run it after `npm ci --ignore-scripts`: without native add-ons built for this machine, the
 // bundle comes out the same everywhere.

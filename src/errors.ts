@@ -158,7 +158,7 @@ export function describeAwsError(error: unknown, call: AwsCallContext): ActionEr
         `in the policy of the role or user the workflow runs as (see "IAM policy" in the README).`
     )
   }
-  if (name === 'ResourceNotFoundException') {
+  if (name === 'ResourceNotFoundException' || name === 'NotFoundException') {
     return new ActionError(
       `${capitalize(call.subject)} was not found (${call.action}). ${call.notFoundHint ?? ''}`.trim()
     )

@@ -22,10 +22,21 @@ export function unmaskableReason(value: string): string | undefined {
   return undefined
 }
 
+/**
+ * How a registered value reaches the runner's masking. The command line has no runner: there an
+ * `::add-mask::` line would print the value itself, so it keeps the values for redact() only.
+ */
+let announce: (value: string) => void = value => core.setSecret(value)
+
+/** For programs that do not run under the runner: register values for redact(), print nothing. */
+export function keepMasksLocal(): void {
+  announce = () => undefined
+}
+
 function register(value: string): void {
   if (value.trim() === '' || unmaskableReason(value) || registered.has(value)) return
   registered.add(value)
-  core.setSecret(value)
+  announce(value)
 }
 
 /**

@@ -13,11 +13,27 @@ export interface JsonSecret {
   values: Record<string, string>
 }
 
-export type SecretRole = 'deployment' | 'app'
+/** Which secret a message is about: one of the action's two, or any other the command line names. */
+export type SecretRole = 'deployment' | 'app' | 'other'
 
-const ID_INPUT: Record<SecretRole, string> = {
-  deployment: 'deployment-secret-id',
-  app: 'app-secret-id'
+/** `deployment secret "Name"`, or `secret "Name"` for any other. */
+export function secretSubject(role: SecretRole, secretId: string): string {
+  return role === 'other' ? `secret "${secretId}"` : `${role} secret "${secretId}"`
+}
+
+const DEFAULT_NOT_FOUND_HINT: Record<SecretRole, string> = {
+  deployment: 'Check input "deployment-secret-id" and the region (AWS_REGION); ',
+  app: 'Check input "app-secret-id" and the region (AWS_REGION); ',
+  other: 'Check the secret id and the region (AWS_REGION); '
+}
+const LIST_SECRETS_HINT =
+  '"aws secretsmanager list-secrets" lists the secrets the credentials can see.'
+
+/** What to read and what to say when it is missing (the command line names its own options). */
+export interface ReadOptions {
+  versionId?: string
+  versionStage?: string
+  notFoundHint?: string
 }
 
 /** The IAM resource pattern for a secret id: an ARN as is, a name with the random suffix AWS adds. */
@@ -25,14 +41,17 @@ export function secretResource(secretId: string): string {
   return secretId.startsWith('arn:') ? secretId : `arn:aws:secretsmanager:*:*:secret:${secretId}-*`
 }
 
-export function secretCall(action: string, role: SecretRole, secretId: string): AwsCallContext {
+export function secretCall(
+  action: string,
+  role: SecretRole,
+  secretId: string,
+  notFoundHint = DEFAULT_NOT_FOUND_HINT[role] + LIST_SECRETS_HINT
+): AwsCallContext {
   return {
     action: `secretsmanager:${action}`,
-    subject: `${role} secret "${secretId}"`,
+    subject: secretSubject(role, secretId),
     resource: secretResource(secretId),
-    notFoundHint:
-      `Check input "${ID_INPUT[role]}" and the region (AWS_REGION); ` +
-      '"aws secretsmanager list-secrets" lists the secrets the credentials can see.'
+    notFoundHint
   }
 }
 
@@ -44,16 +63,23 @@ export async function readJsonSecret(
   client: SecretsManagerClient,
   secretId: string,
   role: SecretRole,
-  maskExclude: readonly string[] = []
+  maskExclude: readonly string[] = [],
+  options: ReadOptions = {}
 ): Promise<JsonSecret> {
-  const call = secretCall('GetSecretValue', role, secretId)
+  const call = secretCall('GetSecretValue', role, secretId, options.notFoundHint)
   let response
   try {
-    response = await client.send(new GetSecretValueCommand({ SecretId: secretId }))
+    response = await client.send(
+      new GetSecretValueCommand({
+        SecretId: secretId,
+        VersionId: options.versionId,
+        VersionStage: options.versionStage
+      })
+    )
   } catch (error) {
     throw await explainSecretError(client, error, call, secretId)
   }
-  const label = `The ${role} secret "${secretId}"`
+  const label = `The ${secretSubject(role, secretId)}`
   if (response.SecretString === undefined) {
     throw new ActionError(
       `${label} holds binary data; store a JSON object of strings as its secret string.`
@@ -143,7 +169,7 @@ export function requireKeys(
   if (missing.length === 0) return
   const list = missing.map(key => `"${key}"`).join(', ')
   throw new ActionError(
-    `The ${role} secret "${secret.id}" has no value for ${list} (${why}). Set ${missing.length > 1 ? 'them' : 'it'} ` +
+    `The ${secretSubject(role, secret.id)} has no value for ${list} (${why}). Set ${missing.length > 1 ? 'them' : 'it'} ` +
       `in Secrets Manager, e.g. aws secretsmanager put-secret-value, or the console's "Edit" on the secret.`
   )
 }

@@ -4,19 +4,20 @@
 // protocol (form-encoded requests, XML answers). Version stages follow AWS's rules, including the
 // compare-and-swap of UpdateSecretVersionStage that the write-back relies on.
 import { createServer } from 'node:http'
-import { randomBytes, randomUUID } from 'node:crypto'
+import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 
 const CURRENT = 'AWSCURRENT'
 const PREVIOUS = 'AWSPREVIOUS'
+const STS_VERSION = '2011-06-15'
 
 /**
  * @typedef {{ versionId: string, secretString: string, stages: Set<string>, created: number }} SecretVersion
  * @typedef {{ name: string, arn: string, versions: Map<string, SecretVersion> }} StoredSecret
  * @typedef {{ instanceId: string, state?: string, publicIp?: string, privateIp?: string,
  *   tags?: Record<string, string>, consoleOutput?: string }} Instance
- * @typedef {{ service: 'secretsmanager' | 'ec2', action: string, params: Record<string, unknown> }} Call
+ * @typedef {{ service: 'secretsmanager' | 'ec2' | 'kms' | 'sts' | 'ssm', action: string, params: Record<string, unknown> }} Call
  * @typedef {{ status: number, code: string, message?: string, times?: number, after?: boolean }} Fault
  *   `after`: the call takes effect, then its answer is this error (an answer lost on the way back)
  */
@@ -193,7 +194,7 @@ export class LocalAws {
     this.kmsDenied.set(name, keyId)
   }
 
-  /** @param {'secretsmanager' | 'ec2'} service @param {string} action @param {Record<string, unknown>} params */
+  /** @param {Call['service']} service @param {string} action @param {Record<string, unknown>} params */
   answerBadDay(service, action, params) {
     const always = this.alwaysFaults.get(action)
     if (always) throw faultError(always)
@@ -230,12 +231,16 @@ export class LocalAws {
     const target = req.headers['x-amz-target']
     if (typeof target === 'string' && target.startsWith('secretsmanager.')) {
       await this.handleJson(target.slice('secretsmanager.'.length), body, res)
+    } else if (typeof target === 'string' && target.startsWith('TrentService.')) {
+      await this.handleKms(target.slice('TrentService.'.length), body, res)
+    } else if (new URLSearchParams(body).get('Version') === STS_VERSION) {
+      await this.handleSts(new URLSearchParams(body), res)
     } else {
       await this.handleQuery(new URLSearchParams(body), res)
     }
   }
 
-  /** @param {'secretsmanager' | 'ec2'} service @param {string} action @param {Record<string, unknown>} params */
+  /** @param {Call['service']} service @param {string} action @param {Record<string, unknown>} params */
   async admit(service, action, params) {
     this.calls.push({ service, action, params })
     if (!this.faults.get(action)?.[0]?.after) {
@@ -259,7 +264,8 @@ export class LocalAws {
     try {
       const params = body ? JSON.parse(body) : {}
       await this.admit('secretsmanager', action, params)
-      const handler = this.secretsManagerActions[action]
+      const handler =
+        this.secretsManagerActions[action] ?? this.secretsManagerAdministration[action]
       if (!handler)
         throw new AwsError(400, 'UnknownOperationException', `Unknown operation ${action}`)
       const result = handler.call(this, params)
@@ -288,6 +294,14 @@ export class LocalAws {
     const requestId = randomUUID()
     try {
       await this.admit('ec2', action, Object.fromEntries(form))
+      if (form.get('DryRun') === 'true') {
+        // EC2's answer to a permitted dry run: an error that says the call would have worked.
+        throw new AwsError(
+          412,
+          'DryRunOperation',
+          'Request would have succeeded, but DryRun flag is set.'
+        )
+      }
       const handler = this.ec2Actions[action]
       if (!handler)
         throw new AwsError(
@@ -463,6 +477,207 @@ export class LocalAws {
     }
   }
 
+  // ---- Secrets Manager: what the command line adds (listing, history, creation, passwords) -----
+
+  /** @type {Record<string, (this: LocalAws, params: any) => object>} */
+  secretsManagerAdministration = {
+    ListSecrets(params) {
+      const all = [...this.secrets.values()].sort((a, b) => a.name.localeCompare(b.name))
+      const { page, nextToken } = paginate(all, params.NextToken, params.MaxResults ?? 100)
+      return {
+        SecretList: page.map(secret => ({
+          ARN: secret.arn,
+          Name: secret.name,
+          LastChangedDate: Math.max(...[...secret.versions.values()].map(v => v.created)),
+          SecretVersionsToStages: this.versionStages(secret.name)
+        })),
+        ...(nextToken ? { NextToken: nextToken } : {})
+      }
+    },
+
+    ListSecretVersionIds(params) {
+      const secret = this.findSecret(params.SecretId)
+      const versions = [...secret.versions.values()].filter(
+        v => params.IncludeDeprecated || v.stages.size > 0
+      )
+      const { page, nextToken } = paginate(versions, params.NextToken, params.MaxResults ?? 100)
+      return {
+        ARN: secret.arn,
+        Name: secret.name,
+        Versions: page.map(v => ({
+          VersionId: v.versionId,
+          VersionStages: [...v.stages],
+          CreatedDate: v.created
+        })),
+        ...(nextToken ? { NextToken: nextToken } : {})
+      }
+    },
+
+    CreateSecret(params) {
+      const name = String(params.Name ?? '')
+      if (this.secrets.has(name)) {
+        throw new AwsError(
+          400,
+          'ResourceExistsException',
+          `The operation failed because the secret ${name} already exists.`
+        )
+      }
+      const secret = this.createSecret(name)
+      const versionId = params.ClientRequestToken ?? randomUUID()
+      if (typeof params.SecretString === 'string')
+        this.addVersion(secret, params.SecretString, versionId, [CURRENT])
+      return { ARN: secret.arn, Name: secret.name, VersionId: versionId }
+    },
+
+    GetRandomPassword(params) {
+      const length = params.PasswordLength ?? 32
+      if (length < 1 || length > 4096) {
+        throw new AwsError(
+          400,
+          'InvalidParameterException',
+          'Password length must be between 1 and 4096.'
+        )
+      }
+      let alphabet = ''
+      if (!params.ExcludeLowercase) alphabet += 'abcdefghijklmnopqrstuvwxyz'
+      if (!params.ExcludeUppercase) alphabet += 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'
+      if (!params.ExcludeNumbers) alphabet += '0123456789'
+      if (!params.ExcludePunctuation) alphabet += '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~'
+      if (params.IncludeSpace) alphabet += ' '
+      const excluded = new Set(String(params.ExcludeCharacters ?? ''))
+      const chars = [...alphabet].filter(c => !excluded.has(c))
+      if (chars.length === 0) {
+        throw new AwsError(400, 'InvalidParameterException', 'No characters left to choose from.')
+      }
+      const bytes = randomBytes(length)
+      const password = [...bytes].map(b => chars[b % chars.length]).join('')
+      return { RandomPassword: password }
+    }
+  }
+
+  // ---- KMS: envelope encryption for the command line's backups ------------------------------
+
+  /** Key id -> its own secret material; ciphertexts name the key and bind the context, as KMS's do. */
+  /** @type {Map<string, Buffer>} */
+  kmsKeys = new Map()
+
+  /** @param {string} [keyId] @returns {string} the key's ARN, also accepted as KeyId */
+  createKmsKey(keyId = randomUUID()) {
+    const arn = `arn:aws:kms:${this.region}:${this.accountId}:key/${keyId}`
+    const material = randomBytes(32)
+    this.kmsKeys.set(keyId, material)
+    this.kmsKeys.set(arn, material)
+    return arn
+  }
+
+  /** @param {unknown} keyId */
+  kmsKey(keyId) {
+    const material = this.kmsKeys.get(String(keyId ?? ''))
+    if (!material)
+      throw new AwsError(400, 'NotFoundException', `Key '${String(keyId)}' does not exist`)
+    return material
+  }
+
+  /** @param {string} action @param {string} body @param {import('node:http').ServerResponse} res */
+  async handleKms(action, body, res) {
+    try {
+      const params = body ? JSON.parse(body) : {}
+      await this.admit('kms', action, params)
+      const handler = this.kmsActions[action]
+      if (!handler)
+        throw new AwsError(400, 'UnknownOperationException', `Unknown operation ${action}`)
+      const result = handler.call(this, params)
+      res.writeHead(200, {
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amzn-requestid': randomUUID()
+      })
+      res.end(JSON.stringify(result))
+    } catch (error) {
+      const e = asAwsError(error)
+      res.writeHead(e.status, {
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amzn-requestid': randomUUID()
+      })
+      res.end(JSON.stringify({ __type: e.code, message: e.message }))
+    }
+  }
+
+  /** @type {Record<string, (this: LocalAws, params: any) => object>} */
+  kmsActions = {
+    GenerateDataKey(params) {
+      const keyId = String(params.KeyId ?? '')
+      const material = this.kmsKey(keyId)
+      const plaintext = randomBytes(
+        params.KeySpec === 'AES_128' ? 16 : (params.NumberOfBytes ?? 32)
+      )
+      const iv = randomBytes(12)
+      const cipher = createCipheriv('aes-256-gcm', material, iv)
+      cipher.setAAD(Buffer.from(JSON.stringify(sortedContext(params.EncryptionContext))))
+      const sealed = Buffer.concat([cipher.update(plaintext), cipher.final()])
+      const keyName = Buffer.from(keyId)
+      const blob = Buffer.concat([
+        Buffer.from([keyName.length]),
+        keyName,
+        iv,
+        cipher.getAuthTag(),
+        sealed
+      ])
+      return {
+        KeyId: keyId.startsWith('arn:')
+          ? keyId
+          : `arn:aws:kms:${this.region}:${this.accountId}:key/${keyId}`,
+        Plaintext: plaintext.toString('base64'),
+        CiphertextBlob: blob.toString('base64')
+      }
+    },
+
+    Decrypt(params) {
+      const blob = Buffer.from(String(params.CiphertextBlob ?? ''), 'base64')
+      const nameLength = blob[0] ?? 0
+      const keyId = blob.subarray(1, 1 + nameLength).toString()
+      const material = this.kmsKey(keyId)
+      const at = 1 + nameLength
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', material, blob.subarray(at, at + 12))
+        decipher.setAAD(Buffer.from(JSON.stringify(sortedContext(params.EncryptionContext))))
+        decipher.setAuthTag(blob.subarray(at + 12, at + 28))
+        const plaintext = Buffer.concat([decipher.update(blob.subarray(at + 28)), decipher.final()])
+        return { KeyId: keyId, Plaintext: plaintext.toString('base64') }
+      } catch {
+        throw new AwsError(400, 'InvalidCiphertextException', '')
+      }
+    }
+  }
+
+  // ---- STS: who the credentials are (the command line's doctor) -----------------------------
+
+  /** @param {URLSearchParams} form @param {import('node:http').ServerResponse} res */
+  async handleSts(form, res) {
+    const action = form.get('Action') ?? ''
+    const requestId = randomUUID()
+    const ns = `https://sts.amazonaws.com/doc/${STS_VERSION}/`
+    try {
+      await this.admit('sts', action, Object.fromEntries(form))
+      if (action !== 'GetCallerIdentity')
+        throw new AwsError(400, 'InvalidAction', `Could not find operation ${action}`)
+      res.writeHead(200, { 'content-type': 'text/xml' })
+      res.end(
+        `<GetCallerIdentityResponse xmlns="${ns}"><GetCallerIdentityResult>` +
+          `<Arn>arn:aws:sts::${this.accountId}:assumed-role/deploy/ci</Arn>` +
+          `<UserId>AROALOCALENDPOINT:ci</UserId><Account>${this.accountId}</Account>` +
+          `</GetCallerIdentityResult><ResponseMetadata><RequestId>${requestId}</RequestId>` +
+          `</ResponseMetadata></GetCallerIdentityResponse>`
+      )
+    } catch (error) {
+      const e = asAwsError(error)
+      res.writeHead(e.status, { 'content-type': 'text/xml' })
+      res.end(
+        `<ErrorResponse xmlns="${ns}"><Error><Type>Sender</Type><Code>${xml(e.code)}</Code>` +
+          `<Message>${xml(e.message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`
+      )
+    }
+  }
+
   // ---- EC2 ----------------------------------------------------------------------------------
 
   /** @type {Record<string, (this: LocalAws, form: URLSearchParams) => string>} */
@@ -506,6 +721,26 @@ export class LocalAws {
       return `<instanceId>${xml(id)}</instanceId><timestamp>${new Date().toISOString()}</timestamp>${output}`
     }
   }
+}
+
+/**
+ * One page of a list and the token for the next, as the service pages: an opaque token.
+ * @template T @param {T[]} items @param {unknown} token @param {number} size
+ */
+function paginate(items, token, size) {
+  const start = token ? Number(Buffer.from(String(token), 'base64').toString('utf8')) : 0
+  const end = start + size
+  return {
+    page: items.slice(start, end),
+    nextToken: end < items.length ? Buffer.from(String(end)).toString('base64') : undefined
+  }
+}
+
+/** @param {unknown} context an EncryptionContext, in a canonical order */
+function sortedContext(context) {
+  return Object.entries(/** @type {Record<string, string>} */ (context ?? {})).sort(([a], [b]) =>
+    a.localeCompare(b)
+  )
 }
 
 /** @param {URLSearchParams} form @param {string} name `Name.1`, `Name.2`, ... */

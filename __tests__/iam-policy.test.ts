@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { DEFAULT_POLICY_SETTINGS, README_POLICY_SETTINGS, iamPolicy } from '../src/iam-policy.js'
+import { repoRoot } from './helpers/run-bundle.js'
+import { runCli } from './helpers/run-cli.js'
+import {
+  EXAMPLE_APP,
+  EXAMPLE_DEPLOYMENT,
+  startLocalAws,
+  type LocalAws
+} from './helpers/local-aws.js'
+
+/** The JSON between the README's iam-policy markers. */
+function readmePolicy(): unknown {
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8')
+  const block =
+    /<!-- iam-policy:start[^>]*-->\s*```json\n([\s\S]*?)```\s*<!-- iam-policy:end -->/.exec(readme)
+  if (!block) throw new Error('README.md has no iam-policy:start ... iam-policy:end block')
+  return JSON.parse(block[1])
+}
+
+const actionsOf = (policy: ReturnType<typeof iamPolicy>) =>
+  policy.Statement.flatMap(s => (Array.isArray(s.Action) ? s.Action : [s.Action])).sort()
+
+describe('the IAM policy', () => {
+  it('is the same in the README as the generated one (a deploy, with either restart)', () => {
+    expect(readmePolicy()).toEqual(iamPolicy(README_POLICY_SETTINGS))
+  })
+
+  it('asks for only what each setting needs', () => {
+    const readOnly = iamPolicy({ ...DEFAULT_POLICY_SETTINGS, deploy: false, restarts: [] })
+    expect(actionsOf(readOnly)).toEqual(['secretsmanager:GetSecretValue'])
+    const ssm = iamPolicy({ ...DEFAULT_POLICY_SETTINGS, deploy: true, restarts: ['ssm'] })
+    expect(actionsOf(ssm)).toEqual([
+      'ec2:DescribeInstances',
+      'secretsmanager:GetSecretValue',
+      'secretsmanager:PutSecretValue',
+      'secretsmanager:UpdateSecretVersionStage',
+      'ssm:CancelCommand',
+      'ssm:DescribeInstanceInformation',
+      'ssm:GetCommandInvocation',
+      'ssm:ListCommandInvocations',
+      'ssm:SendCommand'
+    ])
+    const sshOnly = iamPolicy({ ...DEFAULT_POLICY_SETTINGS, deploy: false, restarts: ['ssh'] })
+    expect(actionsOf(sshOnly)).toEqual([
+      'ec2:DescribeInstances',
+      'ec2:GetConsoleOutput',
+      'secretsmanager:GetSecretValue'
+    ])
+    const noApp = iamPolicy({ ...DEFAULT_POLICY_SETTINGS, appSecret: '' })
+    expect(noApp.Statement[0].Resource).toBe(DEFAULT_POLICY_SETTINGS.deploymentSecret)
+  })
+})
+
+describe('secrets-deploy iam-policy', () => {
+  let aws: LocalAws
+  beforeEach(async () => {
+    aws = await startLocalAws()
+  })
+  afterEach(async () => {
+    await aws.stop()
+  })
+
+  it('prints the policy for the default settings offline: the README one less the SSM statements', async () => {
+    const run = await runCli(aws, ['iam-policy', '--deploy', '--offline'])
+    expect(run.code).toBe(0)
+    const readme = readmePolicy() as ReturnType<typeof iamPolicy>
+    expect(JSON.parse(run.stdout)).toEqual({
+      ...readme,
+      Statement: readme.Statement.filter(s => ![s.Action].flat().some(a => a.startsWith('ssm:')))
+    })
+  })
+
+  it('names the real ARNs when it can look them up', async () => {
+    aws.putSecret('FastAPIDeploymentSecrets', EXAMPLE_DEPLOYMENT)
+    aws.putSecret('FastAPIAppSecrets', EXAMPLE_APP)
+    const run = await runCli(aws, ['iam-policy', '--restart', 'none'])
+    expect(run).toMatchObject({ code: 0, stderr: '' })
+    const arns = [
+      aws.secrets.get('FastAPIAppSecrets')?.arn,
+      aws.secrets.get('FastAPIDeploymentSecrets')?.arn
+    ].sort()
+    expect(JSON.parse(run.stdout)).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'ReadBothSecrets',
+          Effect: 'Allow',
+          Action: 'secretsmanager:GetSecretValue',
+          Resource: arns
+        }
+      ]
+    })
+  })
+
+  it('falls back to name patterns, saying why, when a secret cannot be looked up', async () => {
+    aws.putSecret('FastAPIDeploymentSecrets', EXAMPLE_DEPLOYMENT)
+    aws.deny('DescribeSecret')
+    const run = await runCli(aws, ['iam-policy', '--deploy', '--no-app'])
+    expect(run.code).toBe(0)
+    expect(run.stderr).toContain(
+      'note: Access denied: secretsmanager:DescribeSecret on deployment secret "FastAPIDeploymentSecrets".'
+    )
+    expect(JSON.parse(run.stdout).Statement[0].Resource).toBe(
+      'arn:aws:secretsmanager:*:*:secret:FastAPIDeploymentSecrets-*'
+    )
+  })
+})

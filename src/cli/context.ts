@@ -1,0 +1,98 @@
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
+import { ActionError } from '../errors.js'
+import { readJsonSecret, type JsonSecret, type ReadOptions, type SecretRole } from '../secrets.js'
+
+/** The reference document's names for the two secrets. */
+export const DEFAULT_SECRET_IDS = {
+  deployment: 'FastAPIDeploymentSecrets',
+  app: 'FastAPIAppSecrets'
+} as const
+
+/** Environment variables that override the two names, like the options do. */
+export const SECRET_ID_ENV = {
+  deployment: 'SECRETS_DEPLOY_DEPLOYMENT_SECRET_ID',
+  app: 'SECRETS_DEPLOY_APP_SECRET_ID'
+} as const
+
+const MAX_ATTEMPTS = 5
+
+/**
+ * Whether a read failed because the secret (or the version asked for) does not exist: the one
+ * message describeAwsError writes for ResourceNotFoundException.
+ */
+export function isNotFound(error: unknown): boolean {
+  return (
+    error instanceof ActionError &&
+    /was not found \(secretsmanager:GetSecretValue\)/.test(error.message)
+  )
+}
+
+/** The options every command takes. */
+export interface GlobalOptions {
+  region?: string
+  deploymentSecretId: string
+  appSecretId: string
+}
+
+/** A secret as the command line names it: its id, and which of the two it is, if either. */
+export interface SecretRef {
+  id: string
+  role: SecretRole
+  notFoundHint: string
+}
+
+/** `deployment` and `app` stand for the two secrets; any other name or ARN is used as given. */
+export function resolveSecret(name: string, options: GlobalOptions): SecretRef {
+  const list = '"secrets-deploy list" lists the secrets the credentials can see.'
+  const region = 'the region (--region, AWS_REGION)'
+  for (const role of ['deployment', 'app'] as const) {
+    const id = role === 'deployment' ? options.deploymentSecretId : options.appSecretId
+    if (name === role || name === id) {
+      return {
+        id,
+        role,
+        notFoundHint: `Check --${role}-secret-id (or ${SECRET_ID_ENV[role]}) and ${region}; ${list}`
+      }
+    }
+  }
+  return {
+    id: name,
+    role: 'other',
+    notFoundHint: `Check the secret's name or ARN and ${region}; ${list}`
+  }
+}
+
+export interface Session {
+  client: SecretsManagerClient
+  region: string
+  read(secret: SecretRef, options?: Omit<ReadOptions, 'notFoundHint'>): Promise<JsonSecret>
+}
+
+/** A Secrets Manager client on the SDK's default chain, with a region it can name. */
+export async function openSession(options: GlobalOptions): Promise<Session> {
+  const client = new SecretsManagerClient({
+    ...(options.region ? { region: options.region } : {}),
+    maxAttempts: MAX_ATTEMPTS
+  })
+  let region: string
+  try {
+    region = await client.config.region()
+  } catch {
+    region = ''
+  }
+  if (!region) {
+    client.destroy()
+    throw new ActionError(
+      'No AWS region: give --region, set AWS_REGION, or set "region" in the AWS profile in use.'
+    )
+  }
+  return {
+    client,
+    region,
+    read: (secret, readOptions = {}) =>
+      readJsonSecret(client, secret.id, secret.role, [], {
+        ...readOptions,
+        notFoundHint: secret.notFoundHint
+      })
+  }
+}

@@ -1,0 +1,132 @@
+import { describeAwsError } from '../errors.js'
+import { iamPolicy, restartMethods } from '../iam-policy.js'
+import { secretResource } from '../secrets.js'
+import type { GlobalOptions, Session } from './context.js'
+import { shown, verdict, type Io } from './io.js'
+import { checkSecrets, type ValidateOptions } from './read-commands.js'
+
+export interface DoctorOptions extends Omit<ValidateOptions, 'json'> {
+  deploy: boolean
+  restart: 'ssh' | 'ssm' | 'none'
+  json?: boolean
+}
+
+type Outcome = 'ok' | 'fail' | 'warn' | 'skip'
+
+interface Check {
+  outcome: Outcome
+  check: string
+  /** What was found, or the fix. */
+  detail: string
+}
+
+/** Calls that a dry run proves permitted: EC2 answers DryRunOperation when the policy allows it. */
+const DRY_RUN_CHECKS: Record<string, (session: Session) => Promise<void>> = {
+  'ec2:DescribeInstances': async session => {
+    const { EC2Client, DescribeInstancesCommand } = await import('@aws-sdk/client-ec2')
+    const ec2 = new EC2Client({ region: session.region, maxAttempts: 5 })
+    try {
+      await ec2.send(new DescribeInstancesCommand({ DryRun: true }))
+    } finally {
+      ec2.destroy()
+    }
+  }
+}
+
+/** Why an action the settings need is not checked here. */
+function uncheckedReason(action: string): string {
+  if (action === 'secretsmanager:GetSecretValue') return ''
+  if (action.startsWith('secretsmanager:'))
+    return 'Secrets Manager has no dry run; a write shows it (secrets-deploy set)'
+  if (action === 'ec2:GetConsoleOutput') return 'needs an instance id to dry-run against'
+  return 'not checked by this version of secrets-deploy'
+}
+
+/**
+ * `doctor`: region, identity, both secrets, and each permission the chosen action settings need,
+ * one verdict per line with the fix. Returns whether nothing failed.
+ */
+export async function doctor(
+  session: Session,
+  io: Io,
+  globals: GlobalOptions,
+  options: DoctorOptions
+): Promise<boolean> {
+  const checks: Check[] = [{ outcome: 'ok', check: 'region', detail: session.region }]
+  checks.push(await identity(session))
+  for (const v of await checkSecrets(session, globals, options)) {
+    const what = `${v.role} secret "${v.secret}"`
+    checks.push(
+      v.problems.length === 0
+        ? { outcome: 'ok', check: what, detail: `version ${v.versionId}: readable and valid` }
+        : { outcome: 'fail', check: what, detail: v.problems.join(' ') }
+    )
+    for (const w of v.warnings) checks.push({ outcome: 'warn', check: what, detail: w })
+  }
+  const policy = iamPolicy({
+    deploymentSecret: secretResource(globals.deploymentSecretId),
+    appSecret: secretResource(globals.appSecretId),
+    deploy: options.deploy,
+    restarts: restartMethods(options.restart)
+  })
+  const actions = policy.Statement.flatMap(s => (Array.isArray(s.Action) ? s.Action : [s.Action]))
+  for (const action of actions) {
+    const dryRun = DRY_RUN_CHECKS[action]
+    if (dryRun) {
+      checks.push(await permitted(session, action, dryRun))
+      continue
+    }
+    const reason = uncheckedReason(action)
+    if (reason) checks.push({ outcome: 'skip', check: action, detail: reason })
+  }
+  const ok = checks.every(c => c.outcome !== 'fail')
+  if (options.json) {
+    io.out(JSON.stringify({ ok, checks }, null, 2))
+    return ok
+  }
+  for (const c of checks) {
+    const word = { ok: 'ok  ', fail: 'FAIL', warn: 'warn', skip: 'skip' }[c.outcome]
+    const coloured =
+      c.outcome === 'ok' || c.outcome === 'fail' ? verdict(io, c.outcome === 'ok', word) : word
+    io.out(`${coloured}  ${shown(c.check)}: ${shown(c.detail)}`)
+  }
+  return ok
+}
+
+async function identity(session: Session): Promise<Check> {
+  const { STSClient, GetCallerIdentityCommand } = await import('@aws-sdk/client-sts')
+  const sts = new STSClient({ region: session.region, maxAttempts: 5 })
+  try {
+    const who = await sts.send(new GetCallerIdentityCommand({}))
+    return { outcome: 'ok', check: 'credentials', detail: `${who.Arn} (account ${who.Account})` }
+  } catch (error) {
+    const described = describeAwsError(error, {
+      action: 'sts:GetCallerIdentity',
+      subject: 'the caller identity',
+      resource: '*'
+    })
+    return { outcome: 'fail', check: 'credentials', detail: described.message }
+  } finally {
+    sts.destroy()
+  }
+}
+
+async function permitted(
+  session: Session,
+  action: string,
+  dryRun: (session: Session) => Promise<void>
+): Promise<Check> {
+  try {
+    await dryRun(session)
+    return { outcome: 'ok', check: action, detail: 'allowed' }
+  } catch (error) {
+    if ((error as { name?: string }).name === 'DryRunOperation')
+      return { outcome: 'ok', check: action, detail: 'allowed (dry run)' }
+    const described = describeAwsError(error, {
+      action,
+      subject: 'any instance',
+      resource: '*'
+    })
+    return { outcome: 'fail', check: action, detail: described.message }
+  }
+}

@@ -1,0 +1,322 @@
+import { Command, CommanderError, Option } from 'commander'
+import { ActionError } from '../errors.js'
+import { DEFAULT_POLICY_SETTINGS, iamPolicy, restartMethods } from '../iam-policy.js'
+import { quoteUntrusted } from '../log.js'
+import { secretResource } from '../secrets.js'
+import {
+  DEFAULT_SECRET_IDS,
+  SECRET_ID_ENV,
+  openSession,
+  resolveSecret,
+  type GlobalOptions,
+  type Session
+} from './context.js'
+import type { Io } from './io.js'
+import { doctor, type DoctorOptions } from './doctor.js'
+import { backupCommand, restoreCommand, type BackupOptions } from './backup.js'
+import {
+  DEFAULT_APP_REQUIRED_KEYS,
+  getSecret,
+  listSecrets,
+  secretHistory,
+  validateSecrets
+} from './read-commands.js'
+import { resolvePolicyArns } from './policy-command.js'
+import { generateCommand, rollbackCommand, setCommand, unsetCommand } from './write-commands.js'
+
+/** Exit codes: what scripts branch on. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const
+
+const SECRET_HELP = '"deployment", "app", or any secret name or ARN'
+
+/**
+ * Runs one command line and returns its exit code: 0 done, 1 failed (one message naming the
+ * secret, the AWS call and what to do), 2 a usage error.
+ */
+export async function runCli(argv: readonly string[], io: Io, version: string): Promise<number> {
+  let code: number = EXIT.ok
+  const program = new Command('secrets-deploy')
+  program
+    .description(
+      'Manage the two JSON secrets of secrets-deploy-action in AWS Secrets Manager, with the ' +
+        "action's own rules and its compare-and-swap write."
+    )
+    .version(version)
+    .exitOverride()
+    .configureOutput({
+      writeOut: text => io.out(text.replace(/\n$/, '')),
+      writeErr: text => io.err(text.replace(/\n$/, ''))
+    })
+    .showHelpAfterError('(add --help for usage)')
+    .option('--region <region>', 'AWS region (default: the SDK chain: AWS_REGION, the profile)')
+    .addOption(
+      new Option('--deployment-secret-id <id>', 'name or ARN of the deployment secret')
+        .env(SECRET_ID_ENV.deployment)
+        .default(DEFAULT_SECRET_IDS.deployment)
+    )
+    .addOption(
+      new Option('--app-secret-id <id>', 'name or ARN of the app secret')
+        .env(SECRET_ID_ENV.app)
+        .default(DEFAULT_SECRET_IDS.app)
+    )
+
+  /** Runs a command body with a session, turning its failure into exit code 1. */
+  const withSession =
+    <A extends unknown[]>(
+      body: (session: Session, globals: GlobalOptions, ...args: A) => Promise<boolean | void>
+    ) =>
+    async (...args: A) => {
+      const globals = program.opts<GlobalOptions>()
+      const session = await openSession(globals)
+      try {
+        if ((await body(session, globals, ...args)) === false) code = EXIT.failed
+      } finally {
+        session.client.destroy()
+      }
+    }
+
+  program
+    .command('list')
+    .description(
+      'the secrets the credentials can see: name, last change, versions, keys; never a value'
+    )
+    .option('--json', 'print JSON')
+    .action(
+      withSession(async (session, _globals, options: { json?: boolean }) =>
+        listSecrets(session, io, options.json ?? false)
+      )
+    )
+
+  program
+    .command('get')
+    .description('the keys of a secret with the length of each value; values only with --reveal')
+    .argument('<secret>', SECRET_HELP)
+    .argument('[key]', 'one key: with --reveal, prints just its value')
+    .option('--reveal', 'print the values')
+    .option('--version-id <id>', 'read this version')
+    .option('--version-stage <stage>', 'read the version with this label (e.g. AWSPREVIOUS)')
+    .option('--json', 'print JSON')
+    .action(
+      withSession(async (session, globals, name: string, key: string | undefined, options) =>
+        getSecret(session, io, resolveSecret(name, globals), key, options)
+      )
+    )
+
+  program
+    .command('set')
+    .description(
+      'set one key with the compare-and-swap; the value from standard input, a hidden prompt, or the argument'
+    )
+    .argument('<secret>', SECRET_HELP)
+    .argument('<key>', 'the key to set')
+    .argument('[value]', 'the value (lands in shell history: prefer standard input)')
+    .option('--create', 'create the secret when it does not exist')
+    .action(
+      withSession(
+        async (session, globals, name: string, key: string, value: string | undefined, options) =>
+          setCommand(session, io, resolveSecret(name, globals), key, value, options)
+      )
+    )
+
+  program
+    .command('unset')
+    .description('remove one key with the compare-and-swap')
+    .argument('<secret>', SECRET_HELP)
+    .argument('<key>', 'the key to remove')
+    .action(
+      withSession(async (session, globals, name: string, key: string) =>
+        unsetCommand(session, io, resolveSecret(name, globals), key)
+      )
+    )
+
+  program
+    .command('validate')
+    .description("check both secrets against the action's rules before a deploy")
+    .option(
+      '--required-keys <keys>',
+      'keys the deployment secret must have (input "required-keys")',
+      ''
+    )
+    .option(
+      '--app-required-keys <keys>',
+      'keys the app secret must have (input "app-required-keys")',
+      DEFAULT_APP_REQUIRED_KEYS
+    )
+    .option('--json', 'print JSON')
+    .action(
+      withSession(async (session, globals, options) =>
+        validateSecrets(session, io, globals, options)
+      )
+    )
+
+  program
+    .command('history')
+    .description(
+      'the versions of a secret and the keys each added, removed or changed (names only)'
+    )
+    .argument('<secret>', SECRET_HELP)
+    .option('--json', 'print JSON')
+    .action(
+      withSession(async (session, globals, name: string, options: { json?: boolean }) =>
+        secretHistory(session, io, resolveSecret(name, globals), options.json ?? false)
+      )
+    )
+
+  program
+    .command('rollback')
+    .description(
+      'make the keys of the previous version (or --to VERSION_ID) current again; refuses if the secret changes meanwhile'
+    )
+    .argument('<secret>', SECRET_HELP)
+    .option('--to <version-id>', 'the version to go back to (default: AWSPREVIOUS)')
+    .action(
+      withSession(async (session, globals, name: string, options) =>
+        rollbackCommand(session, io, resolveSecret(name, globals), options)
+      )
+    )
+
+  program
+    .command('generate')
+    .description(
+      'set a key to a new random value from GetRandomPassword, with the compare-and-swap (manual rotation)'
+    )
+    .argument('<secret>', SECRET_HELP)
+    .argument('<key>', 'the key to set, e.g. jwt_secret')
+    .option('--length <n>', 'number of characters', '32')
+    .option('--exclude-characters <chars>', 'characters never to use')
+    .option('--exclude-punctuation', 'no punctuation')
+    .option('--exclude-numbers', 'no digits')
+    .option('--exclude-uppercase', 'no upper-case letters')
+    .option('--exclude-lowercase', 'no lower-case letters')
+    .option('--include-space', 'may contain spaces')
+    .option('--require-each-included-type', 'at least one of each kind of character')
+    .option('--reveal', 'print the new value (on standard error)')
+    .option('--create', 'create the secret when it does not exist')
+    .action(
+      withSession(async (session, globals, name: string, key: string, options) =>
+        generateCommand(session, io, resolveSecret(name, globals), key, options)
+      )
+    )
+
+  program
+    .command('iam-policy')
+    .description(
+      'the least-privilege IAM policy the action needs for these settings, with the real secret ARNs when it can read them'
+    )
+    .option(
+      '--deploy',
+      'the action deploys (input deploy: true) and writes the address back',
+      false
+    )
+    .addOption(
+      new Option('--restart <how>', 'input "restart"')
+        .choices(['ssh', 'ssm', 'none'])
+        .default('ssh')
+    )
+    .option('--no-app', 'the action does not read the app secret (input app-secret-id empty)')
+    .option('--offline', 'do not look up the ARNs: print name patterns')
+    .action(
+      async (options: {
+        deploy: boolean
+        restart: 'ssh' | 'ssm' | 'none'
+        app: boolean
+        offline?: boolean
+      }) => {
+        const globals = program.opts<GlobalOptions>()
+        const resources = options.offline
+          ? {
+              deploymentSecret: secretResource(globals.deploymentSecretId),
+              appSecret: options.app ? secretResource(globals.appSecretId) : ''
+            }
+          : await resolvePolicyArns(io, globals, options.app)
+        const policy = iamPolicy({
+          ...DEFAULT_POLICY_SETTINGS,
+          ...resources,
+          deploy: options.deploy,
+          restarts: restartMethods(options.restart)
+        })
+        io.out(JSON.stringify(policy, null, 2))
+      }
+    )
+
+  program
+    .command('doctor')
+    .description(
+      'region, credentials, both secrets, and each permission the chosen action settings need: one verdict per line with the fix'
+    )
+    .option('--deploy', 'the action deploys (input deploy: true)', false)
+    .addOption(
+      new Option('--restart <how>', 'input "restart"')
+        .choices(['ssh', 'ssm', 'none'])
+        .default('ssh')
+    )
+    .option(
+      '--required-keys <keys>',
+      'keys the deployment secret must have (input "required-keys")',
+      ''
+    )
+    .option(
+      '--app-required-keys <keys>',
+      'keys the app secret must have (input "app-required-keys")',
+      DEFAULT_APP_REQUIRED_KEYS
+    )
+    .option('--json', 'print JSON')
+    .action(
+      withSession(async (session, globals, options: DoctorOptions) =>
+        doctor(session, io, globals, options)
+      )
+    )
+
+  program
+    .command('backup')
+    .description(
+      "every key of each secret's current version, with its version id, into a new file (mode 0600, never overwritten)"
+    )
+    .argument('<secrets...>', SECRET_HELP)
+    .requiredOption('--out <file>', 'the file to create')
+    .option(
+      '--kms-key-id <key>',
+      'encrypt the file with a data key from this KMS key (envelope encryption)'
+    )
+    .action(
+      withSession(async (session, globals, names: string[], options: BackupOptions) =>
+        backupCommand(
+          session,
+          io,
+          names.map(name => resolveSecret(name, globals)),
+          options
+        )
+      )
+    )
+
+  program
+    .command('restore')
+    .description(
+      'write each secret of a backup back with the compare-and-swap; refuses when one changed since the backup'
+    )
+    .argument('<file>', 'a file made by backup')
+    .option('--force', 'replace secrets that changed since the backup')
+    .action(
+      withSession(async (session, globals, file: string, options: { force?: boolean }) =>
+        restoreCommand(session, io, globals, file, options)
+      )
+    )
+
+  try {
+    await program.parseAsync(argv, { from: 'user' })
+    return code
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage
+    }
+    if (error instanceof ActionError) {
+      io.err(`error: ${quoteUntrusted(error.message, 4096)}`)
+      return EXIT.failed
+    }
+    const message = error instanceof Error ? error.message : String(error)
+    io.err(
+      `error: unexpected: ${quoteUntrusted(message, 4096)}. This is a bug in secrets-deploy; please report it.`
+    )
+    return EXIT.failed
+  }
+}

@@ -1,0 +1,104 @@
+import { secretResource } from './secrets.js'
+
+/** The action settings that decide which permissions it needs. */
+export interface PolicySettings {
+  /** Resource (ARN or ARN pattern) of the deployment secret. */
+  deploymentSecret: string
+  /** Resource of the app secret; empty when the action does not read it. */
+  appSecret: string
+  deploy: boolean
+  /** The restart methods the role must allow: one for a workflow, both for the README. */
+  restarts: readonly RestartMethod[]
+}
+
+export type RestartMethod = 'ssh' | 'ssm'
+
+/** Input `restart` as the methods it uses. */
+export function restartMethods(restart: 'ssh' | 'ssm' | 'none'): RestartMethod[] {
+  return restart === 'none' ? [] : [restart]
+}
+
+export const DEFAULT_POLICY_SETTINGS: PolicySettings = {
+  deploymentSecret: secretResource('FastAPIDeploymentSecrets'),
+  appSecret: secretResource('FastAPIAppSecrets'),
+  deploy: true,
+  restarts: ['ssh']
+}
+
+/** What the README shows: a deploy with either restart, the SSM statements marked as optional. */
+export const README_POLICY_SETTINGS: PolicySettings = {
+  ...DEFAULT_POLICY_SETTINGS,
+  restarts: ['ssh', 'ssm']
+}
+
+interface Statement {
+  Sid: string
+  Effect: 'Allow'
+  Action: string | string[]
+  Resource: string | string[]
+}
+
+const one = <T>(items: T[]): T | T[] => (items.length === 1 ? items[0] : items)
+
+/**
+ * The least-privilege policy the action needs for these settings: the one source of the
+ * `iam-policy` command and the README's "IAM policy" section (a test holds them equal).
+ */
+export function iamPolicy(settings: PolicySettings): {
+  Version: string
+  Statement: Statement[]
+} {
+  const statements: Statement[] = [
+    {
+      Sid: 'ReadBothSecrets',
+      Effect: 'Allow',
+      Action: 'secretsmanager:GetSecretValue',
+      Resource: one([settings.appSecret, settings.deploymentSecret].filter(Boolean).sort())
+    }
+  ]
+  if (settings.deploy) {
+    statements.push({
+      Sid: 'WriteTheAddressBack',
+      Effect: 'Allow',
+      Action: ['secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
+      Resource: settings.deploymentSecret
+    })
+  }
+  // Deploying finds the instance (DescribeInstances); an SSH restart learns the host key from the
+  // instance's console when no fingerprint is pinned (GetConsoleOutput).
+  const ssh = settings.restarts.includes('ssh')
+  const ec2 = [
+    ...(settings.deploy || ssh ? ['ec2:DescribeInstances'] : []),
+    ...(ssh ? ['ec2:GetConsoleOutput'] : [])
+  ]
+  if (ec2.length > 0) {
+    statements.push({
+      Sid: ssh ? 'FindTheInstanceAndItsHostKey' : 'FindTheInstance',
+      Effect: 'Allow',
+      Action: one(ec2),
+      Resource: '*'
+    })
+  }
+  if (settings.restarts.includes('ssm')) {
+    statements.push(
+      {
+        Sid: 'RestartWithRunCommand',
+        Effect: 'Allow',
+        Action: 'ssm:SendCommand',
+        Resource: ['arn:aws:ssm:*:*:document/AWS-RunShellScript', 'arn:aws:ec2:*:*:instance/*']
+      },
+      {
+        Sid: 'FollowTheRunCommand',
+        Effect: 'Allow',
+        Action: [
+          'ssm:DescribeInstanceInformation',
+          'ssm:ListCommandInvocations',
+          'ssm:GetCommandInvocation',
+          'ssm:CancelCommand'
+        ],
+        Resource: '*'
+      }
+    )
+  }
+  return { Version: '2012-10-17', Statement: statements }
+}
