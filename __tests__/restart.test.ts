@@ -9,7 +9,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import { ActionError } from '../src/errors.js'
 import { restartService, type RestartOptions } from '../src/restart.js'
-import { sshFingerprint } from '../src/ssh/fingerprint.js'
+import { hostKeyAccepted, sshFingerprint, type HostKeyCheck } from '../src/ssh/fingerprint.js'
 import {
   checkServiceName,
   checkSshLogin,
@@ -179,6 +179,39 @@ describe('restartService against OpenSSH', () => {
     await expect(restartService(options)).resolves.toEqual({
       hostFingerprint: sshd.hostFingerprint
     })
+  })
+
+  it("accepts a key from cloud-init's console block only with the type listed for it", async () => {
+    const listed = (type: string) =>
+      restartOptions({
+        hostKeys: {
+          kind: 'console',
+          instanceId: 'i-0abc1234def567890',
+          keys: [{ type, fingerprint: sshd.hostFingerprint }]
+        }
+      }).options
+
+    await expect(restartService(listed('ED25519'))).resolves.toEqual({
+      hostFingerprint: sshd.hostFingerprint
+    })
+    await sshd.clearCalls()
+    const error = await failureOf(restartService(listed('RSA')))
+
+    expect(error.message).toContain(
+      'offered no host key of a type that cloud-init listed in the console output of ' +
+        'i-0abc1234def567890 (RSA)'
+    )
+    expect(error.message).toContain('pin it with input "ssh-host-fingerprint"')
+    expect(sshd.calls()).toEqual([])
+    // A server with keys of several types may present another one: its type must match too.
+    const blob = Buffer.from(sshd.hostPublicKey.split(' ')[1], 'base64')
+    const check = (type: string): HostKeyCheck => ({
+      kind: 'console',
+      instanceId: 'i-0abc1234def567890',
+      keys: [{ type, fingerprint: sshd.hostFingerprint }]
+    })
+    expect(hostKeyAccepted(check('ED25519'), blob)).toBe(true)
+    expect(hostKeyAccepted(check('ECDSA'), blob)).toBe(false)
   })
 
   it('accepts a pinned fingerprint among others, also with base64 padding', async () => {

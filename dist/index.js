@@ -55151,6 +55151,15 @@ function finalConnectError(error, options, where) {
         (typeof err.code === 'string' && RETRYABLE_CODES.has(err.code))) {
         return undefined;
     }
+    const { hostKeys } = options;
+    if (hostKeys.kind === 'console' && /no matching host key/i.test(err.message ?? '')) {
+        const types = [...new Set(hostKeys.keys.map(key => key.type))].join(', ');
+        return new errors/* ActionError */.lZ(`The SSH server at ${where} offered no host key of a type that cloud-init listed in the ` +
+            `console output of ${hostKeys.instanceId} (${types}); the connection was closed before ` +
+            'logging in. Something else may answer at that address. Confirm the fingerprint on the ' +
+            'instance ("ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub") and pin it with input ' +
+            '"ssh-host-fingerprint".');
+    }
     // The server's own words (a DISCONNECT message) are whatever it chose to send.
     const said = quoteUntrusted(err.message ?? String(error));
     if (typeof err.code === 'number') {
