@@ -124,6 +124,8 @@ function connectOnce(
     privateKey: credentials.privateKey,
     passphrase: credentials.passphrase,
     readyTimeout: Math.max(1, readyTimeoutMs),
+    // The key is the only way in: skipping ssh2's opening "none" attempt saves a round trip.
+    authHandler: ['publickey'],
     ...(algorithms ? { algorithms: { serverHostKey: algorithms } } : {}),
     // Runs during key exchange, before the key is offered to the server.
     hostVerifier: (hostKey: Buffer) => {
