@@ -55800,6 +55800,7 @@ async function clearPending(client, secretId, versionId) {
 
 
 
+// The restart's host is the one type for "where the restart goes".
 
 
 

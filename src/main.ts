@@ -6,7 +6,8 @@ import { ActionError, failureMessage } from './errors.js'
 import { envName, exportSecret, secretEnvironment } from './export.js'
 import { readInputs, type ActionInputs } from './inputs.js'
 import { maskSecret, redact } from './log.js'
-import { restartOverSsh } from './restart.js'
+// The restart's host is the one type for "where the restart goes".
+import { restartOverSsh, type RestartHost as Target } from './restart.js'
 import { readJsonSecret, requireKeys, type JsonSecret } from './secrets.js'
 import { preloadSsh2 } from './ssh/library.js'
 import { checkSshLogin, type SshCredentials } from './ssh/validate.js'
@@ -58,12 +59,6 @@ interface Plan {
   cdk?: CdkDeployPlan
   /** The checked SSH login, when the restart goes over SSH. */
   ssh?: SshCredentials
-}
-
-/** Where the restart goes: the deployed instance, or the address the secret already holds. */
-interface Target {
-  instanceId?: string
-  address: string
 }
 
 async function pipeline(
