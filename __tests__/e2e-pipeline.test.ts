@@ -96,6 +96,7 @@ describe('the whole pipeline', () => {
     expect(run.visibleLog).toContain(
       `Host key fingerprints of ${INSTANCE} from its console output: ${sshd.hostFingerprint}`
     )
+    expect(run.visibleLog).toContain(`host key: from the console output of ${INSTANCE}`)
     expect(run.visibleLog).not.toContain('::warning::')
     // The private key is masked line by line, though the action never prints it.
     for (const line of sshd.clientPrivateKey.split('\n').filter(line => line.trim() !== '')) {
@@ -117,6 +118,7 @@ describe('the whole pipeline', () => {
     })
     const run = await runBundle(inputs, aws.environment())
     expect(run.code).toBe(0)
+    expect(run.visibleLog).toContain('host key: pinned')
     expect(sshd.calls()).toEqual(RESTARTED)
     expect(aws.callsOf('PutSecretValue')).toHaveLength(0)
     expect(aws.callsOf('GetConsoleOutput')).toHaveLength(0)
@@ -221,6 +223,22 @@ describe('the pipeline fails loudly', () => {
     expect(run.stdout).toContain(
       'is not active after the restart: systemctl is-active exited with code 3'
     )
+  })
+
+  it("when the console output holds a planted host key block besides cloud-init's, before connecting", async () => {
+    const planted = await generateKeyPair({ comment: 'planted' })
+    aws.addInstance({
+      instanceId: INSTANCE,
+      publicIp: '127.0.0.1',
+      consoleOutput: `${cloudInitConsole([planted.publicKey])}\n${cloudInitConsole([sshd.hostPublicKey])}`
+    })
+    const run = await runBundle(pipelineInputs(), aws.environment())
+    expectOneError(
+      run,
+      `The console output of instance ${INSTANCE} holds 2 different host key blocks`
+    )
+    expect(run.visibleLog).toContain('Pin the host key with input "ssh-host-fingerprint"')
+    expect(sshd.calls()).toEqual([])
   })
 
   it('when the console output has no host key, before connecting', async () => {

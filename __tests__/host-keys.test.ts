@@ -4,11 +4,8 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import {
-  fingerprintsFromConsole,
-  hostKeysFromConsole,
-  instanceByAddress
-} from '../src/host-keys.js'
+import { hostKeysFromConsole, instanceByAddress } from '../src/host-keys.js'
+import { hostKeysFromConsoleOutput } from '../src/ssh/fingerprint.js'
 import { cloudInitConsole } from '../test-support/cloud-init.js'
 import { ec2For, startLocalAws, type LocalAws } from './helpers/local-aws.js'
 
@@ -37,23 +34,77 @@ function hostKey(type: 'ed25519' | 'ecdsa'): { publicKey: string; fingerprint: s
   }
 }
 
-describe('fingerprintsFromConsole', () => {
+const INSTANCE = 'i-00000000000000001'
+
+describe('hostKeysFromConsoleOutput', () => {
   const ed25519 = hostKey('ed25519')
   const ecdsa = hostKey('ecdsa')
+  const genuine = cloudInitConsole([ed25519.publicKey, ecdsa.publicKey])
+  const refusal = /Pin the host key with input "ssh-host-fingerprint"/
 
-  it('reads the fingerprints block and the keys block, as ssh-keygen -lf prints them', () => {
-    expect(
-      fingerprintsFromConsole(cloudInitConsole([], [ed25519.fingerprint, ecdsa.fingerprint])).sort()
-    ).toEqual([ed25519.fingerprint, ecdsa.fingerprint].sort())
-    expect(fingerprintsFromConsole(cloudInitConsole([ed25519.publicKey]))).toEqual([
-      ed25519.fingerprint
+  it("reads cloud-init's fingerprints block, with each key's type", () => {
+    expect(hostKeysFromConsoleOutput(genuine, INSTANCE)).toEqual([
+      { fingerprint: ed25519.fingerprint, type: 'ED25519' },
+      { fingerprint: ecdsa.fingerprint, type: 'ECDSA' }
     ])
   })
 
-  it('ignores fingerprints outside the blocks: anything can print to the console', () => {
+  it('accepts the same block printed again (a reboot), with CRLF line ends', () => {
+    const twice = `${genuine}\n${genuine}`.replaceAll('\n', '\r\n')
+
+    expect(hostKeysFromConsoleOutput(twice, INSTANCE)).toHaveLength(2)
+  })
+
+  it("trusts no key outside a tagged block: the keys block alone is anyone's to print", () => {
+    const keysOnly = genuine
+      .split('\n')
+      .filter(line => !line.startsWith('ec2: '))
+      .join('\n')
+
+    expect(hostKeysFromConsoleOutput(keysOnly, INSTANCE)).toEqual([])
     expect(
-      fingerprintsFromConsole(`user-data says ${ed25519.fingerprint}\n${ecdsa.publicKey}`)
+      hostKeysFromConsoleOutput(
+        `user-data says ${ed25519.fingerprint}\n${ecdsa.publicKey}`,
+        INSTANCE
+      )
     ).toEqual([])
+  })
+
+  it('waits while the block is still being printed', () => {
+    const cut = genuine.slice(0, genuine.indexOf('-----END SSH HOST KEY FINGERPRINTS'))
+
+    expect(hostKeysFromConsoleOutput(cut, INSTANCE)).toEqual([])
+  })
+
+  it("refuses a planted block before cloud-init's own: two different blocks", () => {
+    const attacker = hostKey('ed25519')
+    const planted = cloudInitConsole([attacker.publicKey])
+
+    expect(() => hostKeysFromConsoleOutput(`${planted}\n${genuine}`, INSTANCE)).toThrow(
+      `The console output of instance ${INSTANCE} holds 2 different host key blocks`
+    )
+    expect(() => hostKeysFromConsoleOutput(`${planted}\n${genuine}`, INSTANCE)).toThrow(refusal)
+  })
+
+  it('refuses a block that cloud-init did not print, alone or beside the genuine one', () => {
+    const untagged = cloudInitConsole([ecdsa.publicKey])
+      .split('\n')
+      .map(line => line.replace(/^ec2: /, ''))
+      .join('\n')
+
+    for (const output of [untagged, `${untagged}\n${genuine}`, `${genuine}\n${untagged}`]) {
+      expect(() => hostKeysFromConsoleOutput(output, INSTANCE)).toThrow(
+        'holds a host key block that cloud-init did not print'
+      )
+    }
+  })
+
+  it('refuses a block with one untagged line inside', () => {
+    const lines = genuine.split('\n')
+    const entry = lines.findIndex(line => line.includes(ecdsa.fingerprint))
+    lines[entry] = lines[entry].replace(/^ec2: /, '')
+
+    expect(() => hostKeysFromConsoleOutput(lines.join('\n'), INSTANCE)).toThrow(refusal)
   })
 })
 
@@ -83,7 +134,7 @@ describe('hostKeysFromConsole', () => {
       })
     }
     await expect(hostKeysFromConsole(ec2, 'i-00000000000000001', 60000, sleep)).resolves.toEqual([
-      key.fingerprint
+      { fingerprint: key.fingerprint, type: 'ED25519' }
     ])
     expect(slept).toHaveLength(1)
   })
@@ -97,7 +148,7 @@ describe('hostKeysFromConsole', () => {
     aws.failNext('GetConsoleOutput', { status: 400, code: 'UnsupportedOperation' })
     await expect(
       hostKeysFromConsole(ec2, 'i-00000000000000001', 60000, async () => undefined)
-    ).resolves.toEqual([key.fingerprint])
+    ).resolves.toEqual([{ fingerprint: key.fingerprint, type: 'ED25519' }])
     expect(aws.callsOf('GetConsoleOutput').map(call => call.params.Latest)).toEqual([
       'true',
       undefined
@@ -111,6 +162,25 @@ describe('hostKeysFromConsole', () => {
     ).rejects.toThrow(
       'The console output of instance i-00000000000000001 showed no SSH host key fingerprints within 20 s (input "ssh-connect-timeout"). Pin the host key with input "ssh-host-fingerprint"'
     )
+  })
+
+  it('says, after a while without keys, that input "ssh-host-fingerprint" was empty', async () => {
+    aws.addInstance({ instanceId: INSTANCE, consoleOutput: 'booting...' })
+    const logged = jest.mocked(process.stdout.write)
+    let looks = 0
+    const sleep = async () => {
+      if (++looks === 3) {
+        aws.addInstance({ instanceId: INSTANCE, consoleOutput: cloudInitConsole([key.publicKey]) })
+      }
+    }
+    const key = hostKey('ed25519')
+
+    await hostKeysFromConsole(ec2, INSTANCE, 600_000, sleep)
+
+    const lines = logged.mock.calls.map(call => String(call[0]))
+    const hints = lines.filter(line => line.includes('Input "ssh-host-fingerprint" is empty'))
+    expect(hints).toHaveLength(1)
+    expect(lines.indexOf(hints[0])).toBe(1)
   })
 
   it('names ec2:GetConsoleOutput when it is denied', async () => {

@@ -9,14 +9,14 @@ import path from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import { ActionError } from '../src/errors.js'
+import { restartService, type RestartOptions } from '../src/restart.js'
+import { hostKeyAccepted, sshFingerprint, type HostKeyCheck } from '../src/ssh/fingerprint.js'
 import {
   checkServiceName,
+  checkSshLogin,
   checkUserName,
-  restartService,
-  sshFingerprint,
-  type RestartOptions,
-  type SshTarget
-} from '../src/restart.js'
+  type SshCredentials
+} from '../src/ssh/validate.js'
 import {
   freePort,
   generateKeyPair,
@@ -24,6 +24,7 @@ import {
   startSshd,
   type SshdFixture
 } from '../test-support/sshd.js'
+import { obeyedCommands, runnerView } from './helpers/runner-commands.js'
 
 const run = promisify(execFile)
 
@@ -51,17 +52,22 @@ beforeEach(async () => {
 
 /** What a run told its injected log and sleep. */
 interface Observed {
+  /** The raw log lines, stop-commands included. */
+  raw: string[]
+  /** The lines as the runner shows them. */
   lines: string[]
   warnings: string[]
   sleeps: number[]
 }
 
-function targetOf(fixture: SshdFixture, overrides: Partial<SshTarget> = {}): SshTarget {
+function credentialsOf(
+  fixture: SshdFixture,
+  overrides: Partial<SshCredentials> = {}
+): SshCredentials {
   return {
-    host: fixture.host,
-    port: fixture.port,
     username: fixture.user,
     privateKey: fixture.clientPrivateKey,
+    passphrase: undefined,
     ...overrides
   }
 }
@@ -71,9 +77,18 @@ function restartOptions(
   overrides: Partial<RestartOptions> = {},
   fixture: SshdFixture = sshd
 ): { options: RestartOptions; observed: Observed } {
-  const observed: Observed = { lines: [], warnings: [], sleeps: [] }
+  const observed: Observed = {
+    raw: [],
+    get lines() {
+      return runnerView(this.raw).text
+    },
+    warnings: [],
+    sleeps: []
+  }
   const options: RestartOptions = {
-    target: targetOf(fixture),
+    host: fixture.host,
+    port: fixture.port,
+    credentials: credentialsOf(fixture),
     hostKeys: { kind: 'pinned', fingerprints: [fixture.hostFingerprint] },
     service: 'fastapi',
     connectTimeoutMs: 5_000,
@@ -83,12 +98,46 @@ function restartOptions(
       await delay(ms)
     },
     log: {
-      info: line => observed.lines.push(line),
+      info: line => observed.raw.push(line),
       warning: message => observed.warnings.push(message)
     },
     ...overrides
   }
   return { options, observed }
+}
+
+/** An unencrypted SSH_MSG_DISCONNECT packet, as a server may send before key exchange. */
+function disconnectPacket(description: string): Buffer {
+  const text = Buffer.from(description)
+  const payload = Buffer.alloc(1 + 4 + 4 + text.length + 4)
+  payload[0] = 1 // SSH_MSG_DISCONNECT
+  payload.writeUInt32BE(2, 1) // SSH_DISCONNECT_PROTOCOL_ERROR
+  payload.writeUInt32BE(text.length, 5)
+  text.copy(payload, 9)
+  payload.writeUInt32BE(0, 9 + text.length) // empty language tag
+  let padding = 8 - ((4 + 1 + payload.length) % 8)
+  if (padding < 4) padding += 8
+  const packet = Buffer.alloc(4 + 1 + payload.length + padding)
+  packet.writeUInt32BE(1 + payload.length + padding, 0)
+  packet[4] = padding
+  payload.copy(packet, 5)
+  return packet
+}
+
+/** Single-quotes a value for the remote shell. */
+function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`
+}
+
+/** The login checks the pipeline runs before deploying, on the fixture's login by default. */
+function loginWith(
+  overrides: Partial<{ username: string; privateKey: string; passphrase: string }> = {}
+): Promise<SshCredentials> {
+  return checkSshLogin(
+    'fastapi',
+    { username: sshd.user, privateKey: sshd.clientPrivateKey, passphrase: '', ...overrides },
+    'the SSH user'
+  )
 }
 
 /** The ActionError a run fails with; fails the test if it succeeds or fails otherwise. */
@@ -117,8 +166,8 @@ describe('restartService against OpenSSH', () => {
     expect(sshd.calls()).toEqual([...RESTART_CALLS, IS_ACTIVE_CALL])
     const where = `${sshd.host}:${sshd.port}`
     expect(observed.lines).toEqual([
-      `${where}$ timeout 7 sudo -n systemctl restart -- 'fastapi'`,
-      `${where}$ timeout 7 systemctl is-active -- 'fastapi'`,
+      `${where}$ timeout 5 sudo -n systemctl restart -- 'fastapi'`,
+      `${where}$ timeout 5 systemctl is-active -- 'fastapi'`,
       'active'
     ])
     expect(observed.sleeps).toEqual([])
@@ -131,6 +180,39 @@ describe('restartService against OpenSSH', () => {
     await expect(restartService(options)).resolves.toEqual({
       hostFingerprint: sshd.hostFingerprint
     })
+  })
+
+  it("accepts a key from cloud-init's console block only with the type listed for it", async () => {
+    const listed = (type: string) =>
+      restartOptions({
+        hostKeys: {
+          kind: 'console',
+          instanceId: 'i-0abc1234def567890',
+          keys: [{ type, fingerprint: sshd.hostFingerprint }]
+        }
+      }).options
+
+    await expect(restartService(listed('ED25519'))).resolves.toEqual({
+      hostFingerprint: sshd.hostFingerprint
+    })
+    await sshd.clearCalls()
+    const error = await failureOf(restartService(listed('RSA')))
+
+    expect(error.message).toContain(
+      'offered no host key of a type that cloud-init listed in the console output of ' +
+        'i-0abc1234def567890 (RSA)'
+    )
+    expect(error.message).toContain('pin it with input "ssh-host-fingerprint"')
+    expect(sshd.calls()).toEqual([])
+    // A server with keys of several types may present another one: its type must match too.
+    const blob = Buffer.from(sshd.hostPublicKey.split(' ')[1], 'base64')
+    const check = (type: string): HostKeyCheck => ({
+      kind: 'console',
+      instanceId: 'i-0abc1234def567890',
+      keys: [{ type, fingerprint: sshd.hostFingerprint }]
+    })
+    expect(hostKeyAccepted(check('ED25519'), blob)).toBe(true)
+    expect(hostKeyAccepted(check('ECDSA'), blob)).toBe(false)
   })
 
   it('accepts a pinned fingerprint among others, also with base64 padding', async () => {
@@ -180,7 +262,7 @@ describe('restartService against OpenSSH', () => {
   it('gives up at once when the server refuses the key', async () => {
     const stranger = await generateKeyPair()
     const { options, observed } = restartOptions({
-      target: targetOf(sshd, { privateKey: stranger.privateKey })
+      credentials: credentialsOf(sshd, { privateKey: stranger.privateKey })
     })
 
     const error = await failureOf(restartService(options))
@@ -196,45 +278,50 @@ describe('restartService against OpenSSH', () => {
 
   it('asks for input "ssh-passphrase" when the key is encrypted and none is given', async () => {
     const encrypted = await generateKeyPair({ passphrase: 'correct horse battery staple' })
-    const { options, observed } = restartOptions({
-      target: targetOf(sshd, { privateKey: encrypted.privateKey })
-    })
 
-    const error = await failureOf(restartService(options))
+    const error = await failureOf(loginWith({ privateKey: encrypted.privateKey }))
 
     expect(error.message).toBe(
       'Input "ssh-private-key" could not be used as an SSH private key: the key is encrypted. ' +
         'Give its passphrase in input "ssh-passphrase".'
     )
-    expect(observed.sleeps).toEqual([])
   })
 
   it('says to check input "ssh-passphrase" when it does not decrypt the key', async () => {
     const encrypted = await generateKeyPair({ passphrase: 'correct horse battery staple' })
-    const target = targetOf(sshd, { privateKey: encrypted.privateKey, passphrase: 'wrong' })
 
-    const error = await failureOf(restartService(restartOptions({ target }).options))
+    const error = await failureOf(
+      loginWith({ privateKey: encrypted.privateKey, passphrase: 'wrong' })
+    )
 
     expect(error.message).toContain('it could not be decrypted. Check input "ssh-passphrase".')
   })
 
   it('decrypts the key with the right passphrase (then the unknown key is refused)', async () => {
     const encrypted = await generateKeyPair({ passphrase: 'correct horse battery staple' })
-    const target = targetOf(sshd, {
+    const credentials = await loginWith({
       privateKey: encrypted.privateKey,
       passphrase: 'correct horse battery staple'
     })
 
-    const error = await failureOf(restartService(restartOptions({ target }).options))
+    const error = await failureOf(restartService(restartOptions({ credentials }).options))
 
     expect(error.message).toContain('was refused: the server did not accept the key')
   })
 
+  it('treats an empty passphrase as none', async () => {
+    const credentials = await loginWith({ passphrase: '' })
+
+    expect(credentials.passphrase).toBeUndefined()
+    await expect(restartService(restartOptions({ credentials }).options)).resolves.toEqual({
+      hostFingerprint: sshd.hostFingerprint
+    })
+  })
+
   it('names input "ssh-private-key" without quoting it when the key cannot be parsed', async () => {
     const garbage = 'this is not a private key, but it is long enough to look like one'
-    const { options } = restartOptions({ target: targetOf(sshd, { privateKey: garbage }) })
 
-    const error = await failureOf(restartService(options))
+    const error = await failureOf(loginWith({ privateKey: garbage }))
 
     expect(error.message).toContain(
       'Input "ssh-private-key" could not be used as an SSH private key'
@@ -244,11 +331,16 @@ describe('restartService against OpenSSH', () => {
 
   it('says so when input "ssh-private-key" holds a public key', async () => {
     const pair = await generateKeyPair()
-    const { options } = restartOptions({ target: targetOf(sshd, { privateKey: pair.publicKey }) })
 
-    const error = await failureOf(restartService(options))
+    const error = await failureOf(loginWith({ privateKey: pair.publicKey }))
 
     expect(error.message).toContain('it holds a public key. Give the private key instead.')
+  })
+
+  it('says so when input "ssh-private-key" is empty', async () => {
+    const error = await failureOf(loginWith({ privateKey: ' \n' }))
+
+    expect(error.message).toMatch(/^Input "ssh-private-key" is empty/)
   })
 
   it('fails with the exit code and remote stderr when the restart fails, and checks nothing more', async () => {
@@ -303,7 +395,7 @@ describe('restartService against OpenSSH', () => {
     // Wrapped so that it cannot outlive the action on the instance, and run by sh as written.
     expect(observed.lines).toContainEqual(
       expect.stringMatching(
-        /\$ timeout 7 sh -c 'echo healthy; echo "checked as \$\(id -un\)" >&2'$/
+        /\$ timeout 5 sh -c 'echo healthy; echo "checked as \$\(id -un\)" >&2'$/
       )
     )
   })
@@ -321,6 +413,46 @@ describe('restartService against OpenSSH', () => {
     )
     expect(error.message).toContain('Remote stderr (last lines):\nHTTP 503 from /health')
   })
+
+  it('shows remote output as text: no workflow command in it is obeyed', async () => {
+    const payload = [
+      '::set-output name=restarted::false',
+      'ok ##[error]mid-line legacy command',
+      '::stop-commands::abc',
+      '\u0085::warning::after a character .NET trims',
+      '::abc::',
+      "::error::after the attacker's own resume token"
+    ]
+    const script = payload.map(line => `printf '%s\\n' ${shellQuote(line)}`).join('; ')
+    const { options, observed } = restartOptions({
+      healthCommand: `${script}; { ${script}; } >&2`
+    })
+
+    await restartService(options)
+
+    expect(obeyedCommands(observed.raw)).toEqual([])
+    const shown = observed.lines.join('\n')
+    expect(shown).toContain('::set-output name=restarted::false')
+    expect(shown).toContain('::error::after the attacker')
+    expect(shown).toContain('mid-line legacy command')
+  })
+
+  it('keeps a 16 MiB line from the host to a bounded line in the log and the message', async () => {
+    const { options, observed } = restartOptions({
+      healthCommand:
+        "head -c 16777216 /dev/zero | tr '\\0' x; head -c 16777216 /dev/zero | tr '\\0' y >&2; exit 1"
+    })
+
+    const error = await failureOf(restartService(options))
+
+    const logged = observed.raw.reduce((sum, line) => sum + line.length, 0)
+    expect(logged).toBeLessThan(64 * 1024)
+    expect(
+      observed.lines.some(line => /^x+ \[\.\.\. \d+ more bytes of this line cut\]/.test(line))
+    ).toBe(true)
+    expect(error.message).toContain('exited with code 1')
+    expect(error.message.length).toBeLessThan(4 * 1024)
+  }, 30_000)
 
   it('stops a command that hangs past the command timeout', async () => {
     await sshd.setBehaviour({ hangOn: 'restart' })
@@ -356,7 +488,7 @@ describe('restartService against OpenSSH', () => {
   it('gives up after the connect timeout when nothing listens', async () => {
     const port = await freePort()
     const { options, observed } = restartOptions({
-      target: targetOf(sshd, { port }),
+      port,
       connectTimeoutMs: 1_500
     })
 
@@ -369,6 +501,37 @@ describe('restartService against OpenSSH', () => {
     expect(observed.sleeps.reduce((sum, ms) => sum + ms, 0)).toBeLessThanOrEqual(1_500)
   })
 
+  it("quotes a server's DISCONNECT text as one defused line", async () => {
+    const text =
+      'Maintenance\r\n\r\n# Approve the deploy [here](https://example.invalid/a)\n' +
+      '<img src="https://example.invalid/t.gif">\n::error::forged\u0085 ##[set-output name=a;]b'
+    const sockets = new Set<net.Socket>()
+    const server = net.createServer(socket => {
+      sockets.add(socket)
+      socket.on('error', () => undefined)
+      socket.write('SSH-2.0-Stand-in_1.0\r\n')
+      socket.end(disconnectPacket(text))
+    })
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    const { port } = server.address() as net.AddressInfo
+    try {
+      const { options, observed } = restartOptions({ port })
+
+      const error = await failureOf(restartService(options))
+
+      expect(error.message).toMatch(
+        new RegExp(`^The SSH server at 127\\.0\\.0\\.1:${port} closed the connection: Maintenance`)
+      )
+      expect(error.message).not.toMatch(/[\r\n\u0085]/)
+      expect(error.message).not.toContain('##[')
+      expect(obeyedCommands([error.message])).toEqual([])
+      expect(observed.sleeps).toEqual([])
+    } finally {
+      for (const socket of sockets) socket.destroy()
+      await new Promise(resolve => server.close(resolve))
+    }
+  })
+
   it('keeps each handshake within the connect budget when the server never answers', async () => {
     const sockets = new Set<net.Socket>()
     const silent = net.createServer(socket => sockets.add(socket))
@@ -376,7 +539,7 @@ describe('restartService against OpenSSH', () => {
     const { port } = silent.address() as net.AddressInfo
     try {
       const { options } = restartOptions({
-        target: targetOf(sshd, { port }),
+        port,
         connectTimeoutMs: 1_200
       })
       const started = Date.now()
@@ -431,25 +594,21 @@ describe('names spliced into the remote command line', () => {
     expect(() => checkUserName(name, 'input "ssh-user"')).not.toThrow()
   })
 
-  it.each([
-    {
-      name: 'service',
-      overrides: (): Partial<RestartOptions> => ({ service: 'fastapi; rm -rf ~' }),
-      message: /^Input "service" must be a systemd unit name/
-    },
-    {
-      name: 'user',
-      overrides: (): Partial<RestartOptions> => ({ target: targetOf(sshd, { username: '$(id)' }) }),
-      message: /^The SSH user is not a valid Linux user name/
-    }
-  ])('checks the $name name before running anything', async ({ overrides, message }) => {
-    const { options, observed } = restartOptions(overrides())
+  it('checks the service name before running anything', async () => {
+    const { options, observed } = restartOptions({ service: 'fastapi; rm -rf ~' })
 
     const error = await failureOf(restartService(options))
 
-    expect(error.message).toMatch(message)
-    expect(observed.lines).toEqual([])
+    expect(error.message).toMatch(/^Input "service" must be a systemd unit name/)
+    expect(observed.raw).toEqual([])
     expect(observed.sleeps).toEqual([])
+    expect(sshd.calls()).toEqual([])
+  })
+
+  it('checks the user name with the key, before anything connects', async () => {
+    const error = await failureOf(loginWith({ username: '$(id)' }))
+
+    expect(error.message).toMatch(/^The SSH user is not a valid Linux user name/)
     expect(sshd.calls()).toEqual([])
   })
 })

@@ -3,14 +3,17 @@
 //   npm run bench [-- --runs 15]
 // Cases: a secrets-only run (deploy: false, restart: none), which never loads the EC2 client or
 // the SSH library, and a deploy run (CDK stand-in, instance lookup, write-back; restart: none).
+// Then the restart-only run (deploy: false, restart: ssh, pinned host key) against OpenSSH's own
+// client doing the same restart and check on the same sshd (test-support/sshd.js), as a ratio.
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse } from 'yaml'
 import { readFileSync } from 'node:fs'
 import { LocalAws } from '../test-support/aws-endpoint.js'
+import { startSshd } from '../test-support/sshd.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const runsAt = process.argv.indexOf('--runs')
@@ -27,7 +30,20 @@ aws.putSecret('FastAPIDeploymentSecrets', {
 aws.putSecret('FastAPIAppSecrets', { db_password: 'p', jwt_secret: 'j' })
 aws.addInstance({ instanceId: 'i-0abc1234def567890', publicIp: '203.0.113.7' })
 
+const sshd = await startSshd()
+aws.putSecret('RestartOnlySecrets', {
+  ec2_key_name: 'k',
+  ec2_host: sshd.host,
+  ec2_user: sshd.user,
+  github_repo: 'r'
+})
+
 const work = mkdtempSync(join(tmpdir(), 'sda-bench-'))
+const keyFile = join(work, 'id_ed25519')
+writeFileSync(keyFile, sshd.clientPrivateKey)
+chmodSync(keyFile, 0o600)
+const knownHosts = join(work, 'known_hosts')
+writeFileSync(knownHosts, `[${sshd.host}]:${sshd.port} ${sshd.hostPublicKey}\n`)
 writeFileSync(join(work, 'cdk.json'), '{}')
 writeFileSync(
   join(work, 'cdk-stand-in.json'),
@@ -59,11 +75,14 @@ function bundleEnv(inputs) {
   return env
 }
 
-/** @param {string[]} args @param {Record<string, string>} env @returns {Promise<number>} ms */
-function timed(args, env) {
+/**
+ * @param {string[]} args @param {Record<string, string>} env @param {string} [program] node by default
+ * @returns {Promise<number>} ms
+ */
+function timed(args, env, program = process.execPath) {
   const started = process.hrtime.bigint()
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env, cwd: root, stdio: 'ignore' })
+    const child = spawn(program, args, { env, cwd: root, stdio: 'ignore' })
     child.on('error', reject)
     child.on('close', code => {
       if (code !== 0) reject(new Error(`${args.join(' ')} exited ${code}`))
@@ -74,6 +93,41 @@ function timed(args, env) {
 
 const cases = {
   'node -e 0 (baseline)': () => timed(['-e', '0'], { PATH: process.env.PATH ?? '' }),
+  'ssh restart (OpenSSH)': () =>
+    timed(
+      [
+        '-i',
+        keyFile,
+        '-F',
+        '/dev/null',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'IdentitiesOnly=yes',
+        '-o',
+        'StrictHostKeyChecking=yes',
+        '-o',
+        `UserKnownHostsFile=${knownHosts}`,
+        '-p',
+        String(sshd.port),
+        `${sshd.user}@${sshd.host}`,
+        'sudo systemctl restart fastapi && systemctl is-active fastapi'
+      ],
+      { PATH: process.env.PATH ?? '', HOME: work },
+      'ssh'
+    ),
+  'restart only': () =>
+    timed(
+      [join(root, 'dist/index.js')],
+      bundleEnv({
+        deploy: 'false',
+        'deployment-secret-id': 'RestartOnlySecrets',
+        'app-secret-id': '',
+        'ssh-private-key': sshd.clientPrivateKey,
+        'ssh-host-fingerprint': sshd.hostFingerprint,
+        'ssh-port': String(sshd.port)
+      })
+    ),
   'secrets only': () =>
     timed([join(root, 'dist/index.js')], bundleEnv({ deploy: 'false', restart: 'none' })),
   'deploy + write-back': () => {
@@ -103,6 +157,7 @@ try {
     for (const [name, run] of Object.entries(cases)) samples[name].push(await run())
 } finally {
   await aws.stop()
+  await sshd.stop()
   rmSync(work, { recursive: true, force: true })
 }
 const median = (/** @type {number[]} */ xs) =>
@@ -114,3 +169,7 @@ for (const [name, xs] of Object.entries(samples)) {
     `  ${name.padEnd(22)} ${(median(xs) / baseline).toFixed(1).padStart(5)}x   (${median(xs).toFixed(0)} ms)`
   )
 }
+const restartRatio = median(samples['restart only']) / median(samples['ssh restart (OpenSSH)'])
+console.log(
+  `restart only / OpenSSH's ssh doing the same restart and check: ${restartRatio.toFixed(2)}x (goal: at most 1.0x)`
+)

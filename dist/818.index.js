@@ -9,43 +9,26 @@ export const modules = {
 /* harmony export */   hostKeysFromConsole: () => (/* binding */ hostKeysFromConsole),
 /* harmony export */   instanceByAddress: () => (/* binding */ instanceByAddress)
 /* harmony export */ });
-/* unused harmony export fingerprintsFromConsole */
 /* harmony import */ var _aws_sdk_client_ec2__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(5193);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(8261);
 /* harmony import */ var _backoff_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(2431);
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(3916);
-/* harmony import */ var _restart_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(2876);
+/* harmony import */ var _ssh_fingerprint_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(242);
+/* harmony import */ var _text_js__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(8992);
 
 
 
 
 
-const FINGERPRINT = /SHA256:[A-Za-z0-9+/]{43}/g;
-const PUBLIC_KEY = /\b(?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)) ([A-Za-z0-9+/]+={0,3})/g;
+
+// After this many empty looks, the log says why the console is being read at all: an empty
+// "ssh-host-fingerprint" (an unset variable is an empty string) is the usual reason.
+const LOOKS_BEFORE_HINT = 2;
 /**
- * The host key fingerprints cloud-init prints to the console at first boot, between
- * `-----BEGIN SSH HOST KEY FINGERPRINTS-----` and its END line, and the keys themselves between
- * `-----BEGIN SSH HOST KEY KEYS-----` and its END line (lines may carry an `ec2: ` prefix).
- */
-function fingerprintsFromConsole(output) {
-    const found = new Set();
-    for (const block of sections(output, 'SSH HOST KEY FINGERPRINTS')) {
-        for (const match of block.matchAll(FINGERPRINT))
-            found.add(match[0]);
-    }
-    for (const block of sections(output, 'SSH HOST KEY KEYS')) {
-        for (const match of block.matchAll(PUBLIC_KEY))
-            found.add((0,_restart_js__WEBPACK_IMPORTED_MODULE_2__/* .sshFingerprint */ .dN)(Buffer.from(match[1], 'base64')));
-    }
-    return [...found];
-}
-function sections(output, title) {
-    const pattern = new RegExp(`-----BEGIN ${title}-----([\\s\\S]*?)-----END ${title}-----`, 'g');
-    return [...output.matchAll(pattern)].map(match => match[1]);
-}
-/**
- * Learns the instance's host keys from its console output, which only AWS and the instance's own
- * boot can write: a channel as trusted as the credentials, unlike the first key a host presents.
+ * Learns the instance's host keys from cloud-init's block in its console output, which the
+ * instance prints at first boot and AWS serves to the credentials alone: unlike the first key a
+ * host presents, a machine in the middle cannot choose it. What else may print there, and what is
+ * refused for it, is in hostKeysFromConsoleOutput.
  */
 async function hostKeysFromConsole(ec2, instanceId, timeoutMs, sleep) {
     const backoff = (0,_backoff_js__WEBPACK_IMPORTED_MODULE_3__/* .createBackoff */ .l)({
@@ -57,9 +40,11 @@ async function hostKeysFromConsole(ec2, instanceId, timeoutMs, sleep) {
     // The latest output (Nitro only) shows a new instance's boot soonest; the buffered output still
     // holds the boot of an instance that has been up long enough for its latest output to scroll on.
     const views = [true, false];
+    let looks = 0;
     do {
-        let output = '';
+        let keys = [];
         for (const latest of [...views]) {
+            let output;
             try {
                 const response = await ec2.send(new _aws_sdk_client_ec2__WEBPACK_IMPORTED_MODULE_4__.GetConsoleOutputCommand({ InstanceId: instanceId, Latest: latest || undefined }));
                 output = Buffer.from(response.Output ?? '', 'base64').toString('utf8');
@@ -75,19 +60,26 @@ async function hostKeysFromConsole(ec2, instanceId, timeoutMs, sleep) {
                     resource: `arn:aws:ec2:*:*:instance/${instanceId}`
                 });
             }
-            if (fingerprintsFromConsole(output).length > 0)
+            keys = (0,_ssh_fingerprint_js__WEBPACK_IMPORTED_MODULE_2__/* .hostKeysFromConsoleOutput */ .B_)(output, instanceId);
+            if (keys.length > 0)
                 break;
         }
-        const fingerprints = fingerprintsFromConsole(output);
-        if (fingerprints.length > 0) {
-            _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Host key fingerprints of ${instanceId} from its console output: ${fingerprints.join(', ')}`);
-            return fingerprints;
+        if (keys.length > 0) {
+            const listed = keys.map(key => `${key.fingerprint} (${key.type})`).join(', ');
+            _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Host key fingerprints of ${instanceId} from its console output: ${listed}`);
+            return keys;
         }
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`The console output of ${instanceId} has no SSH host keys yet; waiting.`);
+        looks++;
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(looks === LOOKS_BEFORE_HINT
+            ? `The console output of ${instanceId} has no SSH host keys yet; waiting. Input ` +
+                '"ssh-host-fingerprint" is empty, which is why the console is read: if you meant to ' +
+                'pin the key, check that the variable or secret you pass to it is set.'
+            : `The console output of ${instanceId} has no SSH host keys yet; waiting.`);
     } while (await backoff.wait());
-    throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .ActionError */ .lZ(`The console output of instance ${instanceId} showed no SSH host key fingerprints within ${Math.round(timeoutMs / 1000)} s ` +
+    throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .ActionError */ .lZ(`The console output of instance ${instanceId} showed no SSH host key fingerprints within ${(0,_text_js__WEBPACK_IMPORTED_MODULE_5__/* .formatSeconds */ .X)(timeoutMs)} ` +
         '(input "ssh-connect-timeout"). Pin the host key with input "ssh-host-fingerprint" (ssh-keygen -lf on the ' +
-        "instance's /etc/ssh/ssh_host_ed25519_key.pub), or make sure cloud-init runs on the image.");
+        "instance's /etc/ssh/ssh_host_ed25519_key.pub), or make sure cloud-init runs on the image. Input " +
+        '"ssh-host-fingerprint" was empty: if the workflow sets it from a variable or secret, check that it exists.');
 }
 /** The instance that has `address`: for a restart alone, where only the secret's address is known. */
 async function instanceByAddress(ec2, address, addressType) {

@@ -54419,6 +54419,8 @@ globals.__dirname ??= (0,node_path__WEBPACK_IMPORTED_MODULE_0__.dirname)(globals
 /* harmony export */   oh: () => (/* binding */ failureMessage)
 /* harmony export */ });
 /* harmony import */ var _log_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(5625);
+/* harmony import */ var _text_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8992);
+
 
 /**
  * An error whose message is written for the person reading the workflow log: it names the input,
@@ -54528,7 +54530,7 @@ function describeAwsError(error, call) {
             ? '"kms:GenerateDataKey" and "kms:Decrypt"'
             : '"kms:Decrypt"';
         const key = call.kmsKeyId ? `KMS key ${call.kmsKeyId}` : "secret's KMS key";
-        return new ActionError(`${capitalize(call.subject)}: ${call.action} failed with ${name}${detail}. Allow ${kms} on the ` +
+        return new ActionError(`${(0,_text_js__WEBPACK_IMPORTED_MODULE_1__/* .capitalize */ .Z)(call.subject)}: ${call.action} failed with ${name}${detail}. Allow ${kms} on the ` +
             `${key} for the role the workflow runs as (in its IAM policy and, for a customer managed key, the key policy).`);
     }
     const degraded = degradedAws(err, name, call);
@@ -54539,7 +54541,7 @@ function describeAwsError(error, call) {
             `in the policy of the role or user the workflow runs as (see "IAM policy" in the README).`);
     }
     if (name === 'ResourceNotFoundException' || name === 'NotFoundException') {
-        return new ActionError(`${capitalize(call.subject)} was not found (${call.action}). ${call.notFoundHint ?? ''}`.trim());
+        return new ActionError(`${(0,_text_js__WEBPACK_IMPORTED_MODULE_1__/* .capitalize */ .Z)(call.subject)} was not found (${call.action}). ${call.notFoundHint ?? ''}`.trim());
     }
     if (NO_CREDENTIALS.has(name)) {
         return new ActionError(`No usable AWS credentials for ${call.action} on ${call.subject}${detail}. Run ` +
@@ -54551,9 +54553,6 @@ function describeAwsError(error, call) {
     }
     const status = err.$metadata?.httpStatusCode;
     return new ActionError(`${call.action} on ${call.subject} failed (${name}${status ? `, HTTP ${status}` : ''})${detail}`);
-}
-function capitalize(text) {
-    return text.charAt(0).toUpperCase() + text.slice(1);
 }
 /** The message for core.setFailed: ActionErrors as written, anything else marked as unexpected. */
 function failureMessage(error) {
@@ -54572,7 +54571,7 @@ function failureMessage(error) {
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _dirname_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6065);
 /* harmony import */ var _cancel_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(833);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9072);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(819);
 
 
 
@@ -54588,17 +54587,21 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 9488:
+/***/ 1300:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   Ck: () => (/* binding */ truncateUtf8),
-/* harmony export */   Oc: () => (/* binding */ MAX_LINE_BYTES),
-/* harmony export */   g3: () => (/* binding */ LineSplitter),
-/* harmony export */   gY: () => (/* binding */ OutputTail)
-/* harmony export */ });
-/* harmony import */ var node_string_decoder__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6193);
-/* harmony import */ var node_string_decoder__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_string_decoder__WEBPACK_IMPORTED_MODULE_0__);
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  g3: () => (/* binding */ LineSplitter),
+  Oc: () => (/* binding */ MAX_LINE_BYTES),
+  gY: () => (/* binding */ OutputTail),
+  Ck: () => (/* binding */ truncateUtf8)
+});
+
+;// CONCATENATED MODULE: external "node:string_decoder"
+const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
+;// CONCATENATED MODULE: ./src/lines.ts
 
 /** The longest line kept from another program's output; the rest of it is dropped, not buffered. */
 const MAX_LINE_BYTES = 8 * 1024;
@@ -54611,7 +54614,7 @@ const MAX_LINE_BYTES = 8 * 1024;
 class LineSplitter {
     onLine;
     maxLineBytes;
-    decoder = new node_string_decoder__WEBPACK_IMPORTED_MODULE_0__.StringDecoder('utf8');
+    decoder = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
     pending = '';
     pendingBytes = 0;
     dropped = 0;
@@ -54735,15 +54738,14 @@ class OutputTail {
 /* harmony export */   $l: () => (/* binding */ maskSecret),
 /* harmony export */   E$: () => (/* binding */ redact),
 /* harmony export */   Qb: () => (/* binding */ UntrustedOutput),
-/* harmony export */   Qi: () => (/* binding */ printUntrusted),
 /* harmony export */   X0: () => (/* binding */ quoteUntrusted),
 /* harmony export */   gG: () => (/* binding */ unmaskableReason)
 /* harmony export */ });
-/* unused harmony exports MIN_MASK_LENGTH, keepMasksLocal */
+/* unused harmony exports MIN_MASK_LENGTH, keepMasksLocal, printUntrusted */
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8261);
-/* harmony import */ var _lines_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9488);
+/* harmony import */ var _lines_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(1300);
 
 
 
@@ -54899,7 +54901,7 @@ function printUntrusted(line, write = stdoutWriter) {
 
 /***/ }),
 
-/***/ 9072:
+/***/ 819:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -54910,6 +54912,7 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __nccwpck_require__(7030);
+var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_);
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 16 modules
 var core = __nccwpck_require__(8261);
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-secrets-manager/dist-cjs/index.js
@@ -54988,8 +54991,8 @@ function splitArguments(text, inputName) {
     });
 }
 
-// EXTERNAL MODULE: ./src/lines.ts
-var lines = __nccwpck_require__(9488);
+// EXTERNAL MODULE: ./src/lines.ts + 1 modules
+var lines = __nccwpck_require__(1300);
 // EXTERNAL MODULE: ./src/log.ts
 var log = __nccwpck_require__(5625);
 // EXTERNAL MODULE: external "node:child_process"
@@ -55598,8 +55601,562 @@ function readInputs() {
     };
 }
 
-// EXTERNAL MODULE: ./src/restart.ts
-var restart = __nccwpck_require__(2876);
+// EXTERNAL MODULE: ./src/backoff.ts
+var src_backoff = __nccwpck_require__(2431);
+// EXTERNAL MODULE: ./src/text.ts
+var src_text = __nccwpck_require__(8992);
+// EXTERNAL MODULE: ./src/ssh/fingerprint.ts
+var fingerprint = __nccwpck_require__(242);
+;// CONCATENATED MODULE: ./src/ssh/library.ts
+let loading;
+/**
+ * ssh2, loaded once. The pipeline starts loading it while the deployment secret is read, so that
+ * it is ready by the time the address is known.
+ */
+function loadSsh2() {
+    // ssh2 is CommonJS: plain Node gives its exports as `default` only, a bundle also by name.
+    loading ??= __nccwpck_require__.e(/* import() */ 472).then(__nccwpck_require__.t.bind(__nccwpck_require__, 5472, 23)).then(module => (module.default ?? module));
+    return loading;
+}
+/** Starts loading ssh2 without waiting; a failure shows up where it is awaited. */
+function preloadSsh2() {
+    loadSsh2().catch(() => undefined);
+}
+
+;// CONCATENATED MODULE: ./src/ssh/connect.ts
+
+
+
+
+
+
+
+const FIRST_RETRY_DELAY_MS = 250;
+const MAX_RETRY_DELAY_MS = 5_000;
+// A handshake that takes longer than this is stuck: better to start a fresh attempt.
+const MAX_ATTEMPT_MS = 20_000;
+// Errors that mean "not reachable yet": an instance that is booting refuses or drops connections.
+const RETRYABLE_LEVELS = new Set(['client-socket', 'client-timeout', 'client-dns']);
+const RETRYABLE_CODES = new Set([
+    'ECONNREFUSED',
+    'ECONNRESET',
+    'ECONNABORTED',
+    'ETIMEDOUT',
+    'EHOSTUNREACH',
+    'EHOSTDOWN',
+    'ENETUNREACH',
+    'EPIPE',
+    'EAI_AGAIN'
+]);
+/** Connects and logs in, retrying while the instance boots; throws an ActionError otherwise. */
+async function connectWithRetries(options) {
+    const { Client } = await loadSsh2();
+    const where = `${options.host}:${options.port}`;
+    const backoff = (0,src_backoff/* createBackoff */.l)({
+        totalMs: options.timeoutMs,
+        initialDelayMs: FIRST_RETRY_DELAY_MS,
+        maxDelayMs: MAX_RETRY_DELAY_MS,
+        sleep: options.sleep
+    });
+    for (let attempt = 1;; attempt++) {
+        const seen = {};
+        const client = new Client();
+        try {
+            await connectOnce(client, options, seen, Math.min(backoff.remainingMs(), MAX_ATTEMPT_MS));
+        }
+        catch (error) {
+            connect_close(client);
+            if (seen.refused)
+                throw hostKeyMismatch(where, seen.fingerprint ?? '', options.hostKeys);
+            const final = finalConnectError(error, options, where);
+            if (final)
+                throw final;
+            if (!(await backoff.wait()) || backoff.remainingMs() <= 0) {
+                throw connectTimedOut(options, where, attempt, error);
+            }
+            continue;
+        }
+        // An unheard 'error' would crash the process; a later one fails the command in flight.
+        client.on('error', (error) => options.warn(`SSH connection to ${where}: ${(0,log/* quoteUntrusted */.X0)(error.message)}`));
+        return {
+            client,
+            where,
+            hostFingerprint: seen.fingerprint ?? '',
+            close: () => connect_close(client)
+        };
+    }
+}
+function connectOnce(client, options, seen, readyTimeoutMs) {
+    // Nagle's algorithm would hold each small handshake packet until the peer's delayed ACK
+    // (~40 ms a round trip); ssh2 leaves it on, so the socket is made here, with it off for life.
+    const sock = external_node_net_default().connect({ host: options.host, port: options.port, noDelay: true });
+    const { credentials, hostKeys } = options;
+    const algorithms = (0,fingerprint/* hostKeyAlgorithms */.Qb)(hostKeys);
+    const config = {
+        sock,
+        host: options.host,
+        port: options.port,
+        username: credentials.username,
+        privateKey: credentials.privateKey,
+        passphrase: credentials.passphrase,
+        readyTimeout: Math.max(1, readyTimeoutMs),
+        // The key is the only way in: skipping ssh2's opening "none" attempt saves a round trip.
+        authHandler: ['publickey'],
+        ...(algorithms ? { algorithms: { serverHostKey: algorithms } } : {}),
+        // Runs during key exchange, before the key is offered to the server.
+        hostVerifier: (hostKey) => {
+            seen.fingerprint = (0,fingerprint/* sshFingerprint */.dN)(hostKey);
+            seen.refused = !(0,fingerprint/* hostKeyAccepted */.Ps)(hostKeys, hostKey);
+            return !seen.refused;
+        }
+    };
+    return new Promise((resolve, reject) => {
+        // `on`, not `once`: ssh2 may report a second error while the attempt is torn down.
+        const fail = (error) => {
+            client.removeListener('ready', ready);
+            reject(error);
+        };
+        const ready = () => {
+            client.removeListener('error', fail);
+            client.removeListener('close', closedEarly);
+            resolve();
+        };
+        const closedEarly = () => fail(Object.assign(new Error('Connection closed'), { level: 'client-socket' }));
+        client.once('ready', ready);
+        client.on('error', fail);
+        client.once('close', closedEarly);
+        try {
+            client.connect(config);
+        }
+        catch (error) {
+            sock.destroy();
+            fail(error);
+        }
+    });
+}
+/** Ends the connection and makes sure its socket cannot keep the process alive. */
+function connect_close(client) {
+    // Errors while closing a dying connection change nothing.
+    client.on('error', () => undefined);
+    client.end();
+    // end() waits for the server to close its side; a hung server would keep the socket open.
+    const forceClose = setTimeout(() => client.destroy(), 1_000);
+    forceClose.unref();
+    client.once('close', () => clearTimeout(forceClose));
+}
+/** The ActionError for a failure that retrying cannot fix, or undefined when worth retrying. */
+function finalConnectError(error, options, where) {
+    const { username } = options.credentials;
+    const err = (error ?? {});
+    if (err.level === 'client-authentication') {
+        return new errors/* ActionError */.lZ(`SSH login as "${username}" on ${where} was refused: the server did not accept the key ` +
+            `from input "ssh-private-key". Check that it is the private key of the instance's key pair ` +
+            `and that "${username}" is the instance's login user (ec2-user on Amazon Linux, ` +
+            `ubuntu on Ubuntu).`);
+    }
+    if ((err.level && RETRYABLE_LEVELS.has(err.level)) ||
+        (typeof err.code === 'string' && RETRYABLE_CODES.has(err.code))) {
+        return undefined;
+    }
+    const { hostKeys } = options;
+    if (hostKeys.kind === 'console' && /no matching host key/i.test(err.message ?? '')) {
+        const types = [...new Set(hostKeys.keys.map(key => key.type))].join(', ');
+        return new errors/* ActionError */.lZ(`The SSH server at ${where} offered no host key of a type that cloud-init listed in the ` +
+            `console output of ${hostKeys.instanceId} (${types}); the connection was closed before ` +
+            'logging in. Something else may answer at that address. Confirm the fingerprint on the ' +
+            'instance ("ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub") and pin it with input ' +
+            '"ssh-host-fingerprint".');
+    }
+    // The server's own words (a DISCONNECT message) are whatever it chose to send.
+    const said = (0,log/* quoteUntrusted */.X0)(err.message ?? String(error));
+    if (typeof err.code === 'number') {
+        return new errors/* ActionError */.lZ(`The SSH server at ${where} closed the connection: ${said}`);
+    }
+    return new errors/* ActionError */.lZ(`SSH connection to ${where} failed: ${said}`);
+}
+function hostKeyMismatch(where, fingerprint, check) {
+    if (check.kind === 'console') {
+        return new errors/* ActionError */.lZ(`The host key of ${where} has fingerprint ${fingerprint}, which matches no key of its type ` +
+            `that cloud-init printed to the console output of ${check.instanceId}; the connection was ` +
+            'closed before logging in. Something else may answer at that address. Confirm the ' +
+            'fingerprint on the instance ("ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub") and pin ' +
+            'it with input "ssh-host-fingerprint".');
+    }
+    return new errors/* ActionError */.lZ(`The host key of ${where} has fingerprint ${fingerprint}, which matches none in input ` +
+        '"ssh-host-fingerprint"; the connection was closed before logging in. If the instance was ' +
+        'replaced or re-keyed, confirm the new fingerprint on the instance ("ssh-keygen -lf ' +
+        '/etc/ssh/ssh_host_ed25519_key.pub") and update input "ssh-host-fingerprint".');
+}
+function connectTimedOut(options, where, attempts, lastError) {
+    const last = (0,log/* quoteUntrusted */.X0)(lastError?.message ?? String(lastError));
+    return new errors/* ActionError */.lZ(`Could not connect to ${where} over SSH within ${(0,src_text/* formatSeconds */.X)(options.timeoutMs)} ` +
+        `(${attempts} attempt${attempts === 1 ? '' : 's'}; last error: ${last}). Check that the ` +
+        `instance is running, that the address is right and that its security group allows TCP port ` +
+        `${options.port} from the runner; a slow boot needs a longer input "ssh-connect-timeout".`);
+}
+
+;// CONCATENATED MODULE: ./src/ssh/remote-shell.ts
+
+
+
+
+
+/** coreutils' timeout exits with this when it stopped the command. */
+const TIMED_OUT = 124;
+// The remote `timeout` stops a step at the user's limit and reports it; this backstop, a little
+// later, covers a host that does not answer at all.
+const BACKSTOP_MS = 5_000;
+// Room left for the splitter's "[... N more bytes of this line cut]" within the log's line limit.
+const SPLIT_LINE_BYTES = lines/* MAX_LINE_BYTES */.Oc - 64;
+const LINES_IN_MESSAGE = 20;
+const BYTES_PER_QUOTED_LINE = 1024;
+const TAIL_BYTES = 64 * 1024;
+/** Single-quotes a value for a POSIX shell command line. */
+function singleQuote(value) {
+    return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+/** `timeout <seconds>` for a step limit given in milliseconds; the user's own number. */
+function timeoutPrefix(timeoutMs) {
+    return `timeout ${Number((timeoutMs / 1000).toFixed(3))}`;
+}
+/**
+ * Runs `steps` in one channel, one after the other, each stopped after `timeoutMs`, until one
+ * fails; their output streams to the log as untrusted text. One channel saves a round trip per
+ * step; a marker line with a random token between the steps (on stdout with the step's exit code,
+ * and on stderr) still tells which step failed, with its code and its own output.
+ */
+async function runSteps(connection, steps, timeoutMs, write) {
+    const output = new log/* UntrustedOutput */.Qb(write);
+    const marker = `sda-step-${(0,external_node_crypto_.randomBytes)(12).toString('hex')}`;
+    const limit = timeoutPrefix(timeoutMs);
+    const script = steps
+        .map((step, index) => `${limit} ${step.command}; s=$?; printf '\\n${marker} ${index} %d\\n' "$s"; ` +
+        `printf '\\n${marker} ${index}\\n' >&2; [ "$s" -eq 0 ] || exit "$s"`)
+        .join('; ');
+    const outcomes = steps.map(() => ({
+        code: null,
+        signal: null,
+        stdout: new lines/* OutputTail */.gY(TAIL_BYTES),
+        stderr: new lines/* OutputTail */.gY(TAIL_BYTES)
+    }));
+    let current = 0;
+    const { where } = connection;
+    let channel;
+    let backstop;
+    let timedOut = false;
+    const restartBackstop = () => {
+        clearTimeout(backstop);
+        backstop = setTimeout(() => {
+            timedOut = true;
+            closeChannel(channel);
+        }, timeoutMs + BACKSTOP_MS);
+    };
+    await output.around(async () => {
+        output.line(`${where}$ ${limit} ${steps[0].command}`);
+        const stepEnded = (index, code) => {
+            outcomes[index].code = code;
+            current = index + 1;
+            if (code === 0 && current < steps.length) {
+                output.line(`${where}$ ${limit} ${steps[current].command}`);
+                restartBackstop();
+            }
+        };
+        const ended = await exec(connection, script, {
+            stdout: markedLines(marker, output, stepEnded, (line, step) => outcomes[step]?.stdout.add(line)),
+            stderr: markedLines(marker, output, undefined, (line, step) => outcomes[step]?.stderr.add(line)),
+            onChannel: opened => {
+                channel = opened;
+                restartBackstop();
+            }
+        }).finally(() => clearTimeout(backstop));
+        if (current >= steps.length)
+            return;
+        if (timedOut) {
+            outcomes[current].code = TIMED_OUT;
+        }
+        else if (ended.error) {
+            throw new errors/* ActionError */.lZ(`${steps[current].doing} could not start: ${(0,log/* quoteUntrusted */.X0)(ended.error.message)}`);
+        }
+        else {
+            outcomes[current].code = ended.code;
+            outcomes[current].signal = ended.signal;
+        }
+    });
+    steps.forEach((step, index) => {
+        const outcome = outcomes[index];
+        if (outcome.code === 0)
+            return;
+        if (outcome.code === TIMED_OUT) {
+            throw new errors/* ActionError */.lZ(`${step.doing} did not finish within ${(0,src_text/* formatSeconds */.X)(timeoutMs)}, so it was stopped. ` +
+                `${step.hint} If it only needs more time, raise input "ssh-command-timeout".`);
+        }
+        const ending = outcome.code !== null
+            ? `exited with code ${outcome.code}`
+            : outcome.signal !== null
+                ? `was killed by signal ${(0,log/* quoteUntrusted */.X0)(outcome.signal, 32)}`
+                : 'ended without an exit status (was the connection lost?)';
+        throw new errors/* ActionError */.lZ(`${step.failed}: ${step.program} ${ending}. ${step.hint}${quoteOutput(outcome, step)}`);
+    });
+}
+/**
+ * A line splitter for one stream of the script: marker lines end a step (and the blank line the
+ * script prints before each, in case the step's output did not end with a newline); every other
+ * line goes to the log and to the step's tail.
+ */
+function markedLines(marker, output, onMarker, keep) {
+    const pattern = new RegExp(`^${marker} (\\d+)(?: (\\d+))?$`);
+    let heldBlank = false;
+    // This stream's own step: stdout and stderr arrive independently of each other.
+    let step = 0;
+    const show = (line) => {
+        output.line(line);
+        keep(line, step);
+    };
+    return new lines/* LineSplitter */.g3(line => {
+        const match = pattern.exec(line);
+        if (match) {
+            heldBlank = false;
+            step = Number(match[1]) + 1;
+            onMarker?.(Number(match[1]), Number(match[2] ?? 0));
+            return;
+        }
+        if (heldBlank)
+            show('');
+        heldBlank = line === '';
+        if (!heldBlank)
+            show(line);
+    }, SPLIT_LINE_BYTES);
+}
+/** Runs `command` and resolves when its channel closes; never rejects. */
+function exec(connection, command, handlers) {
+    return new Promise(resolve => {
+        connection.client.exec(command, (error, channel) => {
+            if (error) {
+                resolve({ code: null, signal: null, error });
+                return;
+            }
+            handlers.onChannel(channel);
+            const end = { code: null, signal: null };
+            channel.on('exit', (code, signal) => {
+                end.code = typeof code === 'number' ? code : null;
+                end.signal = signal ?? null;
+            });
+            channel.on('data', (chunk) => handlers.stdout.write(chunk));
+            channel.stderr.on('data', (chunk) => handlers.stderr.write(chunk));
+            channel.on('close', () => {
+                handlers.stdout.end();
+                handlers.stderr.end();
+                resolve(end);
+            });
+        });
+    });
+}
+/**
+ * Closes a command's channel; it must not throw on a dying link. Without a terminal sshd does not
+ * stop the remote process: the remote `timeout` does that.
+ */
+function closeChannel(channel) {
+    try {
+        channel?.close();
+    }
+    catch {
+        // The connection is closed right after; nothing more to do.
+    }
+}
+/** The step's last lines, each made safe to quote: the message reaches the log and the summary. */
+function quoteOutput(outcome, step) {
+    const quoted = (tail) => tail
+        .lastLines(LINES_IN_MESSAGE)
+        .split('\n')
+        .map(line => (0,log/* quoteUntrusted */.X0)(line, BYTES_PER_QUOTED_LINE))
+        .join('\n');
+    const parts = [];
+    if (step.includeStdout && outcome.stdout.lastLines(1) !== '') {
+        parts.push(`Remote stdout:\n${quoted(outcome.stdout)}`);
+    }
+    if (outcome.stderr.lastLines(1) !== '') {
+        parts.push(`Remote stderr (last lines):\n${quoted(outcome.stderr)}`);
+    }
+    return parts.map(part => `\n${part}`).join('');
+}
+
+;// CONCATENATED MODULE: ./src/ssh/validate.ts
+
+
+
+// systemd's own limit and alphabet for unit names (systemd.unit(5)); `@` for template instances.
+const UNIT_NAME = /^[A-Za-z0-9:_.@\\-]+$/;
+const UNIT_NAME_MAX = 255;
+// useradd's default NAME_REGEX (with upper case refused) and its length limit.
+const USER_NAME = /^[a-z_][a-z0-9_-]*\$?$/;
+const USER_NAME_MAX = 32;
+/** Throws unless `service` is a systemd unit name: it ends up on a remote command line. */
+function checkServiceName(service) {
+    if (service.length > UNIT_NAME_MAX || !UNIT_NAME.test(service) || service.startsWith('-')) {
+        throw new errors/* ActionError */.lZ(`Input "service" must be a systemd unit name such as "fastapi" or "fastapi.service" (letters, ` +
+            `digits and ":_.@-\\", at most ${UNIT_NAME_MAX} characters, not starting with "-"), ` +
+            `not ${JSON.stringify(service)}.`);
+    }
+}
+/**
+ * Throws unless `user` is a Linux user name. The message does not repeat the value: it may come
+ * from the deployment secret.
+ */
+function checkUserName(user, source) {
+    if (user.length <= USER_NAME_MAX && USER_NAME.test(user))
+        return;
+    const problem = user === '' ? 'is empty' : 'is not a valid Linux user name';
+    throw new errors/* ActionError */.lZ(`${(0,src_text/* capitalize */.Z)(source)} ${problem}: give the instance's login user, such as "ec2-user" or ` +
+        `"ubuntu" (lower-case letters, digits, "_" and "-", starting with a letter or "_", at most ` +
+        `${USER_NAME_MAX} characters).`);
+}
+/**
+ * Checks what the restart will need, the private key included (ssh2 parses it, as it will to
+ * connect), and returns the login the SSH layer takes. The pipeline calls it once, before
+ * deploying, so that a mistake fails the run before anything changes.
+ */
+async function checkSshLogin(service, login, userSource) {
+    checkServiceName(service);
+    if (login.privateKey.trim() === '') {
+        throw new errors/* ActionError */.lZ('Input "ssh-private-key" is empty: give the private key of the instance\'s key pair, e.g. ' +
+            '${{ secrets.EC2_SSH_KEY }}, or set restart: none.');
+    }
+    const passphrase = login.passphrase === '' ? undefined : login.passphrase;
+    const { utils } = await loadSsh2();
+    const parsed = utils.parseKey(login.privateKey, passphrase);
+    if (parsed instanceof Error)
+        throw privateKeyError(parsed.message, passphrase !== undefined);
+    if (!(Array.isArray(parsed) ? parsed : [parsed]).every(key => key.isPrivateKey())) {
+        throw privateKeyError('does not contain a (valid) private key', passphrase !== undefined);
+    }
+    checkUserName(login.username, userSource);
+    return { username: login.username, privateKey: login.privateKey, passphrase };
+}
+/** ssh2's parser messages are mapped to advice: some of them quote bytes of the key. */
+function privateKeyError(parserMessage, passphraseGiven) {
+    const start = 'Input "ssh-private-key" could not be used as an SSH private key';
+    if (/no passphrase given/i.test(parserMessage)) {
+        return new errors/* ActionError */.lZ(`${start}: the key is encrypted. Give its passphrase in input "ssh-passphrase".`);
+    }
+    if (/bad passphrase/i.test(parserMessage) ||
+        (passphraseGiven && /decrypt/i.test(parserMessage))) {
+        return new errors/* ActionError */.lZ(`${start}: it could not be decrypted. Check input "ssh-passphrase".`);
+    }
+    if (/does not contain a \(valid\) private key/.test(parserMessage)) {
+        return new errors/* ActionError */.lZ(`${start}: it holds a public key. Give the private key instead.`);
+    }
+    return new errors/* ActionError */.lZ(`${start}: it is not in a format ssh2 reads (OpenSSH, PEM or PuTTY). Paste the whole key file, ` +
+        'including its BEGIN and END lines; if the key is encrypted, also set input "ssh-passphrase".');
+}
+
+;// CONCATENATED MODULE: ./src/restart.ts
+
+
+
+
+
+
+/**
+ * Connects to the instance (retrying while it boots), restarts the unit with `sudo -n systemctl
+ * restart`, then checks it with `systemctl is-active` or the health command: both in one channel.
+ */
+async function restartService(options) {
+    const { service, credentials } = options;
+    checkServiceName(service);
+    const warning = options.log?.warning ?? ((message) => core/* warning */.$e(message));
+    const connection = await connectWithRetries({
+        host: options.host,
+        port: options.port,
+        credentials,
+        hostKeys: options.hostKeys,
+        timeoutMs: options.connectTimeoutMs,
+        sleep: options.sleep,
+        warn: warning
+    });
+    try {
+        const { where } = connection;
+        const unit = singleQuote(service);
+        const inspect = `"systemctl status ${service}" and "journalctl -u ${service}" on the instance`;
+        // Closing the channel does not stop a command sshd started without a terminal: coreutils'
+        // timeout does. It runs outside sudo, so a sudoers rule that allows only "systemctl restart
+        // <unit>" still matches.
+        const restart = {
+            command: `sudo -n systemctl restart -- ${unit}`,
+            doing: `Restarting service "${service}" on ${where}`,
+            failed: `Restarting service "${service}" on ${where} failed`,
+            program: 'sudo -n systemctl restart',
+            hint: `Check ${inspect}; user "${credentials.username}" needs passwordless sudo for systemctl.`
+        };
+        const check = options.healthCommand
+            ? {
+                command: `sh -c ${singleQuote(options.healthCommand)}`,
+                doing: `The health command on ${where}`,
+                failed: `The health check of service "${service}" on ${where} failed after the restart`,
+                program: 'the health command (input "health-command")',
+                hint: `Check ${inspect}, and the health command itself.`
+            }
+            : {
+                command: `systemctl is-active -- ${unit}`,
+                doing: `Checking that service "${service}" on ${where} is active`,
+                failed: `Service "${service}" on ${where} is not active after the restart`,
+                program: 'systemctl is-active',
+                hint: `See ${inspect}.`,
+                includeStdout: true
+            };
+        await runSteps(connection, [restart, check], options.commandTimeoutMs, options.log?.info);
+        return { hostFingerprint: connection.hostFingerprint };
+    }
+    finally {
+        connection.close();
+    }
+}
+/** The pipeline's restart phase over SSH: the host key check, the restart, the report. */
+async function restartOverSsh(inputs, credentials, target, clients, sleep, report) {
+    const hostKeys = await hostKeyCheck(inputs, target, clients, sleep);
+    const where = `${target.address}:${inputs.ssh.port}`;
+    report.restart = { host: where, unit: inputs.service, result: 'failed' };
+    const { hostFingerprint } = await restartService({
+        host: target.address,
+        port: inputs.ssh.port,
+        credentials,
+        hostKeys,
+        service: inputs.service,
+        healthCommand: inputs.ssh.healthCommand,
+        connectTimeoutMs: inputs.ssh.connectTimeoutSeconds * 1000,
+        commandTimeoutMs: inputs.ssh.commandTimeoutSeconds * 1000,
+        sleep
+    });
+    const check = inputs.ssh.healthCommand ? 'health command passed' : 'active';
+    report.restart.result = `restarted, ${check} (host key ${hostFingerprint})`;
+    core/* setOutput */.uH(OUTPUTS.restarted, 'true');
+    core/* info */.pq(`Restarted "${inputs.service}" on ${where}.`);
+}
+/**
+ * Pinned fingerprints, else the ones cloud-init printed to the instance's console, else (opted
+ * in) any; the mode in force goes to the log first, so that an empty input is not silent.
+ */
+async function hostKeyCheck(inputs, target, clients, sleep) {
+    const { hostFingerprints, insecureSkipHostKeyCheck, connectTimeoutSeconds } = inputs.ssh;
+    if (hostFingerprints.length > 0) {
+        const pinned = { kind: 'pinned', fingerprints: hostFingerprints };
+        core/* info */.pq((0,fingerprint/* describeHostKeyMode */.Wp)(pinned));
+        return pinned;
+    }
+    if (insecureSkipHostKeyCheck) {
+        core/* info */.pq((0,fingerprint/* describeHostKeyMode */.Wp)({ kind: 'any' }));
+        core/* warning */.$e(`Not verifying the SSH host key of ${target.address} (ssh-insecure-skip-host-key-check: true): whoever answers ` +
+            'at that address gets the restart. Pin it with input "ssh-host-fingerprint" instead.');
+        return { kind: 'any' };
+    }
+    // Loaded here: with it comes the EC2 client, most of the bundle's size.
+    const { hostKeysFromConsole, instanceByAddress } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(818)]).then(__nccwpck_require__.bind(__nccwpck_require__, 4818));
+    const ec2 = await clients.ec2();
+    const instanceId = target.instanceId ?? (await instanceByAddress(ec2, target.address, inputs.addressType));
+    core/* info */.pq(`${(0,fingerprint/* describeHostKeyMode */.Wp)({ kind: 'console', instanceId, keys: [] })} (input "ssh-host-fingerprint" is empty)`);
+    const keys = await hostKeysFromConsole(ec2, instanceId, connectTimeoutSeconds * 1000, sleep);
+    return { kind: 'console', instanceId, keys };
+}
+
 ;// CONCATENATED MODULE: ./src/secret-errors.ts
 
 
@@ -56019,6 +56576,9 @@ async function clearPending(client, secretId, versionId, context) {
 
 
 
+// The restart's host is the one type for "where the restart goes".
+
+
 
 
 
@@ -56063,6 +56623,9 @@ async function run(overrides = {}) {
 }
 async function pipeline(inputs, deps, report, phases) {
     const clients = deps.awsClients(resolveRegion(deps.env, inputs.deploymentSecretId));
+    // The address is all the SSH connection waits for: load its code while the secret is read.
+    if (inputs.restart === 'ssh')
+        preloadSsh2();
     const deployment = await readJsonSecret(clients.secretsManager, inputs.deploymentSecretId, 'deployment', inputs.maskExclude);
     report.secretsRead.push({
         role: 'deployment',
@@ -56106,11 +56669,11 @@ async function pipeline(inputs, deps, report, phases) {
         core/* setOutput */.uH(OUTPUTS.instanceIp, target.address);
     }
     core/* setOutput */.uH(OUTPUTS.secretVersionId, versionId);
-    if (plan.sshUser && target) {
+    if (plan.ssh && target) {
         phases.enter('the SSH restart', `${writtenState(report)}; the connection to the instance was closed: whether the restart ran there is unknown, check the service`);
         // The restart cannot be stopped from outside yet: the run reports and exits, which closes
         // the connection.
-        await (0,cancel/* unlessStopped */.OO)(restartOverSsh(inputs, plan.sshUser, target, clients, deps, report), deps.signal);
+        await (0,cancel/* unlessStopped */.OO)(restartOverSsh(inputs, plan.ssh, target, clients, deps.sleep, report), deps.signal);
     }
 }
 /** What a stopped run leaves in the deployment secret, once the write-back is past. */
@@ -56131,30 +56694,6 @@ async function writeAddressBack(inputs, deployment, address, clients, report, de
     if (inputs.exportEnv && inputs.envKeys.includes(hostKey))
         core/* exportVariable */.dN(envName(hostKey), address);
     return written.versionId;
-}
-async function restartOverSsh(inputs, user, target, clients, deps, report) {
-    const hostKeys = await hostKeyCheck(inputs, target, clients, deps);
-    const where = `${target.address}:${inputs.ssh.port}`;
-    report.restart = { host: where, unit: inputs.service, result: 'failed' };
-    const { hostFingerprint } = await (0,restart/* restartService */.PE)({
-        target: {
-            host: target.address,
-            port: inputs.ssh.port,
-            username: user,
-            privateKey: inputs.ssh.privateKey,
-            passphrase: inputs.ssh.passphrase
-        },
-        hostKeys,
-        service: inputs.service,
-        healthCommand: inputs.ssh.healthCommand,
-        connectTimeoutMs: inputs.ssh.connectTimeoutSeconds * 1000,
-        commandTimeoutMs: inputs.ssh.commandTimeoutSeconds * 1000,
-        sleep: deps.sleep
-    });
-    const check = inputs.ssh.healthCommand ? 'health command passed' : 'active';
-    report.restart.result = `restarted, ${check} (host key ${hostFingerprint})`;
-    core/* setOutput */.uH(OUTPUTS.restarted, 'true');
-    core/* info */.pq(`Restarted "${inputs.service}" on ${where}.`);
 }
 /**
  * Checks what the deploy and restart phases will need, so that a mistake fails the run before
@@ -56178,8 +56717,7 @@ async function planLaterPhases(inputs, deployment, env) {
         const userSource = inputs.ssh.user
             ? 'input "ssh-user"'
             : `key "ec2_user" of the deployment secret "${deployment.id}" (used when input "ssh-user" is empty)`;
-        await (0,restart/* checkRestartTarget */.XY)(inputs.service, { username: user, ...inputs.ssh }, userSource);
-        plan.sshUser = user;
+        plan.ssh = await checkSshLogin(inputs.service, { username: user, ...inputs.ssh }, userSource);
     }
     return plan;
 }
@@ -56219,412 +56757,152 @@ async function deployAndLocate(inputs, cdk, secretEnv, clients, deps, phases) {
     core/* info */.pq(`Stack "${inputs.stack}" runs instance ${instance.instanceId} at ${instance.address}.`);
     return instance;
 }
-/** Pinned fingerprints, else the ones the instance printed to its console, else (opted in) any. */
-async function hostKeyCheck(inputs, target, clients, deps) {
-    const { hostFingerprints, insecureSkipHostKeyCheck, connectTimeoutSeconds } = inputs.ssh;
-    if (hostFingerprints.length > 0)
-        return { kind: 'pinned', fingerprints: hostFingerprints };
-    if (insecureSkipHostKeyCheck) {
-        core/* warning */.$e(`Not verifying the SSH host key of ${target.address} (ssh-insecure-skip-host-key-check: true): whoever answers ` +
-            'at that address gets the restart. Pin it with input "ssh-host-fingerprint" instead.');
-        return { kind: 'any' };
+
+
+/***/ }),
+
+/***/ 242:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   B_: () => (/* binding */ hostKeysFromConsoleOutput),
+/* harmony export */   Ps: () => (/* binding */ hostKeyAccepted),
+/* harmony export */   Qb: () => (/* binding */ hostKeyAlgorithms),
+/* harmony export */   Wp: () => (/* binding */ describeHostKeyMode),
+/* harmony export */   dN: () => (/* binding */ sshFingerprint)
+/* harmony export */ });
+/* unused harmony export hostKeyType */
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3916);
+
+
+/** The fingerprint of a raw SSH host key, exactly as `ssh-keygen -lf` prints it. */
+function sshFingerprint(hostKey) {
+    return `SHA256:${(0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.createHash)('sha256').update(hostKey).digest('base64').replace(/=+$/, '')}`;
+}
+// The key types ssh-keygen names, with the host key algorithms ssh2 may negotiate for each.
+const ALGORITHMS_BY_TYPE = {
+    ED25519: ['ssh-ed25519'],
+    ECDSA: ['ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521'],
+    RSA: ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
+    DSA: ['ssh-dss']
+};
+/** The key type of a raw host key (its first SSH string), in ssh-keygen's words. */
+function hostKeyType(hostKey) {
+    const length = hostKey.length >= 4 ? hostKey.readUInt32BE(0) : 0;
+    const name = hostKey.subarray(4, 4 + length).toString('latin1');
+    if (name === 'ssh-ed25519')
+        return 'ED25519';
+    if (name.startsWith('ecdsa-sha2-'))
+        return 'ECDSA';
+    if (name === 'ssh-rsa')
+        return 'RSA';
+    if (name === 'ssh-dss')
+        return 'DSA';
+    return name;
+}
+/** Whether the key the server presented passes the check. */
+function hostKeyAccepted(check, hostKey) {
+    const fingerprint = sshFingerprint(hostKey);
+    switch (check.kind) {
+        case 'any':
+            return true;
+        case 'pinned':
+            return check.fingerprints.some(pinned => pinned.trim().replace(/=+$/, '') === fingerprint);
+        case 'console': {
+            const type = hostKeyType(hostKey);
+            return check.keys.some(key => key.fingerprint === fingerprint && key.type === type);
+        }
     }
-    const { hostKeysFromConsole, instanceByAddress } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(818)]).then(__nccwpck_require__.bind(__nccwpck_require__, 4818));
-    const ec2 = await clients.ec2();
-    const instanceId = target.instanceId ?? (await instanceByAddress(ec2, target.address, inputs.addressType));
-    const fingerprints = await hostKeysFromConsole(ec2, instanceId, connectTimeoutSeconds * 1000, deps.sleep);
-    return { kind: 'pinned', fingerprints };
+}
+/**
+ * The host key algorithms to offer, so that the server presents a key of a type the console
+ * listed (a server with several keys would otherwise pick one the check does not know).
+ */
+function hostKeyAlgorithms(check) {
+    if (check.kind !== 'console')
+        return undefined;
+    const algorithms = check.keys.flatMap(key => ALGORITHMS_BY_TYPE[key.type] ?? []);
+    return algorithms.length > 0 ? [...new Set(algorithms)] : undefined;
+}
+/** The log line that says which host key check is in force. */
+function describeHostKeyMode(check) {
+    switch (check.kind) {
+        case 'pinned':
+            return 'host key: pinned (input "ssh-host-fingerprint")';
+        case 'console':
+            return `host key: from the console output of ${check.instanceId}`;
+        case 'any':
+            return 'host key: not verified (input "ssh-insecure-skip-host-key-check")';
+    }
+}
+const BEGIN = '-----BEGIN SSH HOST KEY FINGERPRINTS-----';
+const END = '-----END SSH HOST KEY FINGERPRINTS-----';
+// cloud-init's write-ssh-key-fingerprints logs each line with the tag "ec2:".
+const CLOUD_INIT_PREFIX = 'ec2: ';
+// "ec2: 256 SHA256:... root@ip-10-0-1-7 (ED25519)", as ssh-keygen -l prints it.
+const CLOUD_INIT_ENTRY = /^\d+ (SHA256:[A-Za-z0-9+/]{43}) .*\(([A-Z0-9]+)\)$/;
+/**
+ * The host keys in cloud-init's fingerprints block of an instance's console output; empty while
+ * cloud-init has not printed it yet. Anything on the instance can print to the console (user
+ * data, the app's install logs), so a block is trusted only when it is cloud-init's (every line
+ * tagged `ec2:`) and the only one: a second, different block or an untagged one is refused.
+ */
+function hostKeysFromConsoleOutput(output, instanceId) {
+    const lines = output.split(/\r?\n|\r/);
+    const blocks = new Map();
+    for (let i = 0; i < lines.length; i++) {
+        if (!lines[i].includes(BEGIN))
+            continue;
+        const end = lines.findIndex((line, j) => j > i && line.includes(END));
+        if (end < 0)
+            break; // still being printed
+        const block = lines.slice(i, end + 1);
+        if (!block.every(line => line.startsWith(CLOUD_INIT_PREFIX))) {
+            throw consoleRefused(instanceId, 'a host key block that cloud-init did not print');
+        }
+        const keys = block
+            .slice(1, -1)
+            .map(line => CLOUD_INIT_ENTRY.exec(line.slice(CLOUD_INIT_PREFIX.length).trim()))
+            .filter(match => match !== null)
+            .map(match => ({ fingerprint: match[1], type: match[2] }));
+        const identity = keys
+            .map(key => `${key.type} ${key.fingerprint}`)
+            .sort()
+            .join('\n');
+        blocks.set(identity, keys);
+        i = end;
+    }
+    if (blocks.size > 1) {
+        throw consoleRefused(instanceId, `${blocks.size} different host key blocks`);
+    }
+    return [...blocks.values()][0] ?? [];
+}
+function consoleRefused(instanceId, what) {
+    return new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .ActionError */ .lZ(`The console output of instance ${instanceId} holds ${what}, so it cannot tell which host key ` +
+        "is the instance's: anything running on the instance can print there. Pin the host key with " +
+        'input "ssh-host-fingerprint" (run "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub" on ' +
+        'the instance, or read it from a console output you trust).');
 }
 
 
 /***/ }),
 
-/***/ 2876:
+/***/ 8992:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   PE: () => (/* binding */ restartService),
-/* harmony export */   XY: () => (/* binding */ checkRestartTarget),
-/* harmony export */   dN: () => (/* binding */ sshFingerprint)
+/* harmony export */   X: () => (/* binding */ formatSeconds),
+/* harmony export */   Z: () => (/* binding */ capitalize)
 /* harmony export */ });
-/* unused harmony exports checkServiceName, checkUserName */
-/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8261);
-/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7598);
-/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var node_string_decoder__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(6193);
-/* harmony import */ var node_string_decoder__WEBPACK_IMPORTED_MODULE_2___default = /*#__PURE__*/__nccwpck_require__.n(node_string_decoder__WEBPACK_IMPORTED_MODULE_2__);
-/* harmony import */ var _backoff_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(2431);
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(3916);
-/* harmony import */ var _log_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(5625);
-
-
-
-
-
-
-// systemd's own limit and alphabet for unit names (systemd.unit(5)); `@` for template instances.
-const UNIT_NAME = /^[A-Za-z0-9:_.@\\-]+$/;
-const UNIT_NAME_MAX = 255;
-// useradd's default NAME_REGEX (with upper case refused) and its length limit.
-const USER_NAME = /^[a-z_][a-z0-9_-]*\$?$/;
-const USER_NAME_MAX = 32;
-const FIRST_RETRY_DELAY_MS = 250;
-const MAX_RETRY_DELAY_MS = 5_000;
-// A handshake that takes longer than this is stuck: better to start a fresh attempt.
-const MAX_ATTEMPT_MS = 20_000;
-const STDERR_LINES_IN_MESSAGE = 20;
-// Errors that mean "not reachable yet": an instance that is booting refuses or drops connections.
-const RETRYABLE_LEVELS = new Set(['client-socket', 'client-timeout', 'client-dns']);
-const RETRYABLE_CODES = new Set([
-    'ECONNREFUSED',
-    'ECONNRESET',
-    'ECONNABORTED',
-    'ETIMEDOUT',
-    'EHOSTUNREACH',
-    'EHOSTDOWN',
-    'ENETUNREACH',
-    'EPIPE',
-    'EAI_AGAIN'
-]);
-/** Throws unless `service` is a systemd unit name: it ends up on a remote command line. */
-function checkServiceName(service) {
-    if (service.length > UNIT_NAME_MAX || !UNIT_NAME.test(service) || service.startsWith('-')) {
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ(`Input "service" must be a systemd unit name such as "fastapi" or "fastapi.service" (letters, ` +
-            `digits and ":_.@-\\", at most ${UNIT_NAME_MAX} characters, not starting with "-"), ` +
-            `not ${JSON.stringify(service)}.`);
-    }
-}
-/**
- * Throws unless `user` is a Linux user name. The message does not repeat the value: it may come
- * from the deployment secret.
- */
-function checkUserName(user, source) {
-    if (user.length <= USER_NAME_MAX && USER_NAME.test(user))
-        return;
-    const problem = user === '' ? 'is empty' : 'is not a valid Linux user name';
-    throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ(`${capitalize(source)} ${problem}: give the instance's login user, such as "ec2-user" or ` +
-        `"ubuntu" (lower-case letters, digits, "_" and "-", starting with a letter or "_", at most ` +
-        `${USER_NAME_MAX} characters).`);
-}
-/** The fingerprint of a raw SSH host key, exactly as `ssh-keygen -lf` prints it. */
-function sshFingerprint(hostKey) {
-    return `SHA256:${(0,node_crypto__WEBPACK_IMPORTED_MODULE_1__.createHash)('sha256').update(hostKey).digest('base64').replace(/=+$/, '')}`;
-}
-/**
- * Checks what the restart will need, the private key included (ssh2 parses it, as it will to
- * connect); the pipeline calls it before deploying, so that a mistake fails the run before anything
- * changes.
- */
-async function checkRestartTarget(service, target, userSource) {
-    checkServiceName(service);
-    if (target.privateKey.trim() === '') {
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ('Input "ssh-private-key" is empty: give the private key of the instance\'s key pair, e.g. ' +
-            '${{ secrets.EC2_SSH_KEY }}, or set restart: none.');
-    }
-    // ssh2 is CommonJS: plain Node gives its exports as `default` only, a bundle also by name.
-    const ssh2 = await __nccwpck_require__.e(/* import() */ 472).then(__nccwpck_require__.t.bind(__nccwpck_require__, 5472, 23));
-    const { utils } = ssh2.default ?? ssh2;
-    const parsed = utils.parseKey(target.privateKey, target.passphrase || undefined);
-    if (parsed instanceof Error)
-        throw privateKeyError(parsed.message, Boolean(target.passphrase));
-    if (!(Array.isArray(parsed) ? parsed : [parsed]).every(key => key.isPrivateKey())) {
-        throw privateKeyError('does not contain a (valid) private key', Boolean(target.passphrase));
-    }
-    checkUserName(target.username, userSource);
-}
-/**
- * Connects to the instance (retrying while it boots), restarts the unit with `sudo -n systemctl
- * restart`, then checks it with `systemctl is-active` or the health command.
- */
-async function restartService(options) {
-    const { target, service } = options;
-    await checkRestartTarget(service, target, 'the SSH user');
-    if (options.hostKeys.kind === 'pinned' && options.hostKeys.fingerprints.length === 0) {
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ('Input "ssh-host-fingerprint" lists no fingerprint to pin the host key to.');
-    }
-    const log = options.log ?? {
-        info: _log_js__WEBPACK_IMPORTED_MODULE_4__/* .printUntrusted */ .Qi,
-        warning: message => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(message)
-    };
-    const sleep = options.sleep ?? (ms => new Promise(resolve => setTimeout(resolve, ms)));
-    const { ssh, hostFingerprint } = await connectWithRetries(options, sleep, log);
-    try {
-        const where = describeTarget(target);
-        const remote = new RemoteShell(ssh, where, options.commandTimeoutMs, log);
-        const unit = singleQuote(service);
-        // Closing the channel does not stop a command sshd started without a terminal: coreutils'
-        // timeout does, a little after the action has given up. It runs outside sudo, so a sudoers
-        // rule that allows only "systemctl restart <unit>" still matches.
-        const limit = `timeout ${Math.ceil(options.commandTimeoutMs / 1000) + 2}`;
-        const inspect = `"systemctl status ${service}" and "journalctl -u ${service}" on the instance`;
-        await remote.run(`${limit} sudo -n systemctl restart -- ${unit}`, {
-            doing: `Restarting service "${service}" on ${where}`,
-            failed: `Restarting service "${service}" on ${where} failed`,
-            program: 'sudo -n systemctl restart',
-            hint: `Check ${inspect}; user "${target.username}" needs passwordless sudo for systemctl.`
-        });
-        if (options.healthCommand) {
-            await remote.run(`${limit} sh -c ${singleQuote(options.healthCommand)}`, {
-                doing: `The health command on ${where}`,
-                failed: `The health check of service "${service}" on ${where} failed after the restart`,
-                program: 'the health command (input "health-command")',
-                hint: `Check ${inspect}, and the health command itself.`
-            });
-        }
-        else {
-            await remote.run(`${limit} systemctl is-active -- ${unit}`, {
-                doing: `Checking that service "${service}" on ${where} is active`,
-                failed: `Service "${service}" on ${where} is not active after the restart`,
-                program: 'systemctl is-active',
-                hint: `See ${inspect}.`,
-                includeStdout: true
-            });
-        }
-        return { hostFingerprint };
-    }
-    finally {
-        disconnect(ssh);
-    }
-}
-function describeTarget(target) {
-    return `${target.host}:${target.port}`;
-}
-async function connectWithRetries(options, sleep, log) {
-    const { NodeSSH } = await Promise.all(/* import() */[__nccwpck_require__.e(472), __nccwpck_require__.e(487)]).then(__nccwpck_require__.bind(__nccwpck_require__, 9487));
-    const { target, hostKeys, connectTimeoutMs } = options;
-    const where = describeTarget(target);
-    const backoff = (0,_backoff_js__WEBPACK_IMPORTED_MODULE_5__/* .createBackoff */ .l)({
-        totalMs: connectTimeoutMs,
-        initialDelayMs: FIRST_RETRY_DELAY_MS,
-        maxDelayMs: MAX_RETRY_DELAY_MS,
-        sleep
-    });
-    for (let attempt = 1;; attempt++) {
-        const ssh = new NodeSSH();
-        const seen = {};
-        try {
-            await ssh.connect({
-                host: target.host,
-                port: target.port,
-                username: target.username,
-                privateKey: target.privateKey,
-                passphrase: target.passphrase || undefined,
-                readyTimeout: Math.max(1, Math.min(backoff.remainingMs(), MAX_ATTEMPT_MS)),
-                // Runs during key exchange, before the key is offered to the server.
-                hostVerifier: (hostKey) => {
-                    seen.fingerprint = sshFingerprint(hostKey);
-                    seen.refused = !hostKeyAccepted(hostKeys, seen.fingerprint);
-                    return !seen.refused;
-                }
-            });
-        }
-        catch (error) {
-            disconnect(ssh);
-            if (seen.refused)
-                throw hostKeyMismatch(where, seen.fingerprint ?? '');
-            const final = finalConnectError(error, options);
-            if (final)
-                throw final;
-            if (!(await backoff.wait()) || backoff.remainingMs() <= 0) {
-                throw connectTimedOut(options, attempt, error);
-            }
-            continue;
-        }
-        // node-ssh stops listening for errors once connected; an unheard 'error' would crash the process.
-        ssh.connection?.on('error', (error) => log.warning(`SSH connection to ${where}: ${error.message}`));
-        return { ssh, hostFingerprint: seen.fingerprint ?? '' };
-    }
-}
-function hostKeyAccepted(hostKeys, fingerprint) {
-    if (hostKeys.kind === 'any')
-        return true;
-    return hostKeys.fingerprints.some(pinned => pinned.trim().replace(/=+$/, '') === fingerprint);
-}
-/** The ActionError for a failure that retrying cannot fix, or undefined when worth retrying. */
-function finalConnectError(error, options) {
-    const { target } = options;
-    const where = describeTarget(target);
-    const err = (error ?? {});
-    const message = err.message ?? String(error);
-    if (err.level === 'client-authentication') {
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ(`SSH login as "${target.username}" on ${where} was refused: the server did not accept the key ` +
-            `from input "ssh-private-key". Check that it is the private key of the instance's key pair ` +
-            `and that "${target.username}" is the instance's login user (ec2-user on Amazon Linux, ` +
-            `ubuntu on Ubuntu).`);
-    }
-    if (err.level === undefined && /privateKey|passphrase/i.test(message)) {
-        return privateKeyError(message, Boolean(target.passphrase));
-    }
-    if ((err.level && RETRYABLE_LEVELS.has(err.level)) ||
-        (err.code && RETRYABLE_CODES.has(err.code))) {
-        return undefined;
-    }
-    return new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ(`SSH connection to ${where} failed: ${message}`);
-}
-/** ssh2's parser messages are mapped to advice: some of them quote bytes of the key. */
-function privateKeyError(parserMessage, passphraseGiven) {
-    const start = 'Input "ssh-private-key" could not be used as an SSH private key';
-    if (/no passphrase given/i.test(parserMessage)) {
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ(`${start}: the key is encrypted. Give its passphrase in input "ssh-passphrase".`);
-    }
-    if (/bad passphrase/i.test(parserMessage) ||
-        (passphraseGiven && /decrypt/i.test(parserMessage))) {
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ(`${start}: it could not be decrypted. Check input "ssh-passphrase".`);
-    }
-    if (/does not contain a \(valid\) private key/.test(parserMessage)) {
-        return new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ(`${start}: it holds a public key. Give the private key instead.`);
-    }
-    return new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ(`${start}: it is not in a format ssh2 reads (OpenSSH, PEM or PuTTY). Paste the whole key file, ` +
-        'including its BEGIN and END lines; if the key is encrypted, also set input "ssh-passphrase".');
-}
-function hostKeyMismatch(where, fingerprint) {
-    return new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ(`The host key of ${where} has fingerprint ${fingerprint}, which matches none in input ` +
-        '"ssh-host-fingerprint"; the connection was closed before logging in. If the instance was ' +
-        'replaced or re-keyed, confirm the new fingerprint on the instance ("ssh-keygen -lf ' +
-        '/etc/ssh/ssh_host_ed25519_key.pub") and update input "ssh-host-fingerprint".');
-}
-function connectTimedOut(options, attempts, lastError) {
-    const { port } = options.target;
-    const seconds = formatSeconds(options.connectTimeoutMs);
-    const last = lastError?.message ?? String(lastError);
-    return new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ(`Could not connect to ${describeTarget(options.target)} over SSH within ${seconds} ` +
-        `(${attempts} attempt${attempts === 1 ? '' : 's'}; last error: ${last}). Check that the ` +
-        `instance is running, that the address is right and that its security group allows TCP port ` +
-        `${port} from the runner; a slow boot needs a longer input "ssh-connect-timeout".`);
-}
-/** Ends the connection and makes sure its socket cannot keep the process alive. */
-function disconnect(ssh) {
-    const connection = ssh.connection;
-    ssh.dispose();
-    if (!connection)
-        return;
-    // end() waits for the server to close its side; a hung server would keep the socket open.
-    const forceClose = setTimeout(() => connection.destroy(), 1_000);
-    forceClose.unref();
-    connection.once('close', () => clearTimeout(forceClose));
-}
-class CommandTimeout extends Error {
-}
-/** Runs commands on a connected host, streaming their output to the log as it arrives. */
-class RemoteShell {
-    ssh;
-    where;
-    timeoutMs;
-    log;
-    constructor(ssh, where, timeoutMs, log) {
-        this.ssh = ssh;
-        this.where = where;
-        this.timeoutMs = timeoutMs;
-        this.log = log;
-    }
-    /** Runs `command`; throws an ActionError unless it exits 0 within the timeout. */
-    async run(command, purpose) {
-        this.log.info(`${this.where}$ ${command}`);
-        let outcome;
-        try {
-            outcome = await this.execWithTimeout(command);
-        }
-        catch (error) {
-            if (error instanceof CommandTimeout) {
-                throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ(`${purpose.doing} did not finish within ${formatSeconds(this.timeoutMs)}, so it was ` +
-                    `stopped. ${purpose.hint} If it only needs more time, raise input "ssh-command-timeout".`);
-            }
-            const message = error instanceof Error ? error.message : String(error);
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ(`${purpose.doing} could not start: ${message}`);
-        }
-        if (outcome.code === 0)
-            return;
-        const ending = outcome.code !== null
-            ? `exited with code ${outcome.code}`
-            : outcome.signal !== null
-                ? `was killed by signal ${outcome.signal}`
-                : 'ended without an exit status (was the connection lost?)';
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_3__/* .ActionError */ .lZ(`${purpose.failed}: ${purpose.program} ${ending}. ${purpose.hint}${quoteOutput(outcome, purpose)}`);
-    }
-    async execWithTimeout(command) {
-        let channel;
-        let timer;
-        const timedOut = new Promise((_, reject) => {
-            timer = setTimeout(() => {
-                reject(new CommandTimeout());
-                closeChannel(channel);
-            }, this.timeoutMs);
-        });
-        const stdout = new LineLogger(this.log);
-        const stderr = new LineLogger(this.log);
-        try {
-            return await Promise.race([
-                this.ssh.execCommand(command, {
-                    onChannel: (opened) => (channel = opened),
-                    onStdout: chunk => stdout.write(chunk),
-                    onStderr: chunk => stderr.write(chunk)
-                }),
-                timedOut
-            ]);
-        }
-        finally {
-            clearTimeout(timer);
-            stdout.flush();
-            stderr.flush();
-        }
-    }
-}
-/**
- * Closes a command's channel; it must not throw on a dying link. A signal request would be better,
- * but ssh2 only sends one on a channel still open for writing, and node-ssh ends it at once. Without
- * a terminal sshd does not stop the remote process either: it runs on, detached from the session.
- */
-function closeChannel(channel) {
-    try {
-        channel?.close();
-    }
-    catch {
-        // The connection is disposed right after; nothing more to do.
-    }
-}
-/** Splits a byte stream into lines for the log, keeping multi-byte characters whole. */
-class LineLogger {
-    log;
-    decoder = new node_string_decoder__WEBPACK_IMPORTED_MODULE_2__.StringDecoder('utf8');
-    pending = '';
-    constructor(log) {
-        this.log = log;
-    }
-    write(chunk) {
-        const lines = (this.pending + this.decoder.write(chunk)).split(/\r?\n/);
-        this.pending = lines.pop() ?? '';
-        for (const line of lines)
-            this.log.info(line);
-    }
-    flush() {
-        const rest = this.pending + this.decoder.end();
-        this.pending = '';
-        if (rest !== '')
-            this.log.info(rest);
-    }
-}
-function quoteOutput(outcome, purpose) {
-    const parts = [];
-    if (purpose.includeStdout && outcome.stdout.trim() !== '') {
-        parts.push(`Remote stdout:\n${lastLines(outcome.stdout)}`);
-    }
-    if (outcome.stderr.trim() !== '') {
-        parts.push(`Remote stderr (last lines):\n${lastLines(outcome.stderr)}`);
-    }
-    return parts.map(part => `\n${part}`).join('');
-}
-function lastLines(text) {
-    return text.trim().split(/\r?\n/).slice(-STDERR_LINES_IN_MESSAGE).join('\n');
-}
-/** Single-quotes a value for a POSIX shell command line. */
-function singleQuote(value) {
-    return `'${value.replaceAll("'", `'\\''`)}'`;
-}
-function formatSeconds(ms) {
-    return `${Number((ms / 1000).toFixed(1))} s`;
-}
+/** Small wording helpers shared by the messages of every phase. */
 function capitalize(text) {
     return text.charAt(0).toUpperCase() + text.slice(1);
+}
+/** A duration for a message: "20 s", "0.7 s". */
+function formatSeconds(ms) {
+    return `${Number((ms / 1000).toFixed(1))} s`;
 }
 
 
@@ -56844,13 +57122,6 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:queryst
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
-
-/***/ }),
-
-/***/ 6193:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
 
 /***/ }),
 

@@ -1,4 +1,5 @@
 import { quoteUntrusted } from './log.js'
+import { capitalize } from './text.js'
 
 /**
  * An error whose message is written for the person reading the workflow log: it names the input,
@@ -179,10 +180,6 @@ export function describeAwsError(error: unknown, call: AwsCallContext): ActionEr
   return new ActionError(
     `${call.action} on ${call.subject} failed (${name}${status ? `, HTTP ${status}` : ''})${detail}`
   )
-}
-
-function capitalize(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1)
 }
 
 /** The message for core.setFailed: ActionErrors as written, anything else marked as unexpected. */

@@ -7,44 +7,25 @@ import * as core from '@actions/core'
 import { createBackoff } from './backoff.js'
 import { ActionError, describeAwsError } from './errors.js'
 import type { AddressType } from './inputs.js'
-import { sshFingerprint } from './restart.js'
+import { hostKeysFromConsoleOutput, type TypedFingerprint } from './ssh/fingerprint.js'
+import { formatSeconds } from './text.js'
 
-const FINGERPRINT = /SHA256:[A-Za-z0-9+/]{43}/g
-const PUBLIC_KEY =
-  /\b(?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)) ([A-Za-z0-9+/]+={0,3})/g
-
-/**
- * The host key fingerprints cloud-init prints to the console at first boot, between
- * `-----BEGIN SSH HOST KEY FINGERPRINTS-----` and its END line, and the keys themselves between
- * `-----BEGIN SSH HOST KEY KEYS-----` and its END line (lines may carry an `ec2: ` prefix).
- */
-export function fingerprintsFromConsole(output: string): string[] {
-  const found = new Set<string>()
-  for (const block of sections(output, 'SSH HOST KEY FINGERPRINTS')) {
-    for (const match of block.matchAll(FINGERPRINT)) found.add(match[0])
-  }
-  for (const block of sections(output, 'SSH HOST KEY KEYS')) {
-    for (const match of block.matchAll(PUBLIC_KEY))
-      found.add(sshFingerprint(Buffer.from(match[1], 'base64')))
-  }
-  return [...found]
-}
-
-function sections(output: string, title: string): string[] {
-  const pattern = new RegExp(`-----BEGIN ${title}-----([\\s\\S]*?)-----END ${title}-----`, 'g')
-  return [...output.matchAll(pattern)].map(match => match[1])
-}
+// After this many empty looks, the log says why the console is being read at all: an empty
+// "ssh-host-fingerprint" (an unset variable is an empty string) is the usual reason.
+const LOOKS_BEFORE_HINT = 2
 
 /**
- * Learns the instance's host keys from its console output, which only AWS and the instance's own
- * boot can write: a channel as trusted as the credentials, unlike the first key a host presents.
+ * Learns the instance's host keys from cloud-init's block in its console output, which the
+ * instance prints at first boot and AWS serves to the credentials alone: unlike the first key a
+ * host presents, a machine in the middle cannot choose it. What else may print there, and what is
+ * refused for it, is in hostKeysFromConsoleOutput.
  */
 export async function hostKeysFromConsole(
   ec2: EC2Client,
   instanceId: string,
   timeoutMs: number,
   sleep: (ms: number) => Promise<void>
-): Promise<string[]> {
+): Promise<TypedFingerprint[]> {
   const backoff = createBackoff({
     totalMs: timeoutMs,
     initialDelayMs: 5000,
@@ -54,9 +35,11 @@ export async function hostKeysFromConsole(
   // The latest output (Nitro only) shows a new instance's boot soonest; the buffered output still
   // holds the boot of an instance that has been up long enough for its latest output to scroll on.
   const views = [true, false]
+  let looks = 0
   do {
-    let output = ''
+    let keys: TypedFingerprint[] = []
     for (const latest of [...views]) {
+      let output: string
       try {
         const response = await ec2.send(
           new GetConsoleOutputCommand({ InstanceId: instanceId, Latest: latest || undefined })
@@ -73,21 +56,28 @@ export async function hostKeysFromConsole(
           resource: `arn:aws:ec2:*:*:instance/${instanceId}`
         })
       }
-      if (fingerprintsFromConsole(output).length > 0) break
+      keys = hostKeysFromConsoleOutput(output, instanceId)
+      if (keys.length > 0) break
     }
-    const fingerprints = fingerprintsFromConsole(output)
-    if (fingerprints.length > 0) {
-      core.info(
-        `Host key fingerprints of ${instanceId} from its console output: ${fingerprints.join(', ')}`
-      )
-      return fingerprints
+    if (keys.length > 0) {
+      const listed = keys.map(key => `${key.fingerprint} (${key.type})`).join(', ')
+      core.info(`Host key fingerprints of ${instanceId} from its console output: ${listed}`)
+      return keys
     }
-    core.info(`The console output of ${instanceId} has no SSH host keys yet; waiting.`)
+    looks++
+    core.info(
+      looks === LOOKS_BEFORE_HINT
+        ? `The console output of ${instanceId} has no SSH host keys yet; waiting. Input ` +
+            '"ssh-host-fingerprint" is empty, which is why the console is read: if you meant to ' +
+            'pin the key, check that the variable or secret you pass to it is set.'
+        : `The console output of ${instanceId} has no SSH host keys yet; waiting.`
+    )
   } while (await backoff.wait())
   throw new ActionError(
-    `The console output of instance ${instanceId} showed no SSH host key fingerprints within ${Math.round(timeoutMs / 1000)} s ` +
+    `The console output of instance ${instanceId} showed no SSH host key fingerprints within ${formatSeconds(timeoutMs)} ` +
       '(input "ssh-connect-timeout"). Pin the host key with input "ssh-host-fingerprint" (ssh-keygen -lf on the ' +
-      "instance's /etc/ssh/ssh_host_ed25519_key.pub), or make sure cloud-init runs on the image."
+      "instance's /etc/ssh/ssh_host_ed25519_key.pub), or make sure cloud-init runs on the image. Input " +
+      '"ssh-host-fingerprint" was empty: if the workflow sets it from a variable or secret, check that it exists.'
   )
 }
 

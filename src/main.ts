@@ -14,8 +14,11 @@ import { envName } from './env-names.js'
 import { OUTPUTS, exportSecret, secretEnvironment } from './export.js'
 import { readInputs, type ActionInputs } from './inputs.js'
 import { maskSecret, redact } from './log.js'
-import { checkRestartTarget, restartService, type HostKeyCheck } from './restart.js'
+// The restart's host is the one type for "where the restart goes".
+import { restartOverSsh, type RestartHost as Target } from './restart.js'
 import { readJsonSecret, requireKeys, type JsonSecret } from './secrets.js'
+import { preloadSsh2 } from './ssh/library.js'
+import { checkSshLogin, type SshCredentials } from './ssh/validate.js'
 import { newReport, writeSummary, type RunReport } from './summary.js'
 import { writeKeyBack } from './writeback.js'
 
@@ -71,14 +74,8 @@ interface Plan {
   /** The deployment secret as environment variables, for the CDK app and export-env. */
   secretEnv: Record<string, string>
   cdk?: CdkDeployPlan
-  /** The SSH login user, when the restart goes over SSH. */
-  sshUser?: string
-}
-
-/** Where the restart goes: the deployed instance, or the address the secret already holds. */
-interface Target {
-  instanceId?: string
-  address: string
+  /** The checked SSH login, when the restart goes over SSH. */
+  ssh?: SshCredentials
 }
 
 async function pipeline(
@@ -88,6 +85,8 @@ async function pipeline(
   phases: PhaseTracker
 ): Promise<void> {
   const clients = deps.awsClients(resolveRegion(deps.env, inputs.deploymentSecretId))
+  // The address is all the SSH connection waits for: load its code while the secret is read.
+  if (inputs.restart === 'ssh') preloadSsh2()
 
   const deployment = await readJsonSecret(
     clients.secretsManager,
@@ -147,7 +146,7 @@ async function pipeline(
   }
   core.setOutput(OUTPUTS.secretVersionId, versionId)
 
-  if (plan.sshUser && target) {
+  if (plan.ssh && target) {
     phases.enter(
       'the SSH restart',
       `${writtenState(report)}; the connection to the instance was closed: whether the restart ran there is unknown, check the service`
@@ -155,7 +154,7 @@ async function pipeline(
     // The restart cannot be stopped from outside yet: the run reports and exits, which closes
     // the connection.
     await unlessStopped(
-      restartOverSsh(inputs, plan.sshUser, target, clients, deps, report),
+      restartOverSsh(inputs, plan.ssh, target, clients, deps.sleep, report),
       deps.signal
     )
   }
@@ -198,38 +197,6 @@ async function writeAddressBack(
   return written.versionId
 }
 
-async function restartOverSsh(
-  inputs: ActionInputs,
-  user: string,
-  target: Target,
-  clients: AwsClients,
-  deps: Dependencies,
-  report: RunReport
-): Promise<void> {
-  const hostKeys = await hostKeyCheck(inputs, target, clients, deps)
-  const where = `${target.address}:${inputs.ssh.port}`
-  report.restart = { host: where, unit: inputs.service, result: 'failed' }
-  const { hostFingerprint } = await restartService({
-    target: {
-      host: target.address,
-      port: inputs.ssh.port,
-      username: user,
-      privateKey: inputs.ssh.privateKey,
-      passphrase: inputs.ssh.passphrase
-    },
-    hostKeys,
-    service: inputs.service,
-    healthCommand: inputs.ssh.healthCommand,
-    connectTimeoutMs: inputs.ssh.connectTimeoutSeconds * 1000,
-    commandTimeoutMs: inputs.ssh.commandTimeoutSeconds * 1000,
-    sleep: deps.sleep
-  })
-  const check = inputs.ssh.healthCommand ? 'health command passed' : 'active'
-  report.restart.result = `restarted, ${check} (host key ${hostFingerprint})`
-  core.setOutput(OUTPUTS.restarted, 'true')
-  core.info(`Restarted "${inputs.service}" on ${where}.`)
-}
-
 /**
  * Checks what the deploy and restart phases will need, so that a mistake fails the run before
  * anything is deployed or written.
@@ -261,8 +228,7 @@ async function planLaterPhases(
     const userSource = inputs.ssh.user
       ? 'input "ssh-user"'
       : `key "ec2_user" of the deployment secret "${deployment.id}" (used when input "ssh-user" is empty)`
-    await checkRestartTarget(inputs.service, { username: user, ...inputs.ssh }, userSource)
-    plan.sshUser = user
+    plan.ssh = await checkSshLogin(inputs.service, { username: user, ...inputs.ssh }, userSource)
   }
   return plan
 }
@@ -321,33 +287,4 @@ async function deployAndLocate(
   core.setOutput(OUTPUTS.instanceIp, instance.address)
   core.info(`Stack "${inputs.stack}" runs instance ${instance.instanceId} at ${instance.address}.`)
   return instance
-}
-
-/** Pinned fingerprints, else the ones the instance printed to its console, else (opted in) any. */
-async function hostKeyCheck(
-  inputs: ActionInputs,
-  target: Target,
-  clients: AwsClients,
-  deps: Dependencies
-): Promise<HostKeyCheck> {
-  const { hostFingerprints, insecureSkipHostKeyCheck, connectTimeoutSeconds } = inputs.ssh
-  if (hostFingerprints.length > 0) return { kind: 'pinned', fingerprints: hostFingerprints }
-  if (insecureSkipHostKeyCheck) {
-    core.warning(
-      `Not verifying the SSH host key of ${target.address} (ssh-insecure-skip-host-key-check: true): whoever answers ` +
-        'at that address gets the restart. Pin it with input "ssh-host-fingerprint" instead.'
-    )
-    return { kind: 'any' }
-  }
-  const { hostKeysFromConsole, instanceByAddress } = await import('./host-keys.js')
-  const ec2 = await clients.ec2()
-  const instanceId =
-    target.instanceId ?? (await instanceByAddress(ec2, target.address, inputs.addressType))
-  const fingerprints = await hostKeysFromConsole(
-    ec2,
-    instanceId,
-    connectTimeoutSeconds * 1000,
-    deps.sleep
-  )
-  return { kind: 'pinned', fingerprints }
 }

@@ -54214,7 +54214,7 @@ __webpack_async_result__();
 /* harmony export */ });
 /* harmony import */ var node_util__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7975);
 /* harmony import */ var node_util__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_util__WEBPACK_IMPORTED_MODULE_0__);
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3916);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5085);
 /* harmony import */ var _log_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3035);
 
 
@@ -54336,8 +54336,8 @@ const {
   /* Help */ "_V": Help,
 } = commander;
 
-// EXTERNAL MODULE: ./src/errors.ts
-var errors = __nccwpck_require__(3916);
+// EXTERNAL MODULE: ./src/errors.ts + 1 modules
+var errors = __nccwpck_require__(5085);
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-secrets-manager/dist-cjs/index.js
 var dist_cjs = __nccwpck_require__(2994);
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 20 modules
@@ -56214,17 +56214,34 @@ async function runCli(argv, io, version) {
 
 /***/ }),
 
-/***/ 3916:
+/***/ 5085:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
-/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   NS: () => (/* binding */ isKmsDenial),
-/* harmony export */   Pp: () => (/* binding */ describeAwsError),
-/* harmony export */   ZH: () => (/* binding */ awsErrorName),
-/* harmony export */   lZ: () => (/* binding */ ActionError)
-/* harmony export */ });
-/* unused harmony export failureMessage */
-/* harmony import */ var _log_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3035);
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  lZ: () => (/* binding */ ActionError),
+  ZH: () => (/* binding */ awsErrorName),
+  Pp: () => (/* binding */ describeAwsError),
+  NS: () => (/* binding */ isKmsDenial)
+});
+
+// UNUSED EXPORTS: failureMessage
+
+// EXTERNAL MODULE: ./src/log.ts + 2 modules
+var log = __nccwpck_require__(3035);
+;// CONCATENATED MODULE: ./src/text.ts
+/** Small wording helpers shared by the messages of every phase. */
+function capitalize(text) {
+    return text.charAt(0).toUpperCase() + text.slice(1);
+}
+/** A duration for a message: "20 s", "0.7 s". */
+function formatSeconds(ms) {
+    return `${Number((ms / 1000).toFixed(1))} s`;
+}
+
+;// CONCATENATED MODULE: ./src/errors.ts
+
 
 /**
  * An error whose message is written for the person reading the workflow log: it names the input,
@@ -56299,7 +56316,7 @@ function degradedAws(err, name, call) {
     }
     if (SERVICE_FAILURE.has(name) || (status !== undefined && status >= 500)) {
         return new ActionError(`AWS failed ${call.action} on ${call.subject} (${name}${status ? `, HTTP ${status}` : ''})${done}` +
-            `${err.message ? `: ${(0,_log_js__WEBPACK_IMPORTED_MODULE_0__/* .quoteUntrusted */ .X0)(err.message, 512)}` : ''}. This is an error on AWS's side, not in the ` +
+            `${err.message ? `: ${(0,log/* quoteUntrusted */.X0)(err.message, 512)}` : ''}. This is an error on AWS's side, not in the ` +
             `inputs. ${retryLater} If it goes on, check the AWS Health Dashboard for the region.`);
     }
     const code = err.code ?? name;
@@ -56328,7 +56345,7 @@ function describeAwsError(error, call) {
         return error;
     const err = (error ?? {});
     const name = awsErrorName(error);
-    const detail = err.message ? `: ${(0,_log_js__WEBPACK_IMPORTED_MODULE_0__/* .quoteUntrusted */ .X0)(err.message, 512)}` : '';
+    const detail = err.message ? `: ${(0,log/* quoteUntrusted */.X0)(err.message, 512)}` : '';
     if (isKmsDenial(error)) {
         const kms = call.action.endsWith('PutSecretValue')
             ? '"kms:GenerateDataKey" and "kms:Decrypt"'
@@ -56357,9 +56374,6 @@ function describeAwsError(error, call) {
     }
     const status = err.$metadata?.httpStatusCode;
     return new ActionError(`${call.action} on ${call.subject} failed (${name}${status ? `, HTTP ${status}` : ''})${detail}`);
-}
-function capitalize(text) {
-    return text.charAt(0).toUpperCase() + text.slice(1);
 }
 /** The message for core.setFailed: ActionErrors as written, anything else marked as unexpected. */
 function failureMessage(error) {
