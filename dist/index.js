@@ -25322,7 +25322,7 @@ function(e,t){for(var r=0;r<t.length;r++){var i=t[r];i.enumerable=i.enumerable||
 
 
 
-/* unused reexport */ __nccwpck_require__(5335);
+exports.quote = __nccwpck_require__(5335);
 exports.parse = __nccwpck_require__(2696);
 
 
@@ -54328,9 +54328,10 @@ __webpack_async_result__();
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   Ck: () => (/* binding */ truncateUtf8),
-/* harmony export */   Oc: () => (/* binding */ MAX_LINE_BYTES)
+/* harmony export */   Oc: () => (/* binding */ MAX_LINE_BYTES),
+/* harmony export */   g3: () => (/* binding */ LineSplitter),
+/* harmony export */   gY: () => (/* binding */ OutputTail)
 /* harmony export */ });
-/* unused harmony exports LineSplitter, OutputTail */
 /* harmony import */ var node_string_decoder__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6193);
 /* harmony import */ var node_string_decoder__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_string_decoder__WEBPACK_IMPORTED_MODULE_0__);
 
@@ -54345,7 +54346,7 @@ const MAX_LINE_BYTES = 8 * 1024;
 class LineSplitter {
     onLine;
     maxLineBytes;
-    decoder = new StringDecoder('utf8');
+    decoder = new node_string_decoder__WEBPACK_IMPORTED_MODULE_0__.StringDecoder('utf8');
     pending = '';
     pendingBytes = 0;
     dropped = 0;
@@ -54468,11 +54469,12 @@ class OutputTail {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   $l: () => (/* binding */ maskSecret),
 /* harmony export */   E$: () => (/* binding */ redact),
+/* harmony export */   Qb: () => (/* binding */ UntrustedOutput),
 /* harmony export */   Qi: () => (/* binding */ printUntrusted),
 /* harmony export */   X0: () => (/* binding */ quoteUntrusted),
 /* harmony export */   gG: () => (/* binding */ unmaskableReason)
 /* harmony export */ });
-/* unused harmony exports MIN_MASK_LENGTH, UntrustedOutput */
+/* unused harmony export MIN_MASK_LENGTH */
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7264);
@@ -54661,9 +54663,11 @@ function resolveRegion(env, secretId) {
 }
 function createAwsClients(region) {
     let ec2;
+    let ssm;
     return {
         secretsManager: new dist_cjs/* SecretsManagerClient */._H({ region, maxAttempts: MAX_ATTEMPTS }),
-        ec2: () => (ec2 ??= __nccwpck_require__.e(/* import() */ 193).then(__nccwpck_require__.t.bind(__nccwpck_require__, 5193, 19)).then(({ EC2Client }) => new EC2Client({ region, maxAttempts: MAX_ATTEMPTS })))
+        ec2: () => (ec2 ??= __nccwpck_require__.e(/* import() */ 193).then(__nccwpck_require__.t.bind(__nccwpck_require__, 5193, 19)).then(({ EC2Client }) => new EC2Client({ region, maxAttempts: MAX_ATTEMPTS }))),
+        ssm: () => (ssm ??= __nccwpck_require__.e(/* import() */ 736).then(__nccwpck_require__.t.bind(__nccwpck_require__, 4736, 19)).then(({ SSMClient }) => new SSMClient({ region, maxAttempts: MAX_ATTEMPTS })))
     };
 }
 
@@ -54997,6 +55001,9 @@ const OUTPUT_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 const OUTPUTS = {
     instanceId: 'instance-id',
     instanceIp: 'instance-ip',
+    instanceIds: 'instance-ids',
+    instanceIps: 'instance-ips',
+    commandId: 'command-id',
     secretVersionId: 'secret-version-id',
     stackOutputs: 'stack-outputs',
     restarted: 'restarted'
@@ -55102,6 +55109,18 @@ function integerInput(name, min, max) {
     }
     return value;
 }
+/** SSM's MaxConcurrency and MaxErrors patterns, with a concurrency of at least 1. */
+function rateInput(name, min) {
+    const value = inputs_text(name);
+    const match = /^(\d{1,3})(%?)$/.exec(value);
+    const number = Number(match?.[1]);
+    const max = match?.[2] ? 100 : 999;
+    if (!match || number < min || number > max) {
+        throw new errors/* ActionError */.lZ(`Input "${name}" must be a number of instances (${min} to 999) or a percentage of them (${min}% to 100%), ` +
+            `as SSM Run Command takes it, not "${value}".`);
+    }
+    return value;
+}
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
 /** The secret key that receives the address: it is also an output, so it needs an output's name. */
 function hostKeyInput() {
@@ -55117,6 +55136,10 @@ function readInputs() {
     const stack = inputs_text('stack');
     if (deploy && stack === '') {
         throw new errors/* ActionError */.lZ('Input "stack" is required when "deploy" is true: name the CDK stack to deploy, or set deploy: false.');
+    }
+    if (deploy && listInput('targets').length > 0) {
+        throw new errors/* ActionError */.lZ('Input "targets" is for deploy: false; with deploy: true the action restarts every instance of the stack. ' +
+            'Remove "targets", or set deploy: false.');
     }
     const deploymentSecretId = inputs_text('deployment-secret-id');
     if (deploymentSecretId === '') {
@@ -55154,7 +55177,8 @@ function readInputs() {
         addressType: choiceInput('address-type', ['public', 'private']),
         instanceTimeoutSeconds: integerInput('instance-timeout', 1, 3600),
         hostKey: hostKeyInput(),
-        restart: choiceInput('restart', ['ssh', 'none']),
+        targets: listInput('targets'),
+        restart: choiceInput('restart', ['ssh', 'ssm', 'none']),
         service: inputs_text('service'),
         ssh: {
             privateKey,
@@ -55166,6 +55190,12 @@ function readInputs() {
             connectTimeoutSeconds: integerInput('ssh-connect-timeout', 1, 3600),
             commandTimeoutSeconds: integerInput('ssh-command-timeout', 1, 3600),
             healthCommand: inputs_text('health-command')
+        },
+        ssm: {
+            maxConcurrency: rateInput('max-concurrency', 1),
+            maxErrors: rateInput('max-errors', 0),
+            // SSM's own range for TimeoutSeconds.
+            timeoutSeconds: integerInput('ssm-timeout', 30, 172800)
         }
     };
 }
@@ -55358,6 +55388,21 @@ async function writeSummary(report, env = process.env) {
         const r = report.restart;
         summary.addRaw(`<p>Restart of ${code(r.unit)} on <code>${quoted(r.host)}</code>: ${quoted(r.result)}</p>`, true);
     }
+    if (report.fleet) {
+        const f = report.fleet;
+        const ok = f.results.filter(r => r.status === 'Success').length;
+        summary.addRaw(`<p>Restart of ${code(f.unit)} with SSM Run Command ${f.commandIds.map(code).join(', ')}: ` +
+            `${ok} of ${f.results.length} instances succeeded</p>`, true);
+        summary.addTable([
+            ['instance', 'status', 'exit code', 'duration'].map(data => ({ data, header: true })),
+            ...f.results.map(r => [
+                code(r.instanceId),
+                inline(r.status),
+                r.exitCode === undefined ? '' : inline(String(r.exitCode)),
+                r.durationMs === undefined ? '' : inline(`${(r.durationMs / 1000).toFixed(1)} s`)
+            ])
+        ]);
+    }
     await summary.write();
 }
 
@@ -55536,18 +55581,23 @@ async function pipeline(inputs, deps, report) {
         target = await deployAndLocate(inputs, plan.cdk, plan.secretEnv, clients, deps);
         report.deploy = {
             stack: inputs.stack,
-            instanceId: target.instanceId ?? '',
+            instanceId: target.instances.map(i => i.instanceId).join(', '),
             address: target.address
         };
         versionId = await writeAddressBack(inputs, deployment, target.address, clients, report);
     }
+    else if (inputs.targets.length > 0) {
+        target = await locateTargets(inputs, clients);
+    }
     else if (inputs.restart !== 'none') {
-        target = { address: deployment.values[inputs.hostKey].trim() };
+        target = { address: deployment.values[inputs.hostKey].trim(), instances: [] };
         core/* setOutput */.uH(OUTPUTS.instanceIp, target.address);
     }
     core/* setOutput */.uH(OUTPUTS.secretVersionId, versionId);
     if (plan.sshUser && target)
         await restartOverSsh(inputs, plan.sshUser, target, clients, deps, report);
+    if (inputs.restart === 'ssm' && target)
+        await restartOverSsm(inputs, target, clients, deps, report);
 }
 /** Writes the address into the deployment secret; returns the version current afterwards. */
 async function writeAddressBack(inputs, deployment, address, clients, report) {
@@ -55563,6 +55613,10 @@ async function writeAddressBack(inputs, deployment, address, clients, report) {
     return written.versionId;
 }
 async function restartOverSsh(inputs, user, target, clients, deps, report) {
+    if (target.instances.length > 1) {
+        throw new errors/* ActionError */.lZ(`restart: ssh restarts one instance, and there are ${target.instances.length} (${target.instances.map(i => i.instanceId).join(', ')}). ` +
+            'Use restart: ssm to restart them all with SSM Run Command.');
+    }
     const hostKeys = await hostKeyCheck(inputs, target, clients, deps);
     const where = `${target.address}:${inputs.ssh.port}`;
     report.restart = { host: where, unit: inputs.service, result: 'failed' };
@@ -55603,6 +55657,10 @@ async function planLaterPhases(inputs, deployment, env) {
         requireKeys(deployment, [inputs.hostKey], 'deployment', 'input "host-key": the address to restart on when deploy is false');
         checkAddress(deployment.values[inputs.hostKey].trim(), inputs.hostKey, deployment.id);
     }
+    if (inputs.restart === 'ssm') {
+        const { restartScript } = await __nccwpck_require__.e(/* import() */ 40).then(__nccwpck_require__.bind(__nccwpck_require__, 6040));
+        restartScript(inputs.service, inputs.ssh.healthCommand);
+    }
     if (inputs.restart === 'ssh') {
         const user = inputs.ssh.user || deployment.values.ec2_user || '';
         const userSource = inputs.ssh.user
@@ -55632,17 +55690,68 @@ async function deployAndLocate(inputs, cdk, secretEnv, clients, deps) {
     });
     core/* setOutput */.uH(OUTPUTS.stackOutputs, JSON.stringify(stackOutputs));
     // Loaded here, not at start-up: with them comes the EC2 client, most of the bundle's size.
-    const { findInstanceId, waitForAddress } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(900)]).then(__nccwpck_require__.bind(__nccwpck_require__, 2900));
+    const { findInstanceIds, waitForAddresses } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(900)]).then(__nccwpck_require__.bind(__nccwpck_require__, 2900));
     const ec2 = await clients.ec2();
-    const instanceId = await findInstanceId(ec2, inputs.stack, stackOutputs, inputs.instanceIdOutput);
-    const instance = await waitForAddress(ec2, instanceId, inputs.addressType, inputs.instanceTimeoutSeconds * 1000, deps.sleep);
+    const ids = await findInstanceIds(ec2, inputs.stack, stackOutputs, inputs.instanceIdOutput);
+    const instances = await waitForAddresses(ec2, ids, inputs.addressType, inputs.instanceTimeoutSeconds * 1000, deps.sleep);
     // The address goes into the secret, where every value is masked unless the user says otherwise.
     if (maskAddresses)
-        (0,log/* maskSecret */.$l)(instance.address);
-    core/* setOutput */.uH(OUTPUTS.instanceId, instance.instanceId);
-    core/* setOutput */.uH(OUTPUTS.instanceIp, instance.address);
-    core/* info */.pq(`Stack "${inputs.stack}" runs instance ${instance.instanceId} at ${instance.address}.`);
-    return instance;
+        for (const instance of instances)
+            (0,log/* maskSecret */.$l)(instance.address);
+    const target = setInstanceOutputs(instances);
+    core/* info */.pq(instances.length === 1
+        ? `Stack "${inputs.stack}" runs instance ${target.instanceId} at ${target.address}.`
+        : `Stack "${inputs.stack}" runs ${instances.length} instances: ${instances.map(i => `${i.instanceId} at ${i.address}`).join(', ')}.`);
+    return target;
+}
+/** With deploy false: the instances input "targets" names. */
+async function locateTargets(inputs, clients) {
+    const { resolveTargets } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(900)]).then(__nccwpck_require__.bind(__nccwpck_require__, 2900));
+    const instances = await resolveTargets(await clients.ec2(), inputs.targets, inputs.addressType);
+    core/* info */.pq(`Input "targets" names ${instances.length} running instance${instances.length > 1 ? 's' : ''}: ` +
+        `${instances.map(i => i.instanceId).join(', ')}.`);
+    return setInstanceOutputs(instances);
+}
+/** The outputs for the instances: the first as instance-id/-ip, all as JSON arrays. */
+function setInstanceOutputs(instances) {
+    const target = {
+        instanceId: instances[0].instanceId,
+        address: instances.map(i => i.address).join(','),
+        instances
+    };
+    core/* setOutput */.uH(OUTPUTS.instanceId, target.instanceId);
+    core/* setOutput */.uH(OUTPUTS.instanceIp, instances[0].address);
+    core/* setOutput */.uH(OUTPUTS.instanceIds, JSON.stringify(instances.map(i => i.instanceId)));
+    core/* setOutput */.uH(OUTPUTS.instanceIps, JSON.stringify(instances.map(i => i.address)));
+    return target;
+}
+async function restartOverSsm(inputs, target, clients, deps, report) {
+    const instanceIds = target.instances.length > 0
+        ? target.instances.map(i => i.instanceId)
+        : [await instanceAtAddress(inputs, target.address, clients)];
+    const { restartWithRunCommand } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(736), __nccwpck_require__.e(298)]).then(__nccwpck_require__.bind(__nccwpck_require__, 8298));
+    const result = await restartWithRunCommand({
+        ssm: await clients.ssm(),
+        instanceIds,
+        service: inputs.service,
+        healthCommand: inputs.ssh.healthCommand,
+        ...inputs.ssm,
+        sleep: deps.sleep,
+        signal: deps.signal
+    });
+    core/* setOutput */.uH(OUTPUTS.commandId, result.commandIds.join(','));
+    report.fleet = { unit: inputs.service, commandIds: result.commandIds, results: result.results };
+    if (result.failure)
+        throw new errors/* ActionError */.lZ(result.failure);
+    if (result.failed.length > 0)
+        return;
+    core/* setOutput */.uH(OUTPUTS.restarted, 'true');
+    core/* info */.pq(`Restarted "${inputs.service}" on ${instanceIds.length} instance${instanceIds.length > 1 ? 's' : ''} with SSM Run Command.`);
+}
+/** The instance behind the secret's address, for restart: ssm, which needs an instance id. */
+async function instanceAtAddress(inputs, address, clients) {
+    const { instanceAtAddress: find } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(900)]).then(__nccwpck_require__.bind(__nccwpck_require__, 2900));
+    return find(await clients.ec2(), address, inputs.addressType, inputs.hostKey);
 }
 /** Pinned fingerprints, else the ones the instance printed to its console, else (opted in) any. */
 async function hostKeyCheck(inputs, target, clients, deps) {
@@ -55669,10 +55778,11 @@ async function hostKeyCheck(inputs, target, clients, deps) {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   PE: () => (/* binding */ restartService),
+/* harmony export */   PV: () => (/* binding */ checkServiceName),
 /* harmony export */   XY: () => (/* binding */ checkRestartTarget),
 /* harmony export */   dN: () => (/* binding */ sshFingerprint)
 /* harmony export */ });
-/* unused harmony exports checkServiceName, checkUserName */
+/* unused harmony export checkUserName */
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7264);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_1__);

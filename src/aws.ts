@@ -1,5 +1,6 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import type { EC2Client } from '@aws-sdk/client-ec2'
+import type { SSMClient } from '@aws-sdk/client-ssm'
 import { ActionError } from './errors.js'
 
 /**
@@ -24,15 +25,22 @@ export interface AwsClients {
   secretsManager: SecretsManagerClient
   /** Loaded on first use: the EC2 client is large, and a secrets-only run never needs it. */
   ec2(): Promise<EC2Client>
+  /** Loaded on first use, only by restart: ssm. */
+  ssm(): Promise<SSMClient>
 }
 
 export function createAwsClients(region: string): AwsClients {
   let ec2: Promise<EC2Client> | undefined
+  let ssm: Promise<SSMClient> | undefined
   return {
     secretsManager: new SecretsManagerClient({ region, maxAttempts: MAX_ATTEMPTS }),
     ec2: () =>
       (ec2 ??= import('@aws-sdk/client-ec2').then(
         ({ EC2Client }) => new EC2Client({ region, maxAttempts: MAX_ATTEMPTS })
+      )),
+    ssm: () =>
+      (ssm ??= import('@aws-sdk/client-ssm').then(
+        ({ SSMClient }) => new SSMClient({ region, maxAttempts: MAX_ATTEMPTS })
       ))
   }
 }

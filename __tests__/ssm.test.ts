@@ -1,0 +1,184 @@
+// The SSM restart in-process: the real SSM client against the local endpoint, which runs each
+// instance's command through /bin/sh and records the stand-ins' calls.
+import { restartScript, batchRates, allowedCount, parseRate } from '../src/ssm/command.js'
+import { restartWithRunCommand, type SsmRestartOptions } from '../src/ssm/restart.js'
+import { ssmFor, startLocalAws, type LocalAws } from './helpers/local-aws.js'
+
+let aws: LocalAws
+let log: string[]
+
+beforeEach(async () => {
+  aws = await startLocalAws()
+  log = []
+})
+afterEach(() => aws.stop())
+
+const ids = (count: number) =>
+  Array.from({ length: count }, (_, i) => `i-${String(i + 1).padStart(17, '0')}`)
+
+// Polls go as fast as the endpoint answers; the budget still counts the slept time.
+const noSleep = () => new Promise<void>(resolve => setImmediate(resolve))
+
+function options(instanceIds: string[], extra: Partial<SsmRestartOptions> = {}) {
+  for (const id of instanceIds) if (!aws.ssm.agents.has(id)) aws.ssm.addAgent(id)
+  return {
+    ssm: ssmFor(aws),
+    instanceIds,
+    service: 'fastapi',
+    healthCommand: '',
+    maxConcurrency: '100%',
+    maxErrors: '0',
+    timeoutSeconds: 600,
+    sleep: noSleep,
+    write: (line: string) => void log.push(line),
+    ...extra
+  }
+}
+
+describe('the command sent to the instances', () => {
+  it('restarts the validated unit, then checks it, on one line', () => {
+    expect(restartScript('fastapi.service', '')).toEqual([
+      'systemctl restart -- fastapi.service && systemctl is-active -- fastapi.service'
+    ])
+    expect(restartScript('fastapi', `curl -fsS 'http://127.0.0.1:8000/health'`)).toEqual([
+      `systemctl restart -- fastapi && sh -c "curl -fsS 'http://127.0.0.1:8000/health'"`
+    ])
+  })
+
+  it('refuses a unit name that is not one, before anything is sent', () => {
+    expect(() => restartScript('fastapi; reboot', '')).toThrow('Input "service"')
+  })
+
+  it('shares a count of concurrent instances among batches, and passes percentages on', () => {
+    expect(batchRates('25%', '0', 50, 200)).toEqual({ maxConcurrency: '25%', maxErrors: '0' })
+    expect(batchRates('100', '2', 50, 200)).toEqual({ maxConcurrency: '25', maxErrors: '2' })
+    expect(batchRates('2', '0', 50, 200)).toEqual({ maxConcurrency: '1', maxErrors: '0' })
+    expect(allowedCount(parseRate('10%'), 25)).toBe(2)
+    expect(allowedCount(parseRate('3'), 25)).toBe(3)
+  })
+})
+
+describe('restartWithRunCommand', () => {
+  it('restarts every instance through the stand-ins and reports each', async () => {
+    const fleet = ids(3)
+    const result = await restartWithRunCommand(options(fleet))
+    expect(result.failure).toBeUndefined()
+    expect(result.failed).toEqual([])
+    expect(result.results.map(r => [r.instanceId, r.status, r.exitCode])).toEqual(
+      fleet.map(id => [id, 'Success', 0])
+    )
+    for (const id of fleet) {
+      expect(aws.ssm.calls(id)).toEqual([
+        ['systemctl', 'restart', '--', 'fastapi'],
+        ['systemctl', 'is-active', '--', 'fastapi']
+      ])
+    }
+    expect(aws.callsOf('SendCommand')).toHaveLength(1)
+    expect(aws.callsOf('SendCommand')[0].params).toMatchObject({
+      DocumentName: 'AWS-RunShellScript',
+      InstanceIds: fleet,
+      MaxConcurrency: '100%',
+      MaxErrors: '0'
+    })
+    // Each instance's output (here, is-active's "active") is printed inside stop-commands.
+    expect(log.filter(line => line === 'active')).toHaveLength(3)
+    expect(log[0]).toMatch(/^::stop-commands::[0-9a-f]{32}$/)
+  })
+
+  it('waits for a Pending invocation and for an agent that registers late', async () => {
+    const [late, slow] = ids(2)
+    aws.ssm.addAgent(late, { registerAfterPolls: 2 })
+    aws.ssm.addAgent(slow, { pendingPolls: 3 })
+    const result = await restartWithRunCommand(options([late, slow]))
+    expect(result.failed).toEqual([])
+    expect(aws.callsOf('DescribeInstanceInformation').length).toBeGreaterThanOrEqual(3)
+    expect(aws.ssm.calls(slow)).toHaveLength(2)
+  })
+
+  it('fails beyond max-errors, naming the instance, its status and its last stderr lines', async () => {
+    const fleet = ids(3)
+    aws.ssm.addAgent(fleet[1], {
+      outcome: 'failure',
+      stderr: 'Job for fastapi.service failed because the control process exited with error code.'
+    })
+    const result = await restartWithRunCommand(options(fleet))
+    expect(result.failed.map(r => [r.instanceId, r.status])).toEqual([[fleet[1], 'Failed']])
+    expect(result.failure).toContain(`${fleet[1]} Failed`)
+    expect(result.failure).toContain('control process exited with error code')
+    expect(result.failure).toContain('max-errors 0')
+    expect(aws.callsOf('GetCommandInvocation').length).toBeGreaterThan(0)
+  })
+
+  it('reports failures within max-errors without failing', async () => {
+    const fleet = ids(3)
+    aws.ssm.addAgent(fleet[0], { outcome: 'undeliverable' })
+    const result = await restartWithRunCommand(options(fleet, { maxErrors: '1' }))
+    expect(result.failure).toBeUndefined()
+    expect(result.failed.map(r => [r.instanceId, r.status])).toEqual([[fleet[0], 'Undeliverable']])
+  })
+
+  it('reports a time-out as TimedOut', async () => {
+    const [id] = ids(1)
+    aws.ssm.addAgent(id, { outcome: 'timeout', timeoutAfterMs: 200 })
+    const result = await restartWithRunCommand(options([id]))
+    expect(result.failed.map(r => r.status)).toEqual(['ExecutionTimedOut'])
+    expect(result.failure).toContain(`${id} ExecutionTimedOut`)
+  })
+
+  it('reads every page of the invocations, one request per page, never one per instance', async () => {
+    aws.ssm.pageSize = 2
+    const fleet = ids(5)
+    const result = await restartWithRunCommand(options(fleet))
+    expect(result.results).toHaveLength(5)
+    const lists = aws.callsOf('ListCommandInvocations')
+    const rounds = lists.filter(call => !call.params.NextToken).length
+    expect(lists.length).toBe(rounds * 3)
+    expect(lists.every(call => call.params.InstanceId === undefined)).toBe(true)
+  })
+
+  it('sends 200 instances as four commands of 50 and polls each with one request', async () => {
+    const fleet = ids(200)
+    const result = await restartWithRunCommand(options(fleet, { maxConcurrency: '50%' }))
+    expect(result.failed).toEqual([])
+    expect(result.commandIds).toHaveLength(4)
+    expect(aws.callsOf('SendCommand').map(c => (c.params.InstanceIds as string[]).length)).toEqual([
+      50, 50, 50, 50
+    ])
+    // Above five instances, only failures' full output is fetched.
+    expect(aws.callsOf('GetCommandInvocation')).toHaveLength(0)
+  }, 60_000)
+
+  it('fails naming an agent that never registers and what it needs, sending nothing', async () => {
+    const [ok, never] = ids(2)
+    aws.ssm.addAgent(never, { agent: 'never' })
+    await expect(
+      restartWithRunCommand(options([ok, never], { timeoutSeconds: 30, sleep: async () => {} }))
+    ).rejects.toThrow(
+      new RegExp(
+        `Instance ${never} is not an Online managed instance.*AmazonSSMManagedInstanceCore`
+      )
+    )
+    expect(aws.callsOf('SendCommand')).toHaveLength(0)
+  })
+
+  it('cancels the command when the step is cancelled, and says so', async () => {
+    const [id] = ids(1)
+    aws.ssm.addAgent(id, { outcome: 'timeout' })
+    const controller = new AbortController()
+    const sleep = async () => {
+      if (aws.callsOf('ListCommandInvocations').length > 0) controller.abort()
+      await noSleep()
+    }
+    await expect(
+      restartWithRunCommand(options([id], { sleep, signal: controller.signal }))
+    ).rejects.toThrow(/cancelled.*CancelCommand/)
+    expect(aws.callsOf('CancelCommand')).toHaveLength(1)
+  })
+
+  it('names the SSM permission when SendCommand is denied', async () => {
+    aws.deny('SendCommand')
+    await expect(restartWithRunCommand(options(ids(1)))).rejects.toThrow(
+      'Allow "ssm:SendCommand" on "arn:aws:ssm:*:*:document/AWS-RunShellScript'
+    )
+  })
+})
