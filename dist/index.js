@@ -55653,7 +55653,7 @@ async function planLaterPhases(inputs, deployment, env) {
     if (inputs.deploy) {
         plan.cdk = planCdkDeploy(inputs, env);
     }
-    else if (inputs.restart !== 'none') {
+    else if (inputs.restart !== 'none' && inputs.targets.length === 0) {
         requireKeys(deployment, [inputs.hostKey], 'deployment', 'input "host-key": the address to restart on when deploy is false');
         checkAddress(deployment.values[inputs.hostKey].trim(), inputs.hostKey, deployment.id);
     }

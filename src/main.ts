@@ -216,7 +216,7 @@ async function planLaterPhases(
   }
   if (inputs.deploy) {
     plan.cdk = planCdkDeploy(inputs, env)
-  } else if (inputs.restart !== 'none') {
+  } else if (inputs.restart !== 'none' && inputs.targets.length === 0) {
     requireKeys(
       deployment,
       [inputs.hostKey],
