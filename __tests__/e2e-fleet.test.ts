@@ -161,6 +161,23 @@ describe('restart: ssm, end to end', () => {
     expect(aws.callsOf('SendCommand')).toEqual([])
   }, 90_000)
 
+  it('restarts the one instance at the address the secret holds, as today but over SSM', async () => {
+    addFleet(FLEET)
+    aws.putSecret('FastAPIDeploymentSecrets', { ...EXAMPLE_DEPLOYMENT, ec2_host: address(1) })
+    const run = await runBundle(
+      { deploy: 'false', restart: 'ssm', 'health-command': 'echo "service is healthy"' },
+      aws.environment()
+    )
+    expect(run.visibleLog).not.toContain('::error::')
+    expect(run.code).toBe(0)
+    expect(aws.callsOf('SendCommand')[0].params).toMatchObject({ InstanceIds: [FLEET[1]] })
+    expect(aws.callsOf('SendCommand')[0].params.Parameters).toMatchObject({
+      commands: [`systemctl restart -- fastapi && sh -c 'echo "service is healthy"'`]
+    })
+    expect(run.visibleLog).toContain('service is healthy')
+    expect(run.outputs).toMatchObject({ 'instance-ip': address(1), restarted: 'true' })
+  })
+
   it('refuses restart: ssh with several instances, pointing to restart: ssm', async () => {
     addFleet(FLEET)
     const run = await runBundle(

@@ -336,6 +336,8 @@ const TELLING_DETAILS = new Set([
 ]);
 /** With this many instances or fewer, everyone's full output is fetched; above, only failures'. */
 const FULL_OUTPUT_UP_TO = 5;
+/** At most this many full outputs are fetched, so that a fleet-wide failure costs a bounded number of requests. */
+const MAX_FULL_OUTPUTS = 20;
 /** GetCommandInvocation keeps this many characters of each stream. */
 const SSM_OUTPUT_LIMIT = 24_000;
 /** ListCommandInvocations keeps this many characters of a plugin's output. */
@@ -375,7 +377,8 @@ async function restartWithRunCommand(options) {
         }
     }
     catch (error) {
-        await cancel(options.ssm, commandIds, 'a later command could not be sent');
+        const why = signal?.aborted ? 'the step was cancelled' : 'a later command could not be sent';
+        await cancel(options.ssm, commandIds, why);
         throw error;
     }
     _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Sent ${DOCUMENT} to ${instanceIds.length} instance${instanceIds.length > 1 ? 's' : ''} ` +
@@ -553,7 +556,7 @@ async function cancel(ssm, commandIds, why) {
             const message = (0,_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .describeAwsError */ .Pp)(error, {
                 action: 'ssm:CancelCommand',
                 subject: `command ${commandId}`,
-                resource: SEND_RESOURCE
+                resource: '*'
             }).message;
             _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`Could not cancel Run Command ${commandId} (${why}): ${(0,_log_js__WEBPACK_IMPORTED_MODULE_4__/* .quoteUntrusted */ .X0)(message)}`);
         }
@@ -564,11 +567,15 @@ async function reportInstances(options, invocations) {
     const byId = new Map(invocations.map(i => [i.InstanceId ?? '', i]));
     const fetchAll = options.instanceIds.length <= FULL_OUTPUT_UP_TO;
     const results = [];
+    let fetched = 0;
     for (const instanceId of options.instanceIds) {
         const invocation = byId.get(instanceId);
         const result = describeInvocation(instanceId, invocation);
         results.push(result);
-        const output = invocation && (fetchAll || result.status !== 'Success')
+        const worthFetching = (fetchAll || result.status !== 'Success') && fetched < MAX_FULL_OUTPUTS;
+        if (invocation && worthFetching)
+            fetched++;
+        const output = invocation && worthFetching
             ? await fullOutput(options.ssm, invocation)
             : pluginOutput(invocation);
         const exit = result.exitCode === undefined ? 'no exit code' : `exit code ${result.exitCode}`;

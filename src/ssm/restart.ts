@@ -69,6 +69,8 @@ const TELLING_DETAILS = new Set([
 ])
 /** With this many instances or fewer, everyone's full output is fetched; above, only failures'. */
 const FULL_OUTPUT_UP_TO = 5
+/** At most this many full outputs are fetched, so that a fleet-wide failure costs a bounded number of requests. */
+const MAX_FULL_OUTPUTS = 20
 /** GetCommandInvocation keeps this many characters of each stream. */
 const SSM_OUTPUT_LIMIT = 24_000
 /** ListCommandInvocations keeps this many characters of a plugin's output. */
@@ -113,7 +115,8 @@ export async function restartWithRunCommand(options: SsmRestartOptions): Promise
       )
     }
   } catch (error) {
-    await cancel(options.ssm, commandIds, 'a later command could not be sent')
+    const why = signal?.aborted ? 'the step was cancelled' : 'a later command could not be sent'
+    await cancel(options.ssm, commandIds, why)
     throw error
   }
   core.info(
@@ -333,7 +336,7 @@ async function cancel(ssm: SSMClient, commandIds: string[], why: string): Promis
       const message = describeAwsError(error, {
         action: 'ssm:CancelCommand',
         subject: `command ${commandId}`,
-        resource: SEND_RESOURCE
+        resource: '*'
       }).message
       core.warning(`Could not cancel Run Command ${commandId} (${why}): ${quoteUntrusted(message)}`)
     }
@@ -355,12 +358,15 @@ async function reportInstances(
   const byId = new Map(invocations.map(i => [i.InstanceId ?? '', i]))
   const fetchAll = options.instanceIds.length <= FULL_OUTPUT_UP_TO
   const results: InstanceResult[] = []
+  let fetched = 0
   for (const instanceId of options.instanceIds) {
     const invocation = byId.get(instanceId)
     const result = describeInvocation(instanceId, invocation)
     results.push(result)
+    const worthFetching = (fetchAll || result.status !== 'Success') && fetched < MAX_FULL_OUTPUTS
+    if (invocation && worthFetching) fetched++
     const output =
-      invocation && (fetchAll || result.status !== 'Success')
+      invocation && worthFetching
         ? await fullOutput(options.ssm, invocation)
         : pluginOutput(invocation)
     const exit = result.exitCode === undefined ? 'no exit code' : `exit code ${result.exitCode}`
