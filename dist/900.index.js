@@ -7,17 +7,20 @@ export const modules = {
 
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
 /* harmony export */   VN: () => (/* binding */ chunks),
+/* harmony export */   XL: () => (/* binding */ instanceAtAddress),
 /* harmony export */   findInstanceIds: () => (/* binding */ findInstanceIds),
-/* harmony export */   instanceAtAddress: () => (/* binding */ instanceAtAddress),
-/* harmony export */   resolveTargets: () => (/* binding */ resolveTargets),
+/* harmony export */   locateTargets: () => (/* binding */ locateTargets),
+/* harmony export */   setInstanceOutputs: () => (/* binding */ setInstanceOutputs),
 /* harmony export */   waitForAddresses: () => (/* binding */ waitForAddresses)
 /* harmony export */ });
-/* unused harmony exports INSTANCE_ID, fleetOutputs */
-/* harmony import */ var _aws_sdk_client_ec2__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(5193);
+/* unused harmony exports INSTANCE_ID, resolveTargets */
+/* harmony import */ var _aws_sdk_client_ec2__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(5193);
 /* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(7264);
-/* harmony import */ var _backoff_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(2431);
+/* harmony import */ var _backoff_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(2431);
 /* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(3916);
-/* harmony import */ var _log_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(5625);
+/* harmony import */ var _export_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(5169);
+/* harmony import */ var _log_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(5625);
+
 
 
 
@@ -45,7 +48,7 @@ async function findInstanceIds(ec2, stack, stackOutputs, instanceIdOutput) {
         const ids = value.split(',').map(id => id.trim());
         const bad = ids.find(id => !INSTANCE_ID.test(id));
         if (bad !== undefined) {
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .ActionError */ .lZ(`Output "${instanceIdOutput}" of stack "${stack}" is "${(0,_log_js__WEBPACK_IMPORTED_MODULE_2__/* .quoteUntrusted */ .X0)(value, 200)}", not an instance id ` +
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .ActionError */ .lZ(`Output "${instanceIdOutput}" of stack "${stack}" is "${(0,_log_js__WEBPACK_IMPORTED_MODULE_3__/* .quoteUntrusted */ .X0)(value, 200)}", not an instance id ` +
                 '(i-...) or a comma-separated list of them.');
         }
         return sortedUnique(ids);
@@ -117,7 +120,7 @@ const GONE = new Set(['shutting-down', 'terminated', 'stopping', 'stopped']);
  * each round asks about all the instances still waited for at once, not one by one.
  */
 async function waitForAddresses(ec2, instanceIds, addressType, timeoutMs, sleep) {
-    const backoff = (0,_backoff_js__WEBPACK_IMPORTED_MODULE_3__/* .createBackoff */ .l)({ totalMs: timeoutMs, initialDelayMs: 2000, sleep });
+    const backoff = (0,_backoff_js__WEBPACK_IMPORTED_MODULE_4__/* .createBackoff */ .l)({ totalMs: timeoutMs, initialDelayMs: 2000, sleep });
     const ready = new Map();
     const lastSeen = new Map();
     let waiting = [...instanceIds];
@@ -210,17 +213,30 @@ async function describeRunning(ec2, filters, subject) {
 /** Every page of DescribeInstances, flattened. */
 async function collect(ec2, input) {
     const instances = [];
-    for await (const page of (0,_aws_sdk_client_ec2__WEBPACK_IMPORTED_MODULE_4__.paginateDescribeInstances)({ client: ec2 }, input))
+    for await (const page of (0,_aws_sdk_client_ec2__WEBPACK_IMPORTED_MODULE_5__.paginateDescribeInstances)({ client: ec2 }, input))
         for (const reservation of page.Reservations ?? [])
             instances.push(...(reservation.Instances ?? []));
     return instances;
 }
-/** The instances' ids and addresses as the outputs give them: JSON arrays in the same order. */
-function fleetOutputs(instances) {
-    return {
-        ids: JSON.stringify(instances.map(i => i.instanceId)),
-        addresses: JSON.stringify(instances.map(i => i.address))
+/** Sets the instance outputs: the first as instance-id/-ip, all as JSON arrays in id order. */
+function setInstanceOutputs(instances) {
+    const fleet = {
+        instanceId: instances[0].instanceId,
+        address: instances.map(i => i.address).join(','),
+        instances
     };
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setOutput */ .uH(_export_js__WEBPACK_IMPORTED_MODULE_2__/* .OUTPUTS */ .py.instanceId, fleet.instanceId);
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setOutput */ .uH(_export_js__WEBPACK_IMPORTED_MODULE_2__/* .OUTPUTS */ .py.instanceIp, instances[0].address);
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setOutput */ .uH(_export_js__WEBPACK_IMPORTED_MODULE_2__/* .OUTPUTS */ .py.instanceIds, JSON.stringify(instances.map(i => i.instanceId)));
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setOutput */ .uH(_export_js__WEBPACK_IMPORTED_MODULE_2__/* .OUTPUTS */ .py.instanceIps, JSON.stringify(instances.map(i => i.address)));
+    return fleet;
+}
+/** With deploy false: the instances input "targets" names, with their outputs set. */
+async function locateTargets(ec2, targets, addressType) {
+    const instances = await resolveTargets(ec2, targets, addressType);
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Input "targets" names ${instances.length} running instance${instances.length > 1 ? 's' : ''}: ` +
+        `${instances.map(i => i.instanceId).join(', ')}.`);
+    return setInstanceOutputs(instances);
 }
 function chunks(items, size) {
     const result = [];
@@ -235,7 +251,7 @@ function sortedUnique(ids) {
 function listOrNone(names) {
     if (names.length === 0)
         return 'none';
-    const shown = names.slice(0, 20).map(name => `"${(0,_log_js__WEBPACK_IMPORTED_MODULE_2__/* .quoteUntrusted */ .X0)(name, 200)}"`);
+    const shown = names.slice(0, 20).map(name => `"${(0,_log_js__WEBPACK_IMPORTED_MODULE_3__/* .quoteUntrusted */ .X0)(name, 200)}"`);
     return names.length > shown.length
         ? `${shown.join(', ')} and ${names.length - shown.length} more`
         : shown.join(', ');

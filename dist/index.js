@@ -54229,6 +54229,145 @@ globals.__dirname ??= (0,node_path__WEBPACK_IMPORTED_MODULE_0__.dirname)(globals
 
 /***/ }),
 
+/***/ 3817:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Rw: () => (/* binding */ refusedEnvName),
+/* harmony export */   pD: () => (/* binding */ envName)
+/* harmony export */ });
+/* unused harmony export DEFAULT_ENV_KEYS */
+/**
+ * Which environment variable names a secret's keys may become. The names themselves come from the
+ * workflow (input `env-keys`), never from the secret; this list is the second line of defence: a
+ * declared name that changes how some program starts or behaves is refused all the same, because
+ * whoever can write the secret then controls what that program runs.
+ */
+/** Exact names (compared upper-cased) and why each one is refused. */
+const REFUSED_NAMES = {
+    PATH: 'it chooses which programs run',
+    HOME: 'programs read their start-up files from it',
+    SHELL: 'programs start it as the shell',
+    USER: 'programs trust it as the current user',
+    CI: 'tools change behaviour on it',
+    TMPDIR: 'programs write and run files from it',
+    BASH_ENV: 'bash runs the file it names before every script',
+    ENV: 'sh runs the file it names at start-up',
+    SHELLOPTS: 'it turns on bash options in every script',
+    BASHOPTS: 'it turns on bash options in every script',
+    PS4: 'bash expands it for every traced command',
+    PROMPT_COMMAND: 'bash runs it before every prompt',
+    IFS: 'it changes how shells split words',
+    CDPATH: 'it changes where cd goes',
+    GLOBIGNORE: 'it changes how shells expand file names',
+    EDITOR: 'programs run it',
+    VISUAL: 'programs run it',
+    PAGER: 'programs run it',
+    BROWSER: 'programs run it',
+    PYTHONSTARTUP: 'Python runs the file it names',
+    PYTHONPATH: 'Python imports code from it',
+    PYTHONHOME: 'Python loads its library from it',
+    PYTHONINSPECT: 'it changes how Python runs',
+    PYTHONWARNINGS: 'Python imports the modules it names',
+    PERL5OPT: 'Perl takes options (and code) from it',
+    PERL5LIB: 'Perl loads modules from it',
+    PERLLIB: 'Perl loads modules from it',
+    PERL5DB: 'Perl runs it as the debugger',
+    RUBYOPT: 'Ruby takes options (and libraries to load) from it',
+    RUBYLIB: 'Ruby loads libraries from it',
+    JAVA_TOOL_OPTIONS: 'the JVM takes options (and agents) from it',
+    JDK_JAVA_OPTIONS: 'the JVM takes options from it',
+    _JAVA_OPTIONS: 'the JVM takes options from it',
+    CLASSPATH: 'Java loads code from it',
+    HTTP_PROXY: 'it sends network traffic through another host',
+    HTTPS_PROXY: 'it sends network traffic through another host',
+    ALL_PROXY: 'it sends network traffic through another host',
+    NO_PROXY: 'it changes which traffic goes through a proxy',
+    SSL_CERT_FILE: 'it chooses which TLS certificates are trusted',
+    SSL_CERT_DIR: 'it chooses which TLS certificates are trusted',
+    CURL_CA_BUNDLE: 'it chooses which TLS certificates are trusted',
+    REQUESTS_CA_BUNDLE: 'it chooses which TLS certificates are trusted',
+    GCONV_PATH: 'the C library loads code from it',
+    HOSTALIASES: 'it changes how host names resolve',
+    RES_OPTIONS: 'it changes how host names resolve',
+    LOCALDOMAIN: 'it changes how host names resolve',
+    MALLOC_CHECK_: 'it changes how the C library runs',
+    COMSPEC: 'programs start it as the shell',
+    LANG: 'it changes how programs read text',
+    LANGUAGE: 'it changes how programs read text'
+};
+/** Prefixes (compared upper-cased) and why names that start with them are refused. */
+const REFUSED_PREFIXES = [
+    ['BASH_FUNC_', 'bash imports it as a function'],
+    ['LD_', 'the dynamic loader takes code to load from it'],
+    ['DYLD_', 'the dynamic loader takes code to load from it'],
+    ['NODE_', 'Node.js takes options (and code to load) from it'],
+    ['NPM_CONFIG_', 'npm and npx take settings (including Node.js options) from it'],
+    ['YARN_', 'yarn takes settings from it'],
+    ['PNPM_', 'pnpm takes settings from it'],
+    ['COREPACK_', 'corepack chooses which package manager to download from it'],
+    ['GIT_', 'git takes commands and settings from it'],
+    ['SSH_', 'ssh takes its agent, askpass program or options from it'],
+    ['PYTHON', 'Python takes options or code to load from it'],
+    ['PERL', 'Perl takes options or code to load from it'],
+    ['RUBY', 'Ruby takes options or code to load from it'],
+    ['GEM_', 'Ruby loads gems from it'],
+    ['BUNDLE_', 'bundler takes settings from it'],
+    ['JAVA_', 'Java takes options from it'],
+    ['MAVEN_', 'Maven takes options from it'],
+    ['GRADLE_', 'Gradle takes options from it'],
+    ['DOTNET_', '.NET takes settings from it'],
+    ['CORECLR_', '.NET loads profilers from it'],
+    ['GOFLAGS', 'go takes flags from it'],
+    ['CDK_', 'the CDK CLI takes settings from it'],
+    ['JSII_', 'the CDK runtime takes settings from it'],
+    ['DOCKER_', 'docker takes its host and settings from it'],
+    ['KUBECONFIG', 'kubectl takes its cluster from it'],
+    ['GITHUB_', 'the runner and GitHub tools rely on it'],
+    ['RUNNER_', 'the runner relies on it'],
+    ['ACTIONS_', 'the runner relies on it'],
+    ['INPUT_', 'actions read their inputs from it'],
+    ['STATE_', 'actions read their saved state from it'],
+    ['AWS_', 'the AWS SDK and CLI take credentials and settings from it'],
+    ['XDG_', 'programs read their configuration from it'],
+    ['GH_', 'the GitHub CLI takes its token and host from it'],
+    ['LC_', 'it changes how programs read text']
+];
+/**
+ * The reference layout's `github_repo`: under the GITHUB_ prefix, but no runner or tool reads it,
+ * and a refusal would break the default `env-keys`.
+ */
+const ALLOWED_NAMES = new Set(['GITHUB_REPO']);
+/** Any case variant of a proxy setting: curl and others read `http_proxy` in lower case. */
+const PROXY = /_PROXY$/;
+/**
+ * Why `name` must not be set from a secret, or undefined when it may. Case does not matter: npm
+ * reads `npm_config_*` in lower case, curl `http_proxy`.
+ */
+function refusedEnvName(name) {
+    const upper = name.toUpperCase();
+    if (ALLOWED_NAMES.has(upper))
+        return undefined;
+    const exact = REFUSED_NAMES[upper];
+    if (exact)
+        return exact;
+    for (const [prefix, why] of REFUSED_PREFIXES)
+        if (upper.startsWith(prefix))
+            return why;
+    if (PROXY.test(upper))
+        return 'it sends network traffic through another host';
+    return undefined;
+}
+/** `ec2_key_name` -> `EC2_KEY_NAME`, `api-key` -> `API_KEY`. */
+function envName(key) {
+    return key.toUpperCase().replace(/-/g, '_');
+}
+/** The reference secret's layout: what reaches the environment when `env-keys` is left alone. */
+const DEFAULT_ENV_KEYS = (/* unused pure expression or super */ null && (['ec2_key_name', 'ec2_host', 'ec2_user', 'github_repo']));
+
+
+/***/ }),
+
 /***/ 3916:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -54308,12 +54447,109 @@ function failureMessage(error) {
 
 /***/ }),
 
+/***/ 5169:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Lo: () => (/* binding */ exportSecret),
+/* harmony export */   c6: () => (/* binding */ ACTION_OUTPUTS),
+/* harmony export */   gY: () => (/* binding */ secretEnvironment),
+/* harmony export */   ib: () => (/* binding */ OUTPUT_NAME),
+/* harmony export */   kC: () => (/* binding */ checkEnvKeys),
+/* harmony export */   py: () => (/* binding */ OUTPUTS)
+/* harmony export */ });
+/* unused harmony export checkOutputNames */
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7264);
+/* harmony import */ var _env_names_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3817);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3916);
+
+
+
+const OUTPUT_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+/** The outputs the action sets itself (action.yml lists each); one name for each, used everywhere. */
+const OUTPUTS = {
+    instanceId: 'instance-id',
+    instanceIp: 'instance-ip',
+    instanceIds: 'instance-ids',
+    instanceIps: 'instance-ips',
+    commandId: 'command-id',
+    secretVersionId: 'secret-version-id',
+    stackOutputs: 'stack-outputs',
+    restarted: 'restarted'
+};
+/** A secret key of one of these names would be overwritten by the action. */
+const ACTION_OUTPUTS = Object.values(OUTPUTS);
+/** Checks that every key can be a step output name. */
+function checkOutputNames(secretId, keys) {
+    const taken = keys.filter(key => ACTION_OUTPUTS.includes(key));
+    if (taken.length > 0) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ActionError */ .lZ(`The deployment secret "${secretId}" has key "${taken[0]}", which is also an output of this action ` +
+            `(${ACTION_OUTPUTS.join(', ')}). Rename the key in the secret.`);
+    }
+    const bad = keys.filter(key => !OUTPUT_NAME.test(key));
+    if (bad.length > 0) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ActionError */ .lZ(`The deployment secret "${secretId}" has key${bad.length > 1 ? 's' : ''} ${bad.map(k => JSON.stringify(k)).join(', ')} ` +
+            'that cannot be a step output name: use letters, digits, "_" and "-", starting with a letter or "_". Rename the key in the secret.');
+    }
+}
+/**
+ * Checks the keys input "env-keys" declares, before any secret is read: each must be a key name,
+ * no two may become the same variable, and none may become a variable that changes how programs
+ * run (src/env-names.ts), even when declared: whoever can write the secret would choose its value.
+ */
+function checkEnvKeys(envKeys) {
+    const source = new Map();
+    for (const key of envKeys) {
+        if (!OUTPUT_NAME.test(key)) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ActionError */ .lZ(`Input "env-keys" lists ${JSON.stringify(key)}, which is not a key name: use letters, digits, "_" and "-", ` +
+                'starting with a letter or "_", separated by commas or new lines.');
+        }
+        const name = (0,_env_names_js__WEBPACK_IMPORTED_MODULE_1__/* .envName */ .pD)(key);
+        const why = (0,_env_names_js__WEBPACK_IMPORTED_MODULE_1__/* .refusedEnvName */ .Rw)(name);
+        if (why) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ActionError */ .lZ(`Input "env-keys" lists "${key}", which would become the environment variable ${name}: ${why}. ` +
+                'Whoever can edit the secret would then choose how programs in this job run, so it is refused even when declared. ' +
+                'Remove it from "env-keys" and rename the key in the secret.');
+        }
+        const other = source.get(name);
+        if (other !== undefined && other !== key) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ActionError */ .lZ(`Input "env-keys" lists "${other}" and "${key}", which both become the environment variable ${name}. Keep one of them.`);
+        }
+        source.set(name, key);
+    }
+}
+/**
+ * The environment variables the deployment secret provides (for export-env and for the CDK app):
+ * only the keys the workflow declared in "env-keys", never names the secret chooses. A declared
+ * key the secret lacks is an error, so that a typo does not silently leave a variable unset.
+ */
+function secretEnvironment(secretId, values, envKeys) {
+    const missing = envKeys.filter(key => !(key in values));
+    if (missing.length > 0) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ActionError */ .lZ(`The deployment secret "${secretId}" has no key${missing.length > 1 ? 's' : ''} ${missing.map(key => `"${key}"`).join(', ')}, ` +
+            'listed in input "env-keys" (the keys that become environment variables). Add ' +
+            `${missing.length > 1 ? 'them' : 'it'} to the secret, or remove ${missing.length > 1 ? 'them' : 'it'} from "env-keys".`);
+    }
+    return Object.fromEntries(envKeys.map(key => [(0,_env_names_js__WEBPACK_IMPORTED_MODULE_1__/* .envName */ .pD)(key), values[key]]));
+}
+/** Sets one step output per key and, given the variables (secretEnvironment), exports them. */
+function exportSecret(secretId, values, env) {
+    checkOutputNames(secretId, Object.keys(values));
+    for (const [key, value] of Object.entries(values))
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setOutput */ .uH(key, value);
+    for (const [name, value] of Object.entries(env ?? {}))
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .exportVariable */ .dN(name, value);
+}
+
+
+/***/ }),
+
 /***/ 9407:
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _dirname_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6065);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(2449);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5966);
 
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_1__/* .run */ .e)();
@@ -54625,7 +54861,7 @@ function printUntrusted(line, write = stdoutWriter) {
 
 /***/ }),
 
-/***/ 2449:
+/***/ 5966:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -54863,215 +55099,10 @@ class OutputTail {
     }
 }
 
-;// CONCATENATED MODULE: ./src/env-names.ts
-/**
- * Which environment variable names a secret's keys may become. The names themselves come from the
- * workflow (input `env-keys`), never from the secret; this list is the second line of defence: a
- * declared name that changes how some program starts or behaves is refused all the same, because
- * whoever can write the secret then controls what that program runs.
- */
-/** Exact names (compared upper-cased) and why each one is refused. */
-const REFUSED_NAMES = {
-    PATH: 'it chooses which programs run',
-    HOME: 'programs read their start-up files from it',
-    SHELL: 'programs start it as the shell',
-    USER: 'programs trust it as the current user',
-    CI: 'tools change behaviour on it',
-    TMPDIR: 'programs write and run files from it',
-    BASH_ENV: 'bash runs the file it names before every script',
-    ENV: 'sh runs the file it names at start-up',
-    SHELLOPTS: 'it turns on bash options in every script',
-    BASHOPTS: 'it turns on bash options in every script',
-    PS4: 'bash expands it for every traced command',
-    PROMPT_COMMAND: 'bash runs it before every prompt',
-    IFS: 'it changes how shells split words',
-    CDPATH: 'it changes where cd goes',
-    GLOBIGNORE: 'it changes how shells expand file names',
-    EDITOR: 'programs run it',
-    VISUAL: 'programs run it',
-    PAGER: 'programs run it',
-    BROWSER: 'programs run it',
-    PYTHONSTARTUP: 'Python runs the file it names',
-    PYTHONPATH: 'Python imports code from it',
-    PYTHONHOME: 'Python loads its library from it',
-    PYTHONINSPECT: 'it changes how Python runs',
-    PYTHONWARNINGS: 'Python imports the modules it names',
-    PERL5OPT: 'Perl takes options (and code) from it',
-    PERL5LIB: 'Perl loads modules from it',
-    PERLLIB: 'Perl loads modules from it',
-    PERL5DB: 'Perl runs it as the debugger',
-    RUBYOPT: 'Ruby takes options (and libraries to load) from it',
-    RUBYLIB: 'Ruby loads libraries from it',
-    JAVA_TOOL_OPTIONS: 'the JVM takes options (and agents) from it',
-    JDK_JAVA_OPTIONS: 'the JVM takes options from it',
-    _JAVA_OPTIONS: 'the JVM takes options from it',
-    CLASSPATH: 'Java loads code from it',
-    HTTP_PROXY: 'it sends network traffic through another host',
-    HTTPS_PROXY: 'it sends network traffic through another host',
-    ALL_PROXY: 'it sends network traffic through another host',
-    NO_PROXY: 'it changes which traffic goes through a proxy',
-    SSL_CERT_FILE: 'it chooses which TLS certificates are trusted',
-    SSL_CERT_DIR: 'it chooses which TLS certificates are trusted',
-    CURL_CA_BUNDLE: 'it chooses which TLS certificates are trusted',
-    REQUESTS_CA_BUNDLE: 'it chooses which TLS certificates are trusted',
-    GCONV_PATH: 'the C library loads code from it',
-    HOSTALIASES: 'it changes how host names resolve',
-    RES_OPTIONS: 'it changes how host names resolve',
-    LOCALDOMAIN: 'it changes how host names resolve',
-    MALLOC_CHECK_: 'it changes how the C library runs',
-    COMSPEC: 'programs start it as the shell',
-    LANG: 'it changes how programs read text',
-    LANGUAGE: 'it changes how programs read text'
-};
-/** Prefixes (compared upper-cased) and why names that start with them are refused. */
-const REFUSED_PREFIXES = [
-    ['BASH_FUNC_', 'bash imports it as a function'],
-    ['LD_', 'the dynamic loader takes code to load from it'],
-    ['DYLD_', 'the dynamic loader takes code to load from it'],
-    ['NODE_', 'Node.js takes options (and code to load) from it'],
-    ['NPM_CONFIG_', 'npm and npx take settings (including Node.js options) from it'],
-    ['YARN_', 'yarn takes settings from it'],
-    ['PNPM_', 'pnpm takes settings from it'],
-    ['COREPACK_', 'corepack chooses which package manager to download from it'],
-    ['GIT_', 'git takes commands and settings from it'],
-    ['SSH_', 'ssh takes its agent, askpass program or options from it'],
-    ['PYTHON', 'Python takes options or code to load from it'],
-    ['PERL', 'Perl takes options or code to load from it'],
-    ['RUBY', 'Ruby takes options or code to load from it'],
-    ['GEM_', 'Ruby loads gems from it'],
-    ['BUNDLE_', 'bundler takes settings from it'],
-    ['JAVA_', 'Java takes options from it'],
-    ['MAVEN_', 'Maven takes options from it'],
-    ['GRADLE_', 'Gradle takes options from it'],
-    ['DOTNET_', '.NET takes settings from it'],
-    ['CORECLR_', '.NET loads profilers from it'],
-    ['GOFLAGS', 'go takes flags from it'],
-    ['CDK_', 'the CDK CLI takes settings from it'],
-    ['JSII_', 'the CDK runtime takes settings from it'],
-    ['DOCKER_', 'docker takes its host and settings from it'],
-    ['KUBECONFIG', 'kubectl takes its cluster from it'],
-    ['GITHUB_', 'the runner and GitHub tools rely on it'],
-    ['RUNNER_', 'the runner relies on it'],
-    ['ACTIONS_', 'the runner relies on it'],
-    ['INPUT_', 'actions read their inputs from it'],
-    ['STATE_', 'actions read their saved state from it'],
-    ['AWS_', 'the AWS SDK and CLI take credentials and settings from it'],
-    ['XDG_', 'programs read their configuration from it'],
-    ['GH_', 'the GitHub CLI takes its token and host from it'],
-    ['LC_', 'it changes how programs read text']
-];
-/**
- * The reference layout's `github_repo`: under the GITHUB_ prefix, but no runner or tool reads it,
- * and a refusal would break the default `env-keys`.
- */
-const ALLOWED_NAMES = new Set(['GITHUB_REPO']);
-/** Any case variant of a proxy setting: curl and others read `http_proxy` in lower case. */
-const PROXY = /_PROXY$/;
-/**
- * Why `name` must not be set from a secret, or undefined when it may. Case does not matter: npm
- * reads `npm_config_*` in lower case, curl `http_proxy`.
- */
-function refusedEnvName(name) {
-    const upper = name.toUpperCase();
-    if (ALLOWED_NAMES.has(upper))
-        return undefined;
-    const exact = REFUSED_NAMES[upper];
-    if (exact)
-        return exact;
-    for (const [prefix, why] of REFUSED_PREFIXES)
-        if (upper.startsWith(prefix))
-            return why;
-    if (PROXY.test(upper))
-        return 'it sends network traffic through another host';
-    return undefined;
-}
-/** `ec2_key_name` -> `EC2_KEY_NAME`, `api-key` -> `API_KEY`. */
-function envName(key) {
-    return key.toUpperCase().replace(/-/g, '_');
-}
-/** The reference secret's layout: what reaches the environment when `env-keys` is left alone. */
-const DEFAULT_ENV_KEYS = (/* unused pure expression or super */ null && (['ec2_key_name', 'ec2_host', 'ec2_user', 'github_repo']));
-
-;// CONCATENATED MODULE: ./src/export.ts
-
-
-
-const OUTPUT_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
-/** The outputs the action sets itself (action.yml lists each); one name for each, used everywhere. */
-const OUTPUTS = {
-    instanceId: 'instance-id',
-    instanceIp: 'instance-ip',
-    instanceIds: 'instance-ids',
-    instanceIps: 'instance-ips',
-    commandId: 'command-id',
-    secretVersionId: 'secret-version-id',
-    stackOutputs: 'stack-outputs',
-    restarted: 'restarted'
-};
-/** A secret key of one of these names would be overwritten by the action. */
-const ACTION_OUTPUTS = Object.values(OUTPUTS);
-/** Checks that every key can be a step output name. */
-function checkOutputNames(secretId, keys) {
-    const taken = keys.filter(key => ACTION_OUTPUTS.includes(key));
-    if (taken.length > 0) {
-        throw new errors/* ActionError */.lZ(`The deployment secret "${secretId}" has key "${taken[0]}", which is also an output of this action ` +
-            `(${ACTION_OUTPUTS.join(', ')}). Rename the key in the secret.`);
-    }
-    const bad = keys.filter(key => !OUTPUT_NAME.test(key));
-    if (bad.length > 0) {
-        throw new errors/* ActionError */.lZ(`The deployment secret "${secretId}" has key${bad.length > 1 ? 's' : ''} ${bad.map(k => JSON.stringify(k)).join(', ')} ` +
-            'that cannot be a step output name: use letters, digits, "_" and "-", starting with a letter or "_". Rename the key in the secret.');
-    }
-}
-/**
- * Checks the keys input "env-keys" declares, before any secret is read: each must be a key name,
- * no two may become the same variable, and none may become a variable that changes how programs
- * run (src/env-names.ts), even when declared: whoever can write the secret would choose its value.
- */
-function checkEnvKeys(envKeys) {
-    const source = new Map();
-    for (const key of envKeys) {
-        if (!OUTPUT_NAME.test(key)) {
-            throw new errors/* ActionError */.lZ(`Input "env-keys" lists ${JSON.stringify(key)}, which is not a key name: use letters, digits, "_" and "-", ` +
-                'starting with a letter or "_", separated by commas or new lines.');
-        }
-        const name = envName(key);
-        const why = refusedEnvName(name);
-        if (why) {
-            throw new errors/* ActionError */.lZ(`Input "env-keys" lists "${key}", which would become the environment variable ${name}: ${why}. ` +
-                'Whoever can edit the secret would then choose how programs in this job run, so it is refused even when declared. ' +
-                'Remove it from "env-keys" and rename the key in the secret.');
-        }
-        const other = source.get(name);
-        if (other !== undefined && other !== key) {
-            throw new errors/* ActionError */.lZ(`Input "env-keys" lists "${other}" and "${key}", which both become the environment variable ${name}. Keep one of them.`);
-        }
-        source.set(name, key);
-    }
-}
-/**
- * The environment variables the deployment secret provides (for export-env and for the CDK app):
- * only the keys the workflow declared in "env-keys", never names the secret chooses. A declared
- * key the secret lacks is an error, so that a typo does not silently leave a variable unset.
- */
-function secretEnvironment(secretId, values, envKeys) {
-    const missing = envKeys.filter(key => !(key in values));
-    if (missing.length > 0) {
-        throw new errors/* ActionError */.lZ(`The deployment secret "${secretId}" has no key${missing.length > 1 ? 's' : ''} ${missing.map(key => `"${key}"`).join(', ')}, ` +
-            'listed in input "env-keys" (the keys that become environment variables). Add ' +
-            `${missing.length > 1 ? 'them' : 'it'} to the secret, or remove ${missing.length > 1 ? 'them' : 'it'} from "env-keys".`);
-    }
-    return Object.fromEntries(envKeys.map(key => [envName(key), values[key]]));
-}
-/** Sets one step output per key and, given the variables (secretEnvironment), exports them. */
-function exportSecret(secretId, values, env) {
-    checkOutputNames(secretId, Object.keys(values));
-    for (const [key, value] of Object.entries(values))
-        core/* setOutput */.uH(key, value);
-    for (const [name, value] of Object.entries(env ?? {}))
-        core/* exportVariable */.dN(name, value);
-}
-
+// EXTERNAL MODULE: ./src/env-names.ts
+var env_names = __nccwpck_require__(3817);
+// EXTERNAL MODULE: ./src/export.ts
+var src_export = __nccwpck_require__(5169);
 ;// CONCATENATED MODULE: ./src/inputs.ts
 
 
@@ -55125,9 +55156,9 @@ const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
 /** The secret key that receives the address: it is also an output, so it needs an output's name. */
 function hostKeyInput() {
     const key = inputs_text('host-key');
-    if (!OUTPUT_NAME.test(key) || ACTION_OUTPUTS.includes(key)) {
+    if (!src_export/* OUTPUT_NAME */.ib.test(key) || src_export/* ACTION_OUTPUTS */.c6.includes(key)) {
         throw new errors/* ActionError */.lZ(`Input "host-key" is "${key}": it must name a key of the deployment secret (letters, digits, "_" and "-", ` +
-            `starting with a letter or "_"), and not one of the action's own outputs (${ACTION_OUTPUTS.join(', ')}).`);
+            `starting with a letter or "_"), and not one of the action's own outputs (${src_export/* ACTION_OUTPUTS */.c6.join(', ')}).`);
     }
     return key;
 }
@@ -55156,7 +55187,7 @@ function readInputs() {
     // Spaces can be part of a passphrase.
     const passphrase = core/* getInput */.V4('ssh-passphrase', { trimWhitespace: false });
     const envKeys = listInput('env-keys');
-    checkEnvKeys(envKeys);
+    (0,src_export/* checkEnvKeys */.kC)(envKeys);
     // Inputs from `${{ secrets.X }}` are masked by the runner, but not line by line on every runner.
     for (const value of [privateKey, passphrase])
         (0,log/* maskSecret */.$l)(value);
@@ -55532,7 +55563,7 @@ async function run(overrides = {}) {
     const report = newReport();
     try {
         // Set first, so that a workflow reading it after a failure sees false, not nothing.
-        core/* setOutput */.uH(OUTPUTS.restarted, 'false');
+        core/* setOutput */.uH(src_export/* OUTPUTS */.py.restarted, 'false');
         await pipeline(readInputs(), deps, report);
     }
     catch (error) {
@@ -55567,7 +55598,7 @@ async function pipeline(inputs, deps, report) {
         report.secretsRead.push({ role: 'app', id: app.id, versionId: app.versionId });
         requireKeys(app, inputs.appRequiredKeys, 'app', 'listed in input "app-required-keys"');
     }
-    exportSecret(deployment.id, deployment.values, inputs.exportEnv ? plan.secretEnv : undefined);
+    (0,src_export/* exportSecret */.Lo)(deployment.id, deployment.values, inputs.exportEnv ? plan.secretEnv : undefined);
     report.exportedKeys = Object.keys(deployment.values);
     report.exportedEnv = inputs.exportEnv ? Object.keys(plan.secretEnv) : [];
     core/* info */.pq(`Read the deployment secret "${deployment.id}" (version ${deployment.versionId}): ` +
@@ -55587,17 +55618,20 @@ async function pipeline(inputs, deps, report) {
         versionId = await writeAddressBack(inputs, deployment, target.address, clients, report);
     }
     else if (inputs.targets.length > 0) {
-        target = await locateTargets(inputs, clients);
+        const { locateTargets } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(900)]).then(__nccwpck_require__.bind(__nccwpck_require__, 2900));
+        target = await locateTargets(await clients.ec2(), inputs.targets, inputs.addressType);
     }
     else if (inputs.restart !== 'none') {
         target = { address: deployment.values[inputs.hostKey].trim(), instances: [] };
-        core/* setOutput */.uH(OUTPUTS.instanceIp, target.address);
+        core/* setOutput */.uH(src_export/* OUTPUTS */.py.instanceIp, target.address);
     }
-    core/* setOutput */.uH(OUTPUTS.secretVersionId, versionId);
+    core/* setOutput */.uH(src_export/* OUTPUTS */.py.secretVersionId, versionId);
     if (plan.sshUser && target)
         await restartOverSsh(inputs, plan.sshUser, target, clients, deps, report);
-    if (inputs.restart === 'ssm' && target)
+    if (inputs.restart === 'ssm' && target) {
+        const { restartOverSsm } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(736), __nccwpck_require__.e(795)]).then(__nccwpck_require__.bind(__nccwpck_require__, 1795));
         await restartOverSsm(inputs, target, clients, deps, report);
+    }
 }
 /** Writes the address into the deployment secret; returns the version current afterwards. */
 async function writeAddressBack(inputs, deployment, address, clients, report) {
@@ -55609,7 +55643,7 @@ async function writeAddressBack(inputs, deployment, address, clients, report) {
         : `"${hostKey}" of "${deployment.id}" already holds ${address}; the secret was not changed.`);
     core/* setOutput */.uH(hostKey, address);
     if (inputs.exportEnv && inputs.envKeys.includes(hostKey))
-        core/* exportVariable */.dN(envName(hostKey), address);
+        core/* exportVariable */.dN((0,env_names/* envName */.pD)(hostKey), address);
     return written.versionId;
 }
 async function restartOverSsh(inputs, user, target, clients, deps, report) {
@@ -55637,7 +55671,7 @@ async function restartOverSsh(inputs, user, target, clients, deps, report) {
     });
     const check = inputs.ssh.healthCommand ? 'health command passed' : 'active';
     report.restart.result = `restarted, ${check} (host key ${hostFingerprint})`;
-    core/* setOutput */.uH(OUTPUTS.restarted, 'true');
+    core/* setOutput */.uH(src_export/* OUTPUTS */.py.restarted, 'true');
     core/* info */.pq(`Restarted "${inputs.service}" on ${where}.`);
 }
 /**
@@ -55647,7 +55681,7 @@ async function restartOverSsh(inputs, user, target, clients, deps, report) {
 async function planLaterPhases(inputs, deployment, env) {
     const plan = {
         secretEnv: inputs.deploy || inputs.exportEnv
-            ? secretEnvironment(deployment.id, deployment.values, inputs.envKeys)
+            ? (0,src_export/* secretEnvironment */.gY)(deployment.id, deployment.values, inputs.envKeys)
             : {}
     };
     if (inputs.deploy) {
@@ -55688,9 +55722,9 @@ async function deployAndLocate(inputs, cdk, secretEnv, clients, deps) {
         if (maskAddresses && value && (0,external_node_net_.isIP)(value))
             (0,log/* maskSecret */.$l)(value);
     });
-    core/* setOutput */.uH(OUTPUTS.stackOutputs, JSON.stringify(stackOutputs));
+    core/* setOutput */.uH(src_export/* OUTPUTS */.py.stackOutputs, JSON.stringify(stackOutputs));
     // Loaded here, not at start-up: with them comes the EC2 client, most of the bundle's size.
-    const { findInstanceIds, waitForAddresses } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(900)]).then(__nccwpck_require__.bind(__nccwpck_require__, 2900));
+    const { findInstanceIds, waitForAddresses, setInstanceOutputs } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(900)]).then(__nccwpck_require__.bind(__nccwpck_require__, 2900));
     const ec2 = await clients.ec2();
     const ids = await findInstanceIds(ec2, inputs.stack, stackOutputs, inputs.instanceIdOutput);
     const instances = await waitForAddresses(ec2, ids, inputs.addressType, inputs.instanceTimeoutSeconds * 1000, deps.sleep);
@@ -55703,55 +55737,6 @@ async function deployAndLocate(inputs, cdk, secretEnv, clients, deps) {
         ? `Stack "${inputs.stack}" runs instance ${target.instanceId} at ${target.address}.`
         : `Stack "${inputs.stack}" runs ${instances.length} instances: ${instances.map(i => `${i.instanceId} at ${i.address}`).join(', ')}.`);
     return target;
-}
-/** With deploy false: the instances input "targets" names. */
-async function locateTargets(inputs, clients) {
-    const { resolveTargets } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(900)]).then(__nccwpck_require__.bind(__nccwpck_require__, 2900));
-    const instances = await resolveTargets(await clients.ec2(), inputs.targets, inputs.addressType);
-    core/* info */.pq(`Input "targets" names ${instances.length} running instance${instances.length > 1 ? 's' : ''}: ` +
-        `${instances.map(i => i.instanceId).join(', ')}.`);
-    return setInstanceOutputs(instances);
-}
-/** The outputs for the instances: the first as instance-id/-ip, all as JSON arrays. */
-function setInstanceOutputs(instances) {
-    const target = {
-        instanceId: instances[0].instanceId,
-        address: instances.map(i => i.address).join(','),
-        instances
-    };
-    core/* setOutput */.uH(OUTPUTS.instanceId, target.instanceId);
-    core/* setOutput */.uH(OUTPUTS.instanceIp, instances[0].address);
-    core/* setOutput */.uH(OUTPUTS.instanceIds, JSON.stringify(instances.map(i => i.instanceId)));
-    core/* setOutput */.uH(OUTPUTS.instanceIps, JSON.stringify(instances.map(i => i.address)));
-    return target;
-}
-async function restartOverSsm(inputs, target, clients, deps, report) {
-    const instanceIds = target.instances.length > 0
-        ? target.instances.map(i => i.instanceId)
-        : [await instanceAtAddress(inputs, target.address, clients)];
-    const { restartWithRunCommand } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(736), __nccwpck_require__.e(298)]).then(__nccwpck_require__.bind(__nccwpck_require__, 8298));
-    const result = await restartWithRunCommand({
-        ssm: await clients.ssm(),
-        instanceIds,
-        service: inputs.service,
-        healthCommand: inputs.ssh.healthCommand,
-        ...inputs.ssm,
-        sleep: deps.sleep,
-        signal: deps.signal
-    });
-    core/* setOutput */.uH(OUTPUTS.commandId, result.commandIds.join(','));
-    report.fleet = { unit: inputs.service, commandIds: result.commandIds, results: result.results };
-    if (result.failure)
-        throw new errors/* ActionError */.lZ(result.failure);
-    if (result.failed.length > 0)
-        return;
-    core/* setOutput */.uH(OUTPUTS.restarted, 'true');
-    core/* info */.pq(`Restarted "${inputs.service}" on ${instanceIds.length} instance${instanceIds.length > 1 ? 's' : ''} with SSM Run Command.`);
-}
-/** The instance behind the secret's address, for restart: ssm, which needs an instance id. */
-async function instanceAtAddress(inputs, address, clients) {
-    const { instanceAtAddress: find } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(900)]).then(__nccwpck_require__.bind(__nccwpck_require__, 2900));
-    return find(await clients.ec2(), address, inputs.addressType, inputs.hostKey);
 }
 /** Pinned fingerprints, else the ones the instance printed to its console, else (opted in) any. */
 async function hostKeyCheck(inputs, target, clients, deps) {

@@ -7,6 +7,7 @@ import {
 import * as core from '@actions/core'
 import { createBackoff } from './backoff.js'
 import { ActionError, describeAwsError } from './errors.js'
+import { OUTPUTS } from './export.js'
 import type { AddressType } from './inputs.js'
 import { quoteUntrusted } from './log.js'
 
@@ -276,15 +277,42 @@ async function collect(
   return instances
 }
 
-/** The instances' ids and addresses as the outputs give them: JSON arrays in the same order. */
-export function fleetOutputs(instances: readonly DeployedInstance[]): {
-  ids: string
-  addresses: string
-} {
-  return {
-    ids: JSON.stringify(instances.map(i => i.instanceId)),
-    addresses: JSON.stringify(instances.map(i => i.address))
+/** The instances a run deployed or targeted. */
+export interface Fleet {
+  /** The first instance's id. */
+  instanceId: string
+  /** The address, or with several instances their addresses separated by commas, in id order. */
+  address: string
+  /** Every instance, sorted by id. */
+  instances: DeployedInstance[]
+}
+
+/** Sets the instance outputs: the first as instance-id/-ip, all as JSON arrays in id order. */
+export function setInstanceOutputs(instances: DeployedInstance[]): Fleet {
+  const fleet = {
+    instanceId: instances[0].instanceId,
+    address: instances.map(i => i.address).join(','),
+    instances
   }
+  core.setOutput(OUTPUTS.instanceId, fleet.instanceId)
+  core.setOutput(OUTPUTS.instanceIp, instances[0].address)
+  core.setOutput(OUTPUTS.instanceIds, JSON.stringify(instances.map(i => i.instanceId)))
+  core.setOutput(OUTPUTS.instanceIps, JSON.stringify(instances.map(i => i.address)))
+  return fleet
+}
+
+/** With deploy false: the instances input "targets" names, with their outputs set. */
+export async function locateTargets(
+  ec2: EC2Client,
+  targets: readonly string[],
+  addressType: AddressType
+): Promise<Fleet> {
+  const instances = await resolveTargets(ec2, targets, addressType)
+  core.info(
+    `Input "targets" names ${instances.length} running instance${instances.length > 1 ? 's' : ''}: ` +
+      `${instances.map(i => i.instanceId).join(', ')}.`
+  )
+  return setInstanceOutputs(instances)
 }
 
 export function chunks<T>(items: readonly T[], size: number): T[][] {

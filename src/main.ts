@@ -6,7 +6,7 @@ import { ActionError, failureMessage } from './errors.js'
 import { envName } from './env-names.js'
 import { OUTPUTS, exportSecret, secretEnvironment } from './export.js'
 import { readInputs, type ActionInputs } from './inputs.js'
-import type { DeployedInstance } from './instance.js'
+import type { Fleet } from './instance.js'
 import { maskSecret, redact } from './log.js'
 import { checkRestartTarget, restartService, type HostKeyCheck } from './restart.js'
 import { readJsonSecret, requireKeys, type JsonSecret } from './secrets.js'
@@ -63,13 +63,7 @@ interface Plan {
 }
 
 /** Where the restart goes: the deployed instance(s), or the address the secret already holds. */
-interface Target {
-  instanceId?: string
-  /** The address, or with several instances their addresses separated by commas. */
-  address: string
-  /** Every instance, sorted by id; empty when only the secret's address is known. */
-  instances: DeployedInstance[]
-}
+type Target = Fleet | { instanceId?: undefined; address: string; instances: [] }
 
 async function pipeline(
   inputs: ActionInputs,
@@ -120,7 +114,8 @@ async function pipeline(
     }
     versionId = await writeAddressBack(inputs, deployment, target.address, clients, report)
   } else if (inputs.targets.length > 0) {
-    target = await locateTargets(inputs, clients)
+    const { locateTargets } = await import('./instance.js')
+    target = await locateTargets(await clients.ec2(), inputs.targets, inputs.addressType)
   } else if (inputs.restart !== 'none') {
     target = { address: deployment.values[inputs.hostKey].trim(), instances: [] }
     core.setOutput(OUTPUTS.instanceIp, target.address)
@@ -129,8 +124,10 @@ async function pipeline(
 
   if (plan.sshUser && target)
     await restartOverSsh(inputs, plan.sshUser, target, clients, deps, report)
-  if (inputs.restart === 'ssm' && target)
+  if (inputs.restart === 'ssm' && target) {
+    const { restartOverSsm } = await import('./ssm/phase.js')
     await restartOverSsm(inputs, target, clients, deps, report)
+  }
 }
 
 /** Writes the address into the deployment secret; returns the version current afterwards. */
@@ -268,7 +265,7 @@ async function deployAndLocate(
   })
   core.setOutput(OUTPUTS.stackOutputs, JSON.stringify(stackOutputs))
   // Loaded here, not at start-up: with them comes the EC2 client, most of the bundle's size.
-  const { findInstanceIds, waitForAddresses } = await import('./instance.js')
+  const { findInstanceIds, waitForAddresses, setInstanceOutputs } = await import('./instance.js')
   const ec2 = await clients.ec2()
   const ids = await findInstanceIds(ec2, inputs.stack, stackOutputs, inputs.instanceIdOutput)
   const instances = await waitForAddresses(
@@ -287,72 +284,6 @@ async function deployAndLocate(
       : `Stack "${inputs.stack}" runs ${instances.length} instances: ${instances.map(i => `${i.instanceId} at ${i.address}`).join(', ')}.`
   )
   return target
-}
-
-/** With deploy false: the instances input "targets" names. */
-async function locateTargets(inputs: ActionInputs, clients: AwsClients): Promise<Target> {
-  const { resolveTargets } = await import('./instance.js')
-  const instances = await resolveTargets(await clients.ec2(), inputs.targets, inputs.addressType)
-  core.info(
-    `Input "targets" names ${instances.length} running instance${instances.length > 1 ? 's' : ''}: ` +
-      `${instances.map(i => i.instanceId).join(', ')}.`
-  )
-  return setInstanceOutputs(instances)
-}
-
-/** The outputs for the instances: the first as instance-id/-ip, all as JSON arrays. */
-function setInstanceOutputs(instances: DeployedInstance[]): Target {
-  const target = {
-    instanceId: instances[0].instanceId,
-    address: instances.map(i => i.address).join(','),
-    instances
-  }
-  core.setOutput(OUTPUTS.instanceId, target.instanceId)
-  core.setOutput(OUTPUTS.instanceIp, instances[0].address)
-  core.setOutput(OUTPUTS.instanceIds, JSON.stringify(instances.map(i => i.instanceId)))
-  core.setOutput(OUTPUTS.instanceIps, JSON.stringify(instances.map(i => i.address)))
-  return target
-}
-
-async function restartOverSsm(
-  inputs: ActionInputs,
-  target: Target,
-  clients: AwsClients,
-  deps: Dependencies,
-  report: RunReport
-): Promise<void> {
-  const instanceIds =
-    target.instances.length > 0
-      ? target.instances.map(i => i.instanceId)
-      : [await instanceAtAddress(inputs, target.address, clients)]
-  const { restartWithRunCommand } = await import('./ssm/restart.js')
-  const result = await restartWithRunCommand({
-    ssm: await clients.ssm(),
-    instanceIds,
-    service: inputs.service,
-    healthCommand: inputs.ssh.healthCommand,
-    ...inputs.ssm,
-    sleep: deps.sleep,
-    signal: deps.signal
-  })
-  core.setOutput(OUTPUTS.commandId, result.commandIds.join(','))
-  report.fleet = { unit: inputs.service, commandIds: result.commandIds, results: result.results }
-  if (result.failure) throw new ActionError(result.failure)
-  if (result.failed.length > 0) return
-  core.setOutput(OUTPUTS.restarted, 'true')
-  core.info(
-    `Restarted "${inputs.service}" on ${instanceIds.length} instance${instanceIds.length > 1 ? 's' : ''} with SSM Run Command.`
-  )
-}
-
-/** The instance behind the secret's address, for restart: ssm, which needs an instance id. */
-async function instanceAtAddress(
-  inputs: ActionInputs,
-  address: string,
-  clients: AwsClients
-): Promise<string> {
-  const { instanceAtAddress: find } = await import('./instance.js')
-  return find(await clients.ec2(), address, inputs.addressType, inputs.hostKey)
 }
 
 /** Pinned fingerprints, else the ones the instance printed to its console, else (opted in) any. */
