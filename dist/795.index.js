@@ -568,6 +568,9 @@ async function listInvocations(options, commandId) {
     }
     catch (error) {
         throwIfAborted(options.signal);
+        // SSM is eventually consistent: a command just sent may not be listed yet; the next poll asks again.
+        if (error.name === 'InvalidCommandId')
+            return [];
         throw (0,errors/* describeAwsError */.Pp)(error, {
             action: 'ssm:ListCommandInvocations',
             subject: `command ${commandId}`,

@@ -318,6 +318,8 @@ async function listInvocations(
     for await (const page of pages) invocations.push(...(page.CommandInvocations ?? []))
   } catch (error) {
     throwIfAborted(options.signal)
+    // SSM is eventually consistent: a command just sent may not be listed yet; the next poll asks again.
+    if ((error as { name?: string }).name === 'InvalidCommandId') return []
     throw describeAwsError(error, {
       action: 'ssm:ListCommandInvocations',
       subject: `command ${commandId}`,
