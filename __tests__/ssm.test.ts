@@ -109,6 +109,22 @@ describe('restartWithRunCommand', () => {
     expect(aws.callsOf('GetCommandInvocation').length).toBeGreaterThan(0)
   })
 
+  it('stops at max-errors one at a time: the rest is cancelled, the failed one explains', async () => {
+    const fleet = ids(3)
+    aws.ssm.addAgent(fleet[0], { outcome: 'failure', stderr: 'unit fastapi.service not found' })
+    const result = await restartWithRunCommand(options(fleet, { maxConcurrency: '1' }))
+    expect(result.failed.map(r => [r.instanceId, r.status])).toEqual([
+      [fleet[0], 'Failed'],
+      [fleet[1], 'Cancelled'],
+      [fleet[2], 'Cancelled']
+    ])
+    expect(result.failure).toContain('The cancelled ones were not restarted')
+    expect(result.failure).toContain(
+      `Last output of ${fleet[0]}:\n  unit fastapi.service not found`
+    )
+    expect(aws.ssm.calls(fleet[1])).toEqual([])
+  })
+
   it('reports failures within max-errors without failing', async () => {
     const fleet = ids(3)
     aws.ssm.addAgent(fleet[0], { outcome: 'undeliverable' })

@@ -81,6 +81,9 @@ describe('the job summary', () => {
       '<tr><td><code>i-0123456789abcdef0</code></td><td>Success</td><td>0</td><td>1.5 s</td></tr>'
     )
     expect(summary).toContain('1 of 2 instances succeeded')
+    expect(summary).toMatch(
+      /<td><code>i-0123456789abcdef1<\/code><\/td><td>.*<\/td><td>-<\/td><td>-<\/td><\/tr>/
+    )
     expect(summary).not.toContain('<script>')
     expect(summary).not.toMatch(/\n\s*\n/)
   })

@@ -703,7 +703,9 @@ function printOutput(output, write) {
         core/* info */.pq(`[Output cut: ${output.cut}.]`);
 }
 async function failureMessage(options, invocations, failed, allowed) {
-    const first = invocations.find(i => i.InstanceId === failed[0].instanceId);
+    // The first that ran and failed says why; one cancelled before it ran has nothing to say.
+    const culprit = failed.find(r => r.status !== 'Cancelled') ?? failed[0];
+    const first = invocations.find(i => i.InstanceId === culprit.instanceId);
     const stderr = first ? await fullOutput(options.ssm, first) : undefined;
     const tail = new src_lines/* OutputTail */.gY();
     const text = stderr ? stderr.stderr || stderr.stdout : '';
@@ -716,10 +718,13 @@ async function failureMessage(options, invocations, failed, allowed) {
         .filter(line => line !== '')
         .map(line => `  ${(0,log/* quoteUntrusted */.X0)(line, 500)}`);
     const inspect = `"systemctl status ${options.service}" and "journalctl -u ${options.service}" on the instance`;
-    return (`Restarting "${options.service}" failed on ${failed.length} of ${options.instanceIds.length} instances, ` +
+    return (`Restarting "${options.service}" did not succeed on ${failed.length} of ${options.instanceIds.length} instances, ` +
         `more than max-errors ${options.maxErrors} allows (${allowed}): ${describeFailed(failed)}. ` +
+        (failed.some(r => r.status === 'Cancelled')
+            ? 'The cancelled ones were not restarted: SSM stops once max-errors is exceeded. '
+            : '') +
         `Run Command ${(0,log/* quoteUntrusted */.X0)(first?.CommandId ?? '', 80)}; check ${inspect}.` +
-        (lines.length > 0 ? `\nLast output of ${failed[0].instanceId}:\n${lines.join('\n')}` : ''));
+        (lines.length > 0 ? `\nLast output of ${culprit.instanceId}:\n${lines.join('\n')}` : ''));
 }
 function describeFailed(failed) {
     const shown = failed.slice(0, 50).map(r => `${r.instanceId} ${r.status}`);

@@ -55429,8 +55429,9 @@ async function writeSummary(report, env = process.env) {
             ...f.results.map(r => [
                 code(r.instanceId),
                 inline(r.status),
-                r.exitCode === undefined ? '' : inline(String(r.exitCode)),
-                r.durationMs === undefined ? '' : inline(`${(r.durationMs / 1000).toFixed(1)} s`)
+                // An empty cell would come out as an unclosed <td> from core.summary.
+                r.exitCode === undefined ? '-' : inline(String(r.exitCode)),
+                r.durationMs === undefined ? '-' : inline(`${(r.durationMs / 1000).toFixed(1)} s`)
             ])
         ]);
     }

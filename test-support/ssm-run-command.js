@@ -267,11 +267,11 @@ export class LocalRunCommand {
 
   run(command, invocation) {
     const behaviour = this.agents.get(invocation.instanceId) ?? { infoPolls: 0 }
-    invocation.start = Date.now()
     if (behaviour.agent === 'offline' || behaviour.outcome === 'undeliverable') {
       finish(invocation, 'Failed', 'Undeliverable', -1)
       return
     }
+    invocation.start = Date.now()
     invocation.status = 'InProgress'
     invocation.details = 'InProgress'
     const dir = this.instanceDir(invocation.instanceId, behaviour)
@@ -353,8 +353,8 @@ function finish(invocation, status, details, code) {
   invocation.status = status
   invocation.details = details
   invocation.code = code
-  invocation.start ??= Date.now()
-  invocation.end = Date.now()
+  // One that never ran (cancelled while Pending, undeliverable) has no start or end time.
+  if (invocation.start !== undefined) invocation.end = Date.now()
 }
 
 /** One item of ListCommandInvocations, with the plugin's short output when Details is set. */

@@ -471,7 +471,9 @@ async function failureMessage(
   failed: InstanceResult[],
   allowed: number
 ): Promise<string> {
-  const first = invocations.find(i => i.InstanceId === failed[0].instanceId)
+  // The first that ran and failed says why; one cancelled before it ran has nothing to say.
+  const culprit = failed.find(r => r.status !== 'Cancelled') ?? failed[0]
+  const first = invocations.find(i => i.InstanceId === culprit.instanceId)
   const stderr = first ? await fullOutput(options.ssm, first) : undefined
   const tail = new OutputTail()
   const text = stderr ? stderr.stderr || stderr.stdout : ''
@@ -485,10 +487,13 @@ async function failureMessage(
     .map(line => `  ${quoteUntrusted(line, 500)}`)
   const inspect = `"systemctl status ${options.service}" and "journalctl -u ${options.service}" on the instance`
   return (
-    `Restarting "${options.service}" failed on ${failed.length} of ${options.instanceIds.length} instances, ` +
+    `Restarting "${options.service}" did not succeed on ${failed.length} of ${options.instanceIds.length} instances, ` +
     `more than max-errors ${options.maxErrors} allows (${allowed}): ${describeFailed(failed)}. ` +
+    (failed.some(r => r.status === 'Cancelled')
+      ? 'The cancelled ones were not restarted: SSM stops once max-errors is exceeded. '
+      : '') +
     `Run Command ${quoteUntrusted(first?.CommandId ?? '', 80)}; check ${inspect}.` +
-    (lines.length > 0 ? `\nLast output of ${failed[0].instanceId}:\n${lines.join('\n')}` : '')
+    (lines.length > 0 ? `\nLast output of ${culprit.instanceId}:\n${lines.join('\n')}` : '')
   )
 }
 
