@@ -191,6 +191,16 @@ describe('restartWithRunCommand', () => {
     expect(aws.callsOf('CancelCommand')).toHaveLength(1)
   })
 
+  it("leaves throttling to the SDK's retries, and names the permission a denied poll needs", async () => {
+    aws.failNext('ListCommandInvocations', { status: 400, code: 'ThrottlingException', times: 2 })
+    const result = await restartWithRunCommand(options(ids(1)))
+    expect(result.failed).toEqual([])
+    aws.deny('DescribeInstanceInformation')
+    await expect(restartWithRunCommand(options(ids(1)))).rejects.toThrow(
+      'Allow "ssm:DescribeInstanceInformation" on "*"'
+    )
+  })
+
   it('names the SSM permission when SendCommand is denied', async () => {
     aws.deny('SendCommand')
     await expect(restartWithRunCommand(options(ids(1)))).rejects.toThrow(
