@@ -16,7 +16,10 @@ afterEach(() => aws.stop())
 const ids = (count: number) =>
   Array.from({ length: count }, (_, i) => `i-${String(i + 1).padStart(17, '0')}`)
 
-// Polls go as fast as the endpoint answers; the budget still counts the slept time.
+// Polls come quickly, and still some real time passes while the endpoint's commands run: the
+// budget counts the time asked for, so a sleep much shorter than asked could spend it first.
+const briefSleep = (ms: number) =>
+  new Promise<void>(resolve => setTimeout(resolve, Math.min(ms, 100)))
 const noSleep = () => new Promise<void>(resolve => setImmediate(resolve))
 
 function options(instanceIds: string[], extra: Partial<SsmRestartOptions> = {}) {
@@ -29,7 +32,7 @@ function options(instanceIds: string[], extra: Partial<SsmRestartOptions> = {}) 
     maxConcurrency: '100%',
     maxErrors: '0',
     timeoutSeconds: 600,
-    sleep: noSleep,
+    sleep: briefSleep,
     write: (line: string) => void log.push(line),
     ...extra
   }
@@ -123,6 +126,23 @@ describe('restartWithRunCommand', () => {
       `Last output of ${fleet[0]}:\n  unit fastapi.service not found`
     )
     expect(aws.ssm.calls(fleet[1])).toEqual([])
+  })
+
+  it('counts max-errors over the whole fleet: a failure in one batch cancels the other', async () => {
+    const fleet = ids(60)
+    aws.ssm.addAgent(fleet[0], { outcome: 'failure' })
+    // The second batch would wait for ever, unless cancelled.
+    for (const id of fleet.slice(50)) aws.ssm.addAgent(id, { pendingPolls: 1_000_000 })
+    const result = await restartWithRunCommand(options(fleet, { maxConcurrency: '1' }))
+    expect(result.commandIds).toHaveLength(2)
+    expect(aws.callsOf('SendCommand').map(c => c.params.MaxConcurrency)).toEqual(['1', '1'])
+    // Only what had not started; the first batch stopped by itself (SSM's own MaxErrors).
+    expect(aws.callsOf('CancelCommand').map(c => c.params)).toEqual([
+      { CommandId: result.commandIds[1], InstanceIds: fleet.slice(50) }
+    ])
+    expect(result.failed[0]).toMatchObject({ instanceId: fleet[0], status: 'Failed' })
+    expect(result.results.slice(50).every(r => r.status === 'Cancelled')).toBe(true)
+    expect(result.failure).toContain('more than max-errors 0 allows')
   })
 
   it('reports failures within max-errors without failing', async () => {

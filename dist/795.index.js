@@ -517,7 +517,9 @@ async function waitForInvocations(options, commandIds, commandTimeoutMs) {
         commandIds[i],
         batch.length
     ]));
-    const final = new Map();
+    // Each command's invocations as last listed; a command whose invocations are all final is done.
+    const latest = new Map();
+    const final = new Set();
     const cancelled = new Set();
     let lastCount = '';
     try {
@@ -526,22 +528,33 @@ async function waitForInvocations(options, commandIds, commandTimeoutMs) {
                 if (final.has(commandId))
                     continue;
                 const invocations = await listInvocations(options, commandId);
+                latest.set(commandId, invocations);
                 const done = invocations.filter(i => !RUNNING.has(i.Status ?? ''));
                 if (invocations.length >= (expected.get(commandId) ?? 0) &&
                     done.length === invocations.length)
-                    final.set(commandId, invocations);
+                    final.add(commandId);
             }
+            const all = [...latest.values()].flat();
             if (final.size === commandIds.length)
-                return [...final.values()].flat();
-            const failures = [...final.values()].flat().filter(i => i.Status !== 'Success').length;
-            if (failures > (0,command/* allowedCount */.co)((0,command/* parseRate */.WN)(options.maxErrors), options.instanceIds.length)) {
-                // SSM stops each command at its own MaxErrors; across several commands, the action does.
-                const running = commandIds.filter(id => !final.has(id) && !cancelled.has(id));
-                for (const id of running)
-                    cancelled.add(id);
-                await cancel(options.ssm, running, 'more instances failed than max-errors allows');
+                return all;
+            const finished = all.filter(i => !RUNNING.has(i.Status ?? ''));
+            const failures = finished.filter(i => i.Status !== 'Success').length;
+            const allowed = (0,command/* allowedCount */.co)((0,command/* parseRate */.WN)(options.maxErrors), options.instanceIds.length);
+            if (commandIds.length > 1 && failures > allowed) {
+                // SSM stops each command at its own MaxErrors; across several commands, the action does
+                // the same: what runs finishes, what has not started is cancelled.
+                for (const [commandId, invocations] of latest) {
+                    const pending = invocations
+                        .filter(i => i.Status === 'Pending' && !cancelled.has(`${commandId}/${i.InstanceId}`))
+                        .map(i => i.InstanceId ?? '');
+                    if (pending.length === 0)
+                        continue;
+                    for (const id of pending)
+                        cancelled.add(`${commandId}/${id}`);
+                    await cancel(options.ssm, [commandId], 'more instances failed than max-errors allows', pending);
+                }
             }
-            const count = `${[...final.values()].flat().length} of ${options.instanceIds.length} instances finished`;
+            const count = `${finished.length} of ${options.instanceIds.length} instances finished`;
             if (count !== lastCount)
                 core/* info */.pq(`${count}; waiting.`);
             lastCount = count;
@@ -549,8 +562,9 @@ async function waitForInvocations(options, commandIds, commandTimeoutMs) {
     }
     catch (error) {
         if (signal?.aborted) {
-            await cancel(options.ssm, commandIds.filter(id => !final.has(id)), 'the step was cancelled');
-            throw new errors/* ActionError */.lZ(`The step was cancelled while the restart ran: sent CancelCommand for command ${commandIds.join(', ')}. ` +
+            const running = commandIds.filter(id => !final.has(id));
+            await cancel(options.ssm, running, 'the step was cancelled');
+            throw new errors/* ActionError */.lZ(`The step was cancelled while the restart ran: sent CancelCommand for command ${running.join(', ')}. ` +
                 'Instances that had already restarted stay restarted.');
         }
         throw error;
@@ -579,11 +593,12 @@ async function listInvocations(options, commandId) {
     }
     return invocations;
 }
-async function cancel(ssm, commandIds, why) {
+async function cancel(ssm, commandIds, why, instanceIds) {
     for (const commandId of commandIds) {
         try {
-            await ssm.send(new dist_cjs.CancelCommandCommand({ CommandId: commandId }));
-            core/* warning */.$e(`Cancelled Run Command ${commandId}: ${why}.`);
+            await ssm.send(new dist_cjs.CancelCommandCommand({ CommandId: commandId, InstanceIds: instanceIds }));
+            const which = instanceIds ? ` for the ${instanceIds.length} instances it had not started` : '';
+            core/* warning */.$e(`Cancelled Run Command ${commandId}${which}: ${why}.`);
         }
         catch (error) {
             const message = (0,errors/* describeAwsError */.Pp)(error, {

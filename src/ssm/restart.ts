@@ -253,7 +253,9 @@ async function waitForInvocations(
       batch.length
     ])
   )
-  const final = new Map<string, CommandInvocation[]>()
+  // Each command's invocations as last listed; a command whose invocations are all final is done.
+  const latest = new Map<string, CommandInvocation[]>()
+  const final = new Set<string>()
   const cancelled = new Set<string>()
   let lastCount = ''
   try {
@@ -261,34 +263,46 @@ async function waitForInvocations(
       for (const commandId of commandIds) {
         if (final.has(commandId)) continue
         const invocations = await listInvocations(options, commandId)
+        latest.set(commandId, invocations)
         const done = invocations.filter(i => !RUNNING.has(i.Status ?? ''))
         if (
           invocations.length >= (expected.get(commandId) ?? 0) &&
           done.length === invocations.length
         )
-          final.set(commandId, invocations)
+          final.add(commandId)
       }
-      if (final.size === commandIds.length) return [...final.values()].flat()
-      const failures = [...final.values()].flat().filter(i => i.Status !== 'Success').length
-      if (failures > allowedCount(parseRate(options.maxErrors), options.instanceIds.length)) {
-        // SSM stops each command at its own MaxErrors; across several commands, the action does.
-        const running = commandIds.filter(id => !final.has(id) && !cancelled.has(id))
-        for (const id of running) cancelled.add(id)
-        await cancel(options.ssm, running, 'more instances failed than max-errors allows')
+      const all = [...latest.values()].flat()
+      if (final.size === commandIds.length) return all
+      const finished = all.filter(i => !RUNNING.has(i.Status ?? ''))
+      const failures = finished.filter(i => i.Status !== 'Success').length
+      const allowed = allowedCount(parseRate(options.maxErrors), options.instanceIds.length)
+      if (commandIds.length > 1 && failures > allowed) {
+        // SSM stops each command at its own MaxErrors; across several commands, the action does
+        // the same: what runs finishes, what has not started is cancelled.
+        for (const [commandId, invocations] of latest) {
+          const pending = invocations
+            .filter(i => i.Status === 'Pending' && !cancelled.has(`${commandId}/${i.InstanceId}`))
+            .map(i => i.InstanceId ?? '')
+          if (pending.length === 0) continue
+          for (const id of pending) cancelled.add(`${commandId}/${id}`)
+          await cancel(
+            options.ssm,
+            [commandId],
+            'more instances failed than max-errors allows',
+            pending
+          )
+        }
       }
-      const count = `${[...final.values()].flat().length} of ${options.instanceIds.length} instances finished`
+      const count = `${finished.length} of ${options.instanceIds.length} instances finished`
       if (count !== lastCount) core.info(`${count}; waiting.`)
       lastCount = count
     } while (await backoff.wait())
   } catch (error) {
     if (signal?.aborted) {
-      await cancel(
-        options.ssm,
-        commandIds.filter(id => !final.has(id)),
-        'the step was cancelled'
-      )
+      const running = commandIds.filter(id => !final.has(id))
+      await cancel(options.ssm, running, 'the step was cancelled')
       throw new ActionError(
-        `The step was cancelled while the restart ran: sent CancelCommand for command ${commandIds.join(', ')}. ` +
+        `The step was cancelled while the restart ran: sent CancelCommand for command ${running.join(', ')}. ` +
           'Instances that had already restarted stay restarted.'
       )
     }
@@ -329,11 +343,17 @@ async function listInvocations(
   return invocations
 }
 
-async function cancel(ssm: SSMClient, commandIds: string[], why: string): Promise<void> {
+async function cancel(
+  ssm: SSMClient,
+  commandIds: string[],
+  why: string,
+  instanceIds?: string[]
+): Promise<void> {
   for (const commandId of commandIds) {
     try {
-      await ssm.send(new CancelCommandCommand({ CommandId: commandId }))
-      core.warning(`Cancelled Run Command ${commandId}: ${why}.`)
+      await ssm.send(new CancelCommandCommand({ CommandId: commandId, InstanceIds: instanceIds }))
+      const which = instanceIds ? ` for the ${instanceIds.length} instances it had not started` : ''
+      core.warning(`Cancelled Run Command ${commandId}${which}: ${why}.`)
     } catch (error) {
       const message = describeAwsError(error, {
         action: 'ssm:CancelCommand',
