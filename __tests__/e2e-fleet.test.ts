@@ -156,7 +156,9 @@ describe('restart: ssm, end to end', () => {
     expect(run.code).toBe(1)
     const errors = run.commands.filter(c => c.name === 'error')
     expect(errors).toHaveLength(1)
-    expect(errors[0].data).toContain(`Instance ${FLEET[1]} is not an Online managed instance`)
+    expect(errors[0].data).toContain(
+      `Instance ${FLEET[1]} (not registered) is not an Online managed instance in SSM`
+    )
     expect(errors[0].data).toContain('AmazonSSMManagedInstanceCore')
     expect(aws.callsOf('SendCommand')).toEqual([])
   }, 90_000)

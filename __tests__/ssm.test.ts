@@ -185,13 +185,15 @@ describe('restartWithRunCommand', () => {
   }, 60_000)
 
   it('fails naming an agent that never registers and what it needs, sending nothing', async () => {
-    const [ok, never] = ids(2)
+    const [ok, never, offline] = ids(3)
     aws.ssm.addAgent(never, { agent: 'never' })
+    aws.ssm.addAgent(offline, { agent: 'offline' })
+    const fleet = [ok, never, offline]
     await expect(
-      restartWithRunCommand(options([ok, never], { timeoutSeconds: 30, sleep: async () => {} }))
+      restartWithRunCommand(options(fleet, { timeoutSeconds: 30, sleep: async () => {} }))
     ).rejects.toThrow(
       new RegExp(
-        `Instance ${never} is not an Online managed instance.*AmazonSSMManagedInstanceCore`
+        `Instances ${never} \\(not registered\\), ${offline} \\(agent ConnectionLost\\) are not Online managed instances in SSM.*AmazonSSMManagedInstanceCore`
       )
     )
     expect(aws.callsOf('SendCommand')).toHaveLength(0)

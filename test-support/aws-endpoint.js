@@ -8,7 +8,7 @@ import { createServer } from 'node:http'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
-import { LocalRunCommand } from './ssm-run-command.js'
+import { LocalRunCommand, SsmError } from './ssm-run-command.js'
 
 const CURRENT = 'AWSCURRENT'
 const PREVIOUS = 'AWSPREVIOUS'
@@ -240,10 +240,7 @@ export class LocalAws {
       })
       res.end(JSON.stringify(result))
     } catch (error) {
-      const e =
-        /** @type {any} */ (error)?.code && /** @type {any} */ (error)?.status
-          ? /** @type {AwsError} */ (error)
-          : asAwsError(error)
+      const e = error instanceof SsmError ? error : asAwsError(error)
       res.writeHead(e.status, {
         'content-type': 'application/x-amz-json-1.1',
         'x-amzn-requestid': randomUUID()

@@ -220,14 +220,15 @@ async function waitForAgents(options: SsmRestartOptions, budget: Backoff): Promi
     )
   } while (await budget.wait())
   throwIfAborted(options.signal)
-  const [first, seen] = [...notOnline][0]
-  const others =
-    notOnline.size > 1
-      ? ` (and ${notOnline.size - 1} more: ${[...notOnline.keys()].slice(1, 10).join(', ')})`
-      : ''
+  const listed = [...notOnline].slice(0, 20).map(([id, seen]) => `${id} (${seen})`)
+  const more = notOnline.size > listed.length ? ` and ${notOnline.size - listed.length} more` : ''
+  const subject =
+    notOnline.size === 1
+      ? `Instance ${listed[0]} is not an Online managed instance`
+      : `Instances ${listed.join(', ')}${more} are not Online managed instances`
   throw new ActionError(
-    `Instance ${first}${others} is not an Online managed instance in SSM (${seen}) after ${options.timeoutSeconds} s ` +
-      `(input "ssm-timeout"): ${AGENT_NEEDS}. Nothing was sent to any instance.`
+    `${subject} in SSM after ${options.timeoutSeconds} s (input "ssm-timeout"): ${AGENT_NEEDS}. ` +
+      'Nothing was sent to any instance.'
   )
 }
 
