@@ -263,9 +263,9 @@ describe('the bundle fails with one clear message', () => {
     [
       'an unknown restart mode',
       () => undefined,
-      { restart: 'ssm' },
+      { restart: 'telnet' },
       {},
-      'Input "restart" must be one of ssh, none, not "ssm".'
+      'Input "restart" must be one of ssh, ssm, none, not "telnet".'
     ],
     [
       'an unknown address-type',

@@ -33,6 +33,24 @@ describe('readInputs', () => {
     expect(inputs.ssh).toMatchObject({ port: 22, connectTimeoutSeconds: 180 })
   })
 
+  it("reads the fleet inputs in SSM's own syntax", () => {
+    expect(withInputs({ stack: 'S' }).ssm).toEqual({
+      maxConcurrency: '25%',
+      maxErrors: '0',
+      timeoutSeconds: 600
+    })
+    const inputs = withInputs({
+      deploy: 'false',
+      restart: 'ssm',
+      targets: 'i-0123456789abcdef0\ntag:role=web, tag:env=a=b',
+      'max-concurrency': '10',
+      'max-errors': '5%'
+    })
+    expect(inputs.targets).toEqual(['i-0123456789abcdef0', 'tag:role=web', 'tag:env=a=b'])
+    expect(inputs.ssm).toMatchObject({ maxConcurrency: '10', maxErrors: '5%' })
+    expect(inputs.restart).toBe('ssm')
+  })
+
   it('splits lists at commas and new lines, dropping blanks', () => {
     const inputs = withInputs({ deploy: 'false', 'env-keys': 'ec2_user,\n api_url ,,\n' })
     expect(inputs.envKeys).toEqual(['ec2_user', 'api_url'])
@@ -53,7 +71,16 @@ describe('readInputs', () => {
       { deploy: 'false', 'ssh-host-fingerprint': 'MD5:aa' },
       'Input "ssh-host-fingerprint" has "MD5:aa", which is not a SHA256 fingerprint'
     ],
-    [{ deploy: 'false', 'host-key': 'restarted' }, 'Input "host-key" is "restarted"']
+    [{ deploy: 'false', 'host-key': 'restarted' }, 'Input "host-key" is "restarted"'],
+    [{ deploy: 'false', 'max-concurrency': '101%' }, 'Input "max-concurrency" must be a number'],
+    [{ deploy: 'false', 'max-concurrency': '0%' }, 'Input "max-concurrency" must be a number'],
+    [{ deploy: 'false', 'max-errors': 'all' }, 'Input "max-errors" must be a number'],
+    [{ deploy: 'false', 'max-errors': '-1' }, 'Input "max-errors" must be a number'],
+    [
+      { deploy: 'false', 'ssm-timeout': '10' },
+      'Input "ssm-timeout" must be a whole number from 30'
+    ],
+    [{ stack: 'S', targets: 'tag:role=web' }, 'Input "targets" is for deploy: false']
   ])('refuses %j', (inputs, message) => {
     expect(() => withInputs(inputs)).toThrow(message)
   })

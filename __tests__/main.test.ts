@@ -13,6 +13,7 @@ import {
   EXAMPLE_DEPLOYMENT,
   ec2For,
   secretsManagerFor,
+  ssmFor,
   startLocalAws,
   type LocalAws
 } from './helpers/local-aws.js'
@@ -44,7 +45,8 @@ afterEach(async () => {
 
 const clients = (): AwsClients => {
   const ec2 = ec2For(aws)
-  return { secretsManager: secretsManagerFor(aws), ec2: async () => ec2 }
+  const ssm = ssmFor(aws)
+  return { secretsManager: secretsManagerFor(aws), ec2: async () => ec2, ssm: async () => ssm }
 }
 
 async function runWith(inputs: Record<string, string>): Promise<Record<string, string>> {

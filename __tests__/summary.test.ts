@@ -65,6 +65,29 @@ describe('the job summary', () => {
     expect(summary).not.toContain('<script>')
   })
 
+  it('shows a fleet restart as a table, with what SSM said escaped and on one line', async () => {
+    const summary = await summaryOf({
+      ...newReport(),
+      fleet: {
+        unit: 'fastapi',
+        commandIds: ['0b2c1d4e-0000-4000-8000-000000000001'],
+        results: [
+          { instanceId: 'i-0123456789abcdef0', status: 'Success', exitCode: 0, durationMs: 1500 },
+          { instanceId: 'i-0123456789abcdef1', status: MARKUP }
+        ]
+      }
+    })
+    expect(summary).toContain(
+      '<tr><td><code>i-0123456789abcdef0</code></td><td>Success</td><td>0</td><td>1.5 s</td></tr>'
+    )
+    expect(summary).toContain('1 of 2 instances succeeded')
+    expect(summary).toMatch(
+      /<td><code>i-0123456789abcdef1<\/code><\/td><td>.*<\/td><td>-<\/td><td>-<\/td><\/tr>/
+    )
+    expect(summary).not.toContain('<script>')
+    expect(summary).not.toMatch(/\n\s*\n/)
+  })
+
   it('lists the exported outputs and environment variables', async () => {
     const summary = await summaryOf({
       ...newReport(),

@@ -5,6 +5,9 @@
 // the SSH library, and a deploy run (CDK stand-in, instance lookup, write-back; restart: none).
 // Then the restart-only run (deploy: false, restart: ssh, pinned host key) against OpenSSH's own
 // client doing the same restart and check on the same sshd (test-support/sshd.js), as a ratio.
+// Fleets: restart: ssm of 1 and of 50 instances (input "targets", max-concurrency 100%) on the
+// local endpoint, which runs each instance's command through /bin/sh; the 50 as a ratio to the 1.
+// Then the SSM requests per poll round (ListCommandInvocations) at 50 and 200 instances.
 import { spawn } from 'node:child_process'
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -29,6 +32,11 @@ aws.putSecret('FastAPIDeploymentSecrets', {
 })
 aws.putSecret('FastAPIAppSecrets', { db_password: 'p', jwt_secret: 'j' })
 aws.addInstance({ instanceId: 'i-0abc1234def567890', publicIp: '203.0.113.7' })
+const fleet = Array.from({ length: 200 }, (_, i) => `i-0f1ee7${String(i).padStart(11, '0')}`)
+fleet.forEach((instanceId, i) => {
+  aws.addInstance({ instanceId, publicIp: `198.51.${i >> 8}.${i & 255}`, tags: { fleet: 'bench' } })
+  aws.ssm.addAgent(instanceId)
+})
 
 const sshd = await startSshd()
 aws.putSecret('RestartOnlySecrets', {
@@ -91,6 +99,18 @@ function timed(args, env, program = process.execPath) {
   })
 }
 
+/** @param {string[]} targets */
+const ssmRun = targets =>
+  timed(
+    [join(root, 'dist/index.js')],
+    bundleEnv({
+      deploy: 'false',
+      targets: targets.join(','),
+      restart: 'ssm',
+      'max-concurrency': '100%'
+    })
+  )
+
 const cases = {
   'node -e 0 (baseline)': () => timed(['-e', '0'], { PATH: process.env.PATH ?? '' }),
   'ssh restart (OpenSSH)': () =>
@@ -146,15 +166,37 @@ const cases = {
         'cdk-command': `node ${join(root, 'test-support/cdk-stand-in.js')}`
       })
     )
-  }
+  },
+  'ssm, 1 instance': () => ssmRun(fleet.slice(0, 1)),
+  'ssm, 50 instances': () => ssmRun(fleet.slice(0, 50))
+}
+
+/**
+ * ListCommandInvocations requests per poll round for one restart of `count` instances: a round
+ * asks about every command not yet final, page by page; its first request for the first command
+ * carries no NextToken.
+ * @param {number} count
+ */
+async function requestsPerPollRound(count) {
+  aws.calls = []
+  await ssmRun(fleet.slice(0, count))
+  const lists = aws.callsOf('ListCommandInvocations')
+  const firstCommand = lists[0]?.params.CommandId
+  const rounds = lists.filter(
+    c => c.params.CommandId === firstCommand && !c.params.NextToken
+  ).length
+  return { requests: lists.length, rounds, perRound: lists.length / rounds }
 }
 
 /** @type {Record<string, number[]>} */
 const samples = Object.fromEntries(Object.keys(cases).map(name => [name, []]))
+/** @type {Record<number, { requests: number, rounds: number, perRound: number }>} */
+const polls = {}
 try {
   // Interleaved, so that a noisy moment hits every case alike.
   for (let i = 0; i < runs; i++)
     for (const [name, run] of Object.entries(cases)) samples[name].push(await run())
+  for (const count of [1, 50, 200]) polls[count] = await requestsPerPollRound(count)
 } finally {
   await aws.stop()
   await sshd.stop()
@@ -173,3 +215,13 @@ const restartRatio = median(samples['restart only']) / median(samples['ssh resta
 console.log(
   `restart only / OpenSSH's ssh doing the same restart and check: ${restartRatio.toFixed(2)}x (goal: at most 1.0x)`
 )
+const one = median(samples['ssm, 1 instance'])
+console.log(
+  `  ssm, 50 instances / ssm, 1 instance: ${(median(samples['ssm, 50 instances']) / one).toFixed(2)}x (goal: at most 2x)`
+)
+for (const [count, p] of Object.entries(polls)) {
+  console.log(
+    `  ssm requests per poll round at ${String(count).padStart(3)} instances: ${p.perRound.toFixed(1)} ` +
+      `(ListCommandInvocations: ${p.requests} in ${p.rounds} rounds)`
+  )
+}

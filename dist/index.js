@@ -54408,6 +54408,145 @@ globals.__dirname ??= (0,node_path__WEBPACK_IMPORTED_MODULE_0__.dirname)(globals
 
 /***/ }),
 
+/***/ 3817:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Rw: () => (/* binding */ refusedEnvName),
+/* harmony export */   pD: () => (/* binding */ envName)
+/* harmony export */ });
+/* unused harmony export DEFAULT_ENV_KEYS */
+/**
+ * Which environment variable names a secret's keys may become. The names themselves come from the
+ * workflow (input `env-keys`), never from the secret; this list is the second line of defence: a
+ * declared name that changes how some program starts or behaves is refused all the same, because
+ * whoever can write the secret then controls what that program runs.
+ */
+/** Exact names (compared upper-cased) and why each one is refused. */
+const REFUSED_NAMES = {
+    PATH: 'it chooses which programs run',
+    HOME: 'programs read their start-up files from it',
+    SHELL: 'programs start it as the shell',
+    USER: 'programs trust it as the current user',
+    CI: 'tools change behaviour on it',
+    TMPDIR: 'programs write and run files from it',
+    BASH_ENV: 'bash runs the file it names before every script',
+    ENV: 'sh runs the file it names at start-up',
+    SHELLOPTS: 'it turns on bash options in every script',
+    BASHOPTS: 'it turns on bash options in every script',
+    PS4: 'bash expands it for every traced command',
+    PROMPT_COMMAND: 'bash runs it before every prompt',
+    IFS: 'it changes how shells split words',
+    CDPATH: 'it changes where cd goes',
+    GLOBIGNORE: 'it changes how shells expand file names',
+    EDITOR: 'programs run it',
+    VISUAL: 'programs run it',
+    PAGER: 'programs run it',
+    BROWSER: 'programs run it',
+    PYTHONSTARTUP: 'Python runs the file it names',
+    PYTHONPATH: 'Python imports code from it',
+    PYTHONHOME: 'Python loads its library from it',
+    PYTHONINSPECT: 'it changes how Python runs',
+    PYTHONWARNINGS: 'Python imports the modules it names',
+    PERL5OPT: 'Perl takes options (and code) from it',
+    PERL5LIB: 'Perl loads modules from it',
+    PERLLIB: 'Perl loads modules from it',
+    PERL5DB: 'Perl runs it as the debugger',
+    RUBYOPT: 'Ruby takes options (and libraries to load) from it',
+    RUBYLIB: 'Ruby loads libraries from it',
+    JAVA_TOOL_OPTIONS: 'the JVM takes options (and agents) from it',
+    JDK_JAVA_OPTIONS: 'the JVM takes options from it',
+    _JAVA_OPTIONS: 'the JVM takes options from it',
+    CLASSPATH: 'Java loads code from it',
+    HTTP_PROXY: 'it sends network traffic through another host',
+    HTTPS_PROXY: 'it sends network traffic through another host',
+    ALL_PROXY: 'it sends network traffic through another host',
+    NO_PROXY: 'it changes which traffic goes through a proxy',
+    SSL_CERT_FILE: 'it chooses which TLS certificates are trusted',
+    SSL_CERT_DIR: 'it chooses which TLS certificates are trusted',
+    CURL_CA_BUNDLE: 'it chooses which TLS certificates are trusted',
+    REQUESTS_CA_BUNDLE: 'it chooses which TLS certificates are trusted',
+    GCONV_PATH: 'the C library loads code from it',
+    HOSTALIASES: 'it changes how host names resolve',
+    RES_OPTIONS: 'it changes how host names resolve',
+    LOCALDOMAIN: 'it changes how host names resolve',
+    MALLOC_CHECK_: 'it changes how the C library runs',
+    COMSPEC: 'programs start it as the shell',
+    LANG: 'it changes how programs read text',
+    LANGUAGE: 'it changes how programs read text'
+};
+/** Prefixes (compared upper-cased) and why names that start with them are refused. */
+const REFUSED_PREFIXES = [
+    ['BASH_FUNC_', 'bash imports it as a function'],
+    ['LD_', 'the dynamic loader takes code to load from it'],
+    ['DYLD_', 'the dynamic loader takes code to load from it'],
+    ['NODE_', 'Node.js takes options (and code to load) from it'],
+    ['NPM_CONFIG_', 'npm and npx take settings (including Node.js options) from it'],
+    ['YARN_', 'yarn takes settings from it'],
+    ['PNPM_', 'pnpm takes settings from it'],
+    ['COREPACK_', 'corepack chooses which package manager to download from it'],
+    ['GIT_', 'git takes commands and settings from it'],
+    ['SSH_', 'ssh takes its agent, askpass program or options from it'],
+    ['PYTHON', 'Python takes options or code to load from it'],
+    ['PERL', 'Perl takes options or code to load from it'],
+    ['RUBY', 'Ruby takes options or code to load from it'],
+    ['GEM_', 'Ruby loads gems from it'],
+    ['BUNDLE_', 'bundler takes settings from it'],
+    ['JAVA_', 'Java takes options from it'],
+    ['MAVEN_', 'Maven takes options from it'],
+    ['GRADLE_', 'Gradle takes options from it'],
+    ['DOTNET_', '.NET takes settings from it'],
+    ['CORECLR_', '.NET loads profilers from it'],
+    ['GOFLAGS', 'go takes flags from it'],
+    ['CDK_', 'the CDK CLI takes settings from it'],
+    ['JSII_', 'the CDK runtime takes settings from it'],
+    ['DOCKER_', 'docker takes its host and settings from it'],
+    ['KUBECONFIG', 'kubectl takes its cluster from it'],
+    ['GITHUB_', 'the runner and GitHub tools rely on it'],
+    ['RUNNER_', 'the runner relies on it'],
+    ['ACTIONS_', 'the runner relies on it'],
+    ['INPUT_', 'actions read their inputs from it'],
+    ['STATE_', 'actions read their saved state from it'],
+    ['AWS_', 'the AWS SDK and CLI take credentials and settings from it'],
+    ['XDG_', 'programs read their configuration from it'],
+    ['GH_', 'the GitHub CLI takes its token and host from it'],
+    ['LC_', 'it changes how programs read text']
+];
+/**
+ * The reference layout's `github_repo`: under the GITHUB_ prefix, but no runner or tool reads it,
+ * and a refusal would break the default `env-keys`.
+ */
+const ALLOWED_NAMES = new Set(['GITHUB_REPO']);
+/** Any case variant of a proxy setting: curl and others read `http_proxy` in lower case. */
+const PROXY = /_PROXY$/;
+/**
+ * Why `name` must not be set from a secret, or undefined when it may. Case does not matter: npm
+ * reads `npm_config_*` in lower case, curl `http_proxy`.
+ */
+function refusedEnvName(name) {
+    const upper = name.toUpperCase();
+    if (ALLOWED_NAMES.has(upper))
+        return undefined;
+    const exact = REFUSED_NAMES[upper];
+    if (exact)
+        return exact;
+    for (const [prefix, why] of REFUSED_PREFIXES)
+        if (upper.startsWith(prefix))
+            return why;
+    if (PROXY.test(upper))
+        return 'it sends network traffic through another host';
+    return undefined;
+}
+/** `ec2_key_name` -> `EC2_KEY_NAME`, `api-key` -> `API_KEY`. */
+function envName(key) {
+    return key.toUpperCase().replace(/-/g, '_');
+}
+/** The reference secret's layout: what reaches the environment when `env-keys` is left alone. */
+const DEFAULT_ENV_KEYS = (/* unused pure expression or super */ null && (['ec2_key_name', 'ec2_host', 'ec2_user', 'github_repo']));
+
+
+/***/ }),
+
 /***/ 3916:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -54565,13 +54704,110 @@ function failureMessage(error) {
 
 /***/ }),
 
+/***/ 5169:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   Lo: () => (/* binding */ exportSecret),
+/* harmony export */   c6: () => (/* binding */ ACTION_OUTPUTS),
+/* harmony export */   gY: () => (/* binding */ secretEnvironment),
+/* harmony export */   ib: () => (/* binding */ OUTPUT_NAME),
+/* harmony export */   kC: () => (/* binding */ checkEnvKeys),
+/* harmony export */   py: () => (/* binding */ OUTPUTS)
+/* harmony export */ });
+/* unused harmony export checkOutputNames */
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(8261);
+/* harmony import */ var _env_names_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3817);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3916);
+
+
+
+const OUTPUT_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+/** The outputs the action sets itself (action.yml lists each); one name for each, used everywhere. */
+const OUTPUTS = {
+    instanceId: 'instance-id',
+    instanceIp: 'instance-ip',
+    instanceIds: 'instance-ids',
+    instanceIps: 'instance-ips',
+    commandId: 'command-id',
+    secretVersionId: 'secret-version-id',
+    stackOutputs: 'stack-outputs',
+    restarted: 'restarted'
+};
+/** A secret key of one of these names would be overwritten by the action. */
+const ACTION_OUTPUTS = Object.values(OUTPUTS);
+/** Checks that every key can be a step output name. */
+function checkOutputNames(secretId, keys) {
+    const taken = keys.filter(key => ACTION_OUTPUTS.includes(key));
+    if (taken.length > 0) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ActionError */ .lZ(`The deployment secret "${secretId}" has key "${taken[0]}", which is also an output of this action ` +
+            `(${ACTION_OUTPUTS.join(', ')}). Rename the key in the secret.`);
+    }
+    const bad = keys.filter(key => !OUTPUT_NAME.test(key));
+    if (bad.length > 0) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ActionError */ .lZ(`The deployment secret "${secretId}" has key${bad.length > 1 ? 's' : ''} ${bad.map(k => JSON.stringify(k)).join(', ')} ` +
+            'that cannot be a step output name: use letters, digits, "_" and "-", starting with a letter or "_". Rename the key in the secret.');
+    }
+}
+/**
+ * Checks the keys input "env-keys" declares, before any secret is read: each must be a key name,
+ * no two may become the same variable, and none may become a variable that changes how programs
+ * run (src/env-names.ts), even when declared: whoever can write the secret would choose its value.
+ */
+function checkEnvKeys(envKeys) {
+    const source = new Map();
+    for (const key of envKeys) {
+        if (!OUTPUT_NAME.test(key)) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ActionError */ .lZ(`Input "env-keys" lists ${JSON.stringify(key)}, which is not a key name: use letters, digits, "_" and "-", ` +
+                'starting with a letter or "_", separated by commas or new lines.');
+        }
+        const name = (0,_env_names_js__WEBPACK_IMPORTED_MODULE_1__/* .envName */ .pD)(key);
+        const why = (0,_env_names_js__WEBPACK_IMPORTED_MODULE_1__/* .refusedEnvName */ .Rw)(name);
+        if (why) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ActionError */ .lZ(`Input "env-keys" lists "${key}", which would become the environment variable ${name}: ${why}. ` +
+                'Whoever can edit the secret would then choose how programs in this job run, so it is refused even when declared. ' +
+                'Remove it from "env-keys" and rename the key in the secret.');
+        }
+        const other = source.get(name);
+        if (other !== undefined && other !== key) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ActionError */ .lZ(`Input "env-keys" lists "${other}" and "${key}", which both become the environment variable ${name}. Keep one of them.`);
+        }
+        source.set(name, key);
+    }
+}
+/**
+ * The environment variables the deployment secret provides (for export-env and for the CDK app):
+ * only the keys the workflow declared in "env-keys", never names the secret chooses. A declared
+ * key the secret lacks is an error, so that a typo does not silently leave a variable unset.
+ */
+function secretEnvironment(secretId, values, envKeys) {
+    const missing = envKeys.filter(key => !(key in values));
+    if (missing.length > 0) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ActionError */ .lZ(`The deployment secret "${secretId}" has no key${missing.length > 1 ? 's' : ''} ${missing.map(key => `"${key}"`).join(', ')}, ` +
+            'listed in input "env-keys" (the keys that become environment variables). Add ' +
+            `${missing.length > 1 ? 'them' : 'it'} to the secret, or remove ${missing.length > 1 ? 'them' : 'it'} from "env-keys".`);
+    }
+    return Object.fromEntries(envKeys.map(key => [(0,_env_names_js__WEBPACK_IMPORTED_MODULE_1__/* .envName */ .pD)(key), values[key]]));
+}
+/** Sets one step output per key and, given the variables (secretEnvironment), exports them. */
+function exportSecret(secretId, values, env) {
+    checkOutputNames(secretId, Object.keys(values));
+    for (const [key, value] of Object.entries(values))
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setOutput */ .uH(key, value);
+    for (const [name, value] of Object.entries(env ?? {}))
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .exportVariable */ .dN(name, value);
+}
+
+
+/***/ }),
+
 /***/ 9407:
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _dirname_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6065);
 /* harmony import */ var _cancel_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(833);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(819);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4162);
 
 
 
@@ -54901,7 +55137,7 @@ function printUntrusted(line, write = stdoutWriter) {
 
 /***/ }),
 
-/***/ 819:
+/***/ 4162:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -54933,7 +55169,9 @@ var errors = __nccwpck_require__(3916);
  */
 const RETRIES = {
     secretsManager: { retryMode: 'standard', maxAttempts: 5 },
-    ec2: { retryMode: 'standard', maxAttempts: 8 }
+    ec2: { retryMode: 'standard', maxAttempts: 8 },
+    // A fleet's polls run for minutes: throttling on one of them must not end the run.
+    ssm: { retryMode: 'standard', maxAttempts: 8 }
 };
 /** The region from the environment, or from the secret's ARN when the environment has none. */
 function resolveRegion(env, secretId) {
@@ -54948,9 +55186,11 @@ function resolveRegion(env, secretId) {
 }
 function createAwsClients(region) {
     let ec2;
+    let ssm;
     return {
         secretsManager: new dist_cjs/* SecretsManagerClient */._H({ region, ...RETRIES.secretsManager }),
-        ec2: () => (ec2 ??= __nccwpck_require__.e(/* import() */ 193).then(__nccwpck_require__.t.bind(__nccwpck_require__, 5193, 19)).then(({ EC2Client }) => new EC2Client({ region, ...RETRIES.ec2 })))
+        ec2: () => (ec2 ??= __nccwpck_require__.e(/* import() */ 193).then(__nccwpck_require__.t.bind(__nccwpck_require__, 5193, 19)).then(({ EC2Client }) => new EC2Client({ region, ...RETRIES.ec2 }))),
+        ssm: () => (ssm ??= __nccwpck_require__.e(/* import() */ 736).then(__nccwpck_require__.t.bind(__nccwpck_require__, 4736, 19)).then(({ SSMClient }) => new SSMClient({ region, ...RETRIES.ssm })))
     };
 }
 
@@ -55287,212 +55527,10 @@ async function readStackOutputs(file, stack) {
     return outputs;
 }
 
-;// CONCATENATED MODULE: ./src/env-names.ts
-/**
- * Which environment variable names a secret's keys may become. The names themselves come from the
- * workflow (input `env-keys`), never from the secret; this list is the second line of defence: a
- * declared name that changes how some program starts or behaves is refused all the same, because
- * whoever can write the secret then controls what that program runs.
- */
-/** Exact names (compared upper-cased) and why each one is refused. */
-const REFUSED_NAMES = {
-    PATH: 'it chooses which programs run',
-    HOME: 'programs read their start-up files from it',
-    SHELL: 'programs start it as the shell',
-    USER: 'programs trust it as the current user',
-    CI: 'tools change behaviour on it',
-    TMPDIR: 'programs write and run files from it',
-    BASH_ENV: 'bash runs the file it names before every script',
-    ENV: 'sh runs the file it names at start-up',
-    SHELLOPTS: 'it turns on bash options in every script',
-    BASHOPTS: 'it turns on bash options in every script',
-    PS4: 'bash expands it for every traced command',
-    PROMPT_COMMAND: 'bash runs it before every prompt',
-    IFS: 'it changes how shells split words',
-    CDPATH: 'it changes where cd goes',
-    GLOBIGNORE: 'it changes how shells expand file names',
-    EDITOR: 'programs run it',
-    VISUAL: 'programs run it',
-    PAGER: 'programs run it',
-    BROWSER: 'programs run it',
-    PYTHONSTARTUP: 'Python runs the file it names',
-    PYTHONPATH: 'Python imports code from it',
-    PYTHONHOME: 'Python loads its library from it',
-    PYTHONINSPECT: 'it changes how Python runs',
-    PYTHONWARNINGS: 'Python imports the modules it names',
-    PERL5OPT: 'Perl takes options (and code) from it',
-    PERL5LIB: 'Perl loads modules from it',
-    PERLLIB: 'Perl loads modules from it',
-    PERL5DB: 'Perl runs it as the debugger',
-    RUBYOPT: 'Ruby takes options (and libraries to load) from it',
-    RUBYLIB: 'Ruby loads libraries from it',
-    JAVA_TOOL_OPTIONS: 'the JVM takes options (and agents) from it',
-    JDK_JAVA_OPTIONS: 'the JVM takes options from it',
-    _JAVA_OPTIONS: 'the JVM takes options from it',
-    CLASSPATH: 'Java loads code from it',
-    HTTP_PROXY: 'it sends network traffic through another host',
-    HTTPS_PROXY: 'it sends network traffic through another host',
-    ALL_PROXY: 'it sends network traffic through another host',
-    NO_PROXY: 'it changes which traffic goes through a proxy',
-    SSL_CERT_FILE: 'it chooses which TLS certificates are trusted',
-    SSL_CERT_DIR: 'it chooses which TLS certificates are trusted',
-    CURL_CA_BUNDLE: 'it chooses which TLS certificates are trusted',
-    REQUESTS_CA_BUNDLE: 'it chooses which TLS certificates are trusted',
-    GCONV_PATH: 'the C library loads code from it',
-    HOSTALIASES: 'it changes how host names resolve',
-    RES_OPTIONS: 'it changes how host names resolve',
-    LOCALDOMAIN: 'it changes how host names resolve',
-    MALLOC_CHECK_: 'it changes how the C library runs',
-    COMSPEC: 'programs start it as the shell',
-    LANG: 'it changes how programs read text',
-    LANGUAGE: 'it changes how programs read text'
-};
-/** Prefixes (compared upper-cased) and why names that start with them are refused. */
-const REFUSED_PREFIXES = [
-    ['BASH_FUNC_', 'bash imports it as a function'],
-    ['LD_', 'the dynamic loader takes code to load from it'],
-    ['DYLD_', 'the dynamic loader takes code to load from it'],
-    ['NODE_', 'Node.js takes options (and code to load) from it'],
-    ['NPM_CONFIG_', 'npm and npx take settings (including Node.js options) from it'],
-    ['YARN_', 'yarn takes settings from it'],
-    ['PNPM_', 'pnpm takes settings from it'],
-    ['COREPACK_', 'corepack chooses which package manager to download from it'],
-    ['GIT_', 'git takes commands and settings from it'],
-    ['SSH_', 'ssh takes its agent, askpass program or options from it'],
-    ['PYTHON', 'Python takes options or code to load from it'],
-    ['PERL', 'Perl takes options or code to load from it'],
-    ['RUBY', 'Ruby takes options or code to load from it'],
-    ['GEM_', 'Ruby loads gems from it'],
-    ['BUNDLE_', 'bundler takes settings from it'],
-    ['JAVA_', 'Java takes options from it'],
-    ['MAVEN_', 'Maven takes options from it'],
-    ['GRADLE_', 'Gradle takes options from it'],
-    ['DOTNET_', '.NET takes settings from it'],
-    ['CORECLR_', '.NET loads profilers from it'],
-    ['GOFLAGS', 'go takes flags from it'],
-    ['CDK_', 'the CDK CLI takes settings from it'],
-    ['JSII_', 'the CDK runtime takes settings from it'],
-    ['DOCKER_', 'docker takes its host and settings from it'],
-    ['KUBECONFIG', 'kubectl takes its cluster from it'],
-    ['GITHUB_', 'the runner and GitHub tools rely on it'],
-    ['RUNNER_', 'the runner relies on it'],
-    ['ACTIONS_', 'the runner relies on it'],
-    ['INPUT_', 'actions read their inputs from it'],
-    ['STATE_', 'actions read their saved state from it'],
-    ['AWS_', 'the AWS SDK and CLI take credentials and settings from it'],
-    ['XDG_', 'programs read their configuration from it'],
-    ['GH_', 'the GitHub CLI takes its token and host from it'],
-    ['LC_', 'it changes how programs read text']
-];
-/**
- * The reference layout's `github_repo`: under the GITHUB_ prefix, but no runner or tool reads it,
- * and a refusal would break the default `env-keys`.
- */
-const ALLOWED_NAMES = new Set(['GITHUB_REPO']);
-/** Any case variant of a proxy setting: curl and others read `http_proxy` in lower case. */
-const PROXY = /_PROXY$/;
-/**
- * Why `name` must not be set from a secret, or undefined when it may. Case does not matter: npm
- * reads `npm_config_*` in lower case, curl `http_proxy`.
- */
-function refusedEnvName(name) {
-    const upper = name.toUpperCase();
-    if (ALLOWED_NAMES.has(upper))
-        return undefined;
-    const exact = REFUSED_NAMES[upper];
-    if (exact)
-        return exact;
-    for (const [prefix, why] of REFUSED_PREFIXES)
-        if (upper.startsWith(prefix))
-            return why;
-    if (PROXY.test(upper))
-        return 'it sends network traffic through another host';
-    return undefined;
-}
-/** `ec2_key_name` -> `EC2_KEY_NAME`, `api-key` -> `API_KEY`. */
-function envName(key) {
-    return key.toUpperCase().replace(/-/g, '_');
-}
-/** The reference secret's layout: what reaches the environment when `env-keys` is left alone. */
-const DEFAULT_ENV_KEYS = (/* unused pure expression or super */ null && (['ec2_key_name', 'ec2_host', 'ec2_user', 'github_repo']));
-
-;// CONCATENATED MODULE: ./src/export.ts
-
-
-
-const OUTPUT_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/;
-/** The outputs the action sets itself (action.yml lists each); one name for each, used everywhere. */
-const OUTPUTS = {
-    instanceId: 'instance-id',
-    instanceIp: 'instance-ip',
-    secretVersionId: 'secret-version-id',
-    stackOutputs: 'stack-outputs',
-    restarted: 'restarted'
-};
-/** A secret key of one of these names would be overwritten by the action. */
-const ACTION_OUTPUTS = Object.values(OUTPUTS);
-/** Checks that every key can be a step output name. */
-function checkOutputNames(secretId, keys) {
-    const taken = keys.filter(key => ACTION_OUTPUTS.includes(key));
-    if (taken.length > 0) {
-        throw new errors/* ActionError */.lZ(`The deployment secret "${secretId}" has key "${taken[0]}", which is also an output of this action ` +
-            `(${ACTION_OUTPUTS.join(', ')}). Rename the key in the secret.`);
-    }
-    const bad = keys.filter(key => !OUTPUT_NAME.test(key));
-    if (bad.length > 0) {
-        throw new errors/* ActionError */.lZ(`The deployment secret "${secretId}" has key${bad.length > 1 ? 's' : ''} ${bad.map(k => JSON.stringify(k)).join(', ')} ` +
-            'that cannot be a step output name: use letters, digits, "_" and "-", starting with a letter or "_". Rename the key in the secret.');
-    }
-}
-/**
- * Checks the keys input "env-keys" declares, before any secret is read: each must be a key name,
- * no two may become the same variable, and none may become a variable that changes how programs
- * run (src/env-names.ts), even when declared: whoever can write the secret would choose its value.
- */
-function checkEnvKeys(envKeys) {
-    const source = new Map();
-    for (const key of envKeys) {
-        if (!OUTPUT_NAME.test(key)) {
-            throw new errors/* ActionError */.lZ(`Input "env-keys" lists ${JSON.stringify(key)}, which is not a key name: use letters, digits, "_" and "-", ` +
-                'starting with a letter or "_", separated by commas or new lines.');
-        }
-        const name = envName(key);
-        const why = refusedEnvName(name);
-        if (why) {
-            throw new errors/* ActionError */.lZ(`Input "env-keys" lists "${key}", which would become the environment variable ${name}: ${why}. ` +
-                'Whoever can edit the secret would then choose how programs in this job run, so it is refused even when declared. ' +
-                'Remove it from "env-keys" and rename the key in the secret.');
-        }
-        const other = source.get(name);
-        if (other !== undefined && other !== key) {
-            throw new errors/* ActionError */.lZ(`Input "env-keys" lists "${other}" and "${key}", which both become the environment variable ${name}. Keep one of them.`);
-        }
-        source.set(name, key);
-    }
-}
-/**
- * The environment variables the deployment secret provides (for export-env and for the CDK app):
- * only the keys the workflow declared in "env-keys", never names the secret chooses. A declared
- * key the secret lacks is an error, so that a typo does not silently leave a variable unset.
- */
-function secretEnvironment(secretId, values, envKeys) {
-    const missing = envKeys.filter(key => !(key in values));
-    if (missing.length > 0) {
-        throw new errors/* ActionError */.lZ(`The deployment secret "${secretId}" has no key${missing.length > 1 ? 's' : ''} ${missing.map(key => `"${key}"`).join(', ')}, ` +
-            'listed in input "env-keys" (the keys that become environment variables). Add ' +
-            `${missing.length > 1 ? 'them' : 'it'} to the secret, or remove ${missing.length > 1 ? 'them' : 'it'} from "env-keys".`);
-    }
-    return Object.fromEntries(envKeys.map(key => [envName(key), values[key]]));
-}
-/** Sets one step output per key and, given the variables (secretEnvironment), exports them. */
-function exportSecret(secretId, values, env) {
-    checkOutputNames(secretId, Object.keys(values));
-    for (const [key, value] of Object.entries(values))
-        core/* setOutput */.uH(key, value);
-    for (const [name, value] of Object.entries(env ?? {}))
-        core/* exportVariable */.dN(name, value);
-}
-
+// EXTERNAL MODULE: ./src/env-names.ts
+var env_names = __nccwpck_require__(3817);
+// EXTERNAL MODULE: ./src/export.ts
+var src_export = __nccwpck_require__(5169);
 ;// CONCATENATED MODULE: ./src/inputs.ts
 
 
@@ -55530,13 +55568,25 @@ function integerInput(name, min, max) {
     }
     return value;
 }
+/** SSM's MaxConcurrency and MaxErrors patterns, with a concurrency of at least 1. */
+function rateInput(name, min) {
+    const value = inputs_text(name);
+    const match = /^(\d{1,3})(%?)$/.exec(value);
+    const number = Number(match?.[1]);
+    const max = match?.[2] ? 100 : 999;
+    if (!match || number < min || number > max) {
+        throw new errors/* ActionError */.lZ(`Input "${name}" must be a number of instances (${min} to 999) or a percentage of them (${min}% to 100%), ` +
+            `as SSM Run Command takes it, not "${value}".`);
+    }
+    return value;
+}
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
 /** The secret key that receives the address: it is also an output, so it needs an output's name. */
 function hostKeyInput() {
     const key = inputs_text('host-key');
-    if (!OUTPUT_NAME.test(key) || ACTION_OUTPUTS.includes(key)) {
+    if (!src_export/* OUTPUT_NAME */.ib.test(key) || src_export/* ACTION_OUTPUTS */.c6.includes(key)) {
         throw new errors/* ActionError */.lZ(`Input "host-key" is "${key}": it must name a key of the deployment secret (letters, digits, "_" and "-", ` +
-            `starting with a letter or "_"), and not one of the action's own outputs (${ACTION_OUTPUTS.join(', ')}).`);
+            `starting with a letter or "_"), and not one of the action's own outputs (${src_export/* ACTION_OUTPUTS */.c6.join(', ')}).`);
     }
     return key;
 }
@@ -55545,6 +55595,10 @@ function readInputs() {
     const stack = inputs_text('stack');
     if (deploy && stack === '') {
         throw new errors/* ActionError */.lZ('Input "stack" is required when "deploy" is true: name the CDK stack to deploy, or set deploy: false.');
+    }
+    if (deploy && listInput('targets').length > 0) {
+        throw new errors/* ActionError */.lZ('Input "targets" is for deploy: false; with deploy: true the action restarts every instance of the stack. ' +
+            'Remove "targets", or set deploy: false.');
     }
     const deploymentSecretId = inputs_text('deployment-secret-id');
     if (deploymentSecretId === '') {
@@ -55561,7 +55615,7 @@ function readInputs() {
     // Spaces can be part of a passphrase.
     const passphrase = core/* getInput */.V4('ssh-passphrase', { trimWhitespace: false });
     const envKeys = listInput('env-keys');
-    checkEnvKeys(envKeys);
+    (0,src_export/* checkEnvKeys */.kC)(envKeys);
     // Inputs from `${{ secrets.X }}` are masked by the runner, but not line by line on every runner.
     for (const value of [privateKey, passphrase])
         (0,log/* maskSecret */.$l)(value);
@@ -55585,7 +55639,8 @@ function readInputs() {
         addressType: choiceInput('address-type', ['public', 'private']),
         instanceTimeoutSeconds: integerInput('instance-timeout', 1, 3600),
         hostKey: hostKeyInput(),
-        restart: choiceInput('restart', ['ssh', 'none']),
+        targets: listInput('targets'),
+        restart: choiceInput('restart', ['ssh', 'ssm', 'none']),
         service: inputs_text('service'),
         ssh: {
             privateKey,
@@ -55597,6 +55652,12 @@ function readInputs() {
             connectTimeoutSeconds: integerInput('ssh-connect-timeout', 1, 3600),
             commandTimeoutSeconds: integerInput('ssh-command-timeout', 1, 3600),
             healthCommand: inputs_text('health-command')
+        },
+        ssm: {
+            maxConcurrency: rateInput('max-concurrency', 1),
+            maxErrors: rateInput('max-errors', 0),
+            // SSM's own range for TimeoutSeconds.
+            timeoutSeconds: integerInput('ssm-timeout', 30, 172800)
         }
     };
 }
@@ -55607,22 +55668,8 @@ var src_backoff = __nccwpck_require__(2431);
 var src_text = __nccwpck_require__(8992);
 // EXTERNAL MODULE: ./src/ssh/fingerprint.ts
 var fingerprint = __nccwpck_require__(242);
-;// CONCATENATED MODULE: ./src/ssh/library.ts
-let loading;
-/**
- * ssh2, loaded once. The pipeline starts loading it while the deployment secret is read, so that
- * it is ready by the time the address is known.
- */
-function loadSsh2() {
-    // ssh2 is CommonJS: plain Node gives its exports as `default` only, a bundle also by name.
-    loading ??= __nccwpck_require__.e(/* import() */ 472).then(__nccwpck_require__.t.bind(__nccwpck_require__, 5472, 23)).then(module => (module.default ?? module));
-    return loading;
-}
-/** Starts loading ssh2 without waiting; a failure shows up where it is awaited. */
-function preloadSsh2() {
-    loadSsh2().catch(() => undefined);
-}
-
+// EXTERNAL MODULE: ./src/ssh/library.ts
+var library = __nccwpck_require__(9521);
 ;// CONCATENATED MODULE: ./src/ssh/connect.ts
 
 
@@ -55650,7 +55697,7 @@ const RETRYABLE_CODES = new Set([
 ]);
 /** Connects and logs in, retrying while the instance boots; throws an ActionError otherwise. */
 async function connectWithRetries(options) {
-    const { Client } = await loadSsh2();
+    const { Client } = await (0,library/* loadSsh2 */.H)();
     const where = `${options.host}:${options.port}`;
     const backoff = (0,src_backoff/* createBackoff */.l)({
         totalMs: options.timeoutMs,
@@ -55980,75 +56027,8 @@ function quoteOutput(outcome, step) {
     return parts.map(part => `\n${part}`).join('');
 }
 
-;// CONCATENATED MODULE: ./src/ssh/validate.ts
-
-
-
-// systemd's own limit and alphabet for unit names (systemd.unit(5)); `@` for template instances.
-const UNIT_NAME = /^[A-Za-z0-9:_.@\\-]+$/;
-const UNIT_NAME_MAX = 255;
-// useradd's default NAME_REGEX (with upper case refused) and its length limit.
-const USER_NAME = /^[a-z_][a-z0-9_-]*\$?$/;
-const USER_NAME_MAX = 32;
-/** Throws unless `service` is a systemd unit name: it ends up on a remote command line. */
-function checkServiceName(service) {
-    if (service.length > UNIT_NAME_MAX || !UNIT_NAME.test(service) || service.startsWith('-')) {
-        throw new errors/* ActionError */.lZ(`Input "service" must be a systemd unit name such as "fastapi" or "fastapi.service" (letters, ` +
-            `digits and ":_.@-\\", at most ${UNIT_NAME_MAX} characters, not starting with "-"), ` +
-            `not ${JSON.stringify(service)}.`);
-    }
-}
-/**
- * Throws unless `user` is a Linux user name. The message does not repeat the value: it may come
- * from the deployment secret.
- */
-function checkUserName(user, source) {
-    if (user.length <= USER_NAME_MAX && USER_NAME.test(user))
-        return;
-    const problem = user === '' ? 'is empty' : 'is not a valid Linux user name';
-    throw new errors/* ActionError */.lZ(`${(0,src_text/* capitalize */.Z)(source)} ${problem}: give the instance's login user, such as "ec2-user" or ` +
-        `"ubuntu" (lower-case letters, digits, "_" and "-", starting with a letter or "_", at most ` +
-        `${USER_NAME_MAX} characters).`);
-}
-/**
- * Checks what the restart will need, the private key included (ssh2 parses it, as it will to
- * connect), and returns the login the SSH layer takes. The pipeline calls it once, before
- * deploying, so that a mistake fails the run before anything changes.
- */
-async function checkSshLogin(service, login, userSource) {
-    checkServiceName(service);
-    if (login.privateKey.trim() === '') {
-        throw new errors/* ActionError */.lZ('Input "ssh-private-key" is empty: give the private key of the instance\'s key pair, e.g. ' +
-            '${{ secrets.EC2_SSH_KEY }}, or set restart: none.');
-    }
-    const passphrase = login.passphrase === '' ? undefined : login.passphrase;
-    const { utils } = await loadSsh2();
-    const parsed = utils.parseKey(login.privateKey, passphrase);
-    if (parsed instanceof Error)
-        throw privateKeyError(parsed.message, passphrase !== undefined);
-    if (!(Array.isArray(parsed) ? parsed : [parsed]).every(key => key.isPrivateKey())) {
-        throw privateKeyError('does not contain a (valid) private key', passphrase !== undefined);
-    }
-    checkUserName(login.username, userSource);
-    return { username: login.username, privateKey: login.privateKey, passphrase };
-}
-/** ssh2's parser messages are mapped to advice: some of them quote bytes of the key. */
-function privateKeyError(parserMessage, passphraseGiven) {
-    const start = 'Input "ssh-private-key" could not be used as an SSH private key';
-    if (/no passphrase given/i.test(parserMessage)) {
-        return new errors/* ActionError */.lZ(`${start}: the key is encrypted. Give its passphrase in input "ssh-passphrase".`);
-    }
-    if (/bad passphrase/i.test(parserMessage) ||
-        (passphraseGiven && /decrypt/i.test(parserMessage))) {
-        return new errors/* ActionError */.lZ(`${start}: it could not be decrypted. Check input "ssh-passphrase".`);
-    }
-    if (/does not contain a \(valid\) private key/.test(parserMessage)) {
-        return new errors/* ActionError */.lZ(`${start}: it holds a public key. Give the private key instead.`);
-    }
-    return new errors/* ActionError */.lZ(`${start}: it is not in a format ssh2 reads (OpenSSH, PEM or PuTTY). Paste the whole key file, ` +
-        'including its BEGIN and END lines; if the key is encrypted, also set input "ssh-passphrase".');
-}
-
+// EXTERNAL MODULE: ./src/ssh/validate.ts
+var validate = __nccwpck_require__(8514);
 ;// CONCATENATED MODULE: ./src/restart.ts
 
 
@@ -56062,7 +56042,7 @@ function privateKeyError(parserMessage, passphraseGiven) {
  */
 async function restartService(options) {
     const { service, credentials } = options;
-    checkServiceName(service);
+    (0,validate/* checkServiceName */.PV)(service);
     const warning = options.log?.warning ?? ((message) => core/* warning */.$e(message));
     const connection = await connectWithRetries({
         host: options.host,
@@ -56128,7 +56108,7 @@ async function restartOverSsh(inputs, credentials, target, clients, sleep, repor
     });
     const check = inputs.ssh.healthCommand ? 'health command passed' : 'active';
     report.restart.result = `restarted, ${check} (host key ${hostFingerprint})`;
-    core/* setOutput */.uH(OUTPUTS.restarted, 'true');
+    core/* setOutput */.uH(src_export/* OUTPUTS */.py.restarted, 'true');
     core/* info */.pq(`Restarted "${inputs.service}" on ${where}.`);
 }
 /**
@@ -56415,6 +56395,22 @@ async function writeSummary(report, env = process.env) {
         const r = report.restart;
         summary.addRaw(`<p>Restart of ${code(r.unit)} on <code>${quoted(r.host)}</code>: ${quoted(r.result)}</p>`, true);
     }
+    if (report.fleet) {
+        const f = report.fleet;
+        const ok = f.results.filter(r => r.status === 'Success').length;
+        summary.addRaw(`<p>Restart of ${code(f.unit)} with SSM Run Command ${f.commandIds.map(code).join(', ')}: ` +
+            `${ok} of ${f.results.length} instances succeeded</p>`, true);
+        summary.addTable([
+            ['instance', 'status', 'exit code', 'duration'].map(data => ({ data, header: true })),
+            ...f.results.map(r => [
+                code(r.instanceId),
+                inline(r.status),
+                // An empty cell would come out as an unclosed <td> from core.summary.
+                r.exitCode === undefined ? '-' : inline(String(r.exitCode)),
+                r.durationMs === undefined ? '-' : inline(`${(r.durationMs / 1000).toFixed(1)} s`)
+            ])
+        ]);
+    }
     await summary.write();
 }
 
@@ -56576,7 +56572,6 @@ async function clearPending(client, secretId, versionId, context) {
 
 
 
-// The restart's host is the one type for "where the restart goes".
 
 
 
@@ -56598,7 +56593,7 @@ async function run(overrides = {}) {
     const phases = new cancel/* PhaseTracker */.kZ(deps.signal);
     try {
         // Set first, so that a workflow reading it after a failure sees false, not nothing.
-        core/* setOutput */.uH(OUTPUTS.restarted, 'false');
+        core/* setOutput */.uH(src_export/* OUTPUTS */.py.restarted, 'false');
         await pipeline(readInputs(), deps, report, phases);
         phases.finish(writtenState(report));
     }
@@ -56625,7 +56620,7 @@ async function pipeline(inputs, deps, report, phases) {
     const clients = deps.awsClients(resolveRegion(deps.env, inputs.deploymentSecretId));
     // The address is all the SSH connection waits for: load its code while the secret is read.
     if (inputs.restart === 'ssh')
-        preloadSsh2();
+        (0,library/* preloadSsh2 */.A)();
     const deployment = await readJsonSecret(clients.secretsManager, inputs.deploymentSecretId, 'deployment', inputs.maskExclude);
     report.secretsRead.push({
         role: 'deployment',
@@ -56644,7 +56639,7 @@ async function pipeline(inputs, deps, report, phases) {
         core/* info */.pq(`Checked the app secret "${app.id}" (version ${app.versionId}): a JSON object of ` +
             `${Object.keys(app.values).length} keys${required}; it is not exported.`);
     }
-    exportSecret(deployment.id, deployment.values, inputs.exportEnv ? plan.secretEnv : undefined);
+    (0,src_export/* exportSecret */.Lo)(deployment.id, deployment.values, inputs.exportEnv ? plan.secretEnv : undefined);
     report.exportedKeys = Object.keys(deployment.values);
     report.exportedEnv = inputs.exportEnv ? Object.keys(plan.secretEnv) : [];
     core/* info */.pq(`Read the deployment secret "${deployment.id}" (version ${deployment.versionId}): ` +
@@ -56658,22 +56653,36 @@ async function pipeline(inputs, deps, report, phases) {
         target = await deployAndLocate(inputs, plan.cdk, plan.secretEnv, clients, deps, phases);
         report.deploy = {
             stack: inputs.stack,
-            instanceId: target.instanceId ?? '',
+            instanceId: target.instances.map(i => i.instanceId).join(', '),
             address: target.address
         };
         phases.enter('the write-back of the address', 'the stack was deployed; nothing was written back or restarted');
         versionId = await writeAddressBack(inputs, deployment, target.address, clients, report, deps);
     }
-    else if (inputs.restart !== 'none') {
-        target = { address: deployment.values[inputs.hostKey].trim() };
-        core/* setOutput */.uH(OUTPUTS.instanceIp, target.address);
+    else if (inputs.targets.length > 0) {
+        phases.enter('the lookup of input "targets"', 'nothing was deployed, written or restarted');
+        const { locateTargets } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(900)]).then(__nccwpck_require__.bind(__nccwpck_require__, 2900));
+        target = await locateTargets(await clients.ec2(), inputs.targets, inputs.addressType);
     }
-    core/* setOutput */.uH(OUTPUTS.secretVersionId, versionId);
+    else if (inputs.restart !== 'none') {
+        target = { address: deployment.values[inputs.hostKey].trim(), instances: [] };
+        core/* setOutput */.uH(src_export/* OUTPUTS */.py.instanceIp, target.address);
+    }
+    core/* setOutput */.uH(src_export/* OUTPUTS */.py.secretVersionId, versionId);
     if (plan.ssh && target) {
+        if (target.instances.length > 1) {
+            throw new errors/* ActionError */.lZ(`restart: ssh restarts one instance, and there are ${target.instances.length} (${target.instances.map(i => i.instanceId).join(', ')}). ` +
+                'Use restart: ssm to restart them all with SSM Run Command.');
+        }
         phases.enter('the SSH restart', `${writtenState(report)}; the connection to the instance was closed: whether the restart ran there is unknown, check the service`);
         // The restart cannot be stopped from outside yet: the run reports and exits, which closes
         // the connection.
         await (0,cancel/* unlessStopped */.OO)(restartOverSsh(inputs, plan.ssh, target, clients, deps.sleep, report), deps.signal);
+    }
+    if (inputs.restart === 'ssm' && target) {
+        phases.enter('the SSM restart', `${writtenState(report)}; the SSM command was cancelled: instances it had started on may have restarted`);
+        const { restartOverSsm } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(736), __nccwpck_require__.e(795)]).then(__nccwpck_require__.bind(__nccwpck_require__, 1795));
+        await restartOverSsm(inputs, target, clients, deps, report);
     }
 }
 /** What a stopped run leaves in the deployment secret, once the write-back is past. */
@@ -56692,7 +56701,7 @@ async function writeAddressBack(inputs, deployment, address, clients, report, de
         : `"${hostKey}" of "${deployment.id}" already holds ${address}; the secret was not changed.`);
     core/* setOutput */.uH(hostKey, address);
     if (inputs.exportEnv && inputs.envKeys.includes(hostKey))
-        core/* exportVariable */.dN(envName(hostKey), address);
+        core/* exportVariable */.dN((0,env_names/* envName */.pD)(hostKey), address);
     return written.versionId;
 }
 /**
@@ -56702,22 +56711,26 @@ async function writeAddressBack(inputs, deployment, address, clients, report, de
 async function planLaterPhases(inputs, deployment, env) {
     const plan = {
         secretEnv: inputs.deploy || inputs.exportEnv
-            ? secretEnvironment(deployment.id, deployment.values, inputs.envKeys)
+            ? (0,src_export/* secretEnvironment */.gY)(deployment.id, deployment.values, inputs.envKeys)
             : {}
     };
     if (inputs.deploy) {
         plan.cdk = planCdkDeploy(inputs, env);
     }
-    else if (inputs.restart !== 'none') {
+    else if (inputs.restart !== 'none' && inputs.targets.length === 0) {
         requireKeys(deployment, [inputs.hostKey], 'deployment', 'input "host-key": the address to restart on when deploy is false');
         checkAddress(deployment.values[inputs.hostKey].trim(), inputs.hostKey, deployment.id);
+    }
+    if (inputs.restart === 'ssm') {
+        const { restartScript } = await __nccwpck_require__.e(/* import() */ 40).then(__nccwpck_require__.bind(__nccwpck_require__, 6040));
+        restartScript(inputs.service, inputs.ssh.healthCommand);
     }
     if (inputs.restart === 'ssh') {
         const user = inputs.ssh.user || deployment.values.ec2_user || '';
         const userSource = inputs.ssh.user
             ? 'input "ssh-user"'
             : `key "ec2_user" of the deployment secret "${deployment.id}" (used when input "ssh-user" is empty)`;
-        plan.ssh = await checkSshLogin(inputs.service, { username: user, ...inputs.ssh }, userSource);
+        plan.ssh = await (0,validate/* checkSshLogin */._S)(inputs.service, { username: user, ...inputs.ssh }, userSource);
     }
     return plan;
 }
@@ -56743,19 +56756,21 @@ async function deployAndLocate(inputs, cdk, secretEnv, clients, deps, phases) {
         timeoutSeconds: inputs.deployTimeoutSeconds
     });
     phases.enter('the wait for the instance', 'the stack was deployed; its address was not written back and nothing was restarted');
-    core/* setOutput */.uH(OUTPUTS.stackOutputs, JSON.stringify(stackOutputs));
+    core/* setOutput */.uH(src_export/* OUTPUTS */.py.stackOutputs, JSON.stringify(stackOutputs));
     // Loaded here, not at start-up: with them comes the EC2 client, most of the bundle's size.
-    const { findInstanceId, waitForAddress } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(900)]).then(__nccwpck_require__.bind(__nccwpck_require__, 2900));
+    const { findInstanceIds, waitForAddresses, setInstanceOutputs } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(900)]).then(__nccwpck_require__.bind(__nccwpck_require__, 2900));
     const ec2 = await clients.ec2();
-    const instanceId = await findInstanceId(ec2, inputs.stack, stackOutputs, inputs.instanceIdOutput);
-    const instance = await waitForAddress(ec2, instanceId, inputs.addressType, inputs.instanceTimeoutSeconds * 1000, deps.sleep);
+    const ids = await findInstanceIds(ec2, inputs.stack, stackOutputs, inputs.instanceIdOutput);
+    const instances = await waitForAddresses(ec2, ids, inputs.addressType, inputs.instanceTimeoutSeconds * 1000, deps.sleep);
     // The address goes into the secret, where every value is masked unless the user says otherwise.
     if (maskAddresses)
-        (0,log/* maskSecret */.$l)(instance.address);
-    core/* setOutput */.uH(OUTPUTS.instanceId, instance.instanceId);
-    core/* setOutput */.uH(OUTPUTS.instanceIp, instance.address);
-    core/* info */.pq(`Stack "${inputs.stack}" runs instance ${instance.instanceId} at ${instance.address}.`);
-    return instance;
+        for (const instance of instances)
+            (0,log/* maskSecret */.$l)(instance.address);
+    const target = setInstanceOutputs(instances);
+    core/* info */.pq(instances.length === 1
+        ? `Stack "${inputs.stack}" runs instance ${target.instanceId} at ${target.address}.`
+        : `Stack "${inputs.stack}" runs ${instances.length} instances: ${instances.map(i => `${i.instanceId} at ${i.address}`).join(', ')}.`);
+    return target;
 }
 
 
@@ -56884,6 +56899,113 @@ function consoleRefused(instanceId, what) {
         "is the instance's: anything running on the instance can print there. Pin the host key with " +
         'input "ssh-host-fingerprint" (run "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub" on ' +
         'the instance, or read it from a console output you trust).');
+}
+
+
+/***/ }),
+
+/***/ 9521:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   A: () => (/* binding */ preloadSsh2),
+/* harmony export */   H: () => (/* binding */ loadSsh2)
+/* harmony export */ });
+let loading;
+/**
+ * ssh2, loaded once. The pipeline starts loading it while the deployment secret is read, so that
+ * it is ready by the time the address is known.
+ */
+function loadSsh2() {
+    // ssh2 is CommonJS: plain Node gives its exports as `default` only, a bundle also by name.
+    loading ??= __nccwpck_require__.e(/* import() */ 472).then(__nccwpck_require__.t.bind(__nccwpck_require__, 5472, 23)).then(module => (module.default ?? module));
+    return loading;
+}
+/** Starts loading ssh2 without waiting; a failure shows up where it is awaited. */
+function preloadSsh2() {
+    loadSsh2().catch(() => undefined);
+}
+
+
+/***/ }),
+
+/***/ 8514:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   PV: () => (/* binding */ checkServiceName),
+/* harmony export */   _S: () => (/* binding */ checkSshLogin)
+/* harmony export */ });
+/* unused harmony export checkUserName */
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(3916);
+/* harmony import */ var _text_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(8992);
+/* harmony import */ var _library_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(9521);
+
+
+
+// systemd's own limit and alphabet for unit names (systemd.unit(5)); `@` for template instances.
+const UNIT_NAME = /^[A-Za-z0-9:_.@\\-]+$/;
+const UNIT_NAME_MAX = 255;
+// useradd's default NAME_REGEX (with upper case refused) and its length limit.
+const USER_NAME = /^[a-z_][a-z0-9_-]*\$?$/;
+const USER_NAME_MAX = 32;
+/** Throws unless `service` is a systemd unit name: it ends up on a remote command line. */
+function checkServiceName(service) {
+    if (service.length > UNIT_NAME_MAX || !UNIT_NAME.test(service) || service.startsWith('-')) {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .ActionError */ .lZ(`Input "service" must be a systemd unit name such as "fastapi" or "fastapi.service" (letters, ` +
+            `digits and ":_.@-\\", at most ${UNIT_NAME_MAX} characters, not starting with "-"), ` +
+            `not ${JSON.stringify(service)}.`);
+    }
+}
+/**
+ * Throws unless `user` is a Linux user name. The message does not repeat the value: it may come
+ * from the deployment secret.
+ */
+function checkUserName(user, source) {
+    if (user.length <= USER_NAME_MAX && USER_NAME.test(user))
+        return;
+    const problem = user === '' ? 'is empty' : 'is not a valid Linux user name';
+    throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .ActionError */ .lZ(`${(0,_text_js__WEBPACK_IMPORTED_MODULE_1__/* .capitalize */ .Z)(source)} ${problem}: give the instance's login user, such as "ec2-user" or ` +
+        `"ubuntu" (lower-case letters, digits, "_" and "-", starting with a letter or "_", at most ` +
+        `${USER_NAME_MAX} characters).`);
+}
+/**
+ * Checks what the restart will need, the private key included (ssh2 parses it, as it will to
+ * connect), and returns the login the SSH layer takes. The pipeline calls it once, before
+ * deploying, so that a mistake fails the run before anything changes.
+ */
+async function checkSshLogin(service, login, userSource) {
+    checkServiceName(service);
+    if (login.privateKey.trim() === '') {
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .ActionError */ .lZ('Input "ssh-private-key" is empty: give the private key of the instance\'s key pair, e.g. ' +
+            '${{ secrets.EC2_SSH_KEY }}, or set restart: none.');
+    }
+    const passphrase = login.passphrase === '' ? undefined : login.passphrase;
+    const { utils } = await (0,_library_js__WEBPACK_IMPORTED_MODULE_2__/* .loadSsh2 */ .H)();
+    const parsed = utils.parseKey(login.privateKey, passphrase);
+    if (parsed instanceof Error)
+        throw privateKeyError(parsed.message, passphrase !== undefined);
+    if (!(Array.isArray(parsed) ? parsed : [parsed]).every(key => key.isPrivateKey())) {
+        throw privateKeyError('does not contain a (valid) private key', passphrase !== undefined);
+    }
+    checkUserName(login.username, userSource);
+    return { username: login.username, privateKey: login.privateKey, passphrase };
+}
+/** ssh2's parser messages are mapped to advice: some of them quote bytes of the key. */
+function privateKeyError(parserMessage, passphraseGiven) {
+    const start = 'Input "ssh-private-key" could not be used as an SSH private key';
+    if (/no passphrase given/i.test(parserMessage)) {
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .ActionError */ .lZ(`${start}: the key is encrypted. Give its passphrase in input "ssh-passphrase".`);
+    }
+    if (/bad passphrase/i.test(parserMessage) ||
+        (passphraseGiven && /decrypt/i.test(parserMessage))) {
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .ActionError */ .lZ(`${start}: it could not be decrypted. Check input "ssh-passphrase".`);
+    }
+    if (/does not contain a \(valid\) private key/.test(parserMessage)) {
+        return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .ActionError */ .lZ(`${start}: it holds a public key. Give the private key instead.`);
+    }
+    return new _errors_js__WEBPACK_IMPORTED_MODULE_0__/* .ActionError */ .lZ(`${start}: it is not in a format ssh2 reads (OpenSSH, PEM or PuTTY). Paste the whole key file, ` +
+        'including its BEGIN and END lines; if the key is encrypted, also set input "ssh-passphrase".');
 }
 
 

@@ -2,10 +2,16 @@
 // stand-ins (test-support/stand-ins.js, with the in-process SSH server: no root, no OpenSSH, no
 // AWS account), printed the way a workflow log shows it, then the outputs, the job summary and the
 // self-test's check of what the run changed. Everything it starts is stopped before it exits.
+//   npm run demo -- --ssm 5 [--fail 1]   a stack of 5 instances restarted with restart: ssm
+//                                        (the local endpoint runs each instance's command), the
+//                                        first 1 of them failing
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { createLogMasker, presentLogLine, repoRoot, runAction } from '../test-support/runner.js'
 import { checkRun, startStandIns } from '../test-support/stand-ins.js'
+import { LocalAws } from '../test-support/aws-endpoint.js'
+import { createCdkApp } from '../test-support/cdk-app.js'
+import { EXAMPLE_APP, EXAMPLE_DEPLOYMENT } from '../test-support/example-secrets.js'
 
 const RULE = '─'.repeat(78)
 const heading = (/** @type {string} */ title) => console.log(`\n${RULE}\n${title}\n${RULE}`)
@@ -14,6 +20,8 @@ async function main() {
   if (!existsSync(join(repoRoot, 'dist/index.js'))) {
     throw new Error('dist/index.js is missing: run "npm run package" first.')
   }
+  const fleetSize = numberAfter('--ssm')
+  if (fleetSize !== undefined) return demonstrateFleet(fleetSize, numberAfter('--fail') ?? 0)
   const standIns = await startStandIns({ ssh: 'embedded' })
   // Ctrl-C must not leave the stand-ins' files behind.
   const interrupted = () => void standIns.stop().finally(() => process.exit(130))
@@ -50,6 +58,19 @@ async function demonstrate(standIns) {
   })
   console.log(`\n(exit code ${run.code}, ${((Date.now() - started) / 1000).toFixed(1)} s)`)
 
+  printOutputsAndSummary(run)
+
+  heading('Check: what the run changed')
+  const { passed, failed } = checkRun(standIns.state(), run.outputs)
+  for (const line of passed) console.log(`✓ ${line}`)
+  for (const line of failed) console.log(`✗ ${line}`)
+  const ok = run.code === 0 && failed.length === 0
+  console.log(ok ? '\nThe demo run passed every check.' : '\nThe demo run FAILED.')
+  return ok ? 0 : 1
+}
+
+/** @param {import('../test-support/runner.js').BundleRun} run */
+function printOutputsAndSummary(run) {
   heading('Outputs (as a later step would print them: masked values show as ***)')
   const masker = createLogMasker()
   run.masks.forEach(masker.add)
@@ -60,14 +81,65 @@ async function demonstrate(standIns) {
 
   heading('Job summary')
   console.log(summaryAsText(run.summary))
+}
 
-  heading('Check: what the run changed')
-  const { passed, failed } = checkRun(standIns.state(), run.outputs)
-  for (const line of passed) console.log(`✓ ${line}`)
-  for (const line of failed) console.log(`✗ ${line}`)
-  const ok = run.code === 0 && failed.length === 0
-  console.log(ok ? '\nThe demo run passed every check.' : '\nThe demo run FAILED.')
-  return ok ? 0 : 1
+/** @param {string} flag @returns {number | undefined} */
+function numberAfter(flag) {
+  const at = process.argv.indexOf(flag)
+  if (at < 0) return undefined
+  const value = Number(process.argv[at + 1])
+  if (!Number.isInteger(value) || value < 0 || value > 500)
+    throw new Error(`${flag} takes a number from 0 to 500.`)
+  return value
+}
+
+/**
+ * A stack of `size` instances restarted with restart: ssm on the local endpoint, which runs each
+ * instance's command through /bin/sh with stand-ins; the first `failing` of them fail.
+ * @param {number} size @param {number} failing @returns {Promise<number>}
+ */
+async function demonstrateFleet(size, failing) {
+  const stack = 'FastAPIFleetStack'
+  const aws = new LocalAws()
+  await aws.start()
+  aws.putSecret('FastAPIDeploymentSecrets', EXAMPLE_DEPLOYMENT)
+  aws.putSecret('FastAPIAppSecrets', EXAMPLE_APP)
+  const ids = Array.from({ length: size }, (_, i) => `i-0f1ee7${String(i + 1).padStart(11, '0')}`)
+  ids.forEach((instanceId, i) => {
+    aws.addInstance({ instanceId, publicIp: `198.51.100.${i + 1}`, privateIp: `10.0.1.${i + 1}` })
+    aws.ssm.addAgent(
+      instanceId,
+      i < failing ? { outcome: 'failure', stderr: 'Job for fastapi.service failed.' } : {}
+    )
+  })
+  const app = createCdkApp({ stacks: { [stack]: { outputs: { InstanceIds: ids.join(',') } } } })
+  try {
+    heading(`A stack of ${size} instances, restarted with restart: ssm (${failing} failing)`)
+    const run = await runAction(
+      {
+        stack,
+        'working-directory': app.dir,
+        'cdk-command': app.command,
+        'instance-id-output': 'InstanceIds',
+        restart: 'ssm',
+        'max-concurrency': '50%',
+        'mask-exclude': 'ec2_host'
+      },
+      aws.environment(),
+      {
+        onLogLine: line => {
+          const shown = presentLogLine(line)
+          if (shown !== undefined) console.log(shown)
+        }
+      }
+    )
+    console.log(`\n(exit code ${run.code})`)
+    printOutputsAndSummary(run)
+    return run.code === (failing > 0 ? 1 : 0) ? 0 : 1
+  } finally {
+    app.remove()
+    await aws.stop()
+  }
 }
 
 /**

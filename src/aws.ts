@@ -1,5 +1,6 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import type { EC2Client } from '@aws-sdk/client-ec2'
+import type { SSMClient } from '@aws-sdk/client-ssm'
 import { ActionError } from './errors.js'
 
 /**
@@ -13,7 +14,9 @@ import { ActionError } from './errors.js'
  */
 const RETRIES = {
   secretsManager: { retryMode: 'standard', maxAttempts: 5 },
-  ec2: { retryMode: 'standard', maxAttempts: 8 }
+  ec2: { retryMode: 'standard', maxAttempts: 8 },
+  // A fleet's polls run for minutes: throttling on one of them must not end the run.
+  ssm: { retryMode: 'standard', maxAttempts: 8 }
 } as const
 
 /** The region from the environment, or from the secret's ARN when the environment has none. */
@@ -32,15 +35,22 @@ export interface AwsClients {
   secretsManager: SecretsManagerClient
   /** Loaded on first use: the EC2 client is large, and a secrets-only run never needs it. */
   ec2(): Promise<EC2Client>
+  /** Loaded on first use, only by restart: ssm. */
+  ssm(): Promise<SSMClient>
 }
 
 export function createAwsClients(region: string): AwsClients {
   let ec2: Promise<EC2Client> | undefined
+  let ssm: Promise<SSMClient> | undefined
   return {
     secretsManager: new SecretsManagerClient({ region, ...RETRIES.secretsManager }),
     ec2: () =>
       (ec2 ??= import('@aws-sdk/client-ec2').then(
         ({ EC2Client }) => new EC2Client({ region, ...RETRIES.ec2 })
+      )),
+    ssm: () =>
+      (ssm ??= import('@aws-sdk/client-ssm').then(
+        ({ SSMClient }) => new SSMClient({ region, ...RETRIES.ssm })
       ))
   }
 }

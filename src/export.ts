@@ -8,6 +8,9 @@ export const OUTPUT_NAME = /^[A-Za-z_][A-Za-z0-9_-]*$/
 export const OUTPUTS = {
   instanceId: 'instance-id',
   instanceIp: 'instance-ip',
+  instanceIds: 'instance-ids',
+  instanceIps: 'instance-ips',
+  commandId: 'command-id',
   secretVersionId: 'secret-version-id',
   stackOutputs: 'stack-outputs',
   restarted: 'restarted'

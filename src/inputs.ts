@@ -3,7 +3,7 @@ import { ActionError } from './errors.js'
 import { ACTION_OUTPUTS, OUTPUT_NAME, checkEnvKeys } from './export.js'
 import { maskSecret } from './log.js'
 
-export type RestartMode = 'ssh' | 'none'
+export type RestartMode = 'ssh' | 'ssm' | 'none'
 export type AddressType = 'public' | 'private'
 
 /** Every input of action.yml, parsed and checked once, before anything talks to AWS. */
@@ -27,9 +27,19 @@ export interface ActionInputs {
   addressType: AddressType
   instanceTimeoutSeconds: number
   hostKey: string
+  /** With deploy false: instance ids and `tag:Key=Value` filters; empty means the host-key address. */
+  targets: string[]
   restart: RestartMode
   service: string
   ssh: SshInputs
+  ssm: SsmInputs
+}
+
+/** Run Command's rate control, in SSM's own syntax: a count, or a percentage of the fleet. */
+export interface SsmInputs {
+  maxConcurrency: string
+  maxErrors: string
+  timeoutSeconds: number
 }
 
 export interface SshInputs {
@@ -81,6 +91,21 @@ function integerInput(name: string, min: number, max: number): number {
   return value
 }
 
+/** SSM's MaxConcurrency and MaxErrors patterns, with a concurrency of at least 1. */
+function rateInput(name: string, min: number): string {
+  const value = text(name)
+  const match = /^(\d{1,3})(%?)$/.exec(value)
+  const number = Number(match?.[1])
+  const max = match?.[2] ? 100 : 999
+  if (!match || number < min || number > max) {
+    throw new ActionError(
+      `Input "${name}" must be a number of instances (${min} to 999) or a percentage of them (${min}% to 100%), ` +
+        `as SSM Run Command takes it, not "${value}".`
+    )
+  }
+  return value
+}
+
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/
 
 /** The secret key that receives the address: it is also an output, so it needs an output's name. */
@@ -101,6 +126,12 @@ export function readInputs(): ActionInputs {
   if (deploy && stack === '') {
     throw new ActionError(
       'Input "stack" is required when "deploy" is true: name the CDK stack to deploy, or set deploy: false.'
+    )
+  }
+  if (deploy && listInput('targets').length > 0) {
+    throw new ActionError(
+      'Input "targets" is for deploy: false; with deploy: true the action restarts every instance of the stack. ' +
+        'Remove "targets", or set deploy: false.'
     )
   }
   const deploymentSecretId = text('deployment-secret-id')
@@ -145,7 +176,8 @@ export function readInputs(): ActionInputs {
     addressType: choiceInput('address-type', ['public', 'private'] as const),
     instanceTimeoutSeconds: integerInput('instance-timeout', 1, 3600),
     hostKey: hostKeyInput(),
-    restart: choiceInput('restart', ['ssh', 'none'] as const),
+    targets: listInput('targets'),
+    restart: choiceInput('restart', ['ssh', 'ssm', 'none'] as const),
     service: text('service'),
     ssh: {
       privateKey,
@@ -157,6 +189,12 @@ export function readInputs(): ActionInputs {
       connectTimeoutSeconds: integerInput('ssh-connect-timeout', 1, 3600),
       commandTimeoutSeconds: integerInput('ssh-command-timeout', 1, 3600),
       healthCommand: text('health-command')
+    },
+    ssm: {
+      maxConcurrency: rateInput('max-concurrency', 1),
+      maxErrors: rateInput('max-errors', 0),
+      // SSM's own range for TimeoutSeconds.
+      timeoutSeconds: integerInput('ssm-timeout', 30, 172800)
     }
   }
 }

@@ -1,14 +1,21 @@
-import { DescribeInstancesCommand, type EC2Client, type Instance } from '@aws-sdk/client-ec2'
+import {
+  paginateDescribeInstances,
+  type EC2Client,
+  type Filter,
+  type Instance
+} from '@aws-sdk/client-ec2'
 import * as core from '@actions/core'
 import { createBackoff } from './backoff.js'
 import { ActionError, describeAwsError } from './errors.js'
+import { OUTPUTS } from './export.js'
 import type { AddressType } from './inputs.js'
 import { quoteUntrusted } from './log.js'
 
-const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/
+export const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/
 
 export interface DeployedInstance {
   instanceId: string
+  /** Empty only for an instance named by input "targets" that has no address of address-type. */
   address: string
 }
 
@@ -18,16 +25,20 @@ const describeCall = (subject: string) => ({
   resource: '*'
 })
 
+/** DescribeInstances takes at most this many ids in one request; larger fleets go in batches. */
+const IDS_PER_REQUEST = 100
+
 /**
- * The instance the stack deployed: the output named by `instance-id-output`, else the one output
- * that holds an instance id, else the one running instance CloudFormation tagged with the stack.
+ * The instances the stack deployed, sorted: the ids in the output named by `instance-id-output`
+ * (one, or several separated by commas), else every output that holds an instance id, else every
+ * running instance CloudFormation tagged with the stack.
  */
-export async function findInstanceId(
+export async function findInstanceIds(
   ec2: EC2Client,
   stack: string,
   stackOutputs: Record<string, string>,
   instanceIdOutput: string
-): Promise<string> {
+): Promise<string[]> {
   if (instanceIdOutput !== '') {
     const value = stackOutputs[instanceIdOutput]
     if (value === undefined) {
@@ -35,95 +46,283 @@ export async function findInstanceId(
         `Stack "${stack}" has no output "${instanceIdOutput}" (input "instance-id-output"); its outputs are ${listOrNone(Object.keys(stackOutputs))}.`
       )
     }
-    if (!INSTANCE_ID.test(value)) {
+    const ids = value.split(',').map(id => id.trim())
+    const bad = ids.find(id => !INSTANCE_ID.test(id))
+    if (bad !== undefined) {
       throw new ActionError(
-        `Output "${instanceIdOutput}" of stack "${stack}" is "${quoteUntrusted(value, 200)}", not an instance id (i-...).`
+        `Output "${instanceIdOutput}" of stack "${stack}" is "${quoteUntrusted(value, 200)}", not an instance id ` +
+          '(i-...) or a comma-separated list of them.'
       )
     }
-    return value
+    return sortedUnique(ids)
   }
-  const candidates = Object.entries(stackOutputs).filter(([, value]) => INSTANCE_ID.test(value))
-  if (candidates.length === 1) return candidates[0][1]
-  if (candidates.length > 1) {
-    throw new ActionError(
-      `Stack "${stack}" has several outputs that hold instance ids (${listOrNone(candidates.map(([key]) => key))}): ` +
-        'name the one to use with input "instance-id-output".'
-    )
-  }
-  let instances: Instance[]
-  try {
-    const response = await ec2.send(
-      new DescribeInstancesCommand({
-        Filters: [
-          { Name: 'tag:aws:cloudformation:stack-name', Values: [stack] },
-          { Name: 'instance-state-name', Values: ['running'] }
-        ]
-      })
-    )
-    instances = (response.Reservations ?? []).flatMap(r => r.Instances ?? [])
-  } catch (error) {
-    throw describeAwsError(error, describeCall(`the instances of stack "${stack}"`))
-  }
-  const ids = instances.map(instance => instance.InstanceId ?? '').filter(id => id !== '')
-  if (ids.length === 1) return ids[0]
-  if (ids.length === 0) {
+  const fromOutputs = Object.values(stackOutputs).filter(value => INSTANCE_ID.test(value))
+  if (fromOutputs.length > 0) return sortedUnique(fromOutputs)
+  const tagged = await describeRunning(
+    ec2,
+    [{ Name: 'tag:aws:cloudformation:stack-name', Values: [stack] }],
+    `the instances of stack "${stack}"`
+  )
+  if (tagged.length === 0) {
     throw new ActionError(
       `Found no instance for stack "${stack}": it has no output holding an instance id and no running instance is ` +
         'tagged aws:cloudformation:stack-name with its name. Add a CfnOutput of instance.instanceId and name it in "instance-id-output".'
     )
   }
-  throw new ActionError(
-    `Stack "${stack}" has ${ids.length} running instances (${ids.join(', ')}): name the one to restart with a stack ` +
-      'output and input "instance-id-output".'
+  return sortedUnique(tagged.map(instance => instance.InstanceId ?? ''))
+}
+
+/**
+ * The running instances input "targets" names: instance ids and `tag:Key=Value` filters, each
+ * entry adding its instances. Sorted by id; the address is that of `addressType`, or empty.
+ */
+export async function resolveTargets(
+  ec2: EC2Client,
+  targets: readonly string[],
+  addressType: AddressType
+): Promise<DeployedInstance[]> {
+  const ids: string[] = []
+  const tags: { key: string; value: string }[] = []
+  for (const target of targets) {
+    const tag = /^tag:([^=]+)=(.*)$/.exec(target)
+    if (tag) tags.push({ key: tag[1], value: tag[2] })
+    else if (INSTANCE_ID.test(target)) ids.push(target)
+    else {
+      throw new ActionError(
+        `Input "targets" has "${target}", which is neither an instance id (i-...) nor a tag filter ` +
+          '(tag:Key=Value); give one per line or separated by commas.'
+      )
+    }
+  }
+  const found = new Map<string, Instance>()
+  for (const batch of chunks(sortedUnique(ids), IDS_PER_REQUEST)) {
+    for (const instance of await describeIds(ec2, batch)) {
+      const id = instance.InstanceId ?? ''
+      if (instance.State?.Name !== 'running') {
+        throw new ActionError(
+          `Instance ${id} (input "targets") is ${instance.State?.Name ?? 'in an unknown state'}, not running; start it or remove it from "targets".`
+        )
+      }
+      found.set(id, instance)
+    }
+  }
+  for (const { key, value } of tags) {
+    const matches = await describeRunning(
+      ec2,
+      [{ Name: `tag:${key}`, Values: [value] }],
+      `the instances tagged ${key}=${value} (input "targets")`
+    )
+    if (matches.length === 0) {
+      throw new ActionError(
+        `No running instance is tagged ${key}=${value} (input "targets"); check the tag's key and value.`
+      )
+    }
+    for (const instance of matches) found.set(instance.InstanceId ?? '', instance)
+  }
+  return [...found.keys()].sort().map(instanceId => ({
+    instanceId,
+    address: addressOf(found.get(instanceId) as Instance, addressType) ?? ''
+  }))
+}
+
+/** The running instance at the address the secret's `hostKey` holds (restart: ssm needs its id). */
+export async function instanceAtAddress(
+  ec2: EC2Client,
+  address: string,
+  addressType: AddressType,
+  hostKey: string
+): Promise<string> {
+  const filter = addressType === 'public' ? 'ip-address' : 'private-ip-address'
+  const found = await describeRunning(
+    ec2,
+    [{ Name: filter, Values: [address] }],
+    `the instance at the address in "${hostKey}"`
   )
+  if (found.length !== 1) {
+    throw new ActionError(
+      `No single running EC2 instance has the ${addressType} address in "${hostKey}" of the deployment secret, and ` +
+        'restart: ssm needs an instance id: name the instances with input "targets", or check address-type.'
+    )
+  }
+  return found[0].InstanceId ?? ''
 }
 
 const GONE = new Set(['shutting-down', 'terminated', 'stopping', 'stopped'])
 
-/** Waits until the instance is running and has the address asked for, within the time budget. */
-export async function waitForAddress(
+/**
+ * Waits until every instance is running and has the address asked for, within one time budget;
+ * each round asks about all the instances still waited for at once, not one by one.
+ */
+export async function waitForAddresses(
   ec2: EC2Client,
-  instanceId: string,
+  instanceIds: readonly string[],
   addressType: AddressType,
   timeoutMs: number,
   sleep: (ms: number) => Promise<void>
-): Promise<DeployedInstance> {
+): Promise<DeployedInstance[]> {
   const backoff = createBackoff({ totalMs: timeoutMs, initialDelayMs: 2000, sleep })
-  let lastSeen = 'not found'
+  const ready = new Map<string, string>()
+  const lastSeen = new Map<string, string>()
+  let waiting = [...instanceIds]
   do {
-    const instance = await describeInstance(ec2, instanceId)
-    if (instance) {
+    const known = new Map<string, Instance>()
+    for (const batch of chunks(waiting, IDS_PER_REQUEST))
+      for (const instance of await describeIds(ec2, batch, true))
+        known.set(instance.InstanceId ?? '', instance)
+    for (const instanceId of waiting) {
+      const instance = known.get(instanceId)
+      if (!instance) {
+        lastSeen.set(instanceId, 'not found')
+        continue
+      }
       const state = instance.State?.Name ?? 'unknown'
       if (GONE.has(state)) {
         throw new ActionError(
           `Instance ${instanceId} is ${state}, so it cannot be reached; check the stack's events in CloudFormation.`
         )
       }
-      const address =
-        addressType === 'public' ? instance.PublicIpAddress : instance.PrivateIpAddress
-      if (state === 'running' && address) return { instanceId, address }
-      lastSeen = state === 'running' ? `running without a ${addressType} address` : state
+      const address = addressOf(instance, addressType)
+      if (state === 'running' && address) ready.set(instanceId, address)
+      else
+        lastSeen.set(
+          instanceId,
+          state === 'running' ? `running without a ${addressType} address` : state
+        )
     }
-    core.info(`Instance ${instanceId} is ${lastSeen}; waiting.`)
+    waiting = waiting.filter(id => !ready.has(id))
+    if (waiting.length === 0)
+      return [...instanceIds].map(instanceId => ({
+        instanceId,
+        address: ready.get(instanceId) as string
+      }))
+    core.info(describeWaiting(waiting, lastSeen, instanceIds.length))
   } while (await backoff.wait())
+  const first = waiting[0]
+  const seen = lastSeen.get(first) ?? 'not found'
+  const others = waiting.length > 1 ? ` (and ${waiting.length - 1} more instances)` : ''
   const hint =
-    lastSeen === `running without a public address`
+    seen === 'running without a public address'
       ? ' Give it a public IP (a public subnet with auto-assign, or an Elastic IP), or set address-type: private.'
       : ''
   throw new ActionError(
-    `Instance ${instanceId} was still ${lastSeen} after ${Math.round(timeoutMs / 1000)} s (input "instance-timeout").${hint}`
+    `Instance ${first}${others} was still ${seen} after ${Math.round(timeoutMs / 1000)} s (input "instance-timeout").${hint}`
   )
 }
 
-/** The instance, or undefined while EC2 does not know the id yet (it is eventually consistent). */
-async function describeInstance(ec2: EC2Client, instanceId: string): Promise<Instance | undefined> {
+function describeWaiting(waiting: string[], lastSeen: Map<string, string>, total: number): string {
+  if (total === 1) return `Instance ${waiting[0]} is ${lastSeen.get(waiting[0])}; waiting.`
+  const shown = waiting.slice(0, 5).map(id => `${id} ${lastSeen.get(id)}`)
+  const more = waiting.length > shown.length ? `, and ${waiting.length - shown.length} more` : ''
+  return `${waiting.length} of ${total} instances not ready yet (${shown.join(', ')}${more}); waiting.`
+}
+
+function addressOf(instance: Instance, addressType: AddressType): string | undefined {
+  return addressType === 'public' ? instance.PublicIpAddress : instance.PrivateIpAddress
+}
+
+/**
+ * The instances with these ids. With `tolerateUnknown`, an id EC2 does not know yet (it is
+ * eventually consistent after a launch) is left out instead of failing the call: a request naming
+ * an unknown id fails whole, so the ids are then asked about one by one.
+ */
+async function describeIds(
+  ec2: EC2Client,
+  instanceIds: string[],
+  tolerateUnknown = false
+): Promise<Instance[]> {
+  const subject =
+    instanceIds.length === 1 ? `instance ${instanceIds[0]}` : `${instanceIds.length} instances`
   try {
-    const response = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }))
-    return response.Reservations?.[0]?.Instances?.[0]
+    return await collect(ec2, { InstanceIds: instanceIds })
   } catch (error) {
-    if ((error as { name?: string }).name === 'InvalidInstanceID.NotFound') return undefined
-    throw describeAwsError(error, describeCall(`instance ${instanceId}`))
+    if ((error as { name?: string }).name !== 'InvalidInstanceID.NotFound')
+      throw describeAwsError(error, describeCall(subject))
+    if (instanceIds.length > 1) {
+      const each = await Promise.all(instanceIds.map(id => describeIds(ec2, [id], true)))
+      const found = each.flat()
+      const missing = instanceIds.filter(id => !found.some(i => i.InstanceId === id))
+      if (tolerateUnknown || missing.length === 0) return found
+      throw unknownInstance(missing[0])
+    }
+    if (tolerateUnknown) return []
+    throw unknownInstance(instanceIds[0])
   }
+}
+
+function unknownInstance(instanceId: string): ActionError {
+  return new ActionError(
+    `Instance ${instanceId} (input "targets") does not exist in this account and region; check the id and AWS_REGION.`
+  )
+}
+
+async function describeRunning(ec2: EC2Client, filters: Filter[], subject: string) {
+  try {
+    return await collect(ec2, {
+      Filters: [...filters, { Name: 'instance-state-name', Values: ['running'] }]
+    })
+  } catch (error) {
+    throw describeAwsError(error, describeCall(subject))
+  }
+}
+
+/** Every page of DescribeInstances, flattened. */
+async function collect(
+  ec2: EC2Client,
+  input: { InstanceIds?: string[]; Filters?: Filter[] }
+): Promise<Instance[]> {
+  const instances: Instance[] = []
+  for await (const page of paginateDescribeInstances({ client: ec2 }, input))
+    for (const reservation of page.Reservations ?? [])
+      instances.push(...(reservation.Instances ?? []))
+  return instances
+}
+
+/** The instances a run deployed or targeted. */
+export interface Fleet {
+  /** The first instance's id. */
+  instanceId: string
+  /** The address, or with several instances their addresses separated by commas, in id order. */
+  address: string
+  /** Every instance, sorted by id. */
+  instances: DeployedInstance[]
+}
+
+/** Sets the instance outputs: the first as instance-id/-ip, all as JSON arrays in id order. */
+export function setInstanceOutputs(instances: DeployedInstance[]): Fleet {
+  const fleet = {
+    instanceId: instances[0].instanceId,
+    address: instances.map(i => i.address).join(','),
+    instances
+  }
+  core.setOutput(OUTPUTS.instanceId, fleet.instanceId)
+  core.setOutput(OUTPUTS.instanceIp, instances[0].address)
+  core.setOutput(OUTPUTS.instanceIds, JSON.stringify(instances.map(i => i.instanceId)))
+  core.setOutput(OUTPUTS.instanceIps, JSON.stringify(instances.map(i => i.address)))
+  return fleet
+}
+
+/** With deploy false: the instances input "targets" names, with their outputs set. */
+export async function locateTargets(
+  ec2: EC2Client,
+  targets: readonly string[],
+  addressType: AddressType
+): Promise<Fleet> {
+  const instances = await resolveTargets(ec2, targets, addressType)
+  core.info(
+    `Input "targets" names ${instances.length} running instance${instances.length > 1 ? 's' : ''}: ` +
+      `${instances.map(i => i.instanceId).join(', ')}.`
+  )
+  return setInstanceOutputs(instances)
+}
+
+export function chunks<T>(items: readonly T[], size: number): T[][] {
+  const result: T[][] = []
+  for (let i = 0; i < items.length; i += size) result.push(items.slice(i, i + size))
+  return result
+}
+
+function sortedUnique(ids: string[]): string[] {
+  return [...new Set(ids.filter(id => id !== ''))].sort()
 }
 
 /** Output names come from the CDK app: quoted as untrusted text, and only the first few. */

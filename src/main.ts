@@ -13,9 +13,9 @@ import { ActionError, failureMessage } from './errors.js'
 import { envName } from './env-names.js'
 import { OUTPUTS, exportSecret, secretEnvironment } from './export.js'
 import { readInputs, type ActionInputs } from './inputs.js'
+import type { Fleet } from './instance.js'
 import { maskSecret, redact } from './log.js'
-// The restart's host is the one type for "where the restart goes".
-import { restartOverSsh, type RestartHost as Target } from './restart.js'
+import { restartOverSsh } from './restart.js'
 import { readJsonSecret, requireKeys, type JsonSecret } from './secrets.js'
 import { preloadSsh2 } from './ssh/library.js'
 import { checkSshLogin, type SshCredentials } from './ssh/validate.js'
@@ -78,6 +78,9 @@ interface Plan {
   ssh?: SshCredentials
 }
 
+/** Where the restart goes: the deployed instance(s), or the address the secret already holds. */
+type Target = Fleet | { instanceId?: undefined; address: string; instances: [] }
+
 async function pipeline(
   inputs: ActionInputs,
   deps: Dependencies,
@@ -132,7 +135,7 @@ async function pipeline(
     target = await deployAndLocate(inputs, plan.cdk, plan.secretEnv, clients, deps, phases)
     report.deploy = {
       stack: inputs.stack,
-      instanceId: target.instanceId ?? '',
+      instanceId: target.instances.map(i => i.instanceId).join(', '),
       address: target.address
     }
     phases.enter(
@@ -140,13 +143,23 @@ async function pipeline(
       'the stack was deployed; nothing was written back or restarted'
     )
     versionId = await writeAddressBack(inputs, deployment, target.address, clients, report, deps)
+  } else if (inputs.targets.length > 0) {
+    phases.enter('the lookup of input "targets"', 'nothing was deployed, written or restarted')
+    const { locateTargets } = await import('./instance.js')
+    target = await locateTargets(await clients.ec2(), inputs.targets, inputs.addressType)
   } else if (inputs.restart !== 'none') {
-    target = { address: deployment.values[inputs.hostKey].trim() }
+    target = { address: deployment.values[inputs.hostKey].trim(), instances: [] }
     core.setOutput(OUTPUTS.instanceIp, target.address)
   }
   core.setOutput(OUTPUTS.secretVersionId, versionId)
 
   if (plan.ssh && target) {
+    if (target.instances.length > 1) {
+      throw new ActionError(
+        `restart: ssh restarts one instance, and there are ${target.instances.length} (${target.instances.map(i => i.instanceId).join(', ')}). ` +
+          'Use restart: ssm to restart them all with SSM Run Command.'
+      )
+    }
     phases.enter(
       'the SSH restart',
       `${writtenState(report)}; the connection to the instance was closed: whether the restart ran there is unknown, check the service`
@@ -157,6 +170,14 @@ async function pipeline(
       restartOverSsh(inputs, plan.ssh, target, clients, deps.sleep, report),
       deps.signal
     )
+  }
+  if (inputs.restart === 'ssm' && target) {
+    phases.enter(
+      'the SSM restart',
+      `${writtenState(report)}; the SSM command was cancelled: instances it had started on may have restarted`
+    )
+    const { restartOverSsm } = await import('./ssm/phase.js')
+    await restartOverSsm(inputs, target, clients, deps, report)
   }
 }
 
@@ -214,7 +235,7 @@ async function planLaterPhases(
   }
   if (inputs.deploy) {
     plan.cdk = planCdkDeploy(inputs, env)
-  } else if (inputs.restart !== 'none') {
+  } else if (inputs.restart !== 'none' && inputs.targets.length === 0) {
     requireKeys(
       deployment,
       [inputs.hostKey],
@@ -222,6 +243,10 @@ async function planLaterPhases(
       'input "host-key": the address to restart on when deploy is false'
     )
     checkAddress(deployment.values[inputs.hostKey].trim(), inputs.hostKey, deployment.id)
+  }
+  if (inputs.restart === 'ssm') {
+    const { restartScript } = await import('./ssm/command.js')
+    restartScript(inputs.service, inputs.ssh.healthCommand)
   }
   if (inputs.restart === 'ssh') {
     const user = inputs.ssh.user || deployment.values.ec2_user || ''
@@ -271,20 +296,23 @@ async function deployAndLocate(
   )
   core.setOutput(OUTPUTS.stackOutputs, JSON.stringify(stackOutputs))
   // Loaded here, not at start-up: with them comes the EC2 client, most of the bundle's size.
-  const { findInstanceId, waitForAddress } = await import('./instance.js')
+  const { findInstanceIds, waitForAddresses, setInstanceOutputs } = await import('./instance.js')
   const ec2 = await clients.ec2()
-  const instanceId = await findInstanceId(ec2, inputs.stack, stackOutputs, inputs.instanceIdOutput)
-  const instance = await waitForAddress(
+  const ids = await findInstanceIds(ec2, inputs.stack, stackOutputs, inputs.instanceIdOutput)
+  const instances = await waitForAddresses(
     ec2,
-    instanceId,
+    ids,
     inputs.addressType,
     inputs.instanceTimeoutSeconds * 1000,
     deps.sleep
   )
   // The address goes into the secret, where every value is masked unless the user says otherwise.
-  if (maskAddresses) maskSecret(instance.address)
-  core.setOutput(OUTPUTS.instanceId, instance.instanceId)
-  core.setOutput(OUTPUTS.instanceIp, instance.address)
-  core.info(`Stack "${inputs.stack}" runs instance ${instance.instanceId} at ${instance.address}.`)
-  return instance
+  if (maskAddresses) for (const instance of instances) maskSecret(instance.address)
+  const target = setInstanceOutputs(instances)
+  core.info(
+    instances.length === 1
+      ? `Stack "${inputs.stack}" runs instance ${target.instanceId} at ${target.address}.`
+      : `Stack "${inputs.stack}" runs ${instances.length} instances: ${instances.map(i => `${i.instanceId} at ${i.address}`).join(', ')}.`
+  )
+  return target
 }

@@ -11,6 +11,12 @@ export interface RunReport {
   deploy?: { stack: string; instanceId: string; address: string }
   writeBack?: { key: string; changed: boolean; versionId: string }
   restart?: { host: string; unit: string; result: string }
+  /** restart: ssm, one row per instance. */
+  fleet?: {
+    unit: string
+    commandIds: string[]
+    results: { instanceId: string; status: string; exitCode?: number; durationMs?: number }[]
+  }
   failure?: string
 }
 
@@ -113,6 +119,25 @@ export async function writeSummary(
       `<p>Restart of ${code(r.unit)} on <code>${quoted(r.host)}</code>: ${quoted(r.result)}</p>`,
       true
     )
+  }
+  if (report.fleet) {
+    const f = report.fleet
+    const ok = f.results.filter(r => r.status === 'Success').length
+    summary.addRaw(
+      `<p>Restart of ${code(f.unit)} with SSM Run Command ${f.commandIds.map(code).join(', ')}: ` +
+        `${ok} of ${f.results.length} instances succeeded</p>`,
+      true
+    )
+    summary.addTable([
+      ['instance', 'status', 'exit code', 'duration'].map(data => ({ data, header: true })),
+      ...f.results.map(r => [
+        code(r.instanceId),
+        inline(r.status),
+        // An empty cell would come out as an unclosed <td> from core.summary.
+        r.exitCode === undefined ? '-' : inline(String(r.exitCode)),
+        r.durationMs === undefined ? '-' : inline(`${(r.durationMs / 1000).toFixed(1)} s`)
+      ])
+    ])
   }
   await summary.write()
 }

@@ -1,12 +1,14 @@
 // A local stand-in for the two AWS services the action calls, for tests and local runs only (never
 // bundled). It speaks the real wire protocols, so the real AWS SDK signs, serializes, parses and
 // retries against it exactly as against AWS: Secrets Manager's JSON 1.1 protocol and EC2's Query
-// protocol (form-encoded requests, XML answers). Version stages follow AWS's rules, including the
+// protocol (form-encoded requests, XML answers), and SSM Run Command's JSON 1.1 protocol
+// (test-support/ssm-run-command.js, which runs each instance's command through stand-ins). Version stages follow AWS's rules, including the
 // compare-and-swap of UpdateSecretVersionStage that the write-back relies on.
 import { createServer } from 'node:http'
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
+import { LocalRunCommand, SsmError } from './ssm-run-command.js'
 
 const CURRENT = 'AWSCURRENT'
 const PREVIOUS = 'AWSPREVIOUS'
@@ -51,6 +53,8 @@ export class LocalAws {
     /** @type {import('node:http').Server | undefined} */
     this.server = undefined
     this.url = ''
+    /** SSM Run Command: managed instances (`ssm.addAgent`), commands, stand-in recordings. */
+    this.ssm = new LocalRunCommand()
   }
 
   /** @param {number} [port] @returns {Promise<string>} the endpoint URL */
@@ -63,6 +67,7 @@ export class LocalAws {
   }
 
   async stop() {
+    this.ssm.stop()
     const server = this.server
     if (!server) return
     server.closeAllConnections()
@@ -235,6 +240,8 @@ export class LocalAws {
       await this.handleKms(target.slice('TrentService.'.length), body, res)
     } else if (new URLSearchParams(body).get('Version') === STS_VERSION) {
       await this.handleSts(new URLSearchParams(body), res)
+    } else if (typeof target === 'string' && target.startsWith('AmazonSSM.')) {
+      await this.handleSsm(target.slice('AmazonSSM.'.length), body, res)
     } else {
       await this.handleQuery(new URLSearchParams(body), res)
     }
@@ -280,6 +287,33 @@ export class LocalAws {
       res.end(JSON.stringify(result))
     } catch (error) {
       const e = asAwsError(error)
+      res.writeHead(e.status, {
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amzn-requestid': randomUUID()
+      })
+      res.end(JSON.stringify({ __type: e.code, message: e.message }))
+    }
+  }
+
+  /**
+   * SSM's JSON 1.1 operations, answered by test-support/ssm-run-command.js.
+   * @param {string} action @param {string} body @param {import('node:http').ServerResponse} res
+   */
+  async handleSsm(action, body, res) {
+    try {
+      const params = body ? JSON.parse(body) : {}
+      await this.admit('ssm', action, params)
+      const handler = this.ssm.actions[action]
+      if (!handler)
+        throw new AwsError(400, 'UnknownOperationException', `Unknown operation ${action}`)
+      const result = handler.call(this.ssm, params)
+      res.writeHead(200, {
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amzn-requestid': randomUUID()
+      })
+      res.end(JSON.stringify(result))
+    } catch (error) {
+      const e = error instanceof SsmError ? error : asAwsError(error)
       res.writeHead(e.status, {
         'content-type': 'application/x-amz-json-1.1',
         'x-amzn-requestid': randomUUID()
@@ -828,7 +862,8 @@ function safeJson(text) {
 
 // Run as a program: serve on a port, seeded from a JSON file, until killed. Prints the URL.
 //   node test-support/aws-endpoint.js --port 4566 --seed seed.json
-// seed.json: { "secrets": { "<name>": <object or string> }, "instances": [<Instance>] }
+// seed.json: { "secrets": { "<name>": <object or string> }, "instances": [<Instance>],
+//              "ssmAgents": [{ "instanceId": "i-...", ...SsmBehaviour }] }
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const args = process.argv.slice(2)
   const option = (/** @type {string} */ name) => {
@@ -842,6 +877,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     for (const [name, value] of Object.entries(seed.secrets ?? {}))
       aws.putSecret(name, /** @type {object} */ (value))
     for (const instance of seed.instances ?? []) aws.addInstance(instance)
+    for (const agent of seed.ssmAgents ?? []) aws.ssm.addAgent(agent.instanceId, agent)
   }
   const url = await aws.start(Number(option('--port') ?? 0))
   process.stdout.write(`${url}\n`)

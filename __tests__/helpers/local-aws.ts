@@ -1,6 +1,7 @@
 // Typed access to the local AWS endpoint (test-support/aws-endpoint.js) for the tests.
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { EC2Client } from '@aws-sdk/client-ec2'
+import { SSMClient } from '@aws-sdk/client-ssm'
 import { LocalAws } from '../../test-support/aws-endpoint.js'
 
 export { LocalAws }
@@ -27,6 +28,10 @@ export function secretsManagerFor(aws: LocalAws): SecretsManagerClient {
 
 export function ec2For(aws: LocalAws): EC2Client {
   return new EC2Client({ region: aws.region, endpoint: aws.url, credentials, maxAttempts: 5 })
+}
+
+export function ssmFor(aws: LocalAws): SSMClient {
+  return new SSMClient({ region: aws.region, endpoint: aws.url, credentials, maxAttempts: 5 })
 }
 
 export { EXAMPLE_APP, EXAMPLE_DEPLOYMENT } from '../../test-support/example-secrets.js'
