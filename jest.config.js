@@ -8,7 +8,9 @@ const common = {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
-  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] }
+  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
+  // The checkout's own cache, not one in the system temp folder that other checkouts share.
+  cacheDirectory: '<rootDir>/node_modules/.cache/jest'
 }
 
 /** @type {import('jest').Config} */
