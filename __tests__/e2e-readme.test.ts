@@ -86,6 +86,7 @@ beforeAll(async () => {
 afterAll(() => sshd.stop())
 
 beforeEach(async () => {
+  await sshd.clearCalls()
   aws = await startLocalAws()
   aws.putSecret('FastAPIDeploymentSecrets', {
     ...EXAMPLE_DEPLOYMENT,
@@ -153,6 +154,7 @@ describe("the README's examples", () => {
       expect.arrayContaining([
         'Quick start, step 1',
         'Quick start, step 2',
+        'Quick start, step 3',
         'Fleets: restart: ssm, step 1',
         'Fleets: restart: ssm, step 2',
         ...Object.keys(NOT_RUN)
@@ -187,6 +189,11 @@ describe("the README's examples", () => {
         const addressOutputs = ['ec2_host', 'instance-ip', 'instance-ips', 'stack-outputs']
         expect(droppedBetweenJobs(result).filter(name => addressOutputs.includes(name))).toEqual([])
         expect(result.visibleLog).toContain(`at 127.0.0.1`)
+      }
+      if (example.name === 'Quick start, step 3') {
+        // A restart alone, on the address the secret holds.
+        expect(result.outputs).toMatchObject({ restarted: 'true', 'instance-ip': '127.0.0.1' })
+        expect(sshd.calls()).toContainEqual(['systemctl', 'is-active', '--', 'fastapi'])
       }
       if (example.name === 'Quick start, step 2') {
         // Only secrets: exported, and the app secret left alone.
