@@ -55448,7 +55448,8 @@ const STOPPED_DEPLOY_STATE = 'the CDK CLI and everything it started were stopped
     'the stack may be mid-update: check its events in CloudFormation before deploying again; nothing was written back or restarted';
 // The CLI's line for a stack it left as it was: " ✅  <display name> (no changes)", where the
 // display name is the stack's name, or "<Stage/Stack> (<Stage-Stack>)" inside a stage; in colour
-// on a runner (it sees CI and GITHUB_ACTIONS).
+// on a runner (it sees CI and GITHUB_ACTIONS). The CDK app could print the same line: it can only
+// make the output read false, and the app is the workflow's own code.
 const NO_CHANGES = /^\s*✅\s+(.+?) \(no changes\)\s*$/;
 // eslint-disable-next-line no-control-regex
 const COLOUR = /\u001b\[[0-9;]*m/g;
@@ -55460,8 +55461,8 @@ function saysNoChanges(line, stack) {
 }
 /**
  * Runs cdk deploy and returns the stack's outputs from the file the CLI wrote, and whether it
- * changed the stack. The CLI runs in a
- * process group of its own, so that a cancelled run or input "deploy-timeout" stops all of it.
+ * changed the stack. The CLI runs in a process group of its own, so that a cancelled run or input
+ * "deploy-timeout" stops all of it.
  */
 async function cdkDeploy(plan, env, options) {
     // One pause of the runner's command processing around the whole run: no line the CLI prints is

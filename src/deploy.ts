@@ -127,7 +127,8 @@ export interface CdkDeployResult {
 
 // The CLI's line for a stack it left as it was: " ✅  <display name> (no changes)", where the
 // display name is the stack's name, or "<Stage/Stack> (<Stage-Stack>)" inside a stage; in colour
-// on a runner (it sees CI and GITHUB_ACTIONS).
+// on a runner (it sees CI and GITHUB_ACTIONS). The CDK app could print the same line: it can only
+// make the output read false, and the app is the workflow's own code.
 const NO_CHANGES = /^\s*✅\s+(.+?) \(no changes\)\s*$/
 // eslint-disable-next-line no-control-regex
 const COLOUR = /\u001b\[[0-9;]*m/g
@@ -143,8 +144,8 @@ export function saysNoChanges(line: string, stack: string): boolean {
 
 /**
  * Runs cdk deploy and returns the stack's outputs from the file the CLI wrote, and whether it
- * changed the stack. The CLI runs in a
- * process group of its own, so that a cancelled run or input "deploy-timeout" stops all of it.
+ * changed the stack. The CLI runs in a process group of its own, so that a cancelled run or input
+ * "deploy-timeout" stops all of it.
  */
 export async function cdkDeploy(
   plan: CdkDeployPlan,
