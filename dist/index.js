@@ -26365,6 +26365,7 @@ const OUTPUTS = {
     commandId: 'command-id',
     secretVersionId: 'secret-version-id',
     stackOutputs: 'stack-outputs',
+    stackChanged: 'stack-changed',
     restarted: 'restarted'
 };
 /** A secret key of one of these names would be overwritten by the action. */
@@ -27078,15 +27079,30 @@ function cdkEnvironment(env, secretEnv) {
 /** What stopping the CLI part-way leaves behind. */
 const STOPPED_DEPLOY_STATE = 'the CDK CLI and everything it started were stopped (SIGINT, then SIGTERM and SIGKILL if needed); ' +
     'the stack may be mid-update: check its events in CloudFormation before deploying again; nothing was written back or restarted';
+// The CLI's line for a stack it left as it was: " ✅  <display name> (no changes)", where the
+// display name is the stack's name, or "<Stage/Stack> (<Stage-Stack>)" inside a stage; in colour
+// on a runner (it sees CI and GITHUB_ACTIONS). The CDK app could print the same line: it can only
+// make the output read false, and the app is the workflow's own code.
+const NO_CHANGES = /^\s*✅\s+(.+?) \(no changes\)\s*$/;
+// eslint-disable-next-line no-control-regex
+const COLOUR = /\u001b\[[0-9;]*m/g;
+/** Whether a line the CLI printed says that `stack` had no changes. */
+function saysNoChanges(line, stack) {
+    const name = NO_CHANGES.exec(line.replace(COLOUR, ''))?.[1];
+    return (name !== undefined &&
+        (name === stack || name.startsWith(`${stack} (`) || name.endsWith(` (${stack})`)));
+}
 /**
- * Runs cdk deploy and returns the stack's outputs from the file the CLI wrote. The CLI runs in a
- * process group of its own, so that a cancelled run or input "deploy-timeout" stops all of it.
+ * Runs cdk deploy and returns the stack's outputs from the file the CLI wrote, and whether it
+ * changed the stack. The CLI runs in a process group of its own, so that a cancelled run or input
+ * "deploy-timeout" stops all of it.
  */
 async function cdkDeploy(plan, env, options) {
     // One pause of the runner's command processing around the whole run: no line the CLI prints is
     // obeyed as a workflow command, and the masks registered meanwhile lift it only for themselves.
     const out = new log/* UntrustedOutput */.Qb();
     const tail = new lines/* OutputTail */.gY();
+    let changed = true;
     const limit = (0,cancel/* withTimeout */.wj)(options.signal, options.timeoutSeconds, 'deploy-timeout');
     core/* startGroup */.Oh(`cdk deploy ${plan.stack}`);
     let result;
@@ -27103,6 +27119,8 @@ async function cdkDeploy(plan, env, options) {
                     out.command(() => (0,log/* maskSecret */.$l)(value));
                 out.line(line);
                 tail.add(line);
+                if (saysNoChanges(line, plan.stack))
+                    changed = false;
             }
         }));
     }
@@ -27123,13 +27141,26 @@ async function cdkDeploy(plan, env, options) {
                 ? `was ended by ${result.exitSignal}`
                 : `failed with exit code ${result.exitCode}`;
             throw new errors/* ActionError */.lZ(`cdk deploy of stack "${plan.stack}" ${how}; nothing was written back or restarted. ` +
+                missingCliHint(plan, tail) +
                 `Its last error lines:\n${tail.errorLines()}`);
         }
-        return await readStackOutputs(plan.outputsFile, plan.stack);
+        return { outputs: await readStackOutputs(plan.outputsFile, plan.stack), changed };
     }
     finally {
         await (0,promises_.rm)(plan.outputsFile, { force: true });
     }
+}
+// What npm prints when `npx --no-install cdk` finds no CDK CLI installed where it runs: it asks the
+// registry about the package "cdk" and refuses to install it (offline, it has nothing cached).
+const NPX_FOUND_NO_CLI = /npx canceled due to missing packages|code ENOTCACHED|could not determine executable to run/;
+/** When npx found no CDK CLI in the working directory: what to do about it, else nothing. */
+function missingCliHint(plan, tail) {
+    if (!/^npx(\.cmd)?$/.test((0,external_node_path_.basename)(plan.tool)) || !NPX_FOUND_NO_CLI.test(tail.lastLines(40)))
+        return '';
+    return (`npx found no CDK CLI installed in "${plan.cwd}" (input "working-directory"). ` +
+        "Add aws-cdk to the devDependencies of that directory's package.json (npm i -D aws-cdk there, commit " +
+        'package.json and the lockfile, and run npm ci in that directory before this step), or set input ' +
+        '"cdk-command" to a CDK CLI that is installed (e.g. "cdk" after npm i -g aws-cdk). ');
 }
 async function readStackOutputs(file, stack) {
     let text;
@@ -28378,7 +28409,7 @@ function checkAddress(address, key, secretId) {
 async function deployAndLocate(inputs, cdk, secretEnv, clients, deps, phases) {
     const maskAddresses = !inputs.maskExclude.includes(inputs.hostKey);
     phases.enter(`cdk deploy of stack "${inputs.stack}"`, STOPPED_DEPLOY_STATE);
-    const stackOutputs = await cdkDeploy(cdk, cdkEnvironment(deps.env, secretEnv), {
+    const deployed = await cdkDeploy(cdk, cdkEnvironment(deps.env, secretEnv), {
         // The CLI prints the stack's outputs ("Stack.PublicIp = 203.0.113.7") before the action knows
         // which is the instance's address, which goes into the secret: mask every address first.
         valuesToMask: line => {
@@ -28389,6 +28420,11 @@ async function deployAndLocate(inputs, cdk, secretEnv, clients, deps, phases) {
         timeoutSeconds: inputs.deployTimeoutSeconds
     });
     phases.enter('the wait for the instance', 'the stack was deployed; its address was not written back and nothing was restarted');
+    const stackOutputs = deployed.outputs;
+    core/* setOutput */.uH(src_export/* OUTPUTS */.py.stackChanged, String(deployed.changed));
+    core/* info */.pq(deployed.changed
+        ? `cdk deploy changed stack "${inputs.stack}" (output stack-changed is true).`
+        : `cdk deploy left stack "${inputs.stack}" as it was: the CDK CLI reported no changes (output stack-changed is false).`);
     core/* setOutput */.uH(src_export/* OUTPUTS */.py.stackOutputs, JSON.stringify(stackOutputs));
     // Loaded here, not at start-up: with them comes the EC2 client, most of the bundle's size.
     const { findInstanceIds, waitForAddresses, setInstanceOutputs } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(900)]).then(__nccwpck_require__.bind(__nccwpck_require__, 2900));

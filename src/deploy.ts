@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { basename, join, resolve } from 'node:path'
 import * as core from '@actions/core'
 import { StoppedError, stopRequest, withTimeout } from './cancel.js'
 import { splitArguments } from './command-line.js'
@@ -117,19 +117,46 @@ export const STOPPED_DEPLOY_STATE =
   'the CDK CLI and everything it started were stopped (SIGINT, then SIGTERM and SIGKILL if needed); ' +
   'the stack may be mid-update: check its events in CloudFormation before deploying again; nothing was written back or restarted'
 
+/** What cdk deploy did. */
+export interface CdkDeployResult {
+  /** The stack's outputs, from the file the CLI wrote. */
+  outputs: Record<string, string>
+  /** False when the CLI reported the stack unchanged (" ✅  <stack> (no changes)"). */
+  changed: boolean
+}
+
+// The CLI's line for a stack it left as it was: " ✅  <display name> (no changes)", where the
+// display name is the stack's name, or "<Stage/Stack> (<Stage-Stack>)" inside a stage; in colour
+// on a runner (it sees CI and GITHUB_ACTIONS). The CDK app could print the same line: it can only
+// make the output read false, and the app is the workflow's own code.
+const NO_CHANGES = /^\s*✅\s+(.+?) \(no changes\)\s*$/
+// eslint-disable-next-line no-control-regex
+const COLOUR = /\u001b\[[0-9;]*m/g
+
+/** Whether a line the CLI printed says that `stack` had no changes. */
+export function saysNoChanges(line: string, stack: string): boolean {
+  const name = NO_CHANGES.exec(line.replace(COLOUR, ''))?.[1]
+  return (
+    name !== undefined &&
+    (name === stack || name.startsWith(`${stack} (`) || name.endsWith(` (${stack})`))
+  )
+}
+
 /**
- * Runs cdk deploy and returns the stack's outputs from the file the CLI wrote. The CLI runs in a
- * process group of its own, so that a cancelled run or input "deploy-timeout" stops all of it.
+ * Runs cdk deploy and returns the stack's outputs from the file the CLI wrote, and whether it
+ * changed the stack. The CLI runs in a process group of its own, so that a cancelled run or input
+ * "deploy-timeout" stops all of it.
  */
 export async function cdkDeploy(
   plan: CdkDeployPlan,
   env: Record<string, string>,
   options: CdkRunOptions
-): Promise<Record<string, string>> {
+): Promise<CdkDeployResult> {
   // One pause of the runner's command processing around the whole run: no line the CLI prints is
   // obeyed as a workflow command, and the masks registered meanwhile lift it only for themselves.
   const out = new UntrustedOutput()
   const tail = new OutputTail()
+  let changed = true
   const limit = withTimeout(options.signal, options.timeoutSeconds, 'deploy-timeout')
   core.startGroup(`cdk deploy ${plan.stack}`)
   let result: ProcessGroupResult
@@ -146,6 +173,7 @@ export async function cdkDeploy(
           for (const value of options.valuesToMask(line)) out.command(() => maskSecret(value))
           out.line(line)
           tail.add(line)
+          if (saysNoChanges(line, plan.stack)) changed = false
         }
       })
     )
@@ -168,13 +196,34 @@ export async function cdkDeploy(
           : `failed with exit code ${result.exitCode}`
       throw new ActionError(
         `cdk deploy of stack "${plan.stack}" ${how}; nothing was written back or restarted. ` +
+          missingCliHint(plan, tail) +
           `Its last error lines:\n${tail.errorLines()}`
       )
     }
-    return await readStackOutputs(plan.outputsFile, plan.stack)
+    return { outputs: await readStackOutputs(plan.outputsFile, plan.stack), changed }
   } finally {
     await rm(plan.outputsFile, { force: true })
   }
+}
+
+// What npm prints when `npx --no-install cdk` finds no CDK CLI installed where it runs: it asks the
+// registry about the package "cdk" and refuses to install it (offline, it has nothing cached).
+const NPX_FOUND_NO_CLI =
+  /npx canceled due to missing packages|code ENOTCACHED|could not determine executable to run/
+
+/** When npx found no CDK CLI in the working directory: what to do about it, else nothing. */
+export function missingCliHint(
+  plan: Pick<CdkDeployPlan, 'tool' | 'cwd'>,
+  tail: OutputTail
+): string {
+  if (!/^npx(\.cmd)?$/.test(basename(plan.tool)) || !NPX_FOUND_NO_CLI.test(tail.lastLines(40)))
+    return ''
+  return (
+    `npx found no CDK CLI installed in "${plan.cwd}" (input "working-directory"). ` +
+    "Add aws-cdk to the devDependencies of that directory's package.json (npm i -D aws-cdk there, commit " +
+    'package.json and the lockfile, and run npm ci in that directory before this step), or set input ' +
+    '"cdk-command" to a CDK CLI that is installed (e.g. "cdk" after npm i -g aws-cdk). '
+  )
 }
 
 async function readStackOutputs(file: string, stack: string): Promise<Record<string, string>> {

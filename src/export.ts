@@ -13,6 +13,7 @@ export const OUTPUTS = {
   commandId: 'command-id',
   secretVersionId: 'secret-version-id',
   stackOutputs: 'stack-outputs',
+  stackChanged: 'stack-changed',
   restarted: 'restarted'
 } as const
 

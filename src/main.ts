@@ -280,7 +280,7 @@ async function deployAndLocate(
 ): Promise<Target> {
   const maskAddresses = !inputs.maskExclude.includes(inputs.hostKey)
   phases.enter(`cdk deploy of stack "${inputs.stack}"`, STOPPED_DEPLOY_STATE)
-  const stackOutputs = await cdkDeploy(cdk, cdkEnvironment(deps.env, secretEnv), {
+  const deployed = await cdkDeploy(cdk, cdkEnvironment(deps.env, secretEnv), {
     // The CLI prints the stack's outputs ("Stack.PublicIp = 203.0.113.7") before the action knows
     // which is the instance's address, which goes into the secret: mask every address first.
     valuesToMask: line => {
@@ -293,6 +293,13 @@ async function deployAndLocate(
   phases.enter(
     'the wait for the instance',
     'the stack was deployed; its address was not written back and nothing was restarted'
+  )
+  const stackOutputs = deployed.outputs
+  core.setOutput(OUTPUTS.stackChanged, String(deployed.changed))
+  core.info(
+    deployed.changed
+      ? `cdk deploy changed stack "${inputs.stack}" (output stack-changed is true).`
+      : `cdk deploy left stack "${inputs.stack}" as it was: the CDK CLI reported no changes (output stack-changed is false).`
   )
   core.setOutput(OUTPUTS.stackOutputs, JSON.stringify(stackOutputs))
   // Loaded here, not at start-up: with them comes the EC2 client, most of the bundle's size.

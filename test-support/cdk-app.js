@@ -10,7 +10,8 @@ const STAND_IN = fileURLToPath(new URL('./cdk-stand-in.js', import.meta.url))
 
 /**
  * @typedef {object} StandInConfig
- * @property {Record<string, { outputs?: Record<string, string> }>} [stacks]
+ * @property {Record<string, { outputs?: Record<string, string>, unchanged?: boolean }>} [stacks]
+ *   unchanged: the deploy is a no-op (" ✅  <stack> (no changes)")
  * @property {{ exitCode?: number, message: string }} [fail]
  * @property {{ secretId: string, key: string, value: string }} [concurrentEdit]
  * @property {string[]} [print] lines the CDK app prints while it deploys

@@ -5,6 +5,8 @@
 //
 // What the "deployment" does comes from cdk-stand-in.json in the working directory (the CDK app):
 //   { "stacks": { "<stack>": { "outputs": { "InstanceId": "i-..." } } },
+//                              a stack may say "unchanged": true: the deploy is a no-op, printed
+//                              as the real CLI prints one (" ✅  <stack> (no changes)")
 //     "fail": { "exitCode": 1, "message": "..." },              optional: the deploy fails
 //     "concurrentEdit": { "secretId": "...", "key": "...", "value": "..." },
 //                              optional: another writer changes the secret while the deploy runs,
@@ -110,8 +112,11 @@ if (config.fail || !known) {
 }
 
 const outputs = known.outputs ?? {}
+// The real CLI prints no changeset line for a stack whose template and parameters are unchanged.
 log.write(
-  `${stack}: creating CloudFormation changeset...\n\n ✅  ${stack}\n\n✨  Deployment time: 1.5s\n\n`
+  known.unchanged
+    ? `\n ✅  ${stack} (no changes)\n\n✨  Deployment time: 0.31s\n\n`
+    : `${stack}: creating CloudFormation changeset...\n\n ✅  ${stack}\n\n✨  Deployment time: 1.5s\n\n`
 )
 if (Object.keys(outputs).length > 0) {
   log.write('Outputs:\n')

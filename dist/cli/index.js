@@ -26448,6 +26448,7 @@ const OUTPUTS = {
     commandId: 'command-id',
     secretVersionId: 'secret-version-id',
     stackOutputs: 'stack-outputs',
+    stackChanged: 'stack-changed',
     restarted: 'restarted'
 };
 /** A secret key of one of these names would be overwritten by the action. */

@@ -1,0 +1,206 @@
+// The README's examples, run: every step of its YAML blocks that uses this action runs through the
+// bundle as the runner runs it, with the step's own `with:` inputs, against the stand-ins (the
+// local AWS endpoint seeded with the example secrets, the CDK stand-in, OpenSSH's sshd, SSM Run
+// Command on the endpoint). What the stand-ins stand in for is replaced, and only that: the
+// `${{ ... }}` expressions, the CDK app's directory and command, the SSH port. So the README cannot
+// show inputs that do not work.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parseAllDocuments } from 'yaml'
+import { cloudInitConsole } from '../test-support/cloud-init.js'
+import { startSshd, type SshdFixture } from '../test-support/sshd.js'
+import { createCdkApp } from './helpers/cdk-app.js'
+import {
+  EXAMPLE_APP,
+  EXAMPLE_DEPLOYMENT,
+  startLocalAws,
+  type LocalAws
+} from './helpers/local-aws.js'
+import { repoRoot, runBundle, type BundleRun } from './helpers/run-bundle.js'
+
+const ACTION = /^<owner>\/secrets-deploy-action@/
+
+interface Example {
+  /** The README section the block is in, and which step of the section it is. */
+  name: string
+  with: Record<string, unknown>
+}
+
+/** The ```yaml blocks of the README, each with the heading it is under. */
+function yamlBlocks(readme: string): { heading: string; text: string }[] {
+  const blocks: { heading: string; text: string }[] = []
+  let heading = ''
+  let block: string[] | undefined
+  for (const line of readme.split('\n')) {
+    if (block) {
+      if (line.startsWith('```')) {
+        blocks.push({ heading, text: block.join('\n') })
+        block = undefined
+      } else block.push(line)
+    } else if (line.startsWith('```yaml')) block = []
+    else if (/^#{2,3} /.test(line)) heading = line.replace(/^#+ /, '')
+  }
+  return blocks
+}
+
+/** Every mapping with `uses: <owner>/secrets-deploy-action@...` in a parsed block. */
+function actionSteps(node: unknown): Record<string, unknown>[] {
+  if (Array.isArray(node)) return node.flatMap(actionSteps)
+  if (typeof node !== 'object' || node === null) return []
+  const map = node as Record<string, unknown>
+  if (typeof map.uses === 'string' && ACTION.test(map.uses)) return [map]
+  return Object.values(map).flatMap(actionSteps)
+}
+
+const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8')
+const blocks = yamlBlocks(readme)
+const examples: Example[] = []
+for (const { heading, text } of blocks) {
+  for (const step of parseAllDocuments(text).flatMap(doc => actionSteps(doc.toJS()))) {
+    const number = examples.filter(example => example.name.startsWith(`${heading}, `)).length + 1
+    examples.push({
+      name: `${heading}, step ${number}`,
+      with: (step.with ?? {}) as Record<string, unknown>
+    })
+  }
+}
+
+// Examples that cannot run here, each with the reason. A test checks that each still exists.
+const NOT_RUN: Record<string, string> = {
+  'Versions, step 1': 'shows only the form of "uses:" (a tag), with no inputs',
+  'Versions, step 2': 'shows only the form of "uses:" (a commit), with no inputs'
+}
+
+// The stand-ins' side of the examples.
+const QUICK_STACK = 'FastAPIEC2Stack-Staging'
+const QUICK_INSTANCE = 'i-0abc1234def567890'
+const FLEET_STACK = 'FastAPIFleetStack'
+const FLEET = ['i-0f1ee70000000001', 'i-0f1ee70000000002']
+
+let sshd: SshdFixture
+let aws: LocalAws
+
+beforeAll(async () => {
+  sshd = await startSshd()
+})
+afterAll(() => sshd.stop())
+
+beforeEach(async () => {
+  await sshd.clearCalls()
+  aws = await startLocalAws()
+  aws.putSecret('FastAPIDeploymentSecrets', {
+    ...EXAMPLE_DEPLOYMENT,
+    ec2_user: sshd.user,
+    ec2_host: '127.0.0.1'
+  })
+  aws.putSecret('FastAPIAppSecrets', EXAMPLE_APP)
+  aws.addInstance({
+    instanceId: QUICK_INSTANCE,
+    publicIp: '127.0.0.1',
+    consoleOutput: cloudInitConsole([sshd.hostPublicKey])
+  })
+  FLEET.forEach((instanceId, i) => {
+    aws.addInstance({
+      instanceId,
+      publicIp: `203.0.113.${i + 1}`,
+      tags: { 'aws:cloudformation:stack-name': FLEET_STACK, role: 'web' }
+    })
+    aws.ssm.addAgent(instanceId)
+  })
+})
+afterEach(() => aws.stop())
+
+/** The example's inputs as the runner would give them, with the stand-ins in place. */
+function inputsFor(example: Example): Record<string, string> {
+  const expressions: Record<string, string> = {
+    'secrets.EC2_SSH_KEY': sshd.clientPrivateKey,
+    'vars.EC2_HOST_FINGERPRINT': sshd.hostFingerprint
+  }
+  const inputs: Record<string, string> = {}
+  for (const [name, value] of Object.entries(example.with)) {
+    // The runner gives every input as a string: false -> "false", 0 -> "0".
+    inputs[name] = String(value).replace(/\$\{\{\s*(.*?)\s*\}\}/g, (_, expression: string) => {
+      const given = expressions[expression]
+      if (given === undefined)
+        throw new Error(`${example.name}: the test has no value for \${{ ${expression} }}`)
+      return given
+    })
+  }
+  if (inputs.deploy !== 'false') {
+    const app = createCdkApp({
+      stacks: {
+        [QUICK_STACK]: { outputs: { InstanceId: QUICK_INSTANCE, PublicIp: '127.0.0.1' } },
+        // No output names an instance: the action finds them by the stack's tag.
+        [FLEET_STACK]: { outputs: {} }
+      }
+    })
+    inputs['working-directory'] = app.dir
+    inputs['cdk-command'] = app.command
+  }
+  if ((inputs.restart ?? 'ssh') === 'ssh') inputs['ssh-port'] = String(sshd.port)
+  return inputs
+}
+
+/** The outputs GitHub would drop between jobs: those that contain a masked value. */
+function droppedBetweenJobs(run: BundleRun): string[] {
+  return Object.entries(run.outputs)
+    .filter(([, value]) => run.masks.some(mask => value.includes(mask)))
+    .map(([name]) => name)
+}
+
+describe("the README's examples", () => {
+  it('are found: the quick start and the others', () => {
+    expect(examples.map(e => e.name)).toEqual(
+      expect.arrayContaining([
+        'Quick start, step 1',
+        'Quick start, step 2',
+        'Quick start, step 3',
+        'Fleets: restart: ssm, step 1',
+        'Fleets: restart: ssm, step 2',
+        ...Object.keys(NOT_RUN)
+      ])
+    )
+    expect(examples.length).toBeGreaterThanOrEqual(5)
+  })
+
+  it('parse as YAML, every block', () => {
+    for (const { heading, text } of blocks) {
+      for (const doc of parseAllDocuments(text))
+        expect({ heading, errors: doc.errors.map(e => e.message) }).toEqual({ heading, errors: [] })
+    }
+  })
+
+  const run = examples.filter(example => !(example.name in NOT_RUN))
+  it.each(run.map(example => [example.name, example] as const))(
+    '%s exits 0',
+    async (_, example) => {
+      const result = await runBundle(inputsFor(example), aws.environment())
+      expect(result.visibleLog).not.toContain('::error::')
+      expect(result.code).toBe(0)
+      if (example.name === 'Quick start, step 1') {
+        expect(result.outputs).toMatchObject({
+          restarted: 'true',
+          'stack-changed': 'true',
+          'instance-ip': '127.0.0.1',
+          ec2_host: '127.0.0.1'
+        })
+        // The quick start's mask-exclude keeps the address readable, and in every output that
+        // holds it: GitHub would pass each of them to another job.
+        const addressOutputs = ['ec2_host', 'instance-ip', 'instance-ips', 'stack-outputs']
+        expect(droppedBetweenJobs(result).filter(name => addressOutputs.includes(name))).toEqual([])
+        expect(result.visibleLog).toContain(`at 127.0.0.1`)
+      }
+      if (example.name === 'Quick start, step 3') {
+        // A restart alone, on the address the secret holds.
+        expect(result.outputs).toMatchObject({ restarted: 'true', 'instance-ip': '127.0.0.1' })
+        expect(sshd.calls()).toContainEqual(['systemctl', 'is-active', '--', 'fastapi'])
+      }
+      if (example.name === 'Quick start, step 2') {
+        // Only secrets: exported, and the app secret left alone.
+        expect(result.exportedEnv).toMatchObject({ EC2_KEY_NAME: EXAMPLE_DEPLOYMENT.ec2_key_name })
+        const read = aws.callsOf('GetSecretValue').map(call => call.params.SecretId)
+        expect(read).toEqual(['FastAPIDeploymentSecrets'])
+      }
+    }
+  )
+})
