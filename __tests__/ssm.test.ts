@@ -1,5 +1,6 @@
 // The SSM restart in-process: the real SSM client against the local endpoint, which runs each
 // instance's command through /bin/sh and records the stand-ins' calls.
+import { jest } from '@jest/globals'
 import { restartScript, batchRates, allowedCount, parseRate } from '../src/ssm/command.js'
 import { restartWithRunCommand, type SsmRestartOptions } from '../src/ssm/restart.js'
 import { ssmFor, startLocalAws, type LocalAws } from './helpers/local-aws.js'
@@ -10,8 +11,14 @@ let log: string[]
 beforeEach(async () => {
   aws = await startLocalAws()
   log = []
+  // The restart's own workflow commands (groups, errors) stay out of the test run's log, where a
+  // runner would obey them.
+  jest.spyOn(process.stdout, 'write').mockImplementation(() => true)
 })
-afterEach(() => aws.stop())
+afterEach(async () => {
+  jest.restoreAllMocks()
+  await aws.stop()
+})
 
 const ids = (count: number) =>
   Array.from({ length: count }, (_, i) => `i-${String(i + 1).padStart(17, '0')}`)
