@@ -109,6 +109,25 @@ describe('the whole pipeline', () => {
     expectNoSecretInLog(run)
   })
 
+  it('logs in as the user in the key named by user-key', async () => {
+    aws.putSecret('FastAPIDeploymentSecrets', {
+      ...deployment,
+      ec2_host: '127.0.0.1',
+      ec2_user: 'nobody-here',
+      login_user: sshd.user
+    })
+    const inputs = pipelineInputs({
+      deploy: 'false',
+      stack: '',
+      'user-key': 'login_user',
+      'ssh-host-fingerprint': sshd.hostFingerprint
+    })
+    const run = await runBundle(inputs, aws.environment())
+    expect(run.visibleLog).not.toContain('::error::')
+    expect(run.code).toBe(0)
+    expect(sshd.calls()).toEqual(RESTARTED)
+  })
+
   it('restarts alone with deploy: false, on the address the secret holds and a pinned host key', async () => {
     aws.putSecret('FastAPIDeploymentSecrets', { ...deployment, ec2_host: '127.0.0.1' })
     const inputs = pipelineInputs({
@@ -296,7 +315,7 @@ describe('the pipeline fails loudly', () => {
     const run = await runBundle(pipelineInputs(), aws.environment())
     expectOneError(
       run,
-      'Key "ec2_user" of the deployment secret "FastAPIDeploymentSecrets" (used when input "ssh-user" is empty) is not a valid Linux user name'
+      'Key "ec2_user" of the deployment secret "FastAPIDeploymentSecrets" (input "user-key", used when input "ssh-user" is empty) is not a valid Linux user name'
     )
     expect(aws.callsOf('PutSecretValue')).toHaveLength(0)
   })

@@ -26,6 +26,7 @@ describe('readInputs', () => {
       deploy: true,
       stack: 'S',
       hostKey: 'ec2_host',
+      userKey: 'ec2_user',
       restart: 'ssh',
       service: 'fastapi',
       addressType: 'public'
@@ -72,6 +73,7 @@ describe('readInputs', () => {
       'Input "ssh-host-fingerprint" has "MD5:aa", which is not a SHA256 fingerprint'
     ],
     [{ deploy: 'false', 'host-key': 'restarted' }, 'Input "host-key" is "restarted"'],
+    [{ deploy: 'false', 'user-key': 'ec2 user' }, 'Input "user-key" is "ec2 user"'],
     [{ deploy: 'false', 'max-concurrency': '101%' }, 'Input "max-concurrency" must be a number'],
     [{ deploy: 'false', 'max-concurrency': '0%' }, 'Input "max-concurrency" must be a number'],
     [{ deploy: 'false', 'max-errors': 'all' }, 'Input "max-errors" must be a number'],

@@ -27245,11 +27245,11 @@ function rateInput(name, min) {
     return value;
 }
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
-/** The secret key that receives the address: it is also an output, so it needs an output's name. */
-function hostKeyInput() {
-    const key = inputs_text('host-key');
+/** An input that names a key of the deployment secret: every key is also an output. */
+function secretKeyInput(name) {
+    const key = inputs_text(name);
     if (!src_export/* OUTPUT_NAME */.ib.test(key) || src_export/* ACTION_OUTPUTS */.c6.includes(key)) {
-        throw new errors/* ActionError */.lZ(`Input "host-key" is "${key}": it must name a key of the deployment secret (letters, digits, "_" and "-", ` +
+        throw new errors/* ActionError */.lZ(`Input "${name}" is "${key}": it must name a key of the deployment secret (letters, digits, "_" and "-", ` +
             `starting with a letter or "_"), and not one of the action's own outputs (${src_export/* ACTION_OUTPUTS */.c6.join(', ')}).`);
     }
     return key;
@@ -27302,7 +27302,8 @@ function readInputs() {
         instanceIdOutput: inputs_text('instance-id-output'),
         addressType: choiceInput('address-type', ['public', 'private']),
         instanceTimeoutSeconds: integerInput('instance-timeout', 1, 3600),
-        hostKey: hostKeyInput(),
+        hostKey: secretKeyInput('host-key'),
+        userKey: secretKeyInput('user-key'),
         targets: listInput('targets'),
         restart: choiceInput('restart', ['ssh', 'ssm', 'none']),
         service: inputs_text('service'),
@@ -28390,10 +28391,10 @@ async function planLaterPhases(inputs, deployment, env) {
         restartScript(inputs.service, inputs.ssh.healthCommand);
     }
     if (inputs.restart === 'ssh') {
-        const user = inputs.ssh.user || deployment.values.ec2_user || '';
+        const user = inputs.ssh.user || deployment.values[inputs.userKey] || '';
         const userSource = inputs.ssh.user
             ? 'input "ssh-user"'
-            : `key "ec2_user" of the deployment secret "${deployment.id}" (used when input "ssh-user" is empty)`;
+            : `key "${inputs.userKey}" of the deployment secret "${deployment.id}" (input "user-key", used when input "ssh-user" is empty)`;
         plan.ssh = await (0,validate/* checkSshLogin */._S)(inputs.service, { username: user, ...inputs.ssh }, userSource);
     }
     return plan;

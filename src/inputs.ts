@@ -27,6 +27,8 @@ export interface ActionInputs {
   addressType: AddressType
   instanceTimeoutSeconds: number
   hostKey: string
+  /** The secret key that holds the SSH login user, when input "ssh-user" is empty. */
+  userKey: string
   /** With deploy false: instance ids and `tag:Key=Value` filters; empty means the host-key address. */
   targets: string[]
   restart: RestartMode
@@ -108,12 +110,12 @@ function rateInput(name: string, min: number): string {
 
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/
 
-/** The secret key that receives the address: it is also an output, so it needs an output's name. */
-function hostKeyInput(): string {
-  const key = text('host-key')
+/** An input that names a key of the deployment secret: every key is also an output. */
+function secretKeyInput(name: 'host-key' | 'user-key'): string {
+  const key = text(name)
   if (!OUTPUT_NAME.test(key) || ACTION_OUTPUTS.includes(key)) {
     throw new ActionError(
-      `Input "host-key" is "${key}": it must name a key of the deployment secret (letters, digits, "_" and "-", ` +
+      `Input "${name}" is "${key}": it must name a key of the deployment secret (letters, digits, "_" and "-", ` +
         `starting with a letter or "_"), and not one of the action's own outputs (${ACTION_OUTPUTS.join(', ')}).`
     )
   }
@@ -175,7 +177,8 @@ export function readInputs(): ActionInputs {
     instanceIdOutput: text('instance-id-output'),
     addressType: choiceInput('address-type', ['public', 'private'] as const),
     instanceTimeoutSeconds: integerInput('instance-timeout', 1, 3600),
-    hostKey: hostKeyInput(),
+    hostKey: secretKeyInput('host-key'),
+    userKey: secretKeyInput('user-key'),
     targets: listInput('targets'),
     restart: choiceInput('restart', ['ssh', 'ssm', 'none'] as const),
     service: text('service'),

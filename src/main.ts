@@ -249,10 +249,10 @@ async function planLaterPhases(
     restartScript(inputs.service, inputs.ssh.healthCommand)
   }
   if (inputs.restart === 'ssh') {
-    const user = inputs.ssh.user || deployment.values.ec2_user || ''
+    const user = inputs.ssh.user || deployment.values[inputs.userKey] || ''
     const userSource = inputs.ssh.user
       ? 'input "ssh-user"'
-      : `key "ec2_user" of the deployment secret "${deployment.id}" (used when input "ssh-user" is empty)`
+      : `key "${inputs.userKey}" of the deployment secret "${deployment.id}" (input "user-key", used when input "ssh-user" is empty)`
     plan.ssh = await checkSshLogin(inputs.service, { username: user, ...inputs.ssh }, userSource)
   }
   return plan
