@@ -141,4 +141,31 @@ describe('a secret that names an environment variable', () => {
     expect(aws.secretValue('FastAPIDeploymentSecrets').json.ec2_host).toBe('')
     app.remove()
   })
+
+  it('reaches no command the fleet runs (restart: ssm builds it from validated parts only)', async () => {
+    const payload = `$(touch ${marker})`
+    aws.putSecret('FastAPIDeploymentSecrets', {
+      ...EXAMPLE_DEPLOYMENT,
+      bash_env: payload,
+      ec2_user: `ec2-user; touch ${marker}`,
+      ec2_host: `203.0.113.7; touch ${marker}`
+    })
+    aws.ssm.addAgent(INSTANCE)
+    const run = await runBundle(
+      {
+        deploy: 'false',
+        targets: INSTANCE,
+        restart: 'ssm',
+        'export-env': 'true',
+        'env-keys': 'ec2_key_name'
+      },
+      aws.environment()
+    )
+    expect(run.visibleLog).not.toContain('::error::')
+    expect(run.code).toBe(0)
+    expect(aws.ssm.calls(INSTANCE).map(call => call[0])).toEqual(['systemctl', 'systemctl'])
+    const scripts = [...aws.ssm.commands.values()].map(command => command.script).join('\n')
+    expect(scripts).not.toContain('touch')
+    expect(existsSync(marker)).toBe(false)
+  })
 })
