@@ -55,6 +55,24 @@ describe('doctor', () => {
     expect(aws.callsOf('DescribeInstances')).toHaveLength(0)
   })
 
+  it('checks that the SSM managed instances can be listed, with restart ssm', async () => {
+    const allowed = await runCli(aws, ['doctor', '--restart', 'ssm', '--json'])
+    expect(allowed.code).toBe(0)
+    expect(JSON.parse(allowed.stdout).checks).toContainEqual({
+      outcome: 'ok',
+      check: 'ssm:DescribeInstanceInformation',
+      detail: 'allowed'
+    })
+    aws.deny('DescribeInstanceInformation')
+    const denied = await runCli(aws, ['doctor', '--restart', 'ssm'])
+    expect(denied.code).toBe(1)
+    expect(lines(denied.stdout)).toContainEqual(
+      expect.stringMatching(
+        /^FAIL {2}ssm:DescribeInstanceInformation: Access denied: ssm:DescribeInstanceInformation on any instance/
+      )
+    )
+  })
+
   it('fails with the fix on each line that is wrong, and goes on checking the rest', async () => {
     aws.deny('GetCallerIdentity')
     aws.deny('DescribeInstances')

@@ -26796,6 +26796,17 @@ const DRY_RUN_CHECKS = {
         finally {
             ec2.destroy();
         }
+    },
+    // SSM has no dry run, but this call only reads: one short page of the managed instances.
+    'ssm:DescribeInstanceInformation': async (session) => {
+        const { SSMClient, DescribeInstanceInformationCommand } = await __nccwpck_require__.e(/* import() */ 736).then(__nccwpck_require__.t.bind(__nccwpck_require__, 4736, 19));
+        const ssm = new SSMClient({ region: session.region, maxAttempts: 5 });
+        try {
+            await ssm.send(new DescribeInstanceInformationCommand({ MaxResults: 5 }));
+        }
+        finally {
+            ssm.destroy();
+        }
     }
 };
 /** Why an action the settings need is not checked here. */

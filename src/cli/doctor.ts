@@ -30,6 +30,16 @@ const DRY_RUN_CHECKS: Record<string, (session: Session) => Promise<void>> = {
     } finally {
       ec2.destroy()
     }
+  },
+  // SSM has no dry run, but this call only reads: one short page of the managed instances.
+  'ssm:DescribeInstanceInformation': async session => {
+    const { SSMClient, DescribeInstanceInformationCommand } = await import('@aws-sdk/client-ssm')
+    const ssm = new SSMClient({ region: session.region, maxAttempts: 5 })
+    try {
+      await ssm.send(new DescribeInstanceInformationCommand({ MaxResults: 5 }))
+    } finally {
+      ssm.destroy()
+    }
   }
 }
 
