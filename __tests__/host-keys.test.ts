@@ -1,44 +1,24 @@
 import type { EC2Client } from '@aws-sdk/client-ec2'
 import { jest } from '@jest/globals'
-import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { hostKeysFromConsole, instanceByAddress } from '../src/host-keys.js'
 import { hostKeysFromConsoleOutput } from '../src/ssh/fingerprint.js'
 import { cloudInitConsole } from '../test-support/cloud-init.js'
+import { generateKeyPair } from '../test-support/sshd.js'
 import { ec2For, startLocalAws, type LocalAws } from './helpers/local-aws.js'
 
-/** A host key made by ssh-keygen, with the fingerprint ssh-keygen prints for it. */
-function hostKey(type: 'ed25519' | 'ecdsa'): { publicKey: string; fingerprint: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'sda-hostkey-'))
-  try {
-    execFileSync('ssh-keygen', [
-      '-q',
-      '-t',
-      type,
-      '-N',
-      '',
-      '-C',
-      'root@ip-10-0-1-7',
-      '-f',
-      join(dir, 'key')
-    ])
-    const publicKey = readFileSync(join(dir, 'key.pub'), 'utf8').trim()
-    const fingerprint = execFileSync('ssh-keygen', ['-lf', join(dir, 'key.pub')], {
-      encoding: 'utf8'
-    }).split(' ')[1]
-    return { publicKey, fingerprint }
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
+/** A host key as ssh-keygen makes it, with the fingerprint ssh-keygen prints for it. */
+async function hostKey(
+  type: 'ed25519' | 'ecdsa'
+): Promise<{ publicKey: string; fingerprint: string }> {
+  return generateKeyPair({ type, comment: 'root@ip-10-0-1-7' })
 }
 
 const INSTANCE = 'i-00000000000000001'
 
+const ed25519 = await hostKey('ed25519')
+const ecdsa = await hostKey('ecdsa')
+
 describe('hostKeysFromConsoleOutput', () => {
-  const ed25519 = hostKey('ed25519')
-  const ecdsa = hostKey('ecdsa')
   const genuine = cloudInitConsole([ed25519.publicKey, ecdsa.publicKey])
   const refusal = /Pin the host key with input "ssh-host-fingerprint"/
 
@@ -76,8 +56,8 @@ describe('hostKeysFromConsoleOutput', () => {
     expect(hostKeysFromConsoleOutput(cut, INSTANCE)).toEqual([])
   })
 
-  it("refuses a planted block before cloud-init's own: two different blocks", () => {
-    const attacker = hostKey('ed25519')
+  it("refuses a planted block before cloud-init's own: two different blocks", async () => {
+    const attacker = await hostKey('ed25519')
     const planted = cloudInitConsole([attacker.publicKey])
 
     expect(() => hostKeysFromConsoleOutput(`${planted}\n${genuine}`, INSTANCE)).toThrow(
@@ -99,7 +79,7 @@ describe('hostKeysFromConsoleOutput', () => {
     }
   })
 
-  it('refuses a block with one untagged line inside', () => {
+  it('refuses a block with one untagged line inside', async () => {
     const lines = genuine.split('\n')
     const entry = lines.findIndex(line => line.includes(ecdsa.fingerprint))
     lines[entry] = lines[entry].replace(/^ec2: /, '')
@@ -123,7 +103,7 @@ describe('hostKeysFromConsole', () => {
   })
 
   it('waits for cloud-init to print the keys', async () => {
-    const key = hostKey('ed25519')
+    const key = await hostKey('ed25519')
     aws.addInstance({ instanceId: 'i-00000000000000001', consoleOutput: 'booting...' })
     const slept: number[] = []
     const sleep = async (ms: number) => {
@@ -140,7 +120,7 @@ describe('hostKeysFromConsole', () => {
   })
 
   it('falls back to the buffered output where the latest is not served (not a Nitro instance)', async () => {
-    const key = hostKey('ed25519')
+    const key = await hostKey('ed25519')
     aws.addInstance({
       instanceId: 'i-00000000000000001',
       consoleOutput: cloudInitConsole([key.publicKey])
@@ -173,7 +153,7 @@ describe('hostKeysFromConsole', () => {
         aws.addInstance({ instanceId: INSTANCE, consoleOutput: cloudInitConsole([key.publicKey]) })
       }
     }
-    const key = hostKey('ed25519')
+    const key = await hostKey('ed25519')
 
     await hostKeysFromConsole(ec2, INSTANCE, 600_000, sleep)
 

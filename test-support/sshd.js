@@ -12,12 +12,14 @@
 // nothing keeps running after stop(). REQUIRE_OPENSSH=1 makes a missing sshd an error.
 
 import { execFile, spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { constants, accessSync, readFileSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises'
 import net from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
+import ssh2 from 'ssh2'
 import { startEmbeddedSshd } from './embedded-sshd.js'
 
 const run = promisify(execFile)
@@ -126,9 +128,35 @@ function isExecutable(file) {
 }
 
 /**
- * Generates an ed25519 key pair with ssh-keygen in a temporary directory, which it removes again.
- * @param {{ passphrase?: string, comment?: string }} [options]
- * @returns {Promise<{ privateKey: string, publicKey: string }>}
+ * Whether OpenSSH's ssh-keygen is on PATH. A machine with Node.js and nothing else has none: the
+ * keys then come from ssh2 and fingerprints are computed here, and the few tests that compare
+ * against ssh-keygen itself are skipped (they run wherever OpenSSH is, in CI among others).
+ * @returns {Promise<boolean>}
+ */
+export async function hasSshKeygen() {
+  keygenPresent ??= run(SSH_KEYGEN, ['-l', '-f', '/dev/null']).then(
+    () => true,
+    (/** @type {NodeJS.ErrnoException} */ error) => error.code !== 'ENOENT'
+  )
+  return keygenPresent
+}
+/** @type {Promise<boolean> | undefined} */
+let keygenPresent
+// SSH_KEYGEN_PATH=/nonexistent tries the path of a machine without OpenSSH's client.
+const SSH_KEYGEN = process.env.SSH_KEYGEN_PATH || 'ssh-keygen'
+
+/**
+ * @typedef {object} KeyOptions
+ * @property {'ed25519' | 'ecdsa' | 'rsa'} [type] ed25519 by default
+ * @property {string} [passphrase]
+ * @property {string} [comment]
+ */
+
+/**
+ * Generates a key pair (ssh-keygen, or ssh2 without it) in a temporary directory, which it
+ * removes again.
+ * @param {KeyOptions} [options]
+ * @returns {Promise<{ privateKey: string, publicKey: string, fingerprint: string }>}
  */
 export async function generateKeyPair(options = {}) {
   const dir = await mkdtemp(path.join(tmpdir(), 'sshd-fixture-key-'))
@@ -137,7 +165,8 @@ export async function generateKeyPair(options = {}) {
     await generateKeyFile(file, options)
     return {
       privateKey: await readFile(file, 'utf8'),
-      publicKey: (await readFile(`${file}.pub`, 'utf8')).trim()
+      publicKey: (await readFile(`${file}.pub`, 'utf8')).trim(),
+      fingerprint: await keygenFingerprint(`${file}.pub`)
     }
   } finally {
     await rm(dir, { recursive: true, force: true })
@@ -145,31 +174,57 @@ export async function generateKeyPair(options = {}) {
 }
 
 /**
+ * Writes `file` (private key, OpenSSH format) and `file.pub`.
  * @param {string} file
- * @param {{ passphrase?: string, comment?: string }} options
+ * @param {KeyOptions} options
  */
 async function generateKeyFile(file, options) {
+  const type = options.type ?? 'ed25519'
   const comment = options.comment ?? 'sshd-fixture'
-  await run('ssh-keygen', [
-    '-q',
-    '-t',
-    'ed25519',
-    '-N',
-    options.passphrase ?? '',
-    '-C',
-    comment,
-    '-f',
-    file
-  ])
+  const passphrase = options.passphrase ?? ''
+  if (await hasSshKeygen()) {
+    const size = type === 'rsa' ? ['-b', '2048'] : type === 'ecdsa' ? ['-b', '256'] : []
+    await run(SSH_KEYGEN, [
+      '-q',
+      '-t',
+      type,
+      ...size,
+      '-N',
+      passphrase,
+      '-C',
+      comment,
+      '-f',
+      file
+    ])
+    return
+  }
+  const { utils } = ssh2
+  for (;;) {
+    const pair = utils.generateKeyPairSync(type, {
+      bits: type === 'rsa' ? 2048 : type === 'ecdsa' ? 256 : undefined,
+      comment,
+      ...(passphrase ? { passphrase, cipher: 'aes256-ctr', rounds: 16 } : {})
+    })
+    // ssh2 1.17 now and then writes an ed25519 key it cannot read back (mscdex/ssh2#1513).
+    if (utils.parseKey(pair.private, passphrase || undefined) instanceof Error) continue
+    await writeFile(file, pair.private, { mode: 0o600 })
+    await writeFile(`${file}.pub`, `${pair.public}\n`, { mode: 0o644 })
+    return
+  }
 }
 
 /**
- * The fingerprint `ssh-keygen -lf` prints for a public key file.
+ * The fingerprint `ssh-keygen -lf` prints for a public key file (computed the same way, SHA-256
+ * of the key blob in unpadded base64, where ssh-keygen is missing).
  * @param {string} publicKeyFile
  * @returns {Promise<string>}
  */
 export async function keygenFingerprint(publicKeyFile) {
-  const { stdout } = await run('ssh-keygen', ['-l', '-E', 'sha256', '-f', publicKeyFile])
+  if (!(await hasSshKeygen())) {
+    const blob = Buffer.from((await readFile(publicKeyFile, 'utf8')).trim().split(' ')[1], 'base64')
+    return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`
+  }
+  const { stdout } = await run(SSH_KEYGEN, ['-l', '-E', 'sha256', '-f', publicKeyFile])
   const fingerprint = stdout.split(' ')[1]
   if (!fingerprint?.startsWith('SHA256:'))
     throw new Error(`Unexpected ssh-keygen -lf output: ${stdout}`)
