@@ -27755,11 +27755,9 @@ async function runCli(argv, io, version) {
         .argument('<secret>', SECRET_HELP)
         .argument('<key>', 'the key to remove')
         .action(withSession(async (session, globals, name, key) => unsetCommand(session, io, resolveSecret(name, globals), key)));
-    program
+    withRequiredKeys(program
         .command('validate')
-        .description("check both secrets against the action's rules before a deploy")
-        .option('--required-keys <keys>', 'keys the deployment secret must have (input "required-keys")', '')
-        .option('--app-required-keys <keys>', 'keys the app secret must have (input "app-required-keys")', DEFAULT_APP_REQUIRED_KEYS)
+        .description("check both secrets against the action's rules before a deploy"))
         .option('--json', 'print JSON')
         .action(withSession(async (session, globals, options) => validateSecrets(session, io, globals, options)));
     program
@@ -27815,15 +27813,13 @@ async function runCli(argv, io, version) {
         });
         io.out(JSON.stringify(policy, null, 2));
     });
-    program
+    withRequiredKeys(program
         .command('doctor')
         .description('region, credentials, both secrets, and each permission the chosen action settings need: one verdict per line with the fix')
         .option('--deploy', 'the action deploys (input deploy: true)', false)
         .addOption(new Option('--restart <how>', 'input "restart"')
         .choices(['ssh', 'ssm', 'none'])
-        .default('ssh'))
-        .option('--required-keys <keys>', 'keys the deployment secret must have (input "required-keys")', '')
-        .option('--app-required-keys <keys>', 'keys the app secret must have (input "app-required-keys")', DEFAULT_APP_REQUIRED_KEYS)
+        .default('ssh')))
         .option('--json', 'print JSON')
         .action(withSession(async (session, globals, options) => doctor(session, io, globals, options)));
     program
@@ -27855,6 +27851,12 @@ async function runCli(argv, io, version) {
         io.err(`error: unexpected: ${(0,log/* quoteUntrusted */.X0)(message, 4096)}. This is a bug in secrets-deploy; please report it.`);
         return EXIT.failed;
     }
+}
+/** The options `validate` and `doctor` share: the keys the action's inputs would require. */
+function withRequiredKeys(command) {
+    return command
+        .option('--required-keys <keys>', 'keys the deployment secret must have (input "required-keys")', '')
+        .option('--app-required-keys <keys>', 'keys the app secret must have (input "app-required-keys")', DEFAULT_APP_REQUIRED_KEYS);
 }
 
 

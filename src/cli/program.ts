@@ -129,19 +129,11 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
       )
     )
 
-  program
-    .command('validate')
-    .description("check both secrets against the action's rules before a deploy")
-    .option(
-      '--required-keys <keys>',
-      'keys the deployment secret must have (input "required-keys")',
-      ''
-    )
-    .option(
-      '--app-required-keys <keys>',
-      'keys the app secret must have (input "app-required-keys")',
-      DEFAULT_APP_REQUIRED_KEYS
-    )
+  withRequiredKeys(
+    program
+      .command('validate')
+      .description("check both secrets against the action's rules before a deploy")
+  )
     .option('--json', 'print JSON')
     .action(
       withSession(async (session, globals, options) =>
@@ -239,27 +231,19 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
       }
     )
 
-  program
-    .command('doctor')
-    .description(
-      'region, credentials, both secrets, and each permission the chosen action settings need: one verdict per line with the fix'
-    )
-    .option('--deploy', 'the action deploys (input deploy: true)', false)
-    .addOption(
-      new Option('--restart <how>', 'input "restart"')
-        .choices(['ssh', 'ssm', 'none'])
-        .default('ssh')
-    )
-    .option(
-      '--required-keys <keys>',
-      'keys the deployment secret must have (input "required-keys")',
-      ''
-    )
-    .option(
-      '--app-required-keys <keys>',
-      'keys the app secret must have (input "app-required-keys")',
-      DEFAULT_APP_REQUIRED_KEYS
-    )
+  withRequiredKeys(
+    program
+      .command('doctor')
+      .description(
+        'region, credentials, both secrets, and each permission the chosen action settings need: one verdict per line with the fix'
+      )
+      .option('--deploy', 'the action deploys (input deploy: true)', false)
+      .addOption(
+        new Option('--restart <how>', 'input "restart"')
+          .choices(['ssh', 'ssm', 'none'])
+          .default('ssh')
+      )
+  )
     .option('--json', 'print JSON')
     .action(
       withSession(async (session, globals, options: DoctorOptions) =>
@@ -319,4 +303,19 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
     )
     return EXIT.failed
   }
+}
+
+/** The options `validate` and `doctor` share: the keys the action's inputs would require. */
+function withRequiredKeys(command: Command): Command {
+  return command
+    .option(
+      '--required-keys <keys>',
+      'keys the deployment secret must have (input "required-keys")',
+      ''
+    )
+    .option(
+      '--app-required-keys <keys>',
+      'keys the app secret must have (input "app-required-keys")',
+      DEFAULT_APP_REQUIRED_KEYS
+    )
 }
