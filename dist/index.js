@@ -54732,7 +54732,9 @@ const OUTPUTS = {
     commandId: 'command-id',
     secretVersionId: 'secret-version-id',
     stackOutputs: 'stack-outputs',
-    restarted: 'restarted'
+    restarted: 'restarted',
+    changes: 'changes',
+    diff: 'diff'
 };
 /** A secret key of one of these names would be overwritten by the action. */
 const ACTION_OUTPUTS = Object.values(OUTPUTS);
@@ -54807,7 +54809,7 @@ function exportSecret(secretId, values, env) {
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _dirname_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6065);
 /* harmony import */ var _cancel_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(833);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(4162);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(5455);
 
 
 
@@ -55137,7 +55139,7 @@ function printUntrusted(line, write = stdoutWriter) {
 
 /***/ }),
 
-/***/ 4162:
+/***/ 5455:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -55232,7 +55234,7 @@ function splitArguments(text, inputName) {
 }
 
 // EXTERNAL MODULE: ./src/lines.ts + 1 modules
-var lines = __nccwpck_require__(1300);
+var src_lines = __nccwpck_require__(1300);
 // EXTERNAL MODULE: ./src/log.ts
 var log = __nccwpck_require__(5625);
 // EXTERNAL MODULE: external "node:child_process"
@@ -55276,8 +55278,8 @@ async function runProcessGroup(options) {
     // Later errors (a failed kill) are seen through the group checks below, not as a crash.
     child.on('error', () => undefined);
     const pgid = child.pid;
-    const out = new lines/* LineSplitter */.g3(options.onLine);
-    const err = new lines/* LineSplitter */.g3(options.onLine);
+    const out = new src_lines/* LineSplitter */.g3(options.onLine);
+    const err = new src_lines/* LineSplitter */.g3(options.onLine);
     child.stdout.on('data', (chunk) => out.write(chunk));
     child.stderr.on('data', (chunk) => err.write(chunk));
     const drained = Promise.all([
@@ -55385,9 +55387,10 @@ function delay(ms, options = {}) {
 
 
 
-// The action owns these: another value would make it read the wrong file or wait for a prompt.
-// The CLI's parser also takes them in camel case and "-Ofile" form.
-const OWNED_FLAGS = new Set(['outputsfile', 'requireapproval', 'ci']);
+// The action owns these: another value would make it read the wrong file, wait for a prompt, or
+// (cdk diff --fail) fail the run because the stack differs. The CLI's parser also takes them in
+// camel case and "-Ofile" form. cdk-args is shared by both commands, so both refuse all of them.
+const OWNED_FLAGS = new Set(['outputsfile', 'requireapproval', 'ci', 'fail']);
 function ownedFlag(arg) {
     if (/^-O./.test(arg) || arg === '-O')
         return '-O';
@@ -55396,6 +55399,14 @@ function ownedFlag(arg) {
 }
 /** Builds and checks the cdk deploy command line from the inputs. */
 function planCdkDeploy(inputs, env) {
+    return planCdk(inputs, env, 'deploy');
+}
+/**
+ * Builds and checks the command line of cdk deploy or cdk diff from the inputs: the same CLI,
+ * directory and cdk-args; only the flags the action owns differ (cdk diff takes no outputs file
+ * and asks for no approval).
+ */
+function planCdk(inputs, env, command) {
     const [tool, ...toolArgs] = splitArguments(inputs.cdkCommand, 'cdk-command');
     if (!tool) {
         throw new errors/* ActionError */.lZ('Input "cdk-command" is empty: give how to call the CDK CLI, e.g. "npx --no-install cdk".');
@@ -55407,6 +55418,10 @@ function planCdkDeploy(inputs, env) {
     const cwd = (0,external_node_path_.resolve)(inputs.workingDirectory);
     if (!(0,external_node_fs_.existsSync)(cwd)) {
         throw new errors/* ActionError */.lZ(`Input "working-directory" is "${inputs.workingDirectory}", which does not exist.`);
+    }
+    if (command === 'diff') {
+        const args = [...toolArgs, 'diff', inputs.stack, '--ci', ...extra];
+        return { command, stack: inputs.stack, cwd, tool, args };
     }
     const outputsFile = (0,external_node_path_.join)(env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), `cdk-outputs-${(0,external_node_crypto_.randomUUID)()}.json`);
     const args = [
@@ -55420,7 +55435,7 @@ function planCdkDeploy(inputs, env) {
         outputsFile,
         ...extra
     ];
-    return { stack: inputs.stack, cwd, tool, args, outputsFile };
+    return { command, stack: inputs.stack, cwd, tool, args, outputsFile };
 }
 // The step's file commands: a CDK app that wrote to them could set the action's outputs.
 const STEP_FILES = [
@@ -55445,17 +55460,37 @@ function cdkEnvironment(env, secretEnv) {
 /** What stopping the CLI part-way leaves behind. */
 const STOPPED_DEPLOY_STATE = 'the CDK CLI and everything it started were stopped (SIGINT, then SIGTERM and SIGKILL if needed); ' +
     'the stack may be mid-update: check its events in CloudFormation before deploying again; nothing was written back or restarted';
+/** What stopping cdk diff part-way leaves behind: nothing, it only reads. */
+const STOPPED_DIFF_STATE = 'the CDK CLI and everything it started were stopped; cdk diff changes nothing: nothing was deployed, written back or restarted';
 /**
  * Runs cdk deploy and returns the stack's outputs from the file the CLI wrote. The CLI runs in a
  * process group of its own, so that a cancelled run or input "deploy-timeout" stops all of it.
  */
 async function cdkDeploy(plan, env, options) {
+    try {
+        await runCdk(plan, env, options);
+        return await readStackOutputs(plan.outputsFile, plan.stack);
+    }
+    finally {
+        if (plan.outputsFile)
+            await (0,promises_.rm)(plan.outputsFile, { force: true });
+    }
+}
+/**
+ * Runs the planned command (cdk deploy or cdk diff) and resolves once it exited 0. Every line it
+ * prints goes to the log through UntrustedOutput, and to `options.onLine` when given.
+ */
+async function runCdk(plan, env, options) {
     // One pause of the runner's command processing around the whole run: no line the CLI prints is
     // obeyed as a workflow command, and the masks registered meanwhile lift it only for themselves.
     const out = new log/* UntrustedOutput */.Qb();
-    const tail = new lines/* OutputTail */.gY();
+    const tail = new src_lines/* OutputTail */.gY();
     const limit = (0,cancel/* withTimeout */.wj)(options.signal, options.timeoutSeconds, 'deploy-timeout');
-    core/* startGroup */.Oh(`cdk deploy ${plan.stack}`);
+    const name = `cdk ${plan.command}`;
+    const untouched = plan.command === 'diff'
+        ? 'nothing was deployed, written back or restarted'
+        : 'nothing was written back or restarted';
+    core/* startGroup */.Oh(`${name} ${plan.stack}`);
     let result;
     try {
         core/* info */.pq(`[command]${plan.tool} ${plan.args.join(' ')}`);
@@ -55470,6 +55505,7 @@ async function cdkDeploy(plan, env, options) {
                     out.command(() => (0,log/* maskSecret */.$l)(value));
                 out.line(line);
                 tail.add(line);
+                options.onLine?.(line);
             }
         }));
     }
@@ -55482,20 +55518,15 @@ async function cdkDeploy(plan, env, options) {
         limit.dispose();
         core/* endGroup */.N4();
     }
-    try {
-        if (result.stopped)
-            throw new cancel/* StoppedError */.Ko((0,cancel/* stopRequest */.qr)(limit.signal), STOPPED_DEPLOY_STATE);
-        if (result.exitCode !== 0) {
-            const how = result.exitCode === null
-                ? `was ended by ${result.exitSignal}`
-                : `failed with exit code ${result.exitCode}`;
-            throw new errors/* ActionError */.lZ(`cdk deploy of stack "${plan.stack}" ${how}; nothing was written back or restarted. ` +
-                `Its last error lines:\n${tail.errorLines()}`);
-        }
-        return await readStackOutputs(plan.outputsFile, plan.stack);
+    if (result.stopped) {
+        throw new cancel/* StoppedError */.Ko((0,cancel/* stopRequest */.qr)(limit.signal), plan.command === 'diff' ? STOPPED_DIFF_STATE : STOPPED_DEPLOY_STATE);
     }
-    finally {
-        await (0,promises_.rm)(plan.outputsFile, { force: true });
+    if (result.exitCode !== 0) {
+        const how = result.exitCode === null
+            ? `was ended by ${result.exitSignal}`
+            : `failed with exit code ${result.exitCode}`;
+        throw new errors/* ActionError */.lZ(`${name} of stack "${plan.stack}" ${how}; ${untouched}. ` +
+            `Its last error lines:\n${tail.errorLines()}`);
     }
 }
 async function readStackOutputs(file, stack) {
@@ -55590,15 +55621,25 @@ function hostKeyInput() {
     }
     return key;
 }
+/** Input "deploy": true, false or diff (a preview). */
+function deployInput() {
+    const value = inputs_text('deploy').toLowerCase();
+    if (value === 'diff')
+        return { deploy: false, diff: true };
+    if (value === 'true' || value === 'false')
+        return { deploy: value === 'true', diff: false };
+    throw new errors/* ActionError */.lZ(`Input "deploy" must be true, false or diff, not "${inputs_text('deploy')}".`);
+}
 function readInputs() {
-    const deploy = booleanInput('deploy');
+    const { deploy, diff } = deployInput();
     const stack = inputs_text('stack');
-    if (deploy && stack === '') {
-        throw new errors/* ActionError */.lZ('Input "stack" is required when "deploy" is true: name the CDK stack to deploy, or set deploy: false.');
+    const mode = diff ? 'diff' : 'true';
+    if ((deploy || diff) && stack === '') {
+        throw new errors/* ActionError */.lZ(`Input "stack" is required when "deploy" is ${mode}: name the CDK stack to ${diff ? 'preview' : 'deploy'}, or set deploy: false.`);
     }
-    if (deploy && listInput('targets').length > 0) {
-        throw new errors/* ActionError */.lZ('Input "targets" is for deploy: false; with deploy: true the action restarts every instance of the stack. ' +
-            'Remove "targets", or set deploy: false.');
+    if ((deploy || diff) && listInput('targets').length > 0) {
+        throw new errors/* ActionError */.lZ(`Input "targets" is for deploy: false; with deploy: ${mode} the action ` +
+            `${diff ? 'restarts nothing' : 'restarts every instance of the stack'}. Remove "targets", or set deploy: false.`);
     }
     const deploymentSecretId = inputs_text('deployment-secret-id');
     if (deploymentSecretId === '') {
@@ -55616,6 +55657,7 @@ function readInputs() {
     const passphrase = core/* getInput */.V4('ssh-passphrase', { trimWhitespace: false });
     const envKeys = listInput('env-keys');
     (0,src_export/* checkEnvKeys */.kC)(envKeys);
+    const restart = choiceInput('restart', ['ssh', 'ssm', 'none']);
     // Inputs from `${{ secrets.X }}` are masked by the runner, but not line by line on every runner.
     for (const value of [privateKey, passphrase])
         (0,log/* maskSecret */.$l)(value);
@@ -55628,6 +55670,8 @@ function readInputs() {
         envKeys,
         exportEnv: booleanInput('export-env'),
         deploy,
+        diff,
+        failOnReplace: booleanInput('fail-on-replace'),
         stack,
         workingDirectory: inputs_text('working-directory') || '.',
         cdkCommand: inputs_text('cdk-command'),
@@ -55640,7 +55684,8 @@ function readInputs() {
         instanceTimeoutSeconds: integerInput('instance-timeout', 1, 3600),
         hostKey: hostKeyInput(),
         targets: listInput('targets'),
-        restart: choiceInput('restart', ['ssh', 'ssm', 'none']),
+        // A preview restarts nothing, whatever "restart" says (its default is ssh): see main.ts.
+        restart: diff ? 'none' : restart,
         service: inputs_text('service'),
         ssh: {
             privateKey,
@@ -55854,7 +55899,7 @@ const TIMED_OUT = 124;
 // later, covers a host that does not answer at all.
 const BACKSTOP_MS = 5_000;
 // Room left for the splitter's "[... N more bytes of this line cut]" within the log's line limit.
-const SPLIT_LINE_BYTES = lines/* MAX_LINE_BYTES */.Oc - 64;
+const SPLIT_LINE_BYTES = src_lines/* MAX_LINE_BYTES */.Oc - 64;
 const LINES_IN_MESSAGE = 20;
 const BYTES_PER_QUOTED_LINE = 1024;
 const TAIL_BYTES = 64 * 1024;
@@ -55883,8 +55928,8 @@ async function runSteps(connection, steps, timeoutMs, write) {
     const outcomes = steps.map(() => ({
         code: null,
         signal: null,
-        stdout: new lines/* OutputTail */.gY(TAIL_BYTES),
-        stderr: new lines/* OutputTail */.gY(TAIL_BYTES)
+        stdout: new src_lines/* OutputTail */.gY(TAIL_BYTES),
+        stderr: new src_lines/* OutputTail */.gY(TAIL_BYTES)
     }));
     let current = 0;
     const { where } = connection;
@@ -55959,7 +56004,7 @@ function markedLines(marker, output, onMarker, keep) {
         output.line(line);
         keep(line, step);
     };
-    return new lines/* LineSplitter */.g3(line => {
+    return new src_lines/* LineSplitter */.g3(line => {
         const match = pattern.exec(line);
         if (match) {
             heldBlank = false;
@@ -56318,6 +56363,154 @@ function requireKeys(secret, required, role, why) {
         `in Secrets Manager, e.g. aws secretsmanager put-secret-value, or the console's "Edit" on the secret.`);
 }
 
+;// CONCATENATED MODULE: ./src/cdk-diff.ts
+/**
+ * What `cdk diff` says will change, read from the text it prints (its only output format): the
+ * resource lines of its "Resources" section, `[+]`/`[~]`/`[-]`, the resource type, the construct
+ * path and logical id, and the impact the CLI appends ("replace", "may be replaced", "destroy",
+ * "orphan"). The text comes from the CDK app's synthesis: it is data, never markup or commands.
+ */
+// eslint-disable-next-line no-control-regex
+const ANSI = /\u001b\[[0-9;]*[A-Za-z]/g;
+const ACTIONS = { '[+]': 'add', '[~]': 'update', '[-]': 'remove' };
+const RESOURCE_LINE = /^(\[[+~-]\]) (AWS::\S+|Custom::\S+|[A-Za-z0-9]+::\S+) (.+?)(?: (replace|may be replaced|destroy|orphan))?$/;
+const SECTION = /^(IAM Statement Changes|IAM Policy Changes|Security Group Changes|Parameters|Metadata|Mappings|Conditions|Resources|Outputs|Other Changes|Template)$/;
+function stripAnsi(text) {
+    return text.replace(ANSI, '');
+}
+function parseCdkDiff(output) {
+    const text = stripAnsi(output);
+    const resources = [];
+    let section = '';
+    let sections = 0;
+    for (const raw of text.split(/\r?\n/)) {
+        const line = raw.trimEnd();
+        if (SECTION.test(line)) {
+            section = line;
+            sections++;
+            continue;
+        }
+        if (section !== 'Resources')
+            continue;
+        const match = RESOURCE_LINE.exec(line);
+        if (!match)
+            continue;
+        resources.push({
+            action: ACTIONS[match[1]],
+            type: match[2],
+            id: match[3],
+            impact: (match[4] ?? '')
+        });
+    }
+    // An unchanged stack prints "There were no differences" and no section at all.
+    return { changes: sections > 0, resources, text };
+}
+/** The resources a reviewer must look at: replaced (a new instance means a new address) or gone. */
+function riskyChanges(diff) {
+    return diff.resources.filter(resource => resource.impact === 'replace' ||
+        resource.impact === 'may be replaced' ||
+        resource.impact === 'destroy' ||
+        (resource.action === 'remove' && resource.impact !== 'orphan'));
+}
+/** One line: "3 resources change, 1 is replaced, 1 is destroyed", or "no changes". */
+function verdict(diff) {
+    if (!diff.changes)
+        return 'no changes';
+    const count = diff.resources.length;
+    const replaced = diff.resources.filter(r => r.impact === 'replace').length;
+    const mayBe = diff.resources.filter(r => r.impact === 'may be replaced').length;
+    const destroyed = diff.resources.filter(r => r.impact === 'destroy' || (r.action === 'remove' && r.impact === '')).length;
+    const parts = [
+        count === 0
+            ? 'no resource changes (outputs or other settings do)'
+            : `${count} resource${count === 1 ? '' : 's'} change${count === 1 ? 's' : ''}`
+    ];
+    if (replaced)
+        parts.push(`${replaced} ${replaced === 1 ? 'is' : 'are'} replaced`);
+    if (mayBe)
+        parts.push(`${mayBe} may be replaced`);
+    if (destroyed)
+        parts.push(`${destroyed} ${destroyed === 1 ? 'is' : 'are'} destroyed`);
+    return parts.join(', ');
+}
+/** How a risky change reads in a warning. */
+function describeRisk(resource) {
+    const what = resource.impact === 'may be replaced'
+        ? 'may be replaced'
+        : resource.impact === 'replace'
+            ? 'will be replaced'
+            : 'will be destroyed';
+    const hint = resource.type === 'AWS::EC2::Instance' && what !== 'will be destroyed'
+        ? ' (a new instance has a new address; the write-back records it)'
+        : '';
+    return `${resource.type} ${resource.id} ${what}${hint}`;
+}
+
+;// CONCATENATED MODULE: ./src/preview.ts
+
+
+
+
+
+
+
+/**
+ * The `diff` output and the summary's copy of it. A step output may hold 1 MiB and a job summary
+ * as much in all; a diff larger than this is cut, saying so, and the log has all of it.
+ */
+const MAX_DIFF_BYTES = 64 * 1024;
+/** What is kept of the CLI's output to parse: far more than any stack's diff, still bounded. */
+const MAX_COLLECTED_BYTES = 4 * 1024 * 1024;
+/**
+ * Runs cdk diff of the planned stack (deploy: diff) and reports what would change: outputs
+ * `changes` and `diff`, a warning per resource replaced or destroyed, and with `failOnReplace` a
+ * failure naming them. Nothing is deployed, written back or restarted.
+ */
+async function previewStack(plan, env, options) {
+    const lines = [];
+    let collected = 0;
+    let overflow = false;
+    await runCdk(plan, env, {
+        ...options,
+        onLine: line => {
+            collected += Buffer.byteLength(line) + 1;
+            if (collected <= MAX_COLLECTED_BYTES)
+                lines.push(line);
+            else
+                overflow = true;
+        }
+    });
+    const output = lines.join('\n');
+    const diff = parseCdkDiff(output);
+    // The diff starts at "Stack <name>"; what comes before is the synthesis' own chatter.
+    const start = diff.text.split('\n').findIndex(line => /^Stack \S/.test(line));
+    const body = (start > 0 ? diff.text.split('\n').slice(start).join('\n') : diff.text).trim();
+    // The output may end up in a pull-request comment: no registered value goes with it.
+    const clean = (0,log/* redact */.E$)(body);
+    const cut = (0,src_lines/* truncateUtf8 */.Ck)(clean, MAX_DIFF_BYTES);
+    const text = cut === clean && !overflow
+        ? clean
+        : `${cut}\n[... cut at ${MAX_DIFF_BYTES} bytes; the step's log has the whole diff]`;
+    const risky = riskyChanges(diff);
+    const report = {
+        stack: plan.stack,
+        verdict: verdict(diff),
+        risks: risky.map(describeRisk),
+        text
+    };
+    options.onReport(report);
+    core/* setOutput */.uH(src_export/* OUTPUTS */.py.changes, String(diff.changes));
+    core/* setOutput */.uH(src_export/* OUTPUTS */.py.diff, text);
+    core/* info */.pq(`cdk diff of stack "${plan.stack}": ${(0,log/* quoteUntrusted */.X0)(report.verdict)}. Nothing was deployed, written back or restarted.`);
+    for (const risk of report.risks)
+        core/* warning */.$e((0,log/* quoteUntrusted */.X0)(risk));
+    if (options.failOnReplace && risky.length > 0) {
+        throw new errors/* ActionError */.lZ(`cdk diff of stack "${plan.stack}" replaces or destroys ${risky.length} resource${risky.length === 1 ? '' : 's'}: ` +
+            `${risky.map(r => (0,log/* quoteUntrusted */.X0)(`${r.type} ${r.id}`, 300)).join(', ')}. ` +
+            'Input "fail-on-replace" is true: review the change, or set fail-on-replace: false to let it pass.');
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/summary.ts
 
 
@@ -56328,6 +56521,7 @@ function newReport() {
 /** GitHub drops a step summary over 1 MiB; the failure is the only part that can be long. */
 const MAX_FAILURE_BYTES = 16 * 1024;
 const MAX_VALUE_BYTES = 512;
+const MAX_PREVIEW_BYTES = 128 * 1024;
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g;
 function escapeHtml(text) {
@@ -56339,7 +56533,7 @@ function escapeHtml(text) {
  */
 function inline(text) {
     const flat = text.replace(/\s+/g, ' ').replace(CONTROL, '');
-    const cut = (0,lines/* truncateUtf8 */.Ck)(flat, MAX_VALUE_BYTES);
+    const cut = (0,src_lines/* truncateUtf8 */.Ck)(flat, MAX_VALUE_BYTES);
     return escapeHtml(cut === flat ? flat : `${cut} [...]`);
 }
 /** Ids, versions and names the action built or the workflow gave: shown as they are. */
@@ -56351,12 +56545,27 @@ const quoted = (text) => inline((0,log/* redact */.E$)(text));
  * closing tag, which escaping keeps out of the text, so no line of it can become markdown.
  */
 function failureBlock(message) {
-    const clean = (0,log/* redact */.E$)(message)
+    // The blank line ends the <p> block, so that <pre> starts a block of its own (a <p> block would
+    // end at the first blank line of the message, and the rest would render as markdown).
+    return `<p><strong>Failed:</strong></p>\n\n${preBlock(message, MAX_FAILURE_BYTES)}`;
+}
+/** Text of many lines as one <pre> block (see failureBlock): redacted, bounded, escaped. */
+function preBlock(text, maxBytes) {
+    const clean = (0,log/* redact */.E$)(text)
         .replace(/\r\n|\r/g, '\n')
         .replace(CONTROL, '');
-    const cut = (0,lines/* truncateUtf8 */.Ck)(clean, MAX_FAILURE_BYTES);
-    const shown = cut === clean ? clean : `${cut}\n[... cut at ${MAX_FAILURE_BYTES} bytes]`;
-    return `<p><strong>Failed:</strong></p>\n<pre>${escapeHtml(shown)}</pre>`;
+    const cut = (0,src_lines/* truncateUtf8 */.Ck)(clean, maxBytes);
+    const shown = cut === clean ? clean : `${cut}\n[... cut at ${maxBytes} bytes]`;
+    return `<pre>${escapeHtml(shown)}</pre>`;
+}
+/** deploy: diff: the verdict, a warning per resource replaced or destroyed, the diff folded. */
+function previewBlock(p) {
+    const risks = p.risks.map(risk => `<p>:warning: ${quoted(risk)}</p>`).join('\n');
+    return (`<p>cdk diff of stack ${code(p.stack)}: ${quoted(p.verdict)}; nothing was deployed</p>\n` +
+        (risks ? `${risks}\n` : '') +
+        // The diff is bounded before it gets here (MAX_DIFF_BYTES); the limit below only guards.
+        // Blank lines around <pre>, for the same reason as in failureBlock.
+        `<details><summary>The diff</summary>\n\n${preBlock(p.text, MAX_PREVIEW_BYTES)}\n\n</details>`);
 }
 /** Writes the job summary, when the runner gave a summary file. */
 async function writeSummary(report, env = process.env) {
@@ -56385,6 +56594,8 @@ async function writeSummary(report, env = process.env) {
         const d = report.deploy;
         summary.addRaw(`<p>Deployed stack ${code(d.stack)}: instance ${code(d.instanceId)} at <code>${quoted(d.address)}</code></p>`, true);
     }
+    if (report.preview)
+        summary.addRaw(previewBlock(report.preview), true);
     if (report.writeBack) {
         const w = report.writeBack;
         summary.addRaw(w.changed
@@ -56578,6 +56789,7 @@ async function clearPending(client, secretId, versionId, context) {
 
 
 
+
 const defaultDependencies = {
     env: process.env,
     awsClients: createAwsClients,
@@ -56649,7 +56861,18 @@ async function pipeline(inputs, deps, report, phases) {
             : '.'));
     let versionId = deployment.versionId;
     let target;
-    if (plan.cdk) {
+    if (plan.cdk?.command === 'diff') {
+        core/* info */.pq('deploy: diff previews the stack: nothing is deployed, written back or restarted (input "restart" is not used).');
+        phases.enter(`cdk diff of stack "${inputs.stack}"`, STOPPED_DIFF_STATE);
+        await previewStack(plan.cdk, cdkEnvironment(deps.env, plan.secretEnv), {
+            valuesToMask: () => [],
+            signal: deps.signal,
+            timeoutSeconds: inputs.deployTimeoutSeconds,
+            failOnReplace: inputs.failOnReplace,
+            onReport: preview => (report.preview = preview)
+        });
+    }
+    else if (plan.cdk) {
         target = await deployAndLocate(inputs, plan.cdk, plan.secretEnv, clients, deps, phases);
         report.deploy = {
             stack: inputs.stack,
@@ -56710,12 +56933,12 @@ async function writeAddressBack(inputs, deployment, address, clients, report, de
  */
 async function planLaterPhases(inputs, deployment, env) {
     const plan = {
-        secretEnv: inputs.deploy || inputs.exportEnv
+        secretEnv: inputs.deploy || inputs.diff || inputs.exportEnv
             ? (0,src_export/* secretEnvironment */.gY)(deployment.id, deployment.values, inputs.envKeys)
             : {}
     };
-    if (inputs.deploy) {
-        plan.cdk = planCdkDeploy(inputs, env);
+    if (inputs.deploy || inputs.diff) {
+        plan.cdk = planCdk(inputs, env, inputs.diff ? 'diff' : 'deploy');
     }
     else if (inputs.restart !== 'none' && inputs.targets.length === 0) {
         requireKeys(deployment, [inputs.hostKey], 'deployment', 'input "host-key": the address to restart on when deploy is false');

@@ -18,18 +18,24 @@ export interface DeployInputs {
   cdkArgs: string
 }
 
-/** A cdk deploy, checked and ready to run: made before anything changes, run after the checks. */
+/** What the CLI is run for: a deploy, or a preview of one (deploy: diff). */
+export type CdkCommand = 'deploy' | 'diff'
+
+/** A cdk deploy or diff, checked and ready to run: made before anything changes, run after the checks. */
 export interface CdkDeployPlan {
+  command: CdkCommand
   stack: string
   cwd: string
   tool: string
   args: string[]
-  outputsFile: string
+  /** Where cdk deploy writes the stack's outputs; cdk diff writes none. */
+  outputsFile?: string
 }
 
-// The action owns these: another value would make it read the wrong file or wait for a prompt.
-// The CLI's parser also takes them in camel case and "-Ofile" form.
-const OWNED_FLAGS = new Set(['outputsfile', 'requireapproval', 'ci'])
+// The action owns these: another value would make it read the wrong file, wait for a prompt, or
+// (cdk diff --fail) fail the run because the stack differs. The CLI's parser also takes them in
+// camel case and "-Ofile" form. cdk-args is shared by both commands, so both refuse all of them.
+const OWNED_FLAGS = new Set(['outputsfile', 'requireapproval', 'ci', 'fail'])
 
 function ownedFlag(arg: string): string | undefined {
   if (/^-O./.test(arg) || arg === '-O') return '-O'
@@ -39,6 +45,19 @@ function ownedFlag(arg: string): string | undefined {
 
 /** Builds and checks the cdk deploy command line from the inputs. */
 export function planCdkDeploy(inputs: DeployInputs, env: NodeJS.ProcessEnv): CdkDeployPlan {
+  return planCdk(inputs, env, 'deploy')
+}
+
+/**
+ * Builds and checks the command line of cdk deploy or cdk diff from the inputs: the same CLI,
+ * directory and cdk-args; only the flags the action owns differ (cdk diff takes no outputs file
+ * and asks for no approval).
+ */
+export function planCdk(
+  inputs: DeployInputs,
+  env: NodeJS.ProcessEnv,
+  command: CdkCommand
+): CdkDeployPlan {
   const [tool, ...toolArgs] = splitArguments(inputs.cdkCommand, 'cdk-command')
   if (!tool) {
     throw new ActionError(
@@ -55,6 +74,10 @@ export function planCdkDeploy(inputs: DeployInputs, env: NodeJS.ProcessEnv): Cdk
       `Input "working-directory" is "${inputs.workingDirectory}", which does not exist.`
     )
   }
+  if (command === 'diff') {
+    const args = [...toolArgs, 'diff', inputs.stack, '--ci', ...extra]
+    return { command, stack: inputs.stack, cwd, tool, args }
+  }
   const outputsFile = join(env.RUNNER_TEMP || tmpdir(), `cdk-outputs-${randomUUID()}.json`)
   const args = [
     ...toolArgs,
@@ -67,7 +90,7 @@ export function planCdkDeploy(inputs: DeployInputs, env: NodeJS.ProcessEnv): Cdk
     outputsFile,
     ...extra
   ]
-  return { stack: inputs.stack, cwd, tool, args, outputsFile }
+  return { command, stack: inputs.stack, cwd, tool, args, outputsFile }
 }
 
 // The step's file commands: a CDK app that wrote to them could set the action's outputs.
@@ -117,6 +140,10 @@ export const STOPPED_DEPLOY_STATE =
   'the CDK CLI and everything it started were stopped (SIGINT, then SIGTERM and SIGKILL if needed); ' +
   'the stack may be mid-update: check its events in CloudFormation before deploying again; nothing was written back or restarted'
 
+/** What stopping cdk diff part-way leaves behind: nothing, it only reads. */
+export const STOPPED_DIFF_STATE =
+  'the CDK CLI and everything it started were stopped; cdk diff changes nothing: nothing was deployed, written back or restarted'
+
 /**
  * Runs cdk deploy and returns the stack's outputs from the file the CLI wrote. The CLI runs in a
  * process group of its own, so that a cancelled run or input "deploy-timeout" stops all of it.
@@ -126,12 +153,34 @@ export async function cdkDeploy(
   env: Record<string, string>,
   options: CdkRunOptions
 ): Promise<Record<string, string>> {
+  try {
+    await runCdk(plan, env, options)
+    return await readStackOutputs(plan.outputsFile as string, plan.stack)
+  } finally {
+    if (plan.outputsFile) await rm(plan.outputsFile, { force: true })
+  }
+}
+
+/**
+ * Runs the planned command (cdk deploy or cdk diff) and resolves once it exited 0. Every line it
+ * prints goes to the log through UntrustedOutput, and to `options.onLine` when given.
+ */
+export async function runCdk(
+  plan: CdkDeployPlan,
+  env: Record<string, string>,
+  options: CdkRunOptions & { onLine?: (line: string) => void }
+): Promise<void> {
   // One pause of the runner's command processing around the whole run: no line the CLI prints is
   // obeyed as a workflow command, and the masks registered meanwhile lift it only for themselves.
   const out = new UntrustedOutput()
   const tail = new OutputTail()
   const limit = withTimeout(options.signal, options.timeoutSeconds, 'deploy-timeout')
-  core.startGroup(`cdk deploy ${plan.stack}`)
+  const name = `cdk ${plan.command}`
+  const untouched =
+    plan.command === 'diff'
+      ? 'nothing was deployed, written back or restarted'
+      : 'nothing was written back or restarted'
+  core.startGroup(`${name} ${plan.stack}`)
   let result: ProcessGroupResult
   try {
     core.info(`[command]${plan.tool} ${plan.args.join(' ')}`)
@@ -146,6 +195,7 @@ export async function cdkDeploy(
           for (const value of options.valuesToMask(line)) out.command(() => maskSecret(value))
           out.line(line)
           tail.add(line)
+          options.onLine?.(line)
         }
       })
     )
@@ -159,21 +209,21 @@ export async function cdkDeploy(
     limit.dispose()
     core.endGroup()
   }
-  try {
-    if (result.stopped) throw new StoppedError(stopRequest(limit.signal), STOPPED_DEPLOY_STATE)
-    if (result.exitCode !== 0) {
-      const how =
-        result.exitCode === null
-          ? `was ended by ${result.exitSignal}`
-          : `failed with exit code ${result.exitCode}`
-      throw new ActionError(
-        `cdk deploy of stack "${plan.stack}" ${how}; nothing was written back or restarted. ` +
-          `Its last error lines:\n${tail.errorLines()}`
-      )
-    }
-    return await readStackOutputs(plan.outputsFile, plan.stack)
-  } finally {
-    await rm(plan.outputsFile, { force: true })
+  if (result.stopped) {
+    throw new StoppedError(
+      stopRequest(limit.signal),
+      plan.command === 'diff' ? STOPPED_DIFF_STATE : STOPPED_DEPLOY_STATE
+    )
+  }
+  if (result.exitCode !== 0) {
+    const how =
+      result.exitCode === null
+        ? `was ended by ${result.exitSignal}`
+        : `failed with exit code ${result.exitCode}`
+    throw new ActionError(
+      `${name} of stack "${plan.stack}" ${how}; ${untouched}. ` +
+        `Its last error lines:\n${tail.errorLines()}`
+    )
   }
 }
 

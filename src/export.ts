@@ -13,7 +13,9 @@ export const OUTPUTS = {
   commandId: 'command-id',
   secretVersionId: 'secret-version-id',
   stackOutputs: 'stack-outputs',
-  restarted: 'restarted'
+  restarted: 'restarted',
+  changes: 'changes',
+  diff: 'diff'
 } as const
 
 /** A secret key of one of these names would be overwritten by the action. */

@@ -16,7 +16,12 @@ export interface ActionInputs {
   /** The deployment secret's keys that may become environment variables; from the workflow only. */
   envKeys: string[]
   exportEnv: boolean
+  /** Whether cdk deploy runs (deploy: true); false for deploy: false and deploy: diff. */
   deploy: boolean
+  /** deploy: diff: cdk diff runs instead, and nothing is deployed, written back or restarted. */
+  diff: boolean
+  /** With diff: fail when the diff replaces or destroys a resource. */
+  failOnReplace: boolean
   stack: string
   workingDirectory: string
   cdkCommand: string
@@ -120,18 +125,27 @@ function hostKeyInput(): string {
   return key
 }
 
+/** Input "deploy": true, false or diff (a preview). */
+function deployInput(): { deploy: boolean; diff: boolean } {
+  const value = text('deploy').toLowerCase()
+  if (value === 'diff') return { deploy: false, diff: true }
+  if (value === 'true' || value === 'false') return { deploy: value === 'true', diff: false }
+  throw new ActionError(`Input "deploy" must be true, false or diff, not "${text('deploy')}".`)
+}
+
 export function readInputs(): ActionInputs {
-  const deploy = booleanInput('deploy')
+  const { deploy, diff } = deployInput()
   const stack = text('stack')
-  if (deploy && stack === '') {
+  const mode = diff ? 'diff' : 'true'
+  if ((deploy || diff) && stack === '') {
     throw new ActionError(
-      'Input "stack" is required when "deploy" is true: name the CDK stack to deploy, or set deploy: false.'
+      `Input "stack" is required when "deploy" is ${mode}: name the CDK stack to ${diff ? 'preview' : 'deploy'}, or set deploy: false.`
     )
   }
-  if (deploy && listInput('targets').length > 0) {
+  if ((deploy || diff) && listInput('targets').length > 0) {
     throw new ActionError(
-      'Input "targets" is for deploy: false; with deploy: true the action restarts every instance of the stack. ' +
-        'Remove "targets", or set deploy: false.'
+      `Input "targets" is for deploy: false; with deploy: ${mode} the action ` +
+        `${diff ? 'restarts nothing' : 'restarts every instance of the stack'}. Remove "targets", or set deploy: false.`
     )
   }
   const deploymentSecretId = text('deployment-secret-id')
@@ -154,6 +168,7 @@ export function readInputs(): ActionInputs {
   const passphrase = core.getInput('ssh-passphrase', { trimWhitespace: false })
   const envKeys = listInput('env-keys')
   checkEnvKeys(envKeys)
+  const restart = choiceInput('restart', ['ssh', 'ssm', 'none'] as const)
   // Inputs from `${{ secrets.X }}` are masked by the runner, but not line by line on every runner.
   for (const value of [privateKey, passphrase]) maskSecret(value)
   return {
@@ -165,6 +180,8 @@ export function readInputs(): ActionInputs {
     envKeys,
     exportEnv: booleanInput('export-env'),
     deploy,
+    diff,
+    failOnReplace: booleanInput('fail-on-replace'),
     stack,
     workingDirectory: text('working-directory') || '.',
     cdkCommand: text('cdk-command'),
@@ -177,7 +194,8 @@ export function readInputs(): ActionInputs {
     instanceTimeoutSeconds: integerInput('instance-timeout', 1, 3600),
     hostKey: hostKeyInput(),
     targets: listInput('targets'),
-    restart: choiceInput('restart', ['ssh', 'ssm', 'none'] as const),
+    // A preview restarts nothing, whatever "restart" says (its default is ssh): see main.ts.
+    restart: diff ? 'none' : restart,
     service: text('service'),
     ssh: {
       privateKey,

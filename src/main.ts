@@ -5,8 +5,9 @@ import { PhaseTracker, StoppedError, stoppableSleep, unlessStopped } from './can
 import {
   cdkDeploy,
   cdkEnvironment,
-  planCdkDeploy,
+  planCdk,
   STOPPED_DEPLOY_STATE,
+  STOPPED_DIFF_STATE,
   type CdkDeployPlan
 } from './deploy.js'
 import { ActionError, failureMessage } from './errors.js'
@@ -17,6 +18,7 @@ import type { Fleet } from './instance.js'
 import { maskSecret, redact } from './log.js'
 import { restartOverSsh } from './restart.js'
 import { readJsonSecret, requireKeys, type JsonSecret } from './secrets.js'
+import { previewStack } from './preview.js'
 import { preloadSsh2 } from './ssh/library.js'
 import { checkSshLogin, type SshCredentials } from './ssh/validate.js'
 import { newReport, writeSummary, type RunReport } from './summary.js'
@@ -131,7 +133,19 @@ async function pipeline(
 
   let versionId = deployment.versionId
   let target: Target | undefined
-  if (plan.cdk) {
+  if (plan.cdk?.command === 'diff') {
+    core.info(
+      'deploy: diff previews the stack: nothing is deployed, written back or restarted (input "restart" is not used).'
+    )
+    phases.enter(`cdk diff of stack "${inputs.stack}"`, STOPPED_DIFF_STATE)
+    await previewStack(plan.cdk, cdkEnvironment(deps.env, plan.secretEnv), {
+      valuesToMask: () => [],
+      signal: deps.signal,
+      timeoutSeconds: inputs.deployTimeoutSeconds,
+      failOnReplace: inputs.failOnReplace,
+      onReport: preview => (report.preview = preview)
+    })
+  } else if (plan.cdk) {
     target = await deployAndLocate(inputs, plan.cdk, plan.secretEnv, clients, deps, phases)
     report.deploy = {
       stack: inputs.stack,
@@ -229,12 +243,12 @@ async function planLaterPhases(
 ): Promise<Plan> {
   const plan: Plan = {
     secretEnv:
-      inputs.deploy || inputs.exportEnv
+      inputs.deploy || inputs.diff || inputs.exportEnv
         ? secretEnvironment(deployment.id, deployment.values, inputs.envKeys)
         : {}
   }
-  if (inputs.deploy) {
-    plan.cdk = planCdkDeploy(inputs, env)
+  if (inputs.deploy || inputs.diff) {
+    plan.cdk = planCdk(inputs, env, inputs.diff ? 'diff' : 'deploy')
   } else if (inputs.restart !== 'none' && inputs.targets.length === 0) {
     requireKeys(
       deployment,

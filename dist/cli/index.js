@@ -54817,7 +54817,9 @@ const OUTPUTS = {
     commandId: 'command-id',
     secretVersionId: 'secret-version-id',
     stackOutputs: 'stack-outputs',
-    restarted: 'restarted'
+    restarted: 'restarted',
+    changes: 'changes',
+    diff: 'diff'
 };
 /** A secret key of one of these names would be overwritten by the action. */
 const ACTION_OUTPUTS = Object.values(OUTPUTS);
