@@ -54780,16 +54780,21 @@ function checkEnvKeys(envKeys) {
 /**
  * The environment variables the deployment secret provides (for export-env and for the CDK app):
  * only the keys the workflow declared in "env-keys", never names the secret chooses. A declared
- * key the secret lacks is an error, so that a typo does not silently leave a variable unset.
+ * key the secret lacks is an error, so that a typo does not silently leave a variable unset. With
+ * input "config-path", the parameters' output names count as keys too (the same rule holds).
  */
-function secretEnvironment(secretId, values, envKeys) {
-    const missing = envKeys.filter(key => !(key in values));
+function secretEnvironment(secretId, values, envKeys, config) {
+    const all = { ...config?.values, ...values };
+    const missing = envKeys.filter(key => !(key in all));
     if (missing.length > 0) {
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ActionError */ .lZ(`The deployment secret "${secretId}" has no key${missing.length > 1 ? 's' : ''} ${missing.map(key => `"${key}"`).join(', ')}, ` +
+        const where = config
+            ? ` and no parameter under input "config-path" (${config.path}) is named so`
+            : '';
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ActionError */ .lZ(`The deployment secret "${secretId}" has no key${missing.length > 1 ? 's' : ''} ${missing.map(key => `"${key}"`).join(', ')}${where}, ` +
             'listed in input "env-keys" (the keys that become environment variables). Add ' +
-            `${missing.length > 1 ? 'them' : 'it'} to the secret, or remove ${missing.length > 1 ? 'them' : 'it'} from "env-keys".`);
+            `${missing.length > 1 ? 'them' : 'it'} to the secret${config ? ' or the path' : ''}, or remove ${missing.length > 1 ? 'them' : 'it'} from "env-keys".`);
     }
-    return Object.fromEntries(envKeys.map(key => [(0,_env_names_js__WEBPACK_IMPORTED_MODULE_1__/* .envName */ .pD)(key), values[key]]));
+    return Object.fromEntries(envKeys.map(key => [(0,_env_names_js__WEBPACK_IMPORTED_MODULE_1__/* .envName */ .pD)(key), all[key]]));
 }
 /** Sets one step output per key and, given the variables (secretEnvironment), exports them. */
 function exportSecret(secretId, values, env) {
@@ -54809,7 +54814,7 @@ function exportSecret(secretId, values, env) {
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _dirname_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(6065);
 /* harmony import */ var _cancel_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(833);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(5455);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(5519);
 
 
 
@@ -55139,7 +55144,7 @@ function printUntrusted(line, write = stdoutWriter) {
 
 /***/ }),
 
-/***/ 5455:
+/***/ 5519:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -55611,6 +55616,16 @@ function rateInput(name, min) {
     }
     return value;
 }
+/** A Parameter Store path as SSM takes it: "/" and names of letters, digits and . - _ */
+const CONFIG_PATH = /^\/(?:[A-Za-z0-9._-]+\/)*[A-Za-z0-9._-]*$/;
+/** Input "config-path": empty (no configuration), or a Parameter Store path. */
+function configPathInput() {
+    const path = inputs_text('config-path');
+    if (path === '' || (CONFIG_PATH.test(path) && path.length <= 2048))
+        return path;
+    throw new errors/* ActionError */.lZ(`Input "config-path" is "${path}", which is not a Parameter Store path: give one that starts with "/", ` +
+        'such as /fastapi/staging/ (letters, digits, ".", "-" and "_" between single slashes).');
+}
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
 /** The secret key that receives the address: it is also an output, so it needs an output's name. */
 function hostKeyInput() {
@@ -55667,6 +55682,7 @@ function readInputs() {
         requiredKeys: listInput('required-keys'),
         appRequiredKeys: listInput('app-required-keys'),
         maskExclude: listInput('mask-exclude'),
+        configPath: configPathInput(),
         envKeys,
         exportEnv: booleanInput('export-env'),
         deploy,
@@ -56182,187 +56198,8 @@ async function hostKeyCheck(inputs, target, clients, sleep) {
     return { kind: 'console', instanceId, keys };
 }
 
-;// CONCATENATED MODULE: ./src/secret-errors.ts
-
-
-
-/** The region named in a Secrets Manager ARN, if the id is one. */
-function arnRegion(secretId) {
-    return /^arn:[^:]+:secretsmanager:([^:]+):/.exec(secretId)?.[1];
-}
-// Errors a secret in another region than the client's shows as: AWS cannot find it there.
-const WRONG_REGION_SYMPTOMS = new Set([
-    'ResourceNotFoundException',
-    'AccessDeniedException',
-    'InvalidParameterException'
-]);
-/**
- * Turns a failed call on a secret into a message that says what to do, learning what the error
- * leaves out from the secret itself (DescribeSecret): when a secret scheduled for deletion goes,
- * and which KMS key a denied decryption needed. A failed DescribeSecret only makes it vaguer.
- */
-async function explainSecretError(client, error, call, secretId) {
-    if (error instanceof errors/* ActionError */.lZ)
-        return error;
-    const name = (0,errors/* awsErrorName */.ZH)(error);
-    const message = error.message ?? '';
-    const secretRegion = arnRegion(secretId);
-    const usedRegion = await client.config.region();
-    if (secretRegion && secretRegion !== usedRegion && WRONG_REGION_SYMPTOMS.has(name)) {
-        return new errors/* ActionError */.lZ(`The ${call.subject} is an ARN in region ${secretRegion}, but the job's region is ${usedRegion} ` +
-            `(AWS_REGION), and ${usedRegion} was used: ${call.action} answered ${name}. Set aws-region: ${secretRegion} ` +
-            `on aws-actions/configure-aws-credentials (or AWS_REGION), or use a replica of the secret in ${usedRegion}.`);
-    }
-    if (name === 'InvalidRequestException' && /marked for deletion/i.test(message)) {
-        const description = await describe(client, secretId);
-        const deleted = description?.DeletedDate;
-        const when = deleted
-            ? `will be deleted for good on ${deleted.toISOString()}`
-            : `will be deleted for good at the end of its recovery window (${description ? 'DescribeSecret did not say when' : 'DescribeSecret, which tells when, was not allowed'})`;
-        return new errors/* ActionError */.lZ(`The ${call.subject} is scheduled for deletion and ${when}; until then it cannot be read or written. ` +
-            `If it is still needed, restore it: aws secretsmanager restore-secret --secret-id ${shell_quote.quote([secretId])}`);
-    }
-    if ((0,errors/* isKmsDenial */.NS)(error)) {
-        const description = await describe(client, secretId);
-        const kmsKeyId = description
-            ? (description.KmsKeyId ?? 'aws/secretsmanager (the default key)')
-            : undefined;
-        return (0,errors/* describeAwsError */.Pp)(error, { ...call, kmsKeyId });
-    }
-    return (0,errors/* describeAwsError */.Pp)(error, call);
-}
-async function describe(client, secretId) {
-    try {
-        return await client.send(new dist_cjs/* DescribeSecretCommand */.X5({ SecretId: secretId }));
-    }
-    catch {
-        return undefined;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/secrets.ts
-
-
-
-
-
-/** `deployment secret "Name"`, or `secret "Name"` for any other. */
-function secretSubject(role, secretId) {
-    return role === 'other' ? `secret "${secretId}"` : `${role} secret "${secretId}"`;
-}
-const DEFAULT_NOT_FOUND_HINT = {
-    deployment: 'Check input "deployment-secret-id" and the region (AWS_REGION); ',
-    app: 'Check input "app-secret-id" and the region (AWS_REGION); ',
-    other: 'Check the secret id and the region (AWS_REGION); '
-};
-const LIST_SECRETS_HINT = '"aws secretsmanager list-secrets" lists the secrets the credentials can see.';
-/** The IAM resource pattern for a secret id: an ARN as is, a name with the random suffix AWS adds. */
-function secretResource(secretId) {
-    return secretId.startsWith('arn:') ? secretId : `arn:aws:secretsmanager:*:*:secret:${secretId}-*`;
-}
-function secretCall(action, role, secretId, notFoundHint = DEFAULT_NOT_FOUND_HINT[role] + LIST_SECRETS_HINT) {
-    return {
-        action: `secretsmanager:${action}`,
-        subject: secretSubject(role, secretId),
-        resource: secretResource(secretId),
-        notFoundHint
-    };
-}
-/**
- * Reads a secret that holds a JSON object of strings. Every string value is registered for masking
- * as soon as it is parsed, before validation can fail, so that nothing later can print it.
- */
-async function readJsonSecret(client, secretId, role, maskExclude = [], options = {}) {
-    const call = secretCall('GetSecretValue', role, secretId, options.notFoundHint);
-    let response;
-    try {
-        response = await client.send(new dist_cjs/* GetSecretValueCommand */.d2({
-            SecretId: secretId,
-            VersionId: options.versionId,
-            VersionStage: options.versionStage
-        }));
-    }
-    catch (error) {
-        throw await explainSecretError(client, error, call, secretId);
-    }
-    const label = `The ${secretSubject(role, secretId)}`;
-    if (response.SecretString === undefined) {
-        throw new errors/* ActionError */.lZ(`${label} holds binary data; store a JSON object of strings as its secret string.`);
-    }
-    const values = parseJsonObjectOfStrings(response.SecretString, label, maskExclude);
-    return {
-        id: secretId,
-        arn: response.ARN ?? secretId,
-        versionId: response.VersionId ?? '',
-        values
-    };
-}
-/** Parses and checks a secret string; masks every string value first. Messages never quote values. */
-function parseJsonObjectOfStrings(secretString, label, maskExclude) {
-    let parsed;
-    try {
-        parsed = JSON.parse(secretString);
-    }
-    catch {
-        // JSON.parse's own message quotes the text, which is the secret: never pass it on.
-        (0,log/* maskSecret */.$l)(secretString);
-        throw new errors/* ActionError */.lZ(`${label} is not valid JSON. Store a JSON object such as {"ec2_host": "", "ec2_user": "ec2-user"}.`);
-    }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-        (0,log/* maskSecret */.$l)(secretString);
-        const kind = parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : `a ${typeof parsed}`;
-        throw new errors/* ActionError */.lZ(`${label} is ${kind}, not a JSON object of keys and string values.`);
-    }
-    const entries = Object.entries(parsed);
-    const unmasked = [];
-    for (const [key, value] of entries) {
-        if (maskExclude.includes(key))
-            continue;
-        if (typeof value === 'string') {
-            (0,log/* maskSecret */.$l)(value);
-            const reason = (0,log/* unmaskableReason */.gG)(value);
-            if (reason)
-                unmasked.push(`"${key}" (${reason})`);
-        }
-        else if (value !== null && typeof value !== 'boolean')
-            (0,log/* maskSecret */.$l)(JSON.stringify(value));
-    }
-    if (unmasked.length > 0)
-        warnUnmasked(label, unmasked);
-    for (const [key, value] of entries) {
-        if (typeof value !== 'string') {
-            const kind = value === null
-                ? 'null'
-                : Array.isArray(value)
-                    ? 'an array'
-                    : typeof value === 'object'
-                        ? 'an object'
-                        : `a ${typeof value}`;
-            throw new errors/* ActionError */.lZ(`Key "${key}" of ${label.replace(/^The /, 'the ')} is ${kind}; every value must be a string. ` +
-                'Store it as a JSON string (for example "22" instead of 22).');
-        }
-    }
-    return parsed;
-}
-/**
- * A value too short or too common to mask would hide that text all over the log and make GitHub
- * drop every job output that contains it; the key is named, never the value.
- */
-function warnUnmasked(label, keys) {
-    core/* warning */.$e(`${label} has ${keys.length > 1 ? 'keys' : 'key'} ${keys.join(', ')} whose value is not masked in the log: ` +
-        'masking it would hide that text everywhere and drop job outputs that contain it. If the value is not secret, ' +
-        'add the key to input "mask-exclude"; if it is, store a real secret (at least 4 characters, not a number or boolean).');
-}
-/** Checks that each required key is present and non-empty; names every missing key at once. */
-function requireKeys(secret, required, role, why) {
-    const missing = required.filter(key => (secret.values[key] ?? '').trim() === '');
-    if (missing.length === 0)
-        return;
-    const list = missing.map(key => `"${key}"`).join(', ');
-    throw new errors/* ActionError */.lZ(`The ${secretSubject(role, secret.id)} has no value for ${list} (${why}). Set ${missing.length > 1 ? 'them' : 'it'} ` +
-        `in Secrets Manager, e.g. aws secretsmanager put-secret-value, or the console's "Edit" on the secret.`);
-}
-
+// EXTERNAL MODULE: ./src/secrets.ts + 1 modules
+var secrets = __nccwpck_require__(9036);
 ;// CONCATENATED MODULE: ./src/cdk-diff.ts
 /**
  * What `cdk diff` says will change, read from the text it prints (its only output format): the
@@ -56664,7 +56501,7 @@ function applyEdit(values, edit) {
  * call or not at all.
  */
 async function writeEdit(client, readSecret, edit, context) {
-    const subject = secretSubject(context.role, readSecret.id);
+    const subject = (0,secrets/* secretSubject */.j0)(context.role, readSecret.id);
     let base = readSecret;
     for (let merge = 0; merge < MAX_MERGES; merge++) {
         const values = applyEdit(base.values, edit);
@@ -56710,7 +56547,7 @@ async function writeKeyBack(client, readSecret, key, value, maskExclude, signal)
         during: 'deployed',
         again: 'Re-run the job',
         note: message => core/* info */.pq(message),
-        reread: () => readJsonSecret(client, readSecret.id, 'deployment', maskExclude),
+        reread: () => (0,secrets/* readJsonSecret */.b8)(client, readSecret.id, 'deployment', maskExclude),
         signal
     });
 }
@@ -56725,7 +56562,7 @@ async function putPending(client, secretId, values, role) {
         }));
     }
     catch (error) {
-        throw (0,errors/* describeAwsError */.Pp)(error, secretCall('PutSecretValue', role, secretId));
+        throw (0,errors/* describeAwsError */.Pp)(error, (0,secrets/* secretCall */.tY)('PutSecretValue', role, secretId));
     }
     return versionId;
 }
@@ -56751,8 +56588,8 @@ async function swapCurrent(client, base, versionId, role) {
 }
 function unswapped(error, secretId, versionId, role) {
     return (0,errors/* describeAwsError */.Pp)(error, {
-        ...secretCall('UpdateSecretVersionStage', role, secretId),
-        subject: `${secretSubject(role, secretId)} (version ${versionId} was stored but not made current: the secret is unchanged)`
+        ...(0,secrets/* secretCall */.tY)('UpdateSecretVersionStage', role, secretId),
+        subject: `${(0,secrets/* secretSubject */.j0)(role, secretId)} (version ${versionId} was stored but not made current: the secret is unchanged)`
     });
 }
 /**
@@ -56768,7 +56605,7 @@ async function clearPending(client, secretId, versionId, context) {
         }));
     }
     catch (error) {
-        context.note(`Could not remove the label ${PENDING_STAGE} from version ${versionId} of "${secretId}": ${(0,errors/* describeAwsError */.Pp)(error, secretCall('UpdateSecretVersionStage', context.role, secretId)).message}`);
+        context.note(`Could not remove the label ${PENDING_STAGE} from version ${versionId} of "${secretId}": ${(0,errors/* describeAwsError */.Pp)(error, (0,secrets/* secretCall */.tY)('UpdateSecretVersionStage', context.role, secretId)).message}`);
     }
 }
 
@@ -56828,23 +56665,38 @@ async function run(overrides = {}) {
         core/* warning */.$e(`Could not write the job summary: ${(0,log/* redact */.E$)((0,errors/* failureMessage */.oh)(error))}`);
     }
 }
+/** Input "config-path": the parameters under it, checked against the deployment secret's keys. */
+async function readConfig(inputs, deployment, clients) {
+    // Loaded only here: with it comes the SSM client.
+    const { readConfigParameters } = await Promise.all(/* import() */[__nccwpck_require__.e(736), __nccwpck_require__.e(222)]).then(__nccwpck_require__.bind(__nccwpck_require__, 222));
+    const config = await readConfigParameters(await clients.ssm(), inputs.configPath, {
+        secretId: deployment.id,
+        keys: Object.keys(deployment.values)
+    });
+    const names = Object.keys(config.values);
+    core/* info */.pq(names.length
+        ? `Read ${names.length} parameter${names.length === 1 ? '' : 's'} under "${inputs.configPath}" (input "config-path"), exported as step outputs: ${names.join(', ')}.`
+        : `No parameters under "${inputs.configPath}" (input "config-path"): no configuration outputs.`);
+    return config;
+}
 async function pipeline(inputs, deps, report, phases) {
     const clients = deps.awsClients(resolveRegion(deps.env, inputs.deploymentSecretId));
     // The address is all the SSH connection waits for: load its code while the secret is read.
     if (inputs.restart === 'ssh')
         (0,library/* preloadSsh2 */.A)();
-    const deployment = await readJsonSecret(clients.secretsManager, inputs.deploymentSecretId, 'deployment', inputs.maskExclude);
+    const deployment = await (0,secrets/* readJsonSecret */.b8)(clients.secretsManager, inputs.deploymentSecretId, 'deployment', inputs.maskExclude);
     report.secretsRead.push({
         role: 'deployment',
         id: deployment.id,
         versionId: deployment.versionId
     });
-    requireKeys(deployment, inputs.requiredKeys, 'deployment', 'listed in input "required-keys"');
-    const plan = await planLaterPhases(inputs, deployment, deps.env);
+    (0,secrets/* requireKeys */.A5)(deployment, inputs.requiredKeys, 'deployment', 'listed in input "required-keys"');
+    const config = inputs.configPath ? await readConfig(inputs, deployment, clients) : undefined;
+    const plan = await planLaterPhases(inputs, deployment, deps.env, config);
     if (inputs.appSecretId !== '') {
-        const app = await readJsonSecret(clients.secretsManager, inputs.appSecretId, 'app');
+        const app = await (0,secrets/* readJsonSecret */.b8)(clients.secretsManager, inputs.appSecretId, 'app');
         report.secretsRead.push({ role: 'app', id: app.id, versionId: app.versionId });
-        requireKeys(app, inputs.appRequiredKeys, 'app', 'listed in input "app-required-keys"');
+        (0,secrets/* requireKeys */.A5)(app, inputs.appRequiredKeys, 'app', 'listed in input "app-required-keys"');
         const required = inputs.appRequiredKeys.length
             ? `, with ${inputs.appRequiredKeys.map(key => `"${key}"`).join(', ')} set`
             : '';
@@ -56852,7 +56704,9 @@ async function pipeline(inputs, deps, report, phases) {
             `${Object.keys(app.values).length} keys${required}; it is not exported.`);
     }
     (0,src_export/* exportSecret */.Lo)(deployment.id, deployment.values, inputs.exportEnv ? plan.secretEnv : undefined);
-    report.exportedKeys = Object.keys(deployment.values);
+    for (const [name, value] of Object.entries(config?.values ?? {}))
+        core/* setOutput */.uH(name, value);
+    report.exportedKeys = [...Object.keys(deployment.values), ...Object.keys(config?.values ?? {})];
     report.exportedEnv = inputs.exportEnv ? Object.keys(plan.secretEnv) : [];
     core/* info */.pq(`Read the deployment secret "${deployment.id}" (version ${deployment.versionId}): ` +
         `${report.exportedKeys.length} keys exported as step outputs` +
@@ -56931,17 +56785,17 @@ async function writeAddressBack(inputs, deployment, address, clients, report, de
  * Checks what the deploy and restart phases will need, so that a mistake fails the run before
  * anything is deployed or written.
  */
-async function planLaterPhases(inputs, deployment, env) {
+async function planLaterPhases(inputs, deployment, env, config) {
     const plan = {
         secretEnv: inputs.deploy || inputs.diff || inputs.exportEnv
-            ? (0,src_export/* secretEnvironment */.gY)(deployment.id, deployment.values, inputs.envKeys)
+            ? (0,src_export/* secretEnvironment */.gY)(deployment.id, deployment.values, inputs.envKeys, config)
             : {}
     };
     if (inputs.deploy || inputs.diff) {
         plan.cdk = planCdk(inputs, env, inputs.diff ? 'diff' : 'deploy');
     }
     else if (inputs.restart !== 'none' && inputs.targets.length === 0) {
-        requireKeys(deployment, [inputs.hostKey], 'deployment', 'input "host-key": the address to restart on when deploy is false');
+        (0,secrets/* requireKeys */.A5)(deployment, [inputs.hostKey], 'deployment', 'input "host-key": the address to restart on when deploy is false');
         checkAddress(deployment.values[inputs.hostKey].trim(), inputs.hostKey, deployment.id);
     }
     if (inputs.restart === 'ssm') {
@@ -56994,6 +56848,215 @@ async function deployAndLocate(inputs, cdk, secretEnv, clients, deps, phases) {
         ? `Stack "${inputs.stack}" runs instance ${target.instanceId} at ${target.address}.`
         : `Stack "${inputs.stack}" runs ${instances.length} instances: ${instances.map(i => `${i.instanceId} at ${i.address}`).join(', ')}.`);
     return target;
+}
+
+
+/***/ }),
+
+/***/ 9036:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  b8: () => (/* binding */ readJsonSecret),
+  A5: () => (/* binding */ requireKeys),
+  tY: () => (/* binding */ secretCall),
+  x6: () => (/* binding */ secretResource),
+  j0: () => (/* binding */ secretSubject)
+});
+
+// UNUSED EXPORTS: parseJsonObjectOfStrings
+
+// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-secrets-manager/dist-cjs/index.js
+var dist_cjs = __nccwpck_require__(2994);
+// EXTERNAL MODULE: ./src/errors.ts
+var errors = __nccwpck_require__(3916);
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 16 modules
+var core = __nccwpck_require__(8261);
+// EXTERNAL MODULE: ./src/log.ts
+var log = __nccwpck_require__(5625);
+// EXTERNAL MODULE: ./node_modules/shell-quote/index.js
+var shell_quote = __nccwpck_require__(6591);
+;// CONCATENATED MODULE: ./src/secret-errors.ts
+
+
+
+/** The region named in a Secrets Manager ARN, if the id is one. */
+function arnRegion(secretId) {
+    return /^arn:[^:]+:secretsmanager:([^:]+):/.exec(secretId)?.[1];
+}
+// Errors a secret in another region than the client's shows as: AWS cannot find it there.
+const WRONG_REGION_SYMPTOMS = new Set([
+    'ResourceNotFoundException',
+    'AccessDeniedException',
+    'InvalidParameterException'
+]);
+/**
+ * Turns a failed call on a secret into a message that says what to do, learning what the error
+ * leaves out from the secret itself (DescribeSecret): when a secret scheduled for deletion goes,
+ * and which KMS key a denied decryption needed. A failed DescribeSecret only makes it vaguer.
+ */
+async function explainSecretError(client, error, call, secretId) {
+    if (error instanceof errors/* ActionError */.lZ)
+        return error;
+    const name = (0,errors/* awsErrorName */.ZH)(error);
+    const message = error.message ?? '';
+    const secretRegion = arnRegion(secretId);
+    const usedRegion = await client.config.region();
+    if (secretRegion && secretRegion !== usedRegion && WRONG_REGION_SYMPTOMS.has(name)) {
+        return new errors/* ActionError */.lZ(`The ${call.subject} is an ARN in region ${secretRegion}, but the job's region is ${usedRegion} ` +
+            `(AWS_REGION), and ${usedRegion} was used: ${call.action} answered ${name}. Set aws-region: ${secretRegion} ` +
+            `on aws-actions/configure-aws-credentials (or AWS_REGION), or use a replica of the secret in ${usedRegion}.`);
+    }
+    if (name === 'InvalidRequestException' && /marked for deletion/i.test(message)) {
+        const description = await describe(client, secretId);
+        const deleted = description?.DeletedDate;
+        const when = deleted
+            ? `will be deleted for good on ${deleted.toISOString()}`
+            : `will be deleted for good at the end of its recovery window (${description ? 'DescribeSecret did not say when' : 'DescribeSecret, which tells when, was not allowed'})`;
+        return new errors/* ActionError */.lZ(`The ${call.subject} is scheduled for deletion and ${when}; until then it cannot be read or written. ` +
+            `If it is still needed, restore it: aws secretsmanager restore-secret --secret-id ${shell_quote.quote([secretId])}`);
+    }
+    if ((0,errors/* isKmsDenial */.NS)(error)) {
+        const description = await describe(client, secretId);
+        const kmsKeyId = description
+            ? (description.KmsKeyId ?? 'aws/secretsmanager (the default key)')
+            : undefined;
+        return (0,errors/* describeAwsError */.Pp)(error, { ...call, kmsKeyId });
+    }
+    return (0,errors/* describeAwsError */.Pp)(error, call);
+}
+async function describe(client, secretId) {
+    try {
+        return await client.send(new dist_cjs/* DescribeSecretCommand */.X5({ SecretId: secretId }));
+    }
+    catch {
+        return undefined;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/secrets.ts
+
+
+
+
+
+/** `deployment secret "Name"`, or `secret "Name"` for any other. */
+function secretSubject(role, secretId) {
+    return role === 'other' ? `secret "${secretId}"` : `${role} secret "${secretId}"`;
+}
+const DEFAULT_NOT_FOUND_HINT = {
+    deployment: 'Check input "deployment-secret-id" and the region (AWS_REGION); ',
+    app: 'Check input "app-secret-id" and the region (AWS_REGION); ',
+    other: 'Check the secret id and the region (AWS_REGION); '
+};
+const LIST_SECRETS_HINT = '"aws secretsmanager list-secrets" lists the secrets the credentials can see.';
+/** The IAM resource pattern for a secret id: an ARN as is, a name with the random suffix AWS adds. */
+function secretResource(secretId) {
+    return secretId.startsWith('arn:') ? secretId : `arn:aws:secretsmanager:*:*:secret:${secretId}-*`;
+}
+function secretCall(action, role, secretId, notFoundHint = DEFAULT_NOT_FOUND_HINT[role] + LIST_SECRETS_HINT) {
+    return {
+        action: `secretsmanager:${action}`,
+        subject: secretSubject(role, secretId),
+        resource: secretResource(secretId),
+        notFoundHint
+    };
+}
+/**
+ * Reads a secret that holds a JSON object of strings. Every string value is registered for masking
+ * as soon as it is parsed, before validation can fail, so that nothing later can print it.
+ */
+async function readJsonSecret(client, secretId, role, maskExclude = [], options = {}) {
+    const call = secretCall('GetSecretValue', role, secretId, options.notFoundHint);
+    let response;
+    try {
+        response = await client.send(new dist_cjs/* GetSecretValueCommand */.d2({
+            SecretId: secretId,
+            VersionId: options.versionId,
+            VersionStage: options.versionStage
+        }));
+    }
+    catch (error) {
+        throw await explainSecretError(client, error, call, secretId);
+    }
+    const label = `The ${secretSubject(role, secretId)}`;
+    if (response.SecretString === undefined) {
+        throw new errors/* ActionError */.lZ(`${label} holds binary data; store a JSON object of strings as its secret string.`);
+    }
+    const values = parseJsonObjectOfStrings(response.SecretString, label, maskExclude);
+    return {
+        id: secretId,
+        arn: response.ARN ?? secretId,
+        versionId: response.VersionId ?? '',
+        values
+    };
+}
+/** Parses and checks a secret string; masks every string value first. Messages never quote values. */
+function parseJsonObjectOfStrings(secretString, label, maskExclude) {
+    let parsed;
+    try {
+        parsed = JSON.parse(secretString);
+    }
+    catch {
+        // JSON.parse's own message quotes the text, which is the secret: never pass it on.
+        (0,log/* maskSecret */.$l)(secretString);
+        throw new errors/* ActionError */.lZ(`${label} is not valid JSON. Store a JSON object such as {"ec2_host": "", "ec2_user": "ec2-user"}.`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        (0,log/* maskSecret */.$l)(secretString);
+        const kind = parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : `a ${typeof parsed}`;
+        throw new errors/* ActionError */.lZ(`${label} is ${kind}, not a JSON object of keys and string values.`);
+    }
+    const entries = Object.entries(parsed);
+    const unmasked = [];
+    for (const [key, value] of entries) {
+        if (maskExclude.includes(key))
+            continue;
+        if (typeof value === 'string') {
+            (0,log/* maskSecret */.$l)(value);
+            const reason = (0,log/* unmaskableReason */.gG)(value);
+            if (reason)
+                unmasked.push(`"${key}" (${reason})`);
+        }
+        else if (value !== null && typeof value !== 'boolean')
+            (0,log/* maskSecret */.$l)(JSON.stringify(value));
+    }
+    if (unmasked.length > 0)
+        warnUnmasked(label, unmasked);
+    for (const [key, value] of entries) {
+        if (typeof value !== 'string') {
+            const kind = value === null
+                ? 'null'
+                : Array.isArray(value)
+                    ? 'an array'
+                    : typeof value === 'object'
+                        ? 'an object'
+                        : `a ${typeof value}`;
+            throw new errors/* ActionError */.lZ(`Key "${key}" of ${label.replace(/^The /, 'the ')} is ${kind}; every value must be a string. ` +
+                'Store it as a JSON string (for example "22" instead of 22).');
+        }
+    }
+    return parsed;
+}
+/**
+ * A value too short or too common to mask would hide that text all over the log and make GitHub
+ * drop every job output that contains it; the key is named, never the value.
+ */
+function warnUnmasked(label, keys) {
+    core/* warning */.$e(`${label} has ${keys.length > 1 ? 'keys' : 'key'} ${keys.join(', ')} whose value is not masked in the log: ` +
+        'masking it would hide that text everywhere and drop job outputs that contain it. If the value is not secret, ' +
+        'add the key to input "mask-exclude"; if it is, store a real secret (at least 4 characters, not a number or boolean).');
+}
+/** Checks that each required key is present and non-empty; names every missing key at once. */
+function requireKeys(secret, required, role, why) {
+    const missing = required.filter(key => (secret.values[key] ?? '').trim() === '');
+    if (missing.length === 0)
+        return;
+    const list = missing.map(key => `"${key}"`).join(', ');
+    throw new errors/* ActionError */.lZ(`The ${secretSubject(role, secret.id)} has no value for ${list} (${why}). Set ${missing.length > 1 ? 'them' : 'it'} ` +
+        `in Secrets Manager, e.g. aws secretsmanager put-secret-value, or the console's "Edit" on the secret.`);
 }
 
 

@@ -13,6 +13,8 @@ export interface ActionInputs {
   requiredKeys: string[]
   appRequiredKeys: string[]
   maskExclude: string[]
+  /** A Parameter Store path whose parameters become outputs; empty: none. */
+  configPath: string
   /** The deployment secret's keys that may become environment variables; from the workflow only. */
   envKeys: string[]
   exportEnv: boolean
@@ -111,6 +113,19 @@ function rateInput(name: string, min: number): string {
   return value
 }
 
+/** A Parameter Store path as SSM takes it: "/" and names of letters, digits and . - _ */
+const CONFIG_PATH = /^\/(?:[A-Za-z0-9._-]+\/)*[A-Za-z0-9._-]*$/
+
+/** Input "config-path": empty (no configuration), or a Parameter Store path. */
+function configPathInput(): string {
+  const path = text('config-path')
+  if (path === '' || (CONFIG_PATH.test(path) && path.length <= 2048)) return path
+  throw new ActionError(
+    `Input "config-path" is "${path}", which is not a Parameter Store path: give one that starts with "/", ` +
+      'such as /fastapi/staging/ (letters, digits, ".", "-" and "_" between single slashes).'
+  )
+}
+
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/
 
 /** The secret key that receives the address: it is also an output, so it needs an output's name. */
@@ -177,6 +192,7 @@ export function readInputs(): ActionInputs {
     requiredKeys: listInput('required-keys'),
     appRequiredKeys: listInput('app-required-keys'),
     maskExclude: listInput('mask-exclude'),
+    configPath: configPathInput(),
     envKeys,
     exportEnv: booleanInput('export-env'),
     deploy,

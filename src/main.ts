@@ -10,6 +10,7 @@ import {
   STOPPED_DIFF_STATE,
   type CdkDeployPlan
 } from './deploy.js'
+import type { ConfigParameters } from './config.js'
 import { ActionError, failureMessage } from './errors.js'
 import { envName } from './env-names.js'
 import { OUTPUTS, exportSecret, secretEnvironment } from './export.js'
@@ -71,6 +72,27 @@ export async function run(overrides: Partial<Dependencies> = {}): Promise<void> 
   }
 }
 
+/** Input "config-path": the parameters under it, checked against the deployment secret's keys. */
+async function readConfig(
+  inputs: ActionInputs,
+  deployment: JsonSecret,
+  clients: AwsClients
+): Promise<ConfigParameters> {
+  // Loaded only here: with it comes the SSM client.
+  const { readConfigParameters } = await import('./config.js')
+  const config = await readConfigParameters(await clients.ssm(), inputs.configPath, {
+    secretId: deployment.id,
+    keys: Object.keys(deployment.values)
+  })
+  const names = Object.keys(config.values)
+  core.info(
+    names.length
+      ? `Read ${names.length} parameter${names.length === 1 ? '' : 's'} under "${inputs.configPath}" (input "config-path"), exported as step outputs: ${names.join(', ')}.`
+      : `No parameters under "${inputs.configPath}" (input "config-path"): no configuration outputs.`
+  )
+  return config
+}
+
 /** What the later phases will do, worked out and checked before anything changes. */
 interface Plan {
   /** The deployment secret as environment variables, for the CDK app and export-env. */
@@ -105,7 +127,8 @@ async function pipeline(
     versionId: deployment.versionId
   })
   requireKeys(deployment, inputs.requiredKeys, 'deployment', 'listed in input "required-keys"')
-  const plan = await planLaterPhases(inputs, deployment, deps.env)
+  const config = inputs.configPath ? await readConfig(inputs, deployment, clients) : undefined
+  const plan = await planLaterPhases(inputs, deployment, deps.env, config)
 
   if (inputs.appSecretId !== '') {
     const app = await readJsonSecret(clients.secretsManager, inputs.appSecretId, 'app')
@@ -121,7 +144,8 @@ async function pipeline(
   }
 
   exportSecret(deployment.id, deployment.values, inputs.exportEnv ? plan.secretEnv : undefined)
-  report.exportedKeys = Object.keys(deployment.values)
+  for (const [name, value] of Object.entries(config?.values ?? {})) core.setOutput(name, value)
+  report.exportedKeys = [...Object.keys(deployment.values), ...Object.keys(config?.values ?? {})]
   report.exportedEnv = inputs.exportEnv ? Object.keys(plan.secretEnv) : []
   core.info(
     `Read the deployment secret "${deployment.id}" (version ${deployment.versionId}): ` +
@@ -239,12 +263,13 @@ async function writeAddressBack(
 async function planLaterPhases(
   inputs: ActionInputs,
   deployment: JsonSecret,
-  env: NodeJS.ProcessEnv
+  env: NodeJS.ProcessEnv,
+  config?: ConfigParameters
 ): Promise<Plan> {
   const plan: Plan = {
     secretEnv:
       inputs.deploy || inputs.diff || inputs.exportEnv
-        ? secretEnvironment(deployment.id, deployment.values, inputs.envKeys)
+        ? secretEnvironment(deployment.id, deployment.values, inputs.envKeys, config)
         : {}
   }
   if (inputs.deploy || inputs.diff) {
