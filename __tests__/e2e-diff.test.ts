@@ -177,6 +177,25 @@ describe('deploy: diff, end to end', () => {
     expect(run.summary).not.toContain('my-key-pair')
   })
 
+  it('cuts a diff larger than 64 KiB in the output and the summary, saying so; the log has all of it', async () => {
+    const lines = Array.from(
+      { length: 1500 },
+      (_, i) => `[+] AWS::SSM::Parameter Flag${i} Flag${i}ABCDEF0123456789 `
+    )
+    const app = diffApp({ diff: 'update', diffLines: lines })
+    const run = await runBundle(diffInputs(app), aws.environment())
+    expect(run.code).toBe(0)
+    expect(Buffer.byteLength(run.outputs.diff)).toBeLessThan(65 * 1024)
+    expect(run.outputs.diff).toMatch(
+      /\n\[\.\.\. cut at 65536 bytes; the step's log has the whole diff\]$/
+    )
+    expect(run.outputs.diff).not.toContain('Flag1499')
+    expect(run.visibleLog).toContain('Flag1499ABCDEF0123456789')
+    // The verdict counts every resource, not only those in the part shown.
+    expect(run.summary).toContain('1501 resources change; nothing was deployed')
+    expect(run.summary).toContain('[... cut at 65536 bytes; the step&#39;s log has the whole diff]')
+  })
+
   it('fails with one clear message when cdk diff fails, changing nothing', async () => {
     const versions = aws.versionStages('FastAPIDeploymentSecrets')
     const app = diffApp({ diff: 'update' })
