@@ -46,6 +46,35 @@ if (config.record) {
   appendFileSync(resolve(config.record), JSON.stringify({ argv: process.argv, env }) + '\n')
 }
 
+/**
+ * The deployment (or the synthesis) never ends: like the real CLI, it runs the CDK app as a child
+ * process, which records each SIGINT and SIGTERM it gets in signalsFile and lives on after the
+ * ones it ignores. It says when its handlers are in place, so that no signal can come before them.
+ * @param {NodeJS.WritableStream} log @param {string} progress the line printed once both run
+ * @returns {Promise<never>}
+ */
+async function hang(log, progress) {
+  const appSource = `
+    const { appendFileSync } = require('node:fs')
+    const ignored = ${JSON.stringify(config.hang.appIgnores ?? [])}
+    for (const signal of ['SIGINT', 'SIGTERM'])
+      process.on(signal, () => {
+        appendFileSync(${JSON.stringify(resolve(config.hang.signalsFile ?? 'app-signals.log'))}, signal + '\\n')
+        if (!ignored.includes(signal)) process.exit(1)
+      })
+    console.log('ready')
+    setInterval(() => {}, 1000)`
+  const app = spawn(process.execPath, ['-e', appSource], {
+    stdio: ['ignore', 'pipe', 'ignore']
+  })
+  app.stdout.once('data', () => {
+    writeFileSync(resolve(config.hang.pidFile), JSON.stringify({ cli: process.pid, app: app.pid }))
+    log.write(`${progress} (waiting on the app, pid ${app.pid})\n`)
+  })
+  // The real CLI stops on SIGINT by Node's default; so does this stand-in, leaving its child.
+  return new Promise(() => setInterval(() => {}, 1000))
+}
+
 const [command, stack, ...rest] = argv
 if (!['deploy', 'diff'].includes(command) || !stack || stack.startsWith('-')) {
   process.stderr.write(
@@ -64,6 +93,7 @@ if (command === 'diff') {
   const out = rest.includes('--ci') ? process.stdout : process.stderr
   out.write(`\n✨  Synthesis time: 0.42s\n\n`)
   for (const line of config.print ?? []) out.write(`${line}\n`)
+  if (config.hang) await hang(out, `${stack}: synthesizing`)
   if (!config.stacks?.[stack]) {
     out.write(`❌ No stacks match the name(s) ${stack}\n`)
     process.exit(1)
@@ -100,31 +130,7 @@ log.write(
 
 for (const line of config.print ?? []) log.write(`${line}\n`)
 
-if (config.hang) {
-  // The app records each SIGINT and SIGTERM it gets in signalsFile, and lives on after the ones
-  // it ignores. It says when its handlers are in place, so that no signal can come before them.
-  const appSource = `
-    const { appendFileSync } = require('node:fs')
-    const ignored = ${JSON.stringify(config.hang.appIgnores ?? [])}
-    for (const signal of ['SIGINT', 'SIGTERM'])
-      process.on(signal, () => {
-        appendFileSync(${JSON.stringify(resolve(config.hang.signalsFile ?? 'app-signals.log'))}, signal + '\\n')
-        if (!ignored.includes(signal)) process.exit(1)
-      })
-    console.log('ready')
-    setInterval(() => {}, 1000)`
-  const app = spawn(process.execPath, ['-e', appSource], {
-    stdio: ['ignore', 'pipe', 'ignore']
-  })
-  app.stdout.once('data', () => {
-    writeFileSync(resolve(config.hang.pidFile), JSON.stringify({ cli: process.pid, app: app.pid }))
-    log.write(
-      `${stack}: CREATE_IN_PROGRESS AWS::EC2::Instance (waiting on the app, pid ${app.pid})\n`
-    )
-  })
-  // The real CLI stops on SIGINT by Node's default; so does this stand-in, leaving its child.
-  await new Promise(() => setInterval(() => {}, 1000))
-}
+if (config.hang) await hang(log, `${stack}: CREATE_IN_PROGRESS AWS::EC2::Instance`)
 
 if (config.concurrentEdit) {
   const { SecretsManagerClient, GetSecretValueCommand, PutSecretValueCommand } =
