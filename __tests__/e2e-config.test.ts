@@ -100,6 +100,18 @@ describe('config-path, end to end', () => {
     expect(run.outputs.api_token).toBe('secure-token-value')
   })
 
+  it('warns, naming the parameter, when a SecureString is too short to mask', async () => {
+    aws.parameters.put('/fastapi/staging/pin', '42', 'SecureString')
+    const run = await runBundle(configInputs(), aws.environment())
+    expect(run.code).toBe(0)
+    expect(run.outputs.pin).toBe('42')
+    expect(run.masks).not.toContain('42')
+    expect(run.commands.filter(c => c.name === 'warning').map(c => c.data)).toEqual([
+      'SecureString parameter "/fastapi/staging/pin" (a plain number) under input "config-path" cannot be masked in the log: ' +
+        'masking it would hide that text everywhere and drop job outputs that contain it. Store it as a String if it is not secret.'
+    ])
+  })
+
   it('is fine with an empty path, and says so', async () => {
     aws.parameters.put('/fastapi/production/log_level', 'warning-only')
     const run = await runBundle(configInputs(), aws.environment())
