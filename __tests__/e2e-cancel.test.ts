@@ -103,6 +103,31 @@ describe('a cancelled run', () => {
     expect(aws.callsOf('DescribeInstances')).toHaveLength(0)
   }, 30_000)
 
+  it('stops cdk diff (deploy: diff) and everything it started, and says nothing was changed', async () => {
+    const app = createCdkApp({
+      stacks: { [STACK]: {} },
+      diff: 'replacement',
+      hang: { pidFile: 'pids.json' }
+    })
+    const run = await runBundle(inputs(app, { deploy: 'diff' }), aws.environment(), {
+      cancelWhen: line => line.includes('waiting on the app')
+    })
+    const pids = JSON.parse(readFileSync(join(app.dir, 'pids.json'), 'utf8')) as {
+      cli: number
+      app: number
+    }
+    expect(running(pids.cli)).toBe(false)
+    expect(running(pids.app)).toBe(false)
+    expect(run.code).toBe(1)
+    expect(run.signalsSent).toEqual(['SIGINT'])
+    expect(errorLines(run)).toEqual([
+      '::error::The run was cancelled (SIGINT) during cdk diff of stack "FastAPIEC2Stack-Staging": the CDK CLI and ' +
+        'everything it started were stopped; cdk diff changes nothing: nothing was deployed, written back or restarted.'
+    ])
+    expect(run.outputs).not.toHaveProperty('changes')
+    expectSecretUntouched()
+  }, 30_000)
+
   it('sends the group SIGTERM at once when SIGTERM is the first signal the action gets', async () => {
     const app = createCdkApp({
       stacks: { [STACK]: { outputs } },

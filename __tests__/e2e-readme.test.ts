@@ -107,6 +107,10 @@ beforeEach(async () => {
     })
     aws.ssm.addAgent(instanceId)
   })
+  // The parameters of the config-path example's table.
+  aws.parameters.put('/fastapi/staging/log_level', 'info')
+  aws.parameters.put('/fastapi/staging/db/host', 'db.internal.example')
+  aws.parameters.put('/fastapi/staging/api/stripe/key', 'sk_live_stand_in_key', 'SecureString')
 })
 afterEach(() => aws.stop())
 

@@ -48,6 +48,18 @@ describe('the IAM policy', () => {
       'ec2:GetConsoleOutput',
       'secretsmanager:GetSecretValue'
     ])
+    const config = iamPolicy({
+      ...DEFAULT_POLICY_SETTINGS,
+      deploy: false,
+      restarts: [],
+      configPath: '/app/'
+    })
+    expect(actionsOf(config)).toEqual([
+      'kms:Decrypt',
+      'secretsmanager:GetSecretValue',
+      'ssm:GetParametersByPath'
+    ])
+    expect(config.Statement[1].Resource).toBe('arn:aws:ssm:*:*:parameter/app*')
     const noApp = iamPolicy({ ...DEFAULT_POLICY_SETTINGS, appSecret: '' })
     expect(noApp.Statement[0].Resource).toBe(DEFAULT_POLICY_SETTINGS.deploymentSecret)
   })
@@ -62,14 +74,35 @@ describe('secrets-deploy iam-policy', () => {
     await aws.stop()
   })
 
-  it('prints the policy for the default settings offline: the README one less the SSM statements', async () => {
+  it('prints the policy for the default settings offline: the README one less the SSM and config-path statements', async () => {
     const run = await runCli(aws, ['iam-policy', '--deploy', '--offline'])
     expect(run.code).toBe(0)
     const readme = readmePolicy() as ReturnType<typeof iamPolicy>
     expect(JSON.parse(run.stdout)).toEqual({
       ...readme,
-      Statement: readme.Statement.filter(s => ![s.Action].flat().some(a => a.startsWith('ssm:')))
+      Statement: readme.Statement.filter(
+        s => ![s.Action].flat().some(a => a.startsWith('ssm:') || a.startsWith('kms:'))
+      )
     })
+  })
+
+  it('adds the config-path statements with --config-path', async () => {
+    const run = await runCli(aws, [
+      'iam-policy',
+      '--restart',
+      'none',
+      '--offline',
+      '--config-path',
+      '/fastapi/prod/'
+    ])
+    expect(run.code).toBe(0)
+    const statements = JSON.parse(run.stdout).Statement
+    expect(statements.map((s: { Sid: string }) => s.Sid)).toEqual([
+      'ReadBothSecrets',
+      'ReadTheConfiguration',
+      'DecryptSecureStringParameters'
+    ])
+    expect(statements[1].Resource).toBe('arn:aws:ssm:*:*:parameter/fastapi/prod*')
   })
 
   it('names the real ARNs when it can look them up', async () => {

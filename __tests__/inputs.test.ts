@@ -58,7 +58,7 @@ describe('readInputs', () => {
   })
 
   it.each([
-    [{ deploy: 'yes' }, 'Input "deploy" must be true or false, not "yes".'],
+    [{ deploy: 'yes' }, 'Input "deploy" must be true, false or diff, not "yes".'],
     [{ deploy: 'true' }, 'Input "stack" is required when "deploy" is true'],
     [
       { deploy: 'false', 'ssh-port': '0' },

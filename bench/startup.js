@@ -8,6 +8,8 @@
 // Fleets: restart: ssm of 1 and of 50 instances (input "targets", max-concurrency 100%) on the
 // local endpoint, which runs each instance's command through /bin/sh; the 50 as a ratio to the 1.
 // Then the SSM requests per poll round (ListCommandInvocations) at 50 and 200 instances.
+// Also a secrets-only run with config-path (30 parameters, three pages), which loads the SSM
+// client, as a ratio to the plain secrets-only run; and deploy: diff (the CDK stand-in's diff).
 import { spawn } from 'node:child_process'
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -55,8 +57,9 @@ writeFileSync(knownHosts, `[${sshd.host}]:${sshd.port} ${sshd.hostPublicKey}\n`)
 writeFileSync(join(work, 'cdk.json'), '{}')
 writeFileSync(
   join(work, 'cdk-stand-in.json'),
-  JSON.stringify({ stacks: { S: { outputs: { Id: 'i-0abc1234def567890' } } } })
+  JSON.stringify({ stacks: { S: { outputs: { Id: 'i-0abc1234def567890' } } }, diff: 'replacement' })
 )
+for (let i = 0; i < 30; i++) aws.parameters.put(`/bench/config/p${i}`, `value-${i}`)
 
 const defaults = Object.fromEntries(
   Object.entries(parse(readFileSync(join(root, 'action.yml'), 'utf8')).inputs).map(
@@ -150,6 +153,21 @@ const cases = {
     ),
   'secrets only': () =>
     timed([join(root, 'dist/index.js')], bundleEnv({ deploy: 'false', restart: 'none' })),
+  'secrets + config-path': () =>
+    timed(
+      [join(root, 'dist/index.js')],
+      bundleEnv({ deploy: 'false', restart: 'none', 'config-path': '/bench/config/' })
+    ),
+  'deploy: diff': () =>
+    timed(
+      [join(root, 'dist/index.js')],
+      bundleEnv({
+        deploy: 'diff',
+        stack: 'S',
+        'working-directory': work,
+        'cdk-command': `node ${join(root, 'test-support/cdk-stand-in.js')}`
+      })
+    ),
   'deploy + write-back': () => {
     aws.putSecret('FastAPIDeploymentSecrets', {
       ec2_key_name: 'k',
@@ -214,6 +232,12 @@ for (const [name, xs] of Object.entries(samples)) {
 const restartRatio = median(samples['restart only']) / median(samples['ssh restart (OpenSSH)'])
 console.log(
   `restart only / OpenSSH's ssh doing the same restart and check: ${restartRatio.toFixed(2)}x (goal: at most 1.0x)`
+)
+console.log(
+  `  secrets + config-path / secrets only: ${(median(samples['secrets + config-path']) / median(samples['secrets only'])).toFixed(2)}x`
+)
+console.log(
+  `  deploy: diff / deploy + write-back: ${(median(samples['deploy: diff']) / median(samples['deploy + write-back'])).toFixed(2)}x`
 )
 const one = median(samples['ssm, 1 instance'])
 console.log(

@@ -26366,7 +26366,9 @@ const OUTPUTS = {
     secretVersionId: 'secret-version-id',
     stackOutputs: 'stack-outputs',
     stackChanged: 'stack-changed',
-    restarted: 'restarted'
+    restarted: 'restarted',
+    changes: 'changes',
+    diff: 'diff'
 };
 /** A secret key of one of these names would be overwritten by the action. */
 const ACTION_OUTPUTS = Object.values(OUTPUTS);
@@ -26412,16 +26414,21 @@ function checkEnvKeys(envKeys) {
 /**
  * The environment variables the deployment secret provides (for export-env and for the CDK app):
  * only the keys the workflow declared in "env-keys", never names the secret chooses. A declared
- * key the secret lacks is an error, so that a typo does not silently leave a variable unset.
+ * key the secret lacks is an error, so that a typo does not silently leave a variable unset. With
+ * input "config-path", the parameters' output names count as keys too (the same rule holds).
  */
-function secretEnvironment(secretId, values, envKeys) {
-    const missing = envKeys.filter(key => !(key in values));
+function secretEnvironment(secretId, values, envKeys, config) {
+    const all = { ...config?.values, ...values };
+    const missing = envKeys.filter(key => !(key in all));
     if (missing.length > 0) {
-        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ActionError */ .lZ(`The deployment secret "${secretId}" has no key${missing.length > 1 ? 's' : ''} ${missing.map(key => `"${key}"`).join(', ')}, ` +
+        const where = config
+            ? ` and no parameter under input "config-path" (${config.path}) is named so`
+            : '';
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ActionError */ .lZ(`The deployment secret "${secretId}" has no key${missing.length > 1 ? 's' : ''} ${missing.map(key => `"${key}"`).join(', ')}${where}, ` +
             'listed in input "env-keys" (the keys that become environment variables). Add ' +
-            `${missing.length > 1 ? 'them' : 'it'} to the secret, or remove ${missing.length > 1 ? 'them' : 'it'} from "env-keys".`);
+            `${missing.length > 1 ? 'them' : 'it'} to the secret${config ? ' or the path' : ''}, or remove ${missing.length > 1 ? 'them' : 'it'} from "env-keys".`);
     }
-    return Object.fromEntries(envKeys.map(key => [(0,_env_names_js__WEBPACK_IMPORTED_MODULE_1__/* .envName */ .pD)(key), values[key]]));
+    return Object.fromEntries(envKeys.map(key => [(0,_env_names_js__WEBPACK_IMPORTED_MODULE_1__/* .envName */ .pD)(key), all[key]]));
 }
 /** Sets one step output per key and, given the variables (secretEnvironment), exports them. */
 function exportSecret(secretId, values, env) {
@@ -26441,7 +26448,7 @@ function exportSecret(secretId, values, env) {
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _dirname_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1945);
 /* harmony import */ var _cancel_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(833);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2334);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7544);
 
 
 
@@ -26771,7 +26778,7 @@ function printUntrusted(line, write = stdoutWriter) {
 
 /***/ }),
 
-/***/ 2334:
+/***/ 7544:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -26840,6 +26847,89 @@ var promises_ = __nccwpck_require__(1455);
 var external_node_os_ = __nccwpck_require__(8161);
 // EXTERNAL MODULE: external "node:path"
 var external_node_path_ = __nccwpck_require__(6760);
+;// CONCATENATED MODULE: ./src/cdk-diff.ts
+/**
+ * What `cdk diff` says will change, read from the text it prints (its only output format): the
+ * resource lines of its "Resources" section, `[+]`/`[~]`/`[-]`, the resource type, the construct
+ * path and logical id, and the impact the CLI appends ("replace", "may be replaced", "destroy",
+ * "orphan"). The text comes from the CDK app's synthesis: it is data, never markup or commands.
+ */
+// eslint-disable-next-line no-control-regex
+const ANSI = /\u001b\[[0-9;]*[A-Za-z]/g;
+const ACTIONS = { '[+]': 'add', '[~]': 'update', '[-]': 'remove' };
+const RESOURCE_LINE = /^(\[[+~-]\]) (AWS::\S+|Custom::\S+|[A-Za-z0-9]+::\S+) (.+?)(?: (replace|may be replaced|destroy|orphan))?$/;
+const SECTION = /^(IAM Statement Changes|IAM Policy Changes|Security Group Changes|Parameters|Metadata|Mappings|Conditions|Resources|Outputs|Other Changes|Template)$/;
+function stripAnsi(text) {
+    return text.replace(ANSI, '');
+}
+function parseCdkDiff(output) {
+    const text = stripAnsi(output);
+    const resources = [];
+    let section = '';
+    let sections = 0;
+    for (const raw of text.split(/\r?\n/)) {
+        const line = raw.trimEnd();
+        if (SECTION.test(line)) {
+            section = line;
+            sections++;
+            continue;
+        }
+        if (section !== 'Resources')
+            continue;
+        const match = RESOURCE_LINE.exec(line);
+        if (!match)
+            continue;
+        resources.push({
+            action: ACTIONS[match[1]],
+            type: match[2],
+            id: match[3],
+            impact: (match[4] ?? '')
+        });
+    }
+    // An unchanged stack prints "There were no differences" and no section at all.
+    return { changes: sections > 0, resources, text };
+}
+/** The resources a reviewer must look at: replaced (a new instance means a new address) or gone. */
+function riskyChanges(diff) {
+    return diff.resources.filter(resource => resource.impact === 'replace' ||
+        resource.impact === 'may be replaced' ||
+        resource.impact === 'destroy' ||
+        (resource.action === 'remove' && resource.impact !== 'orphan'));
+}
+/** One line: "3 resources change, 1 is replaced, 1 is destroyed", or "no changes". */
+function verdict(diff) {
+    if (!diff.changes)
+        return 'no changes';
+    const count = diff.resources.length;
+    const replaced = diff.resources.filter(r => r.impact === 'replace').length;
+    const mayBe = diff.resources.filter(r => r.impact === 'may be replaced').length;
+    const destroyed = diff.resources.filter(r => r.impact === 'destroy' || (r.action === 'remove' && r.impact === '')).length;
+    const parts = [
+        count === 0
+            ? 'no resource changes (outputs or other settings do)'
+            : `${count} resource${count === 1 ? '' : 's'} change${count === 1 ? 's' : ''}`
+    ];
+    if (replaced)
+        parts.push(`${replaced} ${replaced === 1 ? 'is' : 'are'} replaced`);
+    if (mayBe)
+        parts.push(`${mayBe} may be replaced`);
+    if (destroyed)
+        parts.push(`${destroyed} ${destroyed === 1 ? 'is' : 'are'} destroyed`);
+    return parts.join(', ');
+}
+/** How a risky change reads in a warning. */
+function describeRisk(resource) {
+    const what = resource.impact === 'may be replaced'
+        ? 'may be replaced'
+        : resource.impact === 'replace'
+            ? 'will be replaced'
+            : 'will be destroyed';
+    const hint = resource.type === 'AWS::EC2::Instance' && what !== 'will be destroyed'
+        ? ' (a new instance has a new address; the write-back records it)'
+        : '';
+    return `${resource.type} ${resource.id} ${what}${hint}`;
+}
+
 // EXTERNAL MODULE: ./node_modules/shell-quote/index.js
 var shell_quote = __nccwpck_require__(6591);
 ;// CONCATENATED MODULE: ./src/command-line.ts
@@ -26866,7 +26956,7 @@ function splitArguments(text, inputName) {
 }
 
 // EXTERNAL MODULE: ./src/lines.ts + 1 modules
-var lines = __nccwpck_require__(1300);
+var src_lines = __nccwpck_require__(1300);
 // EXTERNAL MODULE: ./src/log.ts
 var log = __nccwpck_require__(5625);
 // EXTERNAL MODULE: external "node:child_process"
@@ -26910,8 +27000,8 @@ async function runProcessGroup(options) {
     // Later errors (a failed kill) are seen through the group checks below, not as a crash.
     child.on('error', () => undefined);
     const pgid = child.pid;
-    const out = new lines/* LineSplitter */.g3(options.onLine);
-    const err = new lines/* LineSplitter */.g3(options.onLine);
+    const out = new src_lines/* LineSplitter */.g3(options.onLine);
+    const err = new src_lines/* LineSplitter */.g3(options.onLine);
     child.stdout.on('data', (chunk) => out.write(chunk));
     child.stderr.on('data', (chunk) => err.write(chunk));
     const drained = Promise.all([
@@ -27019,9 +27109,11 @@ function delay(ms, options = {}) {
 
 
 
-// The action owns these: another value would make it read the wrong file or wait for a prompt.
-// The CLI's parser also takes them in camel case and "-Ofile" form.
-const OWNED_FLAGS = new Set(['outputsfile', 'requireapproval', 'ci']);
+
+// The action owns these: another value would make it read the wrong file, wait for a prompt, or
+// (cdk diff --fail) fail the run because the stack differs. The CLI's parser also takes them in
+// camel case and "-Ofile" form. cdk-args is shared by both commands, so both refuse all of them.
+const OWNED_FLAGS = new Set(['outputsfile', 'requireapproval', 'ci', 'fail']);
 function ownedFlag(arg) {
     if (/^-O./.test(arg) || arg === '-O')
         return '-O';
@@ -27030,6 +27122,14 @@ function ownedFlag(arg) {
 }
 /** Builds and checks the cdk deploy command line from the inputs. */
 function planCdkDeploy(inputs, env) {
+    return planCdk(inputs, env, 'deploy');
+}
+/**
+ * Builds and checks the command line of cdk deploy or cdk diff from the inputs: the same CLI,
+ * directory and cdk-args; only the flags the action owns differ (cdk diff takes no outputs file
+ * and asks for no approval).
+ */
+function planCdk(inputs, env, command) {
     const [tool, ...toolArgs] = splitArguments(inputs.cdkCommand, 'cdk-command');
     if (!tool) {
         throw new errors/* ActionError */.lZ('Input "cdk-command" is empty: give how to call the CDK CLI, e.g. "npx --no-install cdk".');
@@ -27041,6 +27141,10 @@ function planCdkDeploy(inputs, env) {
     const cwd = (0,external_node_path_.resolve)(inputs.workingDirectory);
     if (!(0,external_node_fs_.existsSync)(cwd)) {
         throw new errors/* ActionError */.lZ(`Input "working-directory" is "${inputs.workingDirectory}", which does not exist.`);
+    }
+    if (command === 'diff') {
+        const args = [...toolArgs, 'diff', inputs.stack, '--ci', ...extra];
+        return { command, stack: inputs.stack, cwd, tool, args };
     }
     const outputsFile = (0,external_node_path_.join)(env.RUNNER_TEMP || (0,external_node_os_.tmpdir)(), `cdk-outputs-${(0,external_node_crypto_.randomUUID)()}.json`);
     const args = [
@@ -27054,7 +27158,7 @@ function planCdkDeploy(inputs, env) {
         outputsFile,
         ...extra
     ];
-    return { stack: inputs.stack, cwd, tool, args, outputsFile };
+    return { command, stack: inputs.stack, cwd, tool, args, outputsFile };
 }
 // The step's file commands: a CDK app that wrote to them could set the action's outputs.
 const STEP_FILES = [
@@ -27084,27 +27188,51 @@ const STOPPED_DEPLOY_STATE = 'the CDK CLI and everything it started were stopped
 // on a runner (it sees CI and GITHUB_ACTIONS). The CDK app could print the same line: it can only
 // make the output read false, and the app is the workflow's own code.
 const NO_CHANGES = /^\s*✅\s+(.+?) \(no changes\)\s*$/;
-// eslint-disable-next-line no-control-regex
-const COLOUR = /\u001b\[[0-9;]*m/g;
 /** Whether a line the CLI printed says that `stack` had no changes. */
 function saysNoChanges(line, stack) {
-    const name = NO_CHANGES.exec(line.replace(COLOUR, ''))?.[1];
+    const name = NO_CHANGES.exec(stripAnsi(line))?.[1];
     return (name !== undefined &&
         (name === stack || name.startsWith(`${stack} (`) || name.endsWith(` (${stack})`)));
 }
+/** What stopping cdk diff part-way leaves behind: nothing, it only reads. */
+const STOPPED_DIFF_STATE = 'the CDK CLI and everything it started were stopped; cdk diff changes nothing: nothing was deployed, written back or restarted';
 /**
  * Runs cdk deploy and returns the stack's outputs from the file the CLI wrote, and whether it
  * changed the stack. The CLI runs in a process group of its own, so that a cancelled run or input
  * "deploy-timeout" stops all of it.
  */
 async function cdkDeploy(plan, env, options) {
+    let changed = true;
+    try {
+        await runCdk(plan, env, {
+            ...options,
+            onLine: line => {
+                if (saysNoChanges(line, plan.stack))
+                    changed = false;
+            }
+        });
+        return { outputs: await readStackOutputs(plan.outputsFile, plan.stack), changed };
+    }
+    finally {
+        if (plan.outputsFile)
+            await (0,promises_.rm)(plan.outputsFile, { force: true });
+    }
+}
+/**
+ * Runs the planned command (cdk deploy or cdk diff) and resolves once it exited 0. Every line it
+ * prints goes to the log through UntrustedOutput, and to `options.onLine` when given.
+ */
+async function runCdk(plan, env, options) {
     // One pause of the runner's command processing around the whole run: no line the CLI prints is
     // obeyed as a workflow command, and the masks registered meanwhile lift it only for themselves.
     const out = new log/* UntrustedOutput */.Qb();
-    const tail = new lines/* OutputTail */.gY();
-    let changed = true;
+    const tail = new src_lines/* OutputTail */.gY();
     const limit = (0,cancel/* withTimeout */.wj)(options.signal, options.timeoutSeconds, 'deploy-timeout');
-    core/* startGroup */.Oh(`cdk deploy ${plan.stack}`);
+    const name = `cdk ${plan.command}`;
+    const untouched = plan.command === 'diff'
+        ? 'nothing was deployed, written back or restarted'
+        : 'nothing was written back or restarted';
+    core/* startGroup */.Oh(`${name} ${plan.stack}`);
     let result;
     try {
         core/* info */.pq(`[command]${plan.tool} ${plan.args.join(' ')}`);
@@ -27119,8 +27247,7 @@ async function cdkDeploy(plan, env, options) {
                     out.command(() => (0,log/* maskSecret */.$l)(value));
                 out.line(line);
                 tail.add(line);
-                if (saysNoChanges(line, plan.stack))
-                    changed = false;
+                options.onLine?.(line);
             }
         }));
     }
@@ -27133,21 +27260,16 @@ async function cdkDeploy(plan, env, options) {
         limit.dispose();
         core/* endGroup */.N4();
     }
-    try {
-        if (result.stopped)
-            throw new cancel/* StoppedError */.Ko((0,cancel/* stopRequest */.qr)(limit.signal), STOPPED_DEPLOY_STATE);
-        if (result.exitCode !== 0) {
-            const how = result.exitCode === null
-                ? `was ended by ${result.exitSignal}`
-                : `failed with exit code ${result.exitCode}`;
-            throw new errors/* ActionError */.lZ(`cdk deploy of stack "${plan.stack}" ${how}; nothing was written back or restarted. ` +
-                missingCliHint(plan, tail) +
-                `Its last error lines:\n${tail.errorLines()}`);
-        }
-        return { outputs: await readStackOutputs(plan.outputsFile, plan.stack), changed };
+    if (result.stopped) {
+        throw new cancel/* StoppedError */.Ko((0,cancel/* stopRequest */.qr)(limit.signal), plan.command === 'diff' ? STOPPED_DIFF_STATE : STOPPED_DEPLOY_STATE);
     }
-    finally {
-        await (0,promises_.rm)(plan.outputsFile, { force: true });
+    if (result.exitCode !== 0) {
+        const how = result.exitCode === null
+            ? `was ended by ${result.exitSignal}`
+            : `failed with exit code ${result.exitCode}`;
+        throw new errors/* ActionError */.lZ(`${name} of stack "${plan.stack}" ${how}; ${untouched}. ` +
+            missingCliHint(plan, tail) +
+            `Its last error lines:\n${tail.errorLines()}`);
     }
 }
 // What npm prints when `npx --no-install cdk` finds no CDK CLI installed where it runs: it asks the
@@ -27244,6 +27366,16 @@ function rateInput(name, min) {
     }
     return value;
 }
+/** A Parameter Store path as SSM takes it: "/" and names of letters, digits and . - _ */
+const CONFIG_PATH = /^\/(?:[A-Za-z0-9._-]+\/)*[A-Za-z0-9._-]*$/;
+/** Input "config-path": empty (no configuration), or a Parameter Store path. */
+function configPathInput() {
+    const path = inputs_text('config-path');
+    if (path === '' || (CONFIG_PATH.test(path) && path.length <= 2048))
+        return path;
+    throw new errors/* ActionError */.lZ(`Input "config-path" is "${path}", which is not a Parameter Store path: give one that starts with "/", ` +
+        'such as /fastapi/staging/ (letters, digits, ".", "-" and "_" between single slashes).');
+}
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
 /** An input that names a key of the deployment secret: every key is also an output. */
 function secretKeyInput(name) {
@@ -27254,15 +27386,25 @@ function secretKeyInput(name) {
     }
     return key;
 }
+/** Input "deploy": true, false or diff (a preview). */
+function deployInput() {
+    const value = inputs_text('deploy').toLowerCase();
+    if (value === 'diff')
+        return { deploy: false, diff: true };
+    if (value === 'true' || value === 'false')
+        return { deploy: value === 'true', diff: false };
+    throw new errors/* ActionError */.lZ(`Input "deploy" must be true, false or diff, not "${inputs_text('deploy')}".`);
+}
 function readInputs() {
-    const deploy = booleanInput('deploy');
+    const { deploy, diff } = deployInput();
     const stack = inputs_text('stack');
-    if (deploy && stack === '') {
-        throw new errors/* ActionError */.lZ('Input "stack" is required when "deploy" is true: name the CDK stack to deploy, or set deploy: false.');
+    const mode = diff ? 'diff' : 'true';
+    if ((deploy || diff) && stack === '') {
+        throw new errors/* ActionError */.lZ(`Input "stack" is required when "deploy" is ${mode}: name the CDK stack to ${diff ? 'preview' : 'deploy'}, or set deploy: false.`);
     }
-    if (deploy && listInput('targets').length > 0) {
-        throw new errors/* ActionError */.lZ('Input "targets" is for deploy: false; with deploy: true the action restarts every instance of the stack. ' +
-            'Remove "targets", or set deploy: false.');
+    if ((deploy || diff) && listInput('targets').length > 0) {
+        throw new errors/* ActionError */.lZ(`Input "targets" is for deploy: false; with deploy: ${mode} the action ` +
+            `${diff ? 'restarts nothing' : 'restarts every instance of the stack'}. Remove "targets", or set deploy: false.`);
     }
     const deploymentSecretId = inputs_text('deployment-secret-id');
     if (deploymentSecretId === '') {
@@ -27280,6 +27422,7 @@ function readInputs() {
     const passphrase = core/* getInput */.V4('ssh-passphrase', { trimWhitespace: false });
     const envKeys = listInput('env-keys');
     (0,src_export/* checkEnvKeys */.kC)(envKeys);
+    const restart = choiceInput('restart', ['ssh', 'ssm', 'none']);
     // Inputs from `${{ secrets.X }}` are masked by the runner, but not line by line on every runner.
     for (const value of [privateKey, passphrase])
         (0,log/* maskSecret */.$l)(value);
@@ -27289,9 +27432,12 @@ function readInputs() {
         requiredKeys: listInput('required-keys'),
         appRequiredKeys: listInput('app-required-keys'),
         maskExclude: listInput('mask-exclude'),
+        configPath: configPathInput(),
         envKeys,
         exportEnv: booleanInput('export-env'),
         deploy,
+        diff,
+        failOnReplace: booleanInput('fail-on-replace'),
         stack,
         workingDirectory: inputs_text('working-directory') || '.',
         cdkCommand: inputs_text('cdk-command'),
@@ -27305,7 +27451,8 @@ function readInputs() {
         hostKey: secretKeyInput('host-key'),
         userKey: secretKeyInput('user-key'),
         targets: listInput('targets'),
-        restart: choiceInput('restart', ['ssh', 'ssm', 'none']),
+        // A preview restarts nothing, whatever "restart" says (its default is ssh): see main.ts.
+        restart: diff ? 'none' : restart,
         service: inputs_text('service'),
         ssh: {
             privateKey,
@@ -27519,7 +27666,7 @@ const TIMED_OUT = 124;
 // later, covers a host that does not answer at all.
 const BACKSTOP_MS = 5_000;
 // Room left for the splitter's "[... N more bytes of this line cut]" within the log's line limit.
-const SPLIT_LINE_BYTES = lines/* MAX_LINE_BYTES */.Oc - 64;
+const SPLIT_LINE_BYTES = src_lines/* MAX_LINE_BYTES */.Oc - 64;
 const LINES_IN_MESSAGE = 20;
 const BYTES_PER_QUOTED_LINE = 1024;
 const TAIL_BYTES = 64 * 1024;
@@ -27548,8 +27695,8 @@ async function runSteps(connection, steps, timeoutMs, write) {
     const outcomes = steps.map(() => ({
         code: null,
         signal: null,
-        stdout: new lines/* OutputTail */.gY(TAIL_BYTES),
-        stderr: new lines/* OutputTail */.gY(TAIL_BYTES)
+        stdout: new src_lines/* OutputTail */.gY(TAIL_BYTES),
+        stderr: new src_lines/* OutputTail */.gY(TAIL_BYTES)
     }));
     let current = 0;
     const { where } = connection;
@@ -27624,7 +27771,7 @@ function markedLines(marker, output, onMarker, keep) {
         output.line(line);
         keep(line, step);
     };
-    return new lines/* LineSplitter */.g3(line => {
+    return new src_lines/* LineSplitter */.g3(line => {
         const match = pattern.exec(line);
         if (match) {
             heldBlank = false;
@@ -27802,6 +27949,608 @@ async function hostKeyCheck(inputs, target, clients, sleep) {
     return { kind: 'console', instanceId, keys };
 }
 
+// EXTERNAL MODULE: ./src/secrets.ts + 1 modules
+var secrets = __nccwpck_require__(9036);
+;// CONCATENATED MODULE: ./src/preview.ts
+
+
+
+
+
+
+
+/**
+ * The `diff` output and the summary's copy of it. A step output may hold 1 MiB and a job summary
+ * as much in all; a diff larger than this is cut, saying so, and the log has all of it.
+ */
+const MAX_DIFF_BYTES = 64 * 1024;
+/** What is kept of the CLI's output to parse: far more than any stack's diff, still bounded. */
+const MAX_COLLECTED_BYTES = 4 * 1024 * 1024;
+/**
+ * Runs cdk diff of the planned stack (deploy: diff) and reports what would change: outputs
+ * `changes` and `diff`, a warning per resource replaced or destroyed, and with `failOnReplace` a
+ * failure naming them. Nothing is deployed, written back or restarted.
+ */
+async function previewStack(plan, env, options) {
+    const lines = [];
+    let collected = 0;
+    let overflow = false;
+    await runCdk(plan, env, {
+        ...options,
+        onLine: line => {
+            collected += Buffer.byteLength(line) + 1;
+            if (collected <= MAX_COLLECTED_BYTES)
+                lines.push(line);
+            else
+                overflow = true;
+        }
+    });
+    const output = lines.join('\n');
+    const diff = parseCdkDiff(output);
+    // The diff starts at "Stack <name>"; what comes before is the synthesis' own chatter.
+    const start = diff.text.split('\n').findIndex(line => /^Stack \S/.test(line));
+    const body = (start > 0 ? diff.text.split('\n').slice(start).join('\n') : diff.text).trim();
+    // The output may end up in a pull-request comment: no registered value goes with it.
+    const clean = (0,log/* redact */.E$)(body);
+    const cut = (0,src_lines/* truncateUtf8 */.Ck)(clean, MAX_DIFF_BYTES);
+    const text = cut === clean && !overflow
+        ? clean
+        : `${cut}\n[... cut at ${MAX_DIFF_BYTES} bytes; the step's log has the whole diff]`;
+    const risky = riskyChanges(diff);
+    const report = {
+        stack: plan.stack,
+        verdict: verdict(diff),
+        risks: risky.map(describeRisk),
+        text
+    };
+    options.onReport(report);
+    core/* setOutput */.uH(src_export/* OUTPUTS */.py.changes, String(diff.changes));
+    core/* setOutput */.uH(src_export/* OUTPUTS */.py.diff, text);
+    core/* info */.pq(`cdk diff of stack "${plan.stack}": ${(0,log/* quoteUntrusted */.X0)(report.verdict)}. Nothing was deployed, written back or restarted.`);
+    for (const risk of report.risks)
+        core/* warning */.$e((0,log/* quoteUntrusted */.X0)(risk));
+    if (options.failOnReplace && risky.length > 0) {
+        throw new errors/* ActionError */.lZ(`cdk diff of stack "${plan.stack}" replaces or destroys ${risky.length} resource${risky.length === 1 ? '' : 's'}: ` +
+            `${risky.map(r => (0,log/* quoteUntrusted */.X0)(`${r.type} ${r.id}`, 300)).join(', ')}. ` +
+            'Input "fail-on-replace" is true: review the change, or set fail-on-replace: false to let it pass.');
+    }
+}
+
+;// CONCATENATED MODULE: ./src/summary.ts
+
+
+
+function newReport() {
+    return { secretsRead: [], exportedKeys: [], exportedEnv: [] };
+}
+/** GitHub drops a step summary over 1 MiB; the failure is the only part that can be long. */
+const MAX_FAILURE_BYTES = 16 * 1024;
+const MAX_VALUE_BYTES = 512;
+const MAX_PREVIEW_BYTES = 128 * 1024;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g;
+function escapeHtml(text) {
+    return text.replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+}
+/**
+ * One value inside the summary's HTML: on one line (a blank line would end the HTML block and
+ * let what follows render as markdown), without control characters, bounded, escaped.
+ */
+function inline(text) {
+    const flat = text.replace(/\s+/g, ' ').replace(CONTROL, '');
+    const cut = (0,src_lines/* truncateUtf8 */.Ck)(flat, MAX_VALUE_BYTES);
+    return escapeHtml(cut === flat ? flat : `${cut} [...]`);
+}
+/** Ids, versions and names the action built or the workflow gave: shown as they are. */
+const code = (text) => `<code>${inline(text)}</code>`;
+/** Text that may quote a value (an address from the secret, what a program printed). */
+const quoted = (text) => inline((0,log/* redact */.E$)(text));
+/**
+ * The failure message in a <pre> block: CommonMark ends that kind of HTML block only at its
+ * closing tag, which escaping keeps out of the text, so no line of it can become markdown.
+ */
+function failureBlock(message) {
+    // The blank line ends the <p> block, so that <pre> starts a block of its own (a <p> block would
+    // end at the first blank line of the message, and the rest would render as markdown).
+    return `<p><strong>Failed:</strong></p>\n\n${preBlock(message, MAX_FAILURE_BYTES)}`;
+}
+/** Text of many lines as one <pre> block (see failureBlock): redacted, bounded, escaped. */
+function preBlock(text, maxBytes) {
+    const clean = (0,log/* redact */.E$)(text)
+        .replace(/\r\n|\r/g, '\n')
+        .replace(CONTROL, '');
+    const cut = (0,src_lines/* truncateUtf8 */.Ck)(clean, maxBytes);
+    const shown = cut === clean ? clean : `${cut}\n[... cut at ${maxBytes} bytes]`;
+    return `<pre>${escapeHtml(shown)}</pre>`;
+}
+/** deploy: diff: the verdict, a warning per resource replaced or destroyed, the diff folded. */
+function previewBlock(p) {
+    const risks = p.risks.map(risk => `<p>:warning: ${quoted(risk)}</p>`).join('\n');
+    return (`<p>cdk diff of stack ${code(p.stack)}: ${quoted(p.verdict)}; nothing was deployed</p>\n` +
+        (risks ? `${risks}\n` : '') +
+        // The diff is bounded before it gets here (MAX_DIFF_BYTES); the limit below only guards.
+        // Blank lines around <pre>, for the same reason as in failureBlock.
+        `<details><summary>The diff</summary>\n\n${preBlock(p.text, MAX_PREVIEW_BYTES)}\n\n</details>`);
+}
+/** Writes the job summary, when the runner gave a summary file. */
+async function writeSummary(report, env = process.env) {
+    if (!env.GITHUB_STEP_SUMMARY)
+        return;
+    const summary = core/* summary */.z.addHeading('secrets-deploy-action', 3);
+    if (report.failure)
+        summary.addRaw(failureBlock(report.failure), true);
+    if (report.secretsRead.length > 0) {
+        summary.addTable([
+            [
+                { data: 'secret', header: true },
+                { data: 'id', header: true },
+                { data: 'version', header: true }
+            ],
+            ...report.secretsRead.map(s => [inline(s.role), code(s.id), code(s.versionId)])
+        ]);
+    }
+    if (report.exportedKeys.length > 0) {
+        summary.addRaw(`<p>Exported as step outputs: ${report.exportedKeys.map(code).join(', ')}</p>`, true);
+    }
+    if (report.exportedEnv.length > 0) {
+        summary.addRaw(`<p>Exported as environment variables: ${report.exportedEnv.map(code).join(', ')}</p>`, true);
+    }
+    if (report.deploy) {
+        const d = report.deploy;
+        summary.addRaw(`<p>Deployed stack ${code(d.stack)}: instance ${code(d.instanceId)} at <code>${quoted(d.address)}</code></p>`, true);
+    }
+    if (report.preview)
+        summary.addRaw(previewBlock(report.preview), true);
+    if (report.writeBack) {
+        const w = report.writeBack;
+        summary.addRaw(w.changed
+            ? `<p>Wrote the address into ${code(w.key)}: new secret version ${code(w.versionId)}</p>`
+            : `<p>${code(w.key)} already held the address: the secret was not changed</p>`, true);
+    }
+    if (report.restart) {
+        const r = report.restart;
+        summary.addRaw(`<p>Restart of ${code(r.unit)} on <code>${quoted(r.host)}</code>: ${quoted(r.result)}</p>`, true);
+    }
+    if (report.fleet) {
+        const f = report.fleet;
+        const ok = f.results.filter(r => r.status === 'Success').length;
+        summary.addRaw(`<p>Restart of ${code(f.unit)} with SSM Run Command ${f.commandIds.map(code).join(', ')}: ` +
+            `${ok} of ${f.results.length} instances succeeded</p>`, true);
+        summary.addTable([
+            ['instance', 'status', 'exit code', 'duration'].map(data => ({ data, header: true })),
+            ...f.results.map(r => [
+                code(r.instanceId),
+                inline(r.status),
+                // An empty cell would come out as an unclosed <td> from core.summary.
+                r.exitCode === undefined ? '-' : inline(String(r.exitCode)),
+                r.durationMs === undefined ? '-' : inline(`${(r.durationMs / 1000).toFixed(1)} s`)
+            ])
+        ]);
+    }
+    await summary.write();
+}
+
+;// CONCATENATED MODULE: ./src/writeback.ts
+
+
+
+
+
+
+/** The label a new version carries until it is made current; at most one version holds it. */
+const PENDING_STAGE = 'SECRETS-DEPLOY-PENDING';
+const CURRENT_STAGE = 'AWSCURRENT';
+const MAX_MERGES = 5;
+/** The keys after the edit, or undefined when the edit changes nothing. */
+function applyEdit(values, edit) {
+    let next;
+    if ('replace' in edit) {
+        next = { ...edit.replace };
+    }
+    else {
+        next = { ...values, ...('set' in edit ? edit.set : {}) };
+        for (const key of edit.unset ?? [])
+            delete next[key];
+    }
+    const same = Object.keys(next).length === Object.keys(values).length &&
+        Object.entries(next).every(([key, value]) => values[key] === value);
+    return same ? undefined : next;
+}
+/**
+ * Writes an edit to a secret without losing a concurrent write. Secrets Manager has no conditional
+ * put, but moving AWSCURRENT with UpdateSecretVersionStage names the version it is taken from, and
+ * fails when another writer has moved it since: a compare-and-swap. So the new version is put
+ * under a label of its own, then swapped in; if the swap fails, the current version is read
+ * again, the edit applied to it, and the swap tried again.
+ *
+ * When `context.signal` aborts, it stops where no half-done write is left: before a version is
+ * put, or, once one is, after the swap (which goes on: the deploy it records has happened) or
+ * after undoing the version when a concurrent writer refused the swap. AWSCURRENT moves in one
+ * call or not at all.
+ */
+async function writeEdit(client, readSecret, edit, context) {
+    const subject = (0,secrets/* secretSubject */.j0)(context.role, readSecret.id);
+    let base = readSecret;
+    for (let merge = 0; merge < MAX_MERGES; merge++) {
+        const values = applyEdit(base.values, edit);
+        if (!values)
+            return { changed: false, versionId: base.versionId };
+        (0,cancel/* throwIfStopped */.$J)(context.signal);
+        const versionId = await putPending(client, base.id, values, context.role);
+        const refused = await swapCurrent(client, base, versionId, context.role);
+        if (!refused) {
+            await clearPending(client, base.id, versionId, context);
+            return { changed: true, versionId };
+        }
+        const current = await context.reread();
+        if (current.versionId === versionId) {
+            // The swap went through, but its answer was lost and the SDK's retry was refused.
+            await clearPending(client, base.id, versionId, context);
+            return { changed: true, versionId };
+        }
+        if (current.versionId === base.versionId)
+            throw unswapped(refused, base.id, versionId, context.role);
+        if (context.signal?.aborted) {
+            await clearPending(client, base.id, versionId, context);
+            throw new cancel/* StoppedError */.Ko((0,cancel/* stopRequest */.qr)(context.signal), `another writer changed the ${subject} during the write, so ${context.who}'s version ${versionId} was ` +
+                `given up (never current, its label removed): it did not ${context.what}`);
+        }
+        if ('replace' in edit) {
+            throw new errors/* ActionError */.lZ(`The ${subject} changed (now version ${current.versionId}) after ${context.who} read version ` +
+                `${base.versionId}; nothing was written, to keep that change. Check the new version, then ${context.again.replace(/^./, c => c.toLowerCase())}.`);
+        }
+        context.note(`The ${subject} changed while ${context.who} ${context.during}; merging ${context.merged} into the new version.`);
+        base = current;
+    }
+    throw new errors/* ActionError */.lZ(`The ${subject} kept changing while ${context.who} tried to ${context.what} (${MAX_MERGES} tries); ` +
+        `nothing was overwritten. ${context.again} once the other writers are done.`);
+}
+/** Sets one key of the deployment secret (the instance address) with writeEdit. */
+async function writeKeyBack(client, readSecret, key, value, maskExclude, signal) {
+    return writeEdit(client, readSecret, { set: { [key]: value } }, {
+        role: 'deployment',
+        what: `set "${key}"`,
+        merged: `"${key}"`,
+        who: 'this run',
+        during: 'deployed',
+        again: 'Re-run the job',
+        note: message => core/* info */.pq(message),
+        reread: () => (0,secrets/* readJsonSecret */.b8)(client, readSecret.id, 'deployment', maskExclude),
+        signal
+    });
+}
+async function putPending(client, secretId, values, role) {
+    const versionId = (0,external_node_crypto_.randomUUID)();
+    try {
+        await client.send(new dist_cjs/* PutSecretValueCommand */.cp({
+            SecretId: secretId,
+            SecretString: JSON.stringify(values),
+            ClientRequestToken: versionId,
+            VersionStages: [PENDING_STAGE]
+        }));
+    }
+    catch (error) {
+        throw (0,errors/* describeAwsError */.Pp)(error, (0,secrets/* secretCall */.tY)('PutSecretValue', role, secretId));
+    }
+    return versionId;
+}
+/**
+ * Moves AWSCURRENT from the version this run read to the new one. Returns the refusal when the
+ * service says the label is elsewhere, which is how a concurrent writer shows; throws otherwise.
+ */
+async function swapCurrent(client, base, versionId, role) {
+    try {
+        await client.send(new dist_cjs/* UpdateSecretVersionStageCommand */.be({
+            SecretId: base.id,
+            VersionStage: CURRENT_STAGE,
+            MoveToVersionId: versionId,
+            RemoveFromVersionId: base.versionId
+        }));
+        return undefined;
+    }
+    catch (error) {
+        if (error.name === 'InvalidParameterException')
+            return error;
+        throw unswapped(error, base.id, versionId, role);
+    }
+}
+function unswapped(error, secretId, versionId, role) {
+    return (0,errors/* describeAwsError */.Pp)(error, {
+        ...(0,secrets/* secretCall */.tY)('UpdateSecretVersionStage', role, secretId),
+        subject: `${(0,secrets/* secretSubject */.j0)(role, secretId)} (version ${versionId} was stored but not made current: the secret is unchanged)`
+    });
+}
+/**
+ * Takes the pending label off the version that is now current. It may already have moved on to a
+ * concurrent writer's version, and a leftover label is harmless: no need to warn.
+ */
+async function clearPending(client, secretId, versionId, context) {
+    try {
+        await client.send(new dist_cjs/* UpdateSecretVersionStageCommand */.be({
+            SecretId: secretId,
+            VersionStage: PENDING_STAGE,
+            RemoveFromVersionId: versionId
+        }));
+    }
+    catch (error) {
+        context.note(`Could not remove the label ${PENDING_STAGE} from version ${versionId} of "${secretId}": ${(0,errors/* describeAwsError */.Pp)(error, (0,secrets/* secretCall */.tY)('UpdateSecretVersionStage', context.role, secretId)).message}`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/main.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+const defaultDependencies = {
+    env: process.env,
+    awsClients: createAwsClients,
+    sleep: ms => new Promise(resolve => setTimeout(resolve, ms)),
+    signal: new AbortController().signal
+};
+/** The action's entry point: runs every phase, and turns any failure into one clear message. */
+async function run(overrides = {}) {
+    const given = { ...defaultDependencies, ...overrides };
+    // Every wait is a safe point to stop at.
+    const deps = { ...given, sleep: (0,cancel/* stoppableSleep */.Yu)(given.sleep, given.signal) };
+    const report = newReport();
+    const phases = new cancel/* PhaseTracker */.kZ(deps.signal);
+    try {
+        // Set first, so that a workflow reading it after a failure sees false, not nothing.
+        core/* setOutput */.uH(src_export/* OUTPUTS */.py.restarted, 'false');
+        await pipeline(readInputs(), deps, report, phases);
+        phases.finish(writtenState(report));
+    }
+    catch (error) {
+        let message = error instanceof cancel/* StoppedError */.Ko ? phases.describe(error) : (0,errors/* failureMessage */.oh)(error);
+        if (error instanceof cancel/* StoppedError */.Ko && report.restart?.result === 'failed')
+            report.restart.result = 'unknown: the run was stopped and the connection closed mid-command';
+        if (report.writeBack?.changed && !(error instanceof cancel/* StoppedError */.Ko)) {
+            message += ` (The deploy itself succeeded: "${report.writeBack.key}" already holds the new address, version ${report.writeBack.versionId}.)`;
+        }
+        // The runner masks the log, but older runners miss forms of a value; the message is also
+        // written to the job summary.
+        report.failure = (0,log/* redact */.E$)(message);
+        core/* setFailed */.C1(report.failure);
+    }
+    try {
+        await writeSummary(report, deps.env);
+    }
+    catch (error) {
+        core/* warning */.$e(`Could not write the job summary: ${(0,log/* redact */.E$)((0,errors/* failureMessage */.oh)(error))}`);
+    }
+}
+/** Input "config-path": the parameters under it, checked against the deployment secret's keys. */
+async function readConfig(inputs, deployment, clients) {
+    // Loaded only here: with it comes the SSM client.
+    const { readConfigParameters } = await Promise.all(/* import() */[__nccwpck_require__.e(736), __nccwpck_require__.e(222)]).then(__nccwpck_require__.bind(__nccwpck_require__, 222));
+    const config = await readConfigParameters(await clients.ssm(), inputs.configPath, {
+        secretId: deployment.id,
+        keys: Object.keys(deployment.values)
+    });
+    const names = Object.keys(config.values);
+    core/* info */.pq(names.length
+        ? `Read ${names.length} parameter${names.length === 1 ? '' : 's'} under "${inputs.configPath}" (input "config-path"), exported as step outputs: ${names.join(', ')}.`
+        : `No parameters under "${inputs.configPath}" (input "config-path"): no configuration outputs.`);
+    return config;
+}
+async function pipeline(inputs, deps, report, phases) {
+    const clients = deps.awsClients(resolveRegion(deps.env, inputs.deploymentSecretId));
+    // The address is all the SSH connection waits for: load its code while the secret is read.
+    if (inputs.restart === 'ssh')
+        (0,library/* preloadSsh2 */.A)();
+    const deployment = await (0,secrets/* readJsonSecret */.b8)(clients.secretsManager, inputs.deploymentSecretId, 'deployment', inputs.maskExclude);
+    report.secretsRead.push({
+        role: 'deployment',
+        id: deployment.id,
+        versionId: deployment.versionId
+    });
+    (0,secrets/* requireKeys */.A5)(deployment, inputs.requiredKeys, 'deployment', 'listed in input "required-keys"');
+    const config = inputs.configPath ? await readConfig(inputs, deployment, clients) : undefined;
+    const plan = await planLaterPhases(inputs, deployment, deps.env, config);
+    if (inputs.appSecretId !== '') {
+        const app = await (0,secrets/* readJsonSecret */.b8)(clients.secretsManager, inputs.appSecretId, 'app');
+        report.secretsRead.push({ role: 'app', id: app.id, versionId: app.versionId });
+        (0,secrets/* requireKeys */.A5)(app, inputs.appRequiredKeys, 'app', 'listed in input "app-required-keys"');
+        const required = inputs.appRequiredKeys.length
+            ? `, with ${inputs.appRequiredKeys.map(key => `"${key}"`).join(', ')} set`
+            : '';
+        core/* info */.pq(`Checked the app secret "${app.id}" (version ${app.versionId}): a JSON object of ` +
+            `${Object.keys(app.values).length} keys${required}; it is not exported.`);
+    }
+    (0,src_export/* exportSecret */.Lo)(deployment.id, deployment.values, inputs.exportEnv ? plan.secretEnv : undefined);
+    for (const [name, value] of Object.entries(config?.values ?? {}))
+        core/* setOutput */.uH(name, value);
+    report.exportedKeys = [...Object.keys(deployment.values), ...Object.keys(config?.values ?? {})];
+    report.exportedEnv = inputs.exportEnv ? Object.keys(plan.secretEnv) : [];
+    core/* info */.pq(`Read the deployment secret "${deployment.id}" (version ${deployment.versionId}): ` +
+        `${report.exportedKeys.length} keys exported as step outputs` +
+        (inputs.exportEnv
+            ? `; ${report.exportedEnv.join(', ') || 'none'} as environment variables.`
+            : '.'));
+    let versionId = deployment.versionId;
+    let target;
+    if (plan.cdk?.command === 'diff') {
+        core/* info */.pq('deploy: diff previews the stack: nothing is deployed, written back or restarted (input "restart" is not used).');
+        phases.enter(`cdk diff of stack "${inputs.stack}"`, STOPPED_DIFF_STATE);
+        await previewStack(plan.cdk, cdkEnvironment(deps.env, plan.secretEnv), {
+            valuesToMask: () => [],
+            signal: deps.signal,
+            timeoutSeconds: inputs.deployTimeoutSeconds,
+            failOnReplace: inputs.failOnReplace,
+            onReport: preview => (report.preview = preview)
+        });
+    }
+    else if (plan.cdk) {
+        target = await deployAndLocate(inputs, plan.cdk, plan.secretEnv, clients, deps, phases);
+        report.deploy = {
+            stack: inputs.stack,
+            instanceId: target.instances.map(i => i.instanceId).join(', '),
+            address: target.address
+        };
+        phases.enter('the write-back of the address', 'the stack was deployed; nothing was written back or restarted');
+        versionId = await writeAddressBack(inputs, deployment, target.address, clients, report, deps);
+    }
+    else if (inputs.targets.length > 0) {
+        phases.enter('the lookup of input "targets"', 'nothing was deployed, written or restarted');
+        const { locateTargets } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(900)]).then(__nccwpck_require__.bind(__nccwpck_require__, 2900));
+        target = await locateTargets(await clients.ec2(), inputs.targets, inputs.addressType);
+    }
+    else if (inputs.restart !== 'none') {
+        target = { address: deployment.values[inputs.hostKey].trim(), instances: [] };
+        core/* setOutput */.uH(src_export/* OUTPUTS */.py.instanceIp, target.address);
+    }
+    core/* setOutput */.uH(src_export/* OUTPUTS */.py.secretVersionId, versionId);
+    if (plan.ssh && target) {
+        if (target.instances.length > 1) {
+            throw new errors/* ActionError */.lZ(`restart: ssh restarts one instance, and there are ${target.instances.length} (${target.instances.map(i => i.instanceId).join(', ')}). ` +
+                'Use restart: ssm to restart them all with SSM Run Command.');
+        }
+        phases.enter('the SSH restart', `${writtenState(report)}; the connection to the instance was closed: whether the restart ran there is unknown, check the service`);
+        // The restart cannot be stopped from outside yet: the run reports and exits, which closes
+        // the connection.
+        await (0,cancel/* unlessStopped */.OO)(restartOverSsh(inputs, plan.ssh, target, clients, deps.sleep, report), deps.signal);
+    }
+    if (inputs.restart === 'ssm' && target) {
+        phases.enter('the SSM restart', `${writtenState(report)}; the SSM command was cancelled: instances it had started on may have restarted`);
+        const { restartOverSsm } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(736), __nccwpck_require__.e(795)]).then(__nccwpck_require__.bind(__nccwpck_require__, 1795));
+        await restartOverSsm(inputs, target, clients, deps, report);
+    }
+}
+/** What a stopped run leaves in the deployment secret, once the write-back is past. */
+function writtenState(report) {
+    return report.writeBack?.changed
+        ? `"${report.writeBack.key}" holds the new address (version ${report.writeBack.versionId})`
+        : 'the deployment secret was not changed';
+}
+/** Writes the address into the deployment secret; returns the version current afterwards. */
+async function writeAddressBack(inputs, deployment, address, clients, report, deps) {
+    const { hostKey } = inputs;
+    const written = await writeKeyBack(clients.secretsManager, deployment, hostKey, address, inputs.maskExclude, deps.signal);
+    report.writeBack = { key: hostKey, changed: written.changed, versionId: written.versionId };
+    core/* info */.pq(written.changed
+        ? `Wrote ${address} into "${hostKey}" of "${deployment.id}": version ${written.versionId} is now current.`
+        : `"${hostKey}" of "${deployment.id}" already holds ${address}; the secret was not changed.`);
+    core/* setOutput */.uH(hostKey, address);
+    if (inputs.exportEnv && inputs.envKeys.includes(hostKey))
+        core/* exportVariable */.dN((0,env_names/* envName */.pD)(hostKey), address);
+    return written.versionId;
+}
+/**
+ * Checks what the deploy and restart phases will need, so that a mistake fails the run before
+ * anything is deployed or written.
+ */
+async function planLaterPhases(inputs, deployment, env, config) {
+    const plan = {
+        secretEnv: inputs.deploy || inputs.diff || inputs.exportEnv
+            ? (0,src_export/* secretEnvironment */.gY)(deployment.id, deployment.values, inputs.envKeys, config)
+            : {}
+    };
+    if (inputs.deploy || inputs.diff) {
+        plan.cdk = planCdk(inputs, env, inputs.diff ? 'diff' : 'deploy');
+    }
+    else if (inputs.restart !== 'none' && inputs.targets.length === 0) {
+        (0,secrets/* requireKeys */.A5)(deployment, [inputs.hostKey], 'deployment', 'input "host-key": the address to restart on when deploy is false');
+        checkAddress(deployment.values[inputs.hostKey].trim(), inputs.hostKey, deployment.id);
+    }
+    if (inputs.restart === 'ssm') {
+        const { restartScript } = await __nccwpck_require__.e(/* import() */ 40).then(__nccwpck_require__.bind(__nccwpck_require__, 6040));
+        restartScript(inputs.service, inputs.ssh.healthCommand);
+    }
+    if (inputs.restart === 'ssh') {
+        const user = inputs.ssh.user || deployment.values[inputs.userKey] || '';
+        const userSource = inputs.ssh.user
+            ? 'input "ssh-user"'
+            : `key "${inputs.userKey}" of the deployment secret "${deployment.id}" (input "user-key", used when input "ssh-user" is empty)`;
+        plan.ssh = await (0,validate/* checkSshLogin */._S)(inputs.service, { username: user, ...inputs.ssh }, userSource);
+    }
+    return plan;
+}
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+/** An address from the secret must be one, or the SSH retries would spend their whole budget on it. */
+function checkAddress(address, key, secretId) {
+    if ((0,external_node_net_namespaceObject.isIP)(address) || HOST_NAME.test(address))
+        return;
+    throw new errors/* ActionError */.lZ(`Key "${key}" of the deployment secret "${secretId}" is not an IP address or host name; fix it in the secret, ` +
+        'or deploy once (deploy: true) to have the action write it.');
+}
+async function deployAndLocate(inputs, cdk, secretEnv, clients, deps, phases) {
+    const maskAddresses = !inputs.maskExclude.includes(inputs.hostKey);
+    phases.enter(`cdk deploy of stack "${inputs.stack}"`, STOPPED_DEPLOY_STATE);
+    const deployed = await cdkDeploy(cdk, cdkEnvironment(deps.env, secretEnv), {
+        // The CLI prints the stack's outputs ("Stack.PublicIp = 203.0.113.7") before the action knows
+        // which is the instance's address, which goes into the secret: mask every address first.
+        valuesToMask: line => {
+            const value = /^\S+\.\S+ = (\S+)$/.exec(line)?.[1];
+            return maskAddresses && value && (0,external_node_net_namespaceObject.isIP)(value) ? [value] : [];
+        },
+        signal: deps.signal,
+        timeoutSeconds: inputs.deployTimeoutSeconds
+    });
+    phases.enter('the wait for the instance', 'the stack was deployed; its address was not written back and nothing was restarted');
+    const stackOutputs = deployed.outputs;
+    core/* setOutput */.uH(src_export/* OUTPUTS */.py.stackChanged, String(deployed.changed));
+    core/* info */.pq(deployed.changed
+        ? `cdk deploy changed stack "${inputs.stack}" (output stack-changed is true).`
+        : `cdk deploy left stack "${inputs.stack}" as it was: the CDK CLI reported no changes (output stack-changed is false).`);
+    core/* setOutput */.uH(src_export/* OUTPUTS */.py.stackOutputs, JSON.stringify(stackOutputs));
+    // Loaded here, not at start-up: with them comes the EC2 client, most of the bundle's size.
+    const { findInstanceIds, waitForAddresses, setInstanceOutputs } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(900)]).then(__nccwpck_require__.bind(__nccwpck_require__, 2900));
+    const ec2 = await clients.ec2();
+    const ids = await findInstanceIds(ec2, inputs.stack, stackOutputs, inputs.instanceIdOutput);
+    const instances = await waitForAddresses(ec2, ids, inputs.addressType, inputs.instanceTimeoutSeconds * 1000, deps.sleep);
+    // The address goes into the secret, where every value is masked unless the user says otherwise.
+    if (maskAddresses)
+        for (const instance of instances)
+            (0,log/* maskSecret */.$l)(instance.address);
+    const target = setInstanceOutputs(instances);
+    core/* info */.pq(instances.length === 1
+        ? `Stack "${inputs.stack}" runs instance ${target.instanceId} at ${target.address}.`
+        : `Stack "${inputs.stack}" runs ${instances.length} instances: ${instances.map(i => `${i.instanceId} at ${i.address}`).join(', ')}.`);
+    return target;
+}
+
+
+/***/ }),
+
+/***/ 9036:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  b8: () => (/* binding */ readJsonSecret),
+  A5: () => (/* binding */ requireKeys),
+  tY: () => (/* binding */ secretCall),
+  x6: () => (/* binding */ secretResource),
+  j0: () => (/* binding */ secretSubject)
+});
+
+// UNUSED EXPORTS: parseJsonObjectOfStrings
+
+// EXTERNAL MODULE: ./node_modules/@aws-sdk/client-secrets-manager/dist-cjs/index.js
+var dist_cjs = __nccwpck_require__(2994);
+// EXTERNAL MODULE: ./src/errors.ts
+var errors = __nccwpck_require__(3916);
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 14 modules
+var core = __nccwpck_require__(924);
+// EXTERNAL MODULE: ./src/log.ts
+var log = __nccwpck_require__(5625);
+// EXTERNAL MODULE: ./node_modules/shell-quote/index.js
+var shell_quote = __nccwpck_require__(6591);
 ;// CONCATENATED MODULE: ./src/secret-errors.ts
 
 
@@ -27981,466 +28730,6 @@ function requireKeys(secret, required, role, why) {
     const list = missing.map(key => `"${key}"`).join(', ');
     throw new errors/* ActionError */.lZ(`The ${secretSubject(role, secret.id)} has no value for ${list} (${why}). Set ${missing.length > 1 ? 'them' : 'it'} ` +
         `in Secrets Manager, e.g. aws secretsmanager put-secret-value, or the console's "Edit" on the secret.`);
-}
-
-;// CONCATENATED MODULE: ./src/summary.ts
-
-
-
-function newReport() {
-    return { secretsRead: [], exportedKeys: [], exportedEnv: [] };
-}
-/** GitHub drops a step summary over 1 MiB; the failure is the only part that can be long. */
-const MAX_FAILURE_BYTES = 16 * 1024;
-const MAX_VALUE_BYTES = 512;
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g;
-function escapeHtml(text) {
-    return text.replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
-}
-/**
- * One value inside the summary's HTML: on one line (a blank line would end the HTML block and
- * let what follows render as markdown), without control characters, bounded, escaped.
- */
-function inline(text) {
-    const flat = text.replace(/\s+/g, ' ').replace(CONTROL, '');
-    const cut = (0,lines/* truncateUtf8 */.Ck)(flat, MAX_VALUE_BYTES);
-    return escapeHtml(cut === flat ? flat : `${cut} [...]`);
-}
-/** Ids, versions and names the action built or the workflow gave: shown as they are. */
-const code = (text) => `<code>${inline(text)}</code>`;
-/** Text that may quote a value (an address from the secret, what a program printed). */
-const quoted = (text) => inline((0,log/* redact */.E$)(text));
-/**
- * The failure message in a <pre> block: CommonMark ends that kind of HTML block only at its
- * closing tag, which escaping keeps out of the text, so no line of it can become markdown.
- */
-function failureBlock(message) {
-    const clean = (0,log/* redact */.E$)(message)
-        .replace(/\r\n|\r/g, '\n')
-        .replace(CONTROL, '');
-    const cut = (0,lines/* truncateUtf8 */.Ck)(clean, MAX_FAILURE_BYTES);
-    const shown = cut === clean ? clean : `${cut}\n[... cut at ${MAX_FAILURE_BYTES} bytes]`;
-    return `<p><strong>Failed:</strong></p>\n<pre>${escapeHtml(shown)}</pre>`;
-}
-/** Writes the job summary, when the runner gave a summary file. */
-async function writeSummary(report, env = process.env) {
-    if (!env.GITHUB_STEP_SUMMARY)
-        return;
-    const summary = core/* summary */.z.addHeading('secrets-deploy-action', 3);
-    if (report.failure)
-        summary.addRaw(failureBlock(report.failure), true);
-    if (report.secretsRead.length > 0) {
-        summary.addTable([
-            [
-                { data: 'secret', header: true },
-                { data: 'id', header: true },
-                { data: 'version', header: true }
-            ],
-            ...report.secretsRead.map(s => [inline(s.role), code(s.id), code(s.versionId)])
-        ]);
-    }
-    if (report.exportedKeys.length > 0) {
-        summary.addRaw(`<p>Exported as step outputs: ${report.exportedKeys.map(code).join(', ')}</p>`, true);
-    }
-    if (report.exportedEnv.length > 0) {
-        summary.addRaw(`<p>Exported as environment variables: ${report.exportedEnv.map(code).join(', ')}</p>`, true);
-    }
-    if (report.deploy) {
-        const d = report.deploy;
-        summary.addRaw(`<p>Deployed stack ${code(d.stack)}: instance ${code(d.instanceId)} at <code>${quoted(d.address)}</code></p>`, true);
-    }
-    if (report.writeBack) {
-        const w = report.writeBack;
-        summary.addRaw(w.changed
-            ? `<p>Wrote the address into ${code(w.key)}: new secret version ${code(w.versionId)}</p>`
-            : `<p>${code(w.key)} already held the address: the secret was not changed</p>`, true);
-    }
-    if (report.restart) {
-        const r = report.restart;
-        summary.addRaw(`<p>Restart of ${code(r.unit)} on <code>${quoted(r.host)}</code>: ${quoted(r.result)}</p>`, true);
-    }
-    if (report.fleet) {
-        const f = report.fleet;
-        const ok = f.results.filter(r => r.status === 'Success').length;
-        summary.addRaw(`<p>Restart of ${code(f.unit)} with SSM Run Command ${f.commandIds.map(code).join(', ')}: ` +
-            `${ok} of ${f.results.length} instances succeeded</p>`, true);
-        summary.addTable([
-            ['instance', 'status', 'exit code', 'duration'].map(data => ({ data, header: true })),
-            ...f.results.map(r => [
-                code(r.instanceId),
-                inline(r.status),
-                // An empty cell would come out as an unclosed <td> from core.summary.
-                r.exitCode === undefined ? '-' : inline(String(r.exitCode)),
-                r.durationMs === undefined ? '-' : inline(`${(r.durationMs / 1000).toFixed(1)} s`)
-            ])
-        ]);
-    }
-    await summary.write();
-}
-
-;// CONCATENATED MODULE: ./src/writeback.ts
-
-
-
-
-
-
-/** The label a new version carries until it is made current; at most one version holds it. */
-const PENDING_STAGE = 'SECRETS-DEPLOY-PENDING';
-const CURRENT_STAGE = 'AWSCURRENT';
-const MAX_MERGES = 5;
-/** The keys after the edit, or undefined when the edit changes nothing. */
-function applyEdit(values, edit) {
-    let next;
-    if ('replace' in edit) {
-        next = { ...edit.replace };
-    }
-    else {
-        next = { ...values, ...('set' in edit ? edit.set : {}) };
-        for (const key of edit.unset ?? [])
-            delete next[key];
-    }
-    const same = Object.keys(next).length === Object.keys(values).length &&
-        Object.entries(next).every(([key, value]) => values[key] === value);
-    return same ? undefined : next;
-}
-/**
- * Writes an edit to a secret without losing a concurrent write. Secrets Manager has no conditional
- * put, but moving AWSCURRENT with UpdateSecretVersionStage names the version it is taken from, and
- * fails when another writer has moved it since: a compare-and-swap. So the new version is put
- * under a label of its own, then swapped in; if the swap fails, the current version is read
- * again, the edit applied to it, and the swap tried again.
- *
- * When `context.signal` aborts, it stops where no half-done write is left: before a version is
- * put, or, once one is, after the swap (which goes on: the deploy it records has happened) or
- * after undoing the version when a concurrent writer refused the swap. AWSCURRENT moves in one
- * call or not at all.
- */
-async function writeEdit(client, readSecret, edit, context) {
-    const subject = secretSubject(context.role, readSecret.id);
-    let base = readSecret;
-    for (let merge = 0; merge < MAX_MERGES; merge++) {
-        const values = applyEdit(base.values, edit);
-        if (!values)
-            return { changed: false, versionId: base.versionId };
-        (0,cancel/* throwIfStopped */.$J)(context.signal);
-        const versionId = await putPending(client, base.id, values, context.role);
-        const refused = await swapCurrent(client, base, versionId, context.role);
-        if (!refused) {
-            await clearPending(client, base.id, versionId, context);
-            return { changed: true, versionId };
-        }
-        const current = await context.reread();
-        if (current.versionId === versionId) {
-            // The swap went through, but its answer was lost and the SDK's retry was refused.
-            await clearPending(client, base.id, versionId, context);
-            return { changed: true, versionId };
-        }
-        if (current.versionId === base.versionId)
-            throw unswapped(refused, base.id, versionId, context.role);
-        if (context.signal?.aborted) {
-            await clearPending(client, base.id, versionId, context);
-            throw new cancel/* StoppedError */.Ko((0,cancel/* stopRequest */.qr)(context.signal), `another writer changed the ${subject} during the write, so ${context.who}'s version ${versionId} was ` +
-                `given up (never current, its label removed): it did not ${context.what}`);
-        }
-        if ('replace' in edit) {
-            throw new errors/* ActionError */.lZ(`The ${subject} changed (now version ${current.versionId}) after ${context.who} read version ` +
-                `${base.versionId}; nothing was written, to keep that change. Check the new version, then ${context.again.replace(/^./, c => c.toLowerCase())}.`);
-        }
-        context.note(`The ${subject} changed while ${context.who} ${context.during}; merging ${context.merged} into the new version.`);
-        base = current;
-    }
-    throw new errors/* ActionError */.lZ(`The ${subject} kept changing while ${context.who} tried to ${context.what} (${MAX_MERGES} tries); ` +
-        `nothing was overwritten. ${context.again} once the other writers are done.`);
-}
-/** Sets one key of the deployment secret (the instance address) with writeEdit. */
-async function writeKeyBack(client, readSecret, key, value, maskExclude, signal) {
-    return writeEdit(client, readSecret, { set: { [key]: value } }, {
-        role: 'deployment',
-        what: `set "${key}"`,
-        merged: `"${key}"`,
-        who: 'this run',
-        during: 'deployed',
-        again: 'Re-run the job',
-        note: message => core/* info */.pq(message),
-        reread: () => readJsonSecret(client, readSecret.id, 'deployment', maskExclude),
-        signal
-    });
-}
-async function putPending(client, secretId, values, role) {
-    const versionId = (0,external_node_crypto_.randomUUID)();
-    try {
-        await client.send(new dist_cjs/* PutSecretValueCommand */.cp({
-            SecretId: secretId,
-            SecretString: JSON.stringify(values),
-            ClientRequestToken: versionId,
-            VersionStages: [PENDING_STAGE]
-        }));
-    }
-    catch (error) {
-        throw (0,errors/* describeAwsError */.Pp)(error, secretCall('PutSecretValue', role, secretId));
-    }
-    return versionId;
-}
-/**
- * Moves AWSCURRENT from the version this run read to the new one. Returns the refusal when the
- * service says the label is elsewhere, which is how a concurrent writer shows; throws otherwise.
- */
-async function swapCurrent(client, base, versionId, role) {
-    try {
-        await client.send(new dist_cjs/* UpdateSecretVersionStageCommand */.be({
-            SecretId: base.id,
-            VersionStage: CURRENT_STAGE,
-            MoveToVersionId: versionId,
-            RemoveFromVersionId: base.versionId
-        }));
-        return undefined;
-    }
-    catch (error) {
-        if (error.name === 'InvalidParameterException')
-            return error;
-        throw unswapped(error, base.id, versionId, role);
-    }
-}
-function unswapped(error, secretId, versionId, role) {
-    return (0,errors/* describeAwsError */.Pp)(error, {
-        ...secretCall('UpdateSecretVersionStage', role, secretId),
-        subject: `${secretSubject(role, secretId)} (version ${versionId} was stored but not made current: the secret is unchanged)`
-    });
-}
-/**
- * Takes the pending label off the version that is now current. It may already have moved on to a
- * concurrent writer's version, and a leftover label is harmless: no need to warn.
- */
-async function clearPending(client, secretId, versionId, context) {
-    try {
-        await client.send(new dist_cjs/* UpdateSecretVersionStageCommand */.be({
-            SecretId: secretId,
-            VersionStage: PENDING_STAGE,
-            RemoveFromVersionId: versionId
-        }));
-    }
-    catch (error) {
-        context.note(`Could not remove the label ${PENDING_STAGE} from version ${versionId} of "${secretId}": ${(0,errors/* describeAwsError */.Pp)(error, secretCall('UpdateSecretVersionStage', context.role, secretId)).message}`);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/main.ts
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-const defaultDependencies = {
-    env: process.env,
-    awsClients: createAwsClients,
-    sleep: ms => new Promise(resolve => setTimeout(resolve, ms)),
-    signal: new AbortController().signal
-};
-/** The action's entry point: runs every phase, and turns any failure into one clear message. */
-async function run(overrides = {}) {
-    const given = { ...defaultDependencies, ...overrides };
-    // Every wait is a safe point to stop at.
-    const deps = { ...given, sleep: (0,cancel/* stoppableSleep */.Yu)(given.sleep, given.signal) };
-    const report = newReport();
-    const phases = new cancel/* PhaseTracker */.kZ(deps.signal);
-    try {
-        // Set first, so that a workflow reading it after a failure sees false, not nothing.
-        core/* setOutput */.uH(src_export/* OUTPUTS */.py.restarted, 'false');
-        await pipeline(readInputs(), deps, report, phases);
-        phases.finish(writtenState(report));
-    }
-    catch (error) {
-        let message = error instanceof cancel/* StoppedError */.Ko ? phases.describe(error) : (0,errors/* failureMessage */.oh)(error);
-        if (error instanceof cancel/* StoppedError */.Ko && report.restart?.result === 'failed')
-            report.restart.result = 'unknown: the run was stopped and the connection closed mid-command';
-        if (report.writeBack?.changed && !(error instanceof cancel/* StoppedError */.Ko)) {
-            message += ` (The deploy itself succeeded: "${report.writeBack.key}" already holds the new address, version ${report.writeBack.versionId}.)`;
-        }
-        // The runner masks the log, but older runners miss forms of a value; the message is also
-        // written to the job summary.
-        report.failure = (0,log/* redact */.E$)(message);
-        core/* setFailed */.C1(report.failure);
-    }
-    try {
-        await writeSummary(report, deps.env);
-    }
-    catch (error) {
-        core/* warning */.$e(`Could not write the job summary: ${(0,log/* redact */.E$)((0,errors/* failureMessage */.oh)(error))}`);
-    }
-}
-async function pipeline(inputs, deps, report, phases) {
-    const clients = deps.awsClients(resolveRegion(deps.env, inputs.deploymentSecretId));
-    // The address is all the SSH connection waits for: load its code while the secret is read.
-    if (inputs.restart === 'ssh')
-        (0,library/* preloadSsh2 */.A)();
-    const deployment = await readJsonSecret(clients.secretsManager, inputs.deploymentSecretId, 'deployment', inputs.maskExclude);
-    report.secretsRead.push({
-        role: 'deployment',
-        id: deployment.id,
-        versionId: deployment.versionId
-    });
-    requireKeys(deployment, inputs.requiredKeys, 'deployment', 'listed in input "required-keys"');
-    const plan = await planLaterPhases(inputs, deployment, deps.env);
-    if (inputs.appSecretId !== '') {
-        const app = await readJsonSecret(clients.secretsManager, inputs.appSecretId, 'app');
-        report.secretsRead.push({ role: 'app', id: app.id, versionId: app.versionId });
-        requireKeys(app, inputs.appRequiredKeys, 'app', 'listed in input "app-required-keys"');
-        const required = inputs.appRequiredKeys.length
-            ? `, with ${inputs.appRequiredKeys.map(key => `"${key}"`).join(', ')} set`
-            : '';
-        core/* info */.pq(`Checked the app secret "${app.id}" (version ${app.versionId}): a JSON object of ` +
-            `${Object.keys(app.values).length} keys${required}; it is not exported.`);
-    }
-    (0,src_export/* exportSecret */.Lo)(deployment.id, deployment.values, inputs.exportEnv ? plan.secretEnv : undefined);
-    report.exportedKeys = Object.keys(deployment.values);
-    report.exportedEnv = inputs.exportEnv ? Object.keys(plan.secretEnv) : [];
-    core/* info */.pq(`Read the deployment secret "${deployment.id}" (version ${deployment.versionId}): ` +
-        `${report.exportedKeys.length} keys exported as step outputs` +
-        (inputs.exportEnv
-            ? `; ${report.exportedEnv.join(', ') || 'none'} as environment variables.`
-            : '.'));
-    let versionId = deployment.versionId;
-    let target;
-    if (plan.cdk) {
-        target = await deployAndLocate(inputs, plan.cdk, plan.secretEnv, clients, deps, phases);
-        report.deploy = {
-            stack: inputs.stack,
-            instanceId: target.instances.map(i => i.instanceId).join(', '),
-            address: target.address
-        };
-        phases.enter('the write-back of the address', 'the stack was deployed; nothing was written back or restarted');
-        versionId = await writeAddressBack(inputs, deployment, target.address, clients, report, deps);
-    }
-    else if (inputs.targets.length > 0) {
-        phases.enter('the lookup of input "targets"', 'nothing was deployed, written or restarted');
-        const { locateTargets } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(900)]).then(__nccwpck_require__.bind(__nccwpck_require__, 2900));
-        target = await locateTargets(await clients.ec2(), inputs.targets, inputs.addressType);
-    }
-    else if (inputs.restart !== 'none') {
-        target = { address: deployment.values[inputs.hostKey].trim(), instances: [] };
-        core/* setOutput */.uH(src_export/* OUTPUTS */.py.instanceIp, target.address);
-    }
-    core/* setOutput */.uH(src_export/* OUTPUTS */.py.secretVersionId, versionId);
-    if (plan.ssh && target) {
-        if (target.instances.length > 1) {
-            throw new errors/* ActionError */.lZ(`restart: ssh restarts one instance, and there are ${target.instances.length} (${target.instances.map(i => i.instanceId).join(', ')}). ` +
-                'Use restart: ssm to restart them all with SSM Run Command.');
-        }
-        phases.enter('the SSH restart', `${writtenState(report)}; the connection to the instance was closed: whether the restart ran there is unknown, check the service`);
-        // The restart cannot be stopped from outside yet: the run reports and exits, which closes
-        // the connection.
-        await (0,cancel/* unlessStopped */.OO)(restartOverSsh(inputs, plan.ssh, target, clients, deps.sleep, report), deps.signal);
-    }
-    if (inputs.restart === 'ssm' && target) {
-        phases.enter('the SSM restart', `${writtenState(report)}; the SSM command was cancelled: instances it had started on may have restarted`);
-        const { restartOverSsm } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(736), __nccwpck_require__.e(795)]).then(__nccwpck_require__.bind(__nccwpck_require__, 1795));
-        await restartOverSsm(inputs, target, clients, deps, report);
-    }
-}
-/** What a stopped run leaves in the deployment secret, once the write-back is past. */
-function writtenState(report) {
-    return report.writeBack?.changed
-        ? `"${report.writeBack.key}" holds the new address (version ${report.writeBack.versionId})`
-        : 'the deployment secret was not changed';
-}
-/** Writes the address into the deployment secret; returns the version current afterwards. */
-async function writeAddressBack(inputs, deployment, address, clients, report, deps) {
-    const { hostKey } = inputs;
-    const written = await writeKeyBack(clients.secretsManager, deployment, hostKey, address, inputs.maskExclude, deps.signal);
-    report.writeBack = { key: hostKey, changed: written.changed, versionId: written.versionId };
-    core/* info */.pq(written.changed
-        ? `Wrote ${address} into "${hostKey}" of "${deployment.id}": version ${written.versionId} is now current.`
-        : `"${hostKey}" of "${deployment.id}" already holds ${address}; the secret was not changed.`);
-    core/* setOutput */.uH(hostKey, address);
-    if (inputs.exportEnv && inputs.envKeys.includes(hostKey))
-        core/* exportVariable */.dN((0,env_names/* envName */.pD)(hostKey), address);
-    return written.versionId;
-}
-/**
- * Checks what the deploy and restart phases will need, so that a mistake fails the run before
- * anything is deployed or written.
- */
-async function planLaterPhases(inputs, deployment, env) {
-    const plan = {
-        secretEnv: inputs.deploy || inputs.exportEnv
-            ? (0,src_export/* secretEnvironment */.gY)(deployment.id, deployment.values, inputs.envKeys)
-            : {}
-    };
-    if (inputs.deploy) {
-        plan.cdk = planCdkDeploy(inputs, env);
-    }
-    else if (inputs.restart !== 'none' && inputs.targets.length === 0) {
-        requireKeys(deployment, [inputs.hostKey], 'deployment', 'input "host-key": the address to restart on when deploy is false');
-        checkAddress(deployment.values[inputs.hostKey].trim(), inputs.hostKey, deployment.id);
-    }
-    if (inputs.restart === 'ssm') {
-        const { restartScript } = await __nccwpck_require__.e(/* import() */ 40).then(__nccwpck_require__.bind(__nccwpck_require__, 6040));
-        restartScript(inputs.service, inputs.ssh.healthCommand);
-    }
-    if (inputs.restart === 'ssh') {
-        const user = inputs.ssh.user || deployment.values[inputs.userKey] || '';
-        const userSource = inputs.ssh.user
-            ? 'input "ssh-user"'
-            : `key "${inputs.userKey}" of the deployment secret "${deployment.id}" (input "user-key", used when input "ssh-user" is empty)`;
-        plan.ssh = await (0,validate/* checkSshLogin */._S)(inputs.service, { username: user, ...inputs.ssh }, userSource);
-    }
-    return plan;
-}
-const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-/** An address from the secret must be one, or the SSH retries would spend their whole budget on it. */
-function checkAddress(address, key, secretId) {
-    if ((0,external_node_net_namespaceObject.isIP)(address) || HOST_NAME.test(address))
-        return;
-    throw new errors/* ActionError */.lZ(`Key "${key}" of the deployment secret "${secretId}" is not an IP address or host name; fix it in the secret, ` +
-        'or deploy once (deploy: true) to have the action write it.');
-}
-async function deployAndLocate(inputs, cdk, secretEnv, clients, deps, phases) {
-    const maskAddresses = !inputs.maskExclude.includes(inputs.hostKey);
-    phases.enter(`cdk deploy of stack "${inputs.stack}"`, STOPPED_DEPLOY_STATE);
-    const deployed = await cdkDeploy(cdk, cdkEnvironment(deps.env, secretEnv), {
-        // The CLI prints the stack's outputs ("Stack.PublicIp = 203.0.113.7") before the action knows
-        // which is the instance's address, which goes into the secret: mask every address first.
-        valuesToMask: line => {
-            const value = /^\S+\.\S+ = (\S+)$/.exec(line)?.[1];
-            return maskAddresses && value && (0,external_node_net_namespaceObject.isIP)(value) ? [value] : [];
-        },
-        signal: deps.signal,
-        timeoutSeconds: inputs.deployTimeoutSeconds
-    });
-    phases.enter('the wait for the instance', 'the stack was deployed; its address was not written back and nothing was restarted');
-    const stackOutputs = deployed.outputs;
-    core/* setOutput */.uH(src_export/* OUTPUTS */.py.stackChanged, String(deployed.changed));
-    core/* info */.pq(deployed.changed
-        ? `cdk deploy changed stack "${inputs.stack}" (output stack-changed is true).`
-        : `cdk deploy left stack "${inputs.stack}" as it was: the CDK CLI reported no changes (output stack-changed is false).`);
-    core/* setOutput */.uH(src_export/* OUTPUTS */.py.stackOutputs, JSON.stringify(stackOutputs));
-    // Loaded here, not at start-up: with them comes the EC2 client, most of the bundle's size.
-    const { findInstanceIds, waitForAddresses, setInstanceOutputs } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(900)]).then(__nccwpck_require__.bind(__nccwpck_require__, 2900));
-    const ec2 = await clients.ec2();
-    const ids = await findInstanceIds(ec2, inputs.stack, stackOutputs, inputs.instanceIdOutput);
-    const instances = await waitForAddresses(ec2, ids, inputs.addressType, inputs.instanceTimeoutSeconds * 1000, deps.sleep);
-    // The address goes into the secret, where every value is masked unless the user says otherwise.
-    if (maskAddresses)
-        for (const instance of instances)
-            (0,log/* maskSecret */.$l)(instance.address);
-    const target = setInstanceOutputs(instances);
-    core/* info */.pq(instances.length === 1
-        ? `Stack "${inputs.stack}" runs instance ${target.instanceId} at ${target.address}.`
-        : `Stack "${inputs.stack}" runs ${instances.length} instances: ${instances.map(i => `${i.instanceId} at ${i.address}`).join(', ')}.`);
-    return target;
 }
 
 

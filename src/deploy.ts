@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
 import * as core from '@actions/core'
 import { StoppedError, stopRequest, withTimeout } from './cancel.js'
+import { stripAnsi } from './cdk-diff.js'
 import { splitArguments } from './command-line.js'
 import { ActionError } from './errors.js'
 import { OutputTail } from './lines.js'
@@ -18,18 +19,24 @@ export interface DeployInputs {
   cdkArgs: string
 }
 
-/** A cdk deploy, checked and ready to run: made before anything changes, run after the checks. */
+/** What the CLI is run for: a deploy, or a preview of one (deploy: diff). */
+export type CdkCommand = 'deploy' | 'diff'
+
+/** A cdk deploy or diff, checked and ready to run: made before anything changes, run after the checks. */
 export interface CdkDeployPlan {
+  command: CdkCommand
   stack: string
   cwd: string
   tool: string
   args: string[]
-  outputsFile: string
+  /** Where cdk deploy writes the stack's outputs; cdk diff writes none. */
+  outputsFile?: string
 }
 
-// The action owns these: another value would make it read the wrong file or wait for a prompt.
-// The CLI's parser also takes them in camel case and "-Ofile" form.
-const OWNED_FLAGS = new Set(['outputsfile', 'requireapproval', 'ci'])
+// The action owns these: another value would make it read the wrong file, wait for a prompt, or
+// (cdk diff --fail) fail the run because the stack differs. The CLI's parser also takes them in
+// camel case and "-Ofile" form. cdk-args is shared by both commands, so both refuse all of them.
+const OWNED_FLAGS = new Set(['outputsfile', 'requireapproval', 'ci', 'fail'])
 
 function ownedFlag(arg: string): string | undefined {
   if (/^-O./.test(arg) || arg === '-O') return '-O'
@@ -39,6 +46,19 @@ function ownedFlag(arg: string): string | undefined {
 
 /** Builds and checks the cdk deploy command line from the inputs. */
 export function planCdkDeploy(inputs: DeployInputs, env: NodeJS.ProcessEnv): CdkDeployPlan {
+  return planCdk(inputs, env, 'deploy')
+}
+
+/**
+ * Builds and checks the command line of cdk deploy or cdk diff from the inputs: the same CLI,
+ * directory and cdk-args; only the flags the action owns differ (cdk diff takes no outputs file
+ * and asks for no approval).
+ */
+export function planCdk(
+  inputs: DeployInputs,
+  env: NodeJS.ProcessEnv,
+  command: CdkCommand
+): CdkDeployPlan {
   const [tool, ...toolArgs] = splitArguments(inputs.cdkCommand, 'cdk-command')
   if (!tool) {
     throw new ActionError(
@@ -55,6 +75,10 @@ export function planCdkDeploy(inputs: DeployInputs, env: NodeJS.ProcessEnv): Cdk
       `Input "working-directory" is "${inputs.workingDirectory}", which does not exist.`
     )
   }
+  if (command === 'diff') {
+    const args = [...toolArgs, 'diff', inputs.stack, '--ci', ...extra]
+    return { command, stack: inputs.stack, cwd, tool, args }
+  }
   const outputsFile = join(env.RUNNER_TEMP || tmpdir(), `cdk-outputs-${randomUUID()}.json`)
   const args = [
     ...toolArgs,
@@ -67,7 +91,7 @@ export function planCdkDeploy(inputs: DeployInputs, env: NodeJS.ProcessEnv): Cdk
     outputsFile,
     ...extra
   ]
-  return { stack: inputs.stack, cwd, tool, args, outputsFile }
+  return { command, stack: inputs.stack, cwd, tool, args, outputsFile }
 }
 
 // The step's file commands: a CDK app that wrote to them could set the action's outputs.
@@ -130,17 +154,18 @@ export interface CdkDeployResult {
 // on a runner (it sees CI and GITHUB_ACTIONS). The CDK app could print the same line: it can only
 // make the output read false, and the app is the workflow's own code.
 const NO_CHANGES = /^\s*✅\s+(.+?) \(no changes\)\s*$/
-// eslint-disable-next-line no-control-regex
-const COLOUR = /\u001b\[[0-9;]*m/g
-
 /** Whether a line the CLI printed says that `stack` had no changes. */
 export function saysNoChanges(line: string, stack: string): boolean {
-  const name = NO_CHANGES.exec(line.replace(COLOUR, ''))?.[1]
+  const name = NO_CHANGES.exec(stripAnsi(line))?.[1]
   return (
     name !== undefined &&
     (name === stack || name.startsWith(`${stack} (`) || name.endsWith(` (${stack})`))
   )
 }
+
+/** What stopping cdk diff part-way leaves behind: nothing, it only reads. */
+export const STOPPED_DIFF_STATE =
+  'the CDK CLI and everything it started were stopped; cdk diff changes nothing: nothing was deployed, written back or restarted'
 
 /**
  * Runs cdk deploy and returns the stack's outputs from the file the CLI wrote, and whether it
@@ -152,13 +177,40 @@ export async function cdkDeploy(
   env: Record<string, string>,
   options: CdkRunOptions
 ): Promise<CdkDeployResult> {
+  let changed = true
+  try {
+    await runCdk(plan, env, {
+      ...options,
+      onLine: line => {
+        if (saysNoChanges(line, plan.stack)) changed = false
+      }
+    })
+    return { outputs: await readStackOutputs(plan.outputsFile as string, plan.stack), changed }
+  } finally {
+    if (plan.outputsFile) await rm(plan.outputsFile, { force: true })
+  }
+}
+
+/**
+ * Runs the planned command (cdk deploy or cdk diff) and resolves once it exited 0. Every line it
+ * prints goes to the log through UntrustedOutput, and to `options.onLine` when given.
+ */
+export async function runCdk(
+  plan: CdkDeployPlan,
+  env: Record<string, string>,
+  options: CdkRunOptions & { onLine?: (line: string) => void }
+): Promise<void> {
   // One pause of the runner's command processing around the whole run: no line the CLI prints is
   // obeyed as a workflow command, and the masks registered meanwhile lift it only for themselves.
   const out = new UntrustedOutput()
   const tail = new OutputTail()
-  let changed = true
   const limit = withTimeout(options.signal, options.timeoutSeconds, 'deploy-timeout')
-  core.startGroup(`cdk deploy ${plan.stack}`)
+  const name = `cdk ${plan.command}`
+  const untouched =
+    plan.command === 'diff'
+      ? 'nothing was deployed, written back or restarted'
+      : 'nothing was written back or restarted'
+  core.startGroup(`${name} ${plan.stack}`)
   let result: ProcessGroupResult
   try {
     core.info(`[command]${plan.tool} ${plan.args.join(' ')}`)
@@ -173,7 +225,7 @@ export async function cdkDeploy(
           for (const value of options.valuesToMask(line)) out.command(() => maskSecret(value))
           out.line(line)
           tail.add(line)
-          if (saysNoChanges(line, plan.stack)) changed = false
+          options.onLine?.(line)
         }
       })
     )
@@ -187,22 +239,22 @@ export async function cdkDeploy(
     limit.dispose()
     core.endGroup()
   }
-  try {
-    if (result.stopped) throw new StoppedError(stopRequest(limit.signal), STOPPED_DEPLOY_STATE)
-    if (result.exitCode !== 0) {
-      const how =
-        result.exitCode === null
-          ? `was ended by ${result.exitSignal}`
-          : `failed with exit code ${result.exitCode}`
-      throw new ActionError(
-        `cdk deploy of stack "${plan.stack}" ${how}; nothing was written back or restarted. ` +
-          missingCliHint(plan, tail) +
-          `Its last error lines:\n${tail.errorLines()}`
-      )
-    }
-    return { outputs: await readStackOutputs(plan.outputsFile, plan.stack), changed }
-  } finally {
-    await rm(plan.outputsFile, { force: true })
+  if (result.stopped) {
+    throw new StoppedError(
+      stopRequest(limit.signal),
+      plan.command === 'diff' ? STOPPED_DIFF_STATE : STOPPED_DEPLOY_STATE
+    )
+  }
+  if (result.exitCode !== 0) {
+    const how =
+      result.exitCode === null
+        ? `was ended by ${result.exitSignal}`
+        : `failed with exit code ${result.exitCode}`
+    throw new ActionError(
+      `${name} of stack "${plan.stack}" ${how}; ${untouched}. ` +
+        missingCliHint(plan, tail) +
+        `Its last error lines:\n${tail.errorLines()}`
+    )
   }
 }
 

@@ -14,7 +14,9 @@ export const OUTPUTS = {
   secretVersionId: 'secret-version-id',
   stackOutputs: 'stack-outputs',
   stackChanged: 'stack-changed',
-  restarted: 'restarted'
+  restarted: 'restarted',
+  changes: 'changes',
+  diff: 'diff'
 } as const
 
 /** A secret key of one of these names would be overwritten by the action. */
@@ -74,22 +76,28 @@ export function checkEnvKeys(envKeys: readonly string[]): void {
 /**
  * The environment variables the deployment secret provides (for export-env and for the CDK app):
  * only the keys the workflow declared in "env-keys", never names the secret chooses. A declared
- * key the secret lacks is an error, so that a typo does not silently leave a variable unset.
+ * key the secret lacks is an error, so that a typo does not silently leave a variable unset. With
+ * input "config-path", the parameters' output names count as keys too (the same rule holds).
  */
 export function secretEnvironment(
   secretId: string,
   values: Record<string, string>,
-  envKeys: readonly string[]
+  envKeys: readonly string[],
+  config?: { path: string; values: Record<string, string> }
 ): Record<string, string> {
-  const missing = envKeys.filter(key => !(key in values))
+  const all = { ...config?.values, ...values }
+  const missing = envKeys.filter(key => !(key in all))
   if (missing.length > 0) {
+    const where = config
+      ? ` and no parameter under input "config-path" (${config.path}) is named so`
+      : ''
     throw new ActionError(
-      `The deployment secret "${secretId}" has no key${missing.length > 1 ? 's' : ''} ${missing.map(key => `"${key}"`).join(', ')}, ` +
+      `The deployment secret "${secretId}" has no key${missing.length > 1 ? 's' : ''} ${missing.map(key => `"${key}"`).join(', ')}${where}, ` +
         'listed in input "env-keys" (the keys that become environment variables). Add ' +
-        `${missing.length > 1 ? 'them' : 'it'} to the secret, or remove ${missing.length > 1 ? 'them' : 'it'} from "env-keys".`
+        `${missing.length > 1 ? 'them' : 'it'} to the secret${config ? ' or the path' : ''}, or remove ${missing.length > 1 ? 'them' : 'it'} from "env-keys".`
     )
   }
-  return Object.fromEntries(envKeys.map(key => [envName(key), values[key]]))
+  return Object.fromEntries(envKeys.map(key => [envName(key), all[key]]))
 }
 
 /** Sets one step output per key and, given the variables (secretEnvironment), exports them. */

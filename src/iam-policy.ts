@@ -1,5 +1,10 @@
 import { secretResource } from './secrets.js'
 
+/** The IAM resource that covers a Parameter Store path and every parameter under it. */
+export function parameterResource(path: string): string {
+  return `arn:aws:ssm:*:*:parameter${path.replace(/\/+$/, '')}*`
+}
+
 /** The action settings that decide which permissions it needs. */
 export interface PolicySettings {
   /** Resource (ARN or ARN pattern) of the deployment secret. */
@@ -9,6 +14,8 @@ export interface PolicySettings {
   deploy: boolean
   /** The restart methods the role must allow: one for a workflow, both for the README. */
   restarts: readonly RestartMethod[]
+  /** Input "config-path"; empty or absent when no configuration is read from Parameter Store. */
+  configPath?: string
 }
 
 export type RestartMethod = 'ssh' | 'ssm'
@@ -28,7 +35,8 @@ export const DEFAULT_POLICY_SETTINGS: PolicySettings = {
 /** What the README shows: a deploy with either restart, the SSM statements marked as optional. */
 export const README_POLICY_SETTINGS: PolicySettings = {
   ...DEFAULT_POLICY_SETTINGS,
-  restarts: ['ssh', 'ssm']
+  restarts: ['ssh', 'ssm'],
+  configPath: '/fastapi/staging/'
 }
 
 interface Statement {
@@ -36,6 +44,7 @@ interface Statement {
   Effect: 'Allow'
   Action: string | string[]
   Resource: string | string[]
+  Condition?: Record<string, Record<string, string>>
 }
 
 const one = <T>(items: T[]): T | T[] => (items.length === 1 ? items[0] : items)
@@ -97,6 +106,24 @@ export function iamPolicy(settings: PolicySettings): {
           'ssm:CancelCommand'
         ],
         Resource: '*'
+      }
+    )
+  }
+  if (settings.configPath) {
+    statements.push(
+      {
+        Sid: 'ReadTheConfiguration',
+        Effect: 'Allow',
+        Action: 'ssm:GetParametersByPath',
+        Resource: parameterResource(settings.configPath)
+      },
+      {
+        // SecureString parameters under a customer managed key; only through Parameter Store.
+        Sid: 'DecryptSecureStringParameters',
+        Effect: 'Allow',
+        Action: 'kms:Decrypt',
+        Resource: '*',
+        Condition: { StringLike: { 'kms:ViaService': 'ssm.*.amazonaws.com' } }
       }
     )
   }

@@ -13,10 +13,17 @@ export interface ActionInputs {
   requiredKeys: string[]
   appRequiredKeys: string[]
   maskExclude: string[]
+  /** A Parameter Store path whose parameters become outputs; empty: none. */
+  configPath: string
   /** The deployment secret's keys that may become environment variables; from the workflow only. */
   envKeys: string[]
   exportEnv: boolean
+  /** Whether cdk deploy runs (deploy: true); false for deploy: false and deploy: diff. */
   deploy: boolean
+  /** deploy: diff: cdk diff runs instead, and nothing is deployed, written back or restarted. */
+  diff: boolean
+  /** With diff: fail when the diff replaces or destroys a resource. */
+  failOnReplace: boolean
   stack: string
   workingDirectory: string
   cdkCommand: string
@@ -108,6 +115,19 @@ function rateInput(name: string, min: number): string {
   return value
 }
 
+/** A Parameter Store path as SSM takes it: "/" and names of letters, digits and . - _ */
+const CONFIG_PATH = /^\/(?:[A-Za-z0-9._-]+\/)*[A-Za-z0-9._-]*$/
+
+/** Input "config-path": empty (no configuration), or a Parameter Store path. */
+function configPathInput(): string {
+  const path = text('config-path')
+  if (path === '' || (CONFIG_PATH.test(path) && path.length <= 2048)) return path
+  throw new ActionError(
+    `Input "config-path" is "${path}", which is not a Parameter Store path: give one that starts with "/", ` +
+      'such as /fastapi/staging/ (letters, digits, ".", "-" and "_" between single slashes).'
+  )
+}
+
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/
 
 /** An input that names a key of the deployment secret: every key is also an output. */
@@ -122,18 +142,27 @@ function secretKeyInput(name: 'host-key' | 'user-key'): string {
   return key
 }
 
+/** Input "deploy": true, false or diff (a preview). */
+function deployInput(): { deploy: boolean; diff: boolean } {
+  const value = text('deploy').toLowerCase()
+  if (value === 'diff') return { deploy: false, diff: true }
+  if (value === 'true' || value === 'false') return { deploy: value === 'true', diff: false }
+  throw new ActionError(`Input "deploy" must be true, false or diff, not "${text('deploy')}".`)
+}
+
 export function readInputs(): ActionInputs {
-  const deploy = booleanInput('deploy')
+  const { deploy, diff } = deployInput()
   const stack = text('stack')
-  if (deploy && stack === '') {
+  const mode = diff ? 'diff' : 'true'
+  if ((deploy || diff) && stack === '') {
     throw new ActionError(
-      'Input "stack" is required when "deploy" is true: name the CDK stack to deploy, or set deploy: false.'
+      `Input "stack" is required when "deploy" is ${mode}: name the CDK stack to ${diff ? 'preview' : 'deploy'}, or set deploy: false.`
     )
   }
-  if (deploy && listInput('targets').length > 0) {
+  if ((deploy || diff) && listInput('targets').length > 0) {
     throw new ActionError(
-      'Input "targets" is for deploy: false; with deploy: true the action restarts every instance of the stack. ' +
-        'Remove "targets", or set deploy: false.'
+      `Input "targets" is for deploy: false; with deploy: ${mode} the action ` +
+        `${diff ? 'restarts nothing' : 'restarts every instance of the stack'}. Remove "targets", or set deploy: false.`
     )
   }
   const deploymentSecretId = text('deployment-secret-id')
@@ -156,6 +185,7 @@ export function readInputs(): ActionInputs {
   const passphrase = core.getInput('ssh-passphrase', { trimWhitespace: false })
   const envKeys = listInput('env-keys')
   checkEnvKeys(envKeys)
+  const restart = choiceInput('restart', ['ssh', 'ssm', 'none'] as const)
   // Inputs from `${{ secrets.X }}` are masked by the runner, but not line by line on every runner.
   for (const value of [privateKey, passphrase]) maskSecret(value)
   return {
@@ -164,9 +194,12 @@ export function readInputs(): ActionInputs {
     requiredKeys: listInput('required-keys'),
     appRequiredKeys: listInput('app-required-keys'),
     maskExclude: listInput('mask-exclude'),
+    configPath: configPathInput(),
     envKeys,
     exportEnv: booleanInput('export-env'),
     deploy,
+    diff,
+    failOnReplace: booleanInput('fail-on-replace'),
     stack,
     workingDirectory: text('working-directory') || '.',
     cdkCommand: text('cdk-command'),
@@ -180,7 +213,8 @@ export function readInputs(): ActionInputs {
     hostKey: secretKeyInput('host-key'),
     userKey: secretKeyInput('user-key'),
     targets: listInput('targets'),
-    restart: choiceInput('restart', ['ssh', 'ssm', 'none'] as const),
+    // A preview restarts nothing, whatever "restart" says (its default is ssh): see main.ts.
+    restart: diff ? 'none' : restart,
     service: text('service'),
     ssh: {
       privateKey,

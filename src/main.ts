@@ -5,10 +5,12 @@ import { PhaseTracker, StoppedError, stoppableSleep, unlessStopped } from './can
 import {
   cdkDeploy,
   cdkEnvironment,
-  planCdkDeploy,
+  planCdk,
   STOPPED_DEPLOY_STATE,
+  STOPPED_DIFF_STATE,
   type CdkDeployPlan
 } from './deploy.js'
+import type { ConfigParameters } from './config.js'
 import { ActionError, failureMessage } from './errors.js'
 import { envName } from './env-names.js'
 import { OUTPUTS, exportSecret, secretEnvironment } from './export.js'
@@ -17,6 +19,7 @@ import type { Fleet } from './instance.js'
 import { maskSecret, redact } from './log.js'
 import { restartOverSsh } from './restart.js'
 import { readJsonSecret, requireKeys, type JsonSecret } from './secrets.js'
+import { previewStack } from './preview.js'
 import { preloadSsh2 } from './ssh/library.js'
 import { checkSshLogin, type SshCredentials } from './ssh/validate.js'
 import { newReport, writeSummary, type RunReport } from './summary.js'
@@ -69,6 +72,27 @@ export async function run(overrides: Partial<Dependencies> = {}): Promise<void> 
   }
 }
 
+/** Input "config-path": the parameters under it, checked against the deployment secret's keys. */
+async function readConfig(
+  inputs: ActionInputs,
+  deployment: JsonSecret,
+  clients: AwsClients
+): Promise<ConfigParameters> {
+  // Loaded only here: with it comes the SSM client.
+  const { readConfigParameters } = await import('./config.js')
+  const config = await readConfigParameters(await clients.ssm(), inputs.configPath, {
+    secretId: deployment.id,
+    keys: Object.keys(deployment.values)
+  })
+  const names = Object.keys(config.values)
+  core.info(
+    names.length
+      ? `Read ${names.length} parameter${names.length === 1 ? '' : 's'} under "${inputs.configPath}" (input "config-path"), exported as step outputs: ${names.join(', ')}.`
+      : `No parameters under "${inputs.configPath}" (input "config-path"): no configuration outputs.`
+  )
+  return config
+}
+
 /** What the later phases will do, worked out and checked before anything changes. */
 interface Plan {
   /** The deployment secret as environment variables, for the CDK app and export-env. */
@@ -103,7 +127,8 @@ async function pipeline(
     versionId: deployment.versionId
   })
   requireKeys(deployment, inputs.requiredKeys, 'deployment', 'listed in input "required-keys"')
-  const plan = await planLaterPhases(inputs, deployment, deps.env)
+  const config = inputs.configPath ? await readConfig(inputs, deployment, clients) : undefined
+  const plan = await planLaterPhases(inputs, deployment, deps.env, config)
 
   if (inputs.appSecretId !== '') {
     const app = await readJsonSecret(clients.secretsManager, inputs.appSecretId, 'app')
@@ -119,7 +144,8 @@ async function pipeline(
   }
 
   exportSecret(deployment.id, deployment.values, inputs.exportEnv ? plan.secretEnv : undefined)
-  report.exportedKeys = Object.keys(deployment.values)
+  for (const [name, value] of Object.entries(config?.values ?? {})) core.setOutput(name, value)
+  report.exportedKeys = [...Object.keys(deployment.values), ...Object.keys(config?.values ?? {})]
   report.exportedEnv = inputs.exportEnv ? Object.keys(plan.secretEnv) : []
   core.info(
     `Read the deployment secret "${deployment.id}" (version ${deployment.versionId}): ` +
@@ -131,7 +157,19 @@ async function pipeline(
 
   let versionId = deployment.versionId
   let target: Target | undefined
-  if (plan.cdk) {
+  if (plan.cdk?.command === 'diff') {
+    core.info(
+      'deploy: diff previews the stack: nothing is deployed, written back or restarted (input "restart" is not used).'
+    )
+    phases.enter(`cdk diff of stack "${inputs.stack}"`, STOPPED_DIFF_STATE)
+    await previewStack(plan.cdk, cdkEnvironment(deps.env, plan.secretEnv), {
+      valuesToMask: () => [],
+      signal: deps.signal,
+      timeoutSeconds: inputs.deployTimeoutSeconds,
+      failOnReplace: inputs.failOnReplace,
+      onReport: preview => (report.preview = preview)
+    })
+  } else if (plan.cdk) {
     target = await deployAndLocate(inputs, plan.cdk, plan.secretEnv, clients, deps, phases)
     report.deploy = {
       stack: inputs.stack,
@@ -225,16 +263,17 @@ async function writeAddressBack(
 async function planLaterPhases(
   inputs: ActionInputs,
   deployment: JsonSecret,
-  env: NodeJS.ProcessEnv
+  env: NodeJS.ProcessEnv,
+  config?: ConfigParameters
 ): Promise<Plan> {
   const plan: Plan = {
     secretEnv:
-      inputs.deploy || inputs.exportEnv
-        ? secretEnvironment(deployment.id, deployment.values, inputs.envKeys)
+      inputs.deploy || inputs.diff || inputs.exportEnv
+        ? secretEnvironment(deployment.id, deployment.values, inputs.envKeys, config)
         : {}
   }
-  if (inputs.deploy) {
-    plan.cdk = planCdkDeploy(inputs, env)
+  if (inputs.deploy || inputs.diff) {
+    plan.cdk = planCdk(inputs, env, inputs.diff ? 'diff' : 'deploy')
   } else if (inputs.restart !== 'none' && inputs.targets.length === 0) {
     requireKeys(
       deployment,

@@ -1,6 +1,7 @@
 import * as core from '@actions/core'
 import { truncateUtf8 } from './lines.js'
 import { redact } from './log.js'
+import type { PreviewReport } from './preview.js'
 
 /** What the run did, phase by phase; ids, names and addresses only, never a secret value. */
 export interface RunReport {
@@ -17,6 +18,8 @@ export interface RunReport {
     commandIds: string[]
     results: { instanceId: string; status: string; exitCode?: number; durationMs?: number }[]
   }
+  /** deploy: diff: what cdk diff said would change. */
+  preview?: PreviewReport
   failure?: string
 }
 
@@ -27,6 +30,7 @@ export function newReport(): RunReport {
 /** GitHub drops a step summary over 1 MiB; the failure is the only part that can be long. */
 const MAX_FAILURE_BYTES = 16 * 1024
 const MAX_VALUE_BYTES = 512
+const MAX_PREVIEW_BYTES = 128 * 1024
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g
@@ -59,12 +63,31 @@ const quoted = (text: string): string => inline(redact(text))
  * closing tag, which escaping keeps out of the text, so no line of it can become markdown.
  */
 function failureBlock(message: string): string {
-  const clean = redact(message)
+  // The blank line ends the <p> block, so that <pre> starts a block of its own (a <p> block would
+  // end at the first blank line of the message, and the rest would render as markdown).
+  return `<p><strong>Failed:</strong></p>\n\n${preBlock(message, MAX_FAILURE_BYTES)}`
+}
+
+/** Text of many lines as one <pre> block (see failureBlock): redacted, bounded, escaped. */
+function preBlock(text: string, maxBytes: number): string {
+  const clean = redact(text)
     .replace(/\r\n|\r/g, '\n')
     .replace(CONTROL, '')
-  const cut = truncateUtf8(clean, MAX_FAILURE_BYTES)
-  const shown = cut === clean ? clean : `${cut}\n[... cut at ${MAX_FAILURE_BYTES} bytes]`
-  return `<p><strong>Failed:</strong></p>\n<pre>${escapeHtml(shown)}</pre>`
+  const cut = truncateUtf8(clean, maxBytes)
+  const shown = cut === clean ? clean : `${cut}\n[... cut at ${maxBytes} bytes]`
+  return `<pre>${escapeHtml(shown)}</pre>`
+}
+
+/** deploy: diff: the verdict, a warning per resource replaced or destroyed, the diff folded. */
+function previewBlock(p: PreviewReport): string {
+  const risks = p.risks.map(risk => `<p>:warning: ${quoted(risk)}</p>`).join('\n')
+  return (
+    `<p>cdk diff of stack ${code(p.stack)}: ${quoted(p.verdict)}; nothing was deployed</p>\n` +
+    (risks ? `${risks}\n` : '') +
+    // The diff is bounded before it gets here (MAX_DIFF_BYTES); the limit below only guards.
+    // Blank lines around <pre>, for the same reason as in failureBlock.
+    `<details><summary>The diff</summary>\n\n${preBlock(p.text, MAX_PREVIEW_BYTES)}\n\n</details>`
+  )
 }
 
 /** Writes the job summary, when the runner gave a summary file. */
@@ -104,6 +127,7 @@ export async function writeSummary(
       true
     )
   }
+  if (report.preview) summary.addRaw(previewBlock(report.preview), true)
   if (report.writeBack) {
     const w = report.writeBack
     summary.addRaw(

@@ -8,6 +8,7 @@ import { createServer } from 'node:http'
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
+import { LocalParameterStore } from './ssm-parameters.js'
 import { LocalRunCommand, SsmError } from './ssm-run-command.js'
 
 const CURRENT = 'AWSCURRENT'
@@ -55,6 +56,8 @@ export class LocalAws {
     this.url = ''
     /** SSM Run Command: managed instances (`ssm.addAgent`), commands, stand-in recordings. */
     this.ssm = new LocalRunCommand()
+    /** SSM Parameter Store (`parameters.put`): GetParametersByPath. */
+    this.parameters = new LocalParameterStore(this)
   }
 
   /** @param {number} [port] @returns {Promise<string>} the endpoint URL */
@@ -296,17 +299,19 @@ export class LocalAws {
   }
 
   /**
-   * SSM's JSON 1.1 operations, answered by test-support/ssm-run-command.js.
+   * SSM's JSON 1.1 operations, answered by test-support/ssm-run-command.js (Run Command) and
+   * test-support/ssm-parameters.js (Parameter Store).
    * @param {string} action @param {string} body @param {import('node:http').ServerResponse} res
    */
   async handleSsm(action, body, res) {
     try {
       const params = body ? JSON.parse(body) : {}
       await this.admit('ssm', action, params)
-      const handler = this.ssm.actions[action]
-      if (!handler)
+      const result = this.ssm.actions[action]
+        ? this.ssm.actions[action].call(this.ssm, params)
+        : this.parameters.actions[action]?.call(this.parameters, params)
+      if (!result)
         throw new AwsError(400, 'UnknownOperationException', `Unknown operation ${action}`)
-      const result = handler.call(this.ssm, params)
       res.writeHead(200, {
         'content-type': 'application/x-amz-json-1.1',
         'x-amzn-requestid': randomUUID()

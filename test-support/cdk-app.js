@@ -14,7 +14,9 @@ const STAND_IN = fileURLToPath(new URL('./cdk-stand-in.js', import.meta.url))
  *   unchanged: the deploy is a no-op (" ✅  <stack> (no changes)")
  * @property {{ exitCode?: number, message: string }} [fail]
  * @property {{ secretId: string, key: string, value: string }} [concurrentEdit]
- * @property {string[]} [print] lines the CDK app prints while it deploys
+ * @property {string[]} [print] lines the CDK app prints while it deploys (or diffs)
+ * @property {'additions' | 'update' | 'replacement' | 'none'} [diff] what cdk diff prints
+ * @property {string[]} [diffLines] lines cdk diff adds to its Resources section
  * @property {'missing' | 'other-stack'} [outputsFile] exit 0 without an outputs file, or with one
  *   that lacks the stack
  * @property {string[]} [recordEnv]

@@ -40,6 +40,24 @@ export function diffWithReplacement(stack) {
   ].join('\n')
 }
 
+/** The first deploy of a stack: every resource is new. @param {string} stack */
+export function diffWithAdditionsOnly(stack) {
+  return [
+    `Stack ${stack}`,
+    underline(bold('Resources')),
+    `${green('[+]')} ${cyan('AWS::IAM::Role')} InstanceRole InstanceRole3CCE2F1D `,
+    `${green('[+]')} ${cyan('AWS::EC2::SecurityGroup')} WebSg WebSg6A0B1C2D `,
+    `${green('[+]')} ${cyan('AWS::EC2::Instance')} Instance InstanceC1063A87 `,
+    '',
+    underline(bold('Outputs')),
+    `${green('[+]')} ${cyan('Output')} PublicIp PublicIp: {"Value":{"Fn::GetAtt":["InstanceC1063A87","PublicIp"]}}`,
+    '',
+    '',
+    '✨  Number of stacks with differences: 1',
+    ''
+  ].join('\n')
+}
+
 /** @param {string} stack */
 export function diffWithUpdateOnly(stack) {
   return [

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // A stand-in for the AWS CDK CLI, for tests and local runs only: CloudFormation cannot be reached
 // here. It accepts the real CLI's `deploy` arguments, prints deploy-like output, and writes the
-// outputs file in the real CLI's format ({"<stack>": {"<OutputKey>": "<value>"}}).
+// outputs file in the real CLI's format ({"<stack>": {"<OutputKey>": "<value>"}}). It also
+// accepts `diff <stack>`: it prints the diff the config's "diff" names (cdk-diff-samples.js, in
+// colour, as the real CLI prints it) and exits 0, as the real one does without --fail.
 //
 // What the "deployment" does comes from cdk-stand-in.json in the working directory (the CDK app):
 //   { "stacks": { "<stack>": { "outputs": { "InstanceId": "i-..." } } },
@@ -11,7 +13,10 @@
 //     "concurrentEdit": { "secretId": "...", "key": "...", "value": "..." },
 //                              optional: another writer changes the secret while the deploy runs,
 //                              through the real SDK, with a plain PutSecretValue
-//     "print": ["..."],            optional: lines the CDK app prints while it deploys
+//     "print": ["..."],            optional: lines the CDK app prints while it deploys (or diffs)
+//     "diff": "additions" | "update" | "replacement" | "none",  for cdk diff: what it prints
+//                              ("none" when absent); "diffLines": ["..."] lines it adds to the
+//                              diff's Resources section (the CDK app's construct ids are its own)
 //     "outputsFile": "missing" | "other-stack",  optional: a CLI that exits 0 yet writes no
 //                              outputs file, or writes one without this stack
 //     "record": "<file>", "recordEnv": ["EC2_KEY_NAME"] }  optional: what it was given, for tests
@@ -24,6 +29,12 @@
 import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync, existsSync, appendFileSync } from 'node:fs'
 import { resolve } from 'node:path'
+import {
+  diffWithAdditionsOnly,
+  diffWithoutChanges,
+  diffWithReplacement,
+  diffWithUpdateOnly
+} from './cdk-diff-samples.js'
 
 const argv = process.argv.slice(2)
 const config = existsSync('cdk-stand-in.json')
@@ -37,12 +48,71 @@ if (config.record) {
   appendFileSync(resolve(config.record), JSON.stringify({ argv: process.argv, env }) + '\n')
 }
 
+/**
+ * The deployment (or the synthesis) never ends: like the real CLI, it runs the CDK app as a child
+ * process, which records each SIGINT and SIGTERM it gets in signalsFile and lives on after the
+ * ones it ignores. It says when its handlers are in place, so that no signal can come before them.
+ * @param {NodeJS.WritableStream} log @param {string} progress the line printed once both run
+ * @returns {Promise<never>}
+ */
+async function hang(log, progress) {
+  const appSource = `
+    const { appendFileSync } = require('node:fs')
+    const ignored = ${JSON.stringify(config.hang.appIgnores ?? [])}
+    for (const signal of ['SIGINT', 'SIGTERM'])
+      process.on(signal, () => {
+        appendFileSync(${JSON.stringify(resolve(config.hang.signalsFile ?? 'app-signals.log'))}, signal + '\\n')
+        if (!ignored.includes(signal)) process.exit(1)
+      })
+    console.log('ready')
+    setInterval(() => {}, 1000)`
+  const app = spawn(process.execPath, ['-e', appSource], {
+    stdio: ['ignore', 'pipe', 'ignore']
+  })
+  app.stdout.once('data', () => {
+    writeFileSync(resolve(config.hang.pidFile), JSON.stringify({ cli: process.pid, app: app.pid }))
+    log.write(`${progress} (waiting on the app, pid ${app.pid})\n`)
+  })
+  // The real CLI stops on SIGINT by Node's default; so does this stand-in, leaving its child.
+  return new Promise(() => setInterval(() => {}, 1000))
+}
+
 const [command, stack, ...rest] = argv
-if (command !== 'deploy' || !stack || stack.startsWith('-')) {
+if (!['deploy', 'diff'].includes(command) || !stack || stack.startsWith('-')) {
   process.stderr.write(
-    `Usage: cdk deploy <stack> [options] (this stand-in knows only deploy; got: ${argv[0] ?? 'nothing'})\n`
+    `Usage: cdk deploy|diff <stack> [options] (this stand-in knows only those; got: ${argv[0] ?? 'nothing'})\n`
   )
   process.exit(1)
+}
+if (command === 'diff') {
+  // Options of cdk deploy only: given to cdk diff, the action built the wrong command line.
+  for (const flag of ['--outputs-file', '--require-approval']) {
+    if (rest.includes(flag)) {
+      process.stderr.write(`cdk diff takes no ${flag}\n`)
+      process.exit(1)
+    }
+  }
+  const out = rest.includes('--ci') ? process.stdout : process.stderr
+  out.write(`\n✨  Synthesis time: 0.42s\n\n`)
+  for (const line of config.print ?? []) out.write(`${line}\n`)
+  if (config.hang) await hang(out, `${stack}: synthesizing`)
+  if (!config.stacks?.[stack]) {
+    out.write(`❌ No stacks match the name(s) ${stack}\n`)
+    process.exit(1)
+  }
+  const samples = {
+    additions: diffWithAdditionsOnly,
+    update: diffWithUpdateOnly,
+    replacement: diffWithReplacement,
+    none: diffWithoutChanges
+  }
+  /** @type {keyof typeof samples} */
+  const name = config.diff ?? 'none'
+  const lines = samples[name](stack).split('\n')
+  const at = lines.findIndex(line => line.includes('Resources'))
+  if (config.diffLines) lines.splice(at >= 0 ? at + 1 : 1, 0, ...config.diffLines)
+  out.write(lines.join('\n') + '\n')
+  process.exit(0)
 }
 const option = (/** @type {string} */ name) => {
   const at = rest.indexOf(name)
@@ -62,31 +132,7 @@ log.write(
 
 for (const line of config.print ?? []) log.write(`${line}\n`)
 
-if (config.hang) {
-  // The app records each SIGINT and SIGTERM it gets in signalsFile, and lives on after the ones
-  // it ignores. It says when its handlers are in place, so that no signal can come before them.
-  const appSource = `
-    const { appendFileSync } = require('node:fs')
-    const ignored = ${JSON.stringify(config.hang.appIgnores ?? [])}
-    for (const signal of ['SIGINT', 'SIGTERM'])
-      process.on(signal, () => {
-        appendFileSync(${JSON.stringify(resolve(config.hang.signalsFile ?? 'app-signals.log'))}, signal + '\\n')
-        if (!ignored.includes(signal)) process.exit(1)
-      })
-    console.log('ready')
-    setInterval(() => {}, 1000)`
-  const app = spawn(process.execPath, ['-e', appSource], {
-    stdio: ['ignore', 'pipe', 'ignore']
-  })
-  app.stdout.once('data', () => {
-    writeFileSync(resolve(config.hang.pidFile), JSON.stringify({ cli: process.pid, app: app.pid }))
-    log.write(
-      `${stack}: CREATE_IN_PROGRESS AWS::EC2::Instance (waiting on the app, pid ${app.pid})\n`
-    )
-  })
-  // The real CLI stops on SIGINT by Node's default; so does this stand-in, leaving its child.
-  await new Promise(() => setInterval(() => {}, 1000))
-}
+if (config.hang) await hang(log, `${stack}: CREATE_IN_PROGRESS AWS::EC2::Instance`)
 
 if (config.concurrentEdit) {
   const { SecretsManagerClient, GetSecretValueCommand, PutSecretValueCommand } =

@@ -26160,6 +26160,10 @@ function requireKeys(secret, required, role, why) {
 
 ;// CONCATENATED MODULE: ./src/iam-policy.ts
 
+/** The IAM resource that covers a Parameter Store path and every parameter under it. */
+function parameterResource(path) {
+    return `arn:aws:ssm:*:*:parameter${path.replace(/\/+$/, '')}*`;
+}
 /** Input `restart` as the methods it uses. */
 function restartMethods(restart) {
     return restart === 'none' ? [] : [restart];
@@ -26173,7 +26177,8 @@ const DEFAULT_POLICY_SETTINGS = {
 /** What the README shows: a deploy with either restart, the SSM statements marked as optional. */
 const README_POLICY_SETTINGS = {
     ...DEFAULT_POLICY_SETTINGS,
-    restarts: ['ssh', 'ssm']
+    restarts: ['ssh', 'ssm'],
+    configPath: '/fastapi/staging/'
 };
 const one = (items) => (items.length === 1 ? items[0] : items);
 /**
@@ -26228,6 +26233,21 @@ function iamPolicy(settings) {
                 'ssm:CancelCommand'
             ],
             Resource: '*'
+        });
+    }
+    if (settings.configPath) {
+        statements.push({
+            Sid: 'ReadTheConfiguration',
+            Effect: 'Allow',
+            Action: 'ssm:GetParametersByPath',
+            Resource: parameterResource(settings.configPath)
+        }, {
+            // SecureString parameters under a customer managed key; only through Parameter Store.
+            Sid: 'DecryptSecureStringParameters',
+            Effect: 'Allow',
+            Action: 'kms:Decrypt',
+            Resource: '*',
+            Condition: { StringLike: { 'kms:ViaService': 'ssm.*.amazonaws.com' } }
         });
     }
     return { Version: '2012-10-17', Statement: statements };
@@ -26449,7 +26469,9 @@ const OUTPUTS = {
     secretVersionId: 'secret-version-id',
     stackOutputs: 'stack-outputs',
     stackChanged: 'stack-changed',
-    restarted: 'restarted'
+    restarted: 'restarted',
+    changes: 'changes',
+    diff: 'diff'
 };
 /** A secret key of one of these names would be overwritten by the action. */
 const ACTION_OUTPUTS = Object.values(OUTPUTS);
@@ -26495,16 +26517,21 @@ function checkEnvKeys(envKeys) {
 /**
  * The environment variables the deployment secret provides (for export-env and for the CDK app):
  * only the keys the workflow declared in "env-keys", never names the secret chooses. A declared
- * key the secret lacks is an error, so that a typo does not silently leave a variable unset.
+ * key the secret lacks is an error, so that a typo does not silently leave a variable unset. With
+ * input "config-path", the parameters' output names count as keys too (the same rule holds).
  */
-function secretEnvironment(secretId, values, envKeys) {
-    const missing = envKeys.filter(key => !(key in values));
+function secretEnvironment(secretId, values, envKeys, config) {
+    const all = { ...config?.values, ...values };
+    const missing = envKeys.filter(key => !(key in all));
     if (missing.length > 0) {
-        throw new ActionError(`The deployment secret "${secretId}" has no key${missing.length > 1 ? 's' : ''} ${missing.map(key => `"${key}"`).join(', ')}, ` +
+        const where = config
+            ? ` and no parameter under input "config-path" (${config.path}) is named so`
+            : '';
+        throw new ActionError(`The deployment secret "${secretId}" has no key${missing.length > 1 ? 's' : ''} ${missing.map(key => `"${key}"`).join(', ')}${where}, ` +
             'listed in input "env-keys" (the keys that become environment variables). Add ' +
-            `${missing.length > 1 ? 'them' : 'it'} to the secret, or remove ${missing.length > 1 ? 'them' : 'it'} from "env-keys".`);
+            `${missing.length > 1 ? 'them' : 'it'} to the secret${config ? ' or the path' : ''}, or remove ${missing.length > 1 ? 'them' : 'it'} from "env-keys".`);
     }
-    return Object.fromEntries(envKeys.map(key => [envName(key), values[key]]));
+    return Object.fromEntries(envKeys.map(key => [envName(key), all[key]]));
 }
 /** Sets one step output per key and, given the variables (secretEnvironment), exports them. */
 function exportSecret(secretId, values, env) {
@@ -27797,6 +27824,7 @@ async function runCli(argv, io, version) {
         .default('ssh'))
         .option('--no-app', 'the action does not read the app secret (input app-secret-id empty)')
         .option('--offline', 'do not look up the ARNs: print name patterns')
+        .option('--config-path <path>', 'input "config-path": read parameters under this path')
         .action(async (options) => {
         const globals = program.opts();
         const resources = options.offline
@@ -27809,7 +27837,8 @@ async function runCli(argv, io, version) {
             ...DEFAULT_POLICY_SETTINGS,
             ...resources,
             deploy: options.deploy,
-            restarts: restartMethods(options.restart)
+            restarts: restartMethods(options.restart),
+            configPath: options.configPath
         });
         io.out(JSON.stringify(policy, null, 2));
     });

@@ -207,12 +207,14 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
     )
     .option('--no-app', 'the action does not read the app secret (input app-secret-id empty)')
     .option('--offline', 'do not look up the ARNs: print name patterns')
+    .option('--config-path <path>', 'input "config-path": read parameters under this path')
     .action(
       async (options: {
         deploy: boolean
         restart: 'ssh' | 'ssm' | 'none'
         app: boolean
         offline?: boolean
+        configPath?: string
       }) => {
         const globals = program.opts<GlobalOptions>()
         const resources = options.offline
@@ -225,7 +227,8 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
           ...DEFAULT_POLICY_SETTINGS,
           ...resources,
           deploy: options.deploy,
-          restarts: restartMethods(options.restart)
+          restarts: restartMethods(options.restart),
+          configPath: options.configPath
         })
         io.out(JSON.stringify(policy, null, 2))
       }
