@@ -184,18 +184,7 @@ async function generateKeyFile(file, options) {
   const passphrase = options.passphrase ?? ''
   if (await hasSshKeygen()) {
     const size = type === 'rsa' ? ['-b', '2048'] : type === 'ecdsa' ? ['-b', '256'] : []
-    await run(SSH_KEYGEN, [
-      '-q',
-      '-t',
-      type,
-      ...size,
-      '-N',
-      passphrase,
-      '-C',
-      comment,
-      '-f',
-      file
-    ])
+    await run(SSH_KEYGEN, ['-q', '-t', type, ...size, '-N', passphrase, '-C', comment, '-f', file])
     return
   }
   const { utils } = ssh2
