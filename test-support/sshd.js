@@ -58,6 +58,11 @@ wait $sshd`
  * @property {string} [authorizedKey] public key line to authorize instead of the generated client key
  * @property {SshServerKind} [server] which server to run; by default OpenSSH's where it is
  *   installed, else the embedded one (see sshServerChoice)
+ * @property {string} [listenAddress] the loopback address to listen on, 127.0.0.1 by default: the
+ *   action reaches every instance of a fleet on one port (input "ssh-port"), so fixtures standing
+ *   for several instances share a port, each on its own address of 127.0.0.0/8, which never
+ *   leaves the machine
+ * @property {number} [port] the port, a free one by default
  */
 
 /**
@@ -177,14 +182,15 @@ export async function keygenFingerprint(publicKeyFile) {
 }
 
 /**
- * A TCP port on 127.0.0.1 that nothing listens on right now.
+ * A TCP port on `host` (127.0.0.1 by default) that nothing listens on right now.
+ * @param {string} [host]
  * @returns {Promise<number>}
  */
-export async function freePort() {
+export async function freePort(host = '127.0.0.1') {
   const server = net.createServer()
   await new Promise((resolve, reject) => {
     server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve(undefined))
+    server.listen(0, host, () => resolve(undefined))
   })
   const address = server.address()
   await new Promise(resolve => server.close(() => resolve(undefined)))
@@ -227,7 +233,8 @@ export async function startSshd(options = {}) {
     await generateKeyFile(files.clientKey, { comment: 'sshd-fixture-client' })
     const clientPublicKey = (await readFile(`${files.clientKey}.pub`, 'utf8')).trim()
     const authorizedKey = options.authorizedKey ?? clientPublicKey
-    const port = await freePort()
+    const host = options.listenAddress ?? '127.0.0.1'
+    const port = options.port ?? (await freePort(host))
     await writeStandIns(files)
     await writeFile(files.authorizedKeys, `${authorizedKey}\n`, { mode: 0o600 })
     await writeFile(files.log, '')
@@ -235,11 +242,12 @@ export async function startSshd(options = {}) {
     /** @returns {Promise<{ stop: () => Promise<void> }>} */
     const startServer = async () => {
       if (server === 'openssh') {
-        await writeFile(files.config, sshdConfig(port, user, files), { mode: 0o600 })
-        return startOpenSsh(sshdPath, port, files)
+        await writeFile(files.config, sshdConfig(host, port, user, files), { mode: 0o600 })
+        return startOpenSsh(sshdPath, host, port, files)
       }
       return startEmbeddedSshd({
         port,
+        listenAddress: host,
         user,
         authorizedKey,
         hostPrivateKey: await readFile(files.hostKey, 'utf8'),
@@ -269,7 +277,7 @@ export async function startSshd(options = {}) {
     const hostPublicKeyFile = `${files.hostKey}.pub`
     return {
       server,
-      host: '127.0.0.1',
+      host,
       port,
       user,
       clientPrivateKey: await readFile(files.clientKey, 'utf8'),
@@ -286,6 +294,56 @@ export async function startSshd(options = {}) {
   } catch (error) {
     await stop()
     throw error
+  }
+}
+
+/**
+ * Starts `count` SSH servers standing for the instances of a fleet: each its own sshd, host key,
+ * stand-ins and records, all on one port (the action's input "ssh-port" is one for the whole
+ * fleet), the first on 127.0.0.1, the next on 127.0.0.2 and so on: loopback addresses, whose
+ * traffic never leaves the machine. The client key is the first server's, authorized on all.
+ * @param {number} count at most 254
+ * @param {Omit<SshdOptions, 'listenAddress' | 'port' | 'authorizedKey'>} [options]
+ * @returns {Promise<SshdFixture[]>}
+ */
+export async function startSshdFleet(count, options = {}) {
+  const port = await freePort()
+  /** @type {SshdFixture[]} */
+  const fleet = []
+  try {
+    const first = await startSshd({ ...options, port })
+    fleet.push(first)
+    const { publicKey } = await publicKeyOf(first.clientPrivateKey)
+    for (let i = 2; i <= count; i++)
+      fleet.push(
+        await startSshd({
+          ...options,
+          port,
+          listenAddress: `127.0.0.${i}`,
+          authorizedKey: publicKey
+        })
+      )
+    return fleet
+  } catch (error) {
+    await Promise.all(fleet.map(fixture => fixture.stop()))
+    throw error
+  }
+}
+
+/**
+ * The public key line of an unencrypted OpenSSH private key (ssh-keygen -y).
+ * @param {string} privateKey
+ * @returns {Promise<{ publicKey: string }>}
+ */
+async function publicKeyOf(privateKey) {
+  const dir = await mkdtemp(path.join(tmpdir(), 'sshd-fixture-key-'))
+  try {
+    const file = path.join(dir, 'key')
+    await writeFile(file, privateKey, { mode: 0o600 })
+    const { stdout } = await run('ssh-keygen', ['-y', '-f', file])
+    return { publicKey: stdout.trim() }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
   }
 }
 
@@ -322,14 +380,15 @@ function loginEnvironment(user, files) {
 }
 
 /**
+ * @param {string} host
  * @param {number} port
  * @param {string} user
  * @param {ReturnType<typeof fixtureFiles>} files
  */
-function sshdConfig(port, user, files) {
+function sshdConfig(host, port, user, files) {
   return [
     `Port ${port}`,
-    'ListenAddress 127.0.0.1',
+    `ListenAddress ${host}`,
     `HostKey ${files.hostKey}`,
     `PidFile ${path.join(files.dir, 'sshd.pid')}`,
     `AuthorizedKeysFile ${files.authorizedKeys}`,
@@ -351,11 +410,12 @@ function sshdConfig(port, user, files) {
 /**
  * Starts sshd in the foreground as the current user; resolves once it listens.
  * @param {string} sshdPath
+ * @param {string} host
  * @param {number} port
  * @param {ReturnType<typeof fixtureFiles>} files
  * @returns {Promise<{ stop: () => Promise<void> }>}
  */
-async function startOpenSsh(sshdPath, port, files) {
+async function startOpenSsh(sshdPath, host, port, files) {
   // As root, sshd insists on its privilege separation directory, which the package creates at
   // boot; a container that never booted may lack it.
   if (process.getuid?.() === 0) await mkdir('/run/sshd', { recursive: true, mode: 0o755 })
@@ -387,7 +447,7 @@ async function startOpenSsh(sshdPath, port, files) {
     }
   }
   try {
-    await waitForPort(port, sshd, files.log)
+    await waitForPort(host, port, sshd, files.log)
   } catch (error) {
     await stop()
     throw error
@@ -472,32 +532,33 @@ function readCalls(file) {
 
 /**
  * Resolves once the port accepts a TCP connection; fails with sshd's log if sshd exits first.
+ * @param {string} host
  * @param {number} port
  * @param {import('node:child_process').ChildProcess} sshd
  * @param {string} logFile
  */
-async function waitForPort(port, sshd, logFile) {
+async function waitForPort(host, port, sshd, logFile) {
   const deadline = Date.now() + 10_000
   for (;;) {
     if (sshd.exitCode !== null || sshd.signalCode !== null) {
       const log = await readFile(logFile, 'utf8').catch(() => '')
       throw new Error(`sshd exited (${sshd.exitCode ?? sshd.signalCode}) before listening:\n${log}`)
     }
-    if (await accepts(port)) return
-    if (Date.now() > deadline)
-      throw new Error(`sshd did not listen on 127.0.0.1:${port} within 10 s`)
+    if (await accepts(port, host)) return
+    if (Date.now() > deadline) throw new Error(`sshd did not listen on ${host}:${port} within 10 s`)
     await new Promise(resolve => setTimeout(resolve, 25))
   }
 }
 
 /**
- * Whether something accepts TCP connections on 127.0.0.1:port.
+ * Whether something accepts TCP connections on host:port.
  * @param {number} port
+ * @param {string} [host]
  * @returns {Promise<boolean>}
  */
-export function accepts(port) {
+export function accepts(port, host = '127.0.0.1') {
   return new Promise(resolve => {
-    const socket = net.connect({ host: '127.0.0.1', port })
+    const socket = net.connect({ host, port })
     socket.once('connect', () => {
       socket.destroy()
       resolve(true)
