@@ -104,6 +104,8 @@ __webpack_require__.d(__webpack_exports__, {
 
 // UNUSED EXPORTS: SSH_STATUS
 
+// EXTERNAL MODULE: external "node:events"
+var external_node_events_ = __webpack_require__(8474);
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 16 modules
 var core = __webpack_require__(8261);
 // EXTERNAL MODULE: ./src/cancel.ts
@@ -166,6 +168,7 @@ var remote_shell = __webpack_require__(8461);
 
 
 
+
 /** Each instance's output is kept up to this many bytes (its last lines) until its group prints. */
 const OUTPUT_BYTES = 64 * 1024;
 /**
@@ -197,6 +200,10 @@ async function restartFleetOverSsh(inputs, credentials, instances, clients, deps
     const total = instances.length;
     const concurrency = (0,fleet/* concurrencyCount */.$i)((0,fleet/* parseRate */.WN)(maxConcurrency), total);
     const allowed = (0,fleet/* allowedCount */.co)((0,fleet/* parseRate */.WN)(maxErrors), total);
+    // Every running instance listens for the step's cancellation (its connection, its command, its
+    // waits): expected, not a leak, so no warning for more than Node's default of ten.
+    if (deps.signal)
+        (0,external_node_events_.setMaxListeners)(10 + concurrency * 4, deps.signal);
     const hostKeysFor = await hostKeyMode(inputs, instances, clients, deps.sleep);
     core/* info */.pq(`Restarting "${inputs.service}" on ${total} instances over SSH, ${concurrency} at a time ` +
         `(max-concurrency ${maxConcurrency}, max-errors ${maxErrors}).`);

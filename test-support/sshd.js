@@ -401,6 +401,9 @@ function sshdConfig(host, port, user, files) {
     'StrictModes no',
     'PrintMotd no',
     'LogLevel VERBOSE',
+    // One fixture may stand for many instances at once (the fleet benchmark): the default
+    // (10:30:100) drops handshakes beyond ten at a time, which separate instances would not.
+    'MaxStartups 200',
     // Per fixture, unlike ~/.ssh/environment, so parallel fixtures keep their own stand-ins.
     `SetEnv PATH=${loginEnvironment(user, files).PATH}`,
     ''

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import * as core from '@actions/core'
 import type { AwsClients } from '../aws.js'
 import { StoppedError, throwIfStopped } from '../cancel.js'
@@ -70,6 +71,9 @@ export async function restartFleetOverSsh(
   const total = instances.length
   const concurrency = concurrencyCount(parseRate(maxConcurrency), total)
   const allowed = allowedCount(parseRate(maxErrors), total)
+  // Every running instance listens for the step's cancellation (its connection, its command, its
+  // waits): expected, not a leak, so no warning for more than Node's default of ten.
+  if (deps.signal) setMaxListeners(10 + concurrency * 4, deps.signal)
   const hostKeysFor = await hostKeyMode(inputs, instances, clients, deps.sleep)
   core.info(
     `Restarting "${inputs.service}" on ${total} instances over SSH, ${concurrency} at a time ` +
