@@ -204,6 +204,33 @@ describe('restart: ssh with several instances, end to end', () => {
     expect(servers[0].calls()).toHaveLength(3)
   }, 60_000)
 
+  it('reports a target without an address as not connected, and restarts the others', async () => {
+    aws.addInstance({ instanceId: FLEET[2] })
+    const run = await runBundle(
+      {
+        deploy: 'false',
+        targets: FLEET.join('\n'),
+        restart: 'ssh',
+        'ssh-private-key': servers[0].clientPrivateKey,
+        'ssh-port': String(servers[0].port),
+        'max-concurrency': '2',
+        'max-errors': '1'
+      },
+      aws.environment()
+    )
+    expect(errors(run)).toEqual([])
+    expect(run.code).toBe(0)
+    expect(run.commands.filter(c => c.name === 'warning').map(c => c.data)).toEqual([
+      `1 of 3 instances did not restart (${FLEET[2]} NotConnected); within max-errors 1, so the step passes, with restarted false.`
+    ])
+    expect(run.stdout).toContain(
+      `Instance ${FLEET[2]} has no public address (input "address-type"), so it cannot be reached over SSH.`
+    )
+    expect(servers[0].calls()).toHaveLength(3)
+    expect(servers[1].calls()).toHaveLength(3)
+    expect(run.outputs.restarted).toBe('false')
+  }, 60_000)
+
   it('closes every connection when cancelled, and reports their fate as unknown', async () => {
     for (const server of servers) await server.setBehaviour({ hangOn: 'restart' })
     const logsBefore = servers.map(server => server.serverLog().length)
