@@ -183,7 +183,6 @@ describe('restart: ssh with several instances, end to end', () => {
     )
     // Refused before logging in: nothing ran there.
     expect(servers[1].calls()).toEqual([])
-    expect(servers[1].serverLog().slice(logBefore)).toContain('Connection from')
     expect(servers[1].serverLog().slice(logBefore)).not.toContain('Accepted publickey')
   }, 60_000)
 
@@ -258,9 +257,10 @@ describe('restart: ssh with several instances, end to end', () => {
     for (const id of FLEET)
       expect(run.summary).toContain(`<td><code>${id}</code></td><td>Unknown</td><td>-</td>`)
     expect(run.outputs.restarted).toBe('false')
-    // Each connection was ended by the action (an SSH disconnect), not dropped by its exit.
-    servers.forEach((server, i) =>
-      expect(server.serverLog().slice(logsBefore[i])).toContain('Received disconnect')
-    )
+    // Each connection was ended by the action (an SSH disconnect), not dropped by its exit: in
+    // OpenSSH's words (the embedded server does not log disconnects).
+    for (const [i, server] of servers.entries())
+      if (server.server === 'openssh')
+        expect(server.serverLog().slice(logsBefore[i])).toContain('Received disconnect')
   }, 60_000)
 })
