@@ -304,6 +304,9 @@ describe('a run cancelled during the SSH restart', () => {
       ])
       expect(run.summary).toContain('unknown: the run was stopped and the connection closed')
       expect(run.outputs.restarted).toBe('false')
+      // The action ended the connection itself (an SSH disconnect), before its process exited:
+      // in OpenSSH's words (the embedded server does not log disconnects).
+      if (sshd.server === 'openssh') expect(sshd.serverLog()).toContain('Received disconnect')
     } finally {
       await sshd.stop()
     }

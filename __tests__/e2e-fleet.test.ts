@@ -1,7 +1,6 @@
 // Fleets through the bundle as the runner runs it: every instance of a stack, or the instances of
 // input "targets", restarted with restart: ssm on the local endpoint, which runs each instance's
 // command through /bin/sh with recording stand-ins.
-import { generateKeyPairSync } from 'node:crypto'
 import { createCdkApp } from './helpers/cdk-app.js'
 import {
   EXAMPLE_APP,
@@ -178,25 +177,6 @@ describe('restart: ssm, end to end', () => {
     })
     expect(run.visibleLog).toContain('service is healthy')
     expect(run.outputs).toMatchObject({ 'instance-ip': address(1), restarted: 'true' })
-  })
-
-  it('refuses restart: ssh with several instances, pointing to restart: ssm', async () => {
-    addFleet(FLEET)
-    const run = await runBundle(
-      {
-        deploy: 'false',
-        targets: FLEET.join(','),
-        restart: 'ssh',
-        'ssh-private-key': generateKeyPairSync('rsa', {
-          modulusLength: 2048,
-          privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
-          publicKeyEncoding: { type: 'pkcs1', format: 'pem' }
-        }).privateKey
-      },
-      aws.environment()
-    )
-    expect(run.code).toBe(1)
-    expect(run.commands.filter(c => c.name === 'error')[0]?.data).toContain('Use restart: ssm')
   })
 
   it('refuses input "targets" with deploy: true, before anything happens', async () => {

@@ -88,6 +88,22 @@ describe('the job summary', () => {
     expect(summary).not.toMatch(/\n\s*\n/)
   })
 
+  it('says a fleet went over SSH, with no command id', async () => {
+    const summary = await summaryOf({
+      ...newReport(),
+      fleet: {
+        unit: 'fastapi',
+        commandIds: [],
+        via: 'ssh',
+        results: [{ instanceId: 'i-0123456789abcdef0', status: 'Unknown' }]
+      }
+    })
+    expect(summary).toContain(
+      'Restart of <code>fastapi</code> over SSH: 0 of 1 instances succeeded'
+    )
+    expect(summary).not.toContain('Run Command')
+  })
+
   it('lists the exported outputs and environment variables', async () => {
     const summary = await summaryOf({
       ...newReport(),

@@ -10,6 +10,10 @@
 // Then the SSM requests per poll round (ListCommandInvocations) at 50 and 200 instances.
 // Also a secrets-only run with config-path (30 parameters, three pages), which loads the SSM
 // client, as a ratio to the plain secrets-only run; and deploy: diff (the CDK stand-in's diff).
+// And restart: ssh of 1 and of 50 instances (input "targets", max-concurrency 100%, pinned host
+// key): the 50 are 50 instances on the endpoint whose address is ONE sshd fixture (50 separate
+// sshd processes would measure this shared machine more than the action); the 50 as a ratio to the 1,
+// and the action's own CPU time in each (bench/report-cpu.js) as a ratio too.
 import { spawn } from 'node:child_process'
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -41,6 +45,8 @@ fleet.forEach((instanceId, i) => {
 })
 
 const sshd = await startSshd()
+const sshFleet = Array.from({ length: 50 }, (_, i) => `i-055f1ee7${String(i).padStart(9, '0')}`)
+for (const instanceId of sshFleet) aws.addInstance({ instanceId, publicIp: sshd.host })
 aws.putSecret('RestartOnlySecrets', {
   ec2_key_name: 'k',
   ec2_host: sshd.host,
@@ -114,6 +120,34 @@ const ssmRun = targets =>
     })
   )
 
+/** The action's own CPU time (ms) in each SSH fleet run, by case. */
+const cpuFile = join(work, 'cpu')
+/** @type {Record<string, number[]>} */
+const cpu = { 1: [], 50: [] }
+
+/** @param {string[]} targets */
+const sshRun = async targets => {
+  writeFileSync(cpuFile, '')
+  const ms = await timed(
+    ['--import', join(root, 'bench/report-cpu.js'), join(root, 'dist/index.js')],
+    {
+      ...bundleEnv({
+        deploy: 'false',
+        targets: targets.join(','),
+        'deployment-secret-id': 'RestartOnlySecrets',
+        'app-secret-id': '',
+        'ssh-private-key': sshd.clientPrivateKey,
+        'ssh-host-fingerprint': sshd.hostFingerprint,
+        'ssh-port': String(sshd.port),
+        'max-concurrency': '100%'
+      }),
+      BENCH_CPU_FILE: cpuFile
+    }
+  )
+  cpu[targets.length].push(Number(readFileSync(cpuFile, 'utf8').trim()))
+  return ms
+}
+
 const cases = {
   'node -e 0 (baseline)': () => timed(['-e', '0'], { PATH: process.env.PATH ?? '' }),
   'ssh restart (OpenSSH)': () =>
@@ -186,7 +220,9 @@ const cases = {
     )
   },
   'ssm, 1 instance': () => ssmRun(fleet.slice(0, 1)),
-  'ssm, 50 instances': () => ssmRun(fleet.slice(0, 50))
+  'ssm, 50 instances': () => ssmRun(fleet.slice(0, 50)),
+  'ssh, 1 instance': () => sshRun(sshFleet.slice(0, 1)),
+  'ssh, 50 instances': () => sshRun(sshFleet)
 }
 
 /**
@@ -242,6 +278,15 @@ console.log(
 const one = median(samples['ssm, 1 instance'])
 console.log(
   `  ssm, 50 instances / ssm, 1 instance: ${(median(samples['ssm, 50 instances']) / one).toFixed(2)}x (goal: at most 2x)`
+)
+console.log(
+  `  ssh, 50 instances / ssh, 1 instance: ${(median(samples['ssh, 50 instances']) / median(samples['ssh, 1 instance'])).toFixed(2)}x ` +
+    '(max-concurrency 100%; the 50 instances are 50 targets on one sshd fixture, not 50 sshd processes)'
+)
+console.log(
+  `    the action's own CPU time, ssh 50 / ssh 1: ${(median(cpu[50]) / median(cpu[1])).toFixed(2)}x ` +
+    `(${median(cpu[50]).toFixed(0)} ms / ${median(cpu[1]).toFixed(0)} ms; the rest of the wall time is the one sshd ` +
+    'and its 50 sessions on this machine)'
 )
 for (const [count, p] of Object.entries(polls)) {
   console.log(

@@ -2,6 +2,97 @@ export const id = 795;
 export const ids = [795,900,40];
 export const modules = {
 
+/***/ 3207:
+/***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
+
+/* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   $i: () => (/* binding */ concurrencyCount),
+/* harmony export */   EO: () => (/* binding */ printInstanceGroup),
+/* harmony export */   Nv: () => (/* binding */ beyondMaxErrors),
+/* harmony export */   WN: () => (/* binding */ parseRate),
+/* harmony export */   co: () => (/* binding */ allowedCount),
+/* harmony export */   pD: () => (/* binding */ warnWithinMaxErrors)
+/* harmony export */ });
+/* unused harmony exports describeFailed, formatDuration */
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(924);
+/* harmony import */ var _lines_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(1300);
+/* harmony import */ var _log_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(5625);
+
+
+
+function parseRate(text) {
+    return { value: Number(text.replace('%', '')), percent: text.endsWith('%') };
+}
+/** How many of `total` instances a rate allows (SSM rounds a percentage down). */
+function allowedCount(rate, total) {
+    return rate.percent ? Math.floor((rate.value * total) / 100) : rate.value;
+}
+/**
+ * How many of `total` instances run at once under a max-concurrency: at least one (SSM runs a
+ * percentage smaller than one instance on one at a time), at most all.
+ */
+function concurrencyCount(rate, total) {
+    return Math.max(1, Math.min(total, allowedCount(rate, total)));
+}
+/** Prints one instance's collapsible log group: its result as the title, its output inside. */
+function printInstanceGroup(result, output, write, where) {
+    const exit = result.exitCode === undefined ? 'no exit code' : `exit code ${result.exitCode}`;
+    const took = result.durationMs === undefined ? '' : `, ${formatDuration(result.durationMs)}`;
+    const name = where ? `${result.instanceId} (${where})` : result.instanceId;
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .startGroup */ .Oh(`${name}: ${result.status}, ${exit}${took}`);
+    printOutput(output, write);
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .endGroup */ .N4();
+}
+/** The instance's output, wrapped so that no workflow command in it is obeyed; masked by the runner. */
+function printOutput(output, write) {
+    const untrusted = new _log_js__WEBPACK_IMPORTED_MODULE_2__/* .UntrustedOutput */ .Qb(write);
+    untrusted.open();
+    try {
+        for (const [name, text] of [
+            ['stdout', output.stdout],
+            ['stderr', output.stderr]
+        ]) {
+            if (text.trim() === '')
+                continue;
+            if (output.stderr !== '')
+                untrusted.line(`--- ${name} ---`);
+            const splitter = new _lines_js__WEBPACK_IMPORTED_MODULE_1__/* .LineSplitter */ .g3(line => untrusted.line(line));
+            splitter.write(text);
+            splitter.end();
+        }
+        if (output.stdout.trim() === '' && output.stderr.trim() === '')
+            untrusted.line('(no output)');
+    }
+    finally {
+        untrusted.close();
+    }
+    if (output.cut)
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`[Output cut: ${output.cut}.]`);
+}
+/** "i-1 Failed, i-2 TimedOut", at most 50 named. */
+function describeFailed(failed) {
+    const shown = failed.slice(0, 50).map(r => `${r.instanceId} ${r.status}`);
+    return failed.length > shown.length
+        ? `${shown.join(', ')} and ${failed.length - shown.length} more`
+        : shown.join(', ');
+}
+function formatDuration(ms) {
+    return `${Number((ms / 1000).toFixed(1))} s`;
+}
+/** Failures within max-errors: the step passes, and says which did not restart. */
+function warnWithinMaxErrors(failed, total, maxErrors) {
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .warning */ .$e(`${failed.length} of ${total} instances did not restart (${describeFailed(failed)}); ` +
+        `within max-errors ${maxErrors}, so the step passes, with restarted false.`);
+}
+/** The opening of the message when more instances failed than max-errors allows. */
+function beyondMaxErrors(service, failed, total, maxErrors, allowed) {
+    return (`Restarting "${service}" did not succeed on ${failed.length} of ${total} instances, ` +
+        `more than max-errors ${maxErrors} allows (${allowed}): ${describeFailed(failed)}. `);
+}
+
+
+/***/ }),
+
 /***/ 2900:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
@@ -264,14 +355,14 @@ function listOrNone(names) {
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
-/* harmony export */   WN: () => (/* binding */ parseRate),
 /* harmony export */   YQ: () => (/* binding */ MAX_IDS_PER_COMMAND),
-/* harmony export */   co: () => (/* binding */ allowedCount),
 /* harmony export */   i$: () => (/* binding */ batchRates),
 /* harmony export */   restartScript: () => (/* binding */ restartScript)
 /* harmony export */ });
 /* harmony import */ var shell_quote__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(6591);
-/* harmony import */ var _ssh_validate_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(8514);
+/* harmony import */ var _fleet_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(3207);
+/* harmony import */ var _ssh_validate_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(8514);
+
 
 
 /** SSM's limit of instance ids in one SendCommand. */
@@ -282,7 +373,7 @@ const MAX_IDS_PER_COMMAND = 50;
  * one word, never from text out of a secret.
  */
 function restartScript(service, healthCommand) {
-    (0,_ssh_validate_js__WEBPACK_IMPORTED_MODULE_1__/* .checkServiceName */ .PV)(service);
+    (0,_ssh_validate_js__WEBPACK_IMPORTED_MODULE_2__/* .checkServiceName */ .PV)(service);
     const restart = (0,shell_quote__WEBPACK_IMPORTED_MODULE_0__.quote)(['systemctl', 'restart', '--', service]);
     const check = healthCommand
         ? (0,shell_quote__WEBPACK_IMPORTED_MODULE_0__.quote)(['sh', '-c', healthCommand])
@@ -290,13 +381,8 @@ function restartScript(service, healthCommand) {
     // One line: AWS-RunShellScript goes on after a failed line, and the check must not run then.
     return [`${restart} && ${check}`];
 }
-function parseRate(text) {
-    return { value: Number(text.replace('%', '')), percent: text.endsWith('%') };
-}
-/** How many of `total` instances a rate allows (SSM rounds a percentage down). */
-function allowedCount(rate, total) {
-    return rate.percent ? Math.floor((rate.value * total) / 100) : rate.value;
-}
+// Rates are shared with the SSH fan-out.
+
 /**
  * A fleet larger than one SendCommand allows goes out as several commands at once. A percentage
  * means the same in each; a count of concurrent instances is shared out by the batches' sizes, so
@@ -305,7 +391,7 @@ function allowedCount(rate, total) {
  * rest when the fleet exceeds it.
  */
 function batchRates(maxConcurrency, maxErrors, batchSize, total) {
-    const concurrency = parseRate(maxConcurrency);
+    const concurrency = (0,_fleet_js__WEBPACK_IMPORTED_MODULE_1__/* .parseRate */ .WN)(maxConcurrency);
     if (concurrency.percent || batchSize === total)
         return { maxConcurrency, maxErrors };
     const share = Math.max(1, Math.floor((concurrency.value * batchSize) / total));
@@ -336,6 +422,8 @@ var instance = __webpack_require__(2900);
 var dist_cjs = __webpack_require__(4736);
 // EXTERNAL MODULE: ./src/backoff.ts
 var src_backoff = __webpack_require__(2431);
+// EXTERNAL MODULE: ./src/fleet.ts
+var fleet = __webpack_require__(3207);
 // EXTERNAL MODULE: ./src/lines.ts + 1 modules
 var src_lines = __webpack_require__(1300);
 // EXTERNAL MODULE: ./src/log.ts
@@ -343,6 +431,7 @@ var log = __webpack_require__(5625);
 // EXTERNAL MODULE: ./src/ssm/command.ts
 var command = __webpack_require__(6040);
 ;// CONCATENATED MODULE: ./src/ssm/restart.ts
+
 
 
 
@@ -416,14 +505,13 @@ async function restartWithRunCommand(options) {
     const invocations = await waitForInvocations(options, commandIds, remainingSeconds * 1000);
     const results = await reportInstances(options, invocations);
     const failed = results.filter(r => r.status !== 'Success');
-    const allowed = (0,command/* allowedCount */.co)((0,command/* parseRate */.WN)(options.maxErrors), instanceIds.length);
+    const allowed = (0,fleet/* allowedCount */.co)((0,fleet/* parseRate */.WN)(options.maxErrors), instanceIds.length);
     const result = { commandIds, results, failed };
     if (failed.length > allowed) {
         result.failure = await failureMessage(options, invocations, failed, allowed);
     }
     else if (failed.length > 0) {
-        core/* warning */.$e(`${failed.length} of ${instanceIds.length} instances did not restart (${describeFailed(failed)}); ` +
-            `within max-errors ${options.maxErrors}, so the step passes, with restarted false.`);
+        (0,fleet/* warnWithinMaxErrors */.pD)(failed, instanceIds.length, options.maxErrors);
     }
     return result;
 }
@@ -540,7 +628,7 @@ async function waitForInvocations(options, commandIds, commandTimeoutMs) {
                 return all;
             const finished = all.filter(i => !RUNNING.has(i.Status ?? ''));
             const failures = finished.filter(i => i.Status !== 'Success').length;
-            const allowed = (0,command/* allowedCount */.co)((0,command/* parseRate */.WN)(options.maxErrors), options.instanceIds.length);
+            const allowed = (0,fleet/* allowedCount */.co)((0,fleet/* parseRate */.WN)(options.maxErrors), options.instanceIds.length);
             if (commandIds.length > 1 && failures > allowed) {
                 // SSM stops each command at its own MaxErrors; across several commands, the action does
                 // the same: what runs finishes, what has not started is cancelled.
@@ -627,11 +715,7 @@ async function reportInstances(options, invocations) {
         const output = invocation && worthFetching
             ? await fullOutput(options.ssm, invocation)
             : pluginOutput(invocation);
-        const exit = result.exitCode === undefined ? 'no exit code' : `exit code ${result.exitCode}`;
-        const took = result.durationMs === undefined ? '' : `, ${formatDuration(result.durationMs)}`;
-        core/* startGroup */.Oh(`${instanceId}: ${result.status}, ${exit}${took}`);
-        printOutput(output, options.write);
-        core/* endGroup */.N4();
+        (0,fleet/* printInstanceGroup */.EO)(result, output, options.write);
     }
     return results;
 }
@@ -692,32 +776,6 @@ async function fullOutput(ssm, invocation) {
         return { ...short, cut: `the full output could not be read: ${(0,log/* quoteUntrusted */.X0)(reason)}` };
     }
 }
-/** The instance's output, wrapped so that no workflow command in it is obeyed; masked by the runner. */
-function printOutput(output, write) {
-    const untrusted = new log/* UntrustedOutput */.Qb(write);
-    untrusted.open();
-    try {
-        for (const [name, text] of [
-            ['stdout', output.stdout],
-            ['stderr', output.stderr]
-        ]) {
-            if (text.trim() === '')
-                continue;
-            if (output.stderr !== '')
-                untrusted.line(`--- ${name} ---`);
-            const splitter = new src_lines/* LineSplitter */.g3(line => untrusted.line(line));
-            splitter.write(text);
-            splitter.end();
-        }
-        if (output.stdout.trim() === '' && output.stderr.trim() === '')
-            untrusted.line('(no output)');
-    }
-    finally {
-        untrusted.close();
-    }
-    if (output.cut)
-        core/* info */.pq(`[Output cut: ${output.cut}.]`);
-}
 async function failureMessage(options, invocations, failed, allowed) {
     // The first that ran and failed says why; one cancelled before it ran has nothing to say.
     const culprit = failed.find(r => r.status !== 'Cancelled') ?? failed[0];
@@ -734,25 +792,15 @@ async function failureMessage(options, invocations, failed, allowed) {
         .filter(line => line !== '')
         .map(line => `  ${(0,log/* quoteUntrusted */.X0)(line, 500)}`);
     const inspect = `"systemctl status ${options.service}" and "journalctl -u ${options.service}" on the instance`;
-    return (`Restarting "${options.service}" did not succeed on ${failed.length} of ${options.instanceIds.length} instances, ` +
-        `more than max-errors ${options.maxErrors} allows (${allowed}): ${describeFailed(failed)}. ` +
+    return ((0,fleet/* beyondMaxErrors */.Nv)(options.service, failed, options.instanceIds.length, options.maxErrors, allowed) +
         (failed.some(r => r.status === 'Cancelled')
             ? 'The cancelled ones were not restarted: SSM stops once max-errors is exceeded. '
             : '') +
         `Run Command ${(0,log/* quoteUntrusted */.X0)(first?.CommandId ?? '', 80)}; check ${inspect}.` +
         (lines.length > 0 ? `\nLast output of ${culprit.instanceId}:\n${lines.join('\n')}` : ''));
 }
-function describeFailed(failed) {
-    const shown = failed.slice(0, 50).map(r => `${r.instanceId} ${r.status}`);
-    return failed.length > shown.length
-        ? `${shown.join(', ')} and ${failed.length - shown.length} more`
-        : shown.join(', ');
-}
 function describeIds(ids) {
     return ids.length === 1 ? `instance ${ids[0]}` : `instances ${ids[0]} to ${ids[ids.length - 1]}`;
-}
-function formatDuration(ms) {
-    return `${Number((ms / 1000).toFixed(1))} s`;
 }
 function throwIfAborted(signal) {
     if (signal?.aborted)

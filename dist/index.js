@@ -25848,7 +25848,6 @@ function createBackoff(options) {
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
 /* harmony export */   $J: () => (/* binding */ throwIfStopped),
 /* harmony export */   Ko: () => (/* binding */ StoppedError),
-/* harmony export */   OO: () => (/* binding */ unlessStopped),
 /* harmony export */   PB: () => (/* binding */ abortOnSignals),
 /* harmony export */   Yu: () => (/* binding */ stoppableSleep),
 /* harmony export */   kZ: () => (/* binding */ PhaseTracker),
@@ -25961,26 +25960,6 @@ function stoppableSleep(sleep, signal) {
             });
         });
     };
-}
-/**
- * Resolves or rejects with `work`, unless `signal` aborts first: then rejects with a StoppedError
- * at once. For work that cannot be stopped from outside yet (the SSH restart): the process exits
- * after reporting, which closes its connection.
- */
-function unlessStopped(work, signal) {
-    if (signal.aborted)
-        return Promise.reject(new StoppedError(stopRequest(signal)));
-    return new Promise((resolve, reject) => {
-        const onAbort = () => reject(new StoppedError(stopRequest(signal)));
-        signal.addEventListener('abort', onAbort, { once: true });
-        work.then(value => {
-            signal.removeEventListener('abort', onAbort);
-            resolve(value);
-        }, error => {
-            signal.removeEventListener('abort', onAbort);
-            reject(error);
-        });
-    });
 }
 /**
  * Which phase runs, and what stopping during it leaves behind: the message of a stopped run says
@@ -26448,7 +26427,7 @@ function exportSecret(secretId, values, env) {
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _dirname_shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1945);
 /* harmony import */ var _cancel_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(833);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(7544);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(5778);
 
 
 
@@ -26581,14 +26560,22 @@ class OutputTail {
     maxBytes;
     lines = [];
     bytes = 0;
+    /** Lines dropped from the front to stay within the budget. */
+    dropped = 0;
     constructor(maxBytes = 64 * 1024) {
         this.maxBytes = maxBytes;
     }
     add(line) {
         this.lines.push(line);
         this.bytes += Buffer.byteLength(line) + 1;
-        while (this.bytes > this.maxBytes && this.lines.length > 1)
+        while (this.bytes > this.maxBytes && this.lines.length > 1) {
             this.bytes -= Buffer.byteLength(this.lines.shift() ?? '') + 1;
+            this.dropped++;
+        }
+    }
+    /** Every line kept, blank ones included. */
+    all() {
+        return [...this.lines];
     }
     /** The last `count` lines, or the last lines that look like errors when there are some. */
     errorLines(count = 10) {
@@ -26778,7 +26765,7 @@ function printUntrusted(line, write = stdoutWriter) {
 
 /***/ }),
 
-/***/ 7544:
+/***/ 5778:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -26787,9 +26774,8 @@ __nccwpck_require__.d(__webpack_exports__, {
   e: () => (/* binding */ run)
 });
 
-;// CONCATENATED MODULE: external "node:net"
-const external_node_net_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
-var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_namespaceObject);
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
 // EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 14 modules
 var core = __nccwpck_require__(924);
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-secrets-manager/dist-cjs/index.js
@@ -27474,481 +27460,8 @@ function readInputs() {
     };
 }
 
-// EXTERNAL MODULE: ./src/backoff.ts
-var src_backoff = __nccwpck_require__(2431);
-// EXTERNAL MODULE: ./src/text.ts
-var src_text = __nccwpck_require__(8992);
-// EXTERNAL MODULE: ./src/ssh/fingerprint.ts
-var fingerprint = __nccwpck_require__(242);
-// EXTERNAL MODULE: ./src/ssh/library.ts
-var library = __nccwpck_require__(9521);
-;// CONCATENATED MODULE: ./src/ssh/connect.ts
-
-
-
-
-
-
-
-const FIRST_RETRY_DELAY_MS = 250;
-const MAX_RETRY_DELAY_MS = 5_000;
-// A handshake that takes longer than this is stuck: better to start a fresh attempt.
-const MAX_ATTEMPT_MS = 20_000;
-// Errors that mean "not reachable yet": an instance that is booting refuses or drops connections.
-const RETRYABLE_LEVELS = new Set(['client-socket', 'client-timeout', 'client-dns']);
-const RETRYABLE_CODES = new Set([
-    'ECONNREFUSED',
-    'ECONNRESET',
-    'ECONNABORTED',
-    'ETIMEDOUT',
-    'EHOSTUNREACH',
-    'EHOSTDOWN',
-    'ENETUNREACH',
-    'EPIPE',
-    'EAI_AGAIN'
-]);
-/** Connects and logs in, retrying while the instance boots; throws an ActionError otherwise. */
-async function connectWithRetries(options) {
-    const { Client } = await (0,library/* loadSsh2 */.H)();
-    const where = `${options.host}:${options.port}`;
-    const backoff = (0,src_backoff/* createBackoff */.l)({
-        totalMs: options.timeoutMs,
-        initialDelayMs: FIRST_RETRY_DELAY_MS,
-        maxDelayMs: MAX_RETRY_DELAY_MS,
-        sleep: options.sleep
-    });
-    for (let attempt = 1;; attempt++) {
-        const seen = {};
-        const client = new Client();
-        try {
-            await connectOnce(client, options, seen, Math.min(backoff.remainingMs(), MAX_ATTEMPT_MS));
-        }
-        catch (error) {
-            connect_close(client);
-            if (seen.refused)
-                throw hostKeyMismatch(where, seen.fingerprint ?? '', options.hostKeys);
-            const final = finalConnectError(error, options, where);
-            if (final)
-                throw final;
-            if (!(await backoff.wait()) || backoff.remainingMs() <= 0) {
-                throw connectTimedOut(options, where, attempt, error);
-            }
-            continue;
-        }
-        // An unheard 'error' would crash the process; a later one fails the command in flight.
-        client.on('error', (error) => options.warn(`SSH connection to ${where}: ${(0,log/* quoteUntrusted */.X0)(error.message)}`));
-        return {
-            client,
-            where,
-            hostFingerprint: seen.fingerprint ?? '',
-            close: () => connect_close(client)
-        };
-    }
-}
-function connectOnce(client, options, seen, readyTimeoutMs) {
-    // Nagle's algorithm would hold each small handshake packet until the peer's delayed ACK
-    // (~40 ms a round trip); ssh2 leaves it on, so the socket is made here, with it off for life.
-    const sock = external_node_net_default().connect({ host: options.host, port: options.port, noDelay: true });
-    const { credentials, hostKeys } = options;
-    const algorithms = (0,fingerprint/* hostKeyAlgorithms */.Qb)(hostKeys);
-    const config = {
-        sock,
-        host: options.host,
-        port: options.port,
-        username: credentials.username,
-        privateKey: credentials.privateKey,
-        passphrase: credentials.passphrase,
-        readyTimeout: Math.max(1, readyTimeoutMs),
-        // The key is the only way in: skipping ssh2's opening "none" attempt saves a round trip.
-        authHandler: ['publickey'],
-        ...(algorithms ? { algorithms: { serverHostKey: algorithms } } : {}),
-        // Runs during key exchange, before the key is offered to the server.
-        hostVerifier: (hostKey) => {
-            seen.fingerprint = (0,fingerprint/* sshFingerprint */.dN)(hostKey);
-            seen.refused = !(0,fingerprint/* hostKeyAccepted */.Ps)(hostKeys, hostKey);
-            return !seen.refused;
-        }
-    };
-    return new Promise((resolve, reject) => {
-        // `on`, not `once`: ssh2 may report a second error while the attempt is torn down.
-        const fail = (error) => {
-            client.removeListener('ready', ready);
-            reject(error);
-        };
-        const ready = () => {
-            client.removeListener('error', fail);
-            client.removeListener('close', closedEarly);
-            resolve();
-        };
-        const closedEarly = () => fail(Object.assign(new Error('Connection closed'), { level: 'client-socket' }));
-        client.once('ready', ready);
-        client.on('error', fail);
-        client.once('close', closedEarly);
-        try {
-            client.connect(config);
-        }
-        catch (error) {
-            sock.destroy();
-            fail(error);
-        }
-    });
-}
-/** Ends the connection and makes sure its socket cannot keep the process alive. */
-function connect_close(client) {
-    // Errors while closing a dying connection change nothing.
-    client.on('error', () => undefined);
-    client.end();
-    // end() waits for the server to close its side; a hung server would keep the socket open.
-    const forceClose = setTimeout(() => client.destroy(), 1_000);
-    forceClose.unref();
-    client.once('close', () => clearTimeout(forceClose));
-}
-/** The ActionError for a failure that retrying cannot fix, or undefined when worth retrying. */
-function finalConnectError(error, options, where) {
-    const { username } = options.credentials;
-    const err = (error ?? {});
-    if (err.level === 'client-authentication') {
-        return new errors/* ActionError */.lZ(`SSH login as "${username}" on ${where} was refused: the server did not accept the key ` +
-            `from input "ssh-private-key". Check that it is the private key of the instance's key pair ` +
-            `and that "${username}" is the instance's login user (ec2-user on Amazon Linux, ` +
-            `ubuntu on Ubuntu).`);
-    }
-    if ((err.level && RETRYABLE_LEVELS.has(err.level)) ||
-        (typeof err.code === 'string' && RETRYABLE_CODES.has(err.code))) {
-        return undefined;
-    }
-    const { hostKeys } = options;
-    if (hostKeys.kind === 'console' && /no matching host key/i.test(err.message ?? '')) {
-        const types = [...new Set(hostKeys.keys.map(key => key.type))].join(', ');
-        return new errors/* ActionError */.lZ(`The SSH server at ${where} offered no host key of a type that cloud-init listed in the ` +
-            `console output of ${hostKeys.instanceId} (${types}); the connection was closed before ` +
-            'logging in. Something else may answer at that address. Confirm the fingerprint on the ' +
-            'instance ("ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub") and pin it with input ' +
-            '"ssh-host-fingerprint".');
-    }
-    // The server's own words (a DISCONNECT message) are whatever it chose to send.
-    const said = (0,log/* quoteUntrusted */.X0)(err.message ?? String(error));
-    if (typeof err.code === 'number') {
-        return new errors/* ActionError */.lZ(`The SSH server at ${where} closed the connection: ${said}`);
-    }
-    return new errors/* ActionError */.lZ(`SSH connection to ${where} failed: ${said}`);
-}
-function hostKeyMismatch(where, fingerprint, check) {
-    if (check.kind === 'console') {
-        return new errors/* ActionError */.lZ(`The host key of ${where} has fingerprint ${fingerprint}, which matches no key of its type ` +
-            `that cloud-init printed to the console output of ${check.instanceId}; the connection was ` +
-            'closed before logging in. Something else may answer at that address. Confirm the ' +
-            'fingerprint on the instance ("ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub") and pin ' +
-            'it with input "ssh-host-fingerprint".');
-    }
-    return new errors/* ActionError */.lZ(`The host key of ${where} has fingerprint ${fingerprint}, which matches none in input ` +
-        '"ssh-host-fingerprint"; the connection was closed before logging in. If the instance was ' +
-        'replaced or re-keyed, confirm the new fingerprint on the instance ("ssh-keygen -lf ' +
-        '/etc/ssh/ssh_host_ed25519_key.pub") and update input "ssh-host-fingerprint".');
-}
-function connectTimedOut(options, where, attempts, lastError) {
-    const last = (0,log/* quoteUntrusted */.X0)(lastError?.message ?? String(lastError));
-    return new errors/* ActionError */.lZ(`Could not connect to ${where} over SSH within ${(0,src_text/* formatSeconds */.X)(options.timeoutMs)} ` +
-        `(${attempts} attempt${attempts === 1 ? '' : 's'}; last error: ${last}). Check that the ` +
-        `instance is running, that the address is right and that its security group allows TCP port ` +
-        `${options.port} from the runner; a slow boot needs a longer input "ssh-connect-timeout".`);
-}
-
-;// CONCATENATED MODULE: ./src/ssh/remote-shell.ts
-
-
-
-
-
-/** coreutils' timeout exits with this when it stopped the command. */
-const TIMED_OUT = 124;
-// The remote `timeout` stops a step at the user's limit and reports it; this backstop, a little
-// later, covers a host that does not answer at all.
-const BACKSTOP_MS = 5_000;
-// Room left for the splitter's "[... N more bytes of this line cut]" within the log's line limit.
-const SPLIT_LINE_BYTES = src_lines/* MAX_LINE_BYTES */.Oc - 64;
-const LINES_IN_MESSAGE = 20;
-const BYTES_PER_QUOTED_LINE = 1024;
-const TAIL_BYTES = 64 * 1024;
-/** Single-quotes a value for a POSIX shell command line. */
-function singleQuote(value) {
-    return `'${value.replaceAll("'", `'\\''`)}'`;
-}
-/** `timeout <seconds>` for a step limit given in milliseconds; the user's own number. */
-function timeoutPrefix(timeoutMs) {
-    return `timeout ${Number((timeoutMs / 1000).toFixed(3))}`;
-}
-/**
- * Runs `steps` in one channel, one after the other, each stopped after `timeoutMs`, until one
- * fails; their output streams to the log as untrusted text. One channel saves a round trip per
- * step; a marker line with a random token between the steps (on stdout with the step's exit code,
- * and on stderr) still tells which step failed, with its code and its own output.
- */
-async function runSteps(connection, steps, timeoutMs, write) {
-    const output = new log/* UntrustedOutput */.Qb(write);
-    const marker = `sda-step-${(0,external_node_crypto_.randomBytes)(12).toString('hex')}`;
-    const limit = timeoutPrefix(timeoutMs);
-    const script = steps
-        .map((step, index) => `${limit} ${step.command}; s=$?; printf '\\n${marker} ${index} %d\\n' "$s"; ` +
-        `printf '\\n${marker} ${index}\\n' >&2; [ "$s" -eq 0 ] || exit "$s"`)
-        .join('; ');
-    const outcomes = steps.map(() => ({
-        code: null,
-        signal: null,
-        stdout: new src_lines/* OutputTail */.gY(TAIL_BYTES),
-        stderr: new src_lines/* OutputTail */.gY(TAIL_BYTES)
-    }));
-    let current = 0;
-    const { where } = connection;
-    let channel;
-    let backstop;
-    let timedOut = false;
-    const restartBackstop = () => {
-        clearTimeout(backstop);
-        backstop = setTimeout(() => {
-            timedOut = true;
-            closeChannel(channel);
-        }, timeoutMs + BACKSTOP_MS);
-    };
-    await output.around(async () => {
-        output.line(`${where}$ ${limit} ${steps[0].command}`);
-        const stepEnded = (index, code) => {
-            outcomes[index].code = code;
-            current = index + 1;
-            if (code === 0 && current < steps.length) {
-                output.line(`${where}$ ${limit} ${steps[current].command}`);
-                restartBackstop();
-            }
-        };
-        const ended = await exec(connection, script, {
-            stdout: markedLines(marker, output, stepEnded, (line, step) => outcomes[step]?.stdout.add(line)),
-            stderr: markedLines(marker, output, undefined, (line, step) => outcomes[step]?.stderr.add(line)),
-            onChannel: opened => {
-                channel = opened;
-                restartBackstop();
-            }
-        }).finally(() => clearTimeout(backstop));
-        if (current >= steps.length)
-            return;
-        if (timedOut) {
-            outcomes[current].code = TIMED_OUT;
-        }
-        else if (ended.error) {
-            throw new errors/* ActionError */.lZ(`${steps[current].doing} could not start: ${(0,log/* quoteUntrusted */.X0)(ended.error.message)}`);
-        }
-        else {
-            outcomes[current].code = ended.code;
-            outcomes[current].signal = ended.signal;
-        }
-    });
-    steps.forEach((step, index) => {
-        const outcome = outcomes[index];
-        if (outcome.code === 0)
-            return;
-        if (outcome.code === TIMED_OUT) {
-            throw new errors/* ActionError */.lZ(`${step.doing} did not finish within ${(0,src_text/* formatSeconds */.X)(timeoutMs)}, so it was stopped. ` +
-                `${step.hint} If it only needs more time, raise input "ssh-command-timeout".`);
-        }
-        const ending = outcome.code !== null
-            ? `exited with code ${outcome.code}`
-            : outcome.signal !== null
-                ? `was killed by signal ${(0,log/* quoteUntrusted */.X0)(outcome.signal, 32)}`
-                : 'ended without an exit status (was the connection lost?)';
-        throw new errors/* ActionError */.lZ(`${step.failed}: ${step.program} ${ending}. ${step.hint}${quoteOutput(outcome, step)}`);
-    });
-}
-/**
- * A line splitter for one stream of the script: marker lines end a step (and the blank line the
- * script prints before each, in case the step's output did not end with a newline); every other
- * line goes to the log and to the step's tail.
- */
-function markedLines(marker, output, onMarker, keep) {
-    const pattern = new RegExp(`^${marker} (\\d+)(?: (\\d+))?$`);
-    let heldBlank = false;
-    // This stream's own step: stdout and stderr arrive independently of each other.
-    let step = 0;
-    const show = (line) => {
-        output.line(line);
-        keep(line, step);
-    };
-    return new src_lines/* LineSplitter */.g3(line => {
-        const match = pattern.exec(line);
-        if (match) {
-            heldBlank = false;
-            step = Number(match[1]) + 1;
-            onMarker?.(Number(match[1]), Number(match[2] ?? 0));
-            return;
-        }
-        if (heldBlank)
-            show('');
-        heldBlank = line === '';
-        if (!heldBlank)
-            show(line);
-    }, SPLIT_LINE_BYTES);
-}
-/** Runs `command` and resolves when its channel closes; never rejects. */
-function exec(connection, command, handlers) {
-    return new Promise(resolve => {
-        connection.client.exec(command, (error, channel) => {
-            if (error) {
-                resolve({ code: null, signal: null, error });
-                return;
-            }
-            handlers.onChannel(channel);
-            const end = { code: null, signal: null };
-            channel.on('exit', (code, signal) => {
-                end.code = typeof code === 'number' ? code : null;
-                end.signal = signal ?? null;
-            });
-            channel.on('data', (chunk) => handlers.stdout.write(chunk));
-            channel.stderr.on('data', (chunk) => handlers.stderr.write(chunk));
-            channel.on('close', () => {
-                handlers.stdout.end();
-                handlers.stderr.end();
-                resolve(end);
-            });
-        });
-    });
-}
-/**
- * Closes a command's channel; it must not throw on a dying link. Without a terminal sshd does not
- * stop the remote process: the remote `timeout` does that.
- */
-function closeChannel(channel) {
-    try {
-        channel?.close();
-    }
-    catch {
-        // The connection is closed right after; nothing more to do.
-    }
-}
-/** The step's last lines, each made safe to quote: the message reaches the log and the summary. */
-function quoteOutput(outcome, step) {
-    const quoted = (tail) => tail
-        .lastLines(LINES_IN_MESSAGE)
-        .split('\n')
-        .map(line => (0,log/* quoteUntrusted */.X0)(line, BYTES_PER_QUOTED_LINE))
-        .join('\n');
-    const parts = [];
-    if (step.includeStdout && outcome.stdout.lastLines(1) !== '') {
-        parts.push(`Remote stdout:\n${quoted(outcome.stdout)}`);
-    }
-    if (outcome.stderr.lastLines(1) !== '') {
-        parts.push(`Remote stderr (last lines):\n${quoted(outcome.stderr)}`);
-    }
-    return parts.map(part => `\n${part}`).join('');
-}
-
-// EXTERNAL MODULE: ./src/ssh/validate.ts
-var validate = __nccwpck_require__(8514);
-;// CONCATENATED MODULE: ./src/restart.ts
-
-
-
-
-
-
-/**
- * Connects to the instance (retrying while it boots), restarts the unit with `sudo -n systemctl
- * restart`, then checks it with `systemctl is-active` or the health command: both in one channel.
- */
-async function restartService(options) {
-    const { service, credentials } = options;
-    (0,validate/* checkServiceName */.PV)(service);
-    const warning = options.log?.warning ?? ((message) => core/* warning */.$e(message));
-    const connection = await connectWithRetries({
-        host: options.host,
-        port: options.port,
-        credentials,
-        hostKeys: options.hostKeys,
-        timeoutMs: options.connectTimeoutMs,
-        sleep: options.sleep,
-        warn: warning
-    });
-    try {
-        const { where } = connection;
-        const unit = singleQuote(service);
-        const inspect = `"systemctl status ${service}" and "journalctl -u ${service}" on the instance`;
-        // Closing the channel does not stop a command sshd started without a terminal: coreutils'
-        // timeout does. It runs outside sudo, so a sudoers rule that allows only "systemctl restart
-        // <unit>" still matches.
-        const restart = {
-            command: `sudo -n systemctl restart -- ${unit}`,
-            doing: `Restarting service "${service}" on ${where}`,
-            failed: `Restarting service "${service}" on ${where} failed`,
-            program: 'sudo -n systemctl restart',
-            hint: `Check ${inspect}; user "${credentials.username}" needs passwordless sudo for systemctl.`
-        };
-        const check = options.healthCommand
-            ? {
-                command: `sh -c ${singleQuote(options.healthCommand)}`,
-                doing: `The health command on ${where}`,
-                failed: `The health check of service "${service}" on ${where} failed after the restart`,
-                program: 'the health command (input "health-command")',
-                hint: `Check ${inspect}, and the health command itself.`
-            }
-            : {
-                command: `systemctl is-active -- ${unit}`,
-                doing: `Checking that service "${service}" on ${where} is active`,
-                failed: `Service "${service}" on ${where} is not active after the restart`,
-                program: 'systemctl is-active',
-                hint: `See ${inspect}.`,
-                includeStdout: true
-            };
-        await runSteps(connection, [restart, check], options.commandTimeoutMs, options.log?.info);
-        return { hostFingerprint: connection.hostFingerprint };
-    }
-    finally {
-        connection.close();
-    }
-}
-/** The pipeline's restart phase over SSH: the host key check, the restart, the report. */
-async function restartOverSsh(inputs, credentials, target, clients, sleep, report) {
-    const hostKeys = await hostKeyCheck(inputs, target, clients, sleep);
-    const where = `${target.address}:${inputs.ssh.port}`;
-    report.restart = { host: where, unit: inputs.service, result: 'failed' };
-    const { hostFingerprint } = await restartService({
-        host: target.address,
-        port: inputs.ssh.port,
-        credentials,
-        hostKeys,
-        service: inputs.service,
-        healthCommand: inputs.ssh.healthCommand,
-        connectTimeoutMs: inputs.ssh.connectTimeoutSeconds * 1000,
-        commandTimeoutMs: inputs.ssh.commandTimeoutSeconds * 1000,
-        sleep
-    });
-    const check = inputs.ssh.healthCommand ? 'health command passed' : 'active';
-    report.restart.result = `restarted, ${check} (host key ${hostFingerprint})`;
-    core/* setOutput */.uH(src_export/* OUTPUTS */.py.restarted, 'true');
-    core/* info */.pq(`Restarted "${inputs.service}" on ${where}.`);
-}
-/**
- * Pinned fingerprints, else the ones cloud-init printed to the instance's console, else (opted
- * in) any; the mode in force goes to the log first, so that an empty input is not silent.
- */
-async function hostKeyCheck(inputs, target, clients, sleep) {
-    const { hostFingerprints, insecureSkipHostKeyCheck, connectTimeoutSeconds } = inputs.ssh;
-    if (hostFingerprints.length > 0) {
-        const pinned = { kind: 'pinned', fingerprints: hostFingerprints };
-        core/* info */.pq((0,fingerprint/* describeHostKeyMode */.Wp)(pinned));
-        return pinned;
-    }
-    if (insecureSkipHostKeyCheck) {
-        core/* info */.pq((0,fingerprint/* describeHostKeyMode */.Wp)({ kind: 'any' }));
-        core/* warning */.$e(`Not verifying the SSH host key of ${target.address} (ssh-insecure-skip-host-key-check: true): whoever answers ` +
-            'at that address gets the restart. Pin it with input "ssh-host-fingerprint" instead.');
-        return { kind: 'any' };
-    }
-    // Loaded here: with it comes the EC2 client, most of the bundle's size.
-    const { hostKeysFromConsole, instanceByAddress } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(818)]).then(__nccwpck_require__.bind(__nccwpck_require__, 4818));
-    const ec2 = await clients.ec2();
-    const instanceId = target.instanceId ?? (await instanceByAddress(ec2, target.address, inputs.addressType));
-    core/* info */.pq(`${(0,fingerprint/* describeHostKeyMode */.Wp)({ kind: 'console', instanceId, keys: [] })} (input "ssh-host-fingerprint" is empty)`);
-    const keys = await hostKeysFromConsole(ec2, instanceId, connectTimeoutSeconds * 1000, sleep);
-    return { kind: 'console', instanceId, keys };
-}
-
+// EXTERNAL MODULE: ./src/restart.ts + 1 modules
+var restart = __nccwpck_require__(953);
 // EXTERNAL MODULE: ./src/secrets.ts + 1 modules
 var secrets = __nccwpck_require__(9036);
 ;// CONCATENATED MODULE: ./src/preview.ts
@@ -28016,6 +27529,10 @@ async function previewStack(plan, env, options) {
     }
 }
 
+// EXTERNAL MODULE: ./src/ssh/library.ts
+var library = __nccwpck_require__(9521);
+// EXTERNAL MODULE: ./src/ssh/validate.ts
+var validate = __nccwpck_require__(8514);
 ;// CONCATENATED MODULE: ./src/summary.ts
 
 
@@ -28114,7 +27631,7 @@ async function writeSummary(report, env = process.env) {
     if (report.fleet) {
         const f = report.fleet;
         const ok = f.results.filter(r => r.status === 'Success').length;
-        summary.addRaw(`<p>Restart of ${code(f.unit)} with SSM Run Command ${f.commandIds.map(code).join(', ')}: ` +
+        summary.addRaw(`<p>Restart of ${code(f.unit)} ${f.via === 'ssh' ? 'over SSH' : `with SSM Run Command ${f.commandIds.map(code).join(', ')}`}: ` +
             `${ok} of ${f.results.length} instances succeeded</p>`, true);
         summary.addTable([
             ['instance', 'status', 'exit code', 'duration'].map(data => ({ data, header: true })),
@@ -28415,14 +27932,17 @@ async function pipeline(inputs, deps, report, phases) {
     }
     core/* setOutput */.uH(src_export/* OUTPUTS */.py.secretVersionId, versionId);
     if (plan.ssh && target) {
-        if (target.instances.length > 1) {
-            throw new errors/* ActionError */.lZ(`restart: ssh restarts one instance, and there are ${target.instances.length} (${target.instances.map(i => i.instanceId).join(', ')}). ` +
-                'Use restart: ssm to restart them all with SSM Run Command.');
+        const fleet = target.instances.length > 1;
+        phases.enter('the SSH restart', fleet
+            ? `${writtenState(report)}; the connections to the instances were closed: whether the restart ran on those it had started is unknown (see the table), check the service`
+            : `${writtenState(report)}; the connection to the instance was closed: whether the restart ran there is unknown, check the service`);
+        if (fleet) {
+            const { restartFleetOverSsh } = await __nccwpck_require__.e(/* import() */ 704).then(__nccwpck_require__.bind(__nccwpck_require__, 704));
+            await restartFleetOverSsh(inputs, plan.ssh, target.instances, clients, deps, report);
         }
-        phases.enter('the SSH restart', `${writtenState(report)}; the connection to the instance was closed: whether the restart ran there is unknown, check the service`);
-        // The restart cannot be stopped from outside yet: the run reports and exits, which closes
-        // the connection.
-        await (0,cancel/* unlessStopped */.OO)(restartOverSsh(inputs, plan.ssh, target, clients, deps.sleep, report), deps.signal);
+        else {
+            await (0,restart/* restartOverSsh */.w)(inputs, plan.ssh, target, clients, deps, report);
+        }
     }
     if (inputs.restart === 'ssm' && target) {
         phases.enter('the SSM restart', `${writtenState(report)}; the SSM command was cancelled: instances it had started on may have restarted`);
@@ -28482,7 +28002,7 @@ async function planLaterPhases(inputs, deployment, env, config) {
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 /** An address from the secret must be one, or the SSH retries would spend their whole budget on it. */
 function checkAddress(address, key, secretId) {
-    if ((0,external_node_net_namespaceObject.isIP)(address) || HOST_NAME.test(address))
+    if ((0,external_node_net_.isIP)(address) || HOST_NAME.test(address))
         return;
     throw new errors/* ActionError */.lZ(`Key "${key}" of the deployment secret "${secretId}" is not an IP address or host name; fix it in the secret, ` +
         'or deploy once (deploy: true) to have the action write it.');
@@ -28495,7 +28015,7 @@ async function deployAndLocate(inputs, cdk, secretEnv, clients, deps, phases) {
         // which is the instance's address, which goes into the secret: mask every address first.
         valuesToMask: line => {
             const value = /^\S+\.\S+ = (\S+)$/.exec(line)?.[1];
-            return maskAddresses && value && (0,external_node_net_namespaceObject.isIP)(value) ? [value] : [];
+            return maskAddresses && value && (0,external_node_net_.isIP)(value) ? [value] : [];
         },
         signal: deps.signal,
         timeoutSeconds: inputs.deployTimeoutSeconds
@@ -28521,6 +28041,338 @@ async function deployAndLocate(inputs, cdk, secretEnv, clients, deps, phases) {
         ? `Stack "${inputs.stack}" runs instance ${target.instanceId} at ${target.address}.`
         : `Stack "${inputs.stack}" runs ${instances.length} instances: ${instances.map(i => `${i.instanceId} at ${i.address}`).join(', ')}.`);
     return target;
+}
+
+
+/***/ }),
+
+/***/ 953:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  w: () => (/* binding */ restartOverSsh),
+  P: () => (/* binding */ restartService)
+});
+
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 14 modules
+var core = __nccwpck_require__(924);
+// EXTERNAL MODULE: ./src/export.ts
+var src_export = __nccwpck_require__(5169);
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
+var external_node_net_default = /*#__PURE__*/__nccwpck_require__.n(external_node_net_);
+// EXTERNAL MODULE: ./src/backoff.ts
+var src_backoff = __nccwpck_require__(2431);
+// EXTERNAL MODULE: ./src/cancel.ts
+var cancel = __nccwpck_require__(833);
+// EXTERNAL MODULE: ./src/errors.ts
+var errors = __nccwpck_require__(3916);
+// EXTERNAL MODULE: ./src/log.ts
+var log = __nccwpck_require__(5625);
+// EXTERNAL MODULE: ./src/text.ts
+var src_text = __nccwpck_require__(8992);
+// EXTERNAL MODULE: ./src/ssh/fingerprint.ts
+var fingerprint = __nccwpck_require__(242);
+// EXTERNAL MODULE: ./src/ssh/library.ts
+var library = __nccwpck_require__(9521);
+;// CONCATENATED MODULE: ./src/ssh/connect.ts
+
+
+
+
+
+
+
+
+const FIRST_RETRY_DELAY_MS = 250;
+const MAX_RETRY_DELAY_MS = 5_000;
+// A handshake that takes longer than this is stuck: better to start a fresh attempt.
+const MAX_ATTEMPT_MS = 20_000;
+// Errors that mean "not reachable yet": an instance that is booting refuses or drops connections.
+const RETRYABLE_LEVELS = new Set(['client-socket', 'client-timeout', 'client-dns']);
+const RETRYABLE_CODES = new Set([
+    'ECONNREFUSED',
+    'ECONNRESET',
+    'ECONNABORTED',
+    'ETIMEDOUT',
+    'EHOSTUNREACH',
+    'EHOSTDOWN',
+    'ENETUNREACH',
+    'EPIPE',
+    'EAI_AGAIN'
+]);
+/** Connects and logs in, retrying while the instance boots; throws an ActionError otherwise. */
+async function connectWithRetries(options) {
+    const { Client } = await (0,library/* loadSsh2 */.H)();
+    const where = `${options.host}:${options.port}`;
+    const backoff = (0,src_backoff/* createBackoff */.l)({
+        totalMs: options.timeoutMs,
+        initialDelayMs: FIRST_RETRY_DELAY_MS,
+        maxDelayMs: MAX_RETRY_DELAY_MS,
+        sleep: options.sleep
+    });
+    for (let attempt = 1;; attempt++) {
+        (0,cancel/* throwIfStopped */.$J)(options.signal);
+        const seen = {};
+        const client = new Client();
+        try {
+            await connectOnce(client, options, seen, Math.min(backoff.remainingMs(), MAX_ATTEMPT_MS));
+        }
+        catch (error) {
+            connect_close(client);
+            (0,cancel/* throwIfStopped */.$J)(options.signal);
+            if (seen.refused)
+                throw hostKeyMismatch(where, seen.fingerprint ?? '', options.hostKeys);
+            const final = finalConnectError(error, options, where);
+            if (final)
+                throw final;
+            if (!(await backoff.wait()) || backoff.remainingMs() <= 0) {
+                throw connectTimedOut(options, where, attempt, error);
+            }
+            continue;
+        }
+        // An unheard 'error' would crash the process; a later one fails the command in flight.
+        client.on('error', (error) => options.warn(`SSH connection to ${where}: ${(0,log/* quoteUntrusted */.X0)(error.message)}`));
+        return {
+            client,
+            where,
+            hostFingerprint: seen.fingerprint ?? '',
+            close: () => connect_close(client)
+        };
+    }
+}
+function connectOnce(client, options, seen, readyTimeoutMs) {
+    // Nagle's algorithm would hold each small handshake packet until the peer's delayed ACK
+    // (~40 ms a round trip); ssh2 leaves it on, so the socket is made here, with it off for life.
+    const sock = external_node_net_default().connect({ host: options.host, port: options.port, noDelay: true });
+    const { credentials, hostKeys } = options;
+    const algorithms = (0,fingerprint/* hostKeyAlgorithms */.Qb)(hostKeys);
+    const config = {
+        sock,
+        host: options.host,
+        port: options.port,
+        username: credentials.username,
+        privateKey: credentials.privateKey,
+        passphrase: credentials.passphrase,
+        readyTimeout: Math.max(1, readyTimeoutMs),
+        // The key is the only way in: skipping ssh2's opening "none" attempt saves a round trip.
+        authHandler: ['publickey'],
+        ...(algorithms ? { algorithms: { serverHostKey: algorithms } } : {}),
+        // Runs during key exchange, before the key is offered to the server.
+        hostVerifier: (hostKey) => {
+            seen.fingerprint = (0,fingerprint/* sshFingerprint */.dN)(hostKey);
+            seen.refused = !(0,fingerprint/* hostKeyAccepted */.Ps)(hostKeys, hostKey);
+            return !seen.refused;
+        }
+    };
+    return new Promise((resolve, reject) => {
+        // `on`, not `once`: ssh2 may report a second error while the attempt is torn down.
+        const fail = (error) => {
+            options.signal?.removeEventListener('abort', stop);
+            client.removeListener('ready', ready);
+            reject(error);
+        };
+        const ready = () => {
+            options.signal?.removeEventListener('abort', stop);
+            client.removeListener('error', fail);
+            client.removeListener('close', closedEarly);
+            resolve();
+        };
+        const closedEarly = () => fail(Object.assign(new Error('Connection closed'), { level: 'client-socket' }));
+        const { signal } = options;
+        const stop = () => {
+            client.destroy();
+            fail(new cancel/* StoppedError */.Ko((0,cancel/* stopRequest */.qr)(signal)));
+        };
+        signal?.addEventListener('abort', stop, { once: true });
+        client.once('ready', ready);
+        client.on('error', fail);
+        client.once('close', closedEarly);
+        try {
+            client.connect(config);
+        }
+        catch (error) {
+            sock.destroy();
+            fail(error);
+        }
+    });
+}
+/** Ends the connection and makes sure its socket cannot keep the process alive. */
+function connect_close(client) {
+    // Errors while closing a dying connection change nothing.
+    client.on('error', () => undefined);
+    client.end();
+    // end() waits for the server to close its side; a hung server would keep the socket open.
+    const forceClose = setTimeout(() => client.destroy(), 1_000);
+    forceClose.unref();
+    client.once('close', () => clearTimeout(forceClose));
+}
+/** The ActionError for a failure that retrying cannot fix, or undefined when worth retrying. */
+function finalConnectError(error, options, where) {
+    const { username } = options.credentials;
+    const err = (error ?? {});
+    if (err.level === 'client-authentication') {
+        return new errors/* ActionError */.lZ(`SSH login as "${username}" on ${where} was refused: the server did not accept the key ` +
+            `from input "ssh-private-key". Check that it is the private key of the instance's key pair ` +
+            `and that "${username}" is the instance's login user (ec2-user on Amazon Linux, ` +
+            `ubuntu on Ubuntu).`);
+    }
+    if ((err.level && RETRYABLE_LEVELS.has(err.level)) ||
+        (typeof err.code === 'string' && RETRYABLE_CODES.has(err.code))) {
+        return undefined;
+    }
+    const { hostKeys } = options;
+    if (hostKeys.kind === 'console' && /no matching host key/i.test(err.message ?? '')) {
+        const types = [...new Set(hostKeys.keys.map(key => key.type))].join(', ');
+        return new errors/* ActionError */.lZ(`The SSH server at ${where} offered no host key of a type that cloud-init listed in the ` +
+            `console output of ${hostKeys.instanceId} (${types}); the connection was closed before ` +
+            'logging in. Something else may answer at that address. Confirm the fingerprint on the ' +
+            'instance ("ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub") and pin it with input ' +
+            '"ssh-host-fingerprint".');
+    }
+    // The server's own words (a DISCONNECT message) are whatever it chose to send.
+    const said = (0,log/* quoteUntrusted */.X0)(err.message ?? String(error));
+    if (typeof err.code === 'number') {
+        return new errors/* ActionError */.lZ(`The SSH server at ${where} closed the connection: ${said}`);
+    }
+    return new errors/* ActionError */.lZ(`SSH connection to ${where} failed: ${said}`);
+}
+function hostKeyMismatch(where, fingerprint, check) {
+    if (check.kind === 'console') {
+        return new errors/* ActionError */.lZ(`The host key of ${where} has fingerprint ${fingerprint}, which matches no key of its type ` +
+            `that cloud-init printed to the console output of ${check.instanceId}; the connection was ` +
+            'closed before logging in. Something else may answer at that address. Confirm the ' +
+            'fingerprint on the instance ("ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub") and pin ' +
+            'it with input "ssh-host-fingerprint".');
+    }
+    return new errors/* ActionError */.lZ(`The host key of ${where} has fingerprint ${fingerprint}, which matches none in input ` +
+        '"ssh-host-fingerprint"; the connection was closed before logging in. If the instance was ' +
+        'replaced or re-keyed, confirm the new fingerprint on the instance ("ssh-keygen -lf ' +
+        '/etc/ssh/ssh_host_ed25519_key.pub") and update input "ssh-host-fingerprint".');
+}
+function connectTimedOut(options, where, attempts, lastError) {
+    const last = (0,log/* quoteUntrusted */.X0)(lastError?.message ?? String(lastError));
+    return new errors/* ActionError */.lZ(`Could not connect to ${where} over SSH within ${(0,src_text/* formatSeconds */.X)(options.timeoutMs)} ` +
+        `(${attempts} attempt${attempts === 1 ? '' : 's'}; last error: ${last}). Check that the ` +
+        `instance is running, that the address is right and that its security group allows TCP port ` +
+        `${options.port} from the runner; a slow boot needs a longer input "ssh-connect-timeout".`);
+}
+
+// EXTERNAL MODULE: ./src/ssh/remote-shell.ts
+var remote_shell = __nccwpck_require__(8461);
+// EXTERNAL MODULE: ./src/ssh/validate.ts
+var validate = __nccwpck_require__(8514);
+;// CONCATENATED MODULE: ./src/restart.ts
+
+
+
+
+
+
+/**
+ * Connects to the instance (retrying while it boots), restarts the unit with `sudo -n systemctl
+ * restart`, then checks it with `systemctl is-active` or the health command: both in one channel.
+ */
+async function restartService(options) {
+    const { service, credentials } = options;
+    (0,validate/* checkServiceName */.PV)(service);
+    const warning = options.log?.warning ?? ((message) => core/* warning */.$e(message));
+    const connection = await connectWithRetries({
+        host: options.host,
+        port: options.port,
+        credentials,
+        hostKeys: options.hostKeys,
+        timeoutMs: options.connectTimeoutMs,
+        sleep: options.sleep,
+        warn: warning,
+        signal: options.signal
+    });
+    try {
+        const { where } = connection;
+        const unit = (0,remote_shell/* singleQuote */.nI)(service);
+        const inspect = `"systemctl status ${service}" and "journalctl -u ${service}" on the instance`;
+        // Closing the channel does not stop a command sshd started without a terminal: coreutils'
+        // timeout does. It runs outside sudo, so a sudoers rule that allows only "systemctl restart
+        // <unit>" still matches.
+        const restart = {
+            command: `sudo -n systemctl restart -- ${unit}`,
+            doing: `Restarting service "${service}" on ${where}`,
+            failed: `Restarting service "${service}" on ${where} failed`,
+            program: 'sudo -n systemctl restart',
+            hint: `Check ${inspect}; user "${credentials.username}" needs passwordless sudo for systemctl.`
+        };
+        const check = options.healthCommand
+            ? {
+                command: `sh -c ${(0,remote_shell/* singleQuote */.nI)(options.healthCommand)}`,
+                doing: `The health command on ${where}`,
+                failed: `The health check of service "${service}" on ${where} failed after the restart`,
+                program: 'the health command (input "health-command")',
+                hint: `Check ${inspect}, and the health command itself.`
+            }
+            : {
+                command: `systemctl is-active -- ${unit}`,
+                doing: `Checking that service "${service}" on ${where} is active`,
+                failed: `Service "${service}" on ${where} is not active after the restart`,
+                program: 'systemctl is-active',
+                hint: `See ${inspect}.`,
+                includeStdout: true
+            };
+        await (0,remote_shell/* runSteps */.rl)(connection, [restart, check], options.commandTimeoutMs, options.log?.info, options.signal);
+        return { hostFingerprint: connection.hostFingerprint };
+    }
+    finally {
+        connection.close();
+    }
+}
+/** The pipeline's restart phase over SSH: the host key check, the restart, the report. */
+async function restartOverSsh(inputs, credentials, target, clients, deps, report) {
+    const { sleep, signal } = deps;
+    const hostKeys = await hostKeyCheck(inputs, target, clients, sleep);
+    const where = `${target.address}:${inputs.ssh.port}`;
+    report.restart = { host: where, unit: inputs.service, result: 'failed' };
+    const { hostFingerprint } = await restartService({
+        host: target.address,
+        port: inputs.ssh.port,
+        credentials,
+        hostKeys,
+        service: inputs.service,
+        healthCommand: inputs.ssh.healthCommand,
+        connectTimeoutMs: inputs.ssh.connectTimeoutSeconds * 1000,
+        commandTimeoutMs: inputs.ssh.commandTimeoutSeconds * 1000,
+        sleep,
+        signal
+    });
+    const check = inputs.ssh.healthCommand ? 'health command passed' : 'active';
+    report.restart.result = `restarted, ${check} (host key ${hostFingerprint})`;
+    core/* setOutput */.uH(src_export/* OUTPUTS */.py.restarted, 'true');
+    core/* info */.pq(`Restarted "${inputs.service}" on ${where}.`);
+}
+/**
+ * Pinned fingerprints, else the ones cloud-init printed to the instance's console, else (opted
+ * in) any; the mode in force goes to the log first, so that an empty input is not silent.
+ */
+async function hostKeyCheck(inputs, target, clients, sleep) {
+    const { hostFingerprints, insecureSkipHostKeyCheck, connectTimeoutSeconds } = inputs.ssh;
+    if (hostFingerprints.length > 0) {
+        const pinned = { kind: 'pinned', fingerprints: hostFingerprints };
+        core/* info */.pq((0,fingerprint/* describeHostKeyMode */.Wp)(pinned));
+        return pinned;
+    }
+    if (insecureSkipHostKeyCheck) {
+        core/* info */.pq((0,fingerprint/* describeHostKeyMode */.Wp)({ kind: 'any' }));
+        core/* warning */.$e(`Not verifying the SSH host key of ${target.address} (ssh-insecure-skip-host-key-check: true): whoever answers ` +
+            'at that address gets the restart. Pin it with input "ssh-host-fingerprint" instead.');
+        return { kind: 'any' };
+    }
+    // Loaded here: with it comes the EC2 client, most of the bundle's size.
+    const { hostKeysFromConsole, instanceByAddress } = await Promise.all(/* import() */[__nccwpck_require__.e(193), __nccwpck_require__.e(818)]).then(__nccwpck_require__.bind(__nccwpck_require__, 4818));
+    const ec2 = await clients.ec2();
+    const instanceId = target.instanceId ?? (await instanceByAddress(ec2, target.address, inputs.addressType));
+    core/* info */.pq(`${(0,fingerprint/* describeHostKeyMode */.Wp)({ kind: 'console', instanceId, keys: [] })} (input "ssh-host-fingerprint" is empty)`);
+    const keys = await hostKeysFromConsole(ec2, instanceId, connectTimeoutSeconds * 1000, sleep);
+    return { kind: 'console', instanceId, keys };
 }
 
 
@@ -28888,6 +28740,242 @@ function preloadSsh2() {
 
 /***/ }),
 
+/***/ 8461:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   VO: () => (/* binding */ RemoteStepError),
+/* harmony export */   VP: () => (/* binding */ TIMED_OUT),
+/* harmony export */   nI: () => (/* binding */ singleQuote),
+/* harmony export */   rl: () => (/* binding */ runSteps)
+/* harmony export */ });
+/* unused harmony export timeoutPrefix */
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(7598);
+/* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_0___default = /*#__PURE__*/__nccwpck_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_0__);
+/* harmony import */ var _cancel_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(833);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(3916);
+/* harmony import */ var _log_js__WEBPACK_IMPORTED_MODULE_3__ = __nccwpck_require__(5625);
+/* harmony import */ var _lines_js__WEBPACK_IMPORTED_MODULE_4__ = __nccwpck_require__(1300);
+/* harmony import */ var _text_js__WEBPACK_IMPORTED_MODULE_5__ = __nccwpck_require__(8992);
+
+
+
+
+
+
+/** coreutils' timeout exits with this when it stopped the command. */
+const TIMED_OUT = 124;
+/** A step that ran and failed: its exit code (TIMED_OUT when stopped at the limit), when known. */
+class RemoteStepError extends _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ActionError */ .lZ {
+    exitCode;
+    constructor(message, exitCode) {
+        super(message);
+        this.exitCode = exitCode;
+        this.name = 'RemoteStepError';
+    }
+}
+// The remote `timeout` stops a step at the user's limit and reports it; this backstop, a little
+// later, covers a host that does not answer at all.
+const BACKSTOP_MS = 5_000;
+// Room left for the splitter's "[... N more bytes of this line cut]" within the log's line limit.
+const SPLIT_LINE_BYTES = _lines_js__WEBPACK_IMPORTED_MODULE_4__/* .MAX_LINE_BYTES */ .Oc - 64;
+const LINES_IN_MESSAGE = 20;
+const BYTES_PER_QUOTED_LINE = 1024;
+const TAIL_BYTES = 64 * 1024;
+/** Single-quotes a value for a POSIX shell command line. */
+function singleQuote(value) {
+    return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+/** `timeout <seconds>` for a step limit given in milliseconds; the user's own number. */
+function timeoutPrefix(timeoutMs) {
+    return `timeout ${Number((timeoutMs / 1000).toFixed(3))}`;
+}
+/**
+ * Runs `steps` in one channel, one after the other, each stopped after `timeoutMs`, until one
+ * fails; their output streams to the log as untrusted text. One channel saves a round trip per
+ * step; a marker line with a random token between the steps (on stdout with the step's exit code,
+ * and on stderr) still tells which step failed, with its code and its own output. `write` is the
+ * log (wrapped here in the runner's stop-commands) or a sink of its own (a fleet's collector);
+ * when `signal` aborts, the channel is closed and a StoppedError thrown: the remote fate is unknown.
+ */
+async function runSteps(connection, steps, timeoutMs, write, signal) {
+    const output = typeof write === 'object' ? write : new _log_js__WEBPACK_IMPORTED_MODULE_3__/* .UntrustedOutput */ .Qb(write);
+    const marker = `sda-step-${(0,node_crypto__WEBPACK_IMPORTED_MODULE_0__.randomBytes)(12).toString('hex')}`;
+    const limit = timeoutPrefix(timeoutMs);
+    const script = steps
+        .map((step, index) => `${limit} ${step.command}; s=$?; printf '\\n${marker} ${index} %d\\n' "$s"; ` +
+        `printf '\\n${marker} ${index}\\n' >&2; [ "$s" -eq 0 ] || exit "$s"`)
+        .join('; ');
+    const outcomes = steps.map(() => ({
+        code: null,
+        signal: null,
+        stdout: new _lines_js__WEBPACK_IMPORTED_MODULE_4__/* .OutputTail */ .gY(TAIL_BYTES),
+        stderr: new _lines_js__WEBPACK_IMPORTED_MODULE_4__/* .OutputTail */ .gY(TAIL_BYTES)
+    }));
+    let current = 0;
+    const { where } = connection;
+    let channel;
+    let backstop;
+    let timedOut = false;
+    const restartBackstop = () => {
+        clearTimeout(backstop);
+        backstop = setTimeout(() => {
+            timedOut = true;
+            closeChannel(channel);
+        }, timeoutMs + BACKSTOP_MS);
+    };
+    await output.around(async () => {
+        output.line(`${where}$ ${limit} ${steps[0].command}`);
+        const stepEnded = (index, code) => {
+            outcomes[index].code = code;
+            current = index + 1;
+            if (code === 0 && current < steps.length) {
+                output.line(`${where}$ ${limit} ${steps[current].command}`);
+                restartBackstop();
+            }
+        };
+        const ended = await untilAborted(signal, exec(connection, script, {
+            stdout: markedLines(marker, output, stepEnded, (line, step) => outcomes[step]?.stdout.add(line)),
+            stderr: markedLines(marker, output, undefined, (line, step) => outcomes[step]?.stderr.add(line)),
+            onChannel: opened => {
+                channel = opened;
+                restartBackstop();
+            }
+        })).finally(() => clearTimeout(backstop));
+        if (current >= steps.length)
+            return;
+        if (ended === undefined) {
+            // The step was cancelled: the command may or may not have run.
+            closeChannel(channel);
+            throw new _cancel_js__WEBPACK_IMPORTED_MODULE_1__/* .StoppedError */ .Ko((0,_cancel_js__WEBPACK_IMPORTED_MODULE_1__/* .stopRequest */ .qr)(signal));
+        }
+        if (timedOut) {
+            outcomes[current].code = TIMED_OUT;
+        }
+        else if (ended.error) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .ActionError */ .lZ(`${steps[current].doing} could not start: ${(0,_log_js__WEBPACK_IMPORTED_MODULE_3__/* .quoteUntrusted */ .X0)(ended.error.message)}`);
+        }
+        else {
+            outcomes[current].code = ended.code;
+            outcomes[current].signal = ended.signal;
+        }
+    });
+    steps.forEach((step, index) => {
+        const outcome = outcomes[index];
+        if (outcome.code === 0)
+            return;
+        if (outcome.code === TIMED_OUT) {
+            throw new RemoteStepError(`${step.doing} did not finish within ${(0,_text_js__WEBPACK_IMPORTED_MODULE_5__/* .formatSeconds */ .X)(timeoutMs)}, so it was stopped. ` +
+                `${step.hint} If it only needs more time, raise input "ssh-command-timeout".`, TIMED_OUT);
+        }
+        const ending = outcome.code !== null
+            ? `exited with code ${outcome.code}`
+            : outcome.signal !== null
+                ? `was killed by signal ${(0,_log_js__WEBPACK_IMPORTED_MODULE_3__/* .quoteUntrusted */ .X0)(outcome.signal, 32)}`
+                : 'ended without an exit status (was the connection lost?)';
+        throw new RemoteStepError(`${step.failed}: ${step.program} ${ending}. ${step.hint}${quoteOutput(outcome, step)}`, outcome.code ?? undefined);
+    });
+}
+/**
+ * A line splitter for one stream of the script: marker lines end a step (and the blank line the
+ * script prints before each, in case the step's output did not end with a newline); every other
+ * line goes to the log and to the step's tail.
+ */
+function markedLines(marker, output, onMarker, keep) {
+    const pattern = new RegExp(`^${marker} (\\d+)(?: (\\d+))?$`);
+    let heldBlank = false;
+    // This stream's own step: stdout and stderr arrive independently of each other.
+    let step = 0;
+    const show = (line) => {
+        output.line(line);
+        keep(line, step);
+    };
+    return new _lines_js__WEBPACK_IMPORTED_MODULE_4__/* .LineSplitter */ .g3(line => {
+        const match = pattern.exec(line);
+        if (match) {
+            heldBlank = false;
+            step = Number(match[1]) + 1;
+            onMarker?.(Number(match[1]), Number(match[2] ?? 0));
+            return;
+        }
+        if (heldBlank)
+            show('');
+        heldBlank = line === '';
+        if (!heldBlank)
+            show(line);
+    }, SPLIT_LINE_BYTES);
+}
+/** Runs `command` and resolves when its channel closes; never rejects. */
+function exec(connection, command, handlers) {
+    return new Promise(resolve => {
+        connection.client.exec(command, (error, channel) => {
+            if (error) {
+                resolve({ code: null, signal: null, error });
+                return;
+            }
+            handlers.onChannel(channel);
+            const end = { code: null, signal: null };
+            channel.on('exit', (code, signal) => {
+                end.code = typeof code === 'number' ? code : null;
+                end.signal = signal ?? null;
+            });
+            channel.on('data', (chunk) => handlers.stdout.write(chunk));
+            channel.stderr.on('data', (chunk) => handlers.stderr.write(chunk));
+            channel.on('close', () => {
+                handlers.stdout.end();
+                handlers.stderr.end();
+                resolve(end);
+            });
+        });
+    });
+}
+/** `work`, or undefined as soon as `signal` aborts (without waiting for `work`). */
+function untilAborted(signal, work) {
+    if (!signal)
+        return work;
+    if (signal.aborted)
+        return Promise.resolve(undefined);
+    return new Promise(resolve => {
+        const onAbort = () => resolve(undefined);
+        signal.addEventListener('abort', onAbort, { once: true });
+        void work.then(value => {
+            signal.removeEventListener('abort', onAbort);
+            resolve(value);
+        });
+    });
+}
+/**
+ * Closes a command's channel; it must not throw on a dying link. Without a terminal sshd does not
+ * stop the remote process: the remote `timeout` does that.
+ */
+function closeChannel(channel) {
+    try {
+        channel?.close();
+    }
+    catch {
+        // The connection is closed right after; nothing more to do.
+    }
+}
+/** The step's last lines, each made safe to quote: the message reaches the log and the summary. */
+function quoteOutput(outcome, step) {
+    const quoted = (tail) => tail
+        .lastLines(LINES_IN_MESSAGE)
+        .split('\n')
+        .map(line => (0,_log_js__WEBPACK_IMPORTED_MODULE_3__/* .quoteUntrusted */ .X0)(line, BYTES_PER_QUOTED_LINE))
+        .join('\n');
+    const parts = [];
+    if (step.includeStdout && outcome.stdout.lastLines(1) !== '') {
+        parts.push(`Remote stdout:\n${quoted(outcome.stdout)}`);
+    }
+    if (outcome.stderr.lastLines(1) !== '') {
+        parts.push(`Remote stderr (last lines):\n${quoted(outcome.stderr)}`);
+    }
+    return parts.map(part => `\n${part}`).join('');
+}
+
+
+/***/ }),
+
 /***/ 8514:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
@@ -29080,6 +29168,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto"
 
 /***/ }),
 
+/***/ 8474:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
+
+/***/ }),
+
 /***/ 3024:
 /***/ ((module) => {
 
@@ -29112,6 +29207,13 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http2")
 /***/ ((module) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:https");
+
+/***/ }),
+
+/***/ 7030:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
 
 /***/ }),
 

@@ -125,29 +125,6 @@ export function stoppableSleep(
 }
 
 /**
- * Resolves or rejects with `work`, unless `signal` aborts first: then rejects with a StoppedError
- * at once. For work that cannot be stopped from outside yet (the SSH restart): the process exits
- * after reporting, which closes its connection.
- */
-export function unlessStopped<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new StoppedError(stopRequest(signal)))
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new StoppedError(stopRequest(signal)))
-    signal.addEventListener('abort', onAbort, { once: true })
-    work.then(
-      value => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(value)
-      },
-      error => {
-        signal.removeEventListener('abort', onAbort)
-        reject(error)
-      }
-    )
-  })
-}
-
-/**
  * Which phase runs, and what stopping during it leaves behind: the message of a stopped run says
  * both ("... during cdk deploy of stack X: the stack may be mid-update; nothing was written back").
  */

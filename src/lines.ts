@@ -96,14 +96,23 @@ export function truncateUtf8(text: string, maxBytes: number): string {
 export class OutputTail {
   private readonly lines: string[] = []
   private bytes = 0
+  /** Lines dropped from the front to stay within the budget. */
+  dropped = 0
 
   constructor(private readonly maxBytes = 64 * 1024) {}
 
   add(line: string): void {
     this.lines.push(line)
     this.bytes += Buffer.byteLength(line) + 1
-    while (this.bytes > this.maxBytes && this.lines.length > 1)
+    while (this.bytes > this.maxBytes && this.lines.length > 1) {
       this.bytes -= Buffer.byteLength(this.lines.shift() ?? '') + 1
+      this.dropped++
+    }
+  }
+
+  /** Every line kept, blank ones included. */
+  all(): string[] {
+    return [...this.lines]
   }
 
   /** The last `count` lines, or the last lines that look like errors when there are some. */

@@ -92,6 +92,12 @@ export type LogWriter = (line: string) => void
 
 const stdoutWriter: LogWriter = line => process.stdout.write(`${line}\n`)
 
+/** Where another program's lines go: the log, paused (UntrustedOutput), or a collector. */
+export interface UntrustedSink {
+  line(text: string): void
+  around<T>(stream: () => Promise<T>): Promise<T>
+}
+
 /**
  * The log while another program's output streams through it (the CDK CLI, a remote command).
  * The runner obeys workflow commands in any log line, and its parser accepts more forms than a
@@ -100,7 +106,7 @@ const stdoutWriter: LogWriter = line => process.stdout.write(`${line}\n`)
  * no command, and the token is random, so the output cannot end the pause. The action's own
  * commands (a mask, a warning) run in `command()`, which lifts the pause around them.
  */
-export class UntrustedOutput {
+export class UntrustedOutput implements UntrustedSink {
   private token: string | undefined
 
   constructor(private readonly write: LogWriter = stdoutWriter) {}

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net'
 import * as core from '@actions/core'
 import { createAwsClients, resolveRegion, type AwsClients } from './aws.js'
-import { PhaseTracker, StoppedError, stoppableSleep, unlessStopped } from './cancel.js'
+import { PhaseTracker, StoppedError, stoppableSleep } from './cancel.js'
 import {
   cdkDeploy,
   cdkEnvironment,
@@ -192,22 +192,19 @@ async function pipeline(
   core.setOutput(OUTPUTS.secretVersionId, versionId)
 
   if (plan.ssh && target) {
-    if (target.instances.length > 1) {
-      throw new ActionError(
-        `restart: ssh restarts one instance, and there are ${target.instances.length} (${target.instances.map(i => i.instanceId).join(', ')}). ` +
-          'Use restart: ssm to restart them all with SSM Run Command.'
-      )
-    }
+    const fleet = target.instances.length > 1
     phases.enter(
       'the SSH restart',
-      `${writtenState(report)}; the connection to the instance was closed: whether the restart ran there is unknown, check the service`
+      fleet
+        ? `${writtenState(report)}; the connections to the instances were closed: whether the restart ran on those it had started is unknown (see the table), check the service`
+        : `${writtenState(report)}; the connection to the instance was closed: whether the restart ran there is unknown, check the service`
     )
-    // The restart cannot be stopped from outside yet: the run reports and exits, which closes
-    // the connection.
-    await unlessStopped(
-      restartOverSsh(inputs, plan.ssh, target, clients, deps.sleep, report),
-      deps.signal
-    )
+    if (fleet) {
+      const { restartFleetOverSsh } = await import('./ssh/fleet.js')
+      await restartFleetOverSsh(inputs, plan.ssh, target.instances, clients, deps, report)
+    } else {
+      await restartOverSsh(inputs, plan.ssh, target, clients, deps, report)
+    }
   }
   if (inputs.restart === 'ssm' && target) {
     phases.enter(

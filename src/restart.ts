@@ -2,7 +2,7 @@ import * as core from '@actions/core'
 import type { AwsClients } from './aws.js'
 import type { ActionInputs } from './inputs.js'
 import { OUTPUTS } from './export.js'
-import type { LogWriter } from './log.js'
+import type { LogWriter, UntrustedSink } from './log.js'
 import { connectWithRetries } from './ssh/connect.js'
 import { describeHostKeyMode, type HostKeyCheck } from './ssh/fingerprint.js'
 import { runSteps, singleQuote, type RemoteStep } from './ssh/remote-shell.js'
@@ -24,12 +24,17 @@ export interface RestartOptions {
   /** Budget of each remote command. */
   commandTimeoutMs: number
   sleep: (ms: number) => Promise<void>
+  /** The step's cancellation: the connection is closed and a StoppedError thrown. */
+  signal?: AbortSignal
   log?: RestartLog
 }
 
 export interface RestartLog {
-  /** Writes one raw log line; remote output reaches it wrapped in the runner's stop-commands. */
-  info?: LogWriter
+  /**
+   * Writes one raw log line; remote output reaches it wrapped in the runner's stop-commands. Or a
+   * sink of its own, which gets the remote lines alone (a fleet collects each instance's).
+   */
+  info?: LogWriter | UntrustedSink
   warning(message: string): void
 }
 
@@ -59,7 +64,8 @@ export async function restartService(options: RestartOptions): Promise<RestartRe
     hostKeys: options.hostKeys,
     timeoutMs: options.connectTimeoutMs,
     sleep: options.sleep,
-    warn: warning
+    warn: warning,
+    signal: options.signal
   })
   try {
     const { where } = connection
@@ -91,7 +97,13 @@ export async function restartService(options: RestartOptions): Promise<RestartRe
           hint: `See ${inspect}.`,
           includeStdout: true
         }
-    await runSteps(connection, [restart, check], options.commandTimeoutMs, options.log?.info)
+    await runSteps(
+      connection,
+      [restart, check],
+      options.commandTimeoutMs,
+      options.log?.info,
+      options.signal
+    )
     return { hostFingerprint: connection.hostFingerprint }
   } finally {
     connection.close()
@@ -104,9 +116,10 @@ export async function restartOverSsh(
   credentials: SshCredentials,
   target: RestartHost,
   clients: AwsClients,
-  sleep: (ms: number) => Promise<void>,
+  deps: { sleep: (ms: number) => Promise<void>; signal?: AbortSignal },
   report: RunReport
 ): Promise<void> {
+  const { sleep, signal } = deps
   const hostKeys = await hostKeyCheck(inputs, target, clients, sleep)
   const where = `${target.address}:${inputs.ssh.port}`
   report.restart = { host: where, unit: inputs.service, result: 'failed' }
@@ -119,7 +132,8 @@ export async function restartOverSsh(
     healthCommand: inputs.ssh.healthCommand,
     connectTimeoutMs: inputs.ssh.connectTimeoutSeconds * 1000,
     commandTimeoutMs: inputs.ssh.commandTimeoutSeconds * 1000,
-    sleep
+    sleep,
+    signal
   })
   const check = inputs.ssh.healthCommand ? 'health command passed' : 'active'
   report.restart.result = `restarted, ${check} (host key ${hostFingerprint})`

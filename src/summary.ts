@@ -12,10 +12,12 @@ export interface RunReport {
   deploy?: { stack: string; instanceId: string; address: string }
   writeBack?: { key: string; changed: boolean; versionId: string }
   restart?: { host: string; unit: string; result: string }
-  /** restart: ssm, one row per instance. */
+  /** restart: ssm, or ssh with several instances: one row per instance. */
   fleet?: {
     unit: string
+    /** SSM Run Command's ids; empty over SSH. */
     commandIds: string[]
+    via?: 'ssh'
     results: { instanceId: string; status: string; exitCode?: number; durationMs?: number }[]
   }
   /** deploy: diff: what cdk diff said would change. */
@@ -148,7 +150,7 @@ export async function writeSummary(
     const f = report.fleet
     const ok = f.results.filter(r => r.status === 'Success').length
     summary.addRaw(
-      `<p>Restart of ${code(f.unit)} with SSM Run Command ${f.commandIds.map(code).join(', ')}: ` +
+      `<p>Restart of ${code(f.unit)} ${f.via === 'ssh' ? 'over SSH' : `with SSM Run Command ${f.commandIds.map(code).join(', ')}`}: ` +
         `${ok} of ${f.results.length} instances succeeded</p>`,
       true
     )

@@ -16,6 +16,8 @@ const { Server, utils } = ssh2
 /**
  * @typedef {object} EmbeddedSshdOptions
  * @property {number} port the port on 127.0.0.1 to listen on (0: any free one)
+ * @property {string} [listenAddress] a loopback address other than 127.0.0.1 (a fleet's instances
+ *   share one port, so each needs an address of its own)
  * @property {string} user the only user name that may log in; commands run as the current user
  * @property {string} authorizedKey the public key line (`ssh-ed25519 AAAA... comment`) accepted
  * @property {string} hostPrivateKey the host key, OpenSSH private key format
@@ -134,7 +136,7 @@ export async function startEmbeddedSshd(options) {
   })
   await new Promise((resolve, reject) => {
     listener.once('error', reject)
-    listener.listen(options.port, '127.0.0.1', () => resolve(undefined))
+    listener.listen(options.port, options.listenAddress ?? '127.0.0.1', () => resolve(undefined))
   })
   const address = /** @type {net.AddressInfo} */ (listener.address())
 

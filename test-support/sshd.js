@@ -60,6 +60,11 @@ wait $sshd`
  * @property {string} [authorizedKey] public key line to authorize instead of the generated client key
  * @property {SshServerKind} [server] which server to run; by default OpenSSH's where it is
  *   installed, else the embedded one (see sshServerChoice)
+ * @property {string} [listenAddress] the loopback address to listen on, 127.0.0.1 by default: the
+ *   action reaches every instance of a fleet on one port (input "ssh-port"), so fixtures standing
+ *   for several instances share a port, each on its own address of 127.0.0.0/8, which never
+ *   leaves the machine
+ * @property {number} [port] the port, a free one by default
  */
 
 /**
@@ -221,14 +226,15 @@ export async function keygenFingerprint(publicKeyFile) {
 }
 
 /**
- * A TCP port on 127.0.0.1 that nothing listens on right now.
+ * A TCP port on `host` (127.0.0.1 by default) that nothing listens on right now.
+ * @param {string} [host]
  * @returns {Promise<number>}
  */
-export async function freePort() {
+export async function freePort(host = '127.0.0.1') {
   const server = net.createServer()
   await new Promise((resolve, reject) => {
     server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve(undefined))
+    server.listen(0, host, () => resolve(undefined))
   })
   const address = server.address()
   await new Promise(resolve => server.close(() => resolve(undefined)))
@@ -271,7 +277,8 @@ export async function startSshd(options = {}) {
     await generateKeyFile(files.clientKey, { comment: 'sshd-fixture-client' })
     const clientPublicKey = (await readFile(`${files.clientKey}.pub`, 'utf8')).trim()
     const authorizedKey = options.authorizedKey ?? clientPublicKey
-    const port = await freePort()
+    const host = options.listenAddress ?? '127.0.0.1'
+    const port = options.port ?? (await freePort(host))
     await writeStandIns(files)
     await writeFile(files.authorizedKeys, `${authorizedKey}\n`, { mode: 0o600 })
     await writeFile(files.log, '')
@@ -279,11 +286,12 @@ export async function startSshd(options = {}) {
     /** @returns {Promise<{ stop: () => Promise<void> }>} */
     const startServer = async () => {
       if (server === 'openssh') {
-        await writeFile(files.config, sshdConfig(port, user, files), { mode: 0o600 })
-        return startOpenSsh(sshdPath, port, files)
+        await writeFile(files.config, sshdConfig(host, port, user, files), { mode: 0o600 })
+        return startOpenSsh(sshdPath, host, port, files)
       }
       return startEmbeddedSshd({
         port,
+        listenAddress: host,
         user,
         authorizedKey,
         hostPrivateKey: await readFile(files.hostKey, 'utf8'),
@@ -313,7 +321,7 @@ export async function startSshd(options = {}) {
     const hostPublicKeyFile = `${files.hostKey}.pub`
     return {
       server,
-      host: '127.0.0.1',
+      host,
       port,
       user,
       clientPrivateKey: await readFile(files.clientKey, 'utf8'),
@@ -331,6 +339,71 @@ export async function startSshd(options = {}) {
     await stop()
     throw error
   }
+}
+
+/**
+ * Whether 127.0.0.2 up to 127.0.0.<count> can be listened on. Linux routes all of 127.0.0.0/8 to
+ * the loopback interface; macOS has only 127.0.0.1 unless aliases are added, and there the fleet
+ * tests are skipped.
+ * @param {number} count
+ * @returns {Promise<boolean>}
+ */
+export async function loopbackAliasesWork(count) {
+  for (let i = 2; i <= count; i++) {
+    const server = net.createServer()
+    const works = await new Promise(resolve => {
+      server.once('error', () => resolve(false))
+      server.listen(0, `127.0.0.${i}`, () => resolve(true))
+    })
+    await new Promise(resolve => server.close(() => resolve(undefined)))
+    if (!works) return false
+  }
+  return true
+}
+
+/**
+ * Starts `count` SSH servers standing for the instances of a fleet: each its own sshd, host key,
+ * stand-ins and records, all on one port (the action's input "ssh-port" is one for the whole
+ * fleet), the first on 127.0.0.1, the next on 127.0.0.2 and so on: loopback addresses, whose
+ * traffic never leaves the machine. The client key is the first server's, authorized on all.
+ * @param {number} count at most 254
+ * @param {Omit<SshdOptions, 'listenAddress' | 'port' | 'authorizedKey'>} [options]
+ * @returns {Promise<SshdFixture[]>}
+ */
+export async function startSshdFleet(count, options = {}) {
+  const port = await freePort()
+  /** @type {SshdFixture[]} */
+  const fleet = []
+  try {
+    const first = await startSshd({ ...options, port })
+    fleet.push(first)
+    const { publicKey } = await publicKeyOf(first.clientPrivateKey)
+    for (let i = 2; i <= count; i++)
+      fleet.push(
+        await startSshd({
+          ...options,
+          port,
+          listenAddress: `127.0.0.${i}`,
+          authorizedKey: publicKey
+        })
+      )
+    return fleet
+  } catch (error) {
+    await Promise.all(fleet.map(fixture => fixture.stop()))
+    throw error
+  }
+}
+
+/**
+ * The public key line of an unencrypted OpenSSH private key (ssh-keygen -y).
+ * @param {string} privateKey
+ * @returns {Promise<{ publicKey: string }>}
+ */
+async function publicKeyOf(privateKey) {
+  const key = ssh2.utils.parseKey(privateKey)
+  if (key instanceof Error) throw key
+  const parsed = Array.isArray(key) ? key[0] : key
+  return { publicKey: `${parsed.type} ${parsed.getPublicSSH().toString('base64')}` }
 }
 
 /** @param {string} dir */
@@ -366,14 +439,15 @@ function loginEnvironment(user, files) {
 }
 
 /**
+ * @param {string} host
  * @param {number} port
  * @param {string} user
  * @param {ReturnType<typeof fixtureFiles>} files
  */
-function sshdConfig(port, user, files) {
+function sshdConfig(host, port, user, files) {
   return [
     `Port ${port}`,
-    'ListenAddress 127.0.0.1',
+    `ListenAddress ${host}`,
     `HostKey ${files.hostKey}`,
     `PidFile ${path.join(files.dir, 'sshd.pid')}`,
     `AuthorizedKeysFile ${files.authorizedKeys}`,
@@ -386,6 +460,9 @@ function sshdConfig(port, user, files) {
     'StrictModes no',
     'PrintMotd no',
     'LogLevel VERBOSE',
+    // One fixture may stand for many instances at once (the fleet benchmark): the default
+    // (10:30:100) drops handshakes beyond ten at a time, which separate instances would not.
+    'MaxStartups 200',
     // Per fixture, unlike ~/.ssh/environment, so parallel fixtures keep their own stand-ins.
     `SetEnv PATH=${loginEnvironment(user, files).PATH}`,
     ''
@@ -395,11 +472,12 @@ function sshdConfig(port, user, files) {
 /**
  * Starts sshd in the foreground as the current user; resolves once it listens.
  * @param {string} sshdPath
+ * @param {string} host
  * @param {number} port
  * @param {ReturnType<typeof fixtureFiles>} files
  * @returns {Promise<{ stop: () => Promise<void> }>}
  */
-async function startOpenSsh(sshdPath, port, files) {
+async function startOpenSsh(sshdPath, host, port, files) {
   // As root, sshd insists on its privilege separation directory, which the package creates at
   // boot; a container that never booted may lack it.
   if (process.getuid?.() === 0) await mkdir('/run/sshd', { recursive: true, mode: 0o755 })
@@ -431,7 +509,7 @@ async function startOpenSsh(sshdPath, port, files) {
     }
   }
   try {
-    await waitForPort(port, sshd, files.log)
+    await waitForPort(host, port, sshd, files.log)
   } catch (error) {
     await stop()
     throw error
@@ -516,32 +594,33 @@ function readCalls(file) {
 
 /**
  * Resolves once the port accepts a TCP connection; fails with sshd's log if sshd exits first.
+ * @param {string} host
  * @param {number} port
  * @param {import('node:child_process').ChildProcess} sshd
  * @param {string} logFile
  */
-async function waitForPort(port, sshd, logFile) {
+async function waitForPort(host, port, sshd, logFile) {
   const deadline = Date.now() + 10_000
   for (;;) {
     if (sshd.exitCode !== null || sshd.signalCode !== null) {
       const log = await readFile(logFile, 'utf8').catch(() => '')
       throw new Error(`sshd exited (${sshd.exitCode ?? sshd.signalCode}) before listening:\n${log}`)
     }
-    if (await accepts(port)) return
-    if (Date.now() > deadline)
-      throw new Error(`sshd did not listen on 127.0.0.1:${port} within 10 s`)
+    if (await accepts(port, host)) return
+    if (Date.now() > deadline) throw new Error(`sshd did not listen on ${host}:${port} within 10 s`)
     await new Promise(resolve => setTimeout(resolve, 25))
   }
 }
 
 /**
- * Whether something accepts TCP connections on 127.0.0.1:port.
+ * Whether something accepts TCP connections on host:port.
  * @param {number} port
+ * @param {string} [host]
  * @returns {Promise<boolean>}
  */
-export function accepts(port) {
+export function accepts(port, host = '127.0.0.1') {
   return new Promise(resolve => {
-    const socket = net.connect({ host: '127.0.0.1', port })
+    const socket = net.connect({ host, port })
     socket.once('connect', () => {
       socket.destroy()
       resolve(true)

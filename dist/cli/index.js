@@ -27036,26 +27036,6 @@ function stoppableSleep(sleep, signal) {
     };
 }
 /**
- * Resolves or rejects with `work`, unless `signal` aborts first: then rejects with a StoppedError
- * at once. For work that cannot be stopped from outside yet (the SSH restart): the process exits
- * after reporting, which closes its connection.
- */
-function unlessStopped(work, signal) {
-    if (signal.aborted)
-        return Promise.reject(new StoppedError(stopRequest(signal)));
-    return new Promise((resolve, reject) => {
-        const onAbort = () => reject(new StoppedError(stopRequest(signal)));
-        signal.addEventListener('abort', onAbort, { once: true });
-        work.then(value => {
-            signal.removeEventListener('abort', onAbort);
-            resolve(value);
-        }, error => {
-            signal.removeEventListener('abort', onAbort);
-            reject(error);
-        });
-    });
-}
-/**
  * Which phase runs, and what stopping during it leaves behind: the message of a stopped run says
  * both ("... during cdk deploy of stack X: the stack may be mid-update; nothing was written back").
  */
@@ -28186,14 +28166,22 @@ class OutputTail {
     maxBytes;
     lines = [];
     bytes = 0;
+    /** Lines dropped from the front to stay within the budget. */
+    dropped = 0;
     constructor(maxBytes = 64 * 1024) {
         this.maxBytes = maxBytes;
     }
     add(line) {
         this.lines.push(line);
         this.bytes += Buffer.byteLength(line) + 1;
-        while (this.bytes > this.maxBytes && this.lines.length > 1)
+        while (this.bytes > this.maxBytes && this.lines.length > 1) {
             this.bytes -= Buffer.byteLength(this.lines.shift() ?? '') + 1;
+            this.dropped++;
+        }
+    }
+    /** Every line kept, blank ones included. */
+    all() {
+        return [...this.lines];
     }
     /** The last `count` lines, or the last lines that look like errors when there are some. */
     errorLines(count = 10) {

@@ -1,6 +1,7 @@
 import net from 'node:net'
 import type { Client, ConnectConfig } from 'ssh2'
 import { createBackoff } from '../backoff.js'
+import { StoppedError, stopRequest, throwIfStopped } from '../cancel.js'
 import { ActionError } from '../errors.js'
 import { quoteUntrusted } from '../log.js'
 import { formatSeconds } from '../text.js'
@@ -23,6 +24,8 @@ export interface ConnectOptions {
   sleep: (ms: number) => Promise<void>
   /** Errors of the connection after it is up (they end it; the command in flight then fails). */
   warn: (message: string) => void
+  /** The step's cancellation: a handshake under way is cut off, and a StoppedError thrown. */
+  signal?: AbortSignal
 }
 
 /** A logged-in SSH connection. */
@@ -78,12 +81,14 @@ export async function connectWithRetries(options: ConnectOptions): Promise<SshCo
     sleep: options.sleep
   })
   for (let attempt = 1; ; attempt++) {
+    throwIfStopped(options.signal)
     const seen: Seen = {}
     const client = new Client()
     try {
       await connectOnce(client, options, seen, Math.min(backoff.remainingMs(), MAX_ATTEMPT_MS))
     } catch (error) {
       close(client)
+      throwIfStopped(options.signal)
       if (seen.refused) throw hostKeyMismatch(where, seen.fingerprint ?? '', options.hostKeys)
       const final = finalConnectError(error, options, where)
       if (final) throw final
@@ -137,16 +142,24 @@ function connectOnce(
   return new Promise<void>((resolve, reject) => {
     // `on`, not `once`: ssh2 may report a second error while the attempt is torn down.
     const fail = (error: unknown) => {
+      options.signal?.removeEventListener('abort', stop)
       client.removeListener('ready', ready)
       reject(error)
     }
     const ready = () => {
+      options.signal?.removeEventListener('abort', stop)
       client.removeListener('error', fail)
       client.removeListener('close', closedEarly)
       resolve()
     }
     const closedEarly = () =>
       fail(Object.assign(new Error('Connection closed'), { level: 'client-socket' }))
+    const { signal } = options
+    const stop = () => {
+      client.destroy()
+      fail(new StoppedError(stopRequest(signal as AbortSignal)))
+    }
+    signal?.addEventListener('abort', stop, { once: true })
     client.once('ready', ready)
     client.on('error', fail)
     client.once('close', closedEarly)

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import type { ClientChannel } from 'ssh2'
+import { StoppedError, stopRequest } from '../cancel.js'
 import { ActionError } from '../errors.js'
-import { quoteUntrusted, UntrustedOutput, type LogWriter } from '../log.js'
+import { quoteUntrusted, UntrustedOutput, type LogWriter, type UntrustedSink } from '../log.js'
 import { LineSplitter, MAX_LINE_BYTES, OutputTail } from '../lines.js'
 import { formatSeconds } from '../text.js'
 import type { SshConnection } from './connect.js'
@@ -23,7 +24,18 @@ export interface RemoteStep {
 }
 
 /** coreutils' timeout exits with this when it stopped the command. */
-const TIMED_OUT = 124
+export const TIMED_OUT = 124
+
+/** A step that ran and failed: its exit code (TIMED_OUT when stopped at the limit), when known. */
+export class RemoteStepError extends ActionError {
+  constructor(
+    message: string,
+    readonly exitCode: number | undefined
+  ) {
+    super(message)
+    this.name = 'RemoteStepError'
+  }
+}
 // The remote `timeout` stops a step at the user's limit and reports it; this backstop, a little
 // later, covers a host that does not answer at all.
 const BACKSTOP_MS = 5_000
@@ -54,15 +66,18 @@ interface StepOutcome {
  * Runs `steps` in one channel, one after the other, each stopped after `timeoutMs`, until one
  * fails; their output streams to the log as untrusted text. One channel saves a round trip per
  * step; a marker line with a random token between the steps (on stdout with the step's exit code,
- * and on stderr) still tells which step failed, with its code and its own output.
+ * and on stderr) still tells which step failed, with its code and its own output. `write` is the
+ * log (wrapped here in the runner's stop-commands) or a sink of its own (a fleet's collector);
+ * when `signal` aborts, the channel is closed and a StoppedError thrown: the remote fate is unknown.
  */
 export async function runSteps(
   connection: SshConnection,
   steps: RemoteStep[],
   timeoutMs: number,
-  write?: LogWriter
+  write?: LogWriter | UntrustedSink,
+  signal?: AbortSignal
 ): Promise<void> {
-  const output = new UntrustedOutput(write)
+  const output = typeof write === 'object' ? write : new UntrustedOutput(write)
   const marker = `sda-step-${randomBytes(12).toString('hex')}`
   const limit = timeoutPrefix(timeoutMs)
   const script = steps
@@ -102,19 +117,27 @@ export async function runSteps(
         restartBackstop()
       }
     }
-    const ended = await exec(connection, script, {
-      stdout: markedLines(marker, output, stepEnded, (line, step) =>
-        outcomes[step]?.stdout.add(line)
-      ),
-      stderr: markedLines(marker, output, undefined, (line, step) =>
-        outcomes[step]?.stderr.add(line)
-      ),
-      onChannel: opened => {
-        channel = opened
-        restartBackstop()
-      }
-    }).finally(() => clearTimeout(backstop))
+    const ended = await untilAborted(
+      signal,
+      exec(connection, script, {
+        stdout: markedLines(marker, output, stepEnded, (line, step) =>
+          outcomes[step]?.stdout.add(line)
+        ),
+        stderr: markedLines(marker, output, undefined, (line, step) =>
+          outcomes[step]?.stderr.add(line)
+        ),
+        onChannel: opened => {
+          channel = opened
+          restartBackstop()
+        }
+      })
+    ).finally(() => clearTimeout(backstop))
     if (current >= steps.length) return
+    if (ended === undefined) {
+      // The step was cancelled: the command may or may not have run.
+      closeChannel(channel)
+      throw new StoppedError(stopRequest(signal as AbortSignal))
+    }
     if (timedOut) {
       outcomes[current].code = TIMED_OUT
     } else if (ended.error) {
@@ -131,9 +154,10 @@ export async function runSteps(
     const outcome = outcomes[index]
     if (outcome.code === 0) return
     if (outcome.code === TIMED_OUT) {
-      throw new ActionError(
+      throw new RemoteStepError(
         `${step.doing} did not finish within ${formatSeconds(timeoutMs)}, so it was stopped. ` +
-          `${step.hint} If it only needs more time, raise input "ssh-command-timeout".`
+          `${step.hint} If it only needs more time, raise input "ssh-command-timeout".`,
+        TIMED_OUT
       )
     }
     const ending =
@@ -142,8 +166,9 @@ export async function runSteps(
         : outcome.signal !== null
           ? `was killed by signal ${quoteUntrusted(outcome.signal, 32)}`
           : 'ended without an exit status (was the connection lost?)'
-    throw new ActionError(
-      `${step.failed}: ${step.program} ${ending}. ${step.hint}${quoteOutput(outcome, step)}`
+    throw new RemoteStepError(
+      `${step.failed}: ${step.program} ${ending}. ${step.hint}${quoteOutput(outcome, step)}`,
+      outcome.code ?? undefined
     )
   })
 }
@@ -155,7 +180,7 @@ export async function runSteps(
  */
 function markedLines(
   marker: string,
-  output: UntrustedOutput,
+  output: UntrustedSink,
   onMarker: ((index: number, code: number) => void) | undefined,
   keep: (line: string, step: number) => void
 ): LineSplitter {
@@ -212,6 +237,23 @@ function exec(
         handlers.stderr.end()
         resolve(end)
       })
+    })
+  })
+}
+
+/** `work`, or undefined as soon as `signal` aborts (without waiting for `work`). */
+function untilAborted<T>(
+  signal: AbortSignal | undefined,
+  work: Promise<T>
+): Promise<T | undefined> {
+  if (!signal) return work
+  if (signal.aborted) return Promise.resolve(undefined)
+  return new Promise<T | undefined>(resolve => {
+    const onAbort = () => resolve(undefined)
+    signal.addEventListener('abort', onAbort, { once: true })
+    void work.then(value => {
+      signal.removeEventListener('abort', onAbort)
+      resolve(value)
     })
   })
 }

@@ -1,4 +1,5 @@
 import { quote } from 'shell-quote'
+import { parseRate } from '../fleet.js'
 import { checkServiceName } from '../ssh/validate.js'
 
 /** SSM's limit of instance ids in one SendCommand. */
@@ -19,20 +20,8 @@ export function restartScript(service: string, healthCommand: string): string[] 
   return [`${restart} && ${check}`]
 }
 
-/** A rate in SSM's syntax: a count of instances, or a percentage of them. */
-export interface Rate {
-  value: number
-  percent: boolean
-}
-
-export function parseRate(text: string): Rate {
-  return { value: Number(text.replace('%', '')), percent: text.endsWith('%') }
-}
-
-/** How many of `total` instances a rate allows (SSM rounds a percentage down). */
-export function allowedCount(rate: Rate, total: number): number {
-  return rate.percent ? Math.floor((rate.value * total) / 100) : rate.value
-}
+// Rates are shared with the SSH fan-out.
+export { allowedCount, parseRate, type Rate } from '../fleet.js'
 
 /**
  * A fleet larger than one SendCommand allows goes out as several commands at once. A percentage

@@ -11,15 +11,20 @@ import {
 import { createBackoff, type Backoff } from '../backoff.js'
 import { ActionError, describeAwsError } from '../errors.js'
 import { chunks } from '../instance.js'
-import { LineSplitter, OutputTail } from '../lines.js'
-import { UntrustedOutput, quoteUntrusted, type LogWriter } from '../log.js'
 import {
-  MAX_IDS_PER_COMMAND,
   allowedCount,
-  batchRates,
+  beyondMaxErrors,
   parseRate,
-  restartScript
-} from './command.js'
+  printInstanceGroup,
+  warnWithinMaxErrors,
+  type InstanceOutput,
+  type InstanceResult
+} from '../fleet.js'
+import { LineSplitter, OutputTail } from '../lines.js'
+import { quoteUntrusted, type LogWriter } from '../log.js'
+import { MAX_IDS_PER_COMMAND, batchRates, restartScript } from './command.js'
+
+export type { InstanceResult } from '../fleet.js'
 
 export interface SsmRestartOptions {
   ssm: SSMClient
@@ -35,14 +40,6 @@ export interface SsmRestartOptions {
   signal?: AbortSignal
   /** Where the log goes (tests replace it); the action's own commands go through @actions/core. */
   write?: LogWriter
-}
-
-export interface InstanceResult {
-  instanceId: string
-  /** Run Command's status, or its detail where that says more (Undeliverable, Terminated, ...). */
-  status: string
-  exitCode?: number
-  durationMs?: number
 }
 
 export interface SsmRestartResult {
@@ -132,10 +129,7 @@ export async function restartWithRunCommand(options: SsmRestartOptions): Promise
   if (failed.length > allowed) {
     result.failure = await failureMessage(options, invocations, failed, allowed)
   } else if (failed.length > 0) {
-    core.warning(
-      `${failed.length} of ${instanceIds.length} instances did not restart (${describeFailed(failed)}); ` +
-        `within max-errors ${options.maxErrors}, so the step passes, with restarted false.`
-    )
+    warnWithinMaxErrors(failed, instanceIds.length, options.maxErrors)
   }
   return result
 }
@@ -366,13 +360,6 @@ async function cancel(
   }
 }
 
-interface InstanceOutput {
-  stdout: string
-  stderr: string
-  /** Why the text is incomplete, when it is. */
-  cut?: string
-}
-
 /** One collapsible log group per instance, and the results in instance id order. */
 async function reportInstances(
   options: SsmRestartOptions,
@@ -392,11 +379,7 @@ async function reportInstances(
       invocation && worthFetching
         ? await fullOutput(options.ssm, invocation)
         : pluginOutput(invocation)
-    const exit = result.exitCode === undefined ? 'no exit code' : `exit code ${result.exitCode}`
-    const took = result.durationMs === undefined ? '' : `, ${formatDuration(result.durationMs)}`
-    core.startGroup(`${instanceId}: ${result.status}, ${exit}${took}`)
-    printOutput(output, options.write)
-    core.endGroup()
+    printInstanceGroup(result, output, options.write)
   }
   return results
 }
@@ -464,28 +447,6 @@ async function fullOutput(ssm: SSMClient, invocation: CommandInvocation): Promis
   }
 }
 
-/** The instance's output, wrapped so that no workflow command in it is obeyed; masked by the runner. */
-function printOutput(output: InstanceOutput, write?: LogWriter): void {
-  const untrusted = new UntrustedOutput(write)
-  untrusted.open()
-  try {
-    for (const [name, text] of [
-      ['stdout', output.stdout],
-      ['stderr', output.stderr]
-    ] as const) {
-      if (text.trim() === '') continue
-      if (output.stderr !== '') untrusted.line(`--- ${name} ---`)
-      const splitter = new LineSplitter(line => untrusted.line(line))
-      splitter.write(text)
-      splitter.end()
-    }
-    if (output.stdout.trim() === '' && output.stderr.trim() === '') untrusted.line('(no output)')
-  } finally {
-    untrusted.close()
-  }
-  if (output.cut) core.info(`[Output cut: ${output.cut}.]`)
-}
-
 async function failureMessage(
   options: SsmRestartOptions,
   invocations: CommandInvocation[],
@@ -508,8 +469,13 @@ async function failureMessage(
     .map(line => `  ${quoteUntrusted(line, 500)}`)
   const inspect = `"systemctl status ${options.service}" and "journalctl -u ${options.service}" on the instance`
   return (
-    `Restarting "${options.service}" did not succeed on ${failed.length} of ${options.instanceIds.length} instances, ` +
-    `more than max-errors ${options.maxErrors} allows (${allowed}): ${describeFailed(failed)}. ` +
+    beyondMaxErrors(
+      options.service,
+      failed,
+      options.instanceIds.length,
+      options.maxErrors,
+      allowed
+    ) +
     (failed.some(r => r.status === 'Cancelled')
       ? 'The cancelled ones were not restarted: SSM stops once max-errors is exceeded. '
       : '') +
@@ -518,19 +484,8 @@ async function failureMessage(
   )
 }
 
-function describeFailed(failed: InstanceResult[]): string {
-  const shown = failed.slice(0, 50).map(r => `${r.instanceId} ${r.status}`)
-  return failed.length > shown.length
-    ? `${shown.join(', ')} and ${failed.length - shown.length} more`
-    : shown.join(', ')
-}
-
 function describeIds(ids: string[]): string {
   return ids.length === 1 ? `instance ${ids[0]}` : `instances ${ids[0]} to ${ids[ids.length - 1]}`
-}
-
-function formatDuration(ms: number): string {
-  return `${Number((ms / 1000).toFixed(1))} s`
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
