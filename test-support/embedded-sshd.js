@@ -115,8 +115,11 @@ export async function startEmbeddedSshd(options) {
       channel.exit(127)
       channel.end()
     })
-    child.once('close', (code, signal) => {
+    child.once('close', async (code, signal) => {
       commands.delete(child)
+      // What the channel still holds back (its window was full) goes out first: an exit status
+      // sent ahead of it would reach the client before the command's last output, unlike sshd.
+      await Promise.all([flushed(channel), flushed(channel.stderr)])
       if (signal) channel.exit(signal.replace(/^SIG/, ''), false, '')
       else channel.exit(code ?? 255)
       channel.end()
@@ -187,4 +190,17 @@ function signalGroup(child, signal) {
   } catch {
     // Already gone.
   }
+}
+
+/**
+ * Resolves once everything written to `stream` so far has been handed on: a write of nothing is
+ * taken only after the writes before it.
+ * @param {import('node:stream').Writable} stream
+ * @returns {Promise<void>}
+ */
+function flushed(stream) {
+  return new Promise(resolve => {
+    if (stream.destroyed || stream.writableEnded) resolve()
+    else stream.write(Buffer.alloc(0), () => resolve())
+  })
 }
