@@ -1,6 +1,6 @@
 // Benchmark: how long one run of the bundle takes, as a ratio to a bare `node -e 0` measured in
 // the same run (these machines are shared and noisy: compare ratios, not milliseconds).
-//   npm run bench [-- --runs 15]
+//   npm run bench [-- --runs 15] [--only <part of a case name>] [--node <path to node>]
 // Cases: a secrets-only run (deploy: false, restart: none), which never loads the EC2 client or
 // the SSH library, and a deploy run (CDK stand-in, instance lookup, write-back; restart: none).
 // Then the restart-only run (deploy: false, restart: ssh, pinned host key) against OpenSSH's own
@@ -14,7 +14,7 @@
 // key): the 50 are 50 instances on the endpoint whose address is ONE sshd fixture (50 separate
 // sshd processes would measure this shared machine more than the action); the 50 as a ratio to the 1,
 // and the action's own CPU time in each (bench/report-cpu.js) as a ratio too.
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -27,6 +27,13 @@ import { startSshd } from '../test-support/sshd.js'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const runsAt = process.argv.indexOf('--runs')
 const runs = runsAt > 0 ? Number(process.argv[runsAt + 1]) : 15
+// --only <text>: the cases whose name contains it (the baseline always runs), e.g. --only restart
+const onlyAt = process.argv.indexOf('--only')
+const only = onlyAt > 0 ? process.argv[onlyAt + 1] : undefined
+// --node <path>: the Node that runs the bundle and the baseline (default: this one). The runner
+// runs the action on Node 24 (action.yml), which a machine with another Node can time this way.
+const nodeAt = process.argv.indexOf('--node')
+const node = nodeAt > 0 ? process.argv[nodeAt + 1] : process.execPath
 
 const aws = new LocalAws()
 await aws.start()
@@ -96,7 +103,7 @@ function bundleEnv(inputs) {
  * @param {string[]} args @param {Record<string, string>} env @param {string} [program] node by default
  * @returns {Promise<number>} ms
  */
-function timed(args, env, program = process.execPath) {
+function timed(args, env, program = node) {
   const started = process.hrtime.bigint()
   return new Promise((resolve, reject) => {
     const child = spawn(program, args, { env, cwd: root, stdio: 'ignore' })
@@ -242,15 +249,18 @@ async function requestsPerPollRound(count) {
   return { requests: lists.length, rounds, perRound: lists.length / rounds }
 }
 
+const selected = Object.entries(cases).filter(
+  ([name]) => !only || name.includes(only) || name.includes('baseline')
+)
 /** @type {Record<string, number[]>} */
-const samples = Object.fromEntries(Object.keys(cases).map(name => [name, []]))
+const samples = Object.fromEntries(selected.map(([name]) => [name, []]))
 /** @type {Record<number, { requests: number, rounds: number, perRound: number }>} */
 const polls = {}
 try {
   // Interleaved, so that a noisy moment hits every case alike.
-  for (let i = 0; i < runs; i++)
-    for (const [name, run] of Object.entries(cases)) samples[name].push(await run())
-  for (const count of [1, 50, 200]) polls[count] = await requestsPerPollRound(count)
+  for (let i = 0; i < runs; i++) for (const [name, run] of selected) samples[name].push(await run())
+  if (!only || 'ssm'.includes(only))
+    for (const count of [1, 50, 200]) polls[count] = await requestsPerPollRound(count)
 } finally {
   await aws.stop()
   await sshd.stop()
@@ -259,35 +269,42 @@ try {
 const median = (/** @type {number[]} */ xs) =>
   [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const baseline = median(samples['node -e 0 (baseline)'])
-console.log(`node ${process.version}, ${runs} runs each, medians as multiples of the baseline:`)
+const version = execFileSync(node, ['--version'], { encoding: 'utf8' }).trim()
+console.log(`node ${version}, ${runs} runs each, medians as multiples of the baseline:`)
 for (const [name, xs] of Object.entries(samples)) {
   console.log(
     `  ${name.padEnd(22)} ${(median(xs) / baseline).toFixed(1).padStart(5)}x   (${median(xs).toFixed(0)} ms)`
   )
 }
-const restartRatio = median(samples['restart only']) / median(samples['ssh restart (OpenSSH)'])
-console.log(
-  `restart only / OpenSSH's ssh doing the same restart and check: ${restartRatio.toFixed(2)}x (goal: at most 1.0x)`
+/** Prints `label: a / b` when both cases ran. @param {string} a @param {string} b @param {string} label */
+function ratio(a, b, label) {
+  if (!samples[a] || !samples[b]) return
+  console.log(`${label}: ${(median(samples[a]) / median(samples[b])).toFixed(2)}x`)
+}
+ratio(
+  'restart only',
+  'ssh restart (OpenSSH)',
+  "restart only / OpenSSH's ssh doing the same restart and check (goal: at most 1.0x)"
 )
-console.log(
-  `  secrets + config-path / secrets only: ${(median(samples['secrets + config-path']) / median(samples['secrets only'])).toFixed(2)}x`
+ratio('secrets + config-path', 'secrets only', '  secrets + config-path / secrets only')
+ratio('deploy: diff', 'deploy + write-back', '  deploy: diff / deploy + write-back')
+ratio(
+  'ssm, 50 instances',
+  'ssm, 1 instance',
+  '  ssm, 50 instances / ssm, 1 instance (goal: at most 2x)'
 )
-console.log(
-  `  deploy: diff / deploy + write-back: ${(median(samples['deploy: diff']) / median(samples['deploy + write-back'])).toFixed(2)}x`
+ratio(
+  'ssh, 50 instances',
+  'ssh, 1 instance',
+  '  ssh, 50 instances / ssh, 1 instance (max-concurrency 100%; the 50 instances are 50 targets ' +
+    'on one sshd fixture, not 50 sshd processes)'
 )
-const one = median(samples['ssm, 1 instance'])
-console.log(
-  `  ssm, 50 instances / ssm, 1 instance: ${(median(samples['ssm, 50 instances']) / one).toFixed(2)}x (goal: at most 2x)`
-)
-console.log(
-  `  ssh, 50 instances / ssh, 1 instance: ${(median(samples['ssh, 50 instances']) / median(samples['ssh, 1 instance'])).toFixed(2)}x ` +
-    '(max-concurrency 100%; the 50 instances are 50 targets on one sshd fixture, not 50 sshd processes)'
-)
-console.log(
-  `    the action's own CPU time, ssh 50 / ssh 1: ${(median(cpu[50]) / median(cpu[1])).toFixed(2)}x ` +
-    `(${median(cpu[50]).toFixed(0)} ms / ${median(cpu[1]).toFixed(0)} ms; the rest of the wall time is the one sshd ` +
-    'and its 50 sessions on this machine)'
-)
+if (cpu[1].length && cpu[50].length)
+  console.log(
+    `    the action's own CPU time, ssh 50 / ssh 1: ${(median(cpu[50]) / median(cpu[1])).toFixed(2)}x ` +
+      `(${median(cpu[50]).toFixed(0)} ms / ${median(cpu[1]).toFixed(0)} ms; the rest of the wall time is the one sshd ` +
+      'and its 50 sessions on this machine)'
+  )
 for (const [count, p] of Object.entries(polls)) {
   console.log(
     `  ssm requests per poll round at ${String(count).padStart(3)} instances: ${p.perRound.toFixed(1)} ` +

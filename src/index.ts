@@ -1,4 +1,3 @@
-import './dirname-shim.js'
 import { abortOnSignals } from './cancel.js'
 import { run } from './main.js'
 
