@@ -10,9 +10,12 @@ import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const MAX_DIFF_LINES = 200
+// The bundle is minified: one changed line can be a whole chunk.
+const MAX_LINE_CHARS = 300
 
 /** @param {string} command @param {string[]} args */
-const run = (command, args) => execFileSync(command, args, { cwd: root, encoding: 'utf8' })
+const run = (command, args) =>
+  execFileSync(command, args, { cwd: root, encoding: 'utf8', maxBuffer: 1 << 30 })
 
 run('npm', ['run', '--silent', 'package'])
 // --porcelain also lists files the build added or removed, which `git diff` alone would not.
@@ -22,7 +25,12 @@ if (changed.trim() === '') {
 } else {
   const diff = run('git', ['--no-pager', 'diff', '--', 'dist']).split('\n')
   console.log(`Files that differ:\n${changed}`)
-  console.log(diff.slice(0, MAX_DIFF_LINES).join('\n'))
+  const shown = diff
+    .slice(0, MAX_DIFF_LINES)
+    .map(line =>
+      line.length > MAX_LINE_CHARS ? `${line.slice(0, MAX_LINE_CHARS)} [... cut]` : line
+    )
+  console.log(shown.join('\n'))
   if (diff.length > MAX_DIFF_LINES) {
     console.log(`... ${diff.length - MAX_DIFF_LINES} more lines of difference`)
   }
