@@ -10,6 +10,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import { ActionError } from '../src/errors.js'
 import { restartService, type RestartOptions } from '../src/restart.js'
+import { EarlySocket } from '../src/ssh/connect.js'
 import { hostKeyAccepted, sshFingerprint, type HostKeyCheck } from '../src/ssh/fingerprint.js'
 import {
   checkServiceName,
@@ -559,6 +560,144 @@ describe('restartService against OpenSSH', () => {
     }
   })
 })
+
+/** A TCP server that counts connections and forwards each to `target` (or holds it, when none). */
+async function countingForwarder(target?: { host: string; port: number }, port = 0) {
+  const sockets = new Set<net.Socket>()
+  const closed: net.Socket[] = []
+  const server = net.createServer(socket => {
+    sockets.add(socket)
+    socket.on('error', () => undefined).on('close', () => closed.push(socket))
+    if (!target) return
+    const upstream = net.connect(target)
+    upstream.on('error', () => socket.destroy())
+    socket.pipe(upstream).pipe(socket)
+    socket.on('close', () => upstream.destroy())
+  })
+  await new Promise<void>(resolve => server.listen(port, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    /** Connections accepted so far. */
+    get connections() {
+      return sockets.size
+    },
+    closed,
+    close: async () => {
+      for (const socket of sockets) socket.destroy()
+      await new Promise(resolve => server.close(resolve))
+    }
+  }
+}
+
+describe('an early socket (opened while the login is checked)', () => {
+  it('is taken over by the restart: the server sees one connection', async () => {
+    const forwarder = await countingForwarder(sshd)
+    try {
+      const early = new EarlySocket('127.0.0.1', forwarder.port)
+      const { options } = restartOptions({ port: forwarder.port, earlySocket: early })
+
+      await expect(restartService(options)).resolves.toEqual({
+        hostFingerprint: sshd.hostFingerprint
+      })
+
+      expect(forwarder.connections).toBe(1)
+      expect(sshd.calls()).toEqual([...RESTART_CALLS, IS_ACTIVE_CALL])
+      early.discard()
+    } finally {
+      await forwarder.close()
+    }
+  })
+
+  it('that was refused (nothing listened yet) gives way to a fresh connection', async () => {
+    const port = await freePort()
+    const early = new EarlySocket('127.0.0.1', port)
+    await delay(100)
+    const forwarder = await countingForwarder(sshd, port)
+    try {
+      const { options, observed } = restartOptions({ port, earlySocket: early })
+
+      await expect(restartService(options)).resolves.toEqual({
+        hostFingerprint: sshd.hostFingerprint
+      })
+
+      expect(forwarder.connections).toBe(1)
+      // Replaced at once, not retried after a back-off.
+      expect(observed.sleeps).toEqual([])
+    } finally {
+      await forwarder.close()
+    }
+  })
+
+  it('to another address is closed, not used', async () => {
+    const elsewhere = await countingForwarder()
+    try {
+      const early = new EarlySocket('127.0.0.1', elsewhere.port)
+      await waitFor(() => elsewhere.connections === 1)
+      const { options } = restartOptions({ earlySocket: early })
+
+      await expect(restartService(options)).resolves.toEqual({
+        hostFingerprint: sshd.hostFingerprint
+      })
+
+      await waitFor(() => elsewhere.closed.length === 1)
+      expect(elsewhere.connections).toBe(1)
+    } finally {
+      await elsewhere.close()
+    }
+  })
+
+  it('that nothing took over is closed by discard, once', async () => {
+    const holder = await countingForwarder()
+    try {
+      const early = new EarlySocket('127.0.0.1', holder.port)
+      await waitFor(() => holder.connections === 1)
+
+      early.discard()
+      early.discard()
+
+      await waitFor(() => holder.closed.length === 1)
+      expect(early.take(early.where)).toBeUndefined()
+    } finally {
+      await holder.close()
+    }
+  })
+
+  it('reads no further than its buffer from a server that floods it before the login', async () => {
+    const flooded: net.Socket[] = []
+    const flooder = net.createServer(socket => {
+      flooded.push(socket)
+      socket.on('error', () => undefined)
+      const chunk = Buffer.alloc(1 << 20, 'x')
+      // 64 MiB offered, as fast as the peer reads it.
+      for (let i = 0; i < 64; i++) socket.write(chunk)
+    })
+    await new Promise<void>(resolve => flooder.listen(0, '127.0.0.1', resolve))
+    const { port } = flooder.address() as net.AddressInfo
+    try {
+      const early = new EarlySocket('127.0.0.1', port)
+      await waitFor(() => flooded.length === 1)
+      await delay(300)
+
+      const socket = early.take(`127.0.0.1:${port}`)
+
+      expect(socket).toBeDefined()
+      expect(socket!.readableLength).toBeLessThanOrEqual(1 << 20)
+      expect(flooded[0].writableLength).toBeGreaterThan(32 << 20)
+      socket!.destroy()
+    } finally {
+      for (const socket of flooded) socket.destroy()
+      await new Promise(resolve => flooder.close(resolve))
+    }
+  })
+})
+
+/** Polls `condition` every 10 ms for up to 2 s. */
+async function waitFor(condition: () => boolean): Promise<void> {
+  for (let waited = 0; !condition(); waited += 10) {
+    if (waited > 2_000) throw new Error('condition not met within 2 s')
+    await delay(10)
+  }
+}
 
 describe('names spliced into the remote command line', () => {
   it.each(HOSTILE_NAMES)('refuses service name %j', name => {

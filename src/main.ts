@@ -20,7 +20,7 @@ import { maskSecret, redact } from './log.js'
 import { restartOverSsh } from './restart.js'
 import { readJsonSecret, requireKeys, type JsonSecret } from './secrets.js'
 import { previewStack } from './preview.js'
-import { preloadSsh2 } from './ssh/library.js'
+import { EarlySocket } from './ssh/connect.js'
 import { checkSshLogin, type SshCredentials } from './ssh/validate.js'
 import { newReport, writeSummary, type RunReport } from './summary.js'
 import { writeKeyBack } from './writeback.js'
@@ -100,10 +100,13 @@ interface Plan {
   cdk?: CdkDeployPlan
   /** The checked SSH login, when the restart goes over SSH. */
   ssh?: SshCredentials
+  /** The connection to the secret's address, opened while the SSH login is checked. */
+  earlySocket?: EarlySocket
 }
 
 /** Where the restart goes: the deployed instance(s), or the address the secret already holds. */
-type Target = Fleet | { instanceId?: undefined; address: string; instances: [] }
+type Target =
+  Fleet | { instanceId?: undefined; address: string; instances: []; earlySocket?: EarlySocket }
 
 async function pipeline(
   inputs: ActionInputs,
@@ -112,9 +115,6 @@ async function pipeline(
   phases: PhaseTracker
 ): Promise<void> {
   const clients = deps.awsClients(resolveRegion(deps.env, inputs.deploymentSecretId))
-  // The address is all the SSH connection waits for: load its code while the secret is read.
-  if (inputs.restart === 'ssh') preloadSsh2()
-
   const deployment = await readJsonSecret(
     clients.secretsManager,
     inputs.deploymentSecretId,
@@ -129,7 +129,26 @@ async function pipeline(
   requireKeys(deployment, inputs.requiredKeys, 'deployment', 'listed in input "required-keys"')
   const config = inputs.configPath ? await readConfig(inputs, deployment, clients) : undefined
   const plan = await planLaterPhases(inputs, deployment, deps.env, config)
+  try {
+    await runPhases(inputs, deps, report, phases, { clients, deployment, config, plan })
+  } finally {
+    plan.earlySocket?.discard()
+  }
+}
 
+/** The phases after the plan: the app secret, the exports, deploy or diff, the restart. */
+async function runPhases(
+  inputs: ActionInputs,
+  deps: Dependencies,
+  report: RunReport,
+  phases: PhaseTracker,
+  {
+    clients,
+    deployment,
+    config,
+    plan
+  }: { clients: AwsClients; deployment: JsonSecret; config?: ConfigParameters; plan: Plan }
+): Promise<void> {
   if (inputs.appSecretId !== '') {
     const app = await readJsonSecret(clients.secretsManager, inputs.appSecretId, 'app')
     report.secretsRead.push({ role: 'app', id: app.id, versionId: app.versionId })
@@ -186,7 +205,11 @@ async function pipeline(
     const { locateTargets } = await import('./instance.js')
     target = await locateTargets(await clients.ec2(), inputs.targets, inputs.addressType)
   } else if (inputs.restart !== 'none') {
-    target = { address: deployment.values[inputs.hostKey].trim(), instances: [] }
+    target = {
+      address: deployment.values[inputs.hostKey].trim(),
+      instances: [],
+      earlySocket: plan.earlySocket
+    }
     core.setOutput(OUTPUTS.instanceIp, target.address)
   }
   core.setOutput(OUTPUTS.secretVersionId, versionId)
@@ -278,7 +301,11 @@ async function planLaterPhases(
       'deployment',
       'input "host-key": the address to restart on when deploy is false'
     )
-    checkAddress(deployment.values[inputs.hostKey].trim(), inputs.hostKey, deployment.id)
+    const address = deployment.values[inputs.hostKey].trim()
+    checkAddress(address, inputs.hostKey, deployment.id)
+    // Connecting takes the server a while to answer (sshd forks and loads its keys; over a real
+    // network, a round trip): start it now, while the SSH library loads and the key is checked.
+    if (inputs.restart === 'ssh') plan.earlySocket = new EarlySocket(address, inputs.ssh.port)
   }
   if (inputs.restart === 'ssm') {
     const { restartScript } = await import('./ssm/command.js')

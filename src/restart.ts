@@ -3,7 +3,7 @@ import type { AwsClients } from './aws.js'
 import type { ActionInputs } from './inputs.js'
 import { OUTPUTS } from './export.js'
 import type { LogWriter, UntrustedSink } from './log.js'
-import { connectWithRetries } from './ssh/connect.js'
+import { connectWithRetries, type EarlySocket } from './ssh/connect.js'
 import { describeHostKeyMode, type HostKeyCheck } from './ssh/fingerprint.js'
 import { runSteps, singleQuote, type RemoteStep } from './ssh/remote-shell.js'
 import { checkServiceName, type SshCredentials } from './ssh/validate.js'
@@ -27,6 +27,8 @@ export interface RestartOptions {
   /** The step's cancellation: the connection is closed and a StoppedError thrown. */
   signal?: AbortSignal
   log?: RestartLog
+  /** A connection to host:port the pipeline opened as soon as it knew the address. */
+  earlySocket?: EarlySocket
 }
 
 export interface RestartLog {
@@ -47,6 +49,8 @@ export interface RestartResult {
 export interface RestartHost {
   instanceId?: string
   address: string
+  /** A connection to the address opened as soon as it was known (port: input "ssh-port"). */
+  earlySocket?: EarlySocket
 }
 
 /**
@@ -65,7 +69,8 @@ export async function restartService(options: RestartOptions): Promise<RestartRe
     timeoutMs: options.connectTimeoutMs,
     sleep: options.sleep,
     warn: warning,
-    signal: options.signal
+    signal: options.signal,
+    earlySocket: options.earlySocket
   })
   try {
     const { where } = connection
@@ -133,7 +138,8 @@ export async function restartOverSsh(
     connectTimeoutMs: inputs.ssh.connectTimeoutSeconds * 1000,
     commandTimeoutMs: inputs.ssh.commandTimeoutSeconds * 1000,
     sleep,
-    signal
+    signal,
+    earlySocket: target.earlySocket
   })
   const check = inputs.ssh.healthCommand ? 'health command passed' : 'active'
   report.restart.result = `restarted, ${check} (host key ${hostFingerprint})`

@@ -26,6 +26,48 @@ export interface ConnectOptions {
   warn: (message: string) => void
   /** The step's cancellation: a handshake under way is cut off, and a StoppedError thrown. */
   signal?: AbortSignal
+  /** A connection to host:port opened earlier, for the first attempt. */
+  earlySocket?: EarlySocket
+}
+
+/**
+ * A TCP connection opened as soon as the address is known, before the SSH library is loaded and
+ * the key parsed: the server accepts it and starts its side (sshd forks and loads its keys) in
+ * the meantime, over a real network a whole round trip. It sends nothing; the first attempt to
+ * log in takes it over if it is still open, else connects anew.
+ */
+export class EarlySocket {
+  readonly where: string
+  private readonly socket: net.Socket
+  private failed = false
+  private taken = false
+  private readonly fail = () => (this.failed = true)
+
+  constructor(host: string, port: number) {
+    this.where = `${host}:${port}`
+    this.socket = net.connect({ host, port, noDelay: true })
+    // Until an attempt takes it over, an error only means that attempt connects anew, and the
+    // socket must not keep a run that fails before the restart from ending.
+    this.socket.unref()
+    this.socket.once('error', this.fail).once('close', this.fail)
+  }
+
+  /** The socket for an attempt at `where`, once, if still usable; else undefined (and closed). */
+  take(where: string): net.Socket | undefined {
+    if (this.taken) return undefined
+    this.taken = true
+    this.socket.off('error', this.fail).off('close', this.fail)
+    if (this.failed || where !== this.where || this.socket.destroyed) {
+      this.socket.destroy()
+      return undefined
+    }
+    return this.socket.ref()
+  }
+
+  /** Closes it unless an attempt took it over (then it belongs to that connection). */
+  discard(): void {
+    if (!this.taken) this.take('')
+  }
 }
 
 /** A logged-in SSH connection. */
@@ -118,7 +160,9 @@ function connectOnce(
 ): Promise<void> {
   // Nagle's algorithm would hold each small handshake packet until the peer's delayed ACK
   // (~40 ms a round trip); ssh2 leaves it on, so the socket is made here, with it off for life.
-  const sock = net.connect({ host: options.host, port: options.port, noDelay: true })
+  const sock =
+    options.earlySocket?.take(`${options.host}:${options.port}`) ??
+    net.connect({ host: options.host, port: options.port, noDelay: true })
   const { credentials, hostKeys } = options
   const algorithms = hostKeyAlgorithms(hostKeys)
   const config: ConnectConfig = {
