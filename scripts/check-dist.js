@@ -3,8 +3,8 @@
 // runner executes dist/index.js and users dist/cli/index.js, never src/, so a stale bundle ships
 // stale code.
 //   node scripts/check-dist.js
-// Run it after `npm ci --ignore-scripts`: without native add-ons built for this machine, the
-// bundle comes out the same everywhere.
+// The bundle comes out the same on every machine: native add-ons, built or not, stay out of it
+// (scripts/build.js).
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
