@@ -1,5 +1,6 @@
 // What ships in dist/: the runner executes it as committed, and scanners read it as a whole.
 import { readFileSync, readdirSync } from 'node:fs'
+import { isBuiltin } from 'node:module'
 import { join } from 'node:path'
 import * as core from '@actions/core'
 import { repoRoot } from './helpers/run-bundle.js'
@@ -21,6 +22,19 @@ describe('the committed bundle', () => {
     const executables = files.filter(file => readFileSync(file).subarray(0, 2).toString() === 'MZ')
     expect(files.length).toBeGreaterThan(1)
     expect(executables).toEqual([])
+  })
+
+  it("loads Node's built-in modules through require() only, apart from its banner's three", () => {
+    // An ES import of node:http reads its lazy exports, which load Node 24's own undici; a chunk
+    // made for a dynamic import of a built-in would export only "default" (scripts/build.js).
+    const builtinImport = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s*)["'](node:[\w/]+|[a-z_]+)["']/g
+    const imported = new Set<string>()
+    for (const file of files.filter(file => file.endsWith('.js'))) {
+      for (const [, name] of readFileSync(file, 'utf8').matchAll(builtinImport)) {
+        if (isBuiltin(name)) imported.add(name)
+      }
+    }
+    expect([...imported].sort()).toEqual(['node:module', 'node:path', 'node:url'])
   })
 
   it("carries no HTTP client: @actions/core's OIDC helper is left out (package.json overrides)", () => {

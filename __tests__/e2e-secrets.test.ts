@@ -1,4 +1,6 @@
 // The bundle as the runner runs it, for the first phase alone (deploy: false, restart: none).
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import {
   EXAMPLE_APP,
   EXAMPLE_DEPLOYMENT,
@@ -117,6 +119,32 @@ describe('the bundle, secrets only', () => {
     expect(aws.callsOf('GetSecretValue').map(call => call.params.SecretId)).toEqual([
       'FastAPIDeploymentSecrets'
     ])
+  })
+
+  it('reaches the instance metadata service where the SDK asks it (AWS_DEFAULTS_MODE=auto)', async () => {
+    // The SDK's only way there is `const { request } = await import("node:http")`, which the
+    // bundle must keep working (scripts/build.js turns it into a require()).
+    const requests: string[] = []
+    const imds = http.createServer((request, response) => {
+      requests.push(`${request.method} ${request.url}`)
+      response.end(request.method === 'PUT' ? 'imds-token' : 'us-east-1')
+    })
+    await new Promise<void>(resolve => imds.listen(0, '127.0.0.1', resolve))
+    try {
+      aws.putSecret('FastAPIDeploymentSecrets', EXAMPLE_DEPLOYMENT)
+      const { port } = imds.address() as AddressInfo
+      const run = await runBundle(secretsOnly, {
+        ...aws.environment(),
+        AWS_EC2_METADATA_DISABLED: undefined,
+        AWS_DEFAULTS_MODE: 'auto',
+        AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://127.0.0.1:${port}`
+      })
+
+      expect(run.code).toBe(0)
+      expect(requests).toEqual(['PUT /latest/api/token', 'GET /latest/meta-data/placement/region'])
+    } finally {
+      await new Promise(resolve => imds.close(resolve))
+    }
   })
 })
 

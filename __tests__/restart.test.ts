@@ -14,7 +14,8 @@ import { EarlySocket } from '../src/ssh/connect.js'
 import { hostKeyAccepted, sshFingerprint, type HostKeyCheck } from '../src/ssh/fingerprint.js'
 import {
   checkServiceName,
-  checkSshLogin,
+  checkSshKey,
+  checkSshNames,
   checkUserName,
   type SshCredentials
 } from '../src/ssh/validate.js'
@@ -132,14 +133,17 @@ function shellQuote(value: string): string {
 }
 
 /** The login checks the pipeline runs before deploying, on the fixture's login by default. */
-function loginWith(
+async function loginWith(
   overrides: Partial<{ username: string; privateKey: string; passphrase: string }> = {}
 ): Promise<SshCredentials> {
-  return checkSshLogin(
-    'fastapi',
-    { username: sshd.user, privateKey: sshd.clientPrivateKey, passphrase: '', ...overrides },
-    'the SSH user'
-  )
+  const login = {
+    username: sshd.user,
+    privateKey: sshd.clientPrivateKey,
+    passphrase: '',
+    ...overrides
+  }
+  checkSshNames('fastapi', login, 'the SSH user')
+  return checkSshKey(login)
 }
 
 /** The ActionError a run fails with; fails the test if it succeeds or fails otherwise. */

@@ -3,7 +3,7 @@
 // of every package it carries.
 //
 // esbuild, as ES modules split at each dynamic import(): a run loads only the chunks its path
-// needs (the secrets path never loads ssh2, the EC2 or SSM client, the CDK or CLI code). Packages
+// needs (the secrets path never loads ssh2 or the EC2 and SSM clients). Packages
 // resolve to their ES module builds ("module" before "main"), so the AWS SDK's unused protocols,
 // serializers and credential providers are shaken out instead of loaded whole, and the code is
 // minified: the run starts by compiling what it loads (`npm run bench` measures it).
@@ -39,19 +39,31 @@ const metafileFolder = metafileAt > 0 ? process.argv[metafileAt + 1] : undefined
 
 const BUILTINS = new Set(builtinModules.flatMap(name => [name, `node:${name}`]))
 
+/** `import("node:http")` and the like, in a package's code. */
+const DYNAMIC_IMPORT = /\bimport\(\s*(["'])((?:node:)?[a-z0-9_/]+)\1\s*\)/g
+
 /**
- * Node's built-in modules through require(), also where the sources import them: an `import` of
- * a built-in builds a namespace that reads every export, and node:http's lazy ones load Node's
- * own copy of undici (about 20 ms on Node 24) that nothing here uses.
+ * Node's built-in modules through require(), also where the code imports them: an `import` of a
+ * built-in builds a namespace that reads every export, and node:http's lazy ones load Node's own
+ * copy of undici (about 20 ms on Node 24) that nothing here uses. A static import becomes a
+ * require() at load; a dynamic `import("node:http")` in a package becomes a promise of the same
+ * module object, so that `const { request } = await import("node:http")` still finds it.
  * @type {esbuild.Plugin}
  */
 const builtinsThroughRequire = {
   name: 'builtins-through-require',
   setup(build) {
-    build.onResolve({ filter: /^(node:)?[a-z_/]+$/ }, args => {
+    build.onResolve({ filter: /^(node:)?[a-z0-9_/]+$/ }, args => {
       if (!BUILTINS.has(args.path)) return undefined
       if (args.kind === 'require-call' || args.namespace === 'builtin') {
         return { path: args.path, external: true }
+      }
+      if (args.kind === 'dynamic-import') {
+        // A chunk wrapping the module would export only `default`: fail rather than ship that.
+        const text =
+          `import("${args.path}") in ${args.importer}: import a built-in module statically ` +
+          '(or, in a package, as import("node:name"), which the rewrite below turns into require())'
+        return { errors: [{ text }] }
       }
       return { path: args.path, namespace: 'builtin' }
     })
@@ -59,6 +71,17 @@ const builtinsThroughRequire = {
       contents: `module.exports = require(${JSON.stringify(args.path)})`,
       loader: 'js'
     }))
+    build.onLoad({ filter: /[\\/]node_modules[\\/].*\.m?js$/ }, args => {
+      const source = readFileSync(args.path, 'utf8')
+      if (!source.includes('import(')) return undefined
+      let rewritten = false
+      const contents = source.replace(DYNAMIC_IMPORT, (call, _quote, name) => {
+        if (!BUILTINS.has(name)) return call
+        rewritten = true
+        return `Promise.resolve().then(() => require(${JSON.stringify(name)}))`
+      })
+      return rewritten ? { contents, loader: 'js' } : undefined
+    })
   }
 }
 
@@ -74,16 +97,25 @@ function licenses(metafile) {
     const match = /^(.*node_modules\/((?:@[^/]+\/)?[^/]+))\//.exec(input)
     if (match) packages.set(match[2], join(root, match[1]))
   }
-  /** @type {Map<string, string[]>} license text -> the packages under it */
-  const byText = new Map()
-  for (const name of [...packages.keys()].sort()) {
+  const notices = [...packages.keys()].sort().map(name => {
     const folder = /** @type {string} */ (packages.get(name))
     const { version, license } = JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8'))
     const file = readdirSync(folder).find(entry => /^(licen[cs]e|copying)(\.|$)/i.test(entry))
-    const text = file
-      ? readFileSync(join(folder, file), 'utf8').trim()
-      : `${license} (no license file)`
-    byText.set(text, [...(byText.get(text) ?? []), `${name}@${version} (${license})`])
+    const text = file ? readFileSync(join(folder, file), 'utf8').trim() : undefined
+    return { name, version, license: String(license), text }
+  })
+  // A package without a license file (the SDK's nested-clients) gets the text of its license from
+  // another package under the same one.
+  /** @type {Map<string, string>} license -> a text of it */
+  const textOf = new Map()
+  for (const { license, text } of notices)
+    if (text && !textOf.has(license)) textOf.set(license, text)
+  /** @type {Map<string, string[]>} license text -> the packages under it */
+  const byText = new Map()
+  for (const { name, version, license, text } of notices) {
+    const shown = text ?? textOf.get(license) ?? `${license} (no license text found)`
+    const label = `${name}@${version} (${license}${text ? '' : ', no license file of its own'})`
+    byText.set(shown, [...(byText.get(shown) ?? []), label])
   }
   return [...byText].map(([text, names]) => `${names.join('\n')}\n\n${text}\n`).join('\n\n')
 }

@@ -21,7 +21,7 @@ import { restartOverSsh } from './restart.js'
 import { readJsonSecret, requireKeys, type JsonSecret } from './secrets.js'
 import { previewStack } from './preview.js'
 import { EarlySocket } from './ssh/connect.js'
-import { checkSshLogin, type SshCredentials } from './ssh/validate.js'
+import { checkSshKey, checkSshNames, type SshCredentials } from './ssh/validate.js'
 import { newReport, writeSummary, type RunReport } from './summary.js'
 import { writeKeyBack } from './writeback.js'
 
@@ -292,6 +292,8 @@ async function planLaterPhases(
         ? secretEnvironment(deployment.id, deployment.values, inputs.envKeys, config)
         : {}
   }
+  /** The address the secret holds, when the restart goes there (deploy is false). */
+  let restartAddress: string | undefined
   if (inputs.deploy || inputs.diff) {
     plan.cdk = planCdk(inputs, env, inputs.diff ? 'diff' : 'deploy')
   } else if (inputs.restart !== 'none' && inputs.targets.length === 0) {
@@ -301,11 +303,8 @@ async function planLaterPhases(
       'deployment',
       'input "host-key": the address to restart on when deploy is false'
     )
-    const address = deployment.values[inputs.hostKey].trim()
-    checkAddress(address, inputs.hostKey, deployment.id)
-    // Connecting takes the server a while to answer (sshd forks and loads its keys; over a real
-    // network, a round trip): start it now, while the SSH library loads and the key is checked.
-    if (inputs.restart === 'ssh') plan.earlySocket = new EarlySocket(address, inputs.ssh.port)
+    restartAddress = deployment.values[inputs.hostKey].trim()
+    checkAddress(restartAddress, inputs.hostKey, deployment.id)
   }
   if (inputs.restart === 'ssm') {
     const { restartScript } = await import('./ssm/command.js')
@@ -316,7 +315,19 @@ async function planLaterPhases(
     const userSource = inputs.ssh.user
       ? 'input "ssh-user"'
       : `key "${inputs.userKey}" of the deployment secret "${deployment.id}" (input "user-key", used when input "ssh-user" is empty)`
-    plan.ssh = await checkSshLogin(inputs.service, { username: user, ...inputs.ssh }, userSource)
+    const login = { username: user, ...inputs.ssh }
+    checkSshNames(inputs.service, login, userSource)
+    // The server takes a while to answer a connection (sshd forks and loads its keys; over a real
+    // network, a round trip): open it now, while the SSH library loads and the key is parsed.
+    const early =
+      restartAddress === undefined ? undefined : new EarlySocket(restartAddress, inputs.ssh.port)
+    try {
+      plan.ssh = await checkSshKey(login)
+    } catch (error) {
+      early?.discard()
+      throw error
+    }
+    plan.earlySocket = early
   }
   return plan
 }

@@ -12,7 +12,7 @@ import type { RunReport } from './summary.js'
 export interface RestartOptions {
   host: string
   port: number
-  /** Checked once, before deploying (checkSshLogin). */
+  /** Checked once, before deploying (checkSshNames, checkSshKey). */
   credentials: SshCredentials
   hostKeys: HostKeyCheck
   /** The systemd unit to restart. */

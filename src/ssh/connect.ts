@@ -49,7 +49,7 @@ export class EarlySocket {
     // Until an attempt takes it over, an error only means that attempt connects anew, and the
     // socket must not keep a run that fails before the restart from ending.
     this.socket.unref()
-    this.socket.once('error', this.fail).once('close', this.fail)
+    this.socket.on('error', this.fail).on('close', this.fail)
   }
 
   /** The socket for an attempt at `where`, once, if still usable; else undefined (and closed). */
@@ -58,7 +58,8 @@ export class EarlySocket {
     this.taken = true
     this.socket.off('error', this.fail).off('close', this.fail)
     if (this.failed || where !== this.where || this.socket.destroyed) {
-      this.socket.destroy()
+      // An error still on its way must find a listener, or it would end the process.
+      this.socket.on('error', () => undefined).destroy()
       return undefined
     }
     return this.socket.ref()

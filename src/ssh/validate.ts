@@ -42,23 +42,34 @@ export function checkUserName(user: string, source: string): void {
   )
 }
 
+/** The login inputs as given: user, private key, passphrase ('' for none). */
+export interface SshLogin {
+  username: string
+  privateKey: string
+  passphrase: string
+}
+
 /**
- * Checks what the restart will need, the private key included (ssh2 parses it, as it will to
- * connect), and returns the login the SSH layer takes. The pipeline calls it once, before
- * deploying, so that a mistake fails the run before anything changes.
+ * The checks of what the restart will need that want no SSH library: the unit and user names, and
+ * a key at all. Run before checkSshKey.
  */
-export async function checkSshLogin(
-  service: string,
-  login: { username: string; privateKey: string; passphrase: string },
-  userSource: string
-): Promise<SshCredentials> {
+export function checkSshNames(service: string, login: SshLogin, userSource: string): void {
   checkServiceName(service)
+  checkUserName(login.username, userSource)
   if (login.privateKey.trim() === '') {
     throw new ActionError(
       'Input "ssh-private-key" is empty: give the private key of the instance\'s key pair, e.g. ' +
         '${{ secrets.EC2_SSH_KEY }}, or set restart: none.'
     )
   }
+}
+
+/**
+ * Parses the private key (ssh2, as it will to connect) and returns the login the SSH layer takes.
+ * The pipeline runs checkSshNames and this once, before deploying, so that a mistake fails the run
+ * before anything changes.
+ */
+export async function checkSshKey(login: SshLogin): Promise<SshCredentials> {
   const passphrase = login.passphrase === '' ? undefined : login.passphrase
   const { utils } = await loadSsh2()
   const parsed = utils.parseKey(login.privateKey, passphrase)
@@ -66,7 +77,6 @@ export async function checkSshLogin(
   if (!(Array.isArray(parsed) ? parsed : [parsed]).every(key => key.isPrivateKey())) {
     throw privateKeyError('does not contain a (valid) private key', passphrase !== undefined)
   }
-  checkUserName(login.username, userSource)
   return { username: login.username, privateKey: login.privateKey, passphrase }
 }
 

@@ -1,2 +1,0 @@
-import { createRequire as __createRequire } from 'node:module'; import { dirname as __pathDirname } from 'node:path'; import { fileURLToPath as __fileURLToPath } from 'node:url'; const require = __createRequire(import.meta.url); const __filename = __fileURLToPath(import.meta.url); const __dirname = __pathDirname(__filename);
-import{a}from"./chunk-ZR2IY7WL.js";import"./chunk-IK7NVKA3.js";export default a();
