@@ -5,6 +5,7 @@ import {
   printUntrusted,
   quoteUntrusted,
   redact,
+  shownVersionId,
   unmaskableReason
 } from '../src/log.js'
 import { createLogMasker } from '../test-support/runner.js'
@@ -82,6 +83,31 @@ describe('quoteUntrusted', () => {
     const quoted = quoteUntrusted('line one\r\n\r\n# Heading\u0007 ##[error]x\u001b[31m', 2048)
     expect(quoted).toBe('line one  # Heading #\u200b#[error]x[31m')
     expect(quoteUntrusted('y'.repeat(5000), 100)).toMatch(/^y{100} \[\.\.\. cut at 100 bytes\]$/)
+  })
+
+  it('never starts a line with a command, even after the white space the runner trims', () => {
+    for (const attack of ['::warning::x', '  ::stop-commands::t', '\n::add-mask::fastapi']) {
+      const quoted = quoteUntrusted(attack)
+      expect(quoted.trimStart().startsWith('::')).toBe(false)
+      expect(quoted.replace('\u200b', '').trim()).toBe(attack.trim())
+    }
+  })
+})
+
+describe('shownVersionId', () => {
+  it('shows an id of the shape AWS makes as it is', () => {
+    expect(shownVersionId('a1b2c3d4-5678-90ab-cdef-EXAMPLE11111')).toBe(
+      'a1b2c3d4-5678-90ab-cdef-EXAMPLE11111'
+    )
+  })
+
+  it('quotes any other id as one inert line', () => {
+    const planted = 'x'.repeat(32) + '\n::stop-commands::pwned\n##[error]boom'
+    const shown = shownVersionId(planted)
+    expect(shown.startsWith('"')).toBe(true)
+    expect(shown).not.toMatch(/[\r\n]/)
+    expect(shown).not.toContain('##[')
+    expect(shownVersionId('short')).toBe('"short"')
   })
 })
 

@@ -84,7 +84,23 @@ export function quoteUntrusted(text: string, maxBytes = 2048): string {
     .replace(CONTROL, '')
     .replace(LEGACY_COMMAND, DEFUSED_LEGACY)
   const cut = truncateUtf8(flat, maxBytes)
-  return cut === flat ? flat : `${cut} [... cut at ${maxBytes} bytes]`
+  const bounded = cut === flat ? flat : `${cut} [... cut at ${maxBytes} bytes]`
+  // Quoted text can end up at the start of a line (a message of its own, a table cell): the
+  // runner trims leading white space and obeys "::" there, so a zero-width space goes first.
+  return /^\s*::/.test(bounded) ? `\u200b${bounded}` : bounded
+}
+
+// AWS documents a ClientRequestToken (a version id) as 32 to 64 characters and no character set;
+// the ids AWS itself makes are UUIDs. Anything else is shown quoted, as untrusted text.
+const PLAIN_VERSION_ID = /^[A-Za-z0-9_-]{32,64}$/
+
+/**
+ * A secret version id for a message, the summary or the command line's output: as it is when it
+ * has the shape AWS makes, else JSON-quoted untrusted text (whoever may write the secret chooses
+ * the id of the version they write, newlines and command syntax included).
+ */
+export function shownVersionId(versionId: string): string {
+  return PLAIN_VERSION_ID.test(versionId) ? versionId : JSON.stringify(quoteUntrusted(versionId, 128))
 }
 
 /** Writes a line to the log as is (tests replace it). */
