@@ -23,7 +23,7 @@ describe('readInputs', () => {
       appRequiredKeys: ['db_password', 'jwt_secret'],
       envKeys: ['ec2_key_name', 'ec2_host', 'ec2_user', 'github_repo'],
       exportEnv: false,
-      deploy: true,
+      mode: 'deploy',
       stack: 'S',
       hostKey: 'ec2_host',
       userKey: 'ec2_user',
@@ -32,6 +32,14 @@ describe('readInputs', () => {
       addressType: 'public'
     })
     expect(inputs.ssh).toMatchObject({ port: 22, connectTimeoutSeconds: 180 })
+  })
+
+  it('reads input "deploy" as one of three modes, and a preview restarts nothing', () => {
+    expect(withInputs({ stack: 'S', deploy: 'DIFF' })).toMatchObject({
+      mode: 'diff',
+      restart: 'none'
+    })
+    expect(withInputs({ deploy: 'false' })).toMatchObject({ mode: 'none', restart: 'ssh' })
   })
 
   it("reads the fleet inputs in SSM's own syntax", () => {

@@ -2,7 +2,6 @@ import { jest } from '@jest/globals'
 import {
   UntrustedOutput,
   maskSecret,
-  printUntrusted,
   quoteUntrusted,
   redact,
   shownVersionId,
@@ -70,7 +69,7 @@ describe('UntrustedOutput', () => {
 
   it('breaks "##[" even outside a pause, cuts long lines and splits at carriage returns', () => {
     const log: string[] = []
-    printUntrusted(`a ##[error]b\rc${'x'.repeat(20000)}`, line => log.push(line))
+    new UntrustedOutput(line => log.push(line)).line(`a ##[error]b\rc${'x'.repeat(20000)}`)
     const shown = log.filter(line => !/^::/.test(line))
     expect(shown[0]).toBe('a #\u200b#[error]b')
     expect(shown[1].length).toBeLessThan(8300)

@@ -44,11 +44,6 @@ function ownedFlag(arg: string): string | undefined {
   return name && OWNED_FLAGS.has(name.replace(/-/g, '').toLowerCase()) ? `--${name}` : undefined
 }
 
-/** Builds and checks the cdk deploy command line from the inputs. */
-export function planCdkDeploy(inputs: DeployInputs, env: NodeJS.ProcessEnv): CdkDeployPlan {
-  return planCdk(inputs, env, 'deploy')
-}
-
 /**
  * Builds and checks the command line of cdk deploy or cdk diff from the inputs: the same CLI,
  * directory and cdk-args; only the flags the action owns differ (cdk diff takes no outputs file

@@ -173,8 +173,3 @@ export class UntrustedOutput implements UntrustedSink {
     }
   }
 }
-
-/** Prints one line from another program, outside any open stream: paused for just that line. */
-export function printUntrusted(line: string, write: LogWriter = stdoutWriter): void {
-  new UntrustedOutput(write).line(line)
-}

@@ -288,14 +288,14 @@ async function planLaterPhases(
 ): Promise<Plan> {
   const plan: Plan = {
     secretEnv:
-      inputs.deploy || inputs.diff || inputs.exportEnv
+      inputs.mode !== 'none' || inputs.exportEnv
         ? secretEnvironment(deployment.id, deployment.values, inputs.envKeys, config)
         : {}
   }
   /** The address the secret holds, when the restart goes there (deploy is false). */
   let restartAddress: string | undefined
-  if (inputs.deploy || inputs.diff) {
-    plan.cdk = planCdk(inputs, env, inputs.diff ? 'diff' : 'deploy')
+  if (inputs.mode !== 'none') {
+    plan.cdk = planCdk(inputs, env, inputs.mode)
   } else if (inputs.restart !== 'none' && inputs.targets.length === 0) {
     requireKeys(
       deployment,
