@@ -1,7 +1,7 @@
 // The whole pipeline through the bundle, the way the runner runs it: secrets from the local AWS
 // endpoint, cdk deploy (stand-in), the instance's address (127.0.0.1), the write-back, and the
 // restart over SSH against a real OpenSSH server with stand-ins for sudo and systemctl.
-import { cloudInitConsole } from '../test-support/cloud-init.js'
+import { cloudInitConsole, consoleNoise, fingerprintEntry } from '../test-support/cloud-init.js'
 import { generateKeyPair, startSshd, type SshdFixture } from '../test-support/sshd.js'
 import { createCdkApp } from './helpers/cdk-app.js'
 import {
@@ -148,8 +148,33 @@ describe('the whole pipeline', () => {
     aws.putSecret('FastAPIDeploymentSecrets', { ...deployment, ec2_host: '127.0.0.1' })
     const run = await runBundle(pipelineInputs({ deploy: 'false', stack: '' }), aws.environment())
     expect(run.code).toBe(0)
-    expect(aws.callsOf('GetConsoleOutput').map(call => call.params.InstanceId)).toEqual([INSTANCE])
+    // Both views: the Latest one and the buffered one.
+    expect(
+      aws.callsOf('GetConsoleOutput').map(call => [call.params.InstanceId, call.params.Latest])
+    ).toEqual([
+      [INSTANCE, 'true'],
+      [INSTANCE, undefined]
+    ])
   })
+
+  it.each(['cloud-init', 'ec2-syslog', 'ec2', 'journal'] as const)(
+    'restarts alone on the host key a console in the %s shape shows',
+    async shape => {
+      aws.putSecret('FastAPIDeploymentSecrets', { ...deployment, ec2_host: '127.0.0.1' })
+      aws.addInstance({
+        instanceId: INSTANCE,
+        publicIp: '127.0.0.1',
+        consoleOutput: cloudInitConsole([sshd.hostPublicKey], { shape })
+      })
+      const run = await runBundle(pipelineInputs({ deploy: 'false', stack: '' }), aws.environment())
+      expect(run.visibleLog).not.toContain('::error::')
+      expect(run.code).toBe(0)
+      expect(run.visibleLog).toContain(
+        `Host key fingerprints of ${INSTANCE} from its console output: ${sshd.hostFingerprint} (ED25519)`
+      )
+      expect(sshd.calls()).toEqual(RESTARTED)
+    }
+  )
 
   it('logs in with an encrypted key whose passphrase has spaces at its ends', async () => {
     const passphrase = '  spaced pass phrase  '
@@ -244,6 +269,90 @@ describe('the pipeline fails loudly', () => {
     )
   })
 
+  describe("with a machine in the middle answering at the instance's address", () => {
+    // The instance's real sshd, whose host key cloud-init printed, and the attacker's, which
+    // answers at the address the action connects to. Both accept the workflow's key, so that
+    // whichever the action trusts gets the restart.
+    let real: SshdFixture
+    let attacker: SshdFixture
+    let client: { privateKey: string; publicKey: string }
+    beforeAll(async () => {
+      client = await generateKeyPair()
+      real = await startSshd({ authorizedKey: client.publicKey })
+      attacker = await startSshd({ authorizedKey: client.publicKey })
+    })
+    afterAll(() => Promise.all([real.stop(), attacker.stop()]))
+    beforeEach(async () => {
+      aws.putSecret('FastAPIDeploymentSecrets', { ...deployment, ec2_host: '127.0.0.1' })
+      await Promise.all([real.clearCalls(), attacker.clearCalls()])
+    })
+
+    function restartAtAttacker(): Promise<BundleRun> {
+      const inputs = pipelineInputs({
+        deploy: 'false',
+        stack: '',
+        'ssh-private-key': client.privateKey,
+        'ssh-port': String(attacker.port)
+      })
+      return runBundle(inputs, aws.environment())
+    }
+
+    function expectNothingRanAnywhere(): void {
+      expect(attacker.calls()).toEqual([])
+      expect(attacker.serverLog()).not.toContain('Accepted publickey')
+      expect(real.calls()).toEqual([])
+    }
+
+    it.each(['cloud-init', 'ec2'] as const)(
+      "refuses a BEGIN and the attacker's key with no END printed before cloud-init's block (%s shape)",
+      async shape => {
+        const genuine = cloudInitConsole([real.hostPublicKey], { shape }).split('\n')
+        const frame = genuine.findIndex(line => line.endsWith('#####'))
+        const [prefix] = /^.*?(?:cloud-init|ec2): /.exec(genuine[frame]) ?? ['']
+        const planted = [
+          `${prefix}-----BEGIN SSH HOST KEY FINGERPRINTS-----`,
+          `${prefix}${fingerprintEntry(attacker.hostPublicKey)}`
+        ]
+        aws.addInstance({
+          instanceId: INSTANCE,
+          publicIp: '127.0.0.1',
+          consoleOutput: [...genuine.slice(0, frame), ...planted, ...genuine.slice(frame)].join(
+            '\n'
+          )
+        })
+
+        const run = await restartAtAttacker()
+
+        expectOneError(
+          run,
+          `The buffered view of the console output of instance ${INSTANCE} holds an unclosed block at line ${frame + 1}`
+        )
+        expect(run.visibleLog).toContain('Pin the host key with input "ssh-host-fingerprint"')
+        expectNothingRanAnywhere()
+      }
+    )
+
+    it.each(['cloud-init', 'ec2'] as const)(
+      'refuses a block of its own that 64 KB of noise leaves alone in the Latest view (%s shape)',
+      async shape => {
+        const genuine = cloudInitConsole([real.hostPublicKey], { shape })
+        const planted = cloudInitConsole([attacker.hostPublicKey], { shape })
+        aws.addInstance({
+          instanceId: INSTANCE,
+          publicIp: '127.0.0.1',
+          consoleOutput: genuine,
+          latestConsoleOutput: [genuine, ...consoleNoise(70_000), planted].join('\n')
+        })
+
+        const run = await restartAtAttacker()
+
+        expectOneError(run, 'the Latest and buffered views disagree')
+        expect(run.visibleLog).toContain('Pin the host key with input "ssh-host-fingerprint"')
+        expectNothingRanAnywhere()
+      }
+    )
+  })
+
   it("when the console output holds a planted host key block besides cloud-init's, before connecting", async () => {
     const planted = await generateKeyPair({ comment: 'planted' })
     aws.addInstance({
@@ -254,7 +363,7 @@ describe('the pipeline fails loudly', () => {
     const run = await runBundle(pipelineInputs(), aws.environment())
     expectOneError(
       run,
-      `The console output of instance ${INSTANCE} holds 2 different host key blocks`
+      `The buffered view of the console output of instance ${INSTANCE} holds two different blocks`
     )
     expect(run.visibleLog).toContain('Pin the host key with input "ssh-host-fingerprint"')
     expect(sshd.calls()).toEqual([])
