@@ -208,6 +208,8 @@ describe("the CDK CLI's stack outputs before the address is known", () => {
       expect(line('ApiUrl')).toBe(`${STACK}.ApiUrl = http://***:8000/`)
       expect(line('Ipv6Url')).toBe(`${STACK}.Ipv6Url = http://[***]:8000/`)
       expect(run.visibleLog).not.toContain(ADDRESS)
+      expect(run.summary).toContain(`instance <code>${INSTANCE}</code> at <code>***</code>`)
+      expect(run.summary).not.toContain(ADDRESS)
       // Masks on these would hide that text everywhere in the job.
       expect(line('VpcCidr')).toBe(`${STACK}.VpcCidr = 10.0.0.0/16`)
       expect(line('BindUrl')).toBe(`${STACK}.BindUrl = http://0.0.0.0:8000/`)

@@ -35,12 +35,13 @@ export function maskAddress(address: string): boolean {
 }
 
 // Candidates only; net.isIP decides. An IPv4 address is not part of a longer dotted word (a
-// version "v1.2.3.4", "1.2.3.4.5"); one followed by "/<prefix>" is a network (10.0.0.0/16).
-const IPV4_CANDIDATE = /(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.]|\/\d{1,2}(?!\w))/g
+// version "v1.2.3.4", "1.2.3.4.5"), though a sentence may end after it; one followed by
+// "/<prefix>" is a network (10.0.0.0/16).
+const IPV4_CANDIDATE = /(?<!\w|\d\.)\d{1,3}(?:\.\d{1,3}){3}(?!\w|\.\d|\/\d{1,2}(?!\w))/g
 // At least two colons, hex groups, maybe a dotted IPv4 tail (::ffff:203.0.113.7) and a zone
 // (fe80::1%eth0); in a URL it stands in brackets: http://[2001:db8::7]:8000/.
 const IPV6_CANDIDATE =
-  /(?<![\w:.%])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4})(?:%[\w.-]+)?(?![\w:.%]|\/\d{1,3}(?!\w))/g
+  /(?<![\w:.%])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9A-Fa-f]{0,4})(?:%[\w.-]+)?(?![\w:%]|\.\d|\/\d{1,3}(?!\w))/g
 
 /**
  * The IP addresses (v4, then v6) that appear in `text`, each once, however they are
