@@ -39,6 +39,11 @@ beforeEach(async () => {
 })
 afterEach(() => aws.stop())
 
+// The stand-in instance answers on loopback, an address the action never registers as a mask (it
+// would hide "127.0.0.1" in every later line of the job): it shows in the messages as it is. A real
+// instance's address is masked (e2e-deploy.test.ts, e2e-untrusted-names.test.ts).
+const SHOWN_ADDRESS = '127.0.0.1'
+
 function pipelineInputs(extra: Record<string, string> = {}): Record<string, string> {
   const app = createCdkApp({ stacks: { [STACK]: { outputs: { InstanceId: INSTANCE } } } })
   return {
@@ -103,9 +108,9 @@ describe('the whole pipeline', () => {
       expect(run.masks).toContain(line.trim())
     }
     expect(run.summary).toContain(
-      `Restart of <code>fastapi</code> on <code>***:${sshd.port}</code>: restarted, active (host key ${sshd.hostFingerprint})`
+      `Restart of <code>fastapi</code> on <code>${SHOWN_ADDRESS}:${sshd.port}</code>: restarted, active (host key ${sshd.hostFingerprint})`
     )
-    expect(run.summary).not.toContain('127.0.0.1')
+    expect(run.masks).not.toContain(SHOWN_ADDRESS)
     expectNoSecretInLog(run)
   })
 
@@ -224,7 +229,9 @@ describe('the whole pipeline', () => {
       aws.environment()
     )
     expect(run.code).toBe(0)
-    expect(run.visibleLog).toContain('::warning::Not verifying the SSH host key of ***')
+    expect(run.visibleLog).toContain(
+      `::warning::Not verifying the SSH host key of ${SHOWN_ADDRESS} (ssh-insecure-skip-host-key-check: true)`
+    )
     expect(aws.callsOf('GetConsoleOutput')).toHaveLength(0)
   })
 })
@@ -238,7 +245,7 @@ describe('the pipeline fails loudly', () => {
     )
     expectOneError(
       run,
-      `The host key of ***:${sshd.port} has fingerprint ${sshd.hostFingerprint}, which matches none in input "ssh-host-fingerprint"`
+      `The host key of ${SHOWN_ADDRESS}:${sshd.port} has fingerprint ${sshd.hostFingerprint}, which matches none in input "ssh-host-fingerprint"`
     )
     expect(sshd.calls()).toEqual([])
   })
@@ -250,7 +257,7 @@ describe('the pipeline fails loudly', () => {
         'Job for fastapi.service failed because the control process exited with error code.'
     })
     const run = await runBundle(pipelineInputs(), aws.environment())
-    expectOneError(run, 'Restarting service "fastapi" on ***:')
+    expectOneError(run, `Restarting service "fastapi" on ${SHOWN_ADDRESS}:${sshd.port} failed`)
     expect(run.stdout).toContain(
       '(The deploy itself succeeded: "ec2_host" already holds the new address, version'
     )
@@ -263,7 +270,7 @@ describe('the pipeline fails loudly', () => {
   it('when the unit is not active after the restart', async () => {
     await sshd.setBehaviour({ activeState: 'failed' })
     const run = await runBundle(pipelineInputs(), aws.environment())
-    expectOneError(run, 'Service "fastapi" on ***:')
+    expectOneError(run, `Service "fastapi" on ${SHOWN_ADDRESS}:${sshd.port} is not active`)
     expect(run.stdout).toContain(
       'is not active after the restart: systemctl is-active exited with code 3'
     )

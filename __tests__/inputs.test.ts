@@ -81,6 +81,11 @@ describe('readInputs', () => {
       'Input "ssh-host-fingerprint" has "MD5:aa", which is not a SHA256 fingerprint'
     ],
     [{ deploy: 'false', 'host-key': 'restarted' }, 'Input "host-key" is "restarted"'],
+    [
+      { deploy: 'false', 'host-key': 'Restarted' },
+      '("Restarted" is "restarted" to the runner, which compares output names without case).'
+    ],
+    [{ deploy: 'false', 'user-key': 'Instance-IP' }, 'Input "user-key" is "Instance-IP"'],
     [{ deploy: 'false', 'user-key': 'ec2 user' }, 'Input "user-key" is "ec2 user"'],
     [{ deploy: 'false', 'max-concurrency': '101%' }, 'Input "max-concurrency" must be a number'],
     [{ deploy: 'false', 'max-concurrency': '0%' }, 'Input "max-concurrency" must be a number'],

@@ -91,6 +91,14 @@ describe('readJsonSecret', () => {
     expect(masked()).toContain('{"token":"nested-token-value"}')
   })
 
+  it('quotes a key name as untrusted text in its message', async () => {
+    aws.putSecret('Deploy', { '\n::warning::planted\n##[error]x': 22 })
+    const failure = readJsonSecret(client, 'Deploy', 'deployment')
+    await expect(failure).rejects.toThrow(
+      'Key "\u200b ::warning::planted #\u200b#[error]x" of the deployment secret "Deploy" is a number'
+    )
+  })
+
   it('does not mask a plain number, which is no secret and would hide text everywhere', async () => {
     aws.putSecret('Deploy', { ec2_host: '', port: 2222 })
     await expect(readJsonSecret(client, 'Deploy', 'deployment')).rejects.toThrow(

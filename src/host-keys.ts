@@ -7,6 +7,7 @@ import * as core from '@actions/core'
 import { createBackoff } from './backoff.js'
 import { ActionError, describeAwsError } from './errors.js'
 import type { AddressType } from './inputs.js'
+import { checkDescribed } from './instance.js'
 import {
   CONSOLE_BYTES_KEPT,
   consoleRefused,
@@ -182,7 +183,7 @@ export async function instanceByAddress(
     )
     ids = (response.Reservations ?? [])
       .flatMap(r => r.Instances ?? [])
-      .map(i => i.InstanceId ?? '')
+      .map(i => checkDescribed(i).InstanceId ?? '')
       .filter(Boolean)
   } catch (error) {
     throw describeAwsError(error, {

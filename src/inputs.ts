@@ -1,6 +1,6 @@
 import * as core from '@actions/core'
 import { ActionError } from './errors.js'
-import { ACTION_OUTPUTS, OUTPUT_NAME, checkEnvKeys } from './export.js'
+import { ACTION_OUTPUTS, OUTPUT_NAME, actionOutputLike, checkEnvKeys } from './export.js'
 import { maskSecret } from './log.js'
 
 export type RestartMode = 'ssh' | 'ssm' | 'none'
@@ -133,10 +133,16 @@ const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/
 /** An input that names a key of the deployment secret: every key is also an output. */
 function secretKeyInput(name: 'host-key' | 'user-key'): string {
   const key = text(name)
-  if (!OUTPUT_NAME.test(key) || ACTION_OUTPUTS.includes(key)) {
+  // The runner compares output names without case: "Restarted" is the output "restarted".
+  const taken = actionOutputLike(key)
+  if (!OUTPUT_NAME.test(key) || taken !== undefined) {
+    const clash =
+      taken !== undefined && taken !== key
+        ? ` ("${key}" is "${taken}" to the runner, which compares output names without case)`
+        : ''
     throw new ActionError(
       `Input "${name}" is "${key}": it must name a key of the deployment secret (letters, digits, "_" and "-", ` +
-        `starting with a letter or "_"), and not one of the action's own outputs (${ACTION_OUTPUTS.join(', ')}).`
+        `starting with a letter or "_"), and not one of the action's own outputs (${ACTION_OUTPUTS.join(', ')})${clash}.`
     )
   }
   return key

@@ -1,7 +1,7 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { ActionError, type AwsCallContext } from './errors.js'
 import * as core from '@actions/core'
-import { maskSecret, unmaskableReason } from './log.js'
+import { maskSecret, quoteUntrusted, unmaskableReason } from './log.js'
 import { explainSecretError } from './secret-errors.js'
 
 /** A JSON secret as read: which version, and its keys (every value a string once validated). */
@@ -123,7 +123,7 @@ export function parseJsonObjectOfStrings(
     if (typeof value === 'string') {
       maskSecret(value)
       const reason = unmaskableReason(value)
-      if (reason) unmasked.push(`"${key}" (${reason})`)
+      if (reason) unmasked.push(`"${quoteUntrusted(key, 200)}" (${reason})`)
     } else if (value !== null && typeof value !== 'boolean') maskSecret(JSON.stringify(value))
   }
   if (unmasked.length > 0) warnUnmasked(label, unmasked)
@@ -138,7 +138,7 @@ export function parseJsonObjectOfStrings(
               ? 'an object'
               : `a ${typeof value}`
       throw new ActionError(
-        `Key "${key}" of ${label.replace(/^The /, 'the ')} is ${kind}; every value must be a string. ` +
+        `Key "${quoteUntrusted(key, 200)}" of ${label.replace(/^The /, 'the ')} is ${kind}; every value must be a string. ` +
           'Store it as a JSON string (for example "22" instead of 22).'
       )
     }
