@@ -2,6 +2,7 @@ import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager'
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto'
 import { open } from 'node:fs/promises'
 import { ActionError, describeAwsError, type AwsCallContext } from '../errors.js'
+import { shownVersionId } from '../log.js'
 import { parseJsonObjectOfStrings, secretCall, secretSubject } from '../secrets.js'
 import { writeEdit } from '../writeback.js'
 import {
@@ -190,7 +191,7 @@ export async function backupCommand(
   }
   for (const s of contents.secrets)
     io.err(
-      `Backed up "${shown(s.id)}" version ${s.versionId}: ${Object.keys(s.values).length} keys.`
+      `Backed up "${shown(s.id)}" version ${shownVersionId(s.versionId)}: ${Object.keys(s.values).length} keys.`
     )
   io.err(
     options.kmsKeyId
@@ -237,7 +238,8 @@ async function readBackup(session: Session, file: string): Promise<BackupContent
     secret.values = parseJsonObjectOfStrings(
       JSON.stringify(secret.values),
       `The backup of "${shown(String(secret.id))}" in "${shown(file)}"`,
-      []
+      [],
+      session.log
     )
   }
   return contents

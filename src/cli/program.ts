@@ -11,7 +11,7 @@ import {
   type GlobalOptions,
   type Session
 } from './context.js'
-import type { Io } from './io.js'
+import { printJson, type Io } from './io.js'
 import { doctor, type DoctorOptions } from './doctor.js'
 import { backupCommand, restoreCommand, type BackupOptions } from './backup.js'
 import {
@@ -67,7 +67,7 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
     ) =>
     async (...args: A) => {
       const globals = program.opts<GlobalOptions>()
-      const session = await openSession(globals)
+      const session = await openSession(globals, io)
       try {
         if ((await body(session, globals, ...args)) === false) code = EXIT.failed
       } finally {
@@ -230,7 +230,7 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
           restarts: restartMethods(options.restart),
           configPath: options.configPath
         })
-        io.out(JSON.stringify(policy, null, 2))
+        printJson(io, policy)
       }
     )
 
