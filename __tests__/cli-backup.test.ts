@@ -209,7 +209,7 @@ describe('restore', () => {
   })
 
   it('refuses, writing nothing, a backup that lies about the versions it names', async () => {
-    // What the attacker did: a file backup wrote, edited. The deployment secret's current
+    // The attack as it was first tried: a file backup wrote, edited. The deployment secret's current
     // version id is public (output secret-version-id, the summary, history); two of its keys are
     // dropped and the address replaced. An unrelated secret gets new values under its real current
     // version id, and an entry for a secret that does not exist is added.
@@ -380,7 +380,7 @@ describe('restore', () => {
 
   it('refuses a backup that is a device, a named pipe or a folder, reading none of it', async () => {
     aws.putSecret(APP, APP_VALUES)
-    // The file: its stat size is 0, so a size check alone let it grow the process to GiBs.
+    // Its stat size is 0, so a size check alone let it grow the process towards 2 GiB.
     const devZero = join(dir, 'backup.json')
     symlinkSync('/dev/zero', devZero)
     const baseline = await restoreMeasured(join(dir, 'no-such-file.json'))

@@ -49,8 +49,7 @@ const COMMAND_KEYS: Record<string, string> = {
 
 /**
  * Version ids whoever may write the secret chooses (PutSecretValue's ClientRequestToken: AWS
- * documents 32 to 64 characters and no character set; the endpoint, like the emulator the issue
- * was found with, takes newlines).
+ * documents 32 to 64 characters and no character set, and the local endpoint takes newlines).
  */
 const PLANTED_VERSION_IDS = [
   '0123456789abcdef0123456789abcdef\n::warning title=v::planted',
@@ -246,7 +245,7 @@ describe('version ids and stage names with a newline and command syntax', () => 
 })
 
 describe('warnings of the shared code', () => {
-  // The issue's example: a port is a plain number, too common to be masked, and not secret.
+  // A port is a plain number, too common to be masked, and not secret: the simplest such value.
   const SSH_PORT = { ssh_port: '22' }
 
   it("go to standard error in the command line's words; --json output stays JSON alone", async () => {

@@ -134,7 +134,7 @@ describe('readJsonSecret', () => {
 })
 
 describe('warnings about values left unmasked', () => {
-  // The example: a port is a plain number, too common to be masked, and not secret.
+  // A port is a plain number, too common to be masked, and not secret: the simplest such value.
   beforeEach(() => aws.putSecret('Deploy', { ...EXAMPLE_DEPLOYMENT, ssh_port: '22' }))
 
   it("go to the action's log as an annotation that names input mask-exclude", async () => {
