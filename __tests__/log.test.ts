@@ -1,6 +1,7 @@
 import { jest } from '@jest/globals'
 import {
   UntrustedOutput,
+  actionLogger,
   maskSecret,
   quoteUntrusted,
   redact,
@@ -90,6 +91,28 @@ describe('quoteUntrusted', () => {
       expect(quoted.trimStart().startsWith('::')).toBe(false)
       expect(quoted.replace('\u200b', '').trim()).toBe(attack.trim())
     }
+  })
+})
+
+describe('actionLogger', () => {
+  it('writes workflow commands to the log: an annotation for a warning or an error', () => {
+    const written: string[] = []
+    jest.spyOn(process.stdout, 'write').mockImplementation(chunk => {
+      written.push(String(chunk))
+      return true
+    })
+    try {
+      actionLogger.info('plain line')
+      actionLogger.warning('a warning\nof two lines')
+      actionLogger.error('an error')
+    } finally {
+      jest.restoreAllMocks()
+    }
+    expect(written).toEqual([
+      'plain line\n',
+      '::warning::a warning%0Aof two lines\n',
+      '::error::an error\n'
+    ])
   })
 })
 
