@@ -8,7 +8,7 @@ import {
 import { ActionError, describeAwsError } from '../errors.js'
 import { envName, refusedEnvName } from '../env-names.js'
 import { checkOutputNames } from '../export.js'
-import { shownVersionId } from '../log.js'
+import { quoteUntrusted, shownVersionId } from '../log.js'
 import { parseJsonObjectOfStrings, requireKeys, secretCall, secretSubject } from '../secrets.js'
 import { bold, printJson, shown, table, verdict, type Io } from './io.js'
 import { resolveSecret, type GlobalOptions, type SecretRef, type Session } from './context.js'
@@ -353,8 +353,9 @@ export async function validateSecrets(
     io.out(
       `${verdict(io, v.problems.length === 0, v.problems.length === 0 ? 'ok' : 'FAIL')}  ${where}`
     )
-    for (const p of v.problems) io.out(`      ${shown(p)}`)
-    for (const w of v.warnings) io.out(`      warning: ${shown(w)}`)
+    // The action's own messages, which quote what they name: bounded as messages are, not as names.
+    for (const p of v.problems) io.out(`      ${quoteUntrusted(p)}`)
+    for (const w of v.warnings) io.out(`      warning: ${quoteUntrusted(w)}`)
   }
   return ok
 }
