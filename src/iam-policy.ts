@@ -32,7 +32,7 @@ export const DEFAULT_POLICY_SETTINGS: PolicySettings = {
   restarts: ['ssh']
 }
 
-/** What the README shows: a deploy with either restart, the SSM statements marked as optional. */
+/** What docs/iam-policy.md shows: a deploy with either restart, the SSM statements marked as optional. */
 export const README_POLICY_SETTINGS: PolicySettings = {
   ...DEFAULT_POLICY_SETTINGS,
   restarts: ['ssh', 'ssm'],
@@ -146,7 +146,7 @@ const STATEMENT_GROUPS: readonly StatementGroup[] = [
 
 /**
  * The least-privilege policy the action needs for these settings: the one source of the
- * `iam-policy` command and the README's "IAM policy" section (a test holds them equal).
+ * `iam-policy` command and the policy in docs/iam-policy.md (a test holds them equal).
  */
 export function iamPolicy(settings: PolicySettings): {
   Version: string
