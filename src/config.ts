@@ -92,7 +92,7 @@ function explainError(error: unknown, path: string): ActionError {
     return new ActionError(
       `Access denied: ssm:GetParametersByPath on the parameters under "${path}" (input "config-path"). Allow ` +
         `"ssm:GetParametersByPath" on "${resource}", and "kms:Decrypt" on the KMS key of SecureString parameters ` +
-        'encrypted with a customer managed key, in the policy of the role or user the workflow runs as (see docs/iam-policy.md in the action's repository).'
+        'encrypted with a customer managed key, in the policy of the role or user the workflow runs as (see docs/iam-policy.md of secrets-deploy-action).'
     )
   }
   return describeAwsError(error, call)

@@ -159,7 +159,7 @@ export function describeAwsError(error: unknown, call: AwsCallContext): ActionEr
   if (ACCESS_DENIED.has(name)) {
     return new ActionError(
       `Access denied: ${call.action} on ${call.subject}. Allow "${call.action}" on "${call.resource}" ` +
-        `in the policy of the role or user the workflow runs as (see docs/iam-policy.md in the action's repository).`
+        `in the policy of the role or user the workflow runs as (see docs/iam-policy.md of secrets-deploy-action).`
     )
   }
   if (name === 'ResourceNotFoundException' || name === 'NotFoundException') {
