@@ -111,6 +111,14 @@ describe('buildDiffComment', () => {
     ])
   })
 
+  it('names the comment key beside the stack, in the marker and the heading', () => {
+    const body = buildDiffComment(comment(diffWithUpdateOnly(STACK), { key: 'eu-west-1' }))
+    expect(body.split('\n').slice(0, 2)).toEqual([
+      commentMarker(STACK, 'eu-west-1'),
+      `#### cdk diff of stack <code>${STACK}</code> (<code>eu-west-1</code>)`
+    ])
+  })
+
   it('says "no changes" and still shows what the CLI printed, without a table', () => {
     const body = buildDiffComment(comment(diffWithoutChanges(STACK)))
     expect(body).toContain('**no changes.**')

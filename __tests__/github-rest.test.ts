@@ -75,6 +75,47 @@ describe('nextLink', () => {
   })
 })
 
+// GitHub's answer to "Create an issue comment", as its REST reference shows it
+// (docs.github.com/rest/issues/comments#create-an-issue-comment; the fields its OpenAPI
+// description, github/rest-api-description, requires of an issue-comment), user trimmed.
+const DOCUMENTED_COMMENT = {
+  id: 1,
+  node_id: 'MDEyOklzc3VlQ29tbWVudDE=',
+  url: 'https://api.github.com/repos/octocat/Hello-World/issues/comments/1',
+  html_url: 'https://github.com/octocat/Hello-World/issues/1347#issuecomment-1',
+  body: 'Me too',
+  user: {
+    login: 'octocat',
+    id: 1,
+    node_id: 'MDQ6VXNlcjE=',
+    avatar_url: 'https://github.com/images/error/octocat_happy.gif',
+    gravatar_id: '',
+    url: 'https://api.github.com/users/octocat',
+    html_url: 'https://github.com/octocat',
+    type: 'User',
+    site_admin: false
+  },
+  created_at: '2011-04-14T16:00:49Z',
+  updated_at: '2011-04-14T16:00:49Z',
+  issue_url: 'https://api.github.com/repos/octocat/Hello-World/issues/1347',
+  author_association: 'COLLABORATOR'
+}
+
+describe('the stand-in of GitHub', () => {
+  it("answers a new comment in the documented shape, as the workflow token's bot", async () => {
+    const { status, data } = await client().request<Record<string, unknown>>('POST', comments, {
+      body: 'Me too'
+    })
+    expect(status).toBe(201)
+    expect(Object.keys(data)).toEqual(expect.arrayContaining(Object.keys(DOCUMENTED_COMMENT)))
+    const user = data.user as Record<string, unknown>
+    expect(Object.keys(user)).toEqual(expect.arrayContaining(Object.keys(DOCUMENTED_COMMENT.user)))
+    expect(user).toMatchObject({ login: 'github-actions[bot]', id: 41898282, type: 'Bot' })
+    expect(typeof data.id).toBe(typeof DOCUMENTED_COMMENT.id)
+    expect(data.html_url).toMatch(/\/pull\/7#issuecomment-\d+$/)
+  })
+})
+
 describe('GitHubClient', () => {
   it('keeps the API root of GitHub Enterprise Server (/api/v3) and sends the token as a bearer', async () => {
     const created = await client().request<{ id: number; user: { login: string } }>(
@@ -220,6 +261,22 @@ describe('GitHubClient', () => {
     expect(error).toMatchObject({ status, detail, attempts: 1 })
     expect(slept).toEqual([])
     expect((error as Error).message).not.toContain(TOKEN)
+  })
+
+  it("refuses a body over GitHub's limit, as GitHub does: 65,536 characters, 262,144 bytes", async () => {
+    const post = (body: string) =>
+      client()
+        .request('POST', comments, { body })
+        .then(
+          response => response.status,
+          (error: GitHubApiError) => error.status
+        )
+    expect(await post('x'.repeat(65536))).toBe(201)
+    expect(await post('x'.repeat(65537))).toBe(422)
+    expect(await post('🔑'.repeat(65536))).toBe(201)
+    expect(await post('🔑'.repeat(65536) + 'x')).toBe(422)
+    github.maxBodyCharacters = 300000
+    expect(await post('x'.repeat(262145))).toBe(422)
   })
 
   it('retries a lost connection, then names the cause', async () => {

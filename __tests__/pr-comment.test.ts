@@ -1,10 +1,15 @@
 // Finding, creating, updating and replacing the preview's comment, against the local stand-in of
 // GitHub's API (test-support/github-api.js), and reading the pull request from the event payload.
+import { jest } from '@jest/globals'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { commentMarker } from '../src/github/comment-body.js'
+import { ActionError } from '../src/errors.js'
+import type { CommentInputs } from '../src/inputs.js'
+import type { PreviewReport } from '../src/preview.js'
 import {
+  commentPreview,
   readPullRequest,
   runUrl,
   tokenLogin,
@@ -223,5 +228,114 @@ describe('upsertComment', () => {
     const result = await upsert('second')
     expect(result.action).toBe('created')
     expect(github.commentsOn(7)).toEqual([expect.objectContaining({ body: `${MARKER}\nsecond` })])
+  })
+})
+
+describe('commentPreview', () => {
+  const preview: PreviewReport = {
+    stack: 'FastAPIEC2Stack-Staging',
+    verdict: 'no changes',
+    risks: [],
+    text: 'Stack FastAPIEC2Stack-Staging\nThere were no differences',
+    whole: 'Stack FastAPIEC2Stack-Staging\nThere were no differences'
+  }
+  const inputs = (comment: Partial<CommentInputs> = {}) => ({
+    stack: 'FastAPIEC2Stack-Staging',
+    comment: {
+      onPullRequest: true,
+      token: TOKEN,
+      key: '',
+      mode: 'update' as const,
+      required: false,
+      ...comment
+    }
+  })
+  const env = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
+    ...github.environment(),
+    GITHUB_EVENT_NAME: 'pull_request',
+    GITHUB_EVENT_PATH: eventFile(
+      pullRequestEvent({ number: 7, repository: 'octo-org/fastapi-infra' })
+    ),
+    ...extra
+  })
+  const deps = (e: NodeJS.ProcessEnv) => ({
+    env: e,
+    sleep: async () => undefined,
+    signal: new AbortController().signal
+  })
+
+  /** The workflow commands the step printed while `run` ran. */
+  async function printed(run: () => Promise<void>): Promise<string[]> {
+    const lines: string[] = []
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation(chunk => {
+      lines.push(...String(chunk).split('\n').filter(Boolean))
+      return true
+    })
+    try {
+      await run()
+    } finally {
+      spy.mockRestore()
+    }
+    return lines.filter(line => /^::(warning|notice|error)::/.test(line))
+  }
+
+  it('posts the comment on a pull_request event, and says so in no annotation', async () => {
+    expect(
+      await printed(() => commentPreview(inputs(), preview, deps(env()), { required: false }))
+    ).toEqual([])
+    expect(github.commentsOn(7)).toEqual([
+      expect.objectContaining({ body: expect.stringContaining('**no changes.**') })
+    ])
+  })
+
+  it('names input "github-token" when GitHub refuses the token', async () => {
+    const [warning] = await printed(() =>
+      commentPreview(inputs({ token: 'ghs_revoked' }), preview, deps(env()), { required: false })
+    )
+    expect(warning).toBe(
+      '::warning::Could not comment the cdk diff of stack "FastAPIEC2Stack-Staging" on pull request #7: ' +
+        'GitHub answered 401 to POST /api/graphql (Bad credentials). GitHub refused the token: check input ' +
+        '"github-token" (by default the workflow\'s own, github.token). The preview is in the job summary; ' +
+        'set comment-required: true to fail the step instead.'
+    )
+  })
+
+  it("names the network when GitHub's API does not answer", async () => {
+    await github.stop()
+    const [warning] = await printed(() =>
+      commentPreview(inputs(), preview, deps(env()), { required: false })
+    )
+    expect(warning).toContain('No answer to POST /api/graphql (ECONNREFUSED) after 4 attempts.')
+    expect(warning).toContain("Check the runner's network and GITHUB_API_URL.")
+  })
+
+  it('fails with comment-required, one ActionError and no warning', async () => {
+    let thrown: unknown
+    const annotations = await printed(async () => {
+      thrown = await commentPreview(inputs({ token: '' }), preview, deps(env()), {
+        required: true
+      }).catch((e: unknown) => e)
+    })
+    expect(annotations).toEqual([])
+    expect(thrown).toBeInstanceOf(ActionError)
+    expect((thrown as Error).message).toBe(
+      'Could not comment the cdk diff of stack "FastAPIEC2Stack-Staging" on pull request #7: Input ' +
+        '"github-token" is empty: leave it out (its default is the workflow\'s token) or give a token. ' +
+        '(Input "comment-required" is true.)'
+    )
+    expect(github.calls).toEqual([])
+  })
+
+  it('only gives a notice on an event that is no pull request, even when the comment is required', async () => {
+    const annotations = await printed(() =>
+      commentPreview(inputs(), preview, deps(env({ GITHUB_EVENT_NAME: 'workflow_dispatch' })), {
+        required: true
+      })
+    )
+    expect(annotations).toEqual([
+      '::notice::Input "comment-on-pr" is true, but this run is for a "workflow_dispatch" event, not a pull ' +
+        'request: no comment was posted (the preview is in the job summary).'
+    ])
+    expect(github.calls).toEqual([])
   })
 })

@@ -201,7 +201,10 @@ async function runPhases(
       refused = error
     }
     if (report.preview && inputs.comment.onPullRequest) {
-      phases.enter('the pull-request comment', STOPPED_DIFF_STATE)
+      phases.enter(
+        'the pull-request comment',
+        'nothing was deployed, written back or restarted; the pull-request comment may still show an earlier push'
+      )
       const { commentPreview } = await import('./github/pr-comment.js')
       await commentPreview(inputs, report.preview, deps, {
         required: inputs.comment.required && refused === undefined

@@ -119,7 +119,8 @@ export function buildDiffComment(comment: DiffComment, maxLength = MAX_COMMENT_L
   const parsed = parseCdkDiff(text)
   const head = [
     commentMarker(comment.stack, comment.key),
-    `#### cdk diff of stack <code>${inline(comment.stack)}</code>`,
+    `#### cdk diff of stack <code>${inline(comment.stack)}</code>` +
+      (comment.key ? ` (<code>${inline(comment.key)}</code>)` : ''),
     '',
     `**${inline(comment.verdict)}.** Nothing was deployed: this is a preview (\`deploy: diff\`).`
   ]
