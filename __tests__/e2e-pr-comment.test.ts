@@ -51,6 +51,7 @@ interface Push {
   event?: string
   headRepository?: string
   headSha?: string
+  cancelWhen?: (line: string) => boolean
 }
 
 /** One run of the preview step on the pull request, as a push to it starts one. */
@@ -89,7 +90,7 @@ async function push(options: Push = {}): Promise<BundleRun> {
       GITHUB_RUN_ID: RUN_ID,
       GITHUB_RUN_ATTEMPT: '1'
     },
-    { githubToken: TOKEN }
+    { githubToken: TOKEN, cancelWhen: options.cancelWhen }
   )
 }
 
@@ -327,6 +328,20 @@ describe('deploy: diff with comment-on-pr, end to end', () => {
     )
   })
 
+  it('stops at once when the step is cancelled while it waits out a rate limit', async () => {
+    github.secondaryRateLimit('POST', 50)
+    const started = Date.now()
+    const run = await push({ cancelWhen: line => line.includes('retrying in 50 s') })
+    expect(Date.now() - started).toBeLessThan(30000)
+    expect(run.code).toBe(1)
+    expect(run.signalsSent).toEqual(['SIGINT'])
+    expect(commands(run, 'error')).toEqual([
+      'The run was cancelled (SIGINT) during the pull-request comment: nothing was deployed, written back ' +
+        'or restarted; the pull-request comment may still show an earlier push.'
+    ])
+    expect(github.commentsOn(PR)).toEqual([])
+  })
+
   it('posts the comment when fail-on-replace fails the step', async () => {
     const run = await push({ inputs: { 'fail-on-replace': 'true' } })
     expect(run.code).toBe(1)
@@ -344,6 +359,15 @@ describe('deploy: diff with comment-on-pr, end to end', () => {
     expect(commands(run, 'notice')).toEqual([
       'Input "comment-on-pr" is true, but this run is for a "push" event, not a pull request: no comment ' +
         'was posted (the preview is in the job summary).'
+    ])
+    expect(github.calls).toEqual([])
+  })
+
+  it('with deploy other than diff, says comment-on-pr is not used and calls no GitHub API', async () => {
+    const run = await push({ inputs: { deploy: 'false', restart: 'none' } })
+    expect(run.code).toBe(0)
+    expect(commands(run, 'notice')).toEqual([
+      'Input "comment-on-pr" is for deploy: diff; with this "deploy" no comment is posted.'
     ])
     expect(github.calls).toEqual([])
   })
