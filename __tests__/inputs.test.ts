@@ -42,6 +42,38 @@ describe('readInputs', () => {
     expect(withInputs({ deploy: 'false' })).toMatchObject({ mode: 'none', restart: 'ssh' })
   })
 
+  it("reads the comment inputs, the token as the runner evaluates action.yml's ${{ github.token }}", () => {
+    const env = inputEnvironment(
+      { stack: 'S' },
+      { githubToken: 'ghs_16C7e42F292c6912E7710c838347Ae178B4a' }
+    )
+    expect(env['INPUT_GITHUB-TOKEN']).toBe('ghs_16C7e42F292c6912E7710c838347Ae178B4a')
+    expect(withInputs({ stack: 'S', deploy: 'diff' }).comment).toEqual({
+      onPullRequest: false,
+      token: '',
+      key: '',
+      mode: 'update',
+      required: false
+    })
+    expect(
+      withInputs({
+        stack: 'S',
+        deploy: 'diff',
+        'comment-on-pr': 'true',
+        'github-token': ' ghp_personal ',
+        'comment-key': 'eu-west-1.prod_a',
+        'comment-mode': 'replace',
+        'comment-required': 'true'
+      }).comment
+    ).toEqual({
+      onPullRequest: true,
+      token: 'ghp_personal',
+      key: 'eu-west-1.prod_a',
+      mode: 'replace',
+      required: true
+    })
+  })
+
   it("reads the fleet inputs in SSM's own syntax", () => {
     expect(withInputs({ stack: 'S' }).ssm).toEqual({
       maxConcurrency: '25%',
@@ -95,7 +127,13 @@ describe('readInputs', () => {
       { deploy: 'false', 'ssm-timeout': '10' },
       'Input "ssm-timeout" must be a whole number from 30'
     ],
-    [{ stack: 'S', targets: 'tag:role=web' }, 'Input "targets" is for deploy: false']
+    [{ stack: 'S', targets: 'tag:role=web' }, 'Input "targets" is for deploy: false'],
+    [{ stack: 'S', 'comment-key': 'a'.repeat(65) }, 'Input "comment-key" is "aaaa'],
+    [{ stack: 'S', 'comment-key': 'x-->' }, 'Input "comment-key" is "x-->": use at most 64'],
+    [
+      { stack: 'S', 'comment-mode': 'append' },
+      'Input "comment-mode" must be one of update, replace'
+    ]
   ])('refuses %j', (inputs, message) => {
     expect(() => withInputs(inputs)).toThrow(message)
   })

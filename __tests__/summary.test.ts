@@ -54,6 +54,21 @@ describe('the job summary', () => {
     expect(summary).toContain('[... cut at 16384 bytes]')
   })
 
+  it("holds a preview's whole diff, and cuts one that escaping would take past GitHub's 1 MiB", async () => {
+    const preview = (whole: string) => ({
+      ...newReport(),
+      preview: { stack: 'S', verdict: '1 resource changes', risks: [], text: 'cut', whole }
+    })
+    const whole = Array.from({ length: 5000 }, (_, i) => `[+] AWS::SSM::Parameter P${i} <P${i}>`)
+    const summary = await summaryOf(preview(whole.join('\n')))
+    expect(summary).toContain('[+] AWS::SSM::Parameter P4999 &lt;P4999&gt;</pre>')
+    // Six bytes for each character once escaped, and 2 MiB of them.
+    writeFileSync(file, '')
+    const hostile = await summaryOf(preview('"'.repeat(2 * 1024 * 1024)))
+    expect(Buffer.byteLength(hostile)).toBeLessThan(800 * 1024)
+    expect(hostile).toMatch(/(&quot;)+\n\[\.\.\. cut at 786432 bytes\]<\/pre>/)
+  })
+
   it('puts every other value on one line, so no blank line can end the HTML', async () => {
     const summary = await summaryOf({
       ...newReport(),

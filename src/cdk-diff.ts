@@ -93,14 +93,18 @@ export function verdict(diff: CdkDiff): string {
   return parts.join(', ')
 }
 
+/** What happens to a risky change's resource, in words. */
+export function riskOf(resource: ResourceChange): string {
+  return resource.impact === 'may be replaced'
+    ? 'may be replaced'
+    : resource.impact === 'replace'
+      ? 'will be replaced'
+      : 'will be destroyed'
+}
+
 /** How a risky change reads in a warning. */
 export function describeRisk(resource: ResourceChange): string {
-  const what =
-    resource.impact === 'may be replaced'
-      ? 'may be replaced'
-      : resource.impact === 'replace'
-        ? 'will be replaced'
-        : 'will be destroyed'
+  const what = riskOf(resource)
   const hint =
     resource.type === 'AWS::EC2::Instance' && what !== 'will be destroyed'
       ? ' (a new instance has a new address; the write-back records it)'

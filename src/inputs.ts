@@ -42,6 +42,20 @@ export interface ActionInputs {
   service: string
   ssh: SshInputs
   ssm: SsmInputs
+  /** With diff: the preview as a pull-request comment. */
+  comment: CommentInputs
+}
+
+/** Inputs comment-on-pr, github-token, comment-key, comment-mode and comment-required. */
+export interface CommentInputs {
+  onPullRequest: boolean
+  token: string
+  /** Goes into the comment's hidden marker, beside the stack; empty: none. */
+  key: string
+  /** update: edit the comment in place; replace: delete it and post a new one (a notification). */
+  mode: 'update' | 'replace'
+  /** A comment that cannot be posted fails the step, instead of a warning. */
+  required: boolean
 }
 
 /** Run Command's rate control, in SSM's own syntax: a count, or a percentage of the fleet. */
@@ -148,6 +162,26 @@ function secretKeyInput(name: 'host-key' | 'user-key'): string {
   return key
 }
 
+const COMMENT_KEY = /^[A-Za-z0-9._-]{1,64}$/
+
+function commentInputs(): CommentInputs {
+  const key = text('comment-key')
+  if (key !== '' && !COMMENT_KEY.test(key)) {
+    throw new ActionError(
+      `Input "comment-key" is "${key}": use at most 64 letters, digits, ".", "-" and "_", or leave it empty.`
+    )
+  }
+  const token = text('github-token')
+  maskSecret(token)
+  return {
+    onPullRequest: booleanInput('comment-on-pr'),
+    token,
+    key,
+    mode: choiceInput('comment-mode', ['update', 'replace'] as const),
+    required: booleanInput('comment-required')
+  }
+}
+
 const DEPLOY_MODES: Record<string, DeployMode> = { true: 'deploy', diff: 'diff', false: 'none' }
 
 /** Input "deploy": true, false or diff (a preview). */
@@ -238,6 +272,7 @@ export function readInputs(): ActionInputs {
       maxErrors: rateInput('max-errors', 0),
       // SSM's own range for TimeoutSeconds.
       timeoutSeconds: integerInput('ssm-timeout', 30, 172800)
-    }
+    },
+    comment: commentInputs()
   }
 }

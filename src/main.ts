@@ -190,18 +190,41 @@ async function runPhases(
 
   let versionId = deployment.versionId
   let target: Target | undefined
+  if (inputs.comment.onPullRequest && inputs.mode !== 'diff')
+    core.notice(
+      'Input "comment-on-pr" is for deploy: diff; with this "deploy" no comment is posted.'
+    )
   if (plan.cdk?.command === 'diff') {
     core.info(
       'deploy: diff previews the stack: nothing is deployed, written back or restarted (input "restart" is not used).'
     )
     phases.enter(`cdk diff of stack "${inputs.stack}"`, STOPPED_DIFF_STATE)
-    await previewStack(plan.cdk, cdkEnvironment(deps.env, plan.secretEnv), {
-      addressesToMask: () => [],
-      signal: deps.signal,
-      timeoutSeconds: inputs.deployTimeoutSeconds,
-      failOnReplace: inputs.failOnReplace,
-      onReport: preview => (report.preview = preview)
-    })
+    let refused: unknown
+    try {
+      await previewStack(plan.cdk, cdkEnvironment(deps.env, plan.secretEnv), {
+        addressesToMask: () => [],
+        signal: deps.signal,
+        timeoutSeconds: inputs.deployTimeoutSeconds,
+        failOnReplace: inputs.failOnReplace,
+        onReport: preview => (report.preview = preview)
+      })
+    } catch (error) {
+      // Once the diff is reported, only fail-on-replace fails it: the comment goes out first,
+      // since that is when a reviewer needs it most.
+      if (!report.preview) throw error
+      refused = error
+    }
+    if (report.preview && inputs.comment.onPullRequest) {
+      phases.enter(
+        'the pull-request comment',
+        'nothing was deployed, written back or restarted; the pull-request comment may still show an earlier push'
+      )
+      const { commentPreview } = await import('./github/pr-comment.js')
+      await commentPreview(inputs, report.preview, deps, {
+        required: inputs.comment.required && refused === undefined
+      })
+    }
+    if (refused !== undefined) throw refused
   } else if (plan.cdk) {
     target = await deployAndLocate(inputs, plan.cdk, plan.secretEnv, clients, deps, phases)
     report.deploy = {

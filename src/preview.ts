@@ -14,6 +14,8 @@ export interface PreviewReport {
   risks: string[]
   /** The diff text without colour codes, redacted, at most MAX_DIFF_BYTES. */
   text: string
+  /** The same, whole (up to what is collected): for the summary and the pull-request comment. */
+  whole: string
 }
 
 /**
@@ -62,7 +64,8 @@ export async function previewStack(
     stack: plan.stack,
     verdict: verdict(diff),
     risks: risky.map(describeRisk),
-    text
+    text,
+    whole: clean
   }
   options.onReport(report)
   core.setOutput(OUTPUTS.changes, String(diff.changes))

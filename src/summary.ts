@@ -32,12 +32,16 @@ export function newReport(): RunReport {
 /** GitHub drops a step summary over 1 MiB; the failure is the only part that can be long. */
 const MAX_FAILURE_BYTES = 16 * 1024
 const MAX_VALUE_BYTES = 512
-const MAX_PREVIEW_BYTES = 128 * 1024
+/**
+ * The preview's diff, escaped: whole up to this (a pull-request comment links here for the part it
+ * cannot hold), and the rest of a preview's summary stays far below GitHub's 1 MiB.
+ */
+const MAX_PREVIEW_BYTES = 768 * 1024
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g
 
-function escapeHtml(text: string): string {
+export function escapeHtml(text: string): string {
   return text.replace(
     /[&<>"']/g,
     c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c
@@ -48,7 +52,7 @@ function escapeHtml(text: string): string {
  * One value inside the summary's HTML: on one line (a blank line would end the HTML block and
  * let what follows render as markdown), without control characters, bounded, escaped.
  */
-function inline(text: string): string {
+export function inline(text: string): string {
   const flat = text.replace(/\s+/g, ' ').replace(CONTROL, '')
   const cut = truncateUtf8(flat, MAX_VALUE_BYTES)
   return escapeHtml(cut === flat ? flat : `${cut} [...]`)
@@ -76,14 +80,24 @@ function failureBlock(message: string): string {
   return `<p><strong>Failed:</strong></p>\n\n${preBlock(message, MAX_FAILURE_BYTES)}`
 }
 
-/** Text of many lines as one <pre> block (see failureBlock): redacted, bounded, escaped. */
-function preBlock(text: string, maxBytes: number): string {
-  const clean = redact(text)
+/** Text of many lines for a block of its own: redacted, `\n` line ends, no control characters. */
+export function plainText(text: string): string {
+  return redact(text)
     .replace(/\r\n|\r/g, '\n')
     .replace(CONTROL, '')
-  const cut = truncateUtf8(clean, maxBytes)
-  const shown = cut === clean ? clean : `${cut}\n[... cut at ${maxBytes} bytes]`
-  return `<pre>${escapeHtml(shown)}</pre>`
+}
+
+/**
+ * Text of many lines as one <pre> block (see failureBlock): redacted, escaped, and then bounded,
+ * so that escaping (up to six times the size) cannot take the summary past GitHub's limit.
+ */
+function preBlock(text: string, maxBytes: number): string {
+  const escaped = escapeHtml(plainText(text))
+  let cut = truncateUtf8(escaped, maxBytes)
+  // Not in the middle of an entity: "&am" would show as text.
+  if (cut !== escaped && cut.lastIndexOf('&') > cut.lastIndexOf(';'))
+    cut = cut.slice(0, cut.lastIndexOf('&'))
+  return `<pre>${cut === escaped ? escaped : `${cut}\n[... cut at ${maxBytes} bytes]`}</pre>`
 }
 
 /** deploy: diff: the verdict, a warning per resource replaced or destroyed, the diff folded. */
@@ -92,9 +106,9 @@ function previewBlock(p: PreviewReport): string {
   return (
     `<p>cdk diff of stack ${code(p.stack)}: ${quoted(p.verdict)}; nothing was deployed</p>\n` +
     (risks ? `${risks}\n` : '') +
-    // The diff is bounded before it gets here (MAX_DIFF_BYTES); the limit below only guards.
-    // Blank lines around <pre>, for the same reason as in failureBlock.
-    `<details><summary>The diff</summary>\n\n${preBlock(p.text, MAX_PREVIEW_BYTES)}\n\n</details>`
+    // The whole diff, not the `diff` output's first 64 KiB. Blank lines around <pre>, for the
+    // same reason as in failureBlock.
+    `<details><summary>The diff</summary>\n\n${preBlock(p.whole, MAX_PREVIEW_BYTES)}\n\n</details>`
   )
 }
 
