@@ -100,7 +100,9 @@ const PLAIN_VERSION_ID = /^[A-Za-z0-9_-]{32,64}$/
  * the id of the version they write, newlines and command syntax included).
  */
 export function shownVersionId(versionId: string): string {
-  return PLAIN_VERSION_ID.test(versionId) ? versionId : JSON.stringify(quoteUntrusted(versionId, 128))
+  return PLAIN_VERSION_ID.test(versionId)
+    ? versionId
+    : JSON.stringify(quoteUntrusted(versionId, 128))
 }
 
 /** Writes a line to the log as is (tests replace it). */

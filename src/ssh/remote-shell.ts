@@ -9,7 +9,7 @@ import type { SshConnection } from './connect.js'
 
 /** One command of a remote script, with the words its failure messages use. */
 export interface RemoteStep {
-  /** The command; built from validated parts only, values single-quoted (see singleQuote). */
+  /** The command; built from validated parts only, each quoted as one word (restartScript). */
   command: string
   /** Subject of "did not finish", e.g. `Restarting service "fastapi" on host:22`. */
   doing: string
@@ -44,11 +44,6 @@ const SPLIT_LINE_BYTES = MAX_LINE_BYTES - 64
 const LINES_IN_MESSAGE = 20
 const BYTES_PER_QUOTED_LINE = 1024
 const TAIL_BYTES = 64 * 1024
-
-/** Single-quotes a value for a POSIX shell command line. */
-export function singleQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`
-}
 
 /** `timeout <seconds>` for a step limit given in milliseconds; the user's own number. */
 export function timeoutPrefix(timeoutMs: number): string {
