@@ -1,6 +1,7 @@
 // The SSM restart in-process: the real SSM client against the local endpoint, which runs each
 // instance's command through /bin/sh and records the stand-ins' calls.
 import { jest } from '@jest/globals'
+import { StoppedError } from '../src/cancel.js'
 import { allowedCount, parseRate } from '../src/restart/rate.js'
 import { checkServiceName, restartScript } from '../src/restart/script.js'
 import { batchRates } from '../src/ssm/command.js'
@@ -229,6 +230,42 @@ describe('restartWithRunCommand', () => {
       restartWithRunCommand(options([id], { sleep, signal: controller.signal }))
     ).rejects.toThrow(/cancelled.*CancelCommand/)
     expect(aws.callsOf('CancelCommand')).toHaveLength(1)
+  })
+
+  it('stops between two commands: the first is cancelled, the second never sent, and it says so', async () => {
+    const fleet = ids(60)
+    const controller = new AbortController()
+    aws.before('SendCommand', () => controller.abort())
+    const error = await restartWithRunCommand(options(fleet, { signal: controller.signal })).catch(
+      (caught: unknown) => caught
+    )
+    const [sent] = [...aws.ssm.commands.keys()]
+    expect(error).toBeInstanceOf(StoppedError)
+    expect((error as StoppedError).state).toBe(
+      `sent command ${sent} to 50 of the 60 instances; sent CancelCommand for command ${sent}; ` +
+        'nothing was sent to the other 10; instances that had already restarted stay restarted'
+    )
+    expect(aws.callsOf('SendCommand')).toHaveLength(1)
+    expect(aws.callsOf('CancelCommand').map(call => call.params.CommandId)).toEqual([sent])
+  })
+
+  it('says which command it could not cancel when the step stops', async () => {
+    const [id] = ids(1)
+    aws.ssm.addAgent(id, { pendingPolls: 1_000_000 })
+    aws.deny('CancelCommand')
+    const controller = new AbortController()
+    const sleep = async () => {
+      controller.abort()
+      await noSleep()
+    }
+    const error = await restartWithRunCommand(
+      options([id], { sleep, signal: controller.signal })
+    ).catch((caught: unknown) => caught)
+    const [sent] = [...aws.ssm.commands.keys()]
+    expect((error as StoppedError).state).toBe(
+      `could not cancel command ${sent} (see the warning): its instances may still restart; ` +
+        'instances that had already restarted stay restarted'
+    )
   })
 
   it("leaves throttling to the SDK's retries, and names the permission a denied poll needs", async () => {

@@ -65,7 +65,8 @@ async function restartHost(
   report: RunReport
 ): Promise<void> {
   const { unit } = settings.script
-  const prepared = await (await transport.prepare([target], settings, deps))(target)
+  const prepare = await transport.prepare([target], settings, deps)
+  const prepared = await prepare(target)
   const where = transport.where(target) ?? target.address
   report.restart = { host: where, unit, result: 'failed' }
   try {
