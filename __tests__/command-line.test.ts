@@ -1,5 +1,5 @@
 import { splitArguments } from '../src/command-line.js'
-import { planCdkDeploy } from '../src/deploy.js'
+import { planCdk } from '../src/deploy.js'
 
 describe('splitArguments', () => {
   it('splits like a shell: quotes, escapes, and $ kept as written', () => {
@@ -24,10 +24,10 @@ describe('splitArguments', () => {
   })
 })
 
-describe('planCdkDeploy', () => {
+describe('planCdk for cdk deploy', () => {
   const env = { RUNNER_TEMP: '/runner/temp' }
   const plan = (cdkCommand: string, cdkArgs: string) =>
-    planCdkDeploy({ cdkCommand, cdkArgs, stack: 'S', workingDirectory: '.' }, env)
+    planCdk({ cdkCommand, cdkArgs, stack: 'S', workingDirectory: '.' }, env, 'deploy')
 
   it('puts the stack and the flags the action needs before the extra arguments', () => {
     const { tool, args, outputsFile } = plan('npx --no-install cdk', '-c env=prod')

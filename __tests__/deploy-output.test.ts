@@ -1,5 +1,11 @@
-// Reading the CDK CLI's own output: the no-op line, and npm's words for a CLI that is not installed.
-import { missingCliHint, saysNoChanges } from '../src/deploy.js'
+// Reading the CDK CLI's own output: the no-op line, the stack outputs block, and npm's words for a
+// CLI that is not installed.
+import {
+  StackOutputAddresses,
+  cdkEnvironment,
+  missingCliHint,
+  saysNoChanges
+} from '../src/deploy.js'
 import { OutputTail } from '../src/lines.js'
 
 describe('saysNoChanges', () => {
@@ -44,5 +50,85 @@ describe('missingCliHint', () => {
     const canceled = tailOf('npm error npx canceled due to missing packages')
     expect(missingCliHint({ ...plan, tool: 'cdk' }, canceled)).toBe('')
     expect(missingCliHint(plan, tailOf('❌ Deployment failed: Error: denied'))).toBe('')
+  })
+})
+
+// The end of a real `cdk deploy` (the AWS CDK Developer Guide's hello-world tutorial, awsdocs/
+// aws-cdk-guide, "Step 9: Deploy"), as the CLI prints it (aws-cdk-cli, packages/aws-cdk/lib/cli/
+// cdk-toolkit.ts, deploy()): "Outputs:", one `<stack id>.<name> = <value>` per output sorted by
+// name, "Stack ARN:" and the ARN. The outputs below myFunctionUrlOutput are this stack's own.
+const DEPLOY_TAIL = [
+  'HelloCdkStack: deploying... [1/1]',
+  'HelloCdkStack: creating CloudFormation changeset...',
+  '',
+  ' ✅  HelloCdkStack',
+  '',
+  '✨  Deployment time: 41.65s',
+  '',
+  'Outputs:',
+  'HelloCdkStack.ApiUrl = http://203.0.113.7:8000/',
+  'HelloCdkStack.Ipv6Url = http://[2001:db8::7]:8000/',
+  'HelloCdkStack.Motd = first line',
+  'second line of the value, on 198.51.100.23',
+  'HelloCdkStack.VpcCidr = 10.0.0.0/16',
+  'HelloCdkStack.myFunctionUrlOutput = https://owrzadkgxvz7l3lbgiesssdrgy0ikujz.lambda-url.us-east-1.on.aws/',
+  'Stack ARN:',
+  'arn:aws:cloudformation:us-east-1:520046576100:stack/HelloCdkStack/de1f2820-bce2-11f0-80dd-0affc20bec61',
+  '',
+  '✨  Total time: 44.34s'
+]
+
+// chalk's level-1 codes, as the CLI colours an output line: cyan(stack.id).cyan(name) =
+// underline(cyan(value)).
+const cyan = (text: string) => `\u001b[36m${text}\u001b[39m`
+const coloured = (stack: string, name: string, value: string) =>
+  `${cyan(stack)}.${cyan(name)} = \u001b[4m${cyan(value)}\u001b[24m`
+
+describe('StackOutputAddresses', () => {
+  const addressesOf = (lines: string[]) => {
+    const reader = new StackOutputAddresses()
+    return lines.map(line => reader.addresses(line))
+  }
+
+  it('finds every address in the outputs block, inside URLs and values of several lines', () => {
+    const found = addressesOf(DEPLOY_TAIL).flat()
+    expect(found).toEqual(['203.0.113.7', '2001:db8::7', '198.51.100.23'])
+  })
+
+  it('reads the lines the CLI prints in colour', () => {
+    const lines = [
+      'Outputs:',
+      coloured('HelloCdkStack', 'ApiUrl', 'http://203.0.113.7:8000/'),
+      'Stack ARN:'
+    ]
+    expect(addressesOf(lines)).toEqual([[], ['203.0.113.7'], []])
+  })
+
+  it('leaves the lines outside the block alone, unless they have the shape of an output line', () => {
+    const lines = [
+      'HelloCdkStack | 3/6 | 9:20:12 PM | CREATE_COMPLETE | AWS::EC2::Instance | Web (10.0.1.7)',
+      'Stack ARN:',
+      'arn:aws:cloudformation:us-east-1:520046576100:stack/HelloCdkStack/203.0.113.9',
+      'Other.PublicIp = 192.0.2.44'
+    ]
+    expect(addressesOf(lines)).toEqual([[], [], [], ['192.0.2.44']])
+  })
+})
+
+describe('cdkEnvironment', () => {
+  it("keeps the step's file commands and the action's inputs from the CDK app, in any case", () => {
+    const env = cdkEnvironment(
+      {
+        PATH: '/usr/bin',
+        GITHUB_OUTPUT: '/tmp/out',
+        Github_Output: '/tmp/out',
+        github_step_summary: '/tmp/summary',
+        'input_ssh-private-key': 'key',
+        Actions_Runtime_Token: 'token',
+        GITHUB_REPOSITORY: 'o/r'
+      },
+      { EC2_HOST: '203.0.113.7' }
+    )
+    expect(env).toEqual({ PATH: '/usr/bin', GITHUB_REPOSITORY: 'o/r', EC2_HOST: '203.0.113.7' })
   })
 })

@@ -164,7 +164,7 @@ describe('config-path, end to end', () => {
     expect(errorsOf(run)).toEqual([
       'Access denied: ssm:GetParametersByPath on the parameters under "/fastapi/staging/" (input "config-path"). ' +
         'Allow "ssm:GetParametersByPath" on "arn:aws:ssm:*:*:parameter/fastapi/staging*", and "kms:Decrypt" on the KMS key ' +
-        'of SecureString parameters encrypted with a customer managed key, in the policy of the role or user the workflow runs as (see "IAM policy" in the README).'
+        'of SecureString parameters encrypted with a customer managed key, in the policy of the role or user the workflow runs as (see docs/iam-policy.md of secrets-deploy-action).'
     ])
     expect(run.outputs).not.toHaveProperty('ec2_user')
   })

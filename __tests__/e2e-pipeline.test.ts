@@ -1,7 +1,7 @@
 // The whole pipeline through the bundle, the way the runner runs it: secrets from the local AWS
 // endpoint, cdk deploy (stand-in), the instance's address (127.0.0.1), the write-back, and the
 // restart over SSH against a real OpenSSH server with stand-ins for sudo and systemctl.
-import { cloudInitConsole } from '../test-support/cloud-init.js'
+import { cloudInitConsole, consoleNoise, fingerprintEntry } from '../test-support/cloud-init.js'
 import { generateKeyPair, startSshd, type SshdFixture } from '../test-support/sshd.js'
 import { createCdkApp } from './helpers/cdk-app.js'
 import {
@@ -38,6 +38,11 @@ beforeEach(async () => {
   })
 })
 afterEach(() => aws.stop())
+
+// The stand-in instance answers on loopback, an address the action never registers as a mask (it
+// would hide "127.0.0.1" in every later line of the job): it shows in the messages as it is. A real
+// instance's address is masked (e2e-deploy.test.ts, e2e-untrusted-names.test.ts).
+const SHOWN_ADDRESS = '127.0.0.1'
 
 function pipelineInputs(extra: Record<string, string> = {}): Record<string, string> {
   const app = createCdkApp({ stacks: { [STACK]: { outputs: { InstanceId: INSTANCE } } } })
@@ -103,9 +108,9 @@ describe('the whole pipeline', () => {
       expect(run.masks).toContain(line.trim())
     }
     expect(run.summary).toContain(
-      `Restart of <code>fastapi</code> on <code>***:${sshd.port}</code>: restarted, active (host key ${sshd.hostFingerprint})`
+      `Restart of <code>fastapi</code> on <code>${SHOWN_ADDRESS}:${sshd.port}</code>: restarted, active (host key ${sshd.hostFingerprint})`
     )
-    expect(run.summary).not.toContain('127.0.0.1')
+    expect(run.masks).not.toContain(SHOWN_ADDRESS)
     expectNoSecretInLog(run)
   })
 
@@ -148,8 +153,33 @@ describe('the whole pipeline', () => {
     aws.putSecret('FastAPIDeploymentSecrets', { ...deployment, ec2_host: '127.0.0.1' })
     const run = await runBundle(pipelineInputs({ deploy: 'false', stack: '' }), aws.environment())
     expect(run.code).toBe(0)
-    expect(aws.callsOf('GetConsoleOutput').map(call => call.params.InstanceId)).toEqual([INSTANCE])
+    // Both views: the Latest one and the buffered one.
+    expect(
+      aws.callsOf('GetConsoleOutput').map(call => [call.params.InstanceId, call.params.Latest])
+    ).toEqual([
+      [INSTANCE, 'true'],
+      [INSTANCE, undefined]
+    ])
   })
+
+  it.each(['cloud-init', 'ec2-syslog', 'ec2', 'journal'] as const)(
+    'restarts alone on the host key a console in the %s shape shows',
+    async shape => {
+      aws.putSecret('FastAPIDeploymentSecrets', { ...deployment, ec2_host: '127.0.0.1' })
+      aws.addInstance({
+        instanceId: INSTANCE,
+        publicIp: '127.0.0.1',
+        consoleOutput: cloudInitConsole([sshd.hostPublicKey], { shape })
+      })
+      const run = await runBundle(pipelineInputs({ deploy: 'false', stack: '' }), aws.environment())
+      expect(run.visibleLog).not.toContain('::error::')
+      expect(run.code).toBe(0)
+      expect(run.visibleLog).toContain(
+        `Host key fingerprints of ${INSTANCE} from its console output: ${sshd.hostFingerprint} (ED25519)`
+      )
+      expect(sshd.calls()).toEqual(RESTARTED)
+    }
+  )
 
   it('logs in with an encrypted key whose passphrase has spaces at its ends', async () => {
     const passphrase = '  spaced pass phrase  '
@@ -199,7 +229,9 @@ describe('the whole pipeline', () => {
       aws.environment()
     )
     expect(run.code).toBe(0)
-    expect(run.visibleLog).toContain('::warning::Not verifying the SSH host key of ***')
+    expect(run.visibleLog).toContain(
+      `::warning::Not verifying the SSH host key of ${SHOWN_ADDRESS} (ssh-insecure-skip-host-key-check: true)`
+    )
     expect(aws.callsOf('GetConsoleOutput')).toHaveLength(0)
   })
 })
@@ -213,7 +245,7 @@ describe('the pipeline fails loudly', () => {
     )
     expectOneError(
       run,
-      `The host key of ***:${sshd.port} has fingerprint ${sshd.hostFingerprint}, which matches none in input "ssh-host-fingerprint"`
+      `The host key of ${SHOWN_ADDRESS}:${sshd.port} has fingerprint ${sshd.hostFingerprint}, which matches none in input "ssh-host-fingerprint"`
     )
     expect(sshd.calls()).toEqual([])
   })
@@ -225,7 +257,7 @@ describe('the pipeline fails loudly', () => {
         'Job for fastapi.service failed because the control process exited with error code.'
     })
     const run = await runBundle(pipelineInputs(), aws.environment())
-    expectOneError(run, 'Restarting service "fastapi" on ***:')
+    expectOneError(run, `Restarting service "fastapi" on ${SHOWN_ADDRESS}:${sshd.port} failed`)
     expect(run.stdout).toContain(
       '(The deploy itself succeeded: "ec2_host" already holds the new address, version'
     )
@@ -238,9 +270,93 @@ describe('the pipeline fails loudly', () => {
   it('when the unit is not active after the restart', async () => {
     await sshd.setBehaviour({ activeState: 'failed' })
     const run = await runBundle(pipelineInputs(), aws.environment())
-    expectOneError(run, 'Service "fastapi" on ***:')
+    expectOneError(run, `Service "fastapi" on ${SHOWN_ADDRESS}:${sshd.port} is not active`)
     expect(run.stdout).toContain(
       'is not active after the restart: systemctl is-active exited with code 3'
+    )
+  })
+
+  describe("with a machine in the middle answering at the instance's address", () => {
+    // The instance's real sshd, whose host key cloud-init printed, and the attacker's, which
+    // answers at the address the action connects to. Both accept the workflow's key, so that
+    // whichever the action trusts gets the restart.
+    let real: SshdFixture
+    let attacker: SshdFixture
+    let client: { privateKey: string; publicKey: string }
+    beforeAll(async () => {
+      client = await generateKeyPair()
+      real = await startSshd({ authorizedKey: client.publicKey })
+      attacker = await startSshd({ authorizedKey: client.publicKey })
+    })
+    afterAll(() => Promise.all([real.stop(), attacker.stop()]))
+    beforeEach(async () => {
+      aws.putSecret('FastAPIDeploymentSecrets', { ...deployment, ec2_host: '127.0.0.1' })
+      await Promise.all([real.clearCalls(), attacker.clearCalls()])
+    })
+
+    function restartAtAttacker(): Promise<BundleRun> {
+      const inputs = pipelineInputs({
+        deploy: 'false',
+        stack: '',
+        'ssh-private-key': client.privateKey,
+        'ssh-port': String(attacker.port)
+      })
+      return runBundle(inputs, aws.environment())
+    }
+
+    function expectNothingRanAnywhere(): void {
+      expect(attacker.calls()).toEqual([])
+      expect(attacker.serverLog()).not.toContain('Accepted publickey')
+      expect(real.calls()).toEqual([])
+    }
+
+    it.each(['cloud-init', 'ec2'] as const)(
+      "refuses a BEGIN and the attacker's key with no END printed before cloud-init's block (%s shape)",
+      async shape => {
+        const genuine = cloudInitConsole([real.hostPublicKey], { shape }).split('\n')
+        const frame = genuine.findIndex(line => line.endsWith('#####'))
+        const [prefix] = /^.*?(?:cloud-init|ec2): /.exec(genuine[frame]) ?? ['']
+        const planted = [
+          `${prefix}-----BEGIN SSH HOST KEY FINGERPRINTS-----`,
+          `${prefix}${fingerprintEntry(attacker.hostPublicKey)}`
+        ]
+        aws.addInstance({
+          instanceId: INSTANCE,
+          publicIp: '127.0.0.1',
+          consoleOutput: [...genuine.slice(0, frame), ...planted, ...genuine.slice(frame)].join(
+            '\n'
+          )
+        })
+
+        const run = await restartAtAttacker()
+
+        expectOneError(
+          run,
+          `The buffered view of the console output of instance ${INSTANCE} holds an unclosed block at line ${frame + 1}`
+        )
+        expect(run.visibleLog).toContain('Pin the host key with input "ssh-host-fingerprint"')
+        expectNothingRanAnywhere()
+      }
+    )
+
+    it.each(['cloud-init', 'ec2'] as const)(
+      'refuses a block of its own that 64 KB of noise leaves alone in the Latest view (%s shape)',
+      async shape => {
+        const genuine = cloudInitConsole([real.hostPublicKey], { shape })
+        const planted = cloudInitConsole([attacker.hostPublicKey], { shape })
+        aws.addInstance({
+          instanceId: INSTANCE,
+          publicIp: '127.0.0.1',
+          consoleOutput: genuine,
+          latestConsoleOutput: [genuine, ...consoleNoise(70_000), planted].join('\n')
+        })
+
+        const run = await restartAtAttacker()
+
+        expectOneError(run, 'the Latest and buffered views disagree')
+        expect(run.visibleLog).toContain('Pin the host key with input "ssh-host-fingerprint"')
+        expectNothingRanAnywhere()
+      }
     )
   })
 
@@ -254,7 +370,7 @@ describe('the pipeline fails loudly', () => {
     const run = await runBundle(pipelineInputs(), aws.environment())
     expectOneError(
       run,
-      `The console output of instance ${INSTANCE} holds 2 different host key blocks`
+      `The buffered view of the console output of instance ${INSTANCE} holds two different blocks`
     )
     expect(run.visibleLog).toContain('Pin the host key with input "ssh-host-fingerprint"')
     expect(sshd.calls()).toEqual([])

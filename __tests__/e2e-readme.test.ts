@@ -1,10 +1,10 @@
-// The README's examples, run: every step of its YAML blocks that uses this action runs through the
+// The README's examples and those of the pages in docs/, run: every step of their YAML blocks that uses this action runs through the
 // bundle as the runner runs it, with the step's own `with:` inputs, against the stand-ins (the
 // local AWS endpoint seeded with the example secrets, the CDK stand-in, OpenSSH's sshd, SSM Run
 // Command on the endpoint). What the stand-ins stand in for is replaced, and only that: the
 // `${{ ... }}` expressions, the CDK app's directory and command, the SSH port. So the README cannot
 // show inputs that do not work.
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseAllDocuments } from 'yaml'
 import { cloudInitConsole } from '../test-support/cloud-init.js'
@@ -38,7 +38,7 @@ function yamlBlocks(readme: string): { heading: string; text: string }[] {
         block = undefined
       } else block.push(line)
     } else if (line.startsWith('```yaml')) block = []
-    else if (/^#{2,3} /.test(line)) heading = line.replace(/^#+ /, '')
+    else if (/^#{1,3} /.test(line)) heading = line.replace(/^#+ /, '')
   }
   return blocks
 }
@@ -52,8 +52,13 @@ function actionSteps(node: unknown): Record<string, unknown>[] {
   return Object.values(map).flatMap(actionSteps)
 }
 
-const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8')
-const blocks = yamlBlocks(readme)
+const pages = [
+  'README.md',
+  ...readdirSync(join(repoRoot, 'docs'))
+    .filter(name => name.endsWith('.md'))
+    .map(name => `docs/${name}`)
+]
+const blocks = pages.flatMap(page => yamlBlocks(readFileSync(join(repoRoot, page), 'utf8')))
 const examples: Example[] = []
 for (const { heading, text } of blocks) {
   for (const step of parseAllDocuments(text).flatMap(doc => actionSteps(doc.toJS()))) {

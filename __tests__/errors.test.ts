@@ -8,6 +8,31 @@ const call = {
 }
 
 describe('describeAwsError', () => {
+  it("quotes the service's error name and message as untrusted text", () => {
+    const error = Object.assign(new Error('denied\n::stop-commands::planted'), {
+      name: 'Odd\n::warning::planted',
+      $metadata: { httpStatusCode: 418 }
+    })
+    expect(describeAwsError(error, call).message).toBe(
+      'secretsmanager:GetSecretValue on deployment secret "Deploy" failed (Odd ::warning::planted, HTTP 418): ' +
+        'denied ::stop-commands::planted'
+    )
+    const busy = Object.assign(new Error('busy'), {
+      name: '##[error]x',
+      $metadata: { httpStatusCode: 503 }
+    })
+    expect(describeAwsError(busy, call).message).toContain('(#\u200b#[error]x, HTTP 503)')
+  })
+
+  it('quotes a KMS key id that DescribeSecret answered', () => {
+    const error = Object.assign(new Error('Access to KMS is not allowed'), {
+      name: 'AccessDeniedException'
+    })
+    expect(
+      describeAwsError(error, { ...call, kmsKeyId: 'alias/x\n::warning::planted' }).message
+    ).toContain('on the KMS key alias/x ::warning::planted for the role')
+  })
+
   it('names the IAM action and resource on access denied', () => {
     const error = Object.assign(new Error('User x is not authorized'), {
       name: 'AccessDeniedException'

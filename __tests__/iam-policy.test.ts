@@ -10,12 +10,12 @@ import {
   type LocalAws
 } from './helpers/local-aws.js'
 
-/** The JSON between the README's iam-policy markers. */
+/** The JSON between the iam-policy markers of the IAM policy page. */
 function readmePolicy(): unknown {
-  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8')
+  const readme = readFileSync(join(repoRoot, 'docs', 'iam-policy.md'), 'utf8')
   const block =
     /<!-- iam-policy:start[^>]*-->\s*```json\n([\s\S]*?)```\s*<!-- iam-policy:end -->/.exec(readme)
-  if (!block) throw new Error('README.md has no iam-policy:start ... iam-policy:end block')
+  if (!block) throw new Error('docs/iam-policy.md has no iam-policy:start ... iam-policy:end block')
   return JSON.parse(block[1])
 }
 

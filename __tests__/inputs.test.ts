@@ -28,7 +28,7 @@ describe('readInputs', () => {
       appRequiredKeys: ['db_password', 'jwt_secret'],
       envKeys: ['ec2_key_name', 'ec2_host', 'ec2_user', 'github_repo'],
       exportEnv: false,
-      deploy: true,
+      mode: 'deploy',
       stack: 'S',
       hostKey: 'ec2_host',
       userKey: 'ec2_user',
@@ -37,6 +37,14 @@ describe('readInputs', () => {
       addressType: 'public'
     })
     expect(inputs.ssh).toMatchObject({ port: 22, connectTimeoutSeconds: 180 })
+  })
+
+  it('reads input "deploy" as one of three modes, and a preview restarts nothing', () => {
+    expect(withInputs({ stack: 'S', deploy: 'DIFF' })).toMatchObject({
+      mode: 'diff',
+      restart: 'none'
+    })
+    expect(withInputs({ deploy: 'false' })).toMatchObject({ mode: 'none', restart: 'ssh' })
   })
 
   it("reads the fleet inputs in SSM's own syntax", () => {
@@ -88,6 +96,11 @@ describe('readInputs', () => {
       'Input "ssh-host-fingerprint" has "MD5:aa", which is not a SHA256 fingerprint'
     ],
     [{ deploy: 'false', 'host-key': 'restarted' }, 'Input "host-key" is "restarted"'],
+    [
+      { deploy: 'false', 'host-key': 'Restarted' },
+      '("Restarted" is "restarted" to the runner, which compares output names without case).'
+    ],
+    [{ deploy: 'false', 'user-key': 'Instance-IP' }, 'Input "user-key" is "Instance-IP"'],
     [{ deploy: 'false', 'user-key': 'ec2 user' }, 'Input "user-key" is "ec2 user"'],
     [{ deploy: 'false', 'max-concurrency': '101%' }, 'Input "max-concurrency" must be a number'],
     [{ deploy: 'false', 'max-concurrency': '0%' }, 'Input "max-concurrency" must be a number'],

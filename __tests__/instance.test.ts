@@ -1,6 +1,11 @@
 import type { EC2Client } from '@aws-sdk/client-ec2'
 import { jest } from '@jest/globals'
-import { findInstanceIds, resolveTargets, waitForAddresses } from '../src/instance.js'
+import {
+  checkDescribed,
+  findInstanceIds,
+  resolveTargets,
+  waitForAddresses
+} from '../src/instance.js'
 
 const waitForAddress = async (
   ...args: [EC2Client, string, 'public' | 'private', number, typeof sleep]
@@ -143,6 +148,29 @@ describe('waitForAddresses', () => {
       waitForAddress(ec2, 'i-00000000000000001', 'public', 60000, sleep)
     ).rejects.toThrow('Instance i-00000000000000001 is terminated, so it cannot be reached')
     expect(slept).toEqual([])
+  })
+
+  it('refuses an instance id or an address that EC2 would never answer, quoting it', async () => {
+    aws.addInstance({ instanceId: 'i-00000000000000001', publicIp: '203.0.113.7\n::warning::x' })
+    await expect(
+      waitForAddress(ec2, 'i-00000000000000001', 'public', 60000, sleep)
+    ).rejects.toThrow(
+      'ec2:DescribeInstances answered with an address "203.0.113.7 ::warning::x" for i-00000000000000001, which is not one'
+    )
+    expect(() => checkDescribed({ InstanceId: 'i-1\n##[error]x' })).toThrow(
+      'ec2:DescribeInstances answered with an instance id "i-1 #\u200b#[error]x", which is not one'
+    )
+    expect(checkDescribed({ InstanceId: 'i-0abc1234', PublicIpAddress: '2001:db8::7' })).toEqual({
+      InstanceId: 'i-0abc1234',
+      PublicIpAddress: '2001:db8::7'
+    })
+  })
+
+  it('quotes a state name EC2 answered', async () => {
+    aws.addInstance({ instanceId: 'i-00000000000000001', state: 'pending\n::warning::x' })
+    await expect(waitForAddress(ec2, 'i-00000000000000001', 'public', 1000, sleep)).rejects.toThrow(
+      'Instance i-00000000000000001 was still pending ::warning::x after 1 s'
+    )
   })
 
   it('gives up when no address comes within the timeout, and says how to get one', async () => {

@@ -1,8 +1,8 @@
 import { jest } from '@jest/globals'
 import {
   UntrustedOutput,
+  actionLogger,
   maskSecret,
-  printUntrusted,
   quoteUntrusted,
   redact,
   shownVersionId,
@@ -70,7 +70,7 @@ describe('UntrustedOutput', () => {
 
   it('breaks "##[" even outside a pause, cuts long lines and splits at carriage returns', () => {
     const log: string[] = []
-    printUntrusted(`a ##[error]b\rc${'x'.repeat(20000)}`, line => log.push(line))
+    new UntrustedOutput(line => log.push(line)).line(`a ##[error]b\rc${'x'.repeat(20000)}`)
     const shown = log.filter(line => !/^::/.test(line))
     expect(shown[0]).toBe('a #\u200b#[error]b')
     expect(shown[1].length).toBeLessThan(8300)
@@ -91,6 +91,28 @@ describe('quoteUntrusted', () => {
       expect(quoted.trimStart().startsWith('::')).toBe(false)
       expect(quoted.replace('\u200b', '').trim()).toBe(attack.trim())
     }
+  })
+})
+
+describe('actionLogger', () => {
+  it('writes workflow commands to the log: an annotation for a warning or an error', () => {
+    const written: string[] = []
+    jest.spyOn(process.stdout, 'write').mockImplementation(chunk => {
+      written.push(String(chunk))
+      return true
+    })
+    try {
+      actionLogger.info('plain line')
+      actionLogger.warning('a warning\nof two lines')
+      actionLogger.error('an error')
+    } finally {
+      jest.restoreAllMocks()
+    }
+    expect(written).toEqual([
+      'plain line\n',
+      '::warning::a warning%0Aof two lines\n',
+      '::error::an error\n'
+    ])
   })
 })
 

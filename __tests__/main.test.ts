@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as core from '@actions/core'
+import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager'
 import type { AwsClients } from '../src/aws.js'
 import { run } from '../src/main.js'
 import { parseFileCommand, inputEnvironment } from '../test-support/runner.js'
@@ -94,5 +95,50 @@ describe('run', () => {
       )
     ])
     expect(aws.callsOf('GetSecretValue')).toHaveLength(1)
+  })
+
+  it('checks every output name before any other call or output, and before the app secret', async () => {
+    aws.putSecret('FastAPIDeploymentSecrets', { ...EXAMPLE_DEPLOYMENT, 'Secret-Version-Id': 'v1' })
+    aws.parameters.put('/fastapi/staging/log_level', 'debug')
+    const outputs = await runWith({
+      deploy: 'false',
+      restart: 'none',
+      'config-path': '/fastapi/staging/'
+    })
+    expect(process.exitCode).toBe(1)
+    expect(errors()).toEqual([
+      expect.stringContaining(
+        'has key "Secret-Version-Id", which the runner takes for "secret-version-id"'
+      )
+    ])
+    expect(outputs).toEqual({ restarted: 'false' })
+    expect(aws.callsOf('GetSecretValue')).toHaveLength(1)
+    expect(aws.callsOf('GetParametersByPath')).toEqual([])
+  })
+
+  it('says which version it read, and shows an id that is not AWS-shaped as inert text', async () => {
+    const plain = aws.putSecret('FastAPIDeploymentSecrets', EXAMPLE_DEPLOYMENT)
+    await runWith({ deploy: 'false', restart: 'none' })
+    expect(stdout).toContain(
+      `Read the deployment secret "FastAPIDeploymentSecrets" (version ${plain}): `
+    )
+
+    const client = secretsManagerFor(aws)
+    await client.send(
+      new PutSecretValueCommand({
+        SecretId: 'FastAPIDeploymentSecrets',
+        SecretString: JSON.stringify(EXAMPLE_DEPLOYMENT),
+        ClientRequestToken: 'chosen-by-a-writer\n::error::planted-failure'
+      })
+    )
+    client.destroy()
+    stdout = ''
+    const outputs = await runWith({ deploy: 'false', restart: 'none' })
+    expect(stdout).toContain(
+      '(version "chosen-by-a-writer ::error::planted-failure"): 4 keys exported as step outputs.'
+    )
+    expect(errors()).toEqual([])
+    // The output holds the id as it is: a value, not a log line.
+    expect(outputs['secret-version-id']).toBe('chosen-by-a-writer\n::error::planted-failure')
   })
 })

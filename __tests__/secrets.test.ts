@@ -91,6 +91,14 @@ describe('readJsonSecret', () => {
     expect(masked()).toContain('{"token":"nested-token-value"}')
   })
 
+  it('quotes a key name as untrusted text in its message', async () => {
+    aws.putSecret('Deploy', { '\n::warning::planted\n##[error]x': 22 })
+    const failure = readJsonSecret(client, 'Deploy', 'deployment')
+    await expect(failure).rejects.toThrow(
+      'Key "\u200b ::warning::planted #\u200b#[error]x" of the deployment secret "Deploy" is a number'
+    )
+  })
+
   it('does not mask a plain number, which is no secret and would hide text everywhere', async () => {
     aws.putSecret('Deploy', { ec2_host: '', port: 2222 })
     await expect(readJsonSecret(client, 'Deploy', 'deployment')).rejects.toThrow(
@@ -130,6 +138,43 @@ describe('readJsonSecret', () => {
       'The deployment secret "Deploy" is scheduled for deletion'
     )
     expect(aws.callsOf('GetSecretValue')).toHaveLength(1)
+  })
+})
+
+describe('warnings about values left unmasked', () => {
+  // A port is a plain number, too common to be masked, and not secret: the simplest such value.
+  beforeEach(() => aws.putSecret('Deploy', { ...EXAMPLE_DEPLOYMENT, ssh_port: '22' }))
+
+  it("go to the action's log as an annotation that names input mask-exclude", async () => {
+    await readJsonSecret(client, 'Deploy', 'deployment')
+    expect(stdout.filter(line => line.startsWith('::warning::'))).toEqual([
+      '::warning::The deployment secret "Deploy" has key "ssh_port" (a plain number) whose value is not masked ' +
+        'in the log: masking it would hide that text everywhere and drop job outputs that contain it. If the ' +
+        'value is not secret, add the key to input "mask-exclude"; if it is, store a real secret (at least 4 ' +
+        'characters, not a number or boolean).\n'
+    ])
+  })
+
+  it("go to the logger the reader gives, with the reader's advice, and nothing to standard output", async () => {
+    const said: string[][] = []
+    const logger = {
+      info: (m: string) => said.push(['info', m]),
+      warning: (m: string) => said.push(['warning', m]),
+      error: (m: string) => said.push(['error', m]),
+      debug: (m: string) => said.push(['debug', m])
+    }
+    await readJsonSecret(client, 'Deploy', 'deployment', [], {
+      log: { logger, unmaskedAdvice: 'Do what this program says.' }
+    })
+    expect(said).toEqual([
+      [
+        'warning',
+        expect.stringMatching(
+          /has key "ssh_port" \(a plain number\) .* contain it\. Do what this program says\.$/
+        )
+      ]
+    ])
+    expect(stdout.filter(line => !line.startsWith('::add-mask::'))).toEqual([])
   })
 })
 

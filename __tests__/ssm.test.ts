@@ -284,4 +284,22 @@ describe('restartWithRunCommand', () => {
       'Allow "ssm:SendCommand" on "arn:aws:ssm:*:*:document/AWS-RunShellScript'
     )
   })
+
+  it('refuses a command id that is not one, before printing or polling it', async () => {
+    const opts = options(ids(1))
+    // The endpoint's answer, altered after the SDK read it off the wire.
+    opts.ssm.middlewareStack.add(
+      next => async args => {
+        const result = await next(args)
+        const output = result.output as { Command?: { CommandId?: string } }
+        if (output.Command) output.Command.CommandId = 'x\n::warning::planted'
+        return result
+      },
+      { step: 'initialize', name: 'plantCommandId' }
+    )
+    await expect(restartWithRunCommand(opts)).rejects.toThrow(
+      'ssm:SendCommand answered with the command id "x ::warning::planted", which is not one.'
+    )
+    expect(aws.callsOf('ListCommandInvocations')).toEqual([])
+  })
 })

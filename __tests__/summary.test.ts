@@ -104,6 +104,23 @@ describe('the job summary', () => {
     expect(summary).not.toContain('Run Command')
   })
 
+  it('shows a version id that is not AWS-shaped quoted, on one line, escaped', async () => {
+    const versionId = 'v0\n\n# Approve\n<img src=x>\n::warning::x'
+    const summary = await summaryOf({
+      ...newReport(),
+      secretsRead: [
+        { role: 'deployment', id: 'Deploy', versionId },
+        { role: 'app', id: 'App', versionId: 'a1b2c3d4-5678-90ab-cdef-EXAMPLE11111' }
+      ],
+      writeBack: { key: 'ec2_host', changed: true, versionId }
+    })
+    const shown = '<code>&quot;v0 # Approve &lt;img src=x&gt; ::warning::x&quot;</code>'
+    expect(summary).toContain(`<td>${shown}</td>`)
+    expect(summary).toContain(`new secret version ${shown}</p>`)
+    expect(summary).toContain('<td><code>a1b2c3d4-5678-90ab-cdef-EXAMPLE11111</code></td>')
+    expect(summary).not.toMatch(/^(#|::)/m)
+  })
+
   it('lists the exported outputs and environment variables', async () => {
     const summary = await summaryOf({
       ...newReport(),

@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals'
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
+import { PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { readJsonSecret } from '../src/secrets.js'
 import { PENDING_STAGE, writeEdit, writeKeyBack, type EditContext } from '../src/writeback.js'
 import {
@@ -229,5 +229,24 @@ describe('writeEdit', () => {
       versionId: theirs,
       json: { ...EXAMPLE_DEPLOYMENT, ec2_user: 'ubuntu' }
     })
+  })
+
+  it("names a concurrent writer's version id as inert text, whatever id they chose", async () => {
+    aws.putSecret('Deploy', EXAMPLE_DEPLOYMENT)
+    const stale = await readJsonSecret(client, 'Deploy', 'other')
+    const theirs = 'theirs\n::warning::planted\n::stop-commands::pause'
+    await client.send(
+      new PutSecretValueCommand({
+        SecretId: 'Deploy',
+        SecretString: JSON.stringify({ ...EXAMPLE_DEPLOYMENT, ec2_user: 'ubuntu' }),
+        ClientRequestToken: theirs
+      })
+    )
+    await expect(
+      writeEdit(client, stale, { replace: { only: 'this-key' } }, context())
+    ).rejects.toThrow(
+      'The secret "Deploy" changed (now version "theirs ::warning::planted ::stop-commands::pause") after this test ' +
+        `read version ${stale.versionId}; nothing was written`
+    )
   })
 })

@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import { paginateGetParametersByPath, type SSMClient } from '@aws-sdk/client-ssm'
 import { ActionError, awsErrorName, describeAwsError, isKmsDenial } from './errors.js'
-import { ACTION_OUTPUTS, OUTPUT_NAME } from './export.js'
+import { OUTPUT_NAME, type OutputNames } from './export.js'
 import { parameterResource } from './iam-policy.js'
 import { maskSecret, quoteUntrusted, unmaskableReason } from './log.js'
 
@@ -17,13 +17,14 @@ export interface ConfigParameters {
  * Loaded only when input "config-path" is set (it brings the SSM client). Reads every parameter under `path` (GetParametersByPath, recursive, decrypted, every page) and
  * names each by its path below `path`, "/" turned into "_". SecureString values are masked as soon
  * as a page arrives; String and StringList values stay readable. A name that cannot be a step
- * output, two parameters with one name, or a name taken by the deployment secret or the action
- * is an error that names the parameters.
+ * output, or that the runner takes for one already claimed in `names` (the action's outputs, the
+ * deployment secret's keys, another parameter: it compares them without case), is an error that
+ * names both, raised before any output is written.
  */
 export async function readConfigParameters(
   ssm: SSMClient,
   path: string,
-  secretKeys: { secretId: string; keys: readonly string[] }
+  names: OutputNames
 ): Promise<ConfigParameters> {
   const base = path.endsWith('/') ? path : `${path}/`
   const values: Record<string, string> = {}
@@ -40,17 +41,12 @@ export async function readConfigParameters(
         const value = parameter.Value ?? ''
         if (parameter.Type === 'SecureString') {
           maskSecret(value)
-          if (unmaskableReason(value)) unmasked.push(`"${name}" (${unmaskableReason(value)})`)
+          const reason = unmaskableReason(value)
+          if (reason) unmasked.push(`"${quoteUntrusted(name, 300)}" (${reason})`)
         }
         const output = outputName(name, base)
-        const other = sources[output]
-        if (other !== undefined) {
-          const [first, second] = [other, name].sort()
-          throw new ActionError(
-            `Parameters "${quoteUntrusted(first, 300)}" and "${quoteUntrusted(second, 300)}" under input "config-path" (${path}) ` +
-              `both become the output "${output}". Rename one of them in Parameter Store.`
-          )
-        }
+        checkName(output, name, path)
+        names.claim(output, { kind: 'parameter', parameter: name, path })
         sources[output] = name
         values[output] = value
       }
@@ -66,7 +62,6 @@ export async function readConfigParameters(
         'Store it as a String if it is not secret.'
     )
   }
-  checkNames(sources, path, secretKeys)
   return { path, values, sources }
 }
 
@@ -76,32 +71,13 @@ function outputName(name: string, base: string): string {
   return relative.replace(/\//g, '_')
 }
 
-function checkNames(
-  sources: Record<string, string>,
-  path: string,
-  secret: { secretId: string; keys: readonly string[] }
-): void {
-  for (const [output, name] of Object.entries(sources)) {
-    const parameter = `Parameter "${quoteUntrusted(name, 300)}" under input "config-path" (${path})`
-    if (!OUTPUT_NAME.test(output)) {
-      throw new ActionError(
-        `${parameter} would become the output "${quoteUntrusted(output, 300)}", which cannot be a step output name: ` +
-          'use letters, digits, "_" and "-" below the path, starting with a letter or "_". Rename the parameter.'
-      )
-    }
-    if (ACTION_OUTPUTS.includes(output)) {
-      throw new ActionError(
-        `${parameter} would become the output "${output}", which is also an output of this action ` +
-          `(${ACTION_OUTPUTS.join(', ')}). Rename the parameter.`
-      )
-    }
-    if (secret.keys.includes(output)) {
-      throw new ActionError(
-        `${parameter} would become the output "${output}", which the deployment secret "${secret.secretId}" also has ` +
-          'as a key: one would override the other. Rename the parameter or the key.'
-      )
-    }
-  }
+function checkName(output: string, name: string, path: string): void {
+  if (OUTPUT_NAME.test(output)) return
+  throw new ActionError(
+    `Parameter "${quoteUntrusted(name, 300)}" under input "config-path" (${path}) would become the output ` +
+      `"${quoteUntrusted(output, 300)}", which cannot be a step output name: use letters, digits, "_" and "-" below ` +
+      'the path, starting with a letter or "_". Rename the parameter.'
+  )
 }
 
 function explainError(error: unknown, path: string): ActionError {
@@ -116,7 +92,7 @@ function explainError(error: unknown, path: string): ActionError {
     return new ActionError(
       `Access denied: ssm:GetParametersByPath on the parameters under "${path}" (input "config-path"). Allow ` +
         `"ssm:GetParametersByPath" on "${resource}", and "kms:Decrypt" on the KMS key of SecureString parameters ` +
-        'encrypted with a customer managed key, in the policy of the role or user the workflow runs as (see "IAM policy" in the README).'
+        'encrypted with a customer managed key, in the policy of the role or user the workflow runs as (see docs/iam-policy.md of secrets-deploy-action).'
     )
   }
   return describeAwsError(error, call)

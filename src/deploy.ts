@@ -4,12 +4,13 @@ import { readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
 import * as core from '@actions/core'
+import { addressesIn, maskAddress } from './addresses.js'
 import { StoppedError, stopRequest, withTimeout } from './cancel.js'
 import { stripAnsi } from './cdk-diff.js'
 import { splitArguments } from './command-line.js'
 import { ActionError } from './errors.js'
 import { OutputTail } from './lines.js'
-import { maskSecret, quoteUntrusted, UntrustedOutput } from './log.js'
+import { quoteUntrusted, UntrustedOutput } from './log.js'
 import { runProcessGroup, type ProcessGroupResult } from './process-group.js'
 
 export interface DeployInputs {
@@ -42,11 +43,6 @@ function ownedFlag(arg: string): string | undefined {
   if (/^-O./.test(arg) || arg === '-O') return '-O'
   const name = /^--([^=]+)/.exec(arg)?.[1]
   return name && OWNED_FLAGS.has(name.replace(/-/g, '').toLowerCase()) ? `--${name}` : undefined
-}
-
-/** Builds and checks the cdk deploy command line from the inputs. */
-export function planCdkDeploy(inputs: DeployInputs, env: NodeJS.ProcessEnv): CdkDeployPlan {
-  return planCdk(inputs, env, 'deploy')
 }
 
 /**
@@ -106,11 +102,14 @@ const STEP_FILES = [
 // Variables a plain `run: npx cdk deploy` step never gets, and the CDK app has no use for: the
 // runner's tokens for the cache, artifacts and OIDC (cache poisoning, uploads, ID tokens for other
 // audiences), the action's inputs (the SSH key is one) and its saved state.
-const ACTION_ONLY = /^(INPUT_|STATE_|ACTIONS_)/
+const ACTION_ONLY = /^(INPUT_|STATE_|ACTIONS_)/i
 
 /**
  * The CDK app's environment: the step's, less what only the action may see (above) and the step's
  * file commands, plus the deployment secret's declared keys (input "env-keys") as variables.
+ * Names are compared without case: on Windows a variable is one whatever its case (the runner's
+ * environment there ignores case too, so `Github_Output` can be the step's output file), and
+ * elsewhere leaving out a lower-case twin of these names costs the app nothing.
  */
 export function cdkEnvironment(
   env: NodeJS.ProcessEnv,
@@ -118,18 +117,21 @@ export function cdkEnvironment(
 ): Record<string, string> {
   const kept = Object.entries(env).filter(
     (entry): entry is [string, string] =>
-      entry[1] !== undefined && !ACTION_ONLY.test(entry[0]) && !STEP_FILES.includes(entry[0])
+      entry[1] !== undefined &&
+      !ACTION_ONLY.test(entry[0]) &&
+      !STEP_FILES.includes(entry[0].toUpperCase())
   )
   return { ...Object.fromEntries(kept), ...secretEnv }
 }
 
-/** How cdk deploy runs: which values to mask before a line shows, and what stops it. */
+/** How cdk deploy runs: which addresses to mask before a line shows, and what stops it. */
 export interface CdkRunOptions {
   /**
-   * The values in a line the CLI printed that must be masked before the line shows (the CLI prints
-   * stack outputs before the action knows which of them is the instance's address).
+   * The addresses in a line the CLI printed that must be masked before the line shows (the CLI
+   * prints stack outputs before the action knows which of them is the instance's address). They
+   * are registered through maskAddress, which refuses networks and loopback addresses.
    */
-  valuesToMask: (line: string) => string[]
+  addressesToMask: (line: string) => string[]
   /** Aborting it stops the CLI and everything it started (see runProcessGroup). */
   signal: AbortSignal
   /** Seconds cdk deploy may take (input "deploy-timeout"); none: no limit. */
@@ -161,6 +163,33 @@ export function saysNoChanges(line: string, stack: string): boolean {
     name !== undefined &&
     (name === stack || name.startsWith(`${stack} (`) || name.endsWith(` (${stack})`))
   )
+}
+
+// How the CDK CLI prints a stack's outputs after a deploy (aws-cdk-cli, packages/aws-cdk/lib/cli/
+// cdk-toolkit.ts, deploy()): "Outputs:", then one `${cyan(stack.id)}.${cyan(name)} = ${underline(
+// cyan(value))}` per output, sorted by name, then "Stack ARN:". A value holding a line break goes on
+// over the next lines, so every line up to "Stack ARN:" is part of the block.
+const OUTPUTS_START = /^Outputs:$/
+const OUTPUTS_END = /^Stack ARN:$/
+const STACK_OUTPUT_LINE = /^\S+\.\S+ = /
+
+/**
+ * Reads the CDK CLI's output line by line and gives the IP addresses in its stack outputs block
+ * (a bare address, or one inside a URL, a list, ...), colour codes or not, so that they can be
+ * masked before the line shows.
+ */
+export class StackOutputAddresses {
+  private inBlock = false
+
+  addresses(line: string): string[] {
+    const text = stripAnsi(line).trim()
+    if (OUTPUTS_START.test(text)) {
+      this.inBlock = true
+      return []
+    }
+    if (OUTPUTS_END.test(text)) this.inBlock = false
+    return this.inBlock || STACK_OUTPUT_LINE.test(text) ? addressesIn(text) : []
+  }
 }
 
 /** What stopping cdk diff part-way leaves behind: nothing, it only reads. */
@@ -222,7 +251,8 @@ export async function runCdk(
         env,
         signal: limit.signal,
         onLine: line => {
-          for (const value of options.valuesToMask(line)) out.command(() => maskSecret(value))
+          for (const address of options.addressesToMask(line))
+            out.command(() => maskAddress(address))
           out.line(line)
           tail.add(line)
           options.onLine?.(line)

@@ -94,6 +94,7 @@ function degradedAws(
 ): ActionError | undefined {
   const status = err.$metadata?.httpStatusCode
   const done = attemptsDone(err)
+  const shownName = quoteUntrusted(name, 100)
   const retryLater = "The SDK's own retries ran out: re-run the job later."
   if (THROTTLING.has(name) || status === 429) {
     const burst = call.action.endsWith(':GetSecretValue')
@@ -101,12 +102,12 @@ function degradedAws(
         'or run fewer jobs in parallel (strategy.max-parallel, a concurrency group).'
       : ''
     return new ActionError(
-      `AWS throttled ${call.action} on ${call.subject} (${name})${done}. ${retryLater}${burst}`
+      `AWS throttled ${call.action} on ${call.subject} (${shownName})${done}. ${retryLater}${burst}`
     )
   }
   if (SERVICE_FAILURE.has(name) || (status !== undefined && status >= 500)) {
     return new ActionError(
-      `AWS failed ${call.action} on ${call.subject} (${name}${status ? `, HTTP ${status}` : ''})${done}` +
+      `AWS failed ${call.action} on ${call.subject} (${shownName}${status ? `, HTTP ${status}` : ''})${done}` +
         `${err.message ? `: ${quoteUntrusted(err.message, 512)}` : ''}. This is an error on AWS's side, not in the ` +
         `inputs. ${retryLater} If it goes on, check the AWS Health Dashboard for the region.`
     )
@@ -139,15 +140,17 @@ const INVALID_CREDENTIALS = new Set([
 export function describeAwsError(error: unknown, call: AwsCallContext): ActionError {
   if (error instanceof ActionError) return error
   const err = (error ?? {}) as AwsLikeError
+  // The error's name and message are the service's answer: untrusted text, like all of it.
   const name = awsErrorName(error)
+  const shownName = quoteUntrusted(name, 100)
   const detail = err.message ? `: ${quoteUntrusted(err.message, 512)}` : ''
   if (isKmsDenial(error)) {
     const kms = call.action.endsWith('PutSecretValue')
       ? '"kms:GenerateDataKey" and "kms:Decrypt"'
       : '"kms:Decrypt"'
-    const key = call.kmsKeyId ? `KMS key ${call.kmsKeyId}` : "secret's KMS key"
+    const key = call.kmsKeyId ? `KMS key ${quoteUntrusted(call.kmsKeyId, 300)}` : "secret's KMS key"
     return new ActionError(
-      `${capitalize(call.subject)}: ${call.action} failed with ${name}${detail}. Allow ${kms} on the ` +
+      `${capitalize(call.subject)}: ${call.action} failed with ${shownName}${detail}. Allow ${kms} on the ` +
         `${key} for the role the workflow runs as (in its IAM policy and, for a customer managed key, the key policy).`
     )
   }
@@ -156,7 +159,7 @@ export function describeAwsError(error: unknown, call: AwsCallContext): ActionEr
   if (ACCESS_DENIED.has(name)) {
     return new ActionError(
       `Access denied: ${call.action} on ${call.subject}. Allow "${call.action}" on "${call.resource}" ` +
-        `in the policy of the role or user the workflow runs as (see "IAM policy" in the README).`
+        `in the policy of the role or user the workflow runs as (see docs/iam-policy.md of secrets-deploy-action).`
     )
   }
   if (name === 'ResourceNotFoundException' || name === 'NotFoundException') {
@@ -172,13 +175,13 @@ export function describeAwsError(error: unknown, call: AwsCallContext): ActionEr
   }
   if (INVALID_CREDENTIALS.has(name)) {
     return new ActionError(
-      `AWS rejected the credentials for ${call.action} on ${call.subject} (${name}). Check the ` +
+      `AWS rejected the credentials for ${call.action} on ${call.subject} (${shownName}). Check the ` +
         `access keys or the role set by aws-actions/configure-aws-credentials, and the region.`
     )
   }
   const status = err.$metadata?.httpStatusCode
   return new ActionError(
-    `${call.action} on ${call.subject} failed (${name}${status ? `, HTTP ${status}` : ''})${detail}`
+    `${call.action} on ${call.subject} failed (${shownName}${status ? `, HTTP ${status}` : ''})${detail}`
   )
 }
 

@@ -1,10 +1,12 @@
 import * as core from '@actions/core'
 import { ActionError } from './errors.js'
-import { ACTION_OUTPUTS, OUTPUT_NAME, checkEnvKeys } from './export.js'
+import { ACTION_OUTPUTS, OUTPUT_NAME, actionOutputLike, checkEnvKeys } from './export.js'
 import { maskSecret } from './log.js'
 import { parseRate, type Rate } from './restart/rate.js'
 
 export type RestartMode = 'ssh' | 'ssm' | 'none'
+/** Input "deploy": cdk deploy, cdk diff (a preview: nothing deployed, written back or restarted), or neither. */
+export type DeployMode = 'deploy' | 'diff' | 'none'
 export type AddressType = 'public' | 'private'
 
 /** Every input of action.yml, parsed and checked once, before anything talks to AWS. */
@@ -19,10 +21,8 @@ export interface ActionInputs {
   /** The deployment secret's keys that may become environment variables; from the workflow only. */
   envKeys: string[]
   exportEnv: boolean
-  /** Whether cdk deploy runs (deploy: true); false for deploy: false and deploy: diff. */
-  deploy: boolean
-  /** deploy: diff: cdk diff runs instead, and nothing is deployed, written back or restarted. */
-  diff: boolean
+  /** deploy: true, diff or false. */
+  mode: DeployMode
   /** With diff: fail when the diff replaces or destroys a resource. */
   failOnReplace: boolean
   stack: string
@@ -124,36 +124,43 @@ const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/
 /** An input that names a key of the deployment secret: every key is also an output. */
 function secretKeyInput(name: 'host-key' | 'user-key'): string {
   const key = text(name)
-  if (!OUTPUT_NAME.test(key) || ACTION_OUTPUTS.includes(key)) {
+  // The runner compares output names without case: "Restarted" is the output "restarted".
+  const taken = actionOutputLike(key)
+  if (!OUTPUT_NAME.test(key) || taken !== undefined) {
+    const clash =
+      taken !== undefined && taken !== key
+        ? ` ("${key}" is "${taken}" to the runner, which compares output names without case)`
+        : ''
     throw new ActionError(
       `Input "${name}" is "${key}": it must name a key of the deployment secret (letters, digits, "_" and "-", ` +
-        `starting with a letter or "_"), and not one of the action's own outputs (${ACTION_OUTPUTS.join(', ')}).`
+        `starting with a letter or "_"), and not one of the action's own outputs (${ACTION_OUTPUTS.join(', ')})${clash}.`
     )
   }
   return key
 }
 
+const DEPLOY_MODES: Record<string, DeployMode> = { true: 'deploy', diff: 'diff', false: 'none' }
+
 /** Input "deploy": true, false or diff (a preview). */
-function deployInput(): { deploy: boolean; diff: boolean } {
-  const value = text('deploy').toLowerCase()
-  if (value === 'diff') return { deploy: false, diff: true }
-  if (value === 'true' || value === 'false') return { deploy: value === 'true', diff: false }
+function deployInput(): DeployMode {
+  const mode = DEPLOY_MODES[text('deploy').toLowerCase()]
+  if (mode) return mode
   throw new ActionError(`Input "deploy" must be true, false or diff, not "${text('deploy')}".`)
 }
 
 export function readInputs(): ActionInputs {
-  const { deploy, diff } = deployInput()
+  const mode = deployInput()
   const stack = text('stack')
-  const mode = diff ? 'diff' : 'true'
-  if ((deploy || diff) && stack === '') {
+  const given = mode === 'diff' ? 'diff' : 'true'
+  if (mode !== 'none' && stack === '') {
     throw new ActionError(
-      `Input "stack" is required when "deploy" is ${mode}: name the CDK stack to ${diff ? 'preview' : 'deploy'}, or set deploy: false.`
+      `Input "stack" is required when "deploy" is ${given}: name the CDK stack to ${mode === 'diff' ? 'preview' : 'deploy'}, or set deploy: false.`
     )
   }
-  if ((deploy || diff) && listInput('targets').length > 0) {
+  if (mode !== 'none' && listInput('targets').length > 0) {
     throw new ActionError(
-      `Input "targets" is for deploy: false; with deploy: ${mode} the action ` +
-        `${diff ? 'restarts nothing' : 'restarts every instance of the stack'}. Remove "targets", or set deploy: false.`
+      `Input "targets" is for deploy: false; with deploy: ${given} the action ` +
+        `${mode === 'diff' ? 'restarts nothing' : 'restarts every instance of the stack'}. Remove "targets", or set deploy: false.`
     )
   }
   const deploymentSecretId = text('deployment-secret-id')
@@ -188,8 +195,7 @@ export function readInputs(): ActionInputs {
     configPath: configPathInput(),
     envKeys,
     exportEnv: booleanInput('export-env'),
-    deploy,
-    diff,
+    mode,
     failOnReplace: booleanInput('fail-on-replace'),
     stack,
     workingDirectory: text('working-directory') || '.',
@@ -205,7 +211,7 @@ export function readInputs(): ActionInputs {
     userKey: secretKeyInput('user-key'),
     targets: listInput('targets'),
     // A preview restarts nothing, whatever "restart" says (its default is ssh): see main.ts.
-    restart: diff ? 'none' : restart,
+    restart: mode === 'diff' ? 'none' : restart,
     service: text('service'),
     ssh: {
       privateKey,

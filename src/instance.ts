@@ -4,6 +4,7 @@ import {
   type Filter,
   type Instance
 } from '@aws-sdk/client-ec2'
+import { isIP } from 'node:net'
 import * as core from '@actions/core'
 import { createBackoff } from './backoff.js'
 import { ActionError, awsErrorName, describeAwsError } from './errors.js'
@@ -99,8 +100,11 @@ export async function resolveTargets(
     for (const instance of await describeIds(ec2, batch)) {
       const id = instance.InstanceId ?? ''
       if (instance.State?.Name !== 'running') {
+        const state = instance.State?.Name
+          ? quoteUntrusted(instance.State.Name, 40)
+          : 'in an unknown state'
         throw new ActionError(
-          `Instance ${id} (input "targets") is ${instance.State?.Name ?? 'in an unknown state'}, not running; start it or remove it from "targets".`
+          `Instance ${id} (input "targets") is ${state}, not running; start it or remove it from "targets".`
         )
       }
       found.set(id, instance)
@@ -177,7 +181,7 @@ export async function waitForAddresses(
         lastSeen.set(instanceId, 'not found')
         continue
       }
-      const state = instance.State?.Name ?? 'unknown'
+      const state = quoteUntrusted(instance.State?.Name ?? 'unknown', 40)
       if (GONE.has(state)) {
         throw new ActionError(
           `Instance ${instanceId} is ${state}, so it cannot be reached; check the stack's events in CloudFormation.`
@@ -267,7 +271,7 @@ async function describeRunning(ec2: EC2Client, filters: Filter[], subject: strin
   }
 }
 
-/** Every page of DescribeInstances, flattened. */
+/** Every page of DescribeInstances, flattened, each instance checked (checkDescribed). */
 async function collect(
   ec2: EC2Client,
   input: { InstanceIds?: string[]; Filters?: Filter[] }
@@ -275,8 +279,28 @@ async function collect(
   const instances: Instance[] = []
   for await (const page of paginateDescribeInstances({ client: ec2 }, input))
     for (const reservation of page.Reservations ?? [])
-      instances.push(...(reservation.Instances ?? []))
+      instances.push(...(reservation.Instances ?? []).map(checkDescribed))
   return instances
+}
+
+/**
+ * An instance as DescribeInstances gave it, refused unless its id and addresses have the shapes EC2
+ * gives them: they go into log lines, the summary and the SSH connection as they are.
+ */
+export function checkDescribed(instance: Instance): Instance {
+  const id = instance.InstanceId ?? ''
+  const odd = !INSTANCE_ID.test(id)
+    ? `an instance id ${JSON.stringify(quoteUntrusted(id, 100))}`
+    : [instance.PublicIpAddress, instance.PrivateIpAddress]
+        .filter(address => address !== undefined && address !== '' && isIP(address) === 0)
+        .map(
+          address =>
+            `an address ${JSON.stringify(quoteUntrusted(address as string, 100))} for ${id}`
+        )[0]
+  if (odd === undefined) return instance
+  throw new ActionError(
+    `ec2:DescribeInstances answered with ${odd}, which is not one; check that AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_EC2), if set, is an EC2 endpoint.`
+  )
 }
 
 /** The instances a run deployed or targeted, as its outputs and the write-back give them. */

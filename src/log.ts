@@ -105,6 +105,26 @@ export function shownVersionId(versionId: string): string {
     : JSON.stringify(quoteUntrusted(versionId, 128))
 }
 
+/**
+ * Where a message goes, decided in one place: the action's logger writes workflow commands (an
+ * annotation for a warning), the command line's writes plain text to standard error and keeps
+ * standard output for results. Shared code that warns is given the logger of its program.
+ */
+export interface Logger {
+  info(message: string): void
+  warning(message: string): void
+  error(message: string): void
+  debug(message: string): void
+}
+
+/** The action's logger: @actions/core's workflow commands in the job's log. */
+export const actionLogger: Logger = {
+  info: message => core.info(message),
+  warning: message => core.warning(message),
+  error: message => core.error(message),
+  debug: message => core.debug(message)
+}
+
 /** Writes a line to the log as is (tests replace it). */
 export type LogWriter = (line: string) => void
 
@@ -174,9 +194,4 @@ export class UntrustedOutput implements UntrustedSink {
       this.close()
     }
   }
-}
-
-/** Prints one line from another program, outside any open stream: paused for just that line. */
-export function printUntrusted(line: string, write: LogWriter = stdoutWriter): void {
-  new UntrustedOutput(write).line(line)
 }

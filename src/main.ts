@@ -1,5 +1,6 @@
 import { isIP } from 'node:net'
 import * as core from '@actions/core'
+import { maskAddress } from './addresses.js'
 import { createAwsClients, resolveRegion, type AwsClients } from './aws.js'
 import { PhaseTracker, StoppedError, stoppableSleep } from './cancel.js'
 import {
@@ -8,15 +9,22 @@ import {
   planCdk,
   STOPPED_DEPLOY_STATE,
   STOPPED_DIFF_STATE,
+  StackOutputAddresses,
   type CdkDeployPlan
 } from './deploy.js'
 import type { ConfigParameters } from './config.js'
 import { ActionError, failureMessage } from './errors.js'
 import { envName } from './env-names.js'
-import { OUTPUTS, exportSecret, secretEnvironment } from './export.js'
+import {
+  OUTPUTS,
+  checkOutputNames,
+  exportSecret,
+  secretEnvironment,
+  type OutputNames
+} from './export.js'
 import { readInputs, type ActionInputs } from './inputs.js'
 import type { LocatedInstances } from './instance.js'
-import { maskSecret, redact } from './log.js'
+import { quoteUntrusted, redact, shownVersionId } from './log.js'
 import { restart } from './restart/engine.js'
 import { planRestart, type RestartPlan } from './restart/plan.js'
 import { readJsonSecret, requireKeys, type JsonSecret } from './secrets.js'
@@ -55,7 +63,7 @@ export async function run(overrides: Partial<Dependencies> = {}): Promise<void> 
   } catch (error) {
     let message = error instanceof StoppedError ? phases.describe(error) : failureMessage(error)
     if (report.writeBack?.changed && !(error instanceof StoppedError)) {
-      message += ` (The deploy itself succeeded: "${report.writeBack.key}" already holds the new address, version ${report.writeBack.versionId}.)`
+      message += ` (The deploy itself succeeded: "${report.writeBack.key}" already holds the new address, version ${shownVersionId(report.writeBack.versionId)}.)`
     }
     // The runner masks the log, but older runners miss forms of a value; the message is also
     // written to the job summary.
@@ -69,22 +77,22 @@ export async function run(overrides: Partial<Dependencies> = {}): Promise<void> 
   }
 }
 
-/** Input "config-path": the parameters under it, checked against the deployment secret's keys. */
+/**
+ * Input "config-path": the parameters under it, checked against the output names already claimed
+ * (the action's, the deployment secret's keys).
+ */
 async function readConfig(
   inputs: ActionInputs,
-  deployment: JsonSecret,
+  outputNames: OutputNames,
   clients: AwsClients
 ): Promise<ConfigParameters> {
   // Loaded only here: with it comes the SSM client.
   const { readConfigParameters } = await import('./config.js')
-  const config = await readConfigParameters(await clients.ssm(), inputs.configPath, {
-    secretId: deployment.id,
-    keys: Object.keys(deployment.values)
-  })
+  const config = await readConfigParameters(await clients.ssm(), inputs.configPath, outputNames)
   const names = Object.keys(config.values)
   core.info(
     names.length
-      ? `Read ${names.length} parameter${names.length === 1 ? '' : 's'} under "${inputs.configPath}" (input "config-path"), exported as step outputs: ${names.join(', ')}.`
+      ? `Read ${names.length} parameter${names.length === 1 ? '' : 's'} under "${inputs.configPath}" (input "config-path"), exported as step outputs: ${names.map(name => quoteUntrusted(name, 300)).join(', ')}.`
       : `No parameters under "${inputs.configPath}" (input "config-path"): no configuration outputs.`
   )
   return config
@@ -119,8 +127,14 @@ async function pipeline(
     id: deployment.id,
     versionId: deployment.versionId
   })
+  // Every output name is checked before any is written: the runner takes names that differ only
+  // in case for one output, and the last line written for it wins. The host key is set as an
+  // output again after the write-back.
+  const outputNames = checkOutputNames(deployment.id, Object.keys(deployment.values), {
+    hostKey: inputs.mode === 'deploy' ? inputs.hostKey : undefined
+  })
   requireKeys(deployment, inputs.requiredKeys, 'deployment', 'listed in input "required-keys"')
-  const config = inputs.configPath ? await readConfig(inputs, deployment, clients) : undefined
+  const config = inputs.configPath ? await readConfig(inputs, outputNames, clients) : undefined
   const plan = await planLaterPhases(inputs, deployment, deps.env, clients, config)
   try {
     await runPhases(inputs, deps, report, phases, { clients, deployment, config, plan })
@@ -150,17 +164,17 @@ async function runPhases(
       ? `, with ${inputs.appRequiredKeys.map(key => `"${key}"`).join(', ')} set`
       : ''
     core.info(
-      `Checked the app secret "${app.id}" (version ${app.versionId}): a JSON object of ` +
+      `Checked the app secret "${app.id}" (version ${shownVersionId(app.versionId)}): a JSON object of ` +
         `${Object.keys(app.values).length} keys${required}; it is not exported.`
     )
   }
 
-  exportSecret(deployment.id, deployment.values, inputs.exportEnv ? plan.secretEnv : undefined)
+  exportSecret(deployment.values, inputs.exportEnv ? plan.secretEnv : undefined)
   for (const [name, value] of Object.entries(config?.values ?? {})) core.setOutput(name, value)
   report.exportedKeys = [...Object.keys(deployment.values), ...Object.keys(config?.values ?? {})]
   report.exportedEnv = inputs.exportEnv ? Object.keys(plan.secretEnv) : []
   core.info(
-    `Read the deployment secret "${deployment.id}" (version ${deployment.versionId}): ` +
+    `Read the deployment secret "${deployment.id}" (version ${shownVersionId(deployment.versionId)}): ` +
       `${report.exportedKeys.length} keys exported as step outputs` +
       (inputs.exportEnv
         ? `; ${report.exportedEnv.join(', ') || 'none'} as environment variables.`
@@ -175,7 +189,7 @@ async function runPhases(
     )
     phases.enter(`cdk diff of stack "${inputs.stack}"`, STOPPED_DIFF_STATE)
     await previewStack(plan.cdk, cdkEnvironment(deps.env, plan.secretEnv), {
-      valuesToMask: () => [],
+      addressesToMask: () => [],
       signal: deps.signal,
       timeoutSeconds: inputs.deployTimeoutSeconds,
       failOnReplace: inputs.failOnReplace,
@@ -215,7 +229,7 @@ async function runPhases(
 /** What a stopped run leaves in the deployment secret, once the write-back is past. */
 function writtenState(report: RunReport): string {
   return report.writeBack?.changed
-    ? `"${report.writeBack.key}" holds the new address (version ${report.writeBack.versionId})`
+    ? `"${report.writeBack.key}" holds the new address (version ${shownVersionId(report.writeBack.versionId)})`
     : 'the deployment secret was not changed'
 }
 
@@ -240,7 +254,7 @@ async function writeAddressBack(
   report.writeBack = { key: hostKey, changed: written.changed, versionId: written.versionId }
   core.info(
     written.changed
-      ? `Wrote ${address} into "${hostKey}" of "${deployment.id}": version ${written.versionId} is now current.`
+      ? `Wrote ${address} into "${hostKey}" of "${deployment.id}": version ${shownVersionId(written.versionId)} is now current.`
       : `"${hostKey}" of "${deployment.id}" already holds ${address}; the secret was not changed.`
   )
   core.setOutput(hostKey, address)
@@ -262,14 +276,14 @@ async function planLaterPhases(
 ): Promise<Plan> {
   const plan: Plan = {
     secretEnv:
-      inputs.deploy || inputs.diff || inputs.exportEnv
+      inputs.mode !== 'none' || inputs.exportEnv
         ? secretEnvironment(deployment.id, deployment.values, inputs.envKeys, config)
         : {}
   }
   /** The address the secret holds, when the restart goes there (deploy is false). */
   let restartAddress: string | undefined
-  if (inputs.deploy || inputs.diff) {
-    plan.cdk = planCdk(inputs, env, inputs.diff ? 'diff' : 'deploy')
+  if (inputs.mode !== 'none') {
+    plan.cdk = planCdk(inputs, env, inputs.mode)
   } else if (inputs.restart !== 'none' && inputs.targets.length === 0) {
     requireKeys(
       deployment,
@@ -306,13 +320,12 @@ async function deployAndLocate(
 ): Promise<Target> {
   const maskAddresses = !inputs.maskExclude.includes(inputs.hostKey)
   phases.enter(`cdk deploy of stack "${inputs.stack}"`, STOPPED_DEPLOY_STATE)
+  const stackOutputs = new StackOutputAddresses()
   const deployed = await cdkDeploy(cdk, cdkEnvironment(deps.env, secretEnv), {
-    // The CLI prints the stack's outputs ("Stack.PublicIp = 203.0.113.7") before the action knows
-    // which is the instance's address, which goes into the secret: mask every address first.
-    valuesToMask: line => {
-      const value = /^\S+\.\S+ = (\S+)$/.exec(line)?.[1]
-      return maskAddresses && value && isIP(value) ? [value] : []
-    },
+    // The CLI prints the stack's outputs ("Stack.ApiUrl = http://203.0.113.7:8000/") before the
+    // action knows which is the instance's address, which goes into the secret: mask every
+    // address in them first.
+    addressesToMask: line => (maskAddresses ? stackOutputs.addresses(line) : []),
     signal: deps.signal,
     timeoutSeconds: inputs.deployTimeoutSeconds
   })
@@ -320,18 +333,17 @@ async function deployAndLocate(
     'the wait for the instance',
     'the stack was deployed; its address was not written back and nothing was restarted'
   )
-  const stackOutputs = deployed.outputs
   core.setOutput(OUTPUTS.stackChanged, String(deployed.changed))
   core.info(
     deployed.changed
       ? `cdk deploy changed stack "${inputs.stack}" (output stack-changed is true).`
       : `cdk deploy left stack "${inputs.stack}" as it was: the CDK CLI reported no changes (output stack-changed is false).`
   )
-  core.setOutput(OUTPUTS.stackOutputs, JSON.stringify(stackOutputs))
+  core.setOutput(OUTPUTS.stackOutputs, JSON.stringify(deployed.outputs))
   // Loaded here, not at start-up: with them comes the EC2 client, most of the bundle's size.
   const { findInstanceIds, waitForAddresses, setInstanceOutputs } = await import('./instance.js')
   const ec2 = await clients.ec2()
-  const ids = await findInstanceIds(ec2, inputs.stack, stackOutputs, inputs.instanceIdOutput)
+  const ids = await findInstanceIds(ec2, inputs.stack, deployed.outputs, inputs.instanceIdOutput)
   const instances = await waitForAddresses(
     ec2,
     ids,
@@ -340,7 +352,7 @@ async function deployAndLocate(
     deps.sleep
   )
   // The address goes into the secret, where every value is masked unless the user says otherwise.
-  if (maskAddresses) for (const instance of instances) maskSecret(instance.address)
+  if (maskAddresses) for (const instance of instances) maskAddress(instance.address)
   const target = setInstanceOutputs(instances)
   core.info(
     instances.length === 1

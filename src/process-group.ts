@@ -70,51 +70,62 @@ export async function runProcessGroup(options: ProcessGroupOptions): Promise<Pro
     child.once('exit', (code, signal) => resolve([code, signal]))
   )
 
-  const timers: NodeJS.Timeout[] = []
-  let stopping = false
-  let killSent = false
-  const send = (signal: NodeJS.Signals) => {
-    if (signal === 'SIGKILL') killSent = true
-    signalGroup(pgid, signal, () => child.kill(signal))
-  }
-  const schedule = (delays: Partial<Record<NodeJS.Signals, number>>) => {
-    for (const timer of timers.splice(0)) clearTimeout(timer)
-    for (const [signal, ms] of Object.entries(delays) as [NodeJS.Signals, number][]) {
-      if (ms === 0) send(signal)
-      else timers.push(setTimeout(() => send(signal), ms))
-    }
-  }
-  const stop = () => {
-    if (stopping) return
-    stopping = true
-    schedule(
+  const stopper = new GroupStopper(pgid, signal => child.kill(signal))
+  const stop = () =>
+    stopper.stop(
       stopRequest(options.signal as AbortSignal).urgent ? STOP_DELAYS.urgent : STOP_DELAYS.gentle
     )
-  }
   if (options.signal?.aborted) stop()
   else options.signal?.addEventListener('abort', stop, { once: true })
 
   try {
     const [exitCode, exitSignal] = await exited
     // A stop asked for after the program ended did not stop it.
-    const stopped = stopping
+    const stopped = stopper.stopping
     // The program is gone; what it started may not be. Nothing of the group outlives the step.
-    if (groupAlive(pgid) && !stopping) {
-      stopping = true
-      schedule({ SIGTERM: 0, SIGKILL: STOP_DELAYS.urgent.SIGKILL })
-    }
-    while (groupAlive(pgid) && !killSent) await delay(POLL_MS)
+    if (groupAlive(pgid)) stopper.stop({ SIGTERM: 0, SIGKILL: STOP_DELAYS.urgent.SIGKILL })
+    while (groupAlive(pgid) && !stopper.killSent) await delay(POLL_MS)
     // After SIGKILL, what still answers is a zombie waiting for its reaper: dead already.
-    if (killSent) await delay(POLL_MS)
+    if (stopper.killSent) await delay(POLL_MS)
     await Promise.race([drained, delay(DRAIN_MS, { unref: true })])
     out.end()
     err.end()
     return { exitCode, exitSignal, stopped }
   } finally {
-    for (const timer of timers) clearTimeout(timer)
+    stopper.dispose()
     options.signal?.removeEventListener('abort', stop)
     child.stdout.destroy()
     child.stderr.destroy()
+  }
+}
+
+/** Sends a group its stop signals on a schedule, once: the first stop asked for is the one. */
+class GroupStopper {
+  stopping = false
+  killSent = false
+  private readonly timers: NodeJS.Timeout[] = []
+
+  constructor(
+    private readonly pgid: number,
+    private readonly fallback: (signal: NodeJS.Signals) => void
+  ) {}
+
+  stop(delays: Partial<Record<NodeJS.Signals, number>>): void {
+    if (this.stopping) return
+    this.stopping = true
+    for (const [signal, ms] of Object.entries(delays) as [NodeJS.Signals, number][]) {
+      if (ms === 0) this.send(signal)
+      else this.timers.push(setTimeout(() => this.send(signal), ms))
+    }
+  }
+
+  dispose(): void {
+    for (const timer of this.timers.splice(0)) clearTimeout(timer)
+  }
+
+  private send(signal: NodeJS.Signals): void {
+    if (signal === 'SIGKILL') this.killSent = true
+    signalGroup(this.pgid, signal, () => this.fallback(signal))
   }
 }
 

@@ -1,7 +1,6 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { ActionError, type AwsCallContext } from './errors.js'
-import * as core from '@actions/core'
-import { maskSecret, unmaskableReason } from './log.js'
+import { actionLogger, maskSecret, quoteUntrusted, unmaskableReason, type Logger } from './log.js'
 import { explainSecretError } from './secret-errors.js'
 
 /** A JSON secret as read: which version, and its keys (every value a string once validated). */
@@ -29,11 +28,28 @@ const DEFAULT_NOT_FOUND_HINT: Record<SecretRole, string> = {
 const LIST_SECRETS_HINT =
   '"aws secretsmanager list-secrets" lists the secrets the credentials can see.'
 
+/** Where reading a secret warns, and what its warnings tell the reader to do, in their program's words. */
+export interface SecretLog {
+  logger: Logger
+  /** What to do about a value too short or too common to mask. */
+  unmaskedAdvice: string
+}
+
+/** The action's: warnings as annotations, naming its inputs. */
+export const ACTION_SECRET_LOG: SecretLog = {
+  logger: actionLogger,
+  unmaskedAdvice:
+    'If the value is not secret, add the key to input "mask-exclude"; if it is, store a real secret ' +
+    '(at least 4 characters, not a number or boolean).'
+}
+
 /** What to read and what to say when it is missing (the command line names its own options). */
 export interface ReadOptions {
   versionId?: string
   versionStage?: string
   notFoundHint?: string
+  /** The action's log by default. */
+  log?: SecretLog
 }
 
 /** The IAM resource pattern for a secret id: an ARN as is, a name with the random suffix AWS adds. */
@@ -85,7 +101,7 @@ export async function readJsonSecret(
       `${label} holds binary data; store a JSON object of strings as its secret string.`
     )
   }
-  const values = parseJsonObjectOfStrings(response.SecretString, label, maskExclude)
+  const values = parseJsonObjectOfStrings(response.SecretString, label, maskExclude, options.log)
   return {
     id: secretId,
     arn: response.ARN ?? secretId,
@@ -98,7 +114,8 @@ export async function readJsonSecret(
 export function parseJsonObjectOfStrings(
   secretString: string,
   label: string,
-  maskExclude: readonly string[]
+  maskExclude: readonly string[],
+  log: SecretLog = ACTION_SECRET_LOG
 ): Record<string, string> {
   let parsed: unknown
   try {
@@ -123,10 +140,10 @@ export function parseJsonObjectOfStrings(
     if (typeof value === 'string') {
       maskSecret(value)
       const reason = unmaskableReason(value)
-      if (reason) unmasked.push(`"${key}" (${reason})`)
+      if (reason) unmasked.push(`"${quoteUntrusted(key, 200)}" (${reason})`)
     } else if (value !== null && typeof value !== 'boolean') maskSecret(JSON.stringify(value))
   }
-  if (unmasked.length > 0) warnUnmasked(label, unmasked)
+  if (unmasked.length > 0) warnUnmasked(label, unmasked, log)
   for (const [key, value] of entries) {
     if (typeof value !== 'string') {
       const kind =
@@ -138,7 +155,7 @@ export function parseJsonObjectOfStrings(
               ? 'an object'
               : `a ${typeof value}`
       throw new ActionError(
-        `Key "${key}" of ${label.replace(/^The /, 'the ')} is ${kind}; every value must be a string. ` +
+        `Key "${quoteUntrusted(key, 200)}" of ${label.replace(/^The /, 'the ')} is ${kind}; every value must be a string. ` +
           'Store it as a JSON string (for example "22" instead of 22).'
       )
     }
@@ -150,11 +167,10 @@ export function parseJsonObjectOfStrings(
  * A value too short or too common to mask would hide that text all over the log and make GitHub
  * drop every job output that contains it; the key is named, never the value.
  */
-function warnUnmasked(label: string, keys: string[]): void {
-  core.warning(
+function warnUnmasked(label: string, keys: string[], log: SecretLog): void {
+  log.logger.warning(
     `${label} has ${keys.length > 1 ? 'keys' : 'key'} ${keys.join(', ')} whose value is not masked in the log: ` +
-      'masking it would hide that text everywhere and drop job outputs that contain it. If the value is not secret, ' +
-      'add the key to input "mask-exclude"; if it is, store a real secret (at least 4 characters, not a number or boolean).'
+      `masking it would hide that text everywhere and drop job outputs that contain it. ${log.unmaskedAdvice}`
   )
 }
 

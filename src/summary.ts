@@ -1,6 +1,6 @@
 import * as core from '@actions/core'
 import { truncateUtf8 } from './lines.js'
-import { redact } from './log.js'
+import { redact, shownVersionId } from './log.js'
 import { formatSeconds } from './text.js'
 import type { PreviewReport } from './preview.js'
 
@@ -58,6 +58,12 @@ function inline(text: string): string {
 /** Ids, versions and names the action built or the workflow gave: shown as they are. */
 const code = (text: string): string => `<code>${inline(text)}</code>`
 
+/**
+ * A secret version id: whoever may write the secret chooses it (ClientRequestToken), so it is
+ * shown as the log shows it (shownVersionId), and escaped like any text.
+ */
+const version = (versionId: string): string => code(shownVersionId(versionId))
+
 /** Text that may quote a value (an address from the secret, what a program printed). */
 const quoted = (text: string): string => inline(redact(text))
 
@@ -108,7 +114,7 @@ export async function writeSummary(
         { data: 'id', header: true },
         { data: 'version', header: true }
       ],
-      ...report.secretsRead.map(s => [inline(s.role), code(s.id), code(s.versionId)])
+      ...report.secretsRead.map(s => [inline(s.role), code(s.id), version(s.versionId)])
     ])
   }
   if (report.exportedKeys.length > 0) {
@@ -135,7 +141,7 @@ export async function writeSummary(
     const w = report.writeBack
     summary.addRaw(
       w.changed
-        ? `<p>Wrote the address into ${code(w.key)}: new secret version ${code(w.versionId)}</p>`
+        ? `<p>Wrote the address into ${code(w.key)}: new secret version ${version(w.versionId)}</p>`
         : `<p>${code(w.key)} already held the address: the secret was not changed</p>`,
       true
     )

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto'
 import * as core from '@actions/core'
 import { StoppedError, stopRequest, throwIfStopped } from './cancel.js'
 import { ActionError, describeAwsError } from './errors.js'
+import { shownVersionId } from './log.js'
 import {
   readJsonSecret,
   secretCall,
@@ -124,8 +125,8 @@ export async function writeEdit(
     }
     if ('replace' in edit) {
       throw new ActionError(
-        `The ${subject} changed (now version ${current.versionId}) after ${context.who} read version ` +
-          `${base.versionId}; nothing was written, to keep that change. Check the new version, then ${context.again.replace(/^./, c => c.toLowerCase())}.`
+        `The ${subject} changed (now version ${shownVersionId(current.versionId)}) after ${context.who} read version ` +
+          `${shownVersionId(base.versionId)}; nothing was written, to keep that change. Check the new version, then ${context.again.replace(/^./, c => c.toLowerCase())}.`
       )
     }
     context.note(

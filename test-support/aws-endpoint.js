@@ -14,12 +14,15 @@ import { LocalRunCommand, SsmError } from './ssm-run-command.js'
 const CURRENT = 'AWSCURRENT'
 const PREVIOUS = 'AWSPREVIOUS'
 const STS_VERSION = '2011-06-15'
+const CONSOLE_BYTES_KEPT = 64 * 1024
 
 /**
  * @typedef {{ versionId: string, secretString: string, stages: Set<string>, created: number }} SecretVersion
  * @typedef {{ name: string, arn: string, versions: Map<string, SecretVersion> }} StoredSecret
  * @typedef {{ instanceId: string, state?: string, publicIp?: string, privateIp?: string,
- *   tags?: Record<string, string>, consoleOutput?: string }} Instance
+ *   tags?: Record<string, string>, consoleOutput?: string, latestConsoleOutput?: string }} Instance
+ *   `consoleOutput`: what GetConsoleOutput serves; `latestConsoleOutput`: what it serves with
+ *   `Latest=true`, where that view differs from the buffered one (by default they are the same)
  * @typedef {{ service: 'secretsmanager' | 'ec2' | 'kms' | 'sts' | 'ssm', action: string, params: Record<string, unknown> }} Call
  * @typedef {{ status: number, code: string, message?: string, times?: number, after?: boolean }} Fault
  *   `after`: the call takes effect, then its answer is this error (an answer lost on the way back)
@@ -754,9 +757,15 @@ export class LocalAws {
           'InvalidInstanceID.NotFound',
           `The instance ID '${id}' does not exist`
         )
-      const output = instance.consoleOutput
-        ? `<output>${Buffer.from(instance.consoleOutput).toString('base64')}</output>`
-        : ''
+      const text =
+        form.get('Latest') === 'true' && instance.latestConsoleOutput !== undefined
+          ? instance.latestConsoleOutput
+          : instance.consoleOutput
+      // EC2 keeps "the most recent 64 KB" of each view: the start of a longer one is gone, cut
+      // wherever the byte count falls, even inside a line.
+      const bytes = Buffer.from(text ?? '')
+      const kept = bytes.subarray(Math.max(0, bytes.length - CONSOLE_BYTES_KEPT))
+      const output = kept.length ? `<output>${kept.toString('base64')}</output>` : ''
       return `<instanceId>${xml(id)}</instanceId><timestamp>${new Date().toISOString()}</timestamp>${output}`
     }
   }

@@ -164,9 +164,20 @@ log.write(
     ? `\n ✅  ${stack} (no changes)\n\n✨  Deployment time: 0.31s\n\n`
     : `${stack}: creating CloudFormation changeset...\n\n ✅  ${stack}\n\n✨  Deployment time: 1.5s\n\n`
 )
+// The real CLI's outputs block (aws-cdk-cli, packages/aws-cdk/lib/cli/cdk-toolkit.ts, deploy()):
+//   info('Outputs:')
+//   for (const name of Object.keys(deployResult.outputs).sort())
+//     info(`${chalk.cyan(stack.id)}.${chalk.cyan(name)} = ${chalk.underline(chalk.cyan(value))}`)
+//   info('Stack ARN:')
+// in colour where chalk sees a terminal or FORCE_COLOR (chalk's level 1: cyan is ESC[36m ... ESC[39m,
+// underline ESC[4m ... ESC[24m).
+const colour = Boolean(process.env.FORCE_COLOR) && process.env.FORCE_COLOR !== '0'
+const cyan = (/** @type {string} */ text) => (colour ? `\u001b[36m${text}\u001b[39m` : text)
+const underline = (/** @type {string} */ text) => (colour ? `\u001b[4m${text}\u001b[24m` : text)
 if (Object.keys(outputs).length > 0) {
   log.write('Outputs:\n')
-  for (const [name, value] of Object.entries(outputs)) log.write(`${stack}.${name} = ${value}\n`)
+  for (const name of Object.keys(outputs).sort())
+    log.write(`${cyan(stack)}.${cyan(name)} = ${underline(cyan(outputs[name]))}\n`)
 }
 log.write(
   `Stack ARN:\narn:aws:cloudformation:us-east-1:123456789012:stack/${stack}/0a1b2c3d\n\n✨  Total time: 1.9s\n\n`

@@ -1,8 +1,10 @@
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager'
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto'
-import { open } from 'node:fs/promises'
+import { constants, type Stats } from 'node:fs'
+import { open, type FileHandle } from 'node:fs/promises'
 import { ActionError, describeAwsError, type AwsCallContext } from '../errors.js'
-import { parseJsonObjectOfStrings, secretCall, secretSubject } from '../secrets.js'
+import { shownVersionId } from '../log.js'
+import { parseJsonObjectOfStrings, secretCall, secretSubject, type JsonSecret } from '../secrets.js'
 import { writeEdit } from '../writeback.js'
 import {
   isNotFound,
@@ -120,7 +122,10 @@ async function decrypt(session: Session, body: EncryptedBody, file: string): Pro
   }
   const key = Buffer.from(dataKey.Plaintext ?? [])
   try {
-    const decipher = createDecipheriv(ALGORITHM, key, Buffer.from(body.iv, 'base64'))
+    // The full 16-byte tag only: a shortened one would be easier to forge.
+    const decipher = createDecipheriv(ALGORITHM, key, Buffer.from(body.iv, 'base64'), {
+      authTagLength: 16
+    })
     decipher.setAAD(Buffer.from(FORMAT))
     decipher.setAuthTag(Buffer.from(body.tag, 'base64'))
     return Buffer.concat([
@@ -154,6 +159,8 @@ export async function backupCommand(
   const contents: BackupContents = { created: new Date().toISOString(), secrets: [] }
   for (const secret of secrets) {
     const read = await session.read(secret)
+    // Named twice (by name and by ARN, say): once in the file, which restore can then name.
+    if (contents.secrets.some(s => s.arn === read.arn)) continue
     contents.secrets.push({
       id: read.id,
       name: nameOf(read.id, read.arn),
@@ -190,7 +197,7 @@ export async function backupCommand(
   }
   for (const s of contents.secrets)
     io.err(
-      `Backed up "${shown(s.id)}" version ${s.versionId}: ${Object.keys(s.values).length} keys.`
+      `Backed up "${shown(s.id)}" version ${shownVersionId(s.versionId)}: ${Object.keys(s.values).length} keys.`
     )
   io.err(
     options.kmsKeyId
@@ -199,48 +206,125 @@ export async function backupCommand(
   )
 }
 
-async function readBackup(session: Session, file: string): Promise<BackupContents> {
-  let text: string
-  try {
-    const handle = await open(file, 'r')
-    try {
-      if ((await handle.stat()).size > MAX_FILE_BYTES)
-        throw new ActionError(`"${shown(file)}" is larger than any backup: not a backup file.`)
-      text = await handle.readFile('utf8')
-    } finally {
-      await handle.close()
-    }
-  } catch (error) {
-    if (error instanceof ActionError) throw error
-    throw new ActionError(
-      `Cannot read "${shown(file)}" (${(error as NodeJS.ErrnoException).code}).`
+/** Read in pieces of this size, so that memory grows only with what the file really holds. */
+const READ_CHUNK_BYTES = 64 * 1024
+
+function fileKind(stats: Stats): string {
+  if (stats.isDirectory()) return 'a folder'
+  if (stats.isCharacterDevice()) return 'a character device'
+  if (stats.isBlockDevice()) return 'a block device'
+  if (stats.isFIFO()) return 'a named pipe'
+  if (stats.isSocket()) return 'a socket'
+  return 'a special file'
+}
+
+/**
+ * The bytes of a backup file: a regular file (a symbolic link to one is followed), at most
+ * MAX_FILE_BYTES, read in a loop that stops there. The size fstat gives is no bound on its own: a
+ * device such as /dev/zero says 0 and never ends, and so can a file under /proc.
+ */
+export async function readBackupFile(file: string): Promise<Buffer> {
+  const tooLarge = () =>
+    new ActionError(
+      `"${shown(file)}" is larger than any backup (${MAX_FILE_BYTES} bytes): not a backup file.`
     )
-  }
-  const notBackup = new ActionError(`"${shown(file)}" is not a secrets-deploy backup (${FORMAT}).`)
-  let parsed: BackupFile
+  const cannotRead = (error: unknown) =>
+    new ActionError(`Cannot read "${shown(file)}" (${(error as NodeJS.ErrnoException).code}).`)
+  let handle: FileHandle
   try {
-    parsed = JSON.parse(text)
-  } catch {
-    throw notBackup
+    // O_NONBLOCK: opening a named pipe would otherwise wait for a writer; files ignore the flag.
+    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK)
+  } catch (error) {
+    throw cannotRead(error)
   }
+  try {
+    const stats = await handle.stat()
+    if (!stats.isFile()) {
+      throw new ActionError(
+        `"${shown(file)}" is ${fileKind(stats)}, not a regular file: not a backup. Give the file that "secrets-deploy backup --out" wrote.`
+      )
+    }
+    if (stats.size > MAX_FILE_BYTES) throw tooLarge()
+    const chunks: Buffer[] = []
+    let total = 0
+    for (;;) {
+      // One byte past the limit is enough to know the file is too large.
+      const chunk = Buffer.alloc(Math.min(READ_CHUNK_BYTES, MAX_FILE_BYTES + 1 - total))
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null)
+      if (bytesRead === 0) break
+      total += bytesRead
+      if (total > MAX_FILE_BYTES) throw tooLarge()
+      chunks.push(chunk.subarray(0, bytesRead))
+    }
+    return Buffer.concat(chunks, total)
+  } catch (error) {
+    throw error instanceof ActionError ? error : cannotRead(error)
+  } finally {
+    await handle.close()
+  }
+}
+
+const isText = (value: unknown): value is string => typeof value === 'string'
+
+function isEncryptedBody(value: unknown): value is EncryptedBody {
+  const body = value as Partial<EncryptedBody> | null
+  return (
+    typeof body === 'object' &&
+    body !== null &&
+    [body.kmsKeyId, body.encryptedDataKey, body.iv, body.tag, body.ciphertext].every(isText)
+  )
+}
+
+function isBackedUpSecret(value: unknown): value is BackedUpSecret {
+  const entry = value as Partial<BackedUpSecret> | null
+  return (
+    typeof entry === 'object' &&
+    entry !== null &&
+    [entry.id, entry.name, entry.arn, entry.versionId].every(isText)
+  )
+}
+
+/** What a backup file holds, and whether its contents are known to be what `backup` wrote. */
+interface ReadBackup {
+  secrets: BackedUpSecret[]
+  /** Encrypted and decrypted: AES-GCM refuses a file changed by anyone without the data key. */
+  authenticated: boolean
+}
+
+async function readBackup(session: Session, file: string): Promise<ReadBackup> {
+  const bytes = await readBackupFile(file)
+  const notBackup = new ActionError(`"${shown(file)}" is not a secrets-deploy backup (${FORMAT}).`)
+  const parse = (text: string): unknown => {
+    try {
+      return JSON.parse(text)
+    } catch {
+      throw notBackup
+    }
+  }
+  const parsed = parse(bytes.toString('utf8')) as Partial<BackupFile> | null
   if (parsed?.format !== FORMAT) throw notBackup
-  let contents: BackupContents
+  let contents: Partial<BackupContents> | null
+  let authenticated = false
   if ('encrypted' in parsed) {
+    if (!isEncryptedBody(parsed.encrypted)) throw notBackup
     const plain = await decrypt(session, parsed.encrypted, file)
-    contents = JSON.parse(plain.toString('utf8'))
+    contents = parse(plain.toString('utf8')) as Partial<BackupContents> | null
+    authenticated = true
   } else {
-    contents = parsed as BackupContents
+    contents = parsed as Partial<BackupContents>
   }
-  if (!Array.isArray(contents.secrets)) throw notBackup
+  if (!Array.isArray(contents?.secrets) || !contents.secrets.every(isBackedUpSecret))
+    throw notBackup
   for (const secret of contents.secrets) {
     // The same rules as a secret read from AWS, and the values registered for redaction.
     secret.values = parseJsonObjectOfStrings(
-      JSON.stringify(secret.values),
-      `The backup of "${shown(String(secret.id))}" in "${shown(file)}"`,
-      []
+      JSON.stringify(secret.values ?? null),
+      `The backup of "${shown(secret.id)}" in "${shown(file)}"`,
+      [],
+      session.log
     )
   }
-  return contents
+  return { secrets: contents.secrets, authenticated }
 }
 
 function differingKeys(a: Record<string, string>, b: Record<string, string>): string[] {
@@ -248,67 +332,206 @@ function differingKeys(a: Record<string, string>, b: Record<string, string>): st
   return [...keys].filter(k => a[k] !== b[k]).sort()
 }
 
+const keyList = (keys: string[]) => keys.map(k => `"${shown(k)}"`).join(', ')
+
+export interface RestoreOptions {
+  all?: boolean
+  dryRun?: boolean
+  force?: boolean
+}
+
+/** A secret of the backup that the command line named, and the secret it is written to. */
+interface Selected {
+  entry: BackedUpSecret
+  secret: SecretRef
+}
+
 /**
- * `restore`: writes each secret of a backup back with the compare-and-swap. Refuses, writing
- * nothing at all, when any secret changed since the backup, unless --force.
+ * The backup's entries for the secrets named on the command line (each name resolved as every
+ * command resolves it), or all of them with --all. A secret the backup holds twice was not written
+ * by `backup`.
+ */
+function selectSecrets(
+  backup: ReadBackup,
+  file: string,
+  names: string[],
+  all: boolean,
+  globals: GlobalOptions
+): Selected[] {
+  const targets = new Map<string, SecretRef>()
+  for (const name of all ? backup.secrets.map(entry => entry.id) : names) {
+    const secret = resolveSecret(name, globals)
+    if (!targets.has(secret.id)) targets.set(secret.id, secret)
+  }
+  return [...targets.values()].map(secret => {
+    const subject = secretSubject(secret.role, shown(secret.id))
+    const matches = backup.secrets.filter(e => [e.id, e.name, e.arn].includes(secret.id))
+    if (matches.length === 0) {
+      const held = keyList(backup.secrets.map(entry => entry.id)) || 'no secret'
+      throw new ActionError(
+        `The backup "${shown(file)}" holds no ${subject} (it holds ${held}); nothing was restored.`
+      )
+    }
+    if (matches.length > 1) {
+      throw new ActionError(
+        `The backup "${shown(file)}" holds the ${subject} more than once: "secrets-deploy backup" ` +
+          'never writes that. Nothing was restored.'
+      )
+    }
+    return { entry: matches[0], secret }
+  })
+}
+
+/** What restoring one secret does, decided before anything is written. */
+interface RestorePlan extends Selected {
+  /** Undefined when the secret does not exist (any more): restoring creates it. */
+  current?: JsonSecret
+  /** Keys whose current value is not the backup's. */
+  differing: string[]
+  /** How the backup's values were found to be the ones the version held. */
+  checked: string
+}
+
+/** The values a version really holds; undefined when it is gone, or the secret is. */
+async function heldBy(
+  session: Session,
+  secret: SecretRef,
+  versionId: string,
+  current: JsonSecret | undefined
+): Promise<Record<string, string> | undefined> {
+  if (!current) return undefined
+  if (current.versionId === versionId) return current.values
+  try {
+    return (await session.read(secret, { versionId })).values
+  } catch (error) {
+    if (isNotFound(error)) return undefined
+    throw error
+  }
+}
+
+/**
+ * Checks one selected secret and decides what restoring it writes. A plain-text file can say
+ * anything, so each entry is compared with the version it names, read from AWS: values that
+ * version never held are refused, always; an entry whose version is gone is refused unless
+ * --force. An encrypted file that decrypted is the one `backup` wrote.
+ */
+async function planRestore(
+  session: Session,
+  backup: ReadBackup,
+  { entry, secret }: Selected,
+  force: boolean,
+  refusals: string[]
+): Promise<RestorePlan> {
+  const subject = secretSubject(secret.role, shown(secret.id))
+  const version = shownVersionId(entry.versionId)
+  let current: JsonSecret | undefined
+  try {
+    current = await session.read(secret)
+  } catch (error) {
+    if (!isNotFound(error)) throw error
+  }
+  let checked = 'checked: the encrypted file decrypted, so it is as backup wrote it'
+  if (!backup.authenticated) {
+    const held = await heldBy(session, secret, entry.versionId, current)
+    if (!held) {
+      checked = `not checked (--force): version ${version} is gone`
+      if (!force) {
+        refusals.push(
+          `The backup's values for the ${subject} cannot be checked: ${current ? `the secret no longer has version ${version}` : 'the secret does not exist'}, ` +
+            'so nothing shows they are what that version held. Add --force to restore them unchecked.'
+        )
+      }
+    } else {
+      const forged = differingKeys(held, entry.values)
+      checked = `checked: version ${version} holds the backup's values`
+      if (forged.length > 0) {
+        refusals.push(
+          `The backup's values for the ${subject} are not what its version ${version} holds (keys that differ: ` +
+            `${keyList(forged)}): the file was not written by "secrets-deploy backup", or was edited since. ` +
+            'It cannot be restored, not even with --force.'
+        )
+      }
+    }
+  }
+  const differing = current
+    ? differingKeys(current.values, entry.values)
+    : Object.keys(entry.values)
+  if (current && differing.length > 0 && current.versionId !== entry.versionId && !force) {
+    refusals.push(
+      `The ${subject} changed since the backup (version ${version} backed up, ${shownVersionId(current.versionId)} ` +
+        `current); keys that differ: ${keyList(differing)}. Add --force to replace them with the backup's keys.`
+    )
+  }
+  return { entry, secret, current, differing, checked }
+}
+
+/** One line of the list restore prints before it writes; it starts with the secret's role. */
+function planLine({ secret, current, differing, checked }: RestorePlan): string {
+  const subject = secretSubject(secret.role, shown(secret.id))
+  const what = !current
+    ? `create it (it does not exist) with the backup's ${differing.length} keys`
+    : differing.length === 0
+      ? "nothing to write (it holds the backup's keys)"
+      : `replace version ${shownVersionId(current.versionId)} (keys that differ: ${keyList(differing)})`
+  return `  ${subject}: ${what}; ${checked}`
+}
+
+/**
+ * `restore`: writes the secrets named on the command line (or --all) back from a backup, with the
+ * compare-and-swap. Every secret is checked first, and nothing at all is written when one is
+ * refused: values its version never held (a file that lies), a version that is gone (unless
+ * --force), or a secret changed since the backup (unless --force). The list of what it writes
+ * comes first; with --dry-run it is all that happens.
  */
 export async function restoreCommand(
   session: Session,
   io: Io,
   globals: GlobalOptions,
   file: string,
-  options: { force?: boolean }
+  names: string[],
+  options: RestoreOptions
 ): Promise<void> {
   const backup = await readBackup(session, file)
-  const plans = []
+  const selected = selectSecrets(backup, file, names, options.all ?? false, globals)
   const refusals: string[] = []
-  for (const entry of backup.secrets) {
-    const secret = resolveSecret(entry.id, globals)
-    let current
-    try {
-      current = await session.read(secret)
-    } catch (error) {
-      if (!isNotFound(error)) throw error
-      plans.push({ entry, secret, current: undefined, differing: Object.keys(entry.values) })
-      continue
-    }
-    const differing = differingKeys(current.values, entry.values)
-    if (differing.length > 0 && current.versionId !== entry.versionId && !options.force) {
-      refusals.push(
-        `The ${secretSubject(secret.role, secret.id)} changed since the backup (version ${entry.versionId} ` +
-          `backed up, ${current.versionId} current); keys that differ: ${differing.map(k => `"${shown(k)}"`).join(', ')}.`
-      )
-    }
-    plans.push({ entry, secret, current, differing })
+  const plans: RestorePlan[] = []
+  for (const one of selected)
+    plans.push(await planRestore(session, backup, one, options.force ?? false, refusals))
+  if (refusals.length > 0) throw new ActionError(`${refusals.join(' ')} Nothing was restored.`)
+
+  io.err(
+    `${options.dryRun ? 'Would restore' : 'Restoring'} ${plans.length} secret${plans.length === 1 ? '' : 's'} from "${shown(file)}":`
+  )
+  for (const plan of plans) io.err(planLine(plan))
+  if (options.dryRun) {
+    io.err('Dry run: nothing was written.')
+    return
   }
-  if (refusals.length > 0) {
-    throw new ActionError(
-      `${refusals.join(' ')} Nothing was restored; add --force to replace them with the backup's keys.`
-    )
-  }
+
   for (const { entry, secret, current, differing } of plans) {
+    const subject = secretSubject(secret.role, shown(secret.id))
     if (!current) {
+      // An ARN names no secret that does not exist; the name the backup recorded does.
+      const name = secret.id.startsWith('arn:') ? entry.name : secret.id
       const versionId = randomUUID()
       try {
         await session.client.send(
           new CreateSecretCommand({
-            Name: entry.name,
+            Name: name,
             SecretString: JSON.stringify(entry.values),
             ClientRequestToken: versionId
           })
         )
       } catch (error) {
-        throw describeAwsError(error, secretCall('CreateSecret', secret.role, entry.name))
+        throw describeAwsError(error, secretCall('CreateSecret', secret.role, name))
       }
-      io.err(`Created "${shown(entry.name)}" from the backup: version ${versionId}.`)
+      io.err(`Created "${shown(name)}" from the backup: version ${versionId}.`)
       io.out(versionId)
       continue
     }
     if (differing.length === 0) {
-      io.err(
-        `The ${secretSubject(secret.role, secret.id)} already holds the backup's keys; nothing written.`
-      )
-      io.out(current.versionId)
+      io.err(`The ${subject} already holds the backup's keys; nothing written.`)
+      io.out(shownVersionId(current.versionId))
       continue
     }
     const result = await writeEdit(
@@ -327,8 +550,8 @@ export async function restoreCommand(
       }
     )
     io.err(
-      `Restored the ${secretSubject(secret.role, secret.id)} (${differing.map(k => `"${shown(k)}"`).join(', ')} differed): version ${result.versionId} is current.`
+      `Restored the ${subject} (${keyList(differing)} differed): version ${shownVersionId(result.versionId)} is current.`
     )
-    io.out(result.versionId)
+    io.out(shownVersionId(result.versionId))
   }
 }

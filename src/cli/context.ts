@@ -1,6 +1,13 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { ActionError } from '../errors.js'
-import { readJsonSecret, type JsonSecret, type ReadOptions, type SecretRole } from '../secrets.js'
+import {
+  readJsonSecret,
+  type JsonSecret,
+  type ReadOptions,
+  type SecretLog,
+  type SecretRole
+} from '../secrets.js'
+import { cliLogger, type Io } from './io.js'
 
 /** The reference document's names for the two secrets. */
 export const DEFAULT_SECRET_IDS = {
@@ -65,11 +72,22 @@ export function resolveSecret(name: string, options: GlobalOptions): SecretRef {
 export interface Session {
   client: SecretsManagerClient
   region: string
-  read(secret: SecretRef, options?: Omit<ReadOptions, 'notFoundHint'>): Promise<JsonSecret>
+  /** Where reading a secret warns: standard error, in the command line's words. */
+  log: SecretLog
+  read(
+    secret: SecretRef,
+    options?: Pick<ReadOptions, 'versionId' | 'versionStage'>
+  ): Promise<JsonSecret>
 }
 
+/** The command line has no input "mask-exclude": what to do about a value the action cannot mask. */
+const UNMASKED_ADVICE =
+  'If it is a secret, store a real one (at least 4 characters, not a number or boolean), e.g. with ' +
+  '"secrets-deploy generate <secret> <key>"; if it is not, list the key in the action\'s "mask-exclude" ' +
+  'in the workflow.'
+
 /** A Secrets Manager client on the SDK's default chain, with a region it can name. */
-export async function openSession(options: GlobalOptions): Promise<Session> {
+export async function openSession(options: GlobalOptions, io: Io): Promise<Session> {
   const client = new SecretsManagerClient({
     ...(options.region ? { region: options.region } : {}),
     maxAttempts: MAX_ATTEMPTS
@@ -86,13 +104,16 @@ export async function openSession(options: GlobalOptions): Promise<Session> {
       'No AWS region: give --region, set AWS_REGION, or set "region" in the AWS profile in use.'
     )
   }
+  const log: SecretLog = { logger: cliLogger(io), unmaskedAdvice: UNMASKED_ADVICE }
   return {
     client,
     region,
+    log,
     read: (secret, readOptions = {}) =>
       readJsonSecret(client, secret.id, secret.role, [], {
         ...readOptions,
-        notFoundHint: secret.notFoundHint
+        notFoundHint: secret.notFoundHint,
+        log
       })
   }
 }

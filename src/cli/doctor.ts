@@ -1,8 +1,9 @@
 import { describeAwsError } from '../errors.js'
 import { iamPolicy, restartMethods } from '../iam-policy.js'
+import { shownVersionId } from '../log.js'
 import { secretResource } from '../secrets.js'
 import type { GlobalOptions, Session } from './context.js'
-import { shown, verdict, type Io } from './io.js'
+import { printJson, shown, verdict, type Io } from './io.js'
 import { checkSecrets, type ValidateOptions } from './read-commands.js'
 
 export interface DoctorOptions extends Omit<ValidateOptions, 'json'> {
@@ -68,7 +69,11 @@ export async function doctor(
     const what = `${v.role} secret "${v.secret}"`
     checks.push(
       v.problems.length === 0
-        ? { outcome: 'ok', check: what, detail: `version ${v.versionId}: readable and valid` }
+        ? {
+            outcome: 'ok',
+            check: what,
+            detail: `version ${shownVersionId(v.versionId ?? '')}: readable and valid`
+          }
         : { outcome: 'fail', check: what, detail: v.problems.join(' ') }
     )
     for (const w of v.warnings) checks.push({ outcome: 'warn', check: what, detail: w })
@@ -91,7 +96,7 @@ export async function doctor(
   }
   const ok = checks.every(c => c.outcome !== 'fail')
   if (options.json) {
-    io.out(JSON.stringify({ ok, checks }, null, 2))
+    printJson(io, { ok, checks })
     return ok
   }
   for (const c of checks) {

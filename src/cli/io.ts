@@ -1,6 +1,6 @@
 import { styleText } from 'node:util'
 import { ActionError } from '../errors.js'
-import { quoteUntrusted } from '../log.js'
+import { quoteUntrusted, type Logger } from '../log.js'
 
 /** Secrets Manager's limit for a secret string: a larger value could never be stored. */
 const MAX_VALUE_BYTES = 65536
@@ -38,6 +38,53 @@ export function verdict(io: Io, ok: boolean, text: string): string {
  */
 export function shown(text: string): string {
   return quoteUntrusted(text, 256)
+}
+
+/**
+ * The command line's logger: plain text on standard error, each message one line after a fixed
+ * word, so that standard output holds only results. A warning said once is not repeated (reading
+ * each version of a secret would say the same one for every version).
+ */
+export function cliLogger(io: Io): Logger {
+  const warned = new Set<string>()
+  return {
+    info: message => io.err(messageLine(message)),
+    warning: message => {
+      if (warned.has(message)) return
+      warned.add(message)
+      io.err(`warning: ${messageLine(message)}`)
+    },
+    error: message => io.err(`error: ${messageLine(message)}`),
+    // The command line has no debug output.
+    debug: () => undefined
+  }
+}
+
+/** A message as one line of plain text: untrusted parts it quotes cannot start a line or break one. */
+const messageLine = (message: string) => quoteUntrusted(message, 4096)
+
+// Inside JSON strings: "#" and "[" (the runner obeys "##[command]" anywhere in a line), and the
+// characters a terminal or a line reader may act on that JSON.stringify leaves as they are.
+const UNSAFE_IN_JSON_STRING = /[#[\u007f-\u009f\u2028\u2029]/g
+const JSON_STRING = /"(?:[^"\\]|\\.)*"/g
+
+/**
+ * `value` as indented JSON that the runner cannot read a command in, whatever its strings hold:
+ * no string can start a line (JSON escapes every line break), and "#", "[" inside strings are
+ * written as \u0023 and \u005b, which every JSON parser reads back as the same characters.
+ */
+export function inertJson(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(JSON_STRING, string =>
+    string.replace(
+      UNSAFE_IN_JSON_STRING,
+      char => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`
+    )
+  )
+}
+
+/** Prints a command's result as JSON: every --json output goes through here. */
+export function printJson(io: Io, value: unknown): void {
+  io.out(inertJson(value))
 }
 
 /** Rows as aligned columns, two spaces apart; the last column is not padded. */

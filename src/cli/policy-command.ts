@@ -18,7 +18,7 @@ export async function resolvePolicyArns(
   if (withApp) resolved.appSecret = secretResource(globals.appSecretId)
   let session
   try {
-    session = await openSession(globals)
+    session = await openSession(globals, io)
   } catch (error) {
     io.err(`note: ARNs not looked up (${shown((error as Error).message)}); using name patterns.`)
     return resolved

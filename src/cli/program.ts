@@ -11,9 +11,9 @@ import {
   type GlobalOptions,
   type Session
 } from './context.js'
-import type { Io } from './io.js'
+import { printJson, type Io } from './io.js'
 import { doctor, type DoctorOptions } from './doctor.js'
-import { backupCommand, restoreCommand, type BackupOptions } from './backup.js'
+import { backupCommand, restoreCommand, type BackupOptions, type RestoreOptions } from './backup.js'
 import {
   DEFAULT_APP_REQUIRED_KEYS,
   getSecret,
@@ -67,7 +67,7 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
     ) =>
     async (...args: A) => {
       const globals = program.opts<GlobalOptions>()
-      const session = await openSession(globals)
+      const session = await openSession(globals, io)
       try {
         if ((await body(session, globals, ...args)) === false) code = EXIT.failed
       } finally {
@@ -230,7 +230,7 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
           restarts: restartMethods(options.restart),
           configPath: options.configPath
         })
-        io.out(JSON.stringify(policy, null, 2))
+        printJson(io, policy)
       }
     )
 
@@ -279,13 +279,30 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
   program
     .command('restore')
     .description(
-      'write each secret of a backup back with the compare-and-swap; refuses when one changed since the backup'
+      'write the secrets named (or --all) back from a backup with the compare-and-swap, after checking each ' +
+        'against the version it names; refuses when one changed since the backup'
     )
     .argument('<file>', 'a file made by backup')
-    .option('--force', 'replace secrets that changed since the backup')
+    .argument('[secrets...]', `the secrets to restore: ${SECRET_HELP}`)
+    .option('--all', 'restore every secret the backup holds')
+    .option('--dry-run', 'list what would be restored; write nothing')
+    .option(
+      '--force',
+      'replace secrets that changed since the backup, and restore values whose version is gone'
+    )
+    .hook('preAction', command => {
+      const [, names] = command.processedArgs as [string, string[]]
+      if (names.length === 0 && !command.opts().all)
+        command.error(
+          'error: name the secrets to restore (e.g. restore FILE deployment app), or give --all'
+        )
+      if (names.length > 0 && command.opts().all)
+        command.error('error: give either secret names or --all, not both')
+    })
     .action(
-      withSession(async (session, globals, file: string, options: { force?: boolean }) =>
-        restoreCommand(session, io, globals, file, options)
+      withSession(
+        async (session, globals, file: string, names: string[], options: RestoreOptions) =>
+          restoreCommand(session, io, globals, file, names, options)
       )
     )
 

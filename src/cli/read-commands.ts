@@ -8,11 +8,11 @@ import {
 import { ActionError, describeAwsError } from '../errors.js'
 import { envName, refusedEnvName } from '../env-names.js'
 import { checkOutputNames } from '../export.js'
+import { quoteUntrusted, shownVersionId } from '../log.js'
 import { parseJsonObjectOfStrings, requireKeys, secretCall, secretSubject } from '../secrets.js'
-import { bold, shown, table, verdict, type Io } from './io.js'
+import { bold, printJson, shown, table, verdict, type Io } from './io.js'
 import { resolveSecret, type GlobalOptions, type SecretRef, type Session } from './context.js'
 
-const json = (io: Io, value: unknown) => io.out(JSON.stringify(value, null, 2))
 const date = (value: Date | undefined) => (value ? value.toISOString() : '')
 
 interface ListedSecret {
@@ -49,10 +49,10 @@ export async function listSecrets(session: Session, io: Io, asJson: boolean): Pr
       arn: entry.ARN ?? '',
       lastChanged: date(entry.LastChangedDate),
       versions: Object.keys(entry.SecretVersionsToStages ?? {}).length,
-      keys: await countKeys(session, entry.ARN ?? entry.Name ?? '')
+      keys: await countKeys(session, entry.ARN ?? entry.Name ?? '', entry.Name ?? '')
     })
   }
-  if (asJson) return json(io, listed)
+  if (asJson) return printJson(io, listed)
   if (listed.length === 0) {
     io.err(`No secrets in region ${session.region} that these credentials can see.`)
     return
@@ -68,10 +68,19 @@ export async function listSecrets(session: Session, io: Io, asJson: boolean): Pr
 }
 
 /** The number of keys of a JSON secret; undefined for other values and unreadable secrets. */
-async function countKeys(session: Session, secretId: string): Promise<number | undefined> {
+async function countKeys(
+  session: Session,
+  secretId: string,
+  name: string
+): Promise<number | undefined> {
   try {
     const response = await session.client.send(new GetSecretValueCommand({ SecretId: secretId }))
-    const values = parseJsonObjectOfStrings(response.SecretString ?? '', 'The secret', [])
+    const values = parseJsonObjectOfStrings(
+      response.SecretString ?? '',
+      `The ${secretSubject('other', shown(name))}`,
+      [],
+      session.log
+    )
     return Object.keys(values).length
   } catch {
     return undefined
@@ -100,13 +109,13 @@ export async function getSecret(
   if (key !== undefined) {
     if (!Object.hasOwn(read.values, key)) {
       throw new ActionError(
-        `The ${secretSubject(secret.role, secret.id)} (version ${read.versionId}) has no key "${shown(key)}". ` +
+        `The ${secretSubject(secret.role, secret.id)} (version ${shownVersionId(read.versionId)}) has no key "${shown(key)}". ` +
           `"secrets-deploy get ${shown(secret.id)}" lists its keys.`
       )
     }
     const value = read.values[key]
     if (options.json) {
-      return json(io, {
+      return printJson(io, {
         secret: read.id,
         versionId: read.versionId,
         key,
@@ -121,14 +130,16 @@ export async function getSecret(
     const keys = Object.fromEntries(
       Object.entries(read.values).map(([k, v]) => [k, options.reveal ? v : { length: v.length }])
     )
-    return json(io, {
+    return printJson(io, {
       secret: read.id,
       arn: read.arn,
       versionId: read.versionId,
       [options.reveal ? 'values' : 'keys']: keys
     })
   }
-  io.err(`${secretSubject(secret.role, secret.id)}, version ${read.versionId}:`)
+  io.err(
+    `${secretSubject(secret.role, shown(secret.id))}, version ${shownVersionId(read.versionId)}:`
+  )
   const rows = Object.entries(read.values).map(([k, v]) => [
     shown(k),
     options.reveal ? JSON.stringify(v) : lengthText(v)
@@ -205,7 +216,12 @@ export async function secretHistory(
     }
     let values: Record<string, string> | undefined
     try {
-      values = parseJsonObjectOfStrings(response.SecretString ?? '', 'The version', [])
+      values = parseJsonObjectOfStrings(
+        response.SecretString ?? '',
+        `A version of the ${secretSubject(secret.role, shown(secret.id))}`,
+        [],
+        session.log
+      )
     } catch {
       entry.unreadable = 'not a JSON object of strings'
     }
@@ -218,10 +234,10 @@ export async function secretHistory(
     before = values
     history.push(entry)
   }
-  if (asJson) return json(io, history)
+  if (asJson) return printJson(io, history)
   const header = ['VERSION', 'STAGES', 'CREATED', 'CHANGES'].map(h => bold(io, h))
   const rows = history.map(v => [
-    shown(v.versionId),
+    shownVersionId(v.versionId),
     v.stages.map(shown).join(',') || '-',
     v.created,
     changesText(v)
@@ -329,16 +345,17 @@ export async function validateSecrets(
   const verdicts = await checkSecrets(session, globals, options)
   const ok = verdicts.every(v => v.problems.length === 0)
   if (options.json) {
-    json(io, { ok, secrets: verdicts })
+    printJson(io, { ok, secrets: verdicts })
     return ok
   }
   for (const v of verdicts) {
-    const where = `${v.role} secret "${shown(v.secret)}"${v.versionId ? ` (version ${v.versionId})` : ''}`
+    const where = `${v.role} secret "${shown(v.secret)}"${v.versionId ? ` (version ${shownVersionId(v.versionId)})` : ''}`
     io.out(
       `${verdict(io, v.problems.length === 0, v.problems.length === 0 ? 'ok' : 'FAIL')}  ${where}`
     )
-    for (const p of v.problems) io.out(`      ${shown(p)}`)
-    for (const w of v.warnings) io.out(`      warning: ${shown(w)}`)
+    // The action's own messages, which quote what they name: bounded as messages are, not as names.
+    for (const p of v.problems) io.out(`      ${quoteUntrusted(p)}`)
+    for (const w of v.warnings) io.out(`      warning: ${quoteUntrusted(w)}`)
   }
   return ok
 }

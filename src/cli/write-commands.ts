@@ -5,7 +5,7 @@ import {
 } from '@aws-sdk/client-secrets-manager'
 import { randomUUID } from 'node:crypto'
 import { ActionError, describeAwsError } from '../errors.js'
-import { maskSecret } from '../log.js'
+import { maskSecret, shownVersionId } from '../log.js'
 import { secretCall, secretSubject, type JsonSecret } from '../secrets.js'
 import { writeEdit, type EditContext, type SecretEdit, type WriteBackResult } from '../writeback.js'
 import { shown, type Io } from './io.js'
@@ -32,13 +32,14 @@ function editContext(
 }
 
 function report(io: Io, secret: SecretRef, done: string, result: WriteBackResult): void {
-  const subject = secretSubject(secret.role, secret.id)
+  const subject = secretSubject(secret.role, shown(secret.id))
+  const version = shownVersionId(result.versionId)
   io.err(
     result.changed
-      ? `${done} in the ${subject}: version ${result.versionId} is current.`
-      : `The ${subject} already had that; nothing was written (version ${result.versionId}).`
+      ? `${done} in the ${subject}: version ${version} is current.`
+      : `The ${subject} already had that; nothing was written (version ${version}).`
   )
-  io.out(result.versionId)
+  io.out(version)
 }
 
 /**
@@ -141,7 +142,7 @@ export async function unsetCommand(
   const base = await session.read(secret)
   if (!Object.hasOwn(base.values, key)) {
     throw new ActionError(
-      `The ${secretSubject(secret.role, secret.id)} (version ${base.versionId}) has no key "${shown(key)}"; nothing was written.`
+      `The ${secretSubject(secret.role, secret.id)} (version ${shownVersionId(base.versionId)}) has no key "${shown(key)}"; nothing was written.`
     )
   }
   const name = `"${shown(key)}"`
@@ -247,7 +248,12 @@ export async function rollbackCommand(
     { replace: target.values },
     editContext(session, io, secret, `roll back to ${source}`, source)
   )
-  report(io, secret, `Rolled back to the keys of ${source} (${target.versionId})`, result)
+  report(
+    io,
+    secret,
+    `Rolled back to the keys of ${source} (${shownVersionId(target.versionId)})`,
+    result
+  )
 }
 
 function checkKeyName(key: string): void {

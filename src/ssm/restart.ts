@@ -55,6 +55,7 @@ export interface SsmRestartOptions {
 export type SsmRestartResult = FleetRestart
 
 const DOCUMENT = 'AWS-RunShellScript'
+const COMMAND_ID = /^[A-Za-z0-9-]{36}$/
 const SEND_RESOURCE = `arn:aws:ssm:*:*:document/${DOCUMENT} and arn:aws:ec2:*:*:instance/*`
 /** Pending states; everything else is final. */
 const RUNNING = new Set(['Pending', 'InProgress', 'Delayed', 'Cancelling'])
@@ -207,6 +208,12 @@ async function send(
     )
     const commandId = response.Command?.CommandId
     if (!commandId) throw new ActionError('ssm:SendCommand answered without a command id.')
+    // SSM documents a command id as 36 characters (a UUID); it is printed in log lines as it is.
+    if (!COMMAND_ID.test(commandId)) {
+      throw new ActionError(
+        `ssm:SendCommand answered with the command id ${JSON.stringify(quoteUntrusted(commandId, 100))}, which is not one.`
+      )
+    }
     return commandId
   } catch (error) {
     const whom = batch ? `${batch.length} instances from ${batch[0]}` : nameInstances(instanceIds)
