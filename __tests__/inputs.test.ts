@@ -1,4 +1,4 @@
-import { readInputs } from '../src/inputs.js'
+import { readInputs, type SsmInputs } from '../src/inputs.js'
 import { inputEnvironment } from '../test-support/runner.js'
 
 /** Sets INPUT_* as the runner would (action.yml's defaults filled in), runs readInputs. */
@@ -12,6 +12,11 @@ function withInputs(inputs: Record<string, string>) {
     for (const name of Object.keys(env)) if (!(name in saved)) delete process.env[name]
     Object.assign(process.env, saved)
   }
+}
+
+/** The rates as the workflow wrote them (readInputs parses them into counts and percentages). */
+function asWritten(ssm: SsmInputs) {
+  return { ...ssm, maxConcurrency: ssm.maxConcurrency.text, maxErrors: ssm.maxErrors.text }
 }
 
 describe('readInputs', () => {
@@ -75,7 +80,7 @@ describe('readInputs', () => {
   })
 
   it("reads the fleet inputs in SSM's own syntax", () => {
-    expect(withInputs({ stack: 'S' }).ssm).toEqual({
+    expect(asWritten(withInputs({ stack: 'S' }).ssm)).toEqual({
       maxConcurrency: '25%',
       maxErrors: '0',
       timeoutSeconds: 600
@@ -88,8 +93,18 @@ describe('readInputs', () => {
       'max-errors': '5%'
     })
     expect(inputs.targets).toEqual(['i-0123456789abcdef0', 'tag:role=web', 'tag:env=a=b'])
-    expect(inputs.ssm).toMatchObject({ maxConcurrency: '10', maxErrors: '5%' })
+    expect(asWritten(inputs.ssm)).toMatchObject({ maxConcurrency: '10', maxErrors: '5%' })
     expect(inputs.restart).toBe('ssm')
+  })
+
+  it('parses each rate once, into a count or a percentage, keeping its text for messages', () => {
+    const { ssm } = withInputs({
+      deploy: 'false',
+      'max-concurrency': '10',
+      'max-errors': '5%'
+    })
+    expect(ssm.maxConcurrency).toEqual({ text: '10', value: 10, percent: false })
+    expect(ssm.maxErrors).toEqual({ text: '5%', value: 5, percent: true })
   })
 
   it('splits lists at commas and new lines, dropping blanks', () => {

@@ -53,6 +53,16 @@ export function throwIfStopped(signal: AbortSignal | undefined, state?: string):
 }
 
 /**
+ * `error`, or when it is a StoppedError that does not say what the work left, the same stop saying
+ * `state`: for work that knows it better than the waits and connections it was stopped in.
+ */
+export function withStopState(error: unknown, state: string): unknown {
+  return error instanceof StoppedError && error.state === undefined
+    ? new StoppedError(error.request, state)
+    : error
+}
+
+/**
  * An AbortSignal aborted on the first SIGINT or SIGTERM. The handlers stay installed for the rest
  * of the run: Node's default (exit at once) would leave the CDK CLI running and a write-back half
  * done. A later signal is only logged; the stop already under way fits the runner's grace period.
@@ -125,12 +135,19 @@ export function stoppableSleep(
 }
 
 /**
+ * What stopping during a phase leaves: said once for the whole phase, or made from what the
+ * stopped work said it left (StoppedError's `state`, undefined when it said nothing), so that the
+ * message keeps both what the run did before the phase and what the phase had done.
+ */
+export type PhaseLeaves = string | ((state: string | undefined) => string)
+
+/**
  * Which phase runs, and what stopping during it leaves behind: the message of a stopped run says
  * both ("... during cdk deploy of stack X: the stack may be mid-update; nothing was written back").
  */
 export class PhaseTracker {
   private phase: string | undefined = 'reading the secrets'
-  private leaves = 'nothing was deployed, written or restarted'
+  private leaves: PhaseLeaves = 'nothing was deployed, written or restarted'
 
   constructor(private readonly signal: AbortSignal) {}
 
@@ -138,7 +155,7 @@ export class PhaseTracker {
    * Enters the next phase, or throws a StoppedError if the run was stopped before it started (what
    * the phase leaves behind is then true as well: it describes the state the phase starts from).
    */
-  enter(phase: string, leaves: string): void {
+  enter(phase: string, leaves: PhaseLeaves): void {
     this.phase = phase
     this.leaves = leaves
     throwIfStopped(this.signal)
@@ -157,6 +174,8 @@ export class PhaseTracker {
   /** The message for a run that stopped: the cause, the phase, and what it left. */
   describe(error: StoppedError): string {
     const where = this.phase ? `during ${this.phase}` : 'after every phase had finished'
-    return `The run was ${error.request.toString()} ${where}: ${error.state ?? this.leaves}.`
+    const leaves =
+      typeof this.leaves === 'function' ? this.leaves(error.state) : (error.state ?? this.leaves)
+    return `The run was ${error.request.toString()} ${where}: ${leaves}.`
   }
 }

@@ -1,33 +1,12 @@
 import * as core from '@actions/core'
-import { LineSplitter } from './lines.js'
-import { UntrustedOutput, type LogWriter } from './log.js'
+import { LineSplitter, OutputTail } from './lines.js'
+import { UntrustedOutput, type LogWriter, type UntrustedSink } from './log.js'
+import type { Rate } from './restart/rate.js'
+import { formatSeconds } from './text.js'
 
-// What a fleet restart shows, whichever way it runs (SSM Run Command or SSH fan-out): the rate
-// control in SSM's own syntax, one collapsible log group per instance, the warning for failures
-// within max-errors and the head of the message for failures beyond it.
-
-/** A rate in SSM's syntax: a count of instances, or a percentage of them. */
-export interface Rate {
-  value: number
-  percent: boolean
-}
-
-export function parseRate(text: string): Rate {
-  return { value: Number(text.replace('%', '')), percent: text.endsWith('%') }
-}
-
-/** How many of `total` instances a rate allows (SSM rounds a percentage down). */
-export function allowedCount(rate: Rate, total: number): number {
-  return rate.percent ? Math.floor((rate.value * total) / 100) : rate.value
-}
-
-/**
- * How many of `total` instances run at once under a max-concurrency: at least one (SSM runs a
- * percentage smaller than one instance on one at a time), at most all.
- */
-export function concurrencyCount(rate: Rate, total: number): number {
-  return Math.max(1, Math.min(total, allowedCount(rate, total)))
-}
+// What a fleet restart shows, whichever way it runs (SSM Run Command or SSH fan-out): one
+// collapsible log group per instance, the warning for failures within max-errors and the head of
+// the message for failures beyond it.
 
 /** One instance's result: a row of the summary table, the title of its log group. */
 export interface InstanceResult {
@@ -54,7 +33,7 @@ export function printInstanceGroup(
   where?: string
 ): void {
   const exit = result.exitCode === undefined ? 'no exit code' : `exit code ${result.exitCode}`
-  const took = result.durationMs === undefined ? '' : `, ${formatDuration(result.durationMs)}`
+  const took = result.durationMs === undefined ? '' : `, ${formatSeconds(result.durationMs)}`
   const name = where ? `${result.instanceId} (${where})` : result.instanceId
   core.startGroup(`${name}: ${result.status}, ${exit}${took}`)
   printOutput(output, write)
@@ -91,19 +70,15 @@ export function describeFailed(failed: InstanceResult[]): string {
     : shown.join(', ')
 }
 
-export function formatDuration(ms: number): string {
-  return `${Number((ms / 1000).toFixed(1))} s`
-}
-
 /** Failures within max-errors: the step passes, and says which did not restart. */
 export function warnWithinMaxErrors(
   failed: InstanceResult[],
   total: number,
-  maxErrors: string
+  maxErrors: Rate
 ): void {
   core.warning(
     `${failed.length} of ${total} instances did not restart (${describeFailed(failed)}); ` +
-      `within max-errors ${maxErrors}, so the step passes, with restarted false.`
+      `within max-errors ${maxErrors.text}, so the step passes, with restarted false.`
   )
 }
 
@@ -112,11 +87,43 @@ export function beyondMaxErrors(
   service: string,
   failed: InstanceResult[],
   total: number,
-  maxErrors: string,
+  maxErrors: Rate,
   allowed: number
 ): string {
   return (
     `Restarting "${service}" did not succeed on ${failed.length} of ${total} instances, ` +
-    `more than max-errors ${maxErrors} allows (${allowed}): ${describeFailed(failed)}. `
+    `more than max-errors ${maxErrors.text} allows (${allowed}): ${describeFailed(failed)}. `
   )
+}
+
+/** Each instance's remote output is kept up to this many bytes (its last lines) until its group prints. */
+const COLLECTED_BYTES = 64 * 1024
+
+/**
+ * An instance's remote output while it runs, when several run at once: its last lines within a
+ * budget, printed in its log group when it ends, so that concurrent instances never mix their
+ * lines (the SSH layer hands it lines already split and cut to the log's line limit).
+ */
+export class CollectedOutput implements UntrustedSink {
+  private readonly tail = new OutputTail(COLLECTED_BYTES)
+
+  line(text: string): void {
+    this.tail.add(text)
+  }
+
+  around<T>(stream: () => Promise<T>): Promise<T> {
+    return stream()
+  }
+
+  collected(): InstanceOutput {
+    const { dropped } = this.tail
+    return {
+      stdout: this.tail.all().join('\n'),
+      stderr: '',
+      cut:
+        dropped > 0
+          ? `its first ${dropped} lines were dropped: of each instance, the last ${COLLECTED_BYTES / 1024} KiB of output are kept`
+          : undefined
+    }
+  }
 }

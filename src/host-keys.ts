@@ -1,13 +1,9 @@
-import {
-  DescribeInstancesCommand,
-  GetConsoleOutputCommand,
-  type EC2Client
-} from '@aws-sdk/client-ec2'
+import { GetConsoleOutputCommand, type EC2Client } from '@aws-sdk/client-ec2'
 import * as core from '@actions/core'
 import { createBackoff } from './backoff.js'
 import { ActionError, describeAwsError } from './errors.js'
 import type { AddressType } from './inputs.js'
-import { checkDescribed } from './instance.js'
+import { instanceAtAddress } from './instance.js'
 import {
   CONSOLE_BYTES_KEPT,
   consoleRefused,
@@ -170,33 +166,15 @@ function keysOfViews(
 }
 
 /** The instance that has `address`: for a restart alone, where only the secret's address is known. */
-export async function instanceByAddress(
+export function instanceByAddress(
   ec2: EC2Client,
   address: string,
   addressType: AddressType
 ): Promise<string> {
-  const filter = addressType === 'public' ? 'ip-address' : 'private-ip-address'
-  let ids: string[]
-  try {
-    const response = await ec2.send(
-      new DescribeInstancesCommand({ Filters: [{ Name: filter, Values: [address] }] })
-    )
-    ids = (response.Reservations ?? [])
-      .flatMap(r => r.Instances ?? [])
-      .map(i => checkDescribed(i).InstanceId ?? '')
-      .filter(Boolean)
-  } catch (error) {
-    throw describeAwsError(error, {
-      action: 'ec2:DescribeInstances',
-      subject: `the instance at ${address}`,
-      resource: '*'
-    })
-  }
-  if (ids.length !== 1) {
-    throw new ActionError(
+  return instanceAtAddress(ec2, address, addressType, {
+    subject: `the instance at ${address}`,
+    notOne:
       `No single EC2 instance has the ${addressType} address ${address}, so its host key cannot be read from its ` +
-        'console output. Pin the host key with input "ssh-host-fingerprint".'
-    )
-  }
-  return ids[0]
+      'console output. Pin the host key with input "ssh-host-fingerprint".'
+  })
 }

@@ -2,6 +2,7 @@ import * as core from '@actions/core'
 import { ActionError } from './errors.js'
 import { ACTION_OUTPUTS, OUTPUT_NAME, actionOutputLike, checkEnvKeys } from './export.js'
 import { maskSecret } from './log.js'
+import { parseRate, type Rate } from './restart/rate.js'
 
 export type RestartMode = 'ssh' | 'ssm' | 'none'
 /** Input "deploy": cdk deploy, cdk diff (a preview: nothing deployed, written back or restarted), or neither. */
@@ -60,8 +61,8 @@ export interface CommentInputs {
 
 /** Run Command's rate control, in SSM's own syntax: a count, or a percentage of the fleet. */
 export interface SsmInputs {
-  maxConcurrency: string
-  maxErrors: string
+  maxConcurrency: Rate
+  maxErrors: Rate
   timeoutSeconds: number
 }
 
@@ -115,18 +116,8 @@ function integerInput(name: string, min: number, max: number): number {
 }
 
 /** SSM's MaxConcurrency and MaxErrors patterns, with a concurrency of at least 1. */
-function rateInput(name: string, min: number): string {
-  const value = text(name)
-  const match = /^(\d{1,3})(%?)$/.exec(value)
-  const number = Number(match?.[1])
-  const max = match?.[2] ? 100 : 999
-  if (!match || number < min || number > max) {
-    throw new ActionError(
-      `Input "${name}" must be a number of instances (${min} to 999) or a percentage of them (${min}% to 100%), ` +
-        `as SSM Run Command takes it, not "${value}".`
-    )
-  }
-  return value
+function rateInput(name: string, min: number): Rate {
+  return parseRate(text(name), name, min)
 }
 
 /** A Parameter Store path as SSM takes it: "/" and names of letters, digits and . - _ */

@@ -7,7 +7,7 @@ import {
 import { isIP } from 'node:net'
 import * as core from '@actions/core'
 import { createBackoff } from './backoff.js'
-import { ActionError, describeAwsError } from './errors.js'
+import { ActionError, awsErrorName, describeAwsError } from './errors.js'
 import { OUTPUTS } from './export.js'
 import type { AddressType } from './inputs.js'
 import { quoteUntrusted } from './log.js'
@@ -129,25 +129,27 @@ export async function resolveTargets(
   }))
 }
 
-/** The running instance at the address the secret's `hostKey` holds (restart: ssm needs its id). */
+/** What a lookup by address is for, in its messages. */
+export interface AddressLookup {
+  /** Names the call when it is denied: "the instance at ...". */
+  subject: string
+  /** The message when no running instance, or more than one, has the address. */
+  notOne: string
+}
+
+/**
+ * The one running instance that has `address`: for a restart at the address the secret holds,
+ * where that address is all that is known.
+ */
 export async function instanceAtAddress(
   ec2: EC2Client,
   address: string,
   addressType: AddressType,
-  hostKey: string
+  lookup: AddressLookup
 ): Promise<string> {
   const filter = addressType === 'public' ? 'ip-address' : 'private-ip-address'
-  const found = await describeRunning(
-    ec2,
-    [{ Name: filter, Values: [address] }],
-    `the instance at the address in "${hostKey}"`
-  )
-  if (found.length !== 1) {
-    throw new ActionError(
-      `No single running EC2 instance has the ${addressType} address in "${hostKey}" of the deployment secret, and ` +
-        'restart: ssm needs an instance id: name the instances with input "targets", or check address-type.'
-    )
-  }
+  const found = await describeRunning(ec2, [{ Name: filter, Values: [address] }], lookup.subject)
+  if (found.length !== 1) throw new ActionError(lookup.notOne)
   return found[0].InstanceId ?? ''
 }
 
@@ -239,7 +241,7 @@ async function describeIds(
   try {
     return await collect(ec2, { InstanceIds: instanceIds })
   } catch (error) {
-    if ((error as { name?: string }).name !== 'InvalidInstanceID.NotFound')
+    if (awsErrorName(error) !== 'InvalidInstanceID.NotFound')
       throw describeAwsError(error, describeCall(subject))
     if (instanceIds.length > 1) {
       const each = await Promise.all(instanceIds.map(id => describeIds(ec2, [id], true)))
@@ -301,8 +303,8 @@ export function checkDescribed(instance: Instance): Instance {
   )
 }
 
-/** The instances a run deployed or targeted. */
-export interface Fleet {
+/** The instances a run deployed or targeted, as its outputs and the write-back give them. */
+export interface LocatedInstances {
   /** The first instance's id. */
   instanceId: string
   /** The address, or with several instances their addresses separated by commas, in id order. */
@@ -312,17 +314,17 @@ export interface Fleet {
 }
 
 /** Sets the instance outputs: the first as instance-id/-ip, all as JSON arrays in id order. */
-export function setInstanceOutputs(instances: DeployedInstance[]): Fleet {
-  const fleet = {
+export function setInstanceOutputs(instances: DeployedInstance[]): LocatedInstances {
+  const located = {
     instanceId: instances[0].instanceId,
     address: instances.map(i => i.address).join(','),
     instances
   }
-  core.setOutput(OUTPUTS.instanceId, fleet.instanceId)
+  core.setOutput(OUTPUTS.instanceId, located.instanceId)
   core.setOutput(OUTPUTS.instanceIp, instances[0].address)
   core.setOutput(OUTPUTS.instanceIds, JSON.stringify(instances.map(i => i.instanceId)))
   core.setOutput(OUTPUTS.instanceIps, JSON.stringify(instances.map(i => i.address)))
-  return fleet
+  return located
 }
 
 /** With deploy false: the instances input "targets" names, with their outputs set. */
@@ -330,7 +332,7 @@ export async function locateTargets(
   ec2: EC2Client,
   targets: readonly string[],
   addressType: AddressType
-): Promise<Fleet> {
+): Promise<LocatedInstances> {
   const instances = await resolveTargets(ec2, targets, addressType)
   core.info(
     `Input "targets" names ${instances.length} running instance${instances.length > 1 ? 's' : ''}: ` +

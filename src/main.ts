@@ -23,13 +23,12 @@ import {
   type OutputNames
 } from './export.js'
 import { readInputs, type ActionInputs } from './inputs.js'
-import type { Fleet } from './instance.js'
+import type { LocatedInstances } from './instance.js'
 import { quoteUntrusted, redact, shownVersionId } from './log.js'
-import { restartOverSsh } from './restart.js'
+import { restart } from './restart/engine.js'
+import { planRestart, type RestartPlan } from './restart/plan.js'
 import { readJsonSecret, requireKeys, type JsonSecret } from './secrets.js'
 import { previewStack } from './preview.js'
-import { EarlySocket } from './ssh/connect.js'
-import { checkSshKey, checkSshNames, type SshCredentials } from './ssh/validate.js'
 import { newReport, writeSummary, type RunReport } from './summary.js'
 import { writeKeyBack } from './writeback.js'
 
@@ -63,8 +62,6 @@ export async function run(overrides: Partial<Dependencies> = {}): Promise<void> 
     phases.finish(writtenState(report))
   } catch (error) {
     let message = error instanceof StoppedError ? phases.describe(error) : failureMessage(error)
-    if (error instanceof StoppedError && report.restart?.result === 'failed')
-      report.restart.result = 'unknown: the run was stopped and the connection closed mid-command'
     if (report.writeBack?.changed && !(error instanceof StoppedError)) {
       message += ` (The deploy itself succeeded: "${report.writeBack.key}" already holds the new address, version ${shownVersionId(report.writeBack.versionId)}.)`
     }
@@ -106,15 +103,11 @@ interface Plan {
   /** The deployment secret as environment variables, for the CDK app and export-env. */
   secretEnv: Record<string, string>
   cdk?: CdkDeployPlan
-  /** The checked SSH login, when the restart goes over SSH. */
-  ssh?: SshCredentials
-  /** The connection to the secret's address, opened while the SSH login is checked. */
-  earlySocket?: EarlySocket
+  restart?: RestartPlan
 }
 
 /** Where the restart goes: the deployed instance(s), or the address the secret already holds. */
-type Target =
-  Fleet | { instanceId?: undefined; address: string; instances: []; earlySocket?: EarlySocket }
+type Target = LocatedInstances | { instanceId?: undefined; address: string; instances: [] }
 
 async function pipeline(
   inputs: ActionInputs,
@@ -142,11 +135,11 @@ async function pipeline(
   })
   requireKeys(deployment, inputs.requiredKeys, 'deployment', 'listed in input "required-keys"')
   const config = inputs.configPath ? await readConfig(inputs, outputNames, clients) : undefined
-  const plan = await planLaterPhases(inputs, deployment, deps.env, config)
+  const plan = await planLaterPhases(inputs, deployment, deps.env, clients, config)
   try {
     await runPhases(inputs, deps, report, phases, { clients, deployment, config, plan })
   } finally {
-    plan.earlySocket?.discard()
+    plan.restart?.earlySocket?.discard()
   }
 }
 
@@ -242,37 +235,17 @@ async function runPhases(
     const { locateTargets } = await import('./instance.js')
     target = await locateTargets(await clients.ec2(), inputs.targets, inputs.addressType)
   } else if (inputs.restart !== 'none') {
-    target = {
-      address: deployment.values[inputs.hostKey].trim(),
-      instances: [],
-      earlySocket: plan.earlySocket
-    }
+    target = { address: deployment.values[inputs.hostKey].trim(), instances: [] }
     core.setOutput(OUTPUTS.instanceIp, target.address)
   }
   core.setOutput(OUTPUTS.secretVersionId, versionId)
 
-  if (plan.ssh && target) {
-    const fleet = target.instances.length > 1
-    phases.enter(
-      'the SSH restart',
-      fleet
-        ? `${writtenState(report)}; the connections to the instances were closed: whether the restart ran on those it had started is unknown (see the table), check the service`
-        : `${writtenState(report)}; the connection to the instance was closed: whether the restart ran there is unknown, check the service`
-    )
-    if (fleet) {
-      const { restartFleetOverSsh } = await import('./ssh/fleet.js')
-      await restartFleetOverSsh(inputs, plan.ssh, target.instances, clients, deps, report)
-    } else {
-      await restartOverSsh(inputs, plan.ssh, target, clients, deps, report)
-    }
-  }
-  if (inputs.restart === 'ssm' && target) {
-    phases.enter(
-      'the SSM restart',
-      `${writtenState(report)}; the SSM command was cancelled: instances it had started on may have restarted`
-    )
-    const { restartOverSsm } = await import('./ssm/phase.js')
-    await restartOverSsm(inputs, target, clients, deps, report)
+  if (plan.restart && target) {
+    const { phase, settings, transport, earlySocket } = plan.restart
+    phases.enter(phase, stopped => `${writtenState(report)}; ${stopped ?? 'nothing was restarted'}`)
+    const targets =
+      target.instances.length > 0 ? target.instances : [{ address: target.address, earlySocket }]
+    await restart(settings, targets, transport, deps, report)
   }
 }
 
@@ -321,6 +294,7 @@ async function planLaterPhases(
   inputs: ActionInputs,
   deployment: JsonSecret,
   env: NodeJS.ProcessEnv,
+  clients: AwsClients,
   config?: ConfigParameters
 ): Promise<Plan> {
   const plan: Plan = {
@@ -343,29 +317,7 @@ async function planLaterPhases(
     restartAddress = deployment.values[inputs.hostKey].trim()
     checkAddress(restartAddress, inputs.hostKey, deployment.id)
   }
-  if (inputs.restart === 'ssm') {
-    const { restartScript } = await import('./ssm/command.js')
-    restartScript(inputs.service, inputs.ssh.healthCommand)
-  }
-  if (inputs.restart === 'ssh') {
-    const user = inputs.ssh.user || deployment.values[inputs.userKey] || ''
-    const userSource = inputs.ssh.user
-      ? 'input "ssh-user"'
-      : `key "${inputs.userKey}" of the deployment secret "${deployment.id}" (input "user-key", used when input "ssh-user" is empty)`
-    const login = { username: user, ...inputs.ssh }
-    checkSshNames(inputs.service, login, userSource)
-    // The server takes a while to answer a connection (sshd forks and loads its keys; over a real
-    // network, a round trip): open it now, while the SSH library loads and the key is parsed.
-    const early =
-      restartAddress === undefined ? undefined : new EarlySocket(restartAddress, inputs.ssh.port)
-    try {
-      plan.ssh = await checkSshKey(login)
-    } catch (error) {
-      early?.discard()
-      throw error
-    }
-    plan.earlySocket = early
-  }
+  plan.restart = await planRestart(inputs, deployment, restartAddress, clients)
   return plan
 }
 

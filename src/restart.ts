@@ -1,13 +1,17 @@
 import * as core from '@actions/core'
-import type { AwsClients } from './aws.js'
-import type { ActionInputs } from './inputs.js'
-import { OUTPUTS } from './export.js'
+import { StoppedError } from './cancel.js'
+import { ActionError, failureMessage } from './errors.js'
+import type { AddressType } from './inputs.js'
 import type { LogWriter, UntrustedSink } from './log.js'
+import type { RestartScript } from './restart/script.js'
+import type { HostKeyPolicy, InstanceTransport, RestartTarget } from './restart/transport.js'
 import { connectWithRetries, type EarlySocket } from './ssh/connect.js'
-import { describeHostKeyMode, type HostKeyCheck } from './ssh/fingerprint.js'
-import { runSteps, singleQuote, type RemoteStep } from './ssh/remote-shell.js'
-import { checkServiceName, type SshCredentials } from './ssh/validate.js'
-import type { RunReport } from './summary.js'
+import type { HostKeyCheck } from './ssh/fingerprint.js'
+import { RemoteStepError, runSteps, TIMED_OUT, type RemoteStep } from './ssh/remote-shell.js'
+import type { SshCredentials } from './ssh/validate.js'
+
+// The SSH transport of the restart engine: one instance per connection, restarted and checked in
+// one channel; the engine (restart/engine.ts) runs the fan-out and the report.
 
 export interface RestartOptions {
   host: string
@@ -15,10 +19,8 @@ export interface RestartOptions {
   /** Checked once, before deploying (checkSshNames, checkSshKey). */
   credentials: SshCredentials
   hostKeys: HostKeyCheck
-  /** The systemd unit to restart. */
-  service: string
-  /** Replaces the `systemctl is-active` check when non-empty; the workflow author's own command. */
-  healthCommand?: string
+  /** The restart and its check, built once in the plan (restartScript). */
+  script: RestartScript
   /** Total budget for connecting, including retries while the instance boots. */
   connectTimeoutMs: number
   /** Budget of each remote command. */
@@ -45,21 +47,12 @@ export interface RestartResult {
   hostFingerprint: string
 }
 
-/** Where the restart goes: the deployed instance, or the address the secret already holds. */
-export interface RestartHost {
-  instanceId?: string
-  address: string
-  /** A connection to the address opened as soon as it was known (port: input "ssh-port"). */
-  earlySocket?: EarlySocket
-}
-
 /**
  * Connects to the instance (retrying while it boots), restarts the unit with `sudo -n systemctl
  * restart`, then checks it with `systemctl is-active` or the health command: both in one channel.
  */
 export async function restartService(options: RestartOptions): Promise<RestartResult> {
-  const { service, credentials } = options
-  checkServiceName(service)
+  const { credentials } = options
   const warning = options.log?.warning ?? ((message: string) => core.warning(message))
   const connection = await connectWithRetries({
     host: options.host,
@@ -73,112 +66,140 @@ export async function restartService(options: RestartOptions): Promise<RestartRe
     earlySocket: options.earlySocket
   })
   try {
-    const { where } = connection
-    const unit = singleQuote(service)
-    const inspect = `"systemctl status ${service}" and "journalctl -u ${service}" on the instance`
-    // Closing the channel does not stop a command sshd started without a terminal: coreutils'
-    // timeout does. It runs outside sudo, so a sudoers rule that allows only "systemctl restart
-    // <unit>" still matches.
-    const restart: RemoteStep = {
-      command: `sudo -n systemctl restart -- ${unit}`,
-      doing: `Restarting service "${service}" on ${where}`,
-      failed: `Restarting service "${service}" on ${where} failed`,
-      program: 'sudo -n systemctl restart',
-      hint: `Check ${inspect}; user "${credentials.username}" needs passwordless sudo for systemctl.`
-    }
-    const check: RemoteStep = options.healthCommand
-      ? {
-          command: `sh -c ${singleQuote(options.healthCommand)}`,
-          doing: `The health command on ${where}`,
-          failed: `The health check of service "${service}" on ${where} failed after the restart`,
-          program: 'the health command (input "health-command")',
-          hint: `Check ${inspect}, and the health command itself.`
-        }
-      : {
-          command: `systemctl is-active -- ${unit}`,
-          doing: `Checking that service "${service}" on ${where} is active`,
-          failed: `Service "${service}" on ${where} is not active after the restart`,
-          program: 'systemctl is-active',
-          hint: `See ${inspect}.`,
-          includeStdout: true
-        }
-    await runSteps(
-      connection,
-      [restart, check],
-      options.commandTimeoutMs,
-      options.log?.info,
-      options.signal
-    )
+    const steps = remoteSteps(options.script, connection.where, credentials.username)
+    await runSteps(connection, steps, options.commandTimeoutMs, options.log?.info, options.signal)
     return { hostFingerprint: connection.hostFingerprint }
   } finally {
     connection.close()
   }
 }
 
-/** The pipeline's restart phase over SSH: the host key check, the restart, the report. */
-export async function restartOverSsh(
-  inputs: ActionInputs,
-  credentials: SshCredentials,
-  target: RestartHost,
-  clients: AwsClients,
-  deps: { sleep: (ms: number) => Promise<void>; signal?: AbortSignal },
-  report: RunReport
-): Promise<void> {
-  const { sleep, signal } = deps
-  const hostKeys = await hostKeyCheck(inputs, target, clients, sleep)
-  const where = `${target.address}:${inputs.ssh.port}`
-  report.restart = { host: where, unit: inputs.service, result: 'failed' }
-  const { hostFingerprint } = await restartService({
-    host: target.address,
-    port: inputs.ssh.port,
-    credentials,
-    hostKeys,
-    service: inputs.service,
-    healthCommand: inputs.ssh.healthCommand,
-    connectTimeoutMs: inputs.ssh.connectTimeoutSeconds * 1000,
-    commandTimeoutMs: inputs.ssh.commandTimeoutSeconds * 1000,
-    sleep,
-    signal,
-    earlySocket: target.earlySocket
-  })
-  const check = inputs.ssh.healthCommand ? 'health command passed' : 'active'
-  report.restart.result = `restarted, ${check} (host key ${hostFingerprint})`
-  core.setOutput(OUTPUTS.restarted, 'true')
-  core.info(`Restarted "${inputs.service}" on ${where}.`)
+/** The script's two steps, with the words their failure messages use. */
+function remoteSteps(script: RestartScript, where: string, username: string): RemoteStep[] {
+  const { unit, sshSteps } = script
+  const inspect = `"systemctl status ${unit}" and "journalctl -u ${unit}" on the instance`
+  // Closing the channel does not stop a command sshd started without a terminal: coreutils'
+  // timeout does. It runs outside sudo, so a sudoers rule that allows only "systemctl restart
+  // <unit>" still matches.
+  const restart: RemoteStep = {
+    command: sshSteps.restart,
+    doing: `Restarting service "${unit}" on ${where}`,
+    failed: `Restarting service "${unit}" on ${where} failed`,
+    program: 'sudo -n systemctl restart',
+    hint: `Check ${inspect}; user "${username}" needs passwordless sudo for systemctl.`
+  }
+  const check: RemoteStep = script.healthCommand
+    ? {
+        command: sshSteps.check,
+        doing: `The health command on ${where}`,
+        failed: `The health check of service "${unit}" on ${where} failed after the restart`,
+        program: 'the health command (input "health-command")',
+        hint: `Check ${inspect}, and the health command itself.`
+      }
+    : {
+        command: sshSteps.check,
+        doing: `Checking that service "${unit}" on ${where} is active`,
+        failed: `Service "${unit}" on ${where} is not active after the restart`,
+        program: 'systemctl is-active',
+        hint: `See ${inspect}.`,
+        includeStdout: true
+      }
+  return [restart, check]
+}
+
+/** What the SSH transport uses of the inputs: the login reaches no other part of the restart. */
+export interface SshTransportSettings {
+  credentials: SshCredentials
+  port: number
+  connectTimeoutMs: number
+  commandTimeoutMs: number
+  /** Input "address-type", for the message about a target without an address. */
+  addressType: AddressType
 }
 
 /**
- * Pinned fingerprints, else the ones cloud-init printed to the instance's console, else (opted
- * in) any; the mode in force goes to the log first, so that an empty input is not silent.
+ * What an instance's result is called: Run Command's words where they mean the same (Failed,
+ * TimedOut), and the fan-out's own for the rest.
  */
-async function hostKeyCheck(
-  inputs: ActionInputs,
-  target: RestartHost,
-  clients: AwsClients,
-  sleep: (ms: number) => Promise<void>
-): Promise<HostKeyCheck> {
-  const { hostFingerprints, insecureSkipHostKeyCheck, connectTimeoutSeconds } = inputs.ssh
-  if (hostFingerprints.length > 0) {
-    const pinned: HostKeyCheck = { kind: 'pinned', fingerprints: hostFingerprints }
-    core.info(describeHostKeyMode(pinned))
-    return pinned
+const SSH_STATUS = {
+  /** A step ran and exited non-zero. */
+  failed: 'Failed',
+  /** A step was stopped at input "ssh-command-timeout". */
+  timedOut: 'TimedOut',
+  /** No command ran: no address, the host key refused, login refused, unreachable. */
+  notConnected: 'NotConnected',
+  /** The step was cancelled while it ran: the connection was closed, the remote fate is unknown. */
+  unknown: 'Unknown'
+} as const
+
+/** The restart over SSH, each target checked against its host key as `hostKeys` decides. */
+export function sshTransport(
+  settings: SshTransportSettings,
+  hostKeys: HostKeyPolicy
+): InstanceTransport {
+  const where = (target: RestartTarget) =>
+    target.address ? `${target.address}:${settings.port}` : undefined
+  return {
+    kind: 'instance',
+    name: 'ssh',
+    via: 'over SSH',
+    where,
+    stopped: several =>
+      several
+        ? 'the connections to the instances were closed: whether the restart ran on those it had started is unknown (see the table), check the service'
+        : 'the connection to the instance was closed: whether the restart ran there is unknown, check the service',
+    failure: describeFailure,
+    async prepare(targets, restart, deps) {
+      const hostKeysFor = await hostKeys(targets, deps.sleep)
+      return async target => {
+        if (target.address === '') {
+          throw new ActionError(
+            `Instance ${target.instanceId} has no ${settings.addressType} address (input "address-type"), so it cannot be reached over SSH.`
+          )
+        }
+        const check = await hostKeysFor(target)
+        return {
+          async run(output) {
+            const { hostFingerprint } = await restartService({
+              host: target.address,
+              port: settings.port,
+              credentials: settings.credentials,
+              hostKeys: check,
+              script: restart.script,
+              connectTimeoutMs: settings.connectTimeoutMs,
+              commandTimeoutMs: settings.commandTimeoutMs,
+              sleep: deps.sleep,
+              signal: deps.signal,
+              log: output && {
+                info: output,
+                warning: message => core.warning(`${target.instanceId}: ${message}`)
+              },
+              earlySocket: target.earlySocket
+            })
+            const passed = restart.script.healthCommand ? 'health command passed' : 'active'
+            return `${passed} (host key ${hostFingerprint})`
+          }
+        }
+      }
+    }
   }
-  if (insecureSkipHostKeyCheck) {
-    core.info(describeHostKeyMode({ kind: 'any' }))
-    core.warning(
-      `Not verifying the SSH host key of ${target.address} (ssh-insecure-skip-host-key-check: true): whoever answers ` +
-        'at that address gets the restart. Pin it with input "ssh-host-fingerprint" instead.'
-    )
-    return { kind: 'any' }
+}
+
+/** A failed instance's row: what stopped it, in the fan-out's words. */
+function describeFailure(error: unknown): { status: string; exitCode?: number; message: string } {
+  if (error instanceof StoppedError) {
+    return {
+      status: SSH_STATUS.unknown,
+      message:
+        'the connection was closed when the step was cancelled: whether the restart ran there is unknown.'
+    }
   }
-  // Loaded here: with it comes the EC2 client, most of the bundle's size.
-  const { hostKeysFromConsole, instanceByAddress } = await import('./host-keys.js')
-  const ec2 = await clients.ec2()
-  const instanceId =
-    target.instanceId ?? (await instanceByAddress(ec2, target.address, inputs.addressType))
-  core.info(
-    `${describeHostKeyMode({ kind: 'console', instanceId, keys: [] })} (input "ssh-host-fingerprint" is empty)`
-  )
-  const keys = await hostKeysFromConsole(ec2, instanceId, connectTimeoutSeconds * 1000, sleep)
-  return { kind: 'console', instanceId, keys }
+  if (error instanceof RemoteStepError) {
+    return {
+      status: error.exitCode === TIMED_OUT ? SSH_STATUS.timedOut : SSH_STATUS.failed,
+      exitCode: error.exitCode,
+      message: failureMessage(error)
+    }
+  }
+  return { status: SSH_STATUS.notConnected, message: failureMessage(error) }
 }

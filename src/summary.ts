@@ -1,6 +1,7 @@
 import * as core from '@actions/core'
 import { truncateUtf8 } from './lines.js'
 import { redact, shownVersionId } from './log.js'
+import { formatSeconds } from './text.js'
 import type { PreviewReport } from './preview.js'
 
 /** What the run did, phase by phase; ids, names and addresses only, never a secret value. */
@@ -181,7 +182,7 @@ export async function writeSummary(
         inline(r.status),
         // An empty cell would come out as an unclosed <td> from core.summary.
         r.exitCode === undefined ? '-' : inline(String(r.exitCode)),
-        r.durationMs === undefined ? '-' : inline(`${(r.durationMs / 1000).toFixed(1)} s`)
+        r.durationMs === undefined ? '-' : inline(formatSeconds(r.durationMs))
       ])
     ])
   }

@@ -164,26 +164,7 @@ function connectOnce(
   const sock =
     options.earlySocket?.take(`${options.host}:${options.port}`) ??
     net.connect({ host: options.host, port: options.port, noDelay: true })
-  const { credentials, hostKeys } = options
-  const algorithms = hostKeyAlgorithms(hostKeys)
-  const config: ConnectConfig = {
-    sock,
-    host: options.host,
-    port: options.port,
-    username: credentials.username,
-    privateKey: credentials.privateKey,
-    passphrase: credentials.passphrase,
-    readyTimeout: Math.max(1, readyTimeoutMs),
-    // The key is the only way in: skipping ssh2's opening "none" attempt saves a round trip.
-    authHandler: ['publickey'],
-    ...(algorithms ? { algorithms: { serverHostKey: algorithms } } : {}),
-    // Runs during key exchange, before the key is offered to the server.
-    hostVerifier: (hostKey: Buffer) => {
-      seen.fingerprint = sshFingerprint(hostKey)
-      seen.refused = !hostKeyAccepted(hostKeys, hostKey)
-      return !seen.refused
-    }
-  }
+  const config = connectConfig(options, sock, seen, readyTimeoutMs)
   return new Promise<void>((resolve, reject) => {
     // `on`, not `once`: ssh2 may report a second error while the attempt is torn down.
     const fail = (error: unknown) => {
@@ -215,6 +196,35 @@ function connectOnce(
       fail(error)
     }
   })
+}
+
+/** ssh2's settings for one attempt: the key alone, and the host key check during key exchange. */
+function connectConfig(
+  options: ConnectOptions,
+  sock: net.Socket,
+  seen: Seen,
+  readyTimeoutMs: number
+): ConnectConfig {
+  const { credentials, hostKeys } = options
+  const algorithms = hostKeyAlgorithms(hostKeys)
+  return {
+    sock,
+    host: options.host,
+    port: options.port,
+    username: credentials.username,
+    privateKey: credentials.privateKey,
+    passphrase: credentials.passphrase,
+    readyTimeout: Math.max(1, readyTimeoutMs),
+    // The key is the only way in: skipping ssh2's opening "none" attempt saves a round trip.
+    authHandler: ['publickey'],
+    ...(algorithms ? { algorithms: { serverHostKey: algorithms } } : {}),
+    // Runs during key exchange, before the key is offered to the server.
+    hostVerifier: (hostKey: Buffer) => {
+      seen.fingerprint = sshFingerprint(hostKey)
+      seen.refused = !hostKeyAccepted(hostKeys, hostKey)
+      return !seen.refused
+    }
+  }
 }
 
 /** Ends the connection and makes sure its socket cannot keep the process alive. */

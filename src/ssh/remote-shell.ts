@@ -9,7 +9,7 @@ import type { SshConnection } from './connect.js'
 
 /** One command of a remote script, with the words its failure messages use. */
 export interface RemoteStep {
-  /** The command; built from validated parts only, values single-quoted (see singleQuote). */
+  /** The command; built from validated parts only, each quoted as one word (restartScript). */
   command: string
   /** Subject of "did not finish", e.g. `Restarting service "fastapi" on host:22`. */
   doing: string
@@ -45,11 +45,6 @@ const LINES_IN_MESSAGE = 20
 const BYTES_PER_QUOTED_LINE = 1024
 const TAIL_BYTES = 64 * 1024
 
-/** Single-quotes a value for a POSIX shell command line. */
-export function singleQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`
-}
-
 /** `timeout <seconds>` for a step limit given in milliseconds; the user's own number. */
 export function timeoutPrefix(timeoutMs: number): string {
   return `timeout ${Number((timeoutMs / 1000).toFixed(3))}`
@@ -78,78 +73,108 @@ export async function runSteps(
   signal?: AbortSignal
 ): Promise<void> {
   const output = typeof write === 'object' ? write : new UntrustedOutput(write)
-  const marker = `sda-step-${randomBytes(12).toString('hex')}`
-  const limit = timeoutPrefix(timeoutMs)
-  const script = steps
-    .map(
-      (step, index) =>
-        `${limit} ${step.command}; s=$?; printf '\\n${marker} ${index} %d\\n' "$s"; ` +
-        `printf '\\n${marker} ${index}\\n' >&2; [ "$s" -eq 0 ] || exit "$s"`
-    )
-    .join('; ')
   const outcomes: StepOutcome[] = steps.map(() => ({
     code: null,
     signal: null,
     stdout: new OutputTail(TAIL_BYTES),
     stderr: new OutputTail(TAIL_BYTES)
   }))
-  let current = 0
+  await output.around(() =>
+    runInOneChannel(connection, steps, outcomes, { timeoutMs, output, signal })
+  )
+  throwFirstFailure(steps, outcomes, timeoutMs)
+}
+
+/**
+ * The steps as one script: each under `limit` (the remote `timeout`), then a marker line with its
+ * exit code on stdout and one on stderr; the first that fails ends the script with its code.
+ */
+function stepScript(steps: RemoteStep[], marker: string, limit: string): string {
+  return steps
+    .map(
+      (step, index) =>
+        `${limit} ${step.command}; s=$?; printf '\\n${marker} ${index} %d\\n' "$s"; ` +
+        `printf '\\n${marker} ${index}\\n' >&2; [ "$s" -eq 0 ] || exit "$s"`
+    )
+    .join('; ')
+}
+
+/**
+ * Runs the steps' script in one channel, filling in each step's outcome as its marker arrives;
+ * each step gets its own backstop timer, and a stop closes the channel (StoppedError).
+ */
+async function runInOneChannel(
+  connection: SshConnection,
+  steps: RemoteStep[],
+  outcomes: StepOutcome[],
+  { timeoutMs, output, signal }: { timeoutMs: number; output: UntrustedSink; signal?: AbortSignal }
+): Promise<void> {
+  const marker = `sda-step-${randomBytes(12).toString('hex')}`
+  const limit = timeoutPrefix(timeoutMs)
   const { where } = connection
-
+  let current = 0
   let channel: ClientChannel | undefined
-  let backstop: NodeJS.Timeout | undefined
   let timedOut = false
-  const restartBackstop = () => {
-    clearTimeout(backstop)
-    backstop = setTimeout(() => {
-      timedOut = true
-      closeChannel(channel)
-    }, timeoutMs + BACKSTOP_MS)
-  }
-
-  await output.around(async () => {
-    output.line(`${where}$ ${limit} ${steps[0].command}`)
-    const stepEnded = (index: number, code: number) => {
-      outcomes[index].code = code
-      current = index + 1
-      if (code === 0 && current < steps.length) {
-        output.line(`${where}$ ${limit} ${steps[current].command}`)
-        restartBackstop()
-      }
-    }
-    const ended = await untilAborted(
-      signal,
-      exec(connection, script, {
-        stdout: markedLines(marker, output, stepEnded, (line, step) =>
-          outcomes[step]?.stdout.add(line)
-        ),
-        stderr: markedLines(marker, output, undefined, (line, step) =>
-          outcomes[step]?.stderr.add(line)
-        ),
-        onChannel: opened => {
-          channel = opened
-          restartBackstop()
-        }
-      })
-    ).finally(() => clearTimeout(backstop))
-    if (current >= steps.length) return
-    if (ended === undefined) {
-      // The step was cancelled: the command may or may not have run.
-      closeChannel(channel)
-      throw new StoppedError(stopRequest(signal as AbortSignal))
-    }
-    if (timedOut) {
-      outcomes[current].code = TIMED_OUT
-    } else if (ended.error) {
-      throw new ActionError(
-        `${steps[current].doing} could not start: ${quoteUntrusted(ended.error.message)}`
-      )
-    } else {
-      outcomes[current].code = ended.code
-      outcomes[current].signal = ended.signal
-    }
+  const backstop = backstopTimer(timeoutMs + BACKSTOP_MS, () => {
+    timedOut = true
+    closeChannel(channel)
   })
+  output.line(`${where}$ ${limit} ${steps[0].command}`)
+  const stepEnded = (index: number, code: number) => {
+    outcomes[index].code = code
+    current = index + 1
+    if (code === 0 && current < steps.length) {
+      output.line(`${where}$ ${limit} ${steps[current].command}`)
+      backstop.restart()
+    }
+  }
+  const ended = await untilAborted(
+    signal,
+    exec(connection, stepScript(steps, marker, limit), {
+      stdout: markedLines(marker, output, stepEnded, (line, step) =>
+        outcomes[step]?.stdout.add(line)
+      ),
+      stderr: markedLines(marker, output, undefined, (line, step) =>
+        outcomes[step]?.stderr.add(line)
+      ),
+      onChannel: opened => {
+        channel = opened
+        backstop.restart()
+      }
+    })
+  ).finally(backstop.clear)
+  if (current >= steps.length) return
+  if (ended === undefined) {
+    // The step was cancelled: the command may or may not have run.
+    closeChannel(channel)
+    throw new StoppedError(stopRequest(signal as AbortSignal))
+  }
+  if (timedOut) {
+    outcomes[current].code = TIMED_OUT
+  } else if (ended.error) {
+    throw new ActionError(
+      `${steps[current].doing} could not start: ${quoteUntrusted(ended.error.message)}`
+    )
+  } else {
+    outcomes[current].code = ended.code
+    outcomes[current].signal = ended.signal
+  }
+}
 
+/** A timer for the step running now: each step starts it anew, the end of the script clears it. */
+function backstopTimer(ms: number, fire: () => void): { restart(): void; clear(): void } {
+  let timer: NodeJS.Timeout | undefined
+  return {
+    restart: () => {
+      clearTimeout(timer)
+      timer = setTimeout(fire, ms)
+    },
+    clear: () => clearTimeout(timer)
+  }
+}
+
+/** The first step that did not succeed, as a RemoteStepError with its code and last output. */
+function throwFirstFailure(steps: RemoteStep[], outcomes: StepOutcome[], timeoutMs: number): void {
   steps.forEach((step, index) => {
     const outcome = outcomes[index]
     if (outcome.code === 0) return

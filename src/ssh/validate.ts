@@ -10,23 +10,9 @@ export interface SshCredentials {
   readonly passphrase: string | undefined
 }
 
-// systemd's own limit and alphabet for unit names (systemd.unit(5)); `@` for template instances.
-const UNIT_NAME = /^[A-Za-z0-9:_.@\\-]+$/
-const UNIT_NAME_MAX = 255
 // useradd's default NAME_REGEX (with upper case refused) and its length limit.
 const USER_NAME = /^[a-z_][a-z0-9_-]*\$?$/
 const USER_NAME_MAX = 32
-
-/** Throws unless `service` is a systemd unit name: it ends up on a remote command line. */
-export function checkServiceName(service: string): void {
-  if (service.length > UNIT_NAME_MAX || !UNIT_NAME.test(service) || service.startsWith('-')) {
-    throw new ActionError(
-      `Input "service" must be a systemd unit name such as "fastapi" or "fastapi.service" (letters, ` +
-        `digits and ":_.@-\\", at most ${UNIT_NAME_MAX} characters, not starting with "-"), ` +
-        `not ${JSON.stringify(service)}.`
-    )
-  }
-}
 
 /**
  * Throws unless `user` is a Linux user name. The message does not repeat the value: it may come
@@ -50,11 +36,10 @@ export interface SshLogin {
 }
 
 /**
- * The checks of what the restart will need that want no SSH library: the unit and user names, and
- * a key at all. Run before checkSshKey.
+ * The checks of the login that want no SSH library: the user name, and a key at all. Run before
+ * checkSshKey (the unit name is the restart script's: checkServiceName).
  */
-export function checkSshNames(service: string, login: SshLogin, userSource: string): void {
-  checkServiceName(service)
+export function checkSshNames(login: SshLogin, userSource: string): void {
   checkUserName(login.username, userSource)
   if (login.privateKey.trim() === '') {
     throw new ActionError(

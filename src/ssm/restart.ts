@@ -9,20 +9,27 @@ import {
   type SSMClient
 } from '@aws-sdk/client-ssm'
 import { createBackoff, type Backoff } from '../backoff.js'
-import { ActionError, describeAwsError } from '../errors.js'
+import {
+  StoppedError,
+  stoppableSleep,
+  stopRequest,
+  throwIfStopped,
+  withStopState
+} from '../cancel.js'
+import { ActionError, awsErrorName, describeAwsError } from '../errors.js'
 import { chunks } from '../instance.js'
 import {
-  allowedCount,
   beyondMaxErrors,
-  parseRate,
   printInstanceGroup,
-  warnWithinMaxErrors,
   type InstanceOutput,
   type InstanceResult
 } from '../fleet.js'
 import { LineSplitter, OutputTail } from '../lines.js'
 import { quoteUntrusted, type LogWriter } from '../log.js'
-import { MAX_IDS_PER_COMMAND, batchRates, restartScript } from './command.js'
+import { allowedCount, type Rate } from '../restart/rate.js'
+import type { RestartScript } from '../restart/script.js'
+import type { FleetRestart } from '../restart/transport.js'
+import { MAX_IDS_PER_COMMAND, batchRates } from './command.js'
 
 export type { InstanceResult } from '../fleet.js'
 
@@ -30,26 +37,22 @@ export interface SsmRestartOptions {
   ssm: SSMClient
   /** Sorted instance ids. */
   instanceIds: string[]
-  service: string
-  healthCommand: string
-  maxConcurrency: string
-  maxErrors: string
+  /** The restart and its check, built once in the plan (restartScript). */
+  script: RestartScript
+  maxConcurrency: Rate
+  maxErrors: Rate
   timeoutSeconds: number
   sleep: (ms: number) => Promise<void>
-  /** The step's cancellation: the running commands are cancelled (CancelCommand). */
+  /**
+   * The step's cancellation: the commands sent are cancelled (CancelCommand), and the
+   * StoppedError says what was sent.
+   */
   signal?: AbortSignal
   /** Where the log goes (tests replace it); the action's own commands go through @actions/core. */
   write?: LogWriter
 }
 
-export interface SsmRestartResult {
-  commandIds: string[]
-  results: InstanceResult[]
-  /** Instances that did not succeed, in id order. */
-  failed: InstanceResult[]
-  /** Set when more failed than max-errors allows: the run fails with it. */
-  failure?: string
-}
+export type SsmRestartResult = FleetRestart
 
 const DOCUMENT = 'AWS-RunShellScript'
 const COMMAND_ID = /^[A-Za-z0-9-]{36}$/
@@ -80,6 +83,9 @@ const INSTANCE_INFO_PAGE = 50
 const IDS_PER_FILTER = 50
 /** After the command's own timeout, SSM needs a moment to report the time-outs. */
 const REPORTING_GRACE_MS = 60_000
+/** What a stop before the first SendCommand leaves. */
+const NOTHING_SENT = 'nothing was sent'
+const STAY_RESTARTED = 'instances that had already restarted stay restarted'
 
 const AGENT_NEEDS =
   'it needs the SSM agent installed and running, an instance profile with the policy ' +
@@ -93,53 +99,89 @@ const AGENT_NEEDS =
  */
 export async function restartWithRunCommand(options: SsmRestartOptions): Promise<SsmRestartResult> {
   const { instanceIds, signal } = options
-  const commands = restartScript(options.service, options.healthCommand)
   const budget = createBackoff({
     totalMs: options.timeoutSeconds * 1000,
     initialDelayMs: 1000,
     maxDelayMs: 10_000,
-    sleep: abortableSleep(options.sleep, signal)
+    sleep: signal ? stoppableSleep(options.sleep, signal) : options.sleep
   })
-  await waitForAgents(options, budget)
+  try {
+    await waitForAgents(options, budget)
+  } catch (error) {
+    throw withStopState(error, NOTHING_SENT)
+  }
 
   const remainingSeconds = Math.max(30, Math.ceil(budget.remainingMs() / 1000))
-  const commandIds: string[] = []
-  const batches = chunks(instanceIds, MAX_IDS_PER_COMMAND)
-  try {
-    for (const batch of batches) {
-      throwIfAborted(signal)
-      commandIds.push(
-        await send(options, batch, commands, remainingSeconds, batches.length > 1 ? batch : null)
-      )
-    }
-  } catch (error) {
-    const why = signal?.aborted ? 'the step was cancelled' : 'a later command could not be sent'
-    await cancel(options.ssm, commandIds, why)
-    throw error
-  }
+  const commandIds = await sendCommands(options, remainingSeconds)
   core.info(
     `Sent ${DOCUMENT} to ${instanceIds.length} instance${instanceIds.length > 1 ? 's' : ''} ` +
-      `(command ${commandIds.join(', ')}; max-concurrency ${options.maxConcurrency}, max-errors ${options.maxErrors}).`
+      `(command ${commandIds.join(', ')}; max-concurrency ${options.maxConcurrency.text}, max-errors ${options.maxErrors.text}).`
   )
 
   const invocations = await waitForInvocations(options, commandIds, remainingSeconds * 1000)
   const results = await reportInstances(options, invocations)
   const failed = results.filter(r => r.status !== 'Success')
-  const allowed = allowedCount(parseRate(options.maxErrors), instanceIds.length)
+  const allowed = allowedCount(options.maxErrors, instanceIds.length)
   const result: SsmRestartResult = { commandIds, results, failed }
   if (failed.length > allowed) {
-    result.failure = await failureMessage(options, invocations, failed, allowed)
-  } else if (failed.length > 0) {
-    warnWithinMaxErrors(failed, instanceIds.length, options.maxErrors)
+    result.failure = await fleetFailure(options, invocations, failed, allowed)
   }
   return result
+}
+
+/**
+ * Sends one command per 50 instances. A stop or a failure before the last is sent cancels those
+ * already sent. SendCommand itself is not cut off by a stop: a command the endpoint took must be
+ * known, to be cancelled.
+ */
+async function sendCommands(options: SsmRestartOptions, timeoutSeconds: number): Promise<string[]> {
+  const { signal } = options
+  const batches = chunks(options.instanceIds, MAX_IDS_PER_COMMAND)
+  const commandIds: string[] = []
+  for (const batch of batches) {
+    if (signal?.aborted) {
+      const cancelled = await cancel(options.ssm, commandIds, 'the step was cancelled')
+      throw new StoppedError(stopRequest(signal), sentState(options, commandIds, cancelled))
+    }
+    try {
+      commandIds.push(await send(options, batch, timeoutSeconds, batches.length > 1 ? batch : null))
+    } catch (error) {
+      await cancel(options.ssm, commandIds, 'a later command could not be sent')
+      throw error
+    }
+  }
+  return commandIds
+}
+
+/** What a stop between two SendCommands leaves: the batches sent, and cancelled. */
+function sentState(options: SsmRestartOptions, sent: string[], cancelled: string[]): string {
+  if (sent.length === 0) return NOTHING_SENT
+  const total = options.instanceIds.length
+  const reached = Math.min(total, sent.length * MAX_IDS_PER_COMMAND)
+  return (
+    `sent command ${sent.join(', ')} to ${reached} of the ${total} instances; ` +
+    `${cancelledState(sent, cancelled)}; nothing was sent to the other ${total - reached}; ${STAY_RESTARTED}`
+  )
+}
+
+/** Which of the commands still running were cancelled, and which could not be. */
+function cancelledState(running: string[], cancelled: string[]): string {
+  if (running.length === 0) return 'every command had finished, so none was cancelled'
+  const refused = running.filter(id => !cancelled.includes(id))
+  return [
+    cancelled.length > 0 ? `sent CancelCommand for command ${cancelled.join(', ')}` : '',
+    refused.length > 0
+      ? `could not cancel command ${refused.join(', ')} (see the warning): its instances may still restart`
+      : ''
+  ]
+    .filter(part => part !== '')
+    .join('; ')
 }
 
 /** Sends one command; `batch` says which instances it is for when there are several. */
 async function send(
   options: SsmRestartOptions,
   instanceIds: string[],
-  commands: string[],
   timeoutSeconds: number,
   batch: string[] | null
 ): Promise<string> {
@@ -154,13 +196,15 @@ async function send(
       new SendCommandCommand({
         DocumentName: DOCUMENT,
         InstanceIds: instanceIds,
-        Comment: `secrets-deploy-action: restart ${options.service}`,
-        Parameters: { commands, executionTimeout: [String(timeoutSeconds)] },
+        Comment: `secrets-deploy-action: restart ${options.script.unit}`,
+        Parameters: {
+          commands: [...options.script.runCommandLines],
+          executionTimeout: [String(timeoutSeconds)]
+        },
         TimeoutSeconds: timeoutSeconds,
         MaxConcurrency: rates.maxConcurrency,
         MaxErrors: rates.maxErrors
-      }),
-      { abortSignal: options.signal }
+      })
     )
     const commandId = response.Command?.CommandId
     if (!commandId) throw new ActionError('ssm:SendCommand answered without a command id.')
@@ -172,8 +216,7 @@ async function send(
     }
     return commandId
   } catch (error) {
-    throwIfAborted(options.signal)
-    const whom = batch ? `${batch.length} instances from ${batch[0]}` : describeIds(instanceIds)
+    const whom = batch ? `${batch.length} instances from ${batch[0]}` : nameInstances(instanceIds)
     throw describeAwsError(error, {
       action: 'ssm:SendCommand',
       subject: `${DOCUMENT} for ${whom}`,
@@ -186,31 +229,8 @@ async function send(
 async function waitForAgents(options: SsmRestartOptions, budget: Backoff): Promise<void> {
   let notOnline: Map<string, string>
   do {
-    throwIfAborted(options.signal)
-    notOnline = new Map(options.instanceIds.map(id => [id, 'not registered']))
-    for (const batch of chunks(options.instanceIds, IDS_PER_FILTER)) {
-      try {
-        const pages = paginateDescribeInstanceInformation(
-          { client: options.ssm, pageSize: INSTANCE_INFO_PAGE },
-          { Filters: [{ Key: 'InstanceIds', Values: batch }] }
-        )
-        for await (const page of pages) {
-          for (const info of page.InstanceInformationList ?? []) {
-            const id = info.InstanceId ?? ''
-            if (!notOnline.has(id)) continue
-            if (info.PingStatus === 'Online') notOnline.delete(id)
-            else notOnline.set(id, `agent ${quoteUntrusted(info.PingStatus ?? 'unknown', 40)}`)
-          }
-        }
-      } catch (error) {
-        throwIfAborted(options.signal)
-        throw describeAwsError(error, {
-          action: 'ssm:DescribeInstanceInformation',
-          subject: describeIds(batch),
-          resource: '*'
-        })
-      }
-    }
+    throwIfStopped(options.signal)
+    notOnline = await agentsNotOnline(options)
     if (notOnline.size === 0) return
     core.info(
       `Waiting for the SSM agent of ${notOnline.size} instance${notOnline.size > 1 ? 's' : ''} to be Online ` +
@@ -220,7 +240,7 @@ async function waitForAgents(options: SsmRestartOptions, budget: Backoff): Promi
           .join(', ')}${notOnline.size > 5 ? ', ...' : ''}).`
     )
   } while (await budget.wait())
-  throwIfAborted(options.signal)
+  throwIfStopped(options.signal)
   const listed = [...notOnline].slice(0, 20).map(([id, seen]) => `${id} (${seen})`)
   const more = notOnline.size > listed.length ? ` and ${notOnline.size - listed.length} more` : ''
   const subject =
@@ -233,9 +253,47 @@ async function waitForAgents(options: SsmRestartOptions, budget: Backoff): Promi
   )
 }
 
+/** The instances whose agent is not Online, with what SSM says of each. */
+async function agentsNotOnline(options: SsmRestartOptions): Promise<Map<string, string>> {
+  const notOnline = new Map(options.instanceIds.map(id => [id, 'not registered']))
+  for (const batch of chunks(options.instanceIds, IDS_PER_FILTER)) {
+    try {
+      const pages = paginateDescribeInstanceInformation(
+        { client: options.ssm, pageSize: INSTANCE_INFO_PAGE },
+        { Filters: [{ Key: 'InstanceIds', Values: batch }] }
+      )
+      for await (const page of pages) {
+        for (const info of page.InstanceInformationList ?? []) {
+          const id = info.InstanceId ?? ''
+          if (!notOnline.has(id)) continue
+          if (info.PingStatus === 'Online') notOnline.delete(id)
+          else notOnline.set(id, `agent ${quoteUntrusted(info.PingStatus ?? 'unknown', 40)}`)
+        }
+      }
+    } catch (error) {
+      throwIfStopped(options.signal)
+      throw describeAwsError(error, {
+        action: 'ssm:DescribeInstanceInformation',
+        subject: nameInstances(batch),
+        resource: '*'
+      })
+    }
+  }
+  return notOnline
+}
+
+/** Each command's invocations as last listed; a command whose invocations are all final is done. */
+interface Polled {
+  latest: Map<string, CommandInvocation[]>
+  final: Set<string>
+  /** `commandId/instanceId` of the pending invocations cancelled beyond max-errors. */
+  cancelled: Set<string>
+}
+
 /**
  * Polls every command's invocations (ListCommandInvocations with Details, every page: the cost
- * grows with pages, not instances) until all are final; commands already final are not asked again.
+ * grows with pages, not instances) until all are final; commands already final are not asked
+ * again. A stop cancels the commands still running, and says so.
  */
 async function waitForInvocations(
   options: SsmRestartOptions,
@@ -247,78 +305,79 @@ async function waitForInvocations(
     totalMs: commandTimeoutMs + REPORTING_GRACE_MS,
     initialDelayMs: 500,
     maxDelayMs: 10_000,
-    sleep: abortableSleep(options.sleep, signal)
+    sleep: signal ? stoppableSleep(options.sleep, signal) : options.sleep
   })
-  const expected = new Map(
-    chunks(options.instanceIds, MAX_IDS_PER_COMMAND).map((batch, i) => [
-      commandIds[i],
-      batch.length
-    ])
-  )
-  // Each command's invocations as last listed; a command whose invocations are all final is done.
-  const latest = new Map<string, CommandInvocation[]>()
-  const final = new Set<string>()
-  const cancelled = new Set<string>()
+  const polled: Polled = { latest: new Map(), final: new Set(), cancelled: new Set() }
   let lastCount = ''
   try {
     do {
-      for (const commandId of commandIds) {
-        if (final.has(commandId)) continue
-        const invocations = await listInvocations(options, commandId)
-        latest.set(commandId, invocations)
-        const done = invocations.filter(i => !RUNNING.has(i.Status ?? ''))
-        if (
-          invocations.length >= (expected.get(commandId) ?? 0) &&
-          done.length === invocations.length
-        )
-          final.add(commandId)
-      }
-      const all = [...latest.values()].flat()
-      if (final.size === commandIds.length) return all
-      const finished = all.filter(i => !RUNNING.has(i.Status ?? ''))
-      const failures = finished.filter(i => i.Status !== 'Success').length
-      const allowed = allowedCount(parseRate(options.maxErrors), options.instanceIds.length)
-      if (commandIds.length > 1 && failures > allowed) {
-        // SSM stops each command at its own MaxErrors; across several commands, the action does
-        // the same: what runs finishes, what has not started is cancelled.
-        for (const [commandId, invocations] of latest) {
-          const pending = invocations
-            .filter(i => i.Status === 'Pending' && !cancelled.has(`${commandId}/${i.InstanceId}`))
-            .map(i => i.InstanceId ?? '')
-          if (pending.length === 0) continue
-          for (const id of pending) cancelled.add(`${commandId}/${id}`)
-          await cancel(
-            options.ssm,
-            [commandId],
-            'more instances failed than max-errors allows',
-            pending
-          )
-        }
-      }
-      const count = `${finished.length} of ${options.instanceIds.length} instances finished`
+      await pollOnce(options, commandIds, polled)
+      const all = [...polled.latest.values()].flat()
+      if (polled.final.size === commandIds.length) return all
+      await cancelBeyondMaxErrors(options, commandIds, polled)
+      const finished = all.filter(i => !RUNNING.has(i.Status ?? '')).length
+      const count = `${finished} of ${options.instanceIds.length} instances finished`
       if (count !== lastCount) core.info(`${count}; waiting.`)
       lastCount = count
     } while (await backoff.wait())
   } catch (error) {
-    if (signal?.aborted) {
-      const running = commandIds.filter(id => !final.has(id))
-      await cancel(options.ssm, running, 'the step was cancelled')
-      throw new ActionError(
-        `The step was cancelled while the restart ran: sent CancelCommand for command ${running.join(', ')}. ` +
-          'Instances that had already restarted stay restarted.'
-      )
-    }
-    throw error
+    if (!signal?.aborted) throw error
+    const running = commandIds.filter(id => !polled.final.has(id))
+    const cancelled = await cancel(options.ssm, running, 'the step was cancelled')
+    throw new StoppedError(
+      stopRequest(signal),
+      `${cancelledState(running, cancelled)}; ${STAY_RESTARTED}`
+    )
   }
   await cancel(
     options.ssm,
-    commandIds.filter(id => !final.has(id)),
+    commandIds.filter(id => !polled.final.has(id)),
     'the action stopped waiting'
   )
   throw new ActionError(
     `Run Command ${commandIds.join(', ')} did not finish within ${options.timeoutSeconds} s (input "ssm-timeout"); ` +
       'the action cancelled it. Raise "ssm-timeout", or check the instances with "aws ssm list-command-invocations".'
   )
+}
+
+/** One round: lists each command not yet final, page by page. */
+async function pollOnce(
+  options: SsmRestartOptions,
+  commandIds: string[],
+  polled: Polled
+): Promise<void> {
+  const batches = chunks(options.instanceIds, MAX_IDS_PER_COMMAND)
+  for (const [i, commandId] of commandIds.entries()) {
+    if (polled.final.has(commandId)) continue
+    const invocations = await listInvocations(options, commandId)
+    polled.latest.set(commandId, invocations)
+    const done = invocations.filter(invocation => !RUNNING.has(invocation.Status ?? ''))
+    if (invocations.length >= batches[i].length && done.length === invocations.length)
+      polled.final.add(commandId)
+  }
+}
+
+/**
+ * SSM stops each command at its own MaxErrors; across several commands, the action does the
+ * same: what runs finishes, what has not started is cancelled.
+ */
+async function cancelBeyondMaxErrors(
+  options: SsmRestartOptions,
+  commandIds: string[],
+  polled: Polled
+): Promise<void> {
+  if (commandIds.length < 2) return
+  const all = [...polled.latest.values()].flat()
+  const failures = all.filter(i => !RUNNING.has(i.Status ?? '') && i.Status !== 'Success').length
+  if (failures <= allowedCount(options.maxErrors, options.instanceIds.length)) return
+  for (const [commandId, invocations] of polled.latest) {
+    const pending = invocations
+      .filter(i => i.Status === 'Pending' && !polled.cancelled.has(`${commandId}/${i.InstanceId}`))
+      .map(i => i.InstanceId ?? '')
+    if (pending.length === 0) continue
+    for (const id of pending) polled.cancelled.add(`${commandId}/${id}`)
+    await cancel(options.ssm, [commandId], 'more instances failed than max-errors allows', pending)
+  }
 }
 
 async function listInvocations(
@@ -333,9 +392,9 @@ async function listInvocations(
     )
     for await (const page of pages) invocations.push(...(page.CommandInvocations ?? []))
   } catch (error) {
-    throwIfAborted(options.signal)
+    throwIfStopped(options.signal)
     // SSM is eventually consistent: a command just sent may not be listed yet; the next poll asks again.
-    if ((error as { name?: string }).name === 'InvalidCommandId') return []
+    if (awsErrorName(error) === 'InvalidCommandId') return []
     throw describeAwsError(error, {
       action: 'ssm:ListCommandInvocations',
       subject: `command ${commandId}`,
@@ -345,15 +404,18 @@ async function listInvocations(
   return invocations
 }
 
+/** Cancels each command (only `instanceIds` of it, when given); resolves to those it cancelled. */
 async function cancel(
   ssm: SSMClient,
   commandIds: string[],
   why: string,
   instanceIds?: string[]
-): Promise<void> {
+): Promise<string[]> {
+  const cancelled: string[] = []
   for (const commandId of commandIds) {
     try {
       await ssm.send(new CancelCommandCommand({ CommandId: commandId, InstanceIds: instanceIds }))
+      cancelled.push(commandId)
       const which = instanceIds ? ` for the ${instanceIds.length} instances it had not started` : ''
       core.warning(`Cancelled Run Command ${commandId}${which}: ${why}.`)
     } catch (error) {
@@ -365,6 +427,7 @@ async function cancel(
       core.warning(`Could not cancel Run Command ${commandId} (${why}): ${quoteUntrusted(message)}`)
     }
   }
+  return cancelled
 }
 
 /** One collapsible log group per instance, and the results in instance id order. */
@@ -454,7 +517,8 @@ async function fullOutput(ssm: SSMClient, invocation: CommandInvocation): Promis
   }
 }
 
-async function failureMessage(
+/** Why the run fails beyond max-errors: the failed instances, and the first one's last output. */
+async function fleetFailure(
   options: SsmRestartOptions,
   invocations: CommandInvocation[],
   failed: InstanceResult[],
@@ -474,15 +538,10 @@ async function failureMessage(
     .split('\n')
     .filter(line => line !== '')
     .map(line => `  ${quoteUntrusted(line, 500)}`)
-  const inspect = `"systemctl status ${options.service}" and "journalctl -u ${options.service}" on the instance`
+  const { unit } = options.script
+  const inspect = `"systemctl status ${unit}" and "journalctl -u ${unit}" on the instance`
   return (
-    beyondMaxErrors(
-      options.service,
-      failed,
-      options.instanceIds.length,
-      options.maxErrors,
-      allowed
-    ) +
+    beyondMaxErrors(unit, failed, options.instanceIds.length, options.maxErrors, allowed) +
     (failed.some(r => r.status === 'Cancelled')
       ? 'The cancelled ones were not restarted: SSM stops once max-errors is exceeded. '
       : '') +
@@ -491,31 +550,7 @@ async function failureMessage(
   )
 }
 
-function describeIds(ids: string[]): string {
+/** "instance i-1", or "instances i-1 to i-9" (sorted ids). */
+function nameInstances(ids: string[]): string {
   return ids.length === 1 ? `instance ${ids[0]}` : `instances ${ids[0]} to ${ids[ids.length - 1]}`
-}
-
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted)
-    throw new ActionError(
-      'The step was cancelled before the restart was sent; nothing was restarted.'
-    )
-}
-
-/** A sleep that ends early, with an error, when the step is cancelled. */
-function abortableSleep(
-  sleep: (ms: number) => Promise<void>,
-  signal: AbortSignal | undefined
-): (ms: number) => Promise<void> {
-  if (!signal) return sleep
-  return ms =>
-    new Promise<void>((resolve, reject) => {
-      const onAbort = () => reject(new ActionError('The step was cancelled.'))
-      if (signal.aborted) return onAbort()
-      signal.addEventListener('abort', onAbort, { once: true })
-      sleep(ms).then(() => {
-        signal.removeEventListener('abort', onAbort)
-        resolve()
-      }, reject)
-    })
 }
