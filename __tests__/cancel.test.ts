@@ -6,8 +6,8 @@ import {
   stoppableSleep,
   throwIfStopped,
   withStopState
-} from '../src/cancel.js'
-import { ActionError } from '../src/errors.js'
+} from '../src/lib/cancel.js'
+import { ActionError } from '../src/lib/errors.js'
 
 const sigint = new StopRequest({ kind: 'signal', signal: 'SIGINT' })
 

@@ -1,12 +1,12 @@
-import { stripAnsi, verdict, parseCdkDiff } from '../src/cdk-diff.js'
+import { stripAnsi, verdict, parseCdkDiff } from '../src/cdk/diff.js'
 import {
   MAX_COMMENT_LENGTH,
   buildDiffComment,
   commentMarker,
   fenceFor,
   type DiffComment
-} from '../src/github/comment-body.js'
-import { keepMasksLocal, maskSecret } from '../src/log.js'
+} from '../src/phases/comment/body.js'
+import { keepMasksLocal, maskSecret } from '../src/lib/log.js'
 import {
   diffWithReplacement,
   diffWithUpdateOnly,

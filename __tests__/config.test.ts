@@ -2,8 +2,8 @@
 // Parameter Store, and the output names the run has already claimed.
 import { jest } from '@jest/globals'
 import type { SSMClient } from '@aws-sdk/client-ssm'
-import { readConfigParameters } from '../src/config.js'
-import { checkOutputNames } from '../src/export.js'
+import { readConfigParameters } from '../src/secrets/parameters.js'
+import { checkOutputNames } from '../src/action/outputs.js'
 import { ssmFor, startLocalAws, type LocalAws } from './helpers/local-aws.js'
 
 const PATH = '/fastapi/staging/'

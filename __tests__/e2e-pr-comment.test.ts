@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { commentMarker } from '../src/github/comment-body.js'
+import { commentMarker } from '../src/phases/comment/body.js'
 import { ACTIONS_BOT, LocalGitHub, pullRequestEvent } from '../test-support/github-api.js'
 import { createCdkApp, type StandInConfig } from './helpers/cdk-app.js'
 import {

@@ -1,5 +1,5 @@
-import { DEFAULT_ENV_KEYS, envName, refusedEnvName } from '../src/env-names.js'
-import { checkEnvKeys, secretEnvironment } from '../src/export.js'
+import { DEFAULT_ENV_KEYS, envName, refusedEnvName } from '../src/secrets/key-rules.js'
+import { checkEnvKeys, secretEnvironment } from '../src/action/outputs.js'
 
 describe('refusedEnvName', () => {
   it.each([

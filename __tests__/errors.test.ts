@@ -1,4 +1,4 @@
-import { ActionError, describeAwsError, failureMessage } from '../src/errors.js'
+import { ActionError, describeAwsError, failureMessage } from '../src/lib/errors.js'
 
 const call = {
   action: 'secretsmanager:GetSecretValue',

@@ -2,8 +2,8 @@
 // (test-support/github-api.js) on 127.0.0.1, with the waits recorded instead of slept.
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { StoppedError } from '../src/cancel.js'
-import { GitHubApiError, GitHubClient, nextLink } from '../src/github/rest.js'
+import { StoppedError } from '../src/lib/cancel.js'
+import { GitHubApiError, GitHubClient, nextLink } from '../src/phases/comment/github-rest.js'
 import { ACTIONS_BOT, LocalGitHub } from '../test-support/github-api.js'
 
 const TOKEN = 'ghs_16C7e42F292c6912E7710c838347Ae178B4a'

@@ -1,12 +1,12 @@
 import type { EC2Client } from '@aws-sdk/client-ec2'
 import { jest } from '@jest/globals'
-import { hostKeysFromConsole, instanceByAddress } from '../src/host-keys.js'
+import { hostKeysFromConsole, instanceByAddress } from '../src/ec2/console-host-keys.js'
 import {
   hostKeyBlockInConsole,
   type ConsoleBlock,
   type ConsoleView,
   type TypedFingerprint
-} from '../src/ssh/fingerprint.js'
+} from '../src/restart/ssh/host-keys.js'
 import { cloudInitConsole, consoleNoise } from '../test-support/cloud-init.js'
 import { generateKeyPair } from '../test-support/sshd.js'
 import { ec2For, startLocalAws, type LocalAws } from './helpers/local-aws.js'

@@ -1,4 +1,4 @@
-import { readInputs, type SsmInputs } from '../src/inputs.js'
+import { readInputs, type SsmInputs } from '../src/action/inputs.js'
 import { inputEnvironment } from '../test-support/runner.js'
 
 /** Sets INPUT_* as the runner would (action.yml's defaults filled in), runs readInputs. */

@@ -5,7 +5,7 @@ import {
   findInstanceIds,
   resolveTargets,
   waitForAddresses
-} from '../src/instance.js'
+} from '../src/ec2/instances.js'
 
 const waitForAddress = async (
   ...args: [EC2Client, string, 'public' | 'private', number, typeof sleep]

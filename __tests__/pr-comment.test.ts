@@ -4,10 +4,10 @@ import { jest } from '@jest/globals'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { commentMarker } from '../src/github/comment-body.js'
-import { ActionError } from '../src/errors.js'
-import type { CommentInputs } from '../src/inputs.js'
-import type { PreviewReport } from '../src/preview.js'
+import { commentMarker } from '../src/phases/comment/body.js'
+import { ActionError } from '../src/lib/errors.js'
+import type { CommentInputs } from '../src/action/inputs.js'
+import type { PreviewReport } from '../src/phases/preview.js'
 import {
   commentPreview,
   readPullRequest,
@@ -15,8 +15,8 @@ import {
   tokenLogin,
   upsertComment,
   type PullRequest
-} from '../src/github/pr-comment.js'
-import { GitHubClient } from '../src/github/rest.js'
+} from '../src/phases/comment/pull-request.js'
+import { GitHubClient } from '../src/phases/comment/github-rest.js'
 import { ACTIONS_BOT, LocalGitHub, pullRequestEvent } from '../test-support/github-api.js'
 
 const TOKEN = 'ghs_16C7e42F292c6912E7710c838347Ae178B4a'

@@ -8,17 +8,17 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { promisify } from 'node:util'
-import { ActionError } from '../src/errors.js'
-import { restartService, type RestartOptions } from '../src/restart.js'
+import { ActionError } from '../src/lib/errors.js'
+import { restartService, type RestartOptions } from '../src/restart/ssh/transport.js'
 import { checkServiceName, restartScript } from '../src/restart/script.js'
-import { EarlySocket } from '../src/ssh/connect.js'
-import { hostKeyAccepted, sshFingerprint, type HostKeyCheck } from '../src/ssh/fingerprint.js'
+import { EarlySocket } from '../src/restart/ssh/connect.js'
+import { hostKeyAccepted, sshFingerprint, type HostKeyCheck } from '../src/restart/ssh/host-keys.js'
 import {
   checkSshKey,
   checkSshNames,
   checkUserName,
   type SshCredentials
-} from '../src/ssh/validate.js'
+} from '../src/restart/ssh/validate.js'
 import {
   freePort,
   generateKeyPair,

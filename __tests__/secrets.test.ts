@@ -1,6 +1,6 @@
 import { jest } from '@jest/globals'
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
-import { readJsonSecret, requireKeys, secretResource } from '../src/secrets.js'
+import { readJsonSecret, requireKeys, secretResource } from '../src/secrets/read.js'
 import {
   EXAMPLE_DEPLOYMENT,
   secretsManagerFor,

@@ -1,11 +1,11 @@
 // The SSM restart in-process: the real SSM client against the local endpoint, which runs each
 // instance's command through /bin/sh and records the stand-ins' calls.
 import { jest } from '@jest/globals'
-import { StoppedError } from '../src/cancel.js'
+import { StoppedError } from '../src/lib/cancel.js'
 import { allowedCount, parseRate } from '../src/restart/rate.js'
 import { checkServiceName, restartScript } from '../src/restart/script.js'
-import { batchRates } from '../src/ssm/command.js'
-import { restartWithRunCommand, type SsmRestartOptions } from '../src/ssm/restart.js'
+import { batchRates } from '../src/restart/ssm/command.js'
+import { restartWithRunCommand, type SsmRestartOptions } from '../src/restart/ssm/run-command.js'
 import { ssmFor, startLocalAws, type LocalAws } from './helpers/local-aws.js'
 
 let aws: LocalAws

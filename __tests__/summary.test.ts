@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as core from '@actions/core'
-import { newReport, writeSummary, type RunReport } from '../src/summary.js'
+import { newReport, writeSummary, type RunReport } from '../src/action/summary.js'
 
 // @actions/core reads the path from process.env once and keeps it: one file for the whole suite.
 const dir = mkdtempSync(join(tmpdir(), 'sda-summary-'))

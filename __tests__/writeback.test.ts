@@ -1,7 +1,12 @@
 import { jest } from '@jest/globals'
 import { PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
-import { readJsonSecret } from '../src/secrets.js'
-import { PENDING_STAGE, writeEdit, writeKeyBack, type EditContext } from '../src/writeback.js'
+import { readJsonSecret } from '../src/secrets/read.js'
+import {
+  PENDING_STAGE,
+  writeEdit,
+  writeKeyBack,
+  type EditContext
+} from '../src/secrets/compare-and-swap.js'
 import {
   EXAMPLE_DEPLOYMENT,
   secretsManagerFor,

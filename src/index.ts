@@ -1,5 +1,5 @@
-import { abortOnSignals } from './cancel.js'
-import { run } from './main.js'
+import { abortOnSignals } from './lib/cancel.js'
+import { run } from './action/main.js'
 
 const signal = abortOnSignals()
 await run({ signal })

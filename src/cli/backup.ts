@@ -2,10 +2,15 @@ import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager'
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto'
 import { constants, type Stats } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
-import { ActionError, describeAwsError, type AwsCallContext } from '../errors.js'
-import { shownVersionId } from '../log.js'
-import { parseJsonObjectOfStrings, secretCall, secretSubject, type JsonSecret } from '../secrets.js'
-import { writeEdit } from '../writeback.js'
+import { ActionError, describeAwsError, type AwsCallContext } from '../lib/errors.js'
+import { shownVersionId } from '../lib/log.js'
+import {
+  parseJsonObjectOfStrings,
+  secretCall,
+  secretSubject,
+  type JsonSecret
+} from '../secrets/read.js'
+import { writeEdit } from '../secrets/compare-and-swap.js'
 import {
   isNotFound,
   resolveSecret,

@@ -1,12 +1,12 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
-import { ActionError } from '../errors.js'
+import { ActionError } from '../lib/errors.js'
 import {
   readJsonSecret,
   type JsonSecret,
   type ReadOptions,
   type SecretLog,
   type SecretRole
-} from '../secrets.js'
+} from '../secrets/read.js'
 import { cliLogger, type Io } from './io.js'
 
 /** The reference document's names for the two secrets. */

@@ -1,6 +1,6 @@
 import { styleText } from 'node:util'
-import { ActionError } from '../errors.js'
-import { quoteUntrusted, type Logger } from '../log.js'
+import { ActionError } from '../lib/errors.js'
+import { quoteUntrusted, type Logger } from '../lib/log.js'
 
 /** Secrets Manager's limit for a secret string: a larger value could never be stored. */
 const MAX_VALUE_BYTES = 65536

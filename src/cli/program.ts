@@ -1,8 +1,8 @@
 import { Command, CommanderError, Option } from 'commander'
-import { ActionError } from '../errors.js'
-import { DEFAULT_POLICY_SETTINGS, iamPolicy, restartMethods } from '../iam-policy.js'
-import { quoteUntrusted } from '../log.js'
-import { secretResource } from '../secrets.js'
+import { ActionError } from '../lib/errors.js'
+import { DEFAULT_POLICY_SETTINGS, iamPolicy, restartMethods } from '../secrets/iam-policy.js'
+import { quoteUntrusted } from '../lib/log.js'
+import { secretResource } from '../secrets/read.js'
 import {
   DEFAULT_SECRET_IDS,
   SECRET_ID_ENV,

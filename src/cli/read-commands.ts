@@ -5,11 +5,16 @@ import {
   type SecretListEntry,
   type SecretVersionsListEntry
 } from '@aws-sdk/client-secrets-manager'
-import { ActionError, describeAwsError } from '../errors.js'
-import { envName, refusedEnvName } from '../env-names.js'
-import { checkOutputNames } from '../export.js'
-import { quoteUntrusted, shownVersionId } from '../log.js'
-import { parseJsonObjectOfStrings, requireKeys, secretCall, secretSubject } from '../secrets.js'
+import { ActionError, describeAwsError } from '../lib/errors.js'
+import { envName, refusedEnvName } from '../secrets/key-rules.js'
+import { checkOutputNames } from '../action/outputs.js'
+import { quoteUntrusted, shownVersionId } from '../lib/log.js'
+import {
+  parseJsonObjectOfStrings,
+  requireKeys,
+  secretCall,
+  secretSubject
+} from '../secrets/read.js'
 import { bold, printJson, shown, table, verdict, type Io } from './io.js'
 import { resolveSecret, type GlobalOptions, type SecretRef, type Session } from './context.js'
 

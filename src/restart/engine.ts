@@ -1,17 +1,17 @@
 import { setMaxListeners } from 'node:events'
 import * as core from '@actions/core'
-import { StoppedError, throwIfStopped, withStopState } from '../cancel.js'
-import { ActionError } from '../errors.js'
-import { OUTPUTS } from '../export.js'
-import { fanOut } from '../fan-out.js'
+import { StoppedError, throwIfStopped, withStopState } from '../lib/cancel.js'
+import { ActionError } from '../lib/errors.js'
+import { OUTPUTS } from '../action/outputs.js'
+import { fanOut } from './fan-out.js'
 import {
   beyondMaxErrors,
   CollectedOutput,
   printInstanceGroup,
   warnWithinMaxErrors,
   type InstanceResult
-} from '../fleet.js'
-import type { RunReport } from '../summary.js'
+} from './report.js'
+import type { RunReport } from '../action/summary.js'
 import { allowedCount, concurrencyCount } from './rate.js'
 import type {
   FleetRestart,
@@ -25,7 +25,7 @@ import type {
 } from './transport.js'
 
 // The restart engine: which instances, how many at once, what the run reports. The transports
-// (SSH: restart.ts; SSM: ssm/transport.ts) only reach the instances.
+// (SSH: ssh/transport.ts; SSM: ssm/transport.ts) only reach the instances.
 
 /** The engine's own words for an instance's result; transports add theirs (Failed, TimedOut, ...). */
 const STATUS = {

@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import type { EC2Client } from '@aws-sdk/client-ec2'
-import type { AddressType } from '../inputs.js'
-import { describeHostKeyMode, type HostKeyCheck } from '../ssh/fingerprint.js'
+import type { AddressType } from '../action/inputs.js'
+import { describeHostKeyMode, type HostKeyCheck } from './ssh/host-keys.js'
 import type { HostKeyPolicy, RestartTarget } from './transport.js'
 
 /** What the host key check uses of the inputs. */
@@ -55,7 +55,7 @@ async function fromConsoles(
   sleep: (ms: number) => Promise<void>
 ): Promise<(target: RestartTarget) => Promise<HostKeyCheck>> {
   // Loaded here: with it comes the EC2 client, most of the bundle's size.
-  const { hostKeysFromConsole, instanceByAddress } = await import('../host-keys.js')
+  const { hostKeysFromConsole, instanceByAddress } = await import('../ec2/console-host-keys.js')
   const empty = '(input "ssh-host-fingerprint" is empty)'
   let single: string | undefined
   if (targets.length === 1) {

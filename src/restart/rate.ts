@@ -1,7 +1,7 @@
 // The rate control of a fleet restart, in SSM Run Command's own syntax (MaxConcurrency,
 // MaxErrors), whichever way it runs: SSM takes it as written, the SSH fan-out counts with it.
 
-import { ActionError } from '../errors.js'
+import { ActionError } from '../lib/errors.js'
 
 /** A count of instances, or a percentage of them; parsed once, from the input. */
 export interface Rate {

@@ -1,5 +1,5 @@
 import { quote } from 'shell-quote'
-import { ActionError } from '../errors.js'
+import { ActionError } from '../lib/errors.js'
 
 /** A systemd unit name that checkServiceName accepted: the only kind a restart script takes. */
 export type UnitName = string & { readonly checkedUnitName: unique symbol }

@@ -1,10 +1,10 @@
 // What the restart engine (engine.ts) and its transports agree on: the engine decides which
 // instances, how many at once and what the run reports; a transport reaches the instances.
 // Types only: a transport imports this, never the engine.
-import type { InstanceResult } from '../fleet.js'
-import type { UntrustedSink } from '../log.js'
-import type { EarlySocket } from '../ssh/connect.js'
-import type { HostKeyCheck } from '../ssh/fingerprint.js'
+import type { InstanceResult } from './report.js'
+import type { UntrustedSink } from '../lib/log.js'
+import type { EarlySocket } from './ssh/connect.js'
+import type { HostKeyCheck } from './ssh/host-keys.js'
 import type { Rate } from './rate.js'
 import type { RestartScript } from './script.js'
 
