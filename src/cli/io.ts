@@ -55,8 +55,11 @@ export function cliLogger(io: Io): Logger {
       io.err(`warning: ${messageLine(message)}`)
     },
     error: message => io.err(`error: ${messageLine(message)}`),
-    // The command line has no debug output.
-    debug: () => undefined
+    notice: message => io.err(messageLine(message)),
+    // The command line has no debug output, and no groups to fold.
+    debug: () => undefined,
+    startGroup: title => io.err(messageLine(title)),
+    endGroup: () => undefined
   }
 }
 

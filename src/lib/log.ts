@@ -108,13 +108,23 @@ export function shownVersionId(versionId: string): string {
 /**
  * Where a message goes, decided in one place: the action's logger writes workflow commands (an
  * annotation for a warning), the command line's writes plain text to standard error and keeps
- * standard output for results. Shared code that warns is given the logger of its program.
+ * standard output for results. Every phase is given the logger of its program; only this module
+ * and the action's entry (src/action/) import @actions/core.
  */
 export interface Logger {
   info(message: string): void
   warning(message: string): void
   error(message: string): void
+  notice(message: string): void
   debug(message: string): void
+  /** A collapsible group in the job's log, until endGroup; plain lines elsewhere. */
+  startGroup(title: string): void
+  endGroup(): void
+}
+
+/** Where a phase's results go: the step's outputs (GITHUB_OUTPUT) for the action. */
+export interface StepOutputs {
+  set(name: string, value: string): void
 }
 
 /** The action's logger: @actions/core's workflow commands in the job's log. */
@@ -122,7 +132,15 @@ export const actionLogger: Logger = {
   info: message => core.info(message),
   warning: message => core.warning(message),
   error: message => core.error(message),
-  debug: message => core.debug(message)
+  notice: message => core.notice(message),
+  debug: message => core.debug(message),
+  startGroup: title => core.startGroup(title),
+  endGroup: () => core.endGroup()
+}
+
+/** The action's step outputs. */
+export const actionOutputs: StepOutputs = {
+  set: (name, value) => core.setOutput(name, value)
 }
 
 /** Writes a line to the log as is (tests replace it). */
