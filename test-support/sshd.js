@@ -47,6 +47,8 @@ wait $sshd`
  * @property {string} [restartStderr] what `systemctl restart` writes to stderr
  * @property {string} [activeState] what `systemctl is-active` prints; anything but "active" exits 3
  * @property {'restart' | 'is-active'} [hangOn] the verb that prints "hanging" and then never ends
+ * @property {string} [restartRuns] a shell command `systemctl restart` runs first, as the unit's
+ *   start would (a release test records which tree the service starts from)
  */
 
 /**
@@ -544,6 +546,7 @@ exec "$@"
 case "$1" in
   restart)
     [ "$HANG_ON" = restart ] && hang
+    [ -n "$RESTART_RUNS" ] && sh -c "$RESTART_RUNS"
     [ -n "$RESTART_STDERR" ] && printf '%s\\n' "$RESTART_STDERR" >&2
     exit "$RESTART_EXIT_CODE" ;;
   is-active)
@@ -572,6 +575,7 @@ function behaviourScript(behaviour) {
     `RESTART_STDERR=${shellQuote(behaviour.restartStderr ?? '')}`,
     `ACTIVE_STATE=${shellQuote(behaviour.activeState ?? 'active')}`,
     `HANG_ON=${shellQuote(behaviour.hangOn ?? '')}`,
+    `RESTART_RUNS=${shellQuote(behaviour.restartRuns ?? '')}`,
     ''
   ].join('\n')
 }

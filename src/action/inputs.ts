@@ -3,6 +3,12 @@ import { ActionError } from '../lib/errors.js'
 import { ACTION_OUTPUTS, OUTPUT_NAME, actionOutputLike, checkEnvKeys } from './outputs.js'
 import { maskSecret } from '../lib/log.js'
 import { parseRate, type Rate } from '../restart/rate.js'
+import {
+  checkHealthInputs,
+  checkReleaseInputs,
+  type HealthSettings,
+  type ReleaseSettings
+} from '../release/settings.js'
 
 export type RestartMode = 'ssh' | 'ssm' | 'none'
 /** Input "deploy": cdk deploy, cdk diff (a preview: nothing deployed, written back or restarted), or neither. */
@@ -45,6 +51,10 @@ export interface ActionInputs {
   ssm: SsmInputs
   /** With diff: the preview as a pull-request comment. */
   comment: CommentInputs
+  /** Input "release-path" and the rest of a release; undefined: no release, as before. */
+  release?: ReleaseSettings
+  /** Inputs "health-url" and "health-timeout". */
+  health: HealthSettings
 }
 
 /** Inputs comment-on-pr, github-token, comment-key, comment-mode and comment-required. */
@@ -182,6 +192,46 @@ function deployInput(): DeployMode {
   throw new ActionError(`Input "deploy" must be true, false or diff, not "${text('deploy')}".`)
 }
 
+/**
+ * The release inputs, checked; a release needs a restart over SSH (shipping through S3 for
+ * restart: ssm is not there yet, and is refused rather than half done).
+ */
+function releaseInputs(restart: RestartMode, mode: DeployMode): ReleaseSettings | undefined {
+  const release = checkReleaseInputs(
+    {
+      releasePath: text('release-path'),
+      releaseInclude: core
+        .getInput('release-include')
+        .split('\n')
+        .map(line => line.trim())
+        .filter(line => line !== ''),
+      appDir: text('app-dir'),
+      releaseCommand: text('release-command'),
+      releaseTimeout: text('release-timeout'),
+      keepReleases: text('keep-releases'),
+      healthUrl: text('health-url'),
+      healthTimeout: text('health-timeout'),
+      rollbackOnFailure: booleanInput('rollback-on-failure')
+    },
+    text('service'),
+    process.env.GITHUB_WORKSPACE || process.cwd()
+  )
+  if (!release) return undefined
+  if (mode === 'diff' || restart === 'none') {
+    throw new ActionError(
+      `Input "release-path" ships a release, which takes a restart: with ${mode === 'diff' ? 'deploy: diff nothing is restarted' : 'restart: none'} it would never go live. ` +
+        'Remove "release-path", or restart with ssh.'
+    )
+  }
+  if (restart === 'ssm') {
+    throw new ActionError(
+      'Input "release-path" works with restart: ssh in this version; with restart: ssm (a release through an S3 bucket) it is not available yet. ' +
+        'Use restart: ssh, or remove "release-path".'
+    )
+  }
+  return release
+}
+
 export function readInputs(): ActionInputs {
   const mode = deployInput()
   const stack = text('stack')
@@ -218,6 +268,7 @@ export function readInputs(): ActionInputs {
   const envKeys = listInput('env-keys')
   checkEnvKeys(envKeys)
   const restart = choiceInput('restart', ['ssh', 'ssm', 'none'] as const)
+  const release = releaseInputs(mode === 'diff' ? 'none' : restart, mode)
   // Inputs from `${{ secrets.X }}` are masked by the runner, but not line by line on every runner.
   for (const value of [privateKey, passphrase]) maskSecret(value)
   return {
@@ -264,6 +315,8 @@ export function readInputs(): ActionInputs {
       // SSM's own range for TimeoutSeconds.
       timeoutSeconds: integerInput('ssm-timeout', 30, 172800)
     },
-    comment: commentInputs()
+    comment: commentInputs(),
+    release,
+    health: checkHealthInputs(text('health-url'), text('health-timeout'), release !== undefined)
   }
 }

@@ -317,7 +317,7 @@ async function planLaterPhases(
     restartAddress = deployment.values[inputs.hostKey].trim()
     checkAddress(restartAddress, inputs.hostKey, deployment.id)
   }
-  plan.restart = await planRestart(inputs, deployment, restartAddress, clients)
+  plan.restart = await planRestart(inputs, deployment, restartAddress, clients, env)
   return plan
 }
 

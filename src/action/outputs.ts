@@ -16,6 +16,10 @@ export const OUTPUTS = {
   stackOutputs: 'stack-outputs',
   stackChanged: 'stack-changed',
   restarted: 'restarted',
+  releaseId: 'release-id',
+  previousReleaseId: 'previous-release-id',
+  rolledBack: 'rolled-back',
+  rolledBackInstances: 'rolled-back-instances',
   changes: 'changes',
   diff: 'diff'
 } as const

@@ -19,7 +19,14 @@ export interface RunReport {
     /** SSM Run Command's ids; empty over SSH. */
     commandIds: string[]
     via?: 'ssh'
-    results: { instanceId: string; status: string; exitCode?: number; durationMs?: number }[]
+    results: {
+      instanceId: string
+      status: string
+      exitCode?: number
+      durationMs?: number
+      /** With a release: the release the instance runs now. */
+      release?: string
+    }[]
   }
   /** deploy: diff: what cdk diff said would change. */
   preview?: PreviewReport
@@ -175,14 +182,18 @@ export async function writeSummary(
         `${ok} of ${f.results.length} instances succeeded</p>`,
       true
     )
+    const releases = f.results.some(r => r.release !== undefined)
     summary.addTable([
-      ['instance', 'status', 'exit code', 'duration'].map(data => ({ data, header: true })),
+      ['instance', 'status', 'exit code', 'duration', ...(releases ? ['release'] : [])].map(
+        data => ({ data, header: true })
+      ),
       ...f.results.map(r => [
         code(r.instanceId),
         inline(r.status),
         // An empty cell would come out as an unclosed <td> from core.summary.
         r.exitCode === undefined ? '-' : inline(String(r.exitCode)),
-        r.durationMs === undefined ? '-' : inline(formatSeconds(r.durationMs))
+        r.durationMs === undefined ? '-' : inline(formatSeconds(r.durationMs)),
+        ...(releases ? [quoted(r.release ?? '-')] : [])
       ])
     ])
   }

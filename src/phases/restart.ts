@@ -8,6 +8,7 @@ import { ssmTransport } from '../restart/ssm/transport.js'
 import { hostKeyPolicy } from '../restart/host-key-policy.js'
 import { checkServiceName, restartScript } from '../restart/script.js'
 import type { RestartSettings, RestartTransport } from '../restart/transport.js'
+import { sshReleases } from '../restart/ssh/release.js'
 
 /** The restart phase, worked out and checked before anything is deployed or written. */
 export interface RestartPlan {
@@ -28,14 +29,18 @@ export async function planRestart(
   inputs: ActionInputs,
   deployment: JsonSecret,
   restartAddress: string | undefined,
-  clients: AwsClients
+  clients: AwsClients,
+  env: NodeJS.ProcessEnv = process.env
 ): Promise<RestartPlan | undefined> {
   if (inputs.restart === 'none') return undefined
   const { ssh, ssm, addressType } = inputs
   const settings: RestartSettings = {
-    script: restartScript(checkServiceName(inputs.service), ssh.healthCommand),
+    script: restartScript(checkServiceName(inputs.service), ssh.healthCommand, inputs.health),
     maxConcurrency: ssm.maxConcurrency,
-    maxErrors: ssm.maxErrors
+    maxErrors: ssm.maxErrors,
+    // Loaded only for a release: with it comes the tar library.
+    release:
+      inputs.release && (await (await import('./release.js')).planRelease(inputs.release, env))
   }
   if (inputs.restart === 'ssm') {
     const transport = ssmTransport(
@@ -66,16 +71,17 @@ export async function planRestart(
       },
       clients.ec2
     )
-    const transport = sshTransport(
-      {
-        credentials,
-        port: ssh.port,
-        connectTimeoutMs,
-        commandTimeoutMs: ssh.commandTimeoutSeconds * 1000,
-        addressType
-      },
-      hostKeys
-    )
+    const sshSettings = {
+      credentials,
+      port: ssh.port,
+      connectTimeoutMs,
+      commandTimeoutMs: ssh.commandTimeoutSeconds * 1000,
+      addressType
+    }
+    const transport = {
+      ...sshTransport(sshSettings, hostKeys),
+      ...(settings.release ? { releases: sshReleases(sshSettings, hostKeys) } : {})
+    }
     return { phase: 'the SSH restart', settings, transport, earlySocket }
   } catch (error) {
     earlySocket?.discard()

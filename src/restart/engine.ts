@@ -13,6 +13,8 @@ import {
 } from './report.js'
 import type { RunReport } from '../action/summary.js'
 import { allowedCount, concurrencyCount } from './rate.js'
+import { actionLogger, actionOutputs } from '../lib/log.js'
+import { shipRelease } from './release-engine.js'
 import type {
   FleetRestart,
   FleetTransport,
@@ -48,7 +50,14 @@ export async function restart(
   report: RunReport
 ): Promise<void> {
   try {
-    if (transport.kind === 'fleet') await restartAtOnce(settings, targets, transport, deps, report)
+    if (settings.release) {
+      if (transport.kind !== 'instance' || !transport.releases)
+        throw new ActionError(`A release cannot be shipped ${transport.via}.`)
+      const releases = { ...transport, releases: transport.releases }
+      const sinks = { report, log: actionLogger, outputs: actionOutputs }
+      await shipRelease(settings, settings.release, targets, releases, deps, sinks)
+    } else if (transport.kind === 'fleet')
+      await restartAtOnce(settings, targets, transport, deps, report)
     else if (targets.length === 1) await restartHost(settings, targets[0], transport, deps, report)
     else await restartEach(settings, targets, transport, deps, report)
   } catch (error) {

@@ -1,5 +1,7 @@
 import { quote } from 'shell-quote'
 import { ActionError } from '../lib/errors.js'
+import type { HealthSettings } from '../release/settings.js'
+import { retriedCheck } from './health-check.js'
 
 /** A systemd unit name that checkServiceName accepted: the only kind a restart script takes. */
 export type UnitName = string & { readonly checkedUnitName: unique symbol }
@@ -29,6 +31,10 @@ export interface RestartScript {
   readonly unit: UnitName
   /** The check is the workflow's input "health-command", not `systemctl is-active`. */
   readonly healthCommand: boolean
+  /** Input "health-url": the check probes it with curl on the instance. */
+  readonly healthUrl: boolean
+  /** Seconds the check retries for (input "health-timeout"); undefined: it runs once. */
+  readonly checkSeconds?: number
   /**
    * Over SSH, two steps: the login user is not root, so the restart goes through `sudo -n`
    * (which fails at once instead of asking for a password), then the check as that user.
@@ -41,14 +47,23 @@ export interface RestartScript {
   readonly runCommandLines: readonly string[]
 }
 
-export function restartScript(unit: UnitName, healthCommand: string): RestartScript {
+export function restartScript(
+  unit: UnitName,
+  healthCommand: string,
+  health: HealthSettings = { url: '' }
+): RestartScript {
   const restart = quote(['systemctl', 'restart', '--', unit])
-  const check = healthCommand
-    ? quote(['sh', '-c', healthCommand])
-    : quote(['systemctl', 'is-active', '--', unit])
+  const retried = retriedCheck(health, healthCommand)
+  const check =
+    retried ??
+    (healthCommand
+      ? quote(['sh', '-c', healthCommand])
+      : quote(['systemctl', 'is-active', '--', unit]))
   return {
     unit,
-    healthCommand: healthCommand !== '',
+    healthCommand: healthCommand !== '' && health.url === '',
+    healthUrl: health.url !== '',
+    checkSeconds: retried === undefined ? undefined : (health.timeoutSeconds ?? 60),
     sshSteps: { restart: `sudo -n ${restart}`, check },
     runCommandLines: [`${restart} && ${check}`]
   }

@@ -7,6 +7,7 @@ import type { EarlySocket } from './ssh/connect.js'
 import type { HostKeyCheck } from './ssh/host-keys.js'
 import type { Rate } from './rate.js'
 import type { RestartScript } from './script.js'
+import type { ReleaseRun, ReleaseSteps } from './release-steps.js'
 
 /** What every restart does, whichever transport runs it; worked out once, in the plan. */
 export interface RestartSettings {
@@ -14,6 +15,8 @@ export interface RestartSettings {
   script: RestartScript
   maxConcurrency: Rate
   maxErrors: Rate
+  /** Ship this release before the restart (input "release-path"): release-engine.ts. */
+  release?: ReleaseRun
 }
 
 /** One instance to restart. */
@@ -63,6 +66,8 @@ export interface InstanceTransport extends TransportBase {
   where(target: RestartTarget): string | undefined
   /** A failure of getting ready or of the restart, as a row of the fleet table says it. */
   failure(error: unknown): { status: string; exitCode?: number; message: string }
+  /** The steps of a release on each instance, for a transport that ships releases. */
+  releases?: ReleaseSteps
 }
 
 /** One instance, with what it needs known before anything reaches it (its host key). */
