@@ -42,6 +42,7 @@ while [ -z "$session" ] && p=$(ps -o ppid= -p "$p" 2>/dev/null | tr -d ' ') && [
 done
 waited=0
 until mkdir -- "$lock" 2>/dev/null; do
+  [ -d "$lock" ] || { mkdir -- "$lock"; exit 3; }
   held=$(head -c 512 -- "$lock/holder" 2>/dev/null)
   owner=$(cat -- "$lock/session" 2>/dev/null)
   if [ -n "$owner" ] && [ ! -d "/proc/$owner" ]; then
