@@ -6,7 +6,9 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buffer } from 'node:stream/consumers'
-import { archiveStream, planArchive } from '../src/release/archive.js'
+import { randomBytes } from 'node:crypto'
+import { Readable } from 'node:stream'
+import { archiveStream, broadcast, planArchive } from '../src/release/archive.js'
 import type { ReleaseSettings } from '../src/release/settings.js'
 
 let repo: string
@@ -115,5 +117,34 @@ describe('the release archive', () => {
     const plan = await planArchive(settings('app', ['dist/**']), repo, sha)
     expect(plan.sha).toBe(sha)
     expect((await listing(plan)).names).toEqual(['dist/bundle.js'])
+  })
+})
+
+describe('one archive for several receivers', () => {
+  it('gives each the same bytes, made once, and goes on when one receiver stops', async () => {
+    const data = randomBytes(4 * 1024 * 1024)
+    let reads = 0
+    const source = Readable.from(
+      (function* () {
+        for (let at = 0; at < data.length; at += 65536) {
+          reads++
+          yield data.subarray(at, at + 65536)
+        }
+      })()
+    )
+    const [first, stopped, third] = broadcast(source, 3)
+    stopped.destroy()
+    const [a, c] = await Promise.all([buffer(first), buffer(third)])
+    expect(a.equals(data)).toBe(true)
+    expect(c.equals(data)).toBe(true)
+    expect(reads).toBe(64)
+  })
+
+  it('stops the archive once every receiver has stopped', async () => {
+    const source = new Readable({ read() {} })
+    const receivers = broadcast(source, 2)
+    for (const receiver of receivers) receiver.destroy()
+    await new Promise(resolve => setImmediate(resolve))
+    expect(source.destroyed).toBe(true)
   })
 })

@@ -134,6 +134,37 @@ export function archiveStream(plan: ArchivePlan): Readable {
   return gzip
 }
 
+/**
+ * One archive read by `count` receivers at once: made and compressed once, each chunk passed to
+ * every receiver, at the pace of the slowest (backpressure); a receiver that stops (its instance
+ * failed) is dropped, and once all have, the archive stops.
+ */
+export function broadcast(source: Readable, count: number): Readable[] {
+  const receivers = Array.from({ length: count }, () => new PassThrough())
+  const live = new Set(receivers)
+  // The receivers the archive waits for before it reads on.
+  const waiting = new Set<PassThrough>()
+  const settle = (receiver: PassThrough) => {
+    waiting.delete(receiver)
+    if (waiting.size === 0) source.resume()
+  }
+  for (const receiver of receivers) {
+    receiver.on('drain', () => settle(receiver))
+    receiver.on('close', () => {
+      live.delete(receiver)
+      settle(receiver)
+      if (live.size === 0) source.destroy()
+    })
+  }
+  source.on('data', (chunk: Buffer) => {
+    for (const receiver of live) if (!receiver.write(chunk)) waiting.add(receiver)
+    if (waiting.size > 0) source.pause()
+  })
+  source.on('end', () => live.forEach(receiver => receiver.end()))
+  source.on('error', error => live.forEach(receiver => receiver.destroy(error)))
+  return receivers
+}
+
 /** `git archive` of the commit's release-path directory; fails the stream if git fails. */
 function gitArchive(plan: ArchivePlan): Readable {
   const child = spawn('git', ['archive', '--format=tar', treeOf(plan.releasePath)], {

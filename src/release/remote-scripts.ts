@@ -27,9 +27,13 @@ if [ ! -d "$a" ] || [ ! -w "$a" ]; then
   exit 3
 fi
 # The connection's own sshd process: a lock whose connection is gone (cut, killed) is stale.
+# Read from /proc with the shell's own builtins (a ps per step up costs a process each).
 session=; p=$$
-while [ -z "$session" ] && p=$(ps -o ppid= -p "$p" 2>/dev/null | tr -d ' ') && [ -n "$p" ] && [ "$p" -gt 1 ]; do
-  case "$(ps -o comm= -p "$p" 2>/dev/null)" in sshd*) session=$p ;; esac
+while [ -z "$session" ] && [ "$p" -gt 1 ] && read -r stat < "/proc/$p/stat" 2>/dev/null; do
+  comm=\${stat#*(}; comm=\${comm%%)*}
+  set -- \${stat##*) }
+  case "$comm" in sshd*) [ "$p" != $$ ] && session=$p ;; esac
+  p=$2
 done
 waited=0
 until mkdir -- "$lock" 2>/dev/null; do

@@ -4,7 +4,8 @@ import { ActionError } from '../lib/errors.js'
 import type { Logger, StepOutputs } from '../lib/log.js'
 import { OUTPUTS } from '../action/outputs.js'
 import type { RunReport } from '../action/summary.js'
-import { fanOut } from './fan-out.js'
+import type { Readable } from 'node:stream'
+import { broadcast } from '../release/archive.js'
 import { allowedCount, concurrencyCount } from './rate.js'
 import {
   CollectedOutput,
@@ -37,6 +38,8 @@ interface Instance {
   message?: string
   /** What the summary says the instance runs. */
   runs?: string
+  /** Pruned and unlocked with its activation. */
+  finished?: boolean
 }
 
 interface Run {
@@ -104,24 +107,14 @@ async function receiveEverywhere(
   )
   const unused = `release ${release.id} was switched nowhere: what was received is removed, or where the connection was lost left unused in ${release.settings.appDir}/releases`
   try {
-    await fanOut<Instance, boolean>(
-      instances,
-      {
-        concurrency: run.concurrency,
-        maxErrors: run.allowed,
-        failed: failed => failed,
-        signal: deps.signal
-      },
-      async instance => {
-        await attempt(run, instance, async () => {
-          instance.steps = await open(instance.target)
-          const { previous } = await instance.steps.receive(instance.output)
-          instance.previous = previous
-          instance.state = 'received'
-        })
-        return instance.state === 'failed'
-      }
-    )
+    // In waves of max-concurrency, each wave reading one archive: made and compressed once.
+    for (let start = 0; start < instances.length; start += run.concurrency) {
+      const failed = instances.filter(i => i.state === 'failed').length
+      if (failed > run.allowed || deps.signal?.aborted) break
+      const wave = instances.slice(start, start + run.concurrency)
+      const archives = broadcast(release.archive(), wave.length)
+      await Promise.all(wave.map((instance, i) => receiveOne(run, instance, open, archives[i])))
+    }
   } catch (error) {
     await Promise.all(instances.map(i => i.steps?.abandon(i.output)))
     throw withStopState(error, unused)
@@ -147,6 +140,25 @@ async function receiveEverywhere(
   }
 }
 
+/** One instance's lock, upload and release-command; its share of the archive always ends. */
+async function receiveOne(
+  run: Run,
+  instance: Instance,
+  open: (target: RestartTarget) => Promise<InstanceRelease>,
+  archive: Readable
+): Promise<void> {
+  try {
+    await attempt(run, instance, async () => {
+      instance.steps = await open(instance.target)
+      const { previous } = await instance.steps.receive(archive, instance.output)
+      instance.previous = previous
+      instance.state = 'received'
+    })
+  } finally {
+    archive.destroy()
+  }
+}
+
 /**
  * Step two, batch by batch: switch, restart, check; a failed instance goes back. Once more than
  * max-errors have failed, no further batch starts, and every instance switched in this run goes
@@ -157,7 +169,8 @@ async function switchInBatches(run: Run, instances: Instance[]): Promise<void> {
   for (let start = 0; start < received.length; start += run.concurrency) {
     throwIfStopped(run.deps.signal, stoppedBetweenBatches(run, instances))
     const batch = received.slice(start, start + run.concurrency)
-    await Promise.all(batch.map(instance => activate(run, instance)))
+    const alone = instances.length === 1
+    await Promise.all(batch.map(instance => activate(run, instance, alone)))
     if (instances.filter(i => i.state === 'failed').length > run.allowed) {
       const live = instances.filter(i => i.state === 'live')
       await Promise.all(live.map(instance => goBack(run, instance, 'the fleet')))
@@ -169,16 +182,19 @@ async function switchInBatches(run: Run, instances: Instance[]): Promise<void> {
   }
   await Promise.all(
     instances
-      .filter(i => i.state === 'live')
+      .filter(i => i.state === 'live' && !i.finished)
       .map(i => i.steps?.finish(i.previous, i.output).catch(() => undefined))
   )
 }
 
 /** One instance's switch, restart and check; on failure, its rollback. Never rejects. */
-async function activate(run: Run, instance: Instance): Promise<void> {
+async function activate(run: Run, instance: Instance, alone: boolean): Promise<void> {
   const steps = instance.steps as InstanceRelease
   await attempt(run, instance, async () => {
-    const checked = await steps.activate(instance.output)
+    // Alone, nothing can send it back once it is healthy: prune and unlock in the same go.
+    const finish = alone ? { previous: instance.previous } : undefined
+    const checked = await steps.activate(instance.output, finish)
+    instance.finished = alone
     instance.state = 'live'
     instance.runs = `${run.release.id} (${checked})`
   })

@@ -15,16 +15,22 @@ export interface ReleaseRun {
   revision: string
   /** Written into the lock, so that a second run waiting for it can say whose it is. */
   holder: string
-  /** A fresh archive stream (tar, gzip) of what ships. */
+  /** A fresh archive stream (tar, gzip) of what ships; the engine shares one among receivers. */
   archive(): Readable
 }
 
 /** The release on one instance, step by step; each step's remote output goes to `output`. */
 export interface InstanceRelease {
-  /** Locks app-dir, ships and extracts the archive, runs release-command; resolves to where current pointed. */
-  receive(output?: UntrustedSink): Promise<{ previous?: string }>
-  /** Switches current to the release, restarts and checks; resolves to the summary's words. */
-  activate(output?: UntrustedSink): Promise<string>
+  /**
+   * Locks app-dir, ships `archive` and extracts it, runs release-command; resolves to where
+   * current pointed.
+   */
+  receive(archive: Readable, output?: UntrustedSink): Promise<{ previous?: string }>
+  /**
+   * Switches current to the release, restarts and checks; resolves to the summary's words. With
+   * `finish`, in the same go, what finish does (saving a round trip where nothing can undo it).
+   */
+  activate(output?: UntrustedSink, finish?: { previous?: string }): Promise<string>
   /** Switches current back to `previous`, restarts and checks again. */
   rollback(previous: string, output?: UntrustedSink): Promise<string>
   /** After a switch that stays: removes old releases (keep-releases) and unlocks. */

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import type { Readable } from 'node:stream'
 import { ActionError } from '../../lib/errors.js'
 import { UntrustedOutput, type Logger, type UntrustedSink } from '../../lib/log.js'
 import {
@@ -73,33 +74,37 @@ function instanceRelease(
     }))
   // Only receiving stops at the step's cancellation: a switch under way finishes (with its
   // restart and check), and unlocking always runs, so that a stop leaves no lock behind.
-  const steps = async (list: RemoteStep[], output?: UntrustedSink, receiving = false) => {
+  const steps = async (list: RemoteStep[], output?: UntrustedSink, archive?: Readable) => {
     const open = await connected()
-    await runSteps(
-      open,
-      list,
-      settings.commandTimeoutMs,
-      output,
-      receiving ? deps.signal : undefined,
-      receiving ? release.archive() : undefined
-    )
+    await runSteps(open, list, settings.commandTimeoutMs, output, archive && deps.signal, archive)
   }
   const where = () => connection?.where ?? `${target.address}:${settings.port}`
   const switchTo = (id: string) => switchAndRestart(context, where(), id)
+  const finishSteps = (previous: string | undefined): RemoteStep[] => [
+    {
+      command: pruneCommand(appDir, release.settings.keep, release.id, previous),
+      shown: `prune ${appDir}/releases (keep-releases ${release.settings.keep})`,
+      doing: `Removing old releases on ${where()}`,
+      failed: `Removing old releases on ${where()} failed`,
+      program: 'rm',
+      hint: `The release is live; check ${appDir}/releases on the instance.`
+    },
+    unlockStep(context, where())
+  ]
   return {
-    async receive(output) {
+    async receive(archive, output) {
       const marker = `sda-current-${randomBytes(12).toString('hex')}`
       let pointed = ''
       const capture = capturing(output ?? new UntrustedOutput(), marker, text => (pointed = text))
-      await steps(
-        receiveSteps(context, await connected().then(c => c.where), marker),
-        capture,
-        true
-      )
+      const at = (await connected()).where
+      await steps(receiveSteps(context, at, marker), capture, archive)
       return { previous: releaseIdFromInstance(pointed) }
     },
-    async activate(output) {
-      await steps(switchTo(release.id), output)
+    async activate(output, finish) {
+      await steps(
+        [...switchTo(release.id), ...(finish ? finishSteps(finish.previous) : [])],
+        output
+      )
       return checkedWords(context)
     },
     async rollback(previous, output) {
@@ -107,15 +112,7 @@ function instanceRelease(
       return checkedWords(context)
     },
     async finish(previous, output) {
-      const prune: RemoteStep = {
-        command: pruneCommand(appDir, release.settings.keep, release.id, previous),
-        shown: `prune ${appDir}/releases (keep-releases ${release.settings.keep})`,
-        doing: `Removing old releases on ${where()}`,
-        failed: `Removing old releases on ${where()} failed`,
-        program: 'rm',
-        hint: `The release is live; check ${appDir}/releases on the instance.`
-      }
-      await steps([prune, unlockStep(context, where())], output)
+      await steps(finishSteps(previous), output)
     },
     async abandon(output) {
       // Without a connection nothing was locked or shipped.
