@@ -99,6 +99,19 @@ describe('lock', () => {
     expect(second.stderr).toContain('release r1 of run 41')
   })
 
+  it('takes over a lock whose connection is gone, saying whose it was', () => {
+    mkdirSync(join(appDir, LOCK_DIR))
+    writeFileSync(join(appDir, LOCK_DIR, 'holder'), 'release r0 of run 40\n')
+    // A process id that no process has: the lost connection's sshd.
+    writeFileSync(join(appDir, LOCK_DIR, 'session'), '999999999\n')
+    const result = sh(lockCommand(layout('r1'), 'release r1', 5, 'M'))
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain(
+      'Taking over the lock of a release whose connection is gone: release r0 of run 40'
+    )
+    expect(readFileSync(join(appDir, LOCK_DIR, 'holder'), 'utf8')).toBe('release r1\n')
+  })
+
   it('goes on once the first run unlocks', () => {
     expect(sh(lockCommand(layout('r1'), 'first', 1, 'M')).code).toBe(0)
     const unlock = sh(unlockCommand(appDir, 'first'))
