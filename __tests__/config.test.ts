@@ -3,7 +3,7 @@
 import { jest } from '@jest/globals'
 import type { SSMClient } from '@aws-sdk/client-ssm'
 import { readConfigParameters } from '../src/secrets/parameters.js'
-import { checkOutputNames } from '../src/action/outputs.js'
+import { checkOutputNames } from '../src/secrets/key-rules.js'
 import { ssmFor, startLocalAws, type LocalAws } from './helpers/local-aws.js'
 
 const PATH = '/fastapi/staging/'

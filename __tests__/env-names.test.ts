@@ -1,5 +1,6 @@
 import { DEFAULT_ENV_KEYS, envName, refusedEnvName } from '../src/secrets/key-rules.js'
-import { checkEnvKeys, secretEnvironment } from '../src/action/outputs.js'
+import { secretEnvironment } from '../src/action/outputs.js'
+import { checkEnvKeys } from '../src/secrets/key-rules.js'
 
 describe('refusedEnvName', () => {
   it.each([

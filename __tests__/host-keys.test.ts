@@ -6,7 +6,7 @@ import {
   type ConsoleBlock,
   type ConsoleView,
   type TypedFingerprint
-} from '../src/restart/ssh/host-keys.js'
+} from '../src/ec2/console-block.js'
 import { cloudInitConsole, consoleNoise } from '../test-support/cloud-init.js'
 import { generateKeyPair } from '../test-support/sshd.js'
 import { ec2For, startLocalAws, type LocalAws } from './helpers/local-aws.js'

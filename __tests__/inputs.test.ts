@@ -1,4 +1,5 @@
-import { readInputs, type SsmInputs } from '../src/action/inputs.js'
+import { readInputs } from '../src/action/inputs.js'
+import { type SsmInputs } from '../src/phases/restart.js'
 import { inputEnvironment } from '../test-support/runner.js'
 
 /** Sets INPUT_* as the runner would (action.yml's defaults filled in), runs readInputs. */

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { commentMarker } from '../src/phases/comment/body.js'
 import { ActionError } from '../src/lib/errors.js'
-import type { CommentInputs } from '../src/action/inputs.js'
+import type { CommentInputs } from '../src/phases/comment/pull-request.js'
 import type { PreviewReport } from '../src/phases/preview.js'
 import {
   commentPreview,

@@ -1,13 +1,15 @@
 import * as core from '@actions/core'
+import type { AddressType } from '../ec2/instances.js'
+import type { CommentInputs } from '../phases/comment/pull-request.js'
+import type { RestartMode, SshInputs, SsmInputs } from '../phases/restart.js'
 import { ActionError } from '../lib/errors.js'
-import { ACTION_OUTPUTS, OUTPUT_NAME, actionOutputLike, checkEnvKeys } from './outputs.js'
+import { ACTION_OUTPUTS } from '../lib/output-names.js'
+import { OUTPUT_NAME, actionOutputLike, checkEnvKeys } from '../secrets/key-rules.js'
 import { maskSecret } from '../lib/log.js'
 import { parseRate, type Rate } from '../restart/rate.js'
 
-export type RestartMode = 'ssh' | 'ssm' | 'none'
 /** Input "deploy": cdk deploy, cdk diff (a preview: nothing deployed, written back or restarted), or neither. */
 export type DeployMode = 'deploy' | 'diff' | 'none'
-export type AddressType = 'public' | 'private'
 
 /** Every input of action.yml, parsed and checked once, before anything talks to AWS. */
 export interface ActionInputs {
@@ -45,37 +47,6 @@ export interface ActionInputs {
   ssm: SsmInputs
   /** With diff: the preview as a pull-request comment. */
   comment: CommentInputs
-}
-
-/** Inputs comment-on-pr, github-token, comment-key, comment-mode and comment-required. */
-export interface CommentInputs {
-  onPullRequest: boolean
-  token: string
-  /** Goes into the comment's hidden marker, beside the stack; empty: none. */
-  key: string
-  /** update: edit the comment in place; replace: delete it and post a new one (a notification). */
-  mode: 'update' | 'replace'
-  /** A comment that cannot be posted fails the step, instead of a warning. */
-  required: boolean
-}
-
-/** Run Command's rate control, in SSM's own syntax: a count, or a percentage of the fleet. */
-export interface SsmInputs {
-  maxConcurrency: Rate
-  maxErrors: Rate
-  timeoutSeconds: number
-}
-
-export interface SshInputs {
-  privateKey: string
-  passphrase: string
-  user: string
-  port: number
-  hostFingerprints: string[]
-  insecureSkipHostKeyCheck: boolean
-  connectTimeoutSeconds: number
-  commandTimeoutSeconds: number
-  healthCommand: string
 }
 
 function text(name: string): string {

@@ -15,13 +15,9 @@ import {
 import type { ConfigParameters } from '../secrets/parameters.js'
 import { ActionError, failureMessage } from '../lib/errors.js'
 import { envName } from '../secrets/key-rules.js'
-import {
-  OUTPUTS,
-  checkOutputNames,
-  exportSecret,
-  secretEnvironment,
-  type OutputNames
-} from './outputs.js'
+import { exportSecret, secretEnvironment } from './outputs.js'
+import { OUTPUTS } from '../lib/output-names.js'
+import { checkOutputNames, type OutputNames } from '../secrets/key-rules.js'
 import { readInputs, type ActionInputs } from './inputs.js'
 import type { LocatedInstances } from '../ec2/instances.js'
 import { quoteUntrusted, redact, shownVersionId } from '../lib/log.js'

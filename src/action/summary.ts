@@ -1,26 +1,19 @@
 import * as core from '@actions/core'
 import { truncateUtf8 } from '../lib/lines.js'
+import { escapeHtml, inline, plainText } from '../lib/html.js'
 import { redact, shownVersionId } from '../lib/log.js'
 import { formatSeconds } from '../lib/text.js'
 import type { PreviewReport } from '../phases/preview.js'
+import type { RestartReport } from '../restart/report.js'
 
 /** What the run did, phase by phase; ids, names and addresses only, never a secret value. */
-export interface RunReport {
+export interface RunReport extends RestartReport {
   secretsRead: { role: string; id: string; versionId: string }[]
   exportedKeys: string[]
   /** The environment variables exported for later steps (export-env). */
   exportedEnv: string[]
   deploy?: { stack: string; instanceId: string; address: string }
   writeBack?: { key: string; changed: boolean; versionId: string }
-  restart?: { host: string; unit: string; result: string }
-  /** restart: ssm, or ssh with several instances: one row per instance. */
-  fleet?: {
-    unit: string
-    /** SSM Run Command's ids; empty over SSH. */
-    commandIds: string[]
-    via?: 'ssh'
-    results: { instanceId: string; status: string; exitCode?: number; durationMs?: number }[]
-  }
   /** deploy: diff: what cdk diff said would change. */
   preview?: PreviewReport
   failure?: string
@@ -32,32 +25,11 @@ export function newReport(): RunReport {
 
 /** GitHub drops a step summary over 1 MiB; the failure is the only part that can be long. */
 const MAX_FAILURE_BYTES = 16 * 1024
-const MAX_VALUE_BYTES = 512
 /**
  * The preview's diff, escaped: whole up to this (a pull-request comment links here for the part it
  * cannot hold), and the rest of a preview's summary stays far below GitHub's 1 MiB.
  */
 const MAX_PREVIEW_BYTES = 768 * 1024
-
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g
-
-export function escapeHtml(text: string): string {
-  return text.replace(
-    /[&<>"']/g,
-    c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c
-  )
-}
-
-/**
- * One value inside the summary's HTML: on one line (a blank line would end the HTML block and
- * let what follows render as markdown), without control characters, bounded, escaped.
- */
-export function inline(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').replace(CONTROL, '')
-  const cut = truncateUtf8(flat, MAX_VALUE_BYTES)
-  return escapeHtml(cut === flat ? flat : `${cut} [...]`)
-}
 
 /** Ids, versions and names the action built or the workflow gave: shown as they are. */
 const code = (text: string): string => `<code>${inline(text)}</code>`
@@ -79,13 +51,6 @@ function failureBlock(message: string): string {
   // The blank line ends the <p> block, so that <pre> starts a block of its own (a <p> block would
   // end at the first blank line of the message, and the rest would render as markdown).
   return `<p><strong>Failed:</strong></p>\n\n${preBlock(message, MAX_FAILURE_BYTES)}`
-}
-
-/** Text of many lines for a block of its own: redacted, `\n` line ends, no control characters. */
-export function plainText(text: string): string {
-  return redact(text)
-    .replace(/\r\n|\r/g, '\n')
-    .replace(CONTROL, '')
 }
 
 /**

@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-secrets-manager'
 import { ActionError, describeAwsError } from '../lib/errors.js'
 import { envName, refusedEnvName } from '../secrets/key-rules.js'
-import { checkOutputNames } from '../action/outputs.js'
+import { checkOutputNames } from '../secrets/key-rules.js'
 import { quoteUntrusted, shownVersionId } from '../lib/log.js'
 import {
   parseJsonObjectOfStrings,

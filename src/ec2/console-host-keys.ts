@@ -2,7 +2,7 @@ import { GetConsoleOutputCommand, type EC2Client } from '@aws-sdk/client-ec2'
 import * as core from '@actions/core'
 import { createBackoff } from '../lib/backoff.js'
 import { ActionError, describeAwsError } from '../lib/errors.js'
-import type { AddressType } from '../action/inputs.js'
+import type { AddressType } from './instances.js'
 import { instanceAtAddress } from './instances.js'
 import {
   CONSOLE_BYTES_KEPT,
@@ -11,7 +11,7 @@ import {
   type ConsoleBlock,
   type ConsoleView,
   type TypedFingerprint
-} from '../restart/ssh/host-keys.js'
+} from './console-block.js'
 import { formatSeconds } from '../lib/text.js'
 
 // After this many empty looks, the log says why the console is being read at all: an empty

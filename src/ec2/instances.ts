@@ -8,9 +8,11 @@ import { isIP } from 'node:net'
 import * as core from '@actions/core'
 import { createBackoff } from '../lib/backoff.js'
 import { ActionError, awsErrorName, describeAwsError } from '../lib/errors.js'
-import { OUTPUTS } from '../action/outputs.js'
-import type { AddressType } from '../action/inputs.js'
+import { OUTPUTS } from '../lib/output-names.js'
 import { quoteUntrusted } from '../lib/log.js'
+
+/** Which of an instance's addresses the action uses (input "address-type"). */
+export type AddressType = 'public' | 'private'
 
 export const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/
 

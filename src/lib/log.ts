@@ -71,7 +71,7 @@ const DEFUSED_LEGACY = '#\u200b#['
 
 /** Control characters other than tab (ANSI colour sequences keep their ESC only in the log). */
 // eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g
+export const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g
 
 /**
  * Makes text from outside the action (an AWS error, an SSH server's message, a program's stderr)

@@ -2,7 +2,7 @@ import * as core from '@actions/core'
 import { describeRisk, parseCdkDiff, riskyChanges, verdict } from '../cdk/diff.js'
 import { runCdk, type CdkDeployPlan, type CdkRunOptions } from '../cdk/run.js'
 import { ActionError } from '../lib/errors.js'
-import { OUTPUTS } from '../action/outputs.js'
+import { OUTPUTS } from '../lib/output-names.js'
 import { truncateUtf8 } from '../lib/lines.js'
 import { quoteUntrusted, redact } from '../lib/log.js'
 

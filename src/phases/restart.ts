@@ -1,5 +1,6 @@
 import type { AwsClients } from '../aws/clients.js'
-import type { ActionInputs } from '../action/inputs.js'
+import type { Rate } from '../restart/rate.js'
+import type { AddressType } from '../ec2/instances.js'
 import { sshTransport } from '../restart/ssh/transport.js'
 import type { JsonSecret } from '../secrets/read.js'
 import { EarlySocket } from '../restart/ssh/connect.js'
@@ -8,6 +9,38 @@ import { ssmTransport } from '../restart/ssm/transport.js'
 import { hostKeyPolicy } from '../restart/host-key-policy.js'
 import { checkServiceName, restartScript } from '../restart/script.js'
 import type { RestartSettings, RestartTransport } from '../restart/transport.js'
+
+export type RestartMode = 'ssh' | 'ssm' | 'none'
+
+/** Run Command's rate control, in SSM's own syntax: a count, or a percentage of the fleet. */
+export interface SsmInputs {
+  maxConcurrency: Rate
+  maxErrors: Rate
+  timeoutSeconds: number
+}
+
+export interface SshInputs {
+  privateKey: string
+  passphrase: string
+  user: string
+  port: number
+  hostFingerprints: string[]
+  insecureSkipHostKeyCheck: boolean
+  connectTimeoutSeconds: number
+  commandTimeoutSeconds: number
+  healthCommand: string
+}
+
+/** What the restart phase reads of the inputs. */
+export interface RestartInputs {
+  restart: RestartMode
+  service: string
+  hostKey: string
+  userKey: string
+  addressType: AddressType
+  ssh: SshInputs
+  ssm: SsmInputs
+}
 
 /** The restart phase, worked out and checked before anything is deployed or written. */
 export interface RestartPlan {
@@ -25,7 +58,7 @@ export interface RestartPlan {
  * once. `restartAddress` is the address the secret holds, when the restart goes there.
  */
 export async function planRestart(
-  inputs: ActionInputs,
+  inputs: RestartInputs,
   deployment: JsonSecret,
   restartAddress: string | undefined,
   clients: AwsClients

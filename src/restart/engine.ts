@@ -2,16 +2,16 @@ import { setMaxListeners } from 'node:events'
 import * as core from '@actions/core'
 import { StoppedError, throwIfStopped, withStopState } from '../lib/cancel.js'
 import { ActionError } from '../lib/errors.js'
-import { OUTPUTS } from '../action/outputs.js'
+import { OUTPUTS } from '../lib/output-names.js'
 import { fanOut } from './fan-out.js'
 import {
   beyondMaxErrors,
   CollectedOutput,
   printInstanceGroup,
   warnWithinMaxErrors,
-  type InstanceResult
+  type InstanceResult,
+  type RestartReport
 } from './report.js'
-import type { RunReport } from '../action/summary.js'
 import { allowedCount, concurrencyCount } from './rate.js'
 import type {
   FleetRestart,
@@ -45,7 +45,7 @@ export async function restart(
   targets: readonly RestartTarget[],
   transport: RestartTransport,
   deps: RestartDeps,
-  report: RunReport
+  report: RestartReport
 ): Promise<void> {
   try {
     if (transport.kind === 'fleet') await restartAtOnce(settings, targets, transport, deps, report)
@@ -62,7 +62,7 @@ async function restartHost(
   target: RestartTarget,
   transport: InstanceTransport,
   deps: RestartDeps,
-  report: RunReport
+  report: RestartReport
 ): Promise<void> {
   const { unit } = settings.script
   const prepare = await transport.prepare([target], settings, deps)
@@ -97,7 +97,7 @@ async function restartEach(
   targets: readonly RestartTarget[],
   transport: InstanceTransport,
   deps: RestartDeps,
-  report: RunReport
+  report: RestartReport
 ): Promise<void> {
   const { maxConcurrency, maxErrors } = settings
   const total = targets.length
@@ -176,7 +176,7 @@ async function restartAtOnce(
   targets: readonly RestartTarget[],
   transport: FleetTransport,
   deps: RestartDeps,
-  report: RunReport
+  report: RestartReport
 ): Promise<void> {
   const instanceIds: string[] = []
   // Without a deploy or targets: the one instance at the address the secret holds.
@@ -192,7 +192,7 @@ function recordFleet(
   settings: RestartSettings,
   run: FleetRestart,
   transport: RestartTransport,
-  report: RunReport
+  report: RestartReport
 ): void {
   if (run.commandIds.length > 0) core.setOutput(OUTPUTS.commandId, run.commandIds.join(','))
   report.fleet = {

@@ -1,6 +1,6 @@
 import * as core from '@actions/core'
 import type { EC2Client } from '@aws-sdk/client-ec2'
-import type { AddressType } from '../action/inputs.js'
+import type { AddressType } from '../ec2/instances.js'
 import { describeHostKeyMode, type HostKeyCheck } from './ssh/host-keys.js'
 import type { HostKeyPolicy, RestartTarget } from './transport.js'
 

@@ -17,6 +17,20 @@ export interface InstanceResult {
   durationMs?: number
 }
 
+/** What the restart phase tells the job summary: ids, names and results, never a value. */
+export interface RestartReport {
+  /** One host over SSH. */
+  restart?: { host: string; unit: string; result: string }
+  /** restart: ssm, or ssh with several instances: one row per instance. */
+  fleet?: {
+    unit: string
+    /** SSM Run Command's ids; empty over SSH. */
+    commandIds: string[]
+    via?: 'ssh'
+    results: InstanceResult[]
+  }
+}
+
 /** What an instance printed, and why it is incomplete when it is. */
 export interface InstanceOutput {
   stdout: string

@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import { paginateGetParametersByPath, type SSMClient } from '@aws-sdk/client-ssm'
 import { ActionError, awsErrorName, describeAwsError, isKmsDenial } from '../lib/errors.js'
-import { OUTPUT_NAME, type OutputNames } from '../action/outputs.js'
+import { OUTPUT_NAME, type OutputNames } from './key-rules.js'
 import { parameterResource } from './iam-policy.js'
 import { maskSecret, quoteUntrusted, unmaskableReason } from '../lib/log.js'
 

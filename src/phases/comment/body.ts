@@ -5,7 +5,7 @@ import {
   stripAnsi,
   type ResourceChange
 } from '../../cdk/diff.js'
-import { escapeHtml, inline, plainText } from '../../action/summary.js'
+import { escapeHtml, inline, plainText } from '../../lib/html.js'
 
 /**
  * GitHub refuses a comment body over 65,536 characters (its 422 says so; it was also measured to

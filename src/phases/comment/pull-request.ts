@@ -2,11 +2,22 @@ import { readFileSync } from 'node:fs'
 import * as core from '@actions/core'
 import { StoppedError } from '../../lib/cancel.js'
 import { ActionError } from '../../lib/errors.js'
-import type { CommentInputs } from '../../action/inputs.js'
 import { quoteUntrusted } from '../../lib/log.js'
 import type { PreviewReport } from '../preview.js'
 import { buildDiffComment, commentMarker } from './body.js'
 import { GitHubApiError, GitHubClient } from './github-rest.js'
+
+/** Inputs comment-on-pr, github-token, comment-key, comment-mode and comment-required. */
+export interface CommentInputs {
+  onPullRequest: boolean
+  token: string
+  /** Goes into the comment's hidden marker, beside the stack; empty: none. */
+  key: string
+  /** update: edit the comment in place; replace: delete it and post a new one (a notification). */
+  mode: 'update' | 'replace'
+  /** A comment that cannot be posted fails the step, instead of a warning. */
+  required: boolean
+}
 
 /** The events whose payload is a pull request's (`pull_request.number`, `head`, `base`). */
 const PULL_REQUEST_EVENTS = ['pull_request', 'pull_request_target']

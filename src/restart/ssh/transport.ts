@@ -1,7 +1,7 @@
 import * as core from '@actions/core'
 import { StoppedError } from '../../lib/cancel.js'
 import { ActionError, failureMessage } from '../../lib/errors.js'
-import type { AddressType } from '../../action/inputs.js'
+import type { AddressType } from '../../ec2/instances.js'
 import type { LogWriter, UntrustedSink } from '../../lib/log.js'
 import type { RestartScript } from '../script.js'
 import type { HostKeyPolicy, InstanceTransport, RestartTarget } from '../transport.js'
