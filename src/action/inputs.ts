@@ -153,8 +153,8 @@ function deployInput(): DeployMode {
   throw new ActionError(`Input "deploy" must be true, false or diff, not "${text('deploy')}".`)
 }
 
-export function readInputs(): ActionInputs {
-  const mode = deployInput()
+/** Input "stack" with input "deploy": required to deploy or preview; "targets" only without. */
+function stackInput(mode: DeployMode): string {
   const stack = text('stack')
   const given = mode === 'diff' ? 'diff' : 'true'
   if (mode !== 'none' && stack === '') {
@@ -168,12 +168,11 @@ export function readInputs(): ActionInputs {
         `${mode === 'diff' ? 'restarts nothing' : 'restarts every instance of the stack'}. Remove "targets", or set deploy: false.`
     )
   }
-  const deploymentSecretId = text('deployment-secret-id')
-  if (deploymentSecretId === '') {
-    throw new ActionError(
-      'Input "deployment-secret-id" is empty: give the name or ARN of the deployment secret.'
-    )
-  }
+  return stack
+}
+
+/** The SSH inputs; the key and its passphrase are masked at once. */
+function sshInputs(): SshInputs {
   const hostFingerprints = listInput('ssh-host-fingerprint')
   for (const fingerprint of hostFingerprints) {
     if (!FINGERPRINT.test(fingerprint)) {
@@ -186,11 +185,47 @@ export function readInputs(): ActionInputs {
   const privateKey = core.getInput('ssh-private-key')
   // Spaces can be part of a passphrase.
   const passphrase = core.getInput('ssh-passphrase', { trimWhitespace: false })
+  // Inputs from `${{ secrets.X }}` are masked by the runner, but not line by line on every runner.
+  for (const value of [privateKey, passphrase]) maskSecret(value)
+  return {
+    privateKey,
+    passphrase,
+    user: text('ssh-user'),
+    port: integerInput('ssh-port', 1, 65535),
+    hostFingerprints,
+    insecureSkipHostKeyCheck: booleanInput('ssh-insecure-skip-host-key-check'),
+    connectTimeoutSeconds: integerInput('ssh-connect-timeout', 1, 3600),
+    commandTimeoutSeconds: integerInput('ssh-command-timeout', 1, 3600),
+    healthCommand: text('health-command')
+  }
+}
+
+function ssmInputs(): SsmInputs {
+  return {
+    maxConcurrency: rateInput('max-concurrency', 1),
+    maxErrors: rateInput('max-errors', 0),
+    // SSM's own range for TimeoutSeconds.
+    timeoutSeconds: integerInput('ssm-timeout', 30, 172800)
+  }
+}
+
+function deploymentSecretIdInput(): string {
+  const id = text('deployment-secret-id')
+  if (id !== '') return id
+  throw new ActionError(
+    'Input "deployment-secret-id" is empty: give the name or ARN of the deployment secret.'
+  )
+}
+
+/** Every input, parsed and checked once, in the order a reader meets them in action.yml. */
+export function readInputs(): ActionInputs {
+  const mode = deployInput()
+  const stack = stackInput(mode)
+  const deploymentSecretId = deploymentSecretIdInput()
+  const ssh = sshInputs()
   const envKeys = listInput('env-keys')
   checkEnvKeys(envKeys)
   const restart = choiceInput('restart', ['ssh', 'ssm', 'none'] as const)
-  // Inputs from `${{ secrets.X }}` are masked by the runner, but not line by line on every runner.
-  for (const value of [privateKey, passphrase]) maskSecret(value)
   return {
     deploymentSecretId,
     appSecretId: text('app-secret-id'),
@@ -218,23 +253,8 @@ export function readInputs(): ActionInputs {
     // A preview restarts nothing, whatever "restart" says (its default is ssh): see main.ts.
     restart: mode === 'diff' ? 'none' : restart,
     service: text('service'),
-    ssh: {
-      privateKey,
-      passphrase,
-      user: text('ssh-user'),
-      port: integerInput('ssh-port', 1, 65535),
-      hostFingerprints,
-      insecureSkipHostKeyCheck: booleanInput('ssh-insecure-skip-host-key-check'),
-      connectTimeoutSeconds: integerInput('ssh-connect-timeout', 1, 3600),
-      commandTimeoutSeconds: integerInput('ssh-command-timeout', 1, 3600),
-      healthCommand: text('health-command')
-    },
-    ssm: {
-      maxConcurrency: rateInput('max-concurrency', 1),
-      maxErrors: rateInput('max-errors', 0),
-      // SSM's own range for TimeoutSeconds.
-      timeoutSeconds: integerInput('ssm-timeout', 30, 172800)
-    },
+    ssh,
+    ssm: ssmInputs(),
     comment: commentInputs()
   }
 }

@@ -15,12 +15,20 @@ import {
 import type { ConfigParameters } from '../secrets/parameters.js'
 import { ActionError, failureMessage } from '../lib/errors.js'
 import { envName } from '../secrets/key-rules.js'
-import { exportSecret, secretEnvironment } from './outputs.js'
+import { exportSecret, secretEnvironment, setInstanceOutputs } from './outputs.js'
 import { OUTPUTS } from '../lib/output-names.js'
 import { checkOutputNames, type OutputNames } from '../secrets/key-rules.js'
 import { readInputs, type ActionInputs } from './inputs.js'
 import type { LocatedInstances } from '../ec2/instances.js'
-import { quoteUntrusted, redact, shownVersionId } from '../lib/log.js'
+import {
+  actionLogger,
+  actionOutputs,
+  quoteUntrusted,
+  redact,
+  shownVersionId,
+  type Logger,
+  type StepOutputs
+} from '../lib/log.js'
 import { restart } from '../restart/engine.js'
 import { planRestart, type RestartPlan } from '../phases/restart.js'
 import { readJsonSecret, requireKeys, type JsonSecret } from '../secrets/read.js'
@@ -31,6 +39,10 @@ import { writeKeyBack } from '../secrets/compare-and-swap.js'
 /** What the pipeline needs from outside; tests replace any of it. */
 export interface Dependencies {
   env: NodeJS.ProcessEnv
+  /** The one logger every phase writes to: the action's writes workflow commands. */
+  log: Logger
+  /** Where the step's outputs go (GITHUB_OUTPUT). */
+  outputs: StepOutputs
   awsClients: (region: string) => AwsClients
   sleep: (ms: number) => Promise<void>
   /** Aborted when the run must stop (the step was cancelled); every phase observes it. */
@@ -39,6 +51,8 @@ export interface Dependencies {
 
 const defaultDependencies: Dependencies = {
   env: process.env,
+  log: actionLogger,
+  outputs: actionOutputs,
   awsClients: createAwsClients,
   sleep: ms => new Promise(resolve => setTimeout(resolve, ms)),
   signal: new AbortController().signal
@@ -80,11 +94,17 @@ export async function run(overrides: Partial<Dependencies> = {}): Promise<void> 
 async function readConfig(
   inputs: ActionInputs,
   outputNames: OutputNames,
-  clients: AwsClients
+  clients: AwsClients,
+  log: Logger
 ): Promise<ConfigParameters> {
   // Loaded only here: with it comes the SSM client.
   const { readConfigParameters } = await import('../secrets/parameters.js')
-  const config = await readConfigParameters(await clients.ssm(), inputs.configPath, outputNames)
+  const config = await readConfigParameters(
+    await clients.ssm(),
+    inputs.configPath,
+    outputNames,
+    log
+  )
   const names = Object.keys(config.values)
   core.info(
     names.length
@@ -130,41 +150,64 @@ async function pipeline(
     hostKey: inputs.mode === 'deploy' ? inputs.hostKey : undefined
   })
   requireKeys(deployment, inputs.requiredKeys, 'deployment', 'listed in input "required-keys"')
-  const config = inputs.configPath ? await readConfig(inputs, outputNames, clients) : undefined
+  const config = inputs.configPath
+    ? await readConfig(inputs, outputNames, clients, deps.log)
+    : undefined
   const plan = await planLaterPhases(inputs, deployment, deps.env, clients, config)
   try {
-    await runPhases(inputs, deps, report, phases, { clients, deployment, config, plan })
+    await runPhases({ inputs, deps, report, phases, clients, deployment, config, plan })
   } finally {
     plan.restart?.earlySocket?.discard()
   }
 }
 
-/** The phases after the plan: the app secret, the exports, deploy or diff, the restart. */
-async function runPhases(
-  inputs: ActionInputs,
-  deps: Dependencies,
-  report: RunReport,
-  phases: PhaseTracker,
-  {
-    clients,
-    deployment,
-    config,
-    plan
-  }: { clients: AwsClients; deployment: JsonSecret; config?: ConfigParameters; plan: Plan }
-): Promise<void> {
-  if (inputs.appSecretId !== '') {
-    const app = await readJsonSecret(clients.secretsManager, inputs.appSecretId, 'app')
-    report.secretsRead.push({ role: 'app', id: app.id, versionId: app.versionId })
-    requireKeys(app, inputs.appRequiredKeys, 'app', 'listed in input "app-required-keys"')
-    const required = inputs.appRequiredKeys.length
-      ? `, with ${inputs.appRequiredKeys.map(key => `"${key}"`).join(', ')} set`
-      : ''
-    core.info(
-      `Checked the app secret "${app.id}" (version ${shownVersionId(app.versionId)}): a JSON object of ` +
-        `${Object.keys(app.values).length} keys${required}; it is not exported.`
-    )
-  }
+/** What every phase after the plan is given: the run's settings, clients, secret and report. */
+interface Run {
+  inputs: ActionInputs
+  deps: Dependencies
+  report: RunReport
+  phases: PhaseTracker
+  clients: AwsClients
+  deployment: JsonSecret
+  config?: ConfigParameters
+  plan: Plan
+}
 
+/** The phases after the plan, in order: each one a function of the run. */
+async function runPhases(run: Run): Promise<void> {
+  await checkAppSecret(run)
+  exportOutputs(run)
+  if (run.inputs.comment.onPullRequest && run.inputs.mode !== 'diff')
+    core.notice(
+      'Input "comment-on-pr" is for deploy: diff; with this "deploy" no comment is posted.'
+    )
+  if (run.plan.cdk?.command === 'diff') {
+    await preview(run, run.plan.cdk)
+    core.setOutput(OUTPUTS.secretVersionId, run.deployment.versionId)
+    return
+  }
+  const { target, versionId } = await findTargets(run)
+  core.setOutput(OUTPUTS.secretVersionId, versionId)
+  if (run.plan.restart && target) await restartTargets(run, run.plan.restart, target)
+}
+
+/** The app secret: read and checked (a JSON object whose required keys are set), never exported. */
+async function checkAppSecret({ inputs, clients, report }: Run): Promise<void> {
+  if (inputs.appSecretId === '') return
+  const app = await readJsonSecret(clients.secretsManager, inputs.appSecretId, 'app')
+  report.secretsRead.push({ role: 'app', id: app.id, versionId: app.versionId })
+  requireKeys(app, inputs.appRequiredKeys, 'app', 'listed in input "app-required-keys"')
+  const required = inputs.appRequiredKeys.length
+    ? `, with ${inputs.appRequiredKeys.map(key => `"${key}"`).join(', ')} set`
+    : ''
+  core.info(
+    `Checked the app secret "${app.id}" (version ${shownVersionId(app.versionId)}): a JSON object of ` +
+      `${Object.keys(app.values).length} keys${required}; it is not exported.`
+  )
+}
+
+/** The deployment secret's keys and config-path's parameters as outputs (and env-keys as variables). */
+function exportOutputs({ inputs, deployment, config, plan, report }: Run): void {
   exportSecret(deployment.values, inputs.exportEnv ? plan.secretEnv : undefined)
   for (const [name, value] of Object.entries(config?.values ?? {})) core.setOutput(name, value)
   report.exportedKeys = [...Object.keys(deployment.values), ...Object.keys(config?.values ?? {})]
@@ -176,46 +219,53 @@ async function runPhases(
         ? `; ${report.exportedEnv.join(', ') || 'none'} as environment variables.`
         : '.')
   )
+}
 
-  let versionId = deployment.versionId
-  let target: Target | undefined
-  if (inputs.comment.onPullRequest && inputs.mode !== 'diff')
-    core.notice(
-      'Input "comment-on-pr" is for deploy: diff; with this "deploy" no comment is posted.'
+/** deploy: diff: the preview, and with comment-on-pr its pull-request comment; nothing changes. */
+async function preview(run: Run, cdk: CdkDeployPlan): Promise<void> {
+  const { inputs, deps, report, phases, plan } = run
+  core.info(
+    'deploy: diff previews the stack: nothing is deployed, written back or restarted (input "restart" is not used).'
+  )
+  phases.enter(`cdk diff of stack "${inputs.stack}"`, STOPPED_DIFF_STATE)
+  let refused: unknown
+  try {
+    await previewStack(cdk, cdkEnvironment(deps.env, plan.secretEnv), {
+      addressesToMask: () => [],
+      signal: deps.signal,
+      timeoutSeconds: inputs.deployTimeoutSeconds,
+      log: deps.log,
+      outputs: deps.outputs,
+      failOnReplace: inputs.failOnReplace,
+      onReport: preview => (report.preview = preview)
+    })
+  } catch (error) {
+    // Once the diff is reported, only fail-on-replace fails it: the comment goes out first,
+    // since that is when a reviewer needs it most.
+    if (!report.preview) throw error
+    refused = error
+  }
+  if (report.preview && inputs.comment.onPullRequest) {
+    phases.enter(
+      'the pull-request comment',
+      'nothing was deployed, written back or restarted; the pull-request comment may still show an earlier push'
     )
-  if (plan.cdk?.command === 'diff') {
-    core.info(
-      'deploy: diff previews the stack: nothing is deployed, written back or restarted (input "restart" is not used).'
-    )
-    phases.enter(`cdk diff of stack "${inputs.stack}"`, STOPPED_DIFF_STATE)
-    let refused: unknown
-    try {
-      await previewStack(plan.cdk, cdkEnvironment(deps.env, plan.secretEnv), {
-        addressesToMask: () => [],
-        signal: deps.signal,
-        timeoutSeconds: inputs.deployTimeoutSeconds,
-        failOnReplace: inputs.failOnReplace,
-        onReport: preview => (report.preview = preview)
-      })
-    } catch (error) {
-      // Once the diff is reported, only fail-on-replace fails it: the comment goes out first,
-      // since that is when a reviewer needs it most.
-      if (!report.preview) throw error
-      refused = error
-    }
-    if (report.preview && inputs.comment.onPullRequest) {
-      phases.enter(
-        'the pull-request comment',
-        'nothing was deployed, written back or restarted; the pull-request comment may still show an earlier push'
-      )
-      const { commentPreview } = await import('../phases/comment/pull-request.js')
-      await commentPreview(inputs, report.preview, deps, {
-        required: inputs.comment.required && refused === undefined
-      })
-    }
-    if (refused !== undefined) throw refused
-  } else if (plan.cdk) {
-    target = await deployAndLocate(inputs, plan.cdk, plan.secretEnv, clients, deps, phases)
+    const { commentPreview } = await import('../phases/comment/pull-request.js')
+    await commentPreview(inputs, report.preview, deps, {
+      required: inputs.comment.required && refused === undefined
+    })
+  }
+  if (refused !== undefined) throw refused
+}
+
+/**
+ * Where the restart goes: the deployed instances (with the address written back), the instances
+ * input "targets" names, or the address the secret holds. With the version current afterwards.
+ */
+async function findTargets(run: Run): Promise<{ target?: Target; versionId: string }> {
+  const { inputs, deps, report, phases, plan, clients, deployment } = run
+  if (plan.cdk) {
+    const target = await deployAndLocate(inputs, plan.cdk, plan.secretEnv, clients, deps, phases)
     report.deploy = {
       stack: inputs.stack,
       instanceId: target.instances.map(i => i.instanceId).join(', '),
@@ -225,24 +275,44 @@ async function runPhases(
       'the write-back of the address',
       'the stack was deployed; nothing was written back or restarted'
     )
-    versionId = await writeAddressBack(inputs, deployment, target.address, clients, report, deps)
-  } else if (inputs.targets.length > 0) {
+    const versionId = await writeAddressBack(
+      inputs,
+      deployment,
+      target.address,
+      clients,
+      report,
+      deps
+    )
+    return { target, versionId }
+  }
+  const versionId = deployment.versionId
+  if (inputs.targets.length > 0) {
     phases.enter('the lookup of input "targets"', 'nothing was deployed, written or restarted')
     const { locateTargets } = await import('../ec2/instances.js')
-    target = await locateTargets(await clients.ec2(), inputs.targets, inputs.addressType)
-  } else if (inputs.restart !== 'none') {
-    target = { address: deployment.values[inputs.hostKey].trim(), instances: [] }
-    core.setOutput(OUTPUTS.instanceIp, target.address)
+    const instances = await locateTargets(
+      await clients.ec2(),
+      inputs.targets,
+      inputs.addressType,
+      deps.log
+    )
+    return { target: setInstanceOutputs(instances), versionId }
   }
-  core.setOutput(OUTPUTS.secretVersionId, versionId)
+  if (inputs.restart === 'none') return { versionId }
+  const target: Target = { address: deployment.values[inputs.hostKey].trim(), instances: [] }
+  core.setOutput(OUTPUTS.instanceIp, target.address)
+  return { target, versionId }
+}
 
-  if (plan.restart && target) {
-    const { phase, settings, transport, earlySocket } = plan.restart
-    phases.enter(phase, stopped => `${writtenState(report)}; ${stopped ?? 'nothing was restarted'}`)
-    const targets =
-      target.instances.length > 0 ? target.instances : [{ address: target.address, earlySocket }]
-    await restart(settings, targets, transport, deps, report)
-  }
+/** The restart phase: one engine, whichever transport reaches the instances. */
+async function restartTargets(run: Run, plan: RestartPlan, target: Target): Promise<void> {
+  const { phase, settings, transport, earlySocket } = plan
+  run.phases.enter(
+    phase,
+    stopped => `${writtenState(run.report)}; ${stopped ?? 'nothing was restarted'}`
+  )
+  const targets =
+    target.instances.length > 0 ? target.instances : [{ address: target.address, earlySocket }]
+  await restart(settings, targets, transport, run.deps, run.report)
 }
 
 /** What a stopped run leaves in the deployment secret, once the write-back is past. */
@@ -268,6 +338,7 @@ async function writeAddressBack(
     hostKey,
     address,
     inputs.maskExclude,
+    deps.log,
     deps.signal
   )
   report.writeBack = { key: hostKey, changed: written.changed, versionId: written.versionId }
@@ -346,7 +417,8 @@ async function deployAndLocate(
     // address in them first.
     addressesToMask: line => (maskAddresses ? stackOutputs.addresses(line) : []),
     signal: deps.signal,
-    timeoutSeconds: inputs.deployTimeoutSeconds
+    timeoutSeconds: inputs.deployTimeoutSeconds,
+    log: deps.log
   })
   phases.enter(
     'the wait for the instance',
@@ -360,8 +432,7 @@ async function deployAndLocate(
   )
   core.setOutput(OUTPUTS.stackOutputs, JSON.stringify(deployed.outputs))
   // Loaded here, not at start-up: with them comes the EC2 client, most of the bundle's size.
-  const { findInstanceIds, waitForAddresses, setInstanceOutputs } =
-    await import('../ec2/instances.js')
+  const { findInstanceIds, waitForAddresses } = await import('../ec2/instances.js')
   const ec2 = await clients.ec2()
   const ids = await findInstanceIds(ec2, inputs.stack, deployed.outputs, inputs.instanceIdOutput)
   const instances = await waitForAddresses(
@@ -369,7 +440,8 @@ async function deployAndLocate(
     ids,
     inputs.addressType,
     inputs.instanceTimeoutSeconds * 1000,
-    deps.sleep
+    deps.sleep,
+    deps.log
   )
   // The address goes into the secret, where every value is masked unless the user says otherwise.
   if (maskAddresses) for (const instance of instances) maskAddress(instance.address)

@@ -1,4 +1,6 @@
 import * as core from '@actions/core'
+import type { DeployedInstance, LocatedInstances } from '../ec2/instances.js'
+import { OUTPUTS } from '../lib/output-names.js'
 import { envName } from '../secrets/key-rules.js'
 import { ActionError } from '../lib/errors.js'
 
@@ -36,4 +38,18 @@ export function secretEnvironment(
 export function exportSecret(values: Record<string, string>, env?: Record<string, string>): void {
   for (const [key, value] of Object.entries(values)) core.setOutput(key, value)
   for (const [name, value] of Object.entries(env ?? {})) core.exportVariable(name, value)
+}
+
+/** Sets the instance outputs: the first as instance-id/-ip, all as JSON arrays in id order. */
+export function setInstanceOutputs(instances: DeployedInstance[]): LocatedInstances {
+  const located = {
+    instanceId: instances[0].instanceId,
+    address: instances.map(i => i.address).join(','),
+    instances
+  }
+  core.setOutput(OUTPUTS.instanceId, located.instanceId)
+  core.setOutput(OUTPUTS.instanceIp, instances[0].address)
+  core.setOutput(OUTPUTS.instanceIds, JSON.stringify(instances.map(i => i.instanceId)))
+  core.setOutput(OUTPUTS.instanceIps, JSON.stringify(instances.map(i => i.address)))
+  return located
 }

@@ -138,6 +138,11 @@ export const actionLogger: Logger = {
   endGroup: () => core.endGroup()
 }
 
+/** A logger whose warnings name what they are about ("i-0abc...: ..."), for one of many at once. */
+export function withPrefix(log: Logger, prefix: string): Logger {
+  return { ...log, warning: message => log.warning(`${prefix}${message}`) }
+}
+
 /** The action's step outputs. */
 export const actionOutputs: StepOutputs = {
   set: (name, value) => core.setOutput(name, value)

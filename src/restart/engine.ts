@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events'
-import * as core from '@actions/core'
 import { StoppedError, throwIfStopped, withStopState } from '../lib/cancel.js'
 import { ActionError } from '../lib/errors.js'
+import type { Logger } from '../lib/log.js'
 import { OUTPUTS } from '../lib/output-names.js'
 import { fanOut } from './fan-out.js'
 import {
@@ -76,8 +76,8 @@ async function restartHost(
       report.restart.result = 'unknown: the run was stopped and the connection closed mid-command'
     throw error
   }
-  core.setOutput(OUTPUTS.restarted, 'true')
-  core.info(`Restarted "${unit}" on ${where}.`)
+  deps.outputs.set(OUTPUTS.restarted, 'true')
+  deps.log.info(`Restarted "${unit}" on ${where}.`)
 }
 
 /** An instance's end in the fan-out, and why it did not succeed, in the action's words. */
@@ -107,7 +107,7 @@ async function restartEach(
   // waits): expected, not a leak, so no warning for more than Node's default of ten.
   if (deps.signal) setMaxListeners(10 + concurrency * 4, deps.signal)
   const prepare = await transport.prepare(targets, settings, deps)
-  core.info(
+  deps.log.info(
     `Restarting "${settings.script.unit}" on ${total} instances ${transport.via}, ${concurrency} at a time ` +
       `(max-concurrency ${maxConcurrency.text}, max-errors ${maxErrors.text}).`
   )
@@ -119,7 +119,7 @@ async function restartEach(
       failed: outcome => outcome.result.status !== STATUS.success,
       signal: deps.signal
     },
-    target => restartInstance(target, prepare, transport)
+    target => restartInstance(target, prepare, transport, deps.log)
   )
   const results = targets.map(
     (target, i): InstanceResult =>
@@ -137,17 +137,18 @@ async function restartEach(
       `Each instance's log group has its output.` +
       (culprit ? `\n${culprit.result.instanceId}: ${culprit.message}` : '')
   }
-  recordFleet(settings, run, transport, report)
+  recordFleet(settings, run, transport, report, deps)
   // A stop is the run's failure, whatever the instances did meanwhile.
   throwIfStopped(deps.signal)
-  concludeFleet(settings, run, transport)
+  concludeFleet(settings, run, transport, deps)
 }
 
 /** One instance of the fan-out: getting it ready, its restart, its log group; never rejects. */
 async function restartInstance(
   target: RestartTarget,
   prepare: (target: RestartTarget) => Promise<PreparedRestart>,
-  transport: InstanceTransport
+  transport: InstanceTransport,
+  log: Logger
 ): Promise<Outcome> {
   const instanceId = instanceIdOf(target)
   const started = Date.now()
@@ -166,7 +167,7 @@ async function restartInstance(
     // The action's own words, which quote what the instance printed: still untrusted text.
     for (const line of message.split('\n')) output.line(line)
   }
-  printInstanceGroup(outcome.result, output.collected(), undefined, transport.where(target))
+  printInstanceGroup(log, outcome.result, output.collected(), undefined, transport.where(target))
   return outcome
 }
 
@@ -183,8 +184,8 @@ async function restartAtOnce(
   for (const target of targets)
     instanceIds.push(target.instanceId ?? (await transport.instanceAt(target.address)))
   const run = await transport.restartAll(instanceIds, settings, deps)
-  recordFleet(settings, run, transport, report)
-  concludeFleet(settings, run, transport)
+  recordFleet(settings, run, transport, report, deps)
+  concludeFleet(settings, run, transport, deps)
 }
 
 /** The fleet's outputs and the summary's table, before the run is judged. */
@@ -192,9 +193,10 @@ function recordFleet(
   settings: RestartSettings,
   run: FleetRestart,
   transport: RestartTransport,
-  report: RestartReport
+  report: RestartReport,
+  deps: RestartDeps
 ): void {
-  if (run.commandIds.length > 0) core.setOutput(OUTPUTS.commandId, run.commandIds.join(','))
+  if (run.commandIds.length > 0) deps.outputs.set(OUTPUTS.commandId, run.commandIds.join(','))
   report.fleet = {
     unit: settings.script.unit,
     commandIds: run.commandIds,
@@ -210,16 +212,17 @@ function recordFleet(
 function concludeFleet(
   settings: RestartSettings,
   run: FleetRestart,
-  transport: RestartTransport
+  transport: RestartTransport,
+  deps: RestartDeps
 ): void {
   if (run.failure) throw new ActionError(run.failure)
   const total = run.results.length
   if (run.failed.length > 0) {
-    warnWithinMaxErrors(run.failed, total, settings.maxErrors)
+    warnWithinMaxErrors(deps.log, run.failed, total, settings.maxErrors)
     return
   }
-  core.setOutput(OUTPUTS.restarted, 'true')
-  core.info(
+  deps.outputs.set(OUTPUTS.restarted, 'true')
+  deps.log.info(
     `Restarted "${settings.script.unit}" on ${total} instance${total > 1 ? 's' : ''} ${transport.via}.`
   )
 }

@@ -4,7 +4,6 @@ import {
   type SecretsManagerClient
 } from '@aws-sdk/client-secrets-manager'
 import { randomUUID } from 'node:crypto'
-import * as core from '@actions/core'
 import { StoppedError, stopRequest, throwIfStopped } from '../lib/cancel.js'
 import { ActionError, describeAwsError } from '../lib/errors.js'
 import { shownVersionId } from '../lib/log.js'
@@ -15,6 +14,7 @@ import {
   type JsonSecret,
   type SecretRole
 } from './read.js'
+import type { Logger } from '../lib/log.js'
 
 /** The label a new version carries until it is made current; at most one version holds it. */
 export const PENDING_STAGE = 'SECRETS-DEPLOY-PENDING'
@@ -147,6 +147,7 @@ export async function writeKeyBack(
   key: string,
   value: string,
   maskExclude: readonly string[],
+  log: Logger,
   signal?: AbortSignal
 ): Promise<WriteBackResult> {
   return writeEdit(
@@ -160,7 +161,7 @@ export async function writeKeyBack(
       who: 'this run',
       during: 'deployed',
       again: 'Re-run the job',
-      note: message => core.info(message),
+      note: message => log.info(message),
       reread: () => readJsonSecret(client, readSecret.id, 'deployment', maskExclude),
       signal
     }

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs'
-import * as core from '@actions/core'
 import { StoppedError } from '../../lib/cancel.js'
 import { ActionError } from '../../lib/errors.js'
-import { quoteUntrusted } from '../../lib/log.js'
+import { quoteUntrusted, type Logger } from '../../lib/log.js'
 import type { PreviewReport } from '../preview.js'
 import { buildDiffComment, commentMarker } from './body.js'
 import { GitHubApiError, GitHubClient } from './github-rest.js'
@@ -206,6 +205,7 @@ function advice(error: unknown, pr: PullRequest | undefined, event: string): str
 
 export interface CommentDependencies {
   env: NodeJS.ProcessEnv
+  log: Logger
   sleep: (ms: number) => Promise<void>
   signal: AbortSignal
 }
@@ -223,7 +223,7 @@ export async function commentPreview(
 ): Promise<void> {
   const event = deps.env.GITHUB_EVENT_NAME ?? ''
   if (!PULL_REQUEST_EVENTS.includes(event)) {
-    core.notice(
+    deps.log.notice(
       `Input "comment-on-pr" is true, but this run is for a "${quoteUntrusted(event || 'unknown', 100)}" event, ` +
         'not a pull request: no comment was posted (the preview is in the job summary).'
     )
@@ -244,7 +244,7 @@ export async function commentPreview(
       token,
       sleep: deps.sleep,
       signal: deps.signal,
-      onRetry: message => core.info(message)
+      onRetry: message => deps.log.info(message)
     })
     const author = await tokenLogin(github)
     const body = buildDiffComment({
@@ -263,7 +263,7 @@ export async function commentPreview(
       unchanged: 'left (already up to date)',
       replaced: 'posted anew (comment-mode: replace; the old one was deleted)'
     }[result.action]
-    core.info(
+    deps.log.info(
       `The cdk diff of stack "${inputs.stack}" is ${done} as a comment on pull request #${pr.number}, ` +
         `as ${quoteUntrusted(author, 100)}: ${quoteUntrusted(result.url ?? '(no address given)', 300)}` +
         (result.action !== 'replaced' && result.removed
@@ -281,6 +281,6 @@ export async function commentPreview(
         ? ' (Input "comment-required" is true.)'
         : ' The preview is in the job summary; set comment-required: true to fail the step instead.')
     if (required) throw new ActionError(message)
-    core.warning(message)
+    deps.log.warning(message)
   }
 }

@@ -1,8 +1,7 @@
-import * as core from '@actions/core'
 import { StoppedError } from '../../lib/cancel.js'
 import { ActionError, failureMessage } from '../../lib/errors.js'
 import type { AddressType } from '../../ec2/instances.js'
-import type { LogWriter, UntrustedSink } from '../../lib/log.js'
+import { withPrefix, type Logger, type LogWriter, type UntrustedSink } from '../../lib/log.js'
 import type { RestartScript } from '../script.js'
 import type { HostKeyPolicy, InstanceTransport, RestartTarget } from '../transport.js'
 import { connectWithRetries, type EarlySocket } from './connect.js'
@@ -28,18 +27,16 @@ export interface RestartOptions {
   sleep: (ms: number) => Promise<void>
   /** The step's cancellation: the connection is closed and a StoppedError thrown. */
   signal?: AbortSignal
-  log?: RestartLog
+  /** The program's logger: warnings about the connection (a retry, a host key mode). */
+  log: Logger
+  /**
+   * Where the remote output goes: one raw log line at a time, wrapped in the runner's
+   * stop-commands (the default writes to stdout), or a sink of its own, which gets the remote
+   * lines alone (a fleet collects each instance's).
+   */
+  output?: LogWriter | UntrustedSink
   /** A connection to host:port the pipeline opened as soon as it knew the address. */
   earlySocket?: EarlySocket
-}
-
-export interface RestartLog {
-  /**
-   * Writes one raw log line; remote output reaches it wrapped in the runner's stop-commands. Or a
-   * sink of its own, which gets the remote lines alone (a fleet collects each instance's).
-   */
-  info?: LogWriter | UntrustedSink
-  warning(message: string): void
 }
 
 export interface RestartResult {
@@ -53,7 +50,6 @@ export interface RestartResult {
  */
 export async function restartService(options: RestartOptions): Promise<RestartResult> {
   const { credentials } = options
-  const warning = options.log?.warning ?? ((message: string) => core.warning(message))
   const connection = await connectWithRetries({
     host: options.host,
     port: options.port,
@@ -61,13 +57,13 @@ export async function restartService(options: RestartOptions): Promise<RestartRe
     hostKeys: options.hostKeys,
     timeoutMs: options.connectTimeoutMs,
     sleep: options.sleep,
-    warn: warning,
+    warn: message => options.log.warning(message),
     signal: options.signal,
     earlySocket: options.earlySocket
   })
   try {
     const steps = remoteSteps(options.script, connection.where, credentials.username)
-    await runSteps(connection, steps, options.commandTimeoutMs, options.log?.info, options.signal)
+    await runSteps(connection, steps, options.commandTimeoutMs, options.output, options.signal)
     return { hostFingerprint: connection.hostFingerprint }
   } finally {
     connection.close()
@@ -150,7 +146,7 @@ export function sshTransport(
         : 'the connection to the instance was closed: whether the restart ran there is unknown, check the service',
     failure: describeFailure,
     async prepare(targets, restart, deps) {
-      const hostKeysFor = await hostKeys(targets, deps.sleep)
+      const hostKeysFor = await hostKeys(targets, deps)
       return async target => {
         if (target.address === '') {
           throw new ActionError(
@@ -170,10 +166,9 @@ export function sshTransport(
               commandTimeoutMs: settings.commandTimeoutMs,
               sleep: deps.sleep,
               signal: deps.signal,
-              log: output && {
-                info: output,
-                warning: message => core.warning(`${target.instanceId}: ${message}`)
-              },
+              // Of several at once, each warning names its instance.
+              log: output ? withPrefix(deps.log, `${target.instanceId}: `) : deps.log,
+              output,
               earlySocket: target.earlySocket
             })
             const passed = restart.script.healthCommand ? 'health command passed' : 'active'

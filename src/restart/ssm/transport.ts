@@ -45,7 +45,8 @@ export function ssmTransport(
         maxErrors: restart.maxErrors,
         timeoutSeconds: settings.timeoutSeconds,
         sleep: deps.sleep,
-        signal: deps.signal
+        signal: deps.signal,
+        log: deps.log
       })
     }
   }

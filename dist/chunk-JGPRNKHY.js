@@ -1,2 +1,2 @@
 import { createRequire as __createRequire } from 'node:module'; import { dirname as __pathDirname } from 'node:path'; import { fileURLToPath as __fileURLToPath } from 'node:url'; const require = __createRequire(import.meta.url); const __filename = __fileURLToPath(import.meta.url); const __dirname = __pathDirname(__filename);
-var s={instanceId:"instance-id",instanceIp:"instance-ip",instanceIds:"instance-ids",instanceIps:"instance-ips",commandId:"command-id",secretVersionId:"secret-version-id",stackOutputs:"stack-outputs",stackChanged:"stack-changed",restarted:"restarted",changes:"changes",diff:"diff"},n=Object.values(s);export{s as a,n as b};
+function u(r,e){let t=[];for(let n=0;n<r.length;n+=e)t.push(r.slice(n,n+e));return t}export{u as a};
