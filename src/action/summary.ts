@@ -86,6 +86,17 @@ export async function writeSummary(
   if (!env.GITHUB_STEP_SUMMARY) return
   const summary = core.summary.addHeading('secrets-deploy-action', 3)
   if (report.failure) summary.addRaw(failureBlock(report.failure), true)
+  secretsSection(summary, report)
+  if (report.preview) summary.addRaw(previewBlock(report.preview), true)
+  deploySection(summary, report)
+  if (report.fleet) fleetSection(summary, report.fleet)
+  await summary.write()
+}
+
+type Summary = typeof core.summary
+
+/** Which secret versions were read, and what became outputs and variables. */
+function secretsSection(summary: Summary, report: RunReport): void {
   if (report.secretsRead.length > 0) {
     summary.addTable([
       [
@@ -108,6 +119,10 @@ export async function writeSummary(
       true
     )
   }
+}
+
+/** The deploy, the write-back and a single host's restart. */
+function deploySection(summary: Summary, report: RunReport): void {
   if (report.deploy) {
     const d = report.deploy
     summary.addRaw(
@@ -115,7 +130,6 @@ export async function writeSummary(
       true
     )
   }
-  if (report.preview) summary.addRaw(previewBlock(report.preview), true)
   if (report.writeBack) {
     const w = report.writeBack
     summary.addRaw(
@@ -132,24 +146,24 @@ export async function writeSummary(
       true
     )
   }
-  if (report.fleet) {
-    const f = report.fleet
-    const ok = f.results.filter(r => r.status === 'Success').length
-    summary.addRaw(
-      `<p>Restart of ${code(f.unit)} ${f.via === 'ssh' ? 'over SSH' : `with SSM Run Command ${f.commandIds.map(code).join(', ')}`}: ` +
-        `${ok} of ${f.results.length} instances succeeded</p>`,
-      true
-    )
-    summary.addTable([
-      ['instance', 'status', 'exit code', 'duration'].map(data => ({ data, header: true })),
-      ...f.results.map(r => [
-        code(r.instanceId),
-        inline(r.status),
-        // An empty cell would come out as an unclosed <td> from core.summary.
-        r.exitCode === undefined ? '-' : inline(String(r.exitCode)),
-        r.durationMs === undefined ? '-' : inline(formatSeconds(r.durationMs))
-      ])
+}
+
+/** A fleet's restart: one row per instance. */
+function fleetSection(summary: Summary, f: NonNullable<RunReport['fleet']>): void {
+  const ok = f.results.filter(r => r.status === 'Success').length
+  summary.addRaw(
+    `<p>Restart of ${code(f.unit)} ${f.via === 'ssh' ? 'over SSH' : `with SSM Run Command ${f.commandIds.map(code).join(', ')}`}: ` +
+      `${ok} of ${f.results.length} instances succeeded</p>`,
+    true
+  )
+  summary.addTable([
+    ['instance', 'status', 'exit code', 'duration'].map(data => ({ data, header: true })),
+    ...f.results.map(r => [
+      code(r.instanceId),
+      inline(r.status),
+      // An empty cell would come out as an unclosed <td> from core.summary.
+      r.exitCode === undefined ? '-' : inline(String(r.exitCode)),
+      r.durationMs === undefined ? '-' : inline(formatSeconds(r.durationMs))
     ])
-  }
-  await summary.write()
+  ])
 }

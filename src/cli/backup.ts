@@ -513,50 +513,57 @@ export async function restoreCommand(
     return
   }
 
-  for (const { entry, secret, current, differing } of plans) {
-    const subject = secretSubject(secret.role, shown(secret.id))
-    if (!current) {
-      // An ARN names no secret that does not exist; the name the backup recorded does.
-      const name = secret.id.startsWith('arn:') ? entry.name : secret.id
-      const versionId = randomUUID()
-      try {
-        await session.client.send(
-          new CreateSecretCommand({
-            Name: name,
-            SecretString: JSON.stringify(entry.values),
-            ClientRequestToken: versionId
-          })
-        )
-      } catch (error) {
-        throw describeAwsError(error, secretCall('CreateSecret', secret.role, name))
-      }
-      io.err(`Created "${shown(name)}" from the backup: version ${versionId}.`)
-      io.out(versionId)
-      continue
+  for (const plan of plans) await restoreOne(session, io, plan)
+}
+
+/** Writes one checked plan: creates a secret that is gone, or replaces its keys (compare-and-swap). */
+async function restoreOne(
+  session: Session,
+  io: Io,
+  { entry, secret, current, differing }: RestorePlan
+): Promise<void> {
+  const subject = secretSubject(secret.role, shown(secret.id))
+  if (!current) {
+    // An ARN names no secret that does not exist; the name the backup recorded does.
+    const name = secret.id.startsWith('arn:') ? entry.name : secret.id
+    const versionId = randomUUID()
+    try {
+      await session.client.send(
+        new CreateSecretCommand({
+          Name: name,
+          SecretString: JSON.stringify(entry.values),
+          ClientRequestToken: versionId
+        })
+      )
+    } catch (error) {
+      throw describeAwsError(error, secretCall('CreateSecret', secret.role, name))
     }
-    if (differing.length === 0) {
-      io.err(`The ${subject} already holds the backup's keys; nothing written.`)
-      io.out(shownVersionId(current.versionId))
-      continue
-    }
-    const result = await writeEdit(
-      session.client,
-      current,
-      { replace: entry.values },
-      {
-        role: secret.role,
-        what: 'restore the backup',
-        merged: 'the backup',
-        who: 'this command',
-        during: 'ran',
-        again: 'Run the command again',
-        note: message => io.err(shown(message)),
-        reread: () => session.read(secret)
-      }
-    )
-    io.err(
-      `Restored the ${subject} (${keyList(differing)} differed): version ${shownVersionId(result.versionId)} is current.`
-    )
-    io.out(shownVersionId(result.versionId))
+    io.err(`Created "${shown(name)}" from the backup: version ${versionId}.`)
+    io.out(versionId)
+    return
   }
+  if (differing.length === 0) {
+    io.err(`The ${subject} already holds the backup's keys; nothing written.`)
+    io.out(shownVersionId(current.versionId))
+    return
+  }
+  const result = await writeEdit(
+    session.client,
+    current,
+    { replace: entry.values },
+    {
+      role: secret.role,
+      what: 'restore the backup',
+      merged: 'the backup',
+      who: 'this command',
+      during: 'ran',
+      again: 'Run the command again',
+      note: message => io.err(shown(message)),
+      reread: () => session.read(secret)
+    }
+  )
+  io.err(
+    `Restored the ${subject} (${keyList(differing)} differed): version ${shownVersionId(result.versionId)} is current.`
+  )
+  io.out(shownVersionId(result.versionId))
 }

@@ -97,7 +97,7 @@ export function hostKeyBlockInConsole(view: ConsoleView): ConsoleBlock {
   const lines = view.output.split(/\r\n|\n|\r/)
   const full = view.bytes >= CONSOLE_BYTES_KEPT
   let open: { line: number; source: string; keys: TypedFingerprint[] } | undefined
-  let found: Extract<ConsoleBlock, { kind: 'block' }> | undefined
+  let found: FoundBlock | undefined
   let cut: Extract<ConsoleBlock, { kind: 'cut' }> | undefined
   // While no BEGIN and no other tagged line came: the source of the entries a full view starts with.
   let tail: { source: string | undefined } | undefined = full ? { source: undefined } : undefined
@@ -121,21 +121,7 @@ export function hostKeyBlockInConsole(view: ConsoleView): ConsoleBlock {
             : `line ${at} is tagged like cloud-init's lines but is neither a host key of the block nor its END`
         throw consoleRefused(view, `an unclosed block at line ${open.line} (${seen})`)
       }
-      const identity = open.keys
-        .map(key => `${key.type} ${key.fingerprint}`)
-        .sort()
-        .join('\n')
-      if (cut) {
-        throw consoleRefused(
-          view,
-          `two blocks: the end of one at line ${cut.line}, whose start scrolled out of the 64 KB ` +
-            `the console keeps, and another at line ${open.line}`
-        )
-      }
-      if (found && found.identity !== identity) {
-        throw consoleRefused(view, `two different blocks (at lines ${found.line} and ${open.line})`)
-      }
-      found ??= { kind: 'block', line: open.line, keys: open.keys, identity }
+      found = closedBlock(view, open, found, cut)
       open = undefined
       continue
     }
@@ -160,6 +146,35 @@ export function hostKeyBlockInConsole(view: ConsoleView): ConsoleBlock {
     tail = undefined
   }
   return (open && { kind: 'printing', line: open.line }) ?? found ?? cut ?? { kind: 'none' }
+}
+
+type FoundBlock = Extract<ConsoleBlock, { kind: 'block' }>
+
+/**
+ * The block that an END closes, which must be the only one: a second, different block (or any
+ * block after the tail of one cut by the start of the view) refuses the console.
+ */
+function closedBlock(
+  view: ConsoleView,
+  open: { line: number; keys: TypedFingerprint[] },
+  found: FoundBlock | undefined,
+  cut: Extract<ConsoleBlock, { kind: 'cut' }> | undefined
+): FoundBlock {
+  const identity = open.keys
+    .map(key => `${key.type} ${key.fingerprint}`)
+    .sort()
+    .join('\n')
+  if (cut) {
+    throw consoleRefused(
+      view,
+      `two blocks: the end of one at line ${cut.line}, whose start scrolled out of the 64 KB ` +
+        `the console keeps, and another at line ${open.line}`
+    )
+  }
+  if (found && found.identity !== identity) {
+    throw consoleRefused(view, `two different blocks (at lines ${found.line} and ${open.line})`)
+  }
+  return found ?? { kind: 'block', line: open.line, keys: open.keys, identity }
 }
 
 /** The refusal of a console that cannot tell which host key is the instance's, and what to do. */

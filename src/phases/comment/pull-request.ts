@@ -215,6 +215,23 @@ export interface CommentDependencies {
  * pull request, updated in place on each push. On other events it says so and does nothing. A
  * failure is a warning, or with `required` the step's failure.
  */
+/** The API client, for the token of input "github-token" and the runner's API addresses. */
+function githubClient(token: string, deps: CommentDependencies): GitHubClient {
+  if (token === '') {
+    throw new ActionError(
+      'Input "github-token" is empty: leave it out (its default is the workflow\'s token) or give a token.'
+    )
+  }
+  return new GitHubClient({
+    apiUrl: deps.env.GITHUB_API_URL || 'https://api.github.com',
+    graphqlUrl: deps.env.GITHUB_GRAPHQL_URL,
+    token,
+    sleep: deps.sleep,
+    signal: deps.signal,
+    onRetry: message => deps.log.info(message)
+  })
+}
+
 export async function commentPreview(
   inputs: { stack: string; comment: CommentInputs },
   preview: PreviewReport,
@@ -232,20 +249,8 @@ export async function commentPreview(
   let pr: PullRequest | undefined
   try {
     pr = readPullRequest(deps.env)
-    const { token, key, mode } = inputs.comment
-    if (token === '') {
-      throw new ActionError(
-        'Input "github-token" is empty: leave it out (its default is the workflow\'s token) or give a token.'
-      )
-    }
-    const github = new GitHubClient({
-      apiUrl: deps.env.GITHUB_API_URL || 'https://api.github.com',
-      graphqlUrl: deps.env.GITHUB_GRAPHQL_URL,
-      token,
-      sleep: deps.sleep,
-      signal: deps.signal,
-      onRetry: message => deps.log.info(message)
-    })
+    const { key, mode } = inputs.comment
+    const github = githubClient(inputs.comment.token, deps)
     const author = await tokenLogin(github)
     const body = buildDiffComment({
       stack: inputs.stack,
