@@ -154,7 +154,7 @@ function deployInput(): DeployMode {
 }
 
 /** Input "stack" with input "deploy": required to deploy or preview; "targets" only without. */
-function stackInput(mode: DeployMode): string {
+function stackInput(mode: DeployMode, targets: readonly string[]): string {
   const stack = text('stack')
   const given = mode === 'diff' ? 'diff' : 'true'
   if (mode !== 'none' && stack === '') {
@@ -162,7 +162,7 @@ function stackInput(mode: DeployMode): string {
       `Input "stack" is required when "deploy" is ${given}: name the CDK stack to ${mode === 'diff' ? 'preview' : 'deploy'}, or set deploy: false.`
     )
   }
-  if (mode !== 'none' && listInput('targets').length > 0) {
+  if (mode !== 'none' && targets.length > 0) {
     throw new ActionError(
       `Input "targets" is for deploy: false; with deploy: ${given} the action ` +
         `${mode === 'diff' ? 'restarts nothing' : 'restarts every instance of the stack'}. Remove "targets", or set deploy: false.`
@@ -220,7 +220,8 @@ function deploymentSecretIdInput(): string {
 /** Every input, parsed and checked once, in the order a reader meets them in action.yml. */
 export function readInputs(): ActionInputs {
   const mode = deployInput()
-  const stack = stackInput(mode)
+  const targets = listInput('targets')
+  const stack = stackInput(mode, targets)
   const deploymentSecretId = deploymentSecretIdInput()
   const ssh = sshInputs()
   const envKeys = listInput('env-keys')
@@ -249,7 +250,7 @@ export function readInputs(): ActionInputs {
     instanceTimeoutSeconds: integerInput('instance-timeout', 1, 3600),
     hostKey: secretKeyInput('host-key'),
     userKey: secretKeyInput('user-key'),
-    targets: listInput('targets'),
+    targets,
     // A preview restarts nothing, whatever "restart" says (its default is ssh): see main.ts.
     restart: mode === 'diff' ? 'none' : restart,
     service: text('service'),

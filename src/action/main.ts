@@ -119,6 +119,8 @@ interface Plan {
   /** The deployment secret as environment variables, for the CDK app and export-env. */
   secretEnv: Record<string, string>
   cdk?: CdkDeployPlan
+  /** The address the secret holds, checked, when the restart goes there (deploy: false). */
+  restartAddress?: string
   restart?: RestartPlan
 }
 
@@ -297,8 +299,8 @@ async function findTargets(run: Run): Promise<{ target?: Target; versionId: stri
     )
     return { target: setInstanceOutputs(instances), versionId }
   }
-  if (inputs.restart === 'none') return { versionId }
-  const target: Target = { address: deployment.values[inputs.hostKey].trim(), instances: [] }
+  if (plan.restartAddress === undefined) return { versionId }
+  const target: Target = { address: plan.restartAddress, instances: [] }
   core.setOutput(OUTPUTS.instanceIp, target.address)
   return { target, versionId }
 }
@@ -370,8 +372,6 @@ async function planLaterPhases(
         ? secretEnvironment(deployment.id, deployment.values, inputs.envKeys, config)
         : {}
   }
-  /** The address the secret holds, when the restart goes there (deploy is false). */
-  let restartAddress: string | undefined
   if (inputs.mode !== 'none') {
     plan.cdk = planCdk(inputs, env, inputs.mode)
   } else if (inputs.restart !== 'none' && inputs.targets.length === 0) {
@@ -381,10 +381,10 @@ async function planLaterPhases(
       'deployment',
       'input "host-key": the address to restart on when deploy is false'
     )
-    restartAddress = deployment.values[inputs.hostKey].trim()
-    checkAddress(restartAddress, inputs.hostKey, deployment.id)
+    plan.restartAddress = deployment.values[inputs.hostKey].trim()
+    checkAddress(plan.restartAddress, inputs.hostKey, deployment.id)
   }
-  plan.restart = await planRestart(inputs, deployment, restartAddress, clients)
+  plan.restart = await planRestart(inputs, deployment, plan.restartAddress, clients)
   return plan
 }
 

@@ -2,7 +2,8 @@ import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager'
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto'
 import { constants, type Stats } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
-import { ActionError, describeAwsError, type AwsCallContext } from '../lib/errors.js'
+import { ActionError } from '../lib/errors.js'
+import { describeAwsError, type AwsCallContext } from '../aws/errors.js'
 import { shownVersionId } from '../lib/log.js'
 import {
   parseJsonObjectOfStrings,
@@ -70,14 +71,9 @@ function kmsCall(action: string, keyId: string): AwsCallContext {
   }
 }
 
-async function kmsClient(session: Session) {
-  const { KMSClient } = await import('@aws-sdk/client-kms')
-  return new KMSClient({ region: session.region, maxAttempts: 5 })
-}
-
 async function encrypt(session: Session, keyId: string, plaintext: Buffer): Promise<EncryptedBody> {
   const { GenerateDataKeyCommand } = await import('@aws-sdk/client-kms')
-  const kms = await kmsClient(session)
+  const kms = await session.clients.kms()
   let dataKey
   try {
     dataKey = await kms.send(
@@ -89,8 +85,6 @@ async function encrypt(session: Session, keyId: string, plaintext: Buffer): Prom
     )
   } catch (error) {
     throw describeAwsError(error, kmsCall('GenerateDataKey', keyId))
-  } finally {
-    kms.destroy()
   }
   const key = Buffer.from(dataKey.Plaintext ?? [])
   const iv = randomBytes(12)
@@ -110,7 +104,7 @@ async function encrypt(session: Session, keyId: string, plaintext: Buffer): Prom
 
 async function decrypt(session: Session, body: EncryptedBody, file: string): Promise<Buffer> {
   const { DecryptCommand } = await import('@aws-sdk/client-kms')
-  const kms = await kmsClient(session)
+  const kms = await session.clients.kms()
   let dataKey
   try {
     dataKey = await kms.send(
@@ -122,8 +116,6 @@ async function decrypt(session: Session, body: EncryptedBody, file: string): Pro
     )
   } catch (error) {
     throw describeAwsError(error, kmsCall('Decrypt', body.kmsKeyId))
-  } finally {
-    kms.destroy()
   }
   const key = Buffer.from(dataKey.Plaintext ?? [])
   try {

@@ -71,7 +71,7 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
       try {
         if ((await body(session, globals, ...args)) === false) code = EXIT.failed
       } finally {
-        session.client.destroy()
+        session.clients.destroy()
       }
     }
 

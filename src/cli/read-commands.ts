@@ -5,7 +5,8 @@ import {
   type SecretListEntry,
   type SecretVersionsListEntry
 } from '@aws-sdk/client-secrets-manager'
-import { ActionError, describeAwsError } from '../lib/errors.js'
+import { ActionError } from '../lib/errors.js'
+import { describeAwsError } from '../aws/errors.js'
 import { envName, refusedEnvName } from '../secrets/key-rules.js'
 import { checkOutputNames } from '../secrets/key-rules.js'
 import { quoteUntrusted, shownVersionId } from '../lib/log.js'
@@ -15,7 +16,7 @@ import {
   secretCall,
   secretSubject
 } from '../secrets/read.js'
-import { bold, printJson, shown, table, verdict, type Io } from './io.js'
+import { bold, printJson, shown, table, passOrFail, type Io } from './io.js'
 import { resolveSecret, type GlobalOptions, type SecretRef, type Session } from './context.js'
 
 const date = (value: Date | undefined) => (value ? value.toISOString() : '')
@@ -361,7 +362,7 @@ export async function validateSecrets(
   for (const v of verdicts) {
     const where = `${v.role} secret "${shown(v.secret)}"${v.versionId ? ` (version ${shownVersionId(v.versionId)})` : ''}`
     io.out(
-      `${verdict(io, v.problems.length === 0, v.problems.length === 0 ? 'ok' : 'FAIL')}  ${where}`
+      `${passOrFail(io, v.problems.length === 0, v.problems.length === 0 ? 'ok' : 'FAIL')}  ${where}`
     )
     // The action's own messages, which quote what they name: bounded as messages are, not as names.
     for (const p of v.problems) io.out(`      ${quoteUntrusted(p)}`)

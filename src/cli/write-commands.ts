@@ -4,7 +4,8 @@ import {
   type GetRandomPasswordCommandInput
 } from '@aws-sdk/client-secrets-manager'
 import { randomUUID } from 'node:crypto'
-import { ActionError, describeAwsError } from '../lib/errors.js'
+import { ActionError } from '../lib/errors.js'
+import { describeAwsError } from '../aws/errors.js'
 import { maskSecret, shownVersionId } from '../lib/log.js'
 import { secretCall, secretSubject, type JsonSecret } from '../secrets/read.js'
 import {

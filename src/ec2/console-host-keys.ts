@@ -1,7 +1,8 @@
 import { GetConsoleOutputCommand, type EC2Client } from '@aws-sdk/client-ec2'
 import type { Logger } from '../lib/log.js'
 import { createBackoff } from '../lib/backoff.js'
-import { ActionError, describeAwsError } from '../lib/errors.js'
+import { ActionError } from '../lib/errors.js'
+import { awsErrorName, describeAwsError } from '../aws/errors.js'
 import type { AddressType } from './instances.js'
 import { instanceAtAddress } from './instances.js'
 import {
@@ -105,7 +106,7 @@ async function readConsole(
       bytes: bytes.length
     }
   } catch (error) {
-    if (latest && (error as { name?: string }).name === 'UnsupportedOperation') return undefined
+    if (latest && awsErrorName(error) === 'UnsupportedOperation') return undefined
     throw describeAwsError(error, {
       action: 'ec2:GetConsoleOutput',
       subject: `instance ${instanceId}`,

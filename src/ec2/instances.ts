@@ -6,7 +6,8 @@ import {
 } from '@aws-sdk/client-ec2'
 import { isIP } from 'node:net'
 import { createBackoff } from '../lib/backoff.js'
-import { ActionError, awsErrorName, describeAwsError } from '../lib/errors.js'
+import { ActionError } from '../lib/errors.js'
+import { awsErrorName, describeAwsError } from '../aws/errors.js'
 import { chunks } from '../lib/chunks.js'
 import { quoteUntrusted, type Logger } from '../lib/log.js'
 

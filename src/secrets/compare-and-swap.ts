@@ -5,7 +5,8 @@ import {
 } from '@aws-sdk/client-secrets-manager'
 import { randomUUID } from 'node:crypto'
 import { StoppedError, stopRequest, throwIfStopped } from '../lib/cancel.js'
-import { ActionError, describeAwsError } from '../lib/errors.js'
+import { ActionError } from '../lib/errors.js'
+import { awsErrorName, describeAwsError } from '../aws/errors.js'
 import { shownVersionId } from '../lib/log.js'
 import {
   readJsonSecret,
@@ -211,7 +212,7 @@ async function swapCurrent(
     )
     return undefined
   } catch (error) {
-    if ((error as { name?: string }).name === 'InvalidParameterException') return error
+    if (awsErrorName(error) === 'InvalidParameterException') return error
     throw unswapped(error, base.id, versionId, role)
   }
 }

@@ -1,5 +1,6 @@
 import { paginateGetParametersByPath, type SSMClient } from '@aws-sdk/client-ssm'
-import { ActionError, awsErrorName, describeAwsError, isKmsDenial } from '../lib/errors.js'
+import { ActionError } from '../lib/errors.js'
+import { awsErrorName, describeAwsError, isKmsDenial } from '../aws/errors.js'
 import { OUTPUT_NAME, type OutputNames } from './key-rules.js'
 import { parameterResource } from './iam-policy.js'
 import { maskSecret, quoteUntrusted, unmaskableReason } from '../lib/log.js'

@@ -15,7 +15,8 @@ import {
   throwIfStopped,
   withStopState
 } from '../../lib/cancel.js'
-import { ActionError, awsErrorName, describeAwsError } from '../../lib/errors.js'
+import { ActionError } from '../../lib/errors.js'
+import { awsErrorName, describeAwsError } from '../../aws/errors.js'
 import { chunks } from '../../lib/chunks.js'
 import {
   beyondMaxErrors,
