@@ -3,6 +3,7 @@ import { ActionError } from '../lib/errors.js'
 import { ACTION_OUTPUTS, OUTPUT_NAME, actionOutputLike, checkEnvKeys } from './outputs.js'
 import { maskSecret } from '../lib/log.js'
 import { parseRate, type Rate } from '../restart/rate.js'
+import type { RotateRequest } from '../secrets/rotate.js'
 
 export type RestartMode = 'ssh' | 'ssm' | 'none'
 /** Input "deploy": cdk deploy, cdk diff (a preview: nothing deployed, written back or restarted), or neither. */
@@ -45,6 +46,8 @@ export interface ActionInputs {
   ssm: SsmInputs
   /** With diff: the preview as a pull-request comment. */
   comment: CommentInputs
+  /** Input "rotate": app-secret keys to regenerate before the restart; undefined: none. */
+  rotate?: RotateRequest
 }
 
 /** Inputs comment-on-pr, github-token, comment-key, comment-mode and comment-required. */
@@ -182,6 +185,42 @@ function deployInput(): DeployMode {
   throw new ActionError(`Input "deploy" must be true, false or diff, not "${text('deploy')}".`)
 }
 
+/**
+ * Inputs "rotate", "rotate-length", "rotate-exclude-characters", "rotate-exclude-punctuation" and
+ * "rotate-create", refused where nothing would load the new values or undo them.
+ */
+function rotateInputs(
+  mode: DeployMode,
+  restart: RestartMode,
+  appSecretId: string
+): RotateRequest | undefined {
+  const keys = [...new Set(listInput('rotate'))]
+  if (keys.length === 0) return undefined
+  const refusal =
+    mode === 'diff'
+      ? 'with deploy: diff, which changes nothing'
+      : restart === 'none'
+        ? 'with restart: none: nothing would load the new values'
+        : appSecretId === ''
+          ? 'with an empty "app-secret-id": it rotates keys of the app secret'
+          : undefined
+  if (refusal) {
+    throw new ActionError(
+      `Input "rotate" cannot be used ${refusal}. Nothing was changed; remove "rotate", or change that input.`
+    )
+  }
+  return {
+    keys,
+    rules: {
+      // Shorter values could not be masked in the log.
+      length: integerInput('rotate-length', 4, 4096),
+      ExcludeCharacters: core.getInput('rotate-exclude-characters') || undefined,
+      ExcludePunctuation: booleanInput('rotate-exclude-punctuation')
+    },
+    create: booleanInput('rotate-create')
+  }
+}
+
 export function readInputs(): ActionInputs {
   const mode = deployInput()
   const stack = text('stack')
@@ -264,6 +303,7 @@ export function readInputs(): ActionInputs {
       // SSM's own range for TimeoutSeconds.
       timeoutSeconds: integerInput('ssm-timeout', 30, 172800)
     },
-    comment: commentInputs()
+    comment: commentInputs(),
+    rotate: rotateInputs(mode, restart, text('app-secret-id'))
   }
 }

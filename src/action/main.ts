@@ -24,13 +24,15 @@ import {
 } from './outputs.js'
 import { readInputs, type ActionInputs } from './inputs.js'
 import type { LocatedInstances } from '../ec2/instances.js'
-import { quoteUntrusted, redact, shownVersionId } from '../lib/log.js'
+import { actionLogger, actionOutputs, quoteUntrusted, redact, shownVersionId } from '../lib/log.js'
 import { restart } from '../restart/engine.js'
 import { planRestart, type RestartPlan } from '../phases/restart.js'
 import { readJsonSecret, requireKeys, type JsonSecret } from '../secrets/read.js'
 import { previewStack } from '../phases/preview.js'
 import { newReport, writeSummary, type RunReport } from './summary.js'
 import { writeKeyBack } from '../secrets/compare-and-swap.js'
+import { checkRotation } from '../secrets/rotate.js'
+import { rotateAndRestart, type RotationPhase } from '../phases/rotate.js'
 
 /** What the pipeline needs from outside; tests replace any of it. */
 export interface Dependencies {
@@ -156,10 +158,12 @@ async function runPhases(
     plan
   }: { clients: AwsClients; deployment: JsonSecret; config?: ConfigParameters; plan: Plan }
 ): Promise<void> {
+  let rotation: RotationPhase | undefined
   if (inputs.appSecretId !== '') {
     const app = await readJsonSecret(clients.secretsManager, inputs.appSecretId, 'app')
     report.secretsRead.push({ role: 'app', id: app.id, versionId: app.versionId })
     requireKeys(app, inputs.appRequiredKeys, 'app', 'listed in input "app-required-keys"')
+    rotation = await planRotation(inputs, app, clients)
     const required = inputs.appRequiredKeys.length
       ? `, with ${inputs.appRequiredKeys.map(key => `"${key}"`).join(', ')} set`
       : ''
@@ -245,7 +249,30 @@ async function runPhases(
     phases.enter(phase, stopped => `${writtenState(report)}; ${stopped ?? 'nothing was restarted'}`)
     const targets =
       target.instances.length > 0 ? target.instances : [{ address: target.address, earlySocket }]
-    await restart(settings, targets, transport, deps, report)
+    if (rotation) await rotateAndRestart(rotation, { settings, transport }, targets, deps, report)
+    else await restart(settings, targets, transport, deps, report)
+  }
+}
+
+/**
+ * Input "rotate", checked before anything changes; sets `app-secret-version-id` to the version
+ * read (the rotation sets it again) and `rotated` to none until the rotation succeeds.
+ */
+async function planRotation(
+  inputs: ActionInputs,
+  app: JsonSecret,
+  clients: AwsClients
+): Promise<RotationPhase | undefined> {
+  core.setOutput(OUTPUTS.appSecretVersionId, app.versionId)
+  if (!inputs.rotate) return undefined
+  await checkRotation(clients.secretsManager, app, inputs.rotate)
+  core.setOutput(OUTPUTS.rotated, '[]')
+  return {
+    request: inputs.rotate,
+    app,
+    client: clients.secretsManager,
+    log: actionLogger,
+    outputs: actionOutputs
   }
 }
 

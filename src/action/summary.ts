@@ -23,6 +23,13 @@ export interface RunReport {
   }
   /** deploy: diff: what cdk diff said would change. */
   preview?: PreviewReport
+  /** Input "rotate": the keys given new values, and, when the restart failed, how it was undone. */
+  rotation?: {
+    secretId: string
+    keys: string[]
+    versionId: string
+    undone?: { versionId: string; restartedAgain: string }
+  }
   failure?: string
 }
 
@@ -186,5 +193,14 @@ export async function writeSummary(
       ])
     ])
   }
+  if (report.rotation) summary.addRaw(rotationLine(report.rotation), true)
   await summary.write()
+}
+
+/** Input "rotate": key names and versions only, never a value. */
+function rotationLine(r: NonNullable<RunReport['rotation']>): string {
+  const undone = r.undone
+    ? `; undone: the old values are back in version ${version(r.undone.versionId)}, ${quoted(r.undone.restartedAgain)}`
+    : ''
+  return `<p>Rotated ${r.keys.map(code).join(', ')} of the app secret ${code(r.secretId)}: version ${version(r.versionId)}${undone}</p>`
 }
