@@ -327,3 +327,56 @@ describe('rotate on a fleet', () => {
     }
   })
 })
+
+describe('rotate with restart: ssm', () => {
+  const ids = ['i-0ccccccccccccccc1', 'i-0ccccccccccccccc2']
+  let states: string[]
+
+  beforeEach(() => {
+    states = ids.map(() => mkdtempSync(path.join(tmpdir(), 'rotate-ssm-')))
+    ids.forEach((instanceId, i) => {
+      aws.addInstance({ instanceId, publicIp: `203.0.113.${i + 1}` })
+      aws.ssm.addAgent(instanceId, { onRestart: serviceStart(aws, states[i]) })
+    })
+  })
+  afterEach(() => {
+    for (const dir of states) rmSync(dir, { recursive: true, force: true })
+  })
+
+  const ssmInputs = {
+    deploy: 'false',
+    targets: ids.join(','),
+    restart: 'ssm',
+    rotate: 'jwt_secret'
+  }
+
+  it('every instance loads the new value', async () => {
+    aws.randomPasswords([NEW_JWT])
+    const run = await runBundle(ssmInputs, aws.environment())
+    expect(errorsOf(run)).toEqual([])
+    expect(run.code).toBe(0)
+    expect(states.map(dir => loaded(dir))).toEqual([[digest(NEW_JWT)], [digest(NEW_JWT)]])
+    expect(run.outputs.rotated).toBe('["jwt_secret"]')
+    expect(JSON.stringify(ids.map(id => aws.ssm.calls(id)))).not.toContain(NEW_JWT)
+  })
+
+  it('undoes when one instance does not come back, whatever max-errors allows, and restarts the rest again', async () => {
+    aws.randomPasswords([NEW_JWT])
+    acceptOnly(EXAMPLE_APP.jwt_secret, states[1])
+    const run = await runBundle(
+      { ...ssmInputs, 'max-concurrency': '100%', 'max-errors': '1' },
+      aws.environment()
+    )
+    expect(run.code).toBe(1)
+    expect(errorsOf(run)).toHaveLength(1)
+    expect(errorsOf(run)[0]).toContain('the 2 instances already restarted were restarted again')
+    expect(aws.secretValue(APP).json).toEqual(EXAMPLE_APP)
+    const old = digest(EXAMPLE_APP.jwt_secret)
+    expect(states.map(dir => loaded(dir))).toEqual([
+      [digest(NEW_JWT), old],
+      [digest(NEW_JWT), old]
+    ])
+    expect(aws.callsOf('SendCommand').map(call => call.params.MaxErrors)).toEqual(['0', '1'])
+    expect(run.visibleLog).not.toContain(NEW_JWT)
+  })
+})
