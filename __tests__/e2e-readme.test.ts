@@ -123,7 +123,10 @@ afterEach(() => aws.stop())
 function inputsFor(example: Example): Record<string, string> {
   const expressions: Record<string, string> = {
     'secrets.EC2_SSH_KEY': sshd.clientPrivateKey,
-    'vars.EC2_HOST_FINGERPRINT': sshd.hostFingerprint
+    'vars.EC2_HOST_FINGERPRINT': sshd.hostFingerprint,
+    // The one sshd is the bastion too: it forwards the channel to itself.
+    'vars.BASTION': `${sshd.user}@127.0.0.1:${sshd.port}`,
+    'vars.BASTION_HOST_FINGERPRINT': sshd.hostFingerprint
   }
   const inputs: Record<string, string> = {}
   for (const [name, value] of Object.entries(example.with)) {

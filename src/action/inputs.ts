@@ -76,6 +76,19 @@ export interface SshInputs {
   connectTimeoutSeconds: number
   commandTimeoutSeconds: number
   healthCommand: string
+  jump: JumpInputs
+}
+
+/** Inputs ssh-jump*: the bastion the targets are reached through; an empty spec means none. */
+export interface JumpInputs {
+  /** Input "ssh-jump": `[user@]host[:port]` or an instance id; empty: no bastion. */
+  spec: string
+  /** Which address of a bastion named by instance id: input "ssh-jump-address-type". */
+  addressType: AddressType
+  hostFingerprints: string[]
+  /** Empty: the key of input "ssh-private-key". */
+  privateKey: string
+  user: string
 }
 
 function text(name: string): string {
@@ -134,6 +147,33 @@ function configPathInput(): string {
 }
 
 const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/
+
+/** A list of host key fingerprints, each as ssh-keygen -l prints it. */
+function fingerprintsInput(name: string): string[] {
+  const fingerprints = listInput(name)
+  for (const fingerprint of fingerprints) {
+    if (!FINGERPRINT.test(fingerprint)) {
+      throw new ActionError(
+        `Input "${name}" has "${fingerprint}", which is not a SHA256 fingerprint: give ` +
+          'one "SHA256:..." per line, as "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub" prints it.'
+      )
+    }
+  }
+  return fingerprints
+}
+
+/** Inputs ssh-jump*; the spec itself is parsed with the rest of the SSH login (phases/jump.ts). */
+function jumpInputs(): JumpInputs {
+  const privateKey = core.getInput('ssh-jump-private-key')
+  maskSecret(privateKey)
+  return {
+    spec: text('ssh-jump'),
+    addressType: choiceInput('ssh-jump-address-type', ['public', 'private'] as const),
+    hostFingerprints: fingerprintsInput('ssh-jump-host-fingerprint'),
+    privateKey,
+    user: text('ssh-jump-user')
+  }
+}
 
 /** An input that names a key of the deployment secret: every key is also an output. */
 function secretKeyInput(name: 'host-key' | 'user-key'): string {
@@ -203,15 +243,7 @@ export function readInputs(): ActionInputs {
       'Input "deployment-secret-id" is empty: give the name or ARN of the deployment secret.'
     )
   }
-  const hostFingerprints = listInput('ssh-host-fingerprint')
-  for (const fingerprint of hostFingerprints) {
-    if (!FINGERPRINT.test(fingerprint)) {
-      throw new ActionError(
-        `Input "ssh-host-fingerprint" has "${fingerprint}", which is not a SHA256 fingerprint: give ` +
-          'one "SHA256:..." per line, as "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub" prints it.'
-      )
-    }
-  }
+  const hostFingerprints = fingerprintsInput('ssh-host-fingerprint')
   const privateKey = core.getInput('ssh-private-key')
   // Spaces can be part of a passphrase.
   const passphrase = core.getInput('ssh-passphrase', { trimWhitespace: false })
@@ -256,7 +288,8 @@ export function readInputs(): ActionInputs {
       insecureSkipHostKeyCheck: booleanInput('ssh-insecure-skip-host-key-check'),
       connectTimeoutSeconds: integerInput('ssh-connect-timeout', 1, 3600),
       commandTimeoutSeconds: integerInput('ssh-command-timeout', 1, 3600),
-      healthCommand: text('health-command')
+      healthCommand: text('health-command'),
+      jump: jumpInputs()
     },
     ssm: {
       maxConcurrency: rateInput('max-concurrency', 1),

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net'
 import * as core from '@actions/core'
-import { maskAddress } from '../lib/addresses.js'
+import { HOST_NAME, maskAddress } from '../lib/addresses.js'
 import { createAwsClients, resolveRegion, type AwsClients } from '../aws/clients.js'
 import { PhaseTracker, StoppedError, stoppableSleep } from '../lib/cancel.js'
 import {
@@ -140,6 +140,7 @@ async function pipeline(
     await runPhases(inputs, deps, report, phases, { clients, deployment, config, plan })
   } finally {
     plan.restart?.earlySocket?.discard()
+    plan.restart?.jump?.close()
   }
 }
 
@@ -320,9 +321,6 @@ async function planLaterPhases(
   plan.restart = await planRestart(inputs, deployment, restartAddress, clients)
   return plan
 }
-
-const HOST_NAME =
-  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
 
 /** An address from the secret must be one, or the SSH retries would spend their whole budget on it. */
 function checkAddress(address: string, key: string, secretId: string): void {

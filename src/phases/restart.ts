@@ -3,6 +3,9 @@ import type { ActionInputs } from '../action/inputs.js'
 import { sshTransport } from '../restart/ssh/transport.js'
 import type { JsonSecret } from '../secrets/read.js'
 import { EarlySocket } from '../restart/ssh/connect.js'
+import type { JumpHost } from '../restart/ssh/jump.js'
+import { actionLogger } from '../lib/log.js'
+import { planJump, refuseUnusedJump } from './jump.js'
 import { checkSshKey, checkSshNames } from '../restart/ssh/validate.js'
 import { ssmTransport } from '../restart/ssm/transport.js'
 import { hostKeyPolicy } from '../restart/host-key-policy.js'
@@ -18,6 +21,8 @@ export interface RestartPlan {
   transport: RestartTransport
   /** The connection to the secret's address, opened while the SSH login is checked. */
   earlySocket?: EarlySocket
+  /** The bastion (input "ssh-jump"): closed once the restart is over. */
+  jump?: JumpHost
 }
 
 /**
@@ -38,6 +43,7 @@ export async function planRestart(
     maxErrors: ssm.maxErrors
   }
   if (inputs.restart === 'ssm') {
+    refuseUnusedJump(ssh.jump, inputs.restart)
     const transport = ssmTransport(
       { timeoutSeconds: ssm.timeoutSeconds, addressType, hostKey: inputs.hostKey },
       clients
@@ -50,10 +56,12 @@ export async function planRestart(
     : `key "${inputs.userKey}" of the deployment secret "${deployment.id}" (input "user-key", used when input "ssh-user" is empty)`
   const login = { username: user, privateKey: ssh.privateKey, passphrase: ssh.passphrase }
   checkSshNames(login, userSource)
+  const jump = await planJump(inputs, login, clients, actionLogger)
   // The server takes a while to answer a connection (sshd forks and loads its keys; over a real
   // network, a round trip): open it now, while the SSH library loads and the key is parsed.
+  // Through a bastion, only the bastion is connected to from here.
   const earlySocket =
-    restartAddress === undefined ? undefined : new EarlySocket(restartAddress, ssh.port)
+    restartAddress === undefined || jump ? undefined : new EarlySocket(restartAddress, ssh.port)
   try {
     const credentials = await checkSshKey(login)
     const connectTimeoutMs = ssh.connectTimeoutSeconds * 1000
@@ -72,13 +80,15 @@ export async function planRestart(
         port: ssh.port,
         connectTimeoutMs,
         commandTimeoutMs: ssh.commandTimeoutSeconds * 1000,
-        addressType
+        addressType,
+        jump
       },
       hostKeys
     )
-    return { phase: 'the SSH restart', settings, transport, earlySocket }
+    return { phase: 'the SSH restart', settings, transport, earlySocket, jump: jump?.host }
   } catch (error) {
     earlySocket?.discard()
+    jump?.host.close()
     throw error
   }
 }

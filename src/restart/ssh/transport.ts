@@ -7,6 +7,7 @@ import type { RestartScript } from '../script.js'
 import type { HostKeyPolicy, InstanceTransport, RestartTarget } from '../transport.js'
 import { connectWithRetries, type EarlySocket } from './connect.js'
 import type { HostKeyCheck } from './host-keys.js'
+import type { JumpHost } from './jump.js'
 import { RemoteStepError, runSteps, TIMED_OUT, type RemoteStep } from './remote-shell.js'
 import type { SshCredentials } from './validate.js'
 
@@ -31,6 +32,8 @@ export interface RestartOptions {
   log?: RestartLog
   /** A connection to host:port the pipeline opened as soon as it knew the address. */
   earlySocket?: EarlySocket
+  /** The bastion the connection goes through (input "ssh-jump"). */
+  jump?: JumpHost
 }
 
 export interface RestartLog {
@@ -63,7 +66,12 @@ export async function restartService(options: RestartOptions): Promise<RestartRe
     sleep: options.sleep,
     warn: warning,
     signal: options.signal,
-    earlySocket: options.earlySocket
+    earlySocket: options.earlySocket,
+    ...(options.jump && {
+      through: (host: string, port: number) =>
+        (options.jump as JumpHost).channelTo(host, port, options),
+      hop: 'target' as const
+    })
   })
   try {
     const steps = remoteSteps(options.script, connection.where, credentials.username)
@@ -115,6 +123,8 @@ export interface SshTransportSettings {
   commandTimeoutMs: number
   /** Input "address-type", for the message about a target without an address. */
   addressType: AddressType
+  /** The bastion every target is reached through (input "ssh-jump"), with how the log names it. */
+  jump?: { host: JumpHost; label: string }
 }
 
 /**
@@ -142,7 +152,7 @@ export function sshTransport(
   return {
     kind: 'instance',
     name: 'ssh',
-    via: 'over SSH',
+    via: settings.jump ? `over SSH through the bastion ${settings.jump.label}` : 'over SSH',
     where,
     stopped: several =>
       several
@@ -174,7 +184,8 @@ export function sshTransport(
                 info: output,
                 warning: message => core.warning(`${target.instanceId}: ${message}`)
               },
-              earlySocket: target.earlySocket
+              earlySocket: target.earlySocket,
+              jump: settings.jump?.host
             })
             const passed = restart.script.healthCommand ? 'health command passed' : 'active'
             return `${passed} (host key ${hostFingerprint})`
