@@ -3,6 +3,8 @@ import { ActionError } from '../lib/errors.js'
 import { ACTION_OUTPUTS, OUTPUT_NAME, actionOutputLike, checkEnvKeys } from './outputs.js'
 import { maskSecret } from '../lib/log.js'
 import { parseRate, type Rate } from '../restart/rate.js'
+import { checkRunnerIpUrl, DEFAULT_RUNNER_IP_URL } from '../ec2/runner-address.js'
+import { checkSecurityGroupId } from '../lib/aws-ids.js'
 
 export type RestartMode = 'ssh' | 'ssm' | 'none'
 /** Input "deploy": cdk deploy, cdk diff (a preview: nothing deployed, written back or restarted), or neither. */
@@ -45,6 +47,15 @@ export interface ActionInputs {
   ssm: SsmInputs
   /** With diff: the preview as a pull-request comment. */
   comment: CommentInputs
+  /** Inputs open-ingress and runner-ip-url: a door in a security group for this run alone. */
+  ingress: IngressInputs
+}
+
+export interface IngressInputs {
+  /** The security group to open; empty: none. */
+  groupId: string
+  /** Where the runner's public address is learned, checked (https, or http to loopback). */
+  runnerIpUrl: URL
 }
 
 /** Inputs comment-on-pr, github-token, comment-key, comment-mode and comment-required. */
@@ -193,6 +204,11 @@ function secretKeyInput(name: 'host-key' | 'user-key'): string {
   return key
 }
 
+function ingressInputs(): IngressInputs {
+  const groupId = checkSecurityGroupId(text('open-ingress'), 'Input "open-ingress"') ?? ''
+  return { groupId, runnerIpUrl: checkRunnerIpUrl(text('runner-ip-url') || DEFAULT_RUNNER_IP_URL) }
+}
+
 const COMMENT_KEY = /^[A-Za-z0-9._-]{1,64}$/
 
 function commentInputs(): CommentInputs {
@@ -297,6 +313,7 @@ export function readInputs(): ActionInputs {
       // SSM's own range for TimeoutSeconds.
       timeoutSeconds: integerInput('ssm-timeout', 30, 172800)
     },
-    comment: commentInputs()
+    comment: commentInputs(),
+    ingress: ingressInputs()
   }
 }

@@ -24,7 +24,8 @@ import {
 } from './outputs.js'
 import { readInputs, type ActionInputs } from './inputs.js'
 import type { LocatedInstances } from '../ec2/instances.js'
-import { quoteUntrusted, redact, shownVersionId } from '../lib/log.js'
+import { actionLogger, actionState, quoteUntrusted, redact, shownVersionId } from '../lib/log.js'
+import { planIngress, throughDoor, type IngressPlan } from '../phases/ingress.js'
 import { restart } from '../restart/engine.js'
 import { planRestart, type RestartPlan } from '../phases/restart.js'
 import { readJsonSecret, requireKeys, type JsonSecret } from '../secrets/read.js'
@@ -104,6 +105,8 @@ interface Plan {
   secretEnv: Record<string, string>
   cdk?: CdkDeployPlan
   restart?: RestartPlan
+  /** Input "open-ingress": the door the restart goes through. */
+  ingress?: IngressPlan
 }
 
 /** Where the restart goes: the deployed instance(s), or the address the secret already holds. */
@@ -246,7 +249,8 @@ async function runPhases(
     phases.enter(phase, stopped => `${writtenState(report)}; ${stopped ?? 'nothing was restarted'}`)
     const targets =
       target.instances.length > 0 ? target.instances : [{ address: target.address, earlySocket }]
-    await restart(settings, targets, transport, deps, report)
+    const door = { ec2: clients.ec2, env: deps.env, log: actionLogger, state: actionState, report }
+    await throughDoor(plan.ingress, door, () => restart(settings, targets, transport, deps, report))
   }
 }
 
@@ -319,6 +323,8 @@ async function planLaterPhases(
     checkAddress(restartAddress, inputs.hostKey, deployment.id)
   }
   plan.restart = await planRestart(inputs, deployment, restartAddress, clients)
+  const region = resolveRegion(env, inputs.deploymentSecretId)
+  plan.ingress = planIngress(inputs, plan.restart?.runnerPort ?? inputs.ssh.port, region)
   return plan
 }
 

@@ -21,6 +21,8 @@ export interface RunReport {
     via?: 'ssh'
     results: { instanceId: string; status: string; exitCode?: number; durationMs?: number }[]
   }
+  /** Input "open-ingress": the rule opened for this run, and whether it was removed. */
+  ingress?: { groupId: string; ruleId: string; cidr: string; port: number; closed: boolean }
   /** deploy: diff: what cdk diff said would change. */
   preview?: PreviewReport
   failure?: string
@@ -157,6 +159,16 @@ export async function writeSummary(
       w.changed
         ? `<p>Wrote the address into ${code(w.key)}: new secret version ${version(w.versionId)}</p>`
         : `<p>${code(w.key)} already held the address: the secret was not changed</p>`,
+      true
+    )
+  }
+  if (report.ingress) {
+    const i = report.ingress
+    summary.addRaw(
+      `<p>Opened security group ${code(i.groupId)} to ${code(i.cidr)} on TCP port ${i.port} for ` +
+        `this run (rule ${code(i.ruleId)}): ` +
+        (i.closed ? 'closed again' : '<strong>not closed</strong>; the post step tries again') +
+        '</p>',
       true
     )
   }

@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander'
+import { checkSecurityGroupId } from '../lib/aws-ids.js'
 import { ActionError } from '../lib/errors.js'
 import { DEFAULT_POLICY_SETTINGS, iamPolicy, restartMethods } from '../secrets/iam-policy.js'
 import { quoteUntrusted } from '../lib/log.js'
@@ -208,6 +209,10 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
     .option('--no-app', 'the action does not read the app secret (input app-secret-id empty)')
     .option('--offline', 'do not look up the ARNs: print name patterns')
     .option('--config-path <path>', 'input "config-path": read parameters under this path')
+    .option(
+      '--open-ingress <sg-id>',
+      'input "open-ingress": open this security group to the runner for each run'
+    )
     .action(
       async (options: {
         deploy: boolean
@@ -215,6 +220,7 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
         app: boolean
         offline?: boolean
         configPath?: string
+        openIngress?: string
       }) => {
         const globals = program.opts<GlobalOptions>()
         const resources = options.offline
@@ -228,7 +234,8 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
           ...resources,
           deploy: options.deploy,
           restarts: restartMethods(options.restart),
-          configPath: options.configPath
+          configPath: options.configPath,
+          openIngress: checkSecurityGroupId(options.openIngress, 'Option --open-ingress')
         })
         printJson(io, policy)
       }

@@ -11,6 +11,8 @@ import { checkSshKey, checkUserName, type SshLogin } from '../restart/ssh/valida
 export interface PlannedJump {
   host: JumpHost
   label: string
+  /** The bastion's port: the one the runner connects to. */
+  port: number
 }
 
 // OpenSSH's port: input "ssh-port" is the instances'.
@@ -71,7 +73,7 @@ export async function planJump(
     const connectTimeoutMs = inputs.ssh.connectTimeoutSeconds * 1000
     const endpoint = jumpEndpoint(spec, jump, { skipCheck, connectTimeoutMs, clients, log })
     const host = new JumpHost({ credentials, endpoint, connectTimeoutMs, log, earlySocket })
-    return { host, label }
+    return { host, label, port: spec.port }
   } catch (error) {
     earlySocket?.discard()
     throw error

@@ -23,6 +23,8 @@ export interface RestartPlan {
   earlySocket?: EarlySocket
   /** The bastion (input "ssh-jump"): closed once the restart is over. */
   jump?: JumpHost
+  /** Over SSH, the port the runner connects to: input "ssh-port", or the bastion's. */
+  runnerPort?: number
 }
 
 /**
@@ -59,9 +61,10 @@ export async function planRestart(
   const jump = await planJump(inputs, login, clients, actionLogger)
   // The server takes a while to answer a connection (sshd forks and loads its keys; over a real
   // network, a round trip): open it now, while the SSH library loads and the key is parsed.
-  // Through a bastion, only the bastion is connected to from here.
-  const earlySocket =
-    restartAddress === undefined || jump ? undefined : new EarlySocket(restartAddress, ssh.port)
+  // Through a bastion, only the bastion is connected to from here; with input "open-ingress",
+  // nothing before the door is open.
+  const early = restartAddress !== undefined && !jump && inputs.ingress.groupId === ''
+  const earlySocket = early ? new EarlySocket(restartAddress, ssh.port) : undefined
   try {
     const credentials = await checkSshKey(login)
     const connectTimeoutMs = ssh.connectTimeoutSeconds * 1000
@@ -85,7 +88,15 @@ export async function planRestart(
       },
       hostKeys
     )
-    return { phase: 'the SSH restart', settings, transport, earlySocket, jump: jump?.host }
+    const runnerPort = jump?.port ?? ssh.port
+    return {
+      phase: 'the SSH restart',
+      settings,
+      transport,
+      earlySocket,
+      jump: jump?.host,
+      runnerPort
+    }
   } catch (error) {
     earlySocket?.discard()
     jump?.host.close()
