@@ -106,6 +106,9 @@ describeJump('restart: ssh through a bastion, end to end', () => {
       `Reaching the instances through the bastion ${where(bastion)}; its host key: pinned (input "ssh-jump-host-fingerprint").`
     )
     expect(run.outputs.restarted).toBe('true')
+    // The bastion's key is masked like the instances' key: every line of it.
+    const lines = bastion.clientPrivateKey.split('\n').filter(line => line.trim().length >= 4)
+    for (const line of lines) expect(run.masks).toContain(line)
   }, 60_000)
 
   it('with an instance id and a port, reuses one bastion connection for every instance', async () => {

@@ -224,7 +224,8 @@ describe('throughDoor', () => {
 })
 
 describe('the post step', () => {
-  const clients = () => ({ ec2: () => Promise.resolve(ec2For(aws)) }) as unknown as AwsClients
+  const clients = () =>
+    Promise.resolve({ ec2: () => Promise.resolve(ec2For(aws)) } as unknown as AwsClients)
 
   it('does nothing without saved state, and calls no AWS API', async () => {
     const log = recordingLogger()

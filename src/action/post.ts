@@ -1,4 +1,4 @@
-import { createAwsClients, type AwsClients } from '../aws/clients.js'
+import type { AwsClients } from '../aws/clients.js'
 import { failureMessage } from '../lib/errors.js'
 import { actionLogger, quoteUntrusted, type Logger } from '../lib/log.js'
 import { INGRESS_STATE, type SavedRule } from '../phases/ingress.js'
@@ -11,7 +11,13 @@ import { INGRESS_STATE, type SavedRule } from '../phases/ingress.js'
 export interface PostDependencies {
   env: NodeJS.ProcessEnv
   log: Logger
-  awsClients: (region: string) => AwsClients
+  /** Loaded only when there is something to clean up: most runs' post step loads no AWS client. */
+  awsClients: (region: string) => Promise<AwsClients>
+}
+
+async function createClients(region: string): Promise<AwsClients> {
+  const { createAwsClients } = await import('../aws/clients.js')
+  return createAwsClients(region)
 }
 
 const SAVED_RULE_KEYS = ['groupId', 'ruleId', 'cidr', 'port', 'region'] as const
@@ -39,14 +45,14 @@ export async function runPost(overrides: Partial<PostDependencies> = {}): Promis
   const deps: PostDependencies = {
     env: process.env,
     log: actionLogger,
-    awsClients: createAwsClients,
+    awsClients: createClients,
     ...overrides
   }
   const rule = savedRule(deps.env, deps.log)
   if (!rule) return
   const { closeRule } = await import('../ec2/ingress.js')
   try {
-    await closeRule(await deps.awsClients(rule.region).ec2(), rule)
+    await closeRule(await (await deps.awsClients(rule.region)).ec2(), rule)
     deps.log.info(
       `Removed the ingress rule ${rule.ruleId} of security group ${rule.groupId} (${rule.cidr} on ` +
         `TCP port ${rule.port}) that the main step left open.`

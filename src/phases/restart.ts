@@ -5,8 +5,13 @@ import type { JsonSecret } from '../secrets/read.js'
 import { EarlySocket } from '../restart/ssh/connect.js'
 import type { JumpHost } from '../restart/ssh/jump.js'
 import { actionLogger } from '../lib/log.js'
-import { planJump, refuseUnusedJump } from './jump.js'
-import { checkSshKey, checkSshNames } from '../restart/ssh/validate.js'
+import { planJump, refuseUnusedJump, type PlannedJump } from './jump.js'
+import {
+  checkSshKey,
+  checkSshNames,
+  type SshCredentials,
+  type SshLogin
+} from '../restart/ssh/validate.js'
 import { ssmTransport } from '../restart/ssm/transport.js'
 import { hostKeyPolicy } from '../restart/host-key-policy.js'
 import { checkServiceName, restartScript } from '../restart/script.js'
@@ -52,12 +57,7 @@ export async function planRestart(
     )
     return { phase: 'the SSM restart', settings, transport }
   }
-  const user = ssh.user || deployment.values[inputs.userKey] || ''
-  const userSource = ssh.user
-    ? 'input "ssh-user"'
-    : `key "${inputs.userKey}" of the deployment secret "${deployment.id}" (input "user-key", used when input "ssh-user" is empty)`
-  const login = { username: user, privateKey: ssh.privateKey, passphrase: ssh.passphrase }
-  checkSshNames(login, userSource)
+  const login = sshLogin(inputs, deployment)
   const jump = await planJump(inputs, login, clients, actionLogger)
   // The server takes a while to answer a connection (sshd forks and loads its keys; over a real
   // network, a round trip): open it now, while the SSH library loads and the key is parsed.
@@ -67,27 +67,7 @@ export async function planRestart(
   const earlySocket = early ? new EarlySocket(restartAddress, ssh.port) : undefined
   try {
     const credentials = await checkSshKey(login)
-    const connectTimeoutMs = ssh.connectTimeoutSeconds * 1000
-    const hostKeys = hostKeyPolicy(
-      {
-        fingerprints: ssh.hostFingerprints,
-        skipCheck: ssh.insecureSkipHostKeyCheck,
-        consoleTimeoutMs: connectTimeoutMs,
-        addressType
-      },
-      clients.ec2
-    )
-    const transport = sshTransport(
-      {
-        credentials,
-        port: ssh.port,
-        connectTimeoutMs,
-        commandTimeoutMs: ssh.commandTimeoutSeconds * 1000,
-        addressType,
-        jump
-      },
-      hostKeys
-    )
+    const transport = sshRestartTransport(inputs, credentials, jump, clients)
     const runnerPort = jump?.port ?? ssh.port
     return {
       phase: 'the SSH restart',
@@ -102,4 +82,47 @@ export async function planRestart(
     jump?.host.close()
     throw error
   }
+}
+
+/** The instances' login: input "ssh-user", else the secret's user key; the names checked. */
+function sshLogin(inputs: ActionInputs, deployment: JsonSecret): SshLogin {
+  const { ssh } = inputs
+  const user = ssh.user || deployment.values[inputs.userKey] || ''
+  const userSource = ssh.user
+    ? 'input "ssh-user"'
+    : `key "${inputs.userKey}" of the deployment secret "${deployment.id}" (input "user-key", used when input "ssh-user" is empty)`
+  const login = { username: user, privateKey: ssh.privateKey, passphrase: ssh.passphrase }
+  checkSshNames(login, userSource)
+  return login
+}
+
+/** The SSH transport, with the host key policy of the instances and the bastion, if any. */
+function sshRestartTransport(
+  inputs: ActionInputs,
+  credentials: SshCredentials,
+  jump: PlannedJump | undefined,
+  clients: AwsClients
+): RestartTransport {
+  const { ssh, addressType } = inputs
+  const connectTimeoutMs = ssh.connectTimeoutSeconds * 1000
+  const hostKeys = hostKeyPolicy(
+    {
+      fingerprints: ssh.hostFingerprints,
+      skipCheck: ssh.insecureSkipHostKeyCheck,
+      consoleTimeoutMs: connectTimeoutMs,
+      addressType
+    },
+    clients.ec2
+  )
+  return sshTransport(
+    {
+      credentials,
+      port: ssh.port,
+      connectTimeoutMs,
+      commandTimeoutMs: ssh.commandTimeoutSeconds * 1000,
+      addressType,
+      jump
+    },
+    hostKeys
+  )
 }
