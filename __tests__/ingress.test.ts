@@ -6,9 +6,11 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { closeRule, CREATED_TAG, openRule, removeStaleRules, RUN_TAG } from '../src/ec2/ingress.js'
 import { checkRunnerIpUrl, hostCidr, publicAddressProblem } from '../src/ec2/runner-address.js'
-import { runnerAddress } from '../src/ec2/runner-ip.js'
+import { chooseAddress, runnerAddress } from '../src/ec2/runner-ip.js'
 import { runPost } from '../src/action/post.js'
-import { INGRESS_STATE, throughDoor, type IngressPlan } from '../src/phases/ingress.js'
+import { INGRESS_STATE, planIngress, throughDoor, type IngressPlan } from '../src/phases/ingress.js'
+import { readInputs } from '../src/action/inputs.js'
+import { inputEnvironment } from '../test-support/runner.js'
 import { newReport } from '../src/action/summary.js'
 import type { AwsClients } from '../src/aws/clients.js'
 import { ec2For, startLocalAws, type LocalAws } from './helpers/local-aws.js'
@@ -106,6 +108,18 @@ describe('the runner address', () => {
     }
   })
 
+  it("takes the connection's own local address where it is public (no NAT), else the answer", () => {
+    const url = new URL('https://checkip.amazonaws.com/')
+    const answer = '198.51.100.9\n'
+    expect(chooseAddress(url, { body: answer, localAddress: '203.0.113.7' })).toBe('203.0.113.7')
+    expect(chooseAddress(url, { body: answer, localAddress: '::ffff:203.0.113.7' })).toBe(
+      '203.0.113.7'
+    )
+    // Behind NAT (a private local address), the service says what the instance will see.
+    expect(chooseAddress(url, { body: answer, localAddress: '10.1.0.4' })).toBe('198.51.100.9')
+    expect(chooseAddress(url, { body: answer })).toBe('198.51.100.9')
+  })
+
   it('refuses an answer too long to be an address, and a failed answer', async () => {
     const long = await answering('2'.repeat(100_000))
     const failed = await answering('203.0.113.7', 503)
@@ -186,6 +200,39 @@ describe('the ingress rule', () => {
       `Access denied: ec2:AuthorizeSecurityGroupIngress on security group ${GROUP} (input "open-ingress"). ` +
         `Allow "ec2:AuthorizeSecurityGroupIngress" on "arn:aws:ec2:*:*:security-group/${GROUP}"`
     )
+  })
+})
+
+describe('planIngress', () => {
+  function inputsWith(inputs: Record<string, string>) {
+    const env = inputEnvironment({ 'open-ingress': GROUP, ...inputs })
+    const saved = { ...process.env }
+    Object.assign(process.env, env)
+    try {
+      return readInputs()
+    } finally {
+      for (const name of Object.keys(env)) if (!(name in saved)) delete process.env[name]
+      Object.assign(process.env, saved)
+    }
+  }
+
+  it('opens the door on the port the runner connects to, for restart: ssh', () => {
+    expect(planIngress(inputsWith({ stack: 'S' }), 2222, 'eu-west-1')).toMatchObject({
+      groupId: GROUP,
+      port: 2222,
+      region: 'eu-west-1',
+      runnerIpUrl: new URL('https://checkip.amazonaws.com/')
+    })
+  })
+
+  it('refuses it where nothing connects from the runner, and ignores it in a preview', () => {
+    expect(() => planIngress(inputsWith({ stack: 'S', restart: 'ssm' }), 22, 'r')).toThrow(
+      'Input "open-ingress" is for restart: ssh, which connects from the runner; with restart: ssm nothing does.'
+    )
+    expect(() => planIngress(inputsWith({ deploy: 'false', restart: 'none' }), 22, 'r')).toThrow(
+      'with restart: none nothing does'
+    )
+    expect(planIngress(inputsWith({ stack: 'S', deploy: 'diff' }), 22, 'r')).toBeUndefined()
   })
 })
 

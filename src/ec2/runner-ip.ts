@@ -15,7 +15,14 @@ const TIMEOUT_MS = 10_000
  * one (the runner is not behind NAT), else the service's answer, checked.
  */
 export async function runnerAddress(url: URL): Promise<string> {
-  const { body, localAddress } = await fetchAnswer(url)
+  return chooseAddress(url, await fetchAnswer(url))
+}
+
+/** The connection's own local address when it is public, else the answer, which must be one. */
+export function chooseAddress(
+  url: URL,
+  { body, localAddress }: { body: string; localAddress?: string }
+): string {
   if (localAddress && publicAddressProblem(localAddress) === undefined) {
     return plainAddress(localAddress)
   }

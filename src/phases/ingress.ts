@@ -23,14 +23,17 @@ export interface IngressPlan {
   region: string
 }
 
-/** Input "open-ingress", checked against the restart: only an SSH restart connects from here. */
+/**
+ * Input "open-ingress", checked against the restart: only an SSH restart connects from here. A
+ * preview (deploy: diff) restarts nothing and opens nothing, whatever the inputs say.
+ */
 export function planIngress(
   inputs: ActionInputs,
   port: number,
   region: string
 ): IngressPlan | undefined {
   const { groupId, runnerIpUrl } = inputs.ingress
-  if (groupId === '') return undefined
+  if (groupId === '' || inputs.mode === 'diff') return undefined
   if (inputs.restart !== 'ssh') {
     throw new ActionError(
       `Input "open-ingress" is for restart: ssh, which connects from the runner; with restart: ` +
