@@ -5,6 +5,8 @@
 // `${{ ... }}` expressions, the CDK app's directory and command, the SSH port. So the README cannot
 // show inputs that do not work.
 import { readdirSync, readFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { parseAllDocuments } from 'yaml'
 import { cloudInitConsole } from '../test-support/cloud-init.js'
@@ -84,11 +86,21 @@ const FLEET = ['i-0f1ee70000000001', 'i-0f1ee70000000002']
 
 let sshd: SshdFixture
 let aws: LocalAws
+// Stands in for checkip.amazonaws.com (input "runner-ip-url" of open-ingress): the runner's
+// address, as that service answers it, with a line break.
+let checkip: Server
+let checkipUrl: string
 
 beforeAll(async () => {
   sshd = await startSshd()
+  checkip = createServer((_, res) => res.writeHead(200).end('203.0.113.7\n'))
+  await new Promise<void>(resolve => checkip.listen(0, '127.0.0.1', resolve))
+  checkipUrl = `http://127.0.0.1:${(checkip.address() as AddressInfo).port}/`
 })
-afterAll(() => sshd.stop())
+afterAll(async () => {
+  checkip.close()
+  await sshd.stop()
+})
 
 beforeEach(async () => {
   await sshd.clearCalls()
@@ -112,6 +124,8 @@ beforeEach(async () => {
     })
     aws.ssm.addAgent(instanceId)
   })
+  // The security group of the open-ingress example.
+  aws.securityGroups.addGroup('sg-0123456789abcdef0')
   // The parameters of the config-path example's table.
   aws.parameters.put('/fastapi/staging/log_level', 'info')
   aws.parameters.put('/fastapi/staging/db/host', 'db.internal.example')
@@ -123,7 +137,10 @@ afterEach(() => aws.stop())
 function inputsFor(example: Example): Record<string, string> {
   const expressions: Record<string, string> = {
     'secrets.EC2_SSH_KEY': sshd.clientPrivateKey,
-    'vars.EC2_HOST_FINGERPRINT': sshd.hostFingerprint
+    'vars.EC2_HOST_FINGERPRINT': sshd.hostFingerprint,
+    // The one sshd is the bastion too: it forwards the channel to itself.
+    'vars.BASTION': `${sshd.user}@127.0.0.1:${sshd.port}`,
+    'vars.BASTION_HOST_FINGERPRINT': sshd.hostFingerprint
   }
   const inputs: Record<string, string> = {}
   for (const [name, value] of Object.entries(example.with)) {
@@ -147,6 +164,7 @@ function inputsFor(example: Example): Record<string, string> {
     inputs['cdk-command'] = app.command
   }
   if ((inputs.restart ?? 'ssh') === 'ssh') inputs['ssh-port'] = String(sshd.port)
+  if (inputs['open-ingress']) inputs['runner-ip-url'] = checkipUrl
   return inputs
 }
 
@@ -199,6 +217,11 @@ describe("the README's examples", () => {
         const addressOutputs = ['ec2_host', 'instance-ip', 'instance-ips', 'stack-outputs']
         expect(droppedBetweenJobs(result).filter(name => addressOutputs.includes(name))).toEqual([])
         expect(result.visibleLog).toContain(`at 127.0.0.1`)
+      }
+      if (example.with['open-ingress']) {
+        // The door was opened for the stand-in's address, and closed again.
+        expect(aws.callsOf('AuthorizeSecurityGroupIngress')).toHaveLength(1)
+        expect(aws.securityGroups.ingressRules('sg-0123456789abcdef0')).toEqual([])
       }
       if (example.name === 'Quick start, step 3') {
         // A restart alone, on the address the secret holds.

@@ -139,6 +139,50 @@ describe('secrets-deploy iam-policy', () => {
     expect(run.stdout).toBe('')
   })
 
+  it('adds the open-ingress statements with --open-ingress, scoped to that security group', async () => {
+    const run = await runCli(aws, [
+      'iam-policy',
+      '--offline',
+      '--open-ingress',
+      'sg-0123456789abcdef0'
+    ])
+    expect(run.code).toBe(0)
+    const statements = JSON.parse(run.stdout).Statement.slice(-3)
+    expect(statements).toEqual([
+      {
+        Sid: 'OpenAndCloseTheRunnersRule',
+        Effect: 'Allow',
+        Action: ['ec2:AuthorizeSecurityGroupIngress', 'ec2:RevokeSecurityGroupIngress'],
+        Resource: [
+          'arn:aws:ec2:*:*:security-group/sg-0123456789abcdef0',
+          'arn:aws:ec2:*:*:security-group-rule/*'
+        ]
+      },
+      {
+        Sid: 'TagTheRunnersRule',
+        Effect: 'Allow',
+        Action: 'ec2:CreateTags',
+        Resource: 'arn:aws:ec2:*:*:security-group-rule/*',
+        Condition: { StringEquals: { 'ec2:CreateAction': 'AuthorizeSecurityGroupIngress' } }
+      },
+      {
+        Sid: 'FindStaleRules',
+        Effect: 'Allow',
+        Action: 'ec2:DescribeSecurityGroupRules',
+        Resource: '*'
+      }
+    ])
+  })
+
+  it('refuses an --open-ingress that is not a security group id, printing no policy', async () => {
+    const run = await runCli(aws, ['iam-policy', '--offline', '--open-ingress', 'sg-*'])
+    expect(run.code).toBe(1)
+    expect(run.stdout).toBe('')
+    expect(run.stderr).toContain(
+      'Option --open-ingress is "sg-*", which is not a security group id'
+    )
+  })
+
   it('names the real ARNs when it can look them up', async () => {
     aws.putSecret('FastAPIDeploymentSecrets', EXAMPLE_DEPLOYMENT)
     aws.putSecret('FastAPIAppSecrets', EXAMPLE_APP)

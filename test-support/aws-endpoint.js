@@ -9,6 +9,7 @@ import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:
 import { readFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { LocalParameterStore } from './ssm-parameters.js'
+import { Ec2Error, LocalSecurityGroups } from './security-groups.js'
 import { LocalRunCommand, SsmError } from './ssm-run-command.js'
 
 const CURRENT = 'AWSCURRENT'
@@ -65,6 +66,8 @@ export class LocalAws {
     this.rotationFunctions = new Map()
     /** @type {string[]} what GetRandomPassword answers next, oldest first (randomPasswords) */
     this.queuedPasswords = []
+    /** EC2 security groups (`securityGroups.addGroup`) and their ingress rules. */
+    this.securityGroups = new LocalSecurityGroups(this)
   }
 
   /** @param {number} [port] @returns {Promise<string>} the endpoint URL */
@@ -388,7 +391,10 @@ export class LocalAws {
           'Request would have succeeded, but DryRun flag is set.'
         )
       }
-      const handler = this.ec2Actions[action]
+      const groups = this.securityGroups
+      const handler =
+        this.ec2Actions[action] ??
+        (action in groups.actions ? () => groups.actions[action].call(groups, form) : undefined)
       if (!handler)
         throw new AwsError(
           400,
@@ -908,6 +914,7 @@ function faultError(fault) {
 /** @param {unknown} error @returns {AwsError} */
 function asAwsError(error) {
   if (error instanceof AwsError) return error
+  if (error instanceof Ec2Error) return new AwsError(error.status, error.code, error.message)
   if (error instanceof SyntaxError)
     return new AwsError(400, 'SerializationException', 'Malformed request body')
   return new AwsError(500, 'InternalServiceError', String(error))

@@ -68,6 +68,7 @@ wait $sshd`
  *   for several instances share a port, each on its own address of 127.0.0.0/8, which never
  *   leaves the machine
  * @property {number} [port] the port, a free one by default
+ * @property {string[]} [extraConfig] more sshd_config lines (OpenSSH only), e.g. "AllowTcpForwarding no"
  */
 
 /**
@@ -289,7 +290,8 @@ export async function startSshd(options = {}) {
     /** @returns {Promise<{ stop: () => Promise<void> }>} */
     const startServer = async () => {
       if (server === 'openssh') {
-        await writeFile(files.config, sshdConfig(host, port, user, files), { mode: 0o600 })
+        const config = sshdConfig(host, port, user, files) + (options.extraConfig ?? []).join('\n')
+        await writeFile(files.config, `${config}\n`, { mode: 0o600 })
         return startOpenSsh(sshdPath, host, port, files)
       }
       return startEmbeddedSshd({

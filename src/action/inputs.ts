@@ -1,6 +1,11 @@
 import * as core from '@actions/core'
+import type { DeployMode } from '../cdk/run.js'
 import type { AddressType } from '../ec2/instances.js'
 import type { RotateRequest } from '../secrets/rotate.js'
+import { checkRunnerIpUrl, DEFAULT_RUNNER_IP_URL } from '../ec2/runner-address.js'
+import { checkSecurityGroupId } from '../lib/aws-ids.js'
+import type { IngressInputs } from '../phases/ingress.js'
+import type { JumpInputs } from '../phases/jump.js'
 import type { CommentInputs } from '../phases/comment/pull-request.js'
 import type { RestartMode, SshInputs, SsmInputs } from '../phases/restart.js'
 import { ActionError } from '../lib/errors.js'
@@ -8,9 +13,6 @@ import { ACTION_OUTPUTS } from '../lib/output-names.js'
 import { OUTPUT_NAME, actionOutputLike, checkEnvKeys } from '../secrets/key-rules.js'
 import { maskSecret } from '../lib/log.js'
 import { parseRate, type Rate } from '../restart/rate.js'
-
-/** Input "deploy": cdk deploy, cdk diff (a preview: nothing deployed, written back or restarted), or neither. */
-export type DeployMode = 'deploy' | 'diff' | 'none'
 
 /** Every input of action.yml, parsed and checked once, before anything talks to AWS. */
 export interface ActionInputs {
@@ -50,6 +52,8 @@ export interface ActionInputs {
   comment: CommentInputs
   /** Input "rotate": app-secret keys to regenerate before the restart; undefined: none. */
   rotate?: RotateRequest
+  /** Inputs open-ingress and runner-ip-url: a door in a security group for this run alone. */
+  ingress: IngressInputs
 }
 
 function text(name: string): string {
@@ -174,17 +178,41 @@ function stackInput(mode: DeployMode, targets: readonly string[]): string {
   return stack
 }
 
-/** The SSH inputs; the key and its passphrase are masked at once. */
-function sshInputs(): SshInputs {
-  const hostFingerprints = listInput('ssh-host-fingerprint')
-  for (const fingerprint of hostFingerprints) {
+/** A list of host key fingerprints, each as ssh-keygen -l prints it. */
+function fingerprintsInput(name: string): string[] {
+  const fingerprints = listInput(name)
+  for (const fingerprint of fingerprints) {
     if (!FINGERPRINT.test(fingerprint)) {
       throw new ActionError(
-        `Input "ssh-host-fingerprint" has "${fingerprint}", which is not a SHA256 fingerprint: give ` +
+        `Input "${name}" has "${fingerprint}", which is not a SHA256 fingerprint: give ` +
           'one "SHA256:..." per line, as "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub" prints it.'
       )
     }
   }
+  return fingerprints
+}
+
+/** Inputs ssh-jump*; the spec itself is parsed with the rest of the SSH login (phases/jump.ts). */
+function jumpInputs(): JumpInputs {
+  const privateKey = core.getInput('ssh-jump-private-key')
+  maskSecret(privateKey)
+  return {
+    spec: text('ssh-jump'),
+    addressType: choiceInput('ssh-jump-address-type', ['public', 'private'] as const),
+    hostFingerprints: fingerprintsInput('ssh-jump-host-fingerprint'),
+    privateKey,
+    user: text('ssh-jump-user')
+  }
+}
+
+function ingressInputs(): IngressInputs {
+  const groupId = checkSecurityGroupId(text('open-ingress'), 'Input "open-ingress"') ?? ''
+  return { groupId, runnerIpUrl: checkRunnerIpUrl(text('runner-ip-url') || DEFAULT_RUNNER_IP_URL) }
+}
+
+/** The SSH inputs; the keys and the passphrase are masked at once. */
+function sshInputs(): SshInputs {
+  const hostFingerprints = fingerprintsInput('ssh-host-fingerprint')
   const privateKey = core.getInput('ssh-private-key')
   // Spaces can be part of a passphrase.
   const passphrase = core.getInput('ssh-passphrase', { trimWhitespace: false })
@@ -199,7 +227,8 @@ function sshInputs(): SshInputs {
     insecureSkipHostKeyCheck: booleanInput('ssh-insecure-skip-host-key-check'),
     connectTimeoutSeconds: integerInput('ssh-connect-timeout', 1, 3600),
     commandTimeoutSeconds: integerInput('ssh-command-timeout', 1, 3600),
-    healthCommand: text('health-command')
+    healthCommand: text('health-command'),
+    jump: jumpInputs()
   }
 }
 
@@ -296,6 +325,7 @@ export function readInputs(): ActionInputs {
     ssh,
     ssm: ssmInputs(),
     comment: commentInputs(),
-    rotate: rotateInputs(mode, restart, text('app-secret-id'))
+    rotate: rotateInputs(mode, restart, text('app-secret-id')),
+    ingress: ingressInputs()
   }
 }

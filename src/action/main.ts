@@ -1,6 +1,6 @@
 import { isIP } from 'node:net'
 import * as core from '@actions/core'
-import { maskAddress } from '../lib/addresses.js'
+import { HOST_NAME, maskAddress } from '../lib/addresses.js'
 import { createAwsClients, resolveRegion, type AwsClients } from '../aws/clients.js'
 import { PhaseTracker, StoppedError, stoppableSleep } from '../lib/cancel.js'
 import {
@@ -20,8 +20,10 @@ import { OUTPUTS } from '../lib/output-names.js'
 import { checkOutputNames, type OutputNames } from '../secrets/key-rules.js'
 import { readInputs, type ActionInputs } from './inputs.js'
 import type { LocatedInstances } from '../ec2/instances.js'
+import { planIngress, throughDoor, type IngressPlan } from '../phases/ingress.js'
 import {
   actionLogger,
+  actionState,
   actionOutputs,
   quoteUntrusted,
   redact,
@@ -124,6 +126,8 @@ interface Plan {
   /** The address the secret holds, checked, when the restart goes there (deploy: false). */
   restartAddress?: string
   restart?: RestartPlan
+  /** Input "open-ingress": the door the restart goes through. */
+  ingress?: IngressPlan
 }
 
 /** Where the restart goes: the deployed instance(s), or the address the secret already holds. */
@@ -157,11 +161,12 @@ async function pipeline(
   const config = inputs.configPath
     ? await readConfig(inputs, outputNames, clients, deps.log)
     : undefined
-  const plan = await planLaterPhases(inputs, deployment, deps.env, clients, config)
+  const plan = await planLaterPhases(inputs, deployment, deps.env, clients, deps.log, config)
   try {
     await runPhases({ inputs, deps, report, phases, clients, deployment, config, plan })
   } finally {
     plan.restart?.earlySocket?.discard()
+    plan.restart?.jump?.close()
   }
 }
 
@@ -348,9 +353,13 @@ async function restartTargets(
   )
   const targets =
     target.instances.length > 0 ? target.instances : [{ address: target.address, earlySocket }]
-  if (rotation)
-    await rotateAndRestart(rotation, { settings, transport }, targets, run.deps, run.report)
-  else await restart(settings, targets, transport, run.deps, run.report)
+  const { deps, report, clients } = run
+  const door = { ec2: clients.ec2, env: deps.env, log: deps.log, state: actionState, report }
+  await throughDoor(run.plan.ingress, door, () =>
+    rotation
+      ? rotateAndRestart(rotation, { settings, transport }, targets, deps, report)
+      : restart(settings, targets, transport, deps, report)
+  )
 }
 
 /** What a stopped run leaves in the deployment secret, once the write-back is past. */
@@ -400,6 +409,7 @@ async function planLaterPhases(
   deployment: JsonSecret,
   env: NodeJS.ProcessEnv,
   clients: AwsClients,
+  log: Logger,
   config?: ConfigParameters
 ): Promise<Plan> {
   const plan: Plan = {
@@ -420,12 +430,11 @@ async function planLaterPhases(
     plan.restartAddress = deployment.values[inputs.hostKey].trim()
     checkAddress(plan.restartAddress, inputs.hostKey, deployment.id)
   }
-  plan.restart = await planRestart(inputs, deployment, plan.restartAddress, clients)
+  plan.restart = await planRestart(inputs, deployment, plan.restartAddress, clients, log)
+  const region = resolveRegion(env, inputs.deploymentSecretId)
+  plan.ingress = planIngress(inputs, plan.restart?.runnerPort ?? inputs.ssh.port, region)
   return plan
 }
-
-const HOST_NAME =
-  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
 
 /** An address from the secret must be one, or the SSH retries would spend their whole budget on it. */
 function checkAddress(address: string, key: string, secretId: string): void {

@@ -5,9 +5,10 @@ import { redact, shownVersionId } from '../lib/log.js'
 import { formatSeconds } from '../lib/text.js'
 import type { PreviewReport } from '../phases/preview.js'
 import type { RotationReport } from '../phases/rotate.js'
+import type { IngressReport } from '../phases/ingress.js'
 
 /** What the run did, phase by phase; ids, names and addresses only, never a secret value. */
-export interface RunReport extends RotationReport {
+export interface RunReport extends RotationReport, IngressReport {
   secretsRead: { role: string; id: string; versionId: string }[]
   exportedKeys: string[]
   /** The environment variables exported for later steps (export-env). */
@@ -145,6 +146,16 @@ function deploySection(summary: Summary, report: RunReport): void {
       w.changed
         ? `<p>Wrote the address into ${code(w.key)}: new secret version ${version(w.versionId)}</p>`
         : `<p>${code(w.key)} already held the address: the secret was not changed</p>`,
+      true
+    )
+  }
+  if (report.ingress) {
+    const i = report.ingress
+    summary.addRaw(
+      `<p>Opened security group ${code(i.groupId)} to ${code(i.cidr)} on TCP port ${i.port} for ` +
+        `this run (rule ${code(i.ruleId)}): ` +
+        (i.closed ? 'closed again' : '<strong>not closed</strong>; the post step tries again') +
+        '</p>',
       true
     )
   }

@@ -22,6 +22,9 @@ export interface DeployInputs {
 /** What the CLI is run for: a deploy, or a preview of one (deploy: diff). */
 export type CdkCommand = 'deploy' | 'diff'
 
+/** Input "deploy": cdk deploy, cdk diff (a preview: nothing deployed, written back or restarted), or neither. */
+export type DeployMode = CdkCommand | 'none'
+
 /** A cdk deploy or diff, checked and ready to run: made before anything changes, run after the checks. */
 export interface CdkDeployPlan {
   command: CdkCommand

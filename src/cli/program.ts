@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander'
+import { checkSecurityGroupId } from '../lib/aws-ids.js'
 import { ActionError } from '../lib/errors.js'
 import { DEFAULT_POLICY_SETTINGS, iamPolicy, restartMethods } from '../secrets/iam-policy.js'
 import { quoteUntrusted } from '../lib/log.js'
@@ -209,6 +210,10 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
     .option('--offline', 'do not look up the ARNs: print name patterns')
     .option('--config-path <path>', 'input "config-path": read parameters under this path')
     .option('--rotate', 'input "rotate": the action regenerates keys of the app secret', false)
+    .option(
+      '--open-ingress <sg-id>',
+      'input "open-ingress": open this security group to the runner for each run'
+    )
     .action(
       async (options: {
         deploy: boolean
@@ -217,6 +222,7 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
         offline?: boolean
         configPath?: string
         rotate: boolean
+        openIngress?: string
       }) => {
         if (options.rotate && !options.app)
           throw new ActionError(
@@ -235,7 +241,8 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
           deploy: options.deploy,
           restarts: restartMethods(options.restart),
           configPath: options.configPath,
-          rotate: options.rotate
+          rotate: options.rotate,
+          openIngress: checkSecurityGroupId(options.openIngress, 'Option --open-ingress')
         })
         printJson(io, policy)
       }

@@ -148,6 +148,19 @@ export const actionOutputs: StepOutputs = {
   set: (name, value) => core.setOutput(name, value)
 }
 
+/**
+ * What the step leaves for its own `post:` step: the runner keeps each value saved here (the
+ * GITHUB_STATE file) and gives it to the post step as the variable STATE_<name>.
+ */
+export interface StepState {
+  save(name: string, value: string): void
+}
+
+/** The action's state for its post step. */
+export const actionState: StepState = {
+  save: (name, value) => core.saveState(name, value)
+}
+
 /** Writes a line to the log as is (tests replace it). */
 export type LogWriter = (line: string) => void
 

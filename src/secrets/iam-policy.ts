@@ -18,6 +18,8 @@ export interface PolicySettings {
   configPath?: string
   /** Input "rotate": the action writes new values into the app secret. */
   rotate?: boolean
+  /** Input "open-ingress": the security group opened for each run; empty or absent: none. */
+  openIngress?: string
 }
 
 export type RestartMethod = 'ssh' | 'ssm'
@@ -161,6 +163,36 @@ const readConfiguration: StatementGroup = settings =>
       ]
     : []
 
+// Input "open-ingress": a rule added to and removed from that one group (tagged as it is created,
+// which needs ec2:CreateTags on the rule), and its rules listed to find this action's stale ones.
+const openTheDoor: StatementGroup = settings =>
+  settings.openIngress
+    ? [
+        {
+          Sid: 'OpenAndCloseTheRunnersRule',
+          Effect: 'Allow',
+          Action: ['ec2:AuthorizeSecurityGroupIngress', 'ec2:RevokeSecurityGroupIngress'],
+          Resource: [
+            `arn:aws:ec2:*:*:security-group/${settings.openIngress}`,
+            'arn:aws:ec2:*:*:security-group-rule/*'
+          ]
+        },
+        {
+          Sid: 'TagTheRunnersRule',
+          Effect: 'Allow',
+          Action: 'ec2:CreateTags',
+          Resource: 'arn:aws:ec2:*:*:security-group-rule/*',
+          Condition: { StringEquals: { 'ec2:CreateAction': 'AuthorizeSecurityGroupIngress' } }
+        },
+        {
+          Sid: 'FindStaleRules',
+          Effect: 'Allow',
+          Action: 'ec2:DescribeSecurityGroupRules',
+          Resource: '*'
+        }
+      ]
+    : []
+
 /** In the order the policy lists them: the order the run needs them in. */
 const STATEMENT_GROUPS: readonly StatementGroup[] = [
   readSecrets,
@@ -168,7 +200,8 @@ const STATEMENT_GROUPS: readonly StatementGroup[] = [
   rotateAppSecret,
   findInstances,
   runCommand,
-  readConfiguration
+  readConfiguration,
+  openTheDoor
 ]
 
 /**

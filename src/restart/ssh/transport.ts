@@ -6,6 +6,7 @@ import type { RestartScript } from '../script.js'
 import type { HostKeyPolicy, InstanceTransport, RestartTarget } from '../transport.js'
 import { connectWithRetries, type EarlySocket } from './connect.js'
 import type { HostKeyCheck } from './host-keys.js'
+import type { JumpHost } from './jump.js'
 import { RemoteStepError, runSteps, TIMED_OUT, type RemoteStep } from './remote-shell.js'
 import type { SshCredentials } from './validate.js'
 
@@ -37,6 +38,8 @@ export interface RestartOptions {
   output?: LogWriter | UntrustedSink
   /** A connection to host:port the pipeline opened as soon as it knew the address. */
   earlySocket?: EarlySocket
+  /** The bastion the connection goes through (input "ssh-jump"). */
+  jump?: JumpHost
 }
 
 export interface RestartResult {
@@ -59,7 +62,12 @@ export async function restartService(options: RestartOptions): Promise<RestartRe
     sleep: options.sleep,
     warn: message => options.log.warning(message),
     signal: options.signal,
-    earlySocket: options.earlySocket
+    earlySocket: options.earlySocket,
+    ...(options.jump && {
+      through: (host: string, port: number) =>
+        (options.jump as JumpHost).channelTo(host, port, options),
+      hop: 'target' as const
+    })
   })
   try {
     const steps = remoteSteps(options.script, connection.where, credentials.username)
@@ -111,6 +119,8 @@ export interface SshTransportSettings {
   commandTimeoutMs: number
   /** Input "address-type", for the message about a target without an address. */
   addressType: AddressType
+  /** The bastion every target is reached through (input "ssh-jump"), with how the log names it. */
+  jump?: { host: JumpHost; label: string }
 }
 
 /**
@@ -138,7 +148,7 @@ export function sshTransport(
   return {
     kind: 'instance',
     name: 'ssh',
-    via: 'over SSH',
+    via: settings.jump ? `over SSH through the bastion ${settings.jump.label}` : 'over SSH',
     where,
     stopped: several =>
       several
@@ -169,7 +179,8 @@ export function sshTransport(
               // Of several at once, each warning names its instance.
               log: output ? withPrefix(deps.log, `${target.instanceId}: `) : deps.log,
               output,
-              earlySocket: target.earlySocket
+              earlySocket: target.earlySocket,
+              jump: settings.jump?.host
             })
             const passed = restart.script.healthCommand ? 'health command passed' : 'active'
             return `${passed} (host key ${hostFingerprint})`
