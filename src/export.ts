@@ -1,5 +1,5 @@
 import * as core from '@actions/core'
-import { envName, refusedEnvName } from './env-names.js'
+import { envKeyRefusals, envName } from './env-names.js'
 import { ActionError } from './errors.js'
 import { quoteUntrusted } from './log.js'
 
@@ -180,30 +180,25 @@ export function checkOutputNames(
  * environment there compare them: keys that differ only in case (`Foo`, `foo`) are one variable.
  */
 export function checkEnvKeys(envKeys: readonly string[]): void {
-  const source = new Map<string, string>()
-  for (const key of envKeys) {
-    if (!OUTPUT_NAME.test(key)) {
+  const [refusal] = envKeyRefusals(envKeys)
+  switch (refusal?.kind) {
+    case undefined:
+      return
+    case 'not-a-name':
       throw new ActionError(
-        `Input "env-keys" lists ${JSON.stringify(key)}, which is not a key name: use letters, digits, "_" and "-", ` +
+        `Input "env-keys" lists ${JSON.stringify(refusal.key)}, which is not a key name: use letters, digits, "_" and "-", ` +
           'starting with a letter or "_", separated by commas or new lines.'
       )
-    }
-    const name = envName(key)
-    const why = refusedEnvName(name)
-    if (why) {
+    case 'refused':
       throw new ActionError(
-        `Input "env-keys" lists "${key}", which would become the environment variable ${name}: ${why}. ` +
+        `Input "env-keys" lists "${refusal.key}", which would become the environment variable ${refusal.name}: ${refusal.why}. ` +
           'Whoever can edit the secret would then choose how programs in this job run, so it is refused even when declared. ' +
           'Remove it from "env-keys" and rename the key in the secret.'
       )
-    }
-    const other = source.get(name)
-    if (other !== undefined && other !== key) {
+    case 'same-name':
       throw new ActionError(
-        `Input "env-keys" lists "${other}" and "${key}", which both become the environment variable ${name}. Keep one of them.`
+        `Input "env-keys" lists "${refusal.other}" and "${refusal.key}", which both become the environment variable ${refusal.name}. Keep one of them.`
       )
-    }
-    source.set(name, key)
   }
 }
 

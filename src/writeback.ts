@@ -31,12 +31,14 @@ export interface WriteBackResult {
  * A change to a secret's keys. `set` and `unset` are applied to whichever version is current when
  * the swap happens, so they merge with a concurrent edit. `replace` (rollback, restore) stands for
  * the whole object: applied to a version it did not see, it would drop that version's edit, so a
- * concurrent change makes it fail instead.
+ * concurrent change makes it fail instead. `add` (import) sets only the keys the current version
+ * lacks, so a key another writer gave a value meanwhile keeps theirs.
  */
 export type SecretEdit =
   | { set: Record<string, string>; unset?: readonly string[] }
   | { unset: readonly string[] }
   | { replace: Record<string, string> }
+  | { add: Record<string, string> }
 
 /** Who is writing, in the words its messages use. */
 export interface EditContext {
@@ -67,6 +69,10 @@ export function applyEdit(
   let next: Record<string, string>
   if ('replace' in edit) {
     next = { ...edit.replace }
+  } else if ('add' in edit) {
+    next = { ...values }
+    for (const [key, value] of Object.entries(edit.add))
+      if (!Object.hasOwn(next, key)) next[key] = value
   } else {
     next = { ...values, ...('set' in edit ? edit.set : {}) }
     for (const key of edit.unset ?? []) delete next[key]
