@@ -252,7 +252,8 @@ describe('export', () => {
     expect(existsSync(join(dir, 'x'))).toBe(false)
     for (const args of [
       ['export', 'app'],
-      ['export', 'app', '--format', 'yaml']
+      ['export', 'app', '--format', 'yaml'],
+      ['export', 'app', '--format', 'dotenv', '--force']
     ]) {
       const run = await cli(args)
       expect(run.code).toBe(2)

@@ -235,6 +235,10 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
     .option('--force', 'with --out: replace a file that exists')
     .option('--only <keys>', 'only these keys (or variable names), separated by commas')
     .option('--reveal', 'print the values on a terminal or in a workflow step')
+    .hook('preAction', command => {
+      if (command.opts().force && command.opts().out === undefined)
+        command.error('error: --force replaces the file --out names; give --out FILE too')
+    })
     .action(
       withSession(async (session, globals, name: string, options: ExportOptions) =>
         exportCommand(session, io, resolveSecret(name, globals), options)
