@@ -1,8 +1,8 @@
 // Which addresses the action masks: found in text however they are embedded, and never a network
 // or an address that stands for "any" or "this machine".
 import { jest } from '@jest/globals'
-import { addressesIn, maskAddress, unmaskableAddress } from '../src/addresses.js'
-import { redact } from '../src/log.js'
+import { addressesIn, maskAddress, unmaskableAddress } from '../src/lib/addresses.js'
+import { redact } from '../src/lib/log.js'
 
 describe('addressesIn', () => {
   it.each([

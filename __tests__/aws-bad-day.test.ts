@@ -3,7 +3,7 @@
 // the role may not use). Every answer comes from the local endpoint in AWS's own error shapes.
 import { jest } from '@jest/globals'
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
-import { readJsonSecret } from '../src/secrets.js'
+import { readJsonSecret } from '../src/secrets/read.js'
 import { createCdkApp } from './helpers/cdk-app.js'
 import {
   EXAMPLE_APP,

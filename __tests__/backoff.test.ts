@@ -1,4 +1,4 @@
-import { createBackoff } from '../src/backoff.js'
+import { createBackoff } from '../src/lib/backoff.js'
 
 describe('createBackoff', () => {
   const run = async (random: () => number, totalMs = 60_000) => {

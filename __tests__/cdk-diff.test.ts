@@ -1,4 +1,4 @@
-import { describeRisk, parseCdkDiff, riskyChanges, verdict } from '../src/cdk-diff.js'
+import { describeRisk, parseCdkDiff, riskyChanges, verdict } from '../src/cdk/diff.js'
 import {
   diffWithReplacement,
   diffWithUpdateOnly,

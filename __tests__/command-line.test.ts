@@ -1,5 +1,5 @@
-import { splitArguments } from '../src/command-line.js'
-import { planCdk } from '../src/deploy.js'
+import { splitArguments } from '../src/cdk/command-line.js'
+import { planCdk } from '../src/cdk/run.js'
 
 describe('splitArguments', () => {
   it('splits like a shell: quotes, escapes, and $ kept as written', () => {

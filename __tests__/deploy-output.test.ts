@@ -5,8 +5,8 @@ import {
   cdkEnvironment,
   missingCliHint,
   saysNoChanges
-} from '../src/deploy.js'
-import { OutputTail } from '../src/lines.js'
+} from '../src/cdk/run.js'
+import { OutputTail } from '../src/lib/lines.js'
 
 describe('saysNoChanges', () => {
   it("reads the CLI's line for the stack it left as it was", () => {

@@ -313,6 +313,91 @@ describe('a run cancelled during the SSH restart', () => {
   }, 60_000)
 })
 
+describe('a run cancelled during the SSM restart, with more than 50 instances', () => {
+  // 60 instances go out as two commands: SSM takes at most 50 instance ids in one SendCommand.
+  const fleet = Array.from({ length: 60 }, (_, i) => `i-0ccc${String(i).padStart(13, '0')}`)
+  const ssmInputs = {
+    deploy: 'false',
+    targets: 'tag:role=web',
+    restart: 'ssm',
+    'max-concurrency': '100%'
+  }
+
+  /** The commands the endpoint accepted, in the order they were sent. */
+  const sentCommandIds = () => [...aws.ssm.commands.keys()]
+
+  function addFleet(behaviour: { pendingPolls?: number } = {}): void {
+    fleet.forEach((instanceId, i) => {
+      aws.addInstance({ instanceId, publicIp: `198.51.100.${i + 1}`, tags: { role: 'web' } })
+      aws.ssm.addAgent(instanceId, behaviour)
+    })
+  }
+
+  it('between the two SendCommands: cancels the first, sends no second, and says so', async () => {
+    addFleet()
+    const received = signalReceived()
+    let cancel = () => {}
+    // The step is cancelled while the first command is on its way; the endpoint takes it.
+    aws.before('SendCommand', async () => {
+      if (aws.callsOf('SendCommand').length > 1) return
+      cancel()
+      await received.promise
+    })
+    const run = await runBundle(ssmInputs, aws.environment(), {
+      onStart: runner => (cancel = runner.cancel),
+      onLogLine: received.watch
+    })
+    expect(run.code).toBe(1)
+    expect(run.signalsSent).toEqual(['SIGINT'])
+    const [first, ...others] = sentCommandIds()
+    expect(others).toEqual([])
+    expect(errorLines(run)).toEqual([
+      '::error::The run was cancelled (SIGINT) during the SSM restart: the deployment secret was not changed; ' +
+        `sent command ${first} to 50 of the 60 instances; sent CancelCommand for command ${first}; ` +
+        'nothing was sent to the other 10; instances that had already restarted stay restarted.'
+    ])
+    expect(aws.callsOf('CancelCommand').map(call => call.params.CommandId)).toEqual([first])
+    // The second batch was never sent: nothing ran there.
+    for (const id of fleet.slice(50)) expect(aws.ssm.calls(id)).toEqual([])
+    expect(run.outputs.restarted).toBe('false')
+    expect(run.summary).toContain('The run was cancelled (SIGINT) during the SSM restart')
+  }, 60_000)
+
+  it('while waiting for the instances: cancels every command sent, and says so', async () => {
+    // Every invocation stays Pending: the run is cancelled while it waits for them.
+    addFleet({ pendingPolls: 1_000_000 })
+    const run = await runBundle(ssmInputs, aws.environment(), {
+      cancelWhen: line => line.includes('0 of 60 instances finished; waiting.')
+    })
+    expect(run.code).toBe(1)
+    expect(run.signalsSent).toEqual(['SIGINT'])
+    const sent = sentCommandIds()
+    expect(sent).toHaveLength(2)
+    expect(errorLines(run)).toEqual([
+      '::error::The run was cancelled (SIGINT) during the SSM restart: the deployment secret was not changed; ' +
+        `sent CancelCommand for command ${sent.join(', ')}; instances that had already restarted stay restarted.`
+    ])
+    expect(aws.callsOf('CancelCommand').map(call => call.params.CommandId)).toEqual(sent)
+    expect(fleet.every(id => aws.ssm.calls(id).length === 0)).toBe(true)
+    expect(run.outputs.restarted).toBe('false')
+  }, 60_000)
+
+  it('before anything is sent: says that nothing was sent', async () => {
+    addFleet()
+    // The agents register late: the run is cancelled while it waits for them.
+    for (const id of fleet) aws.ssm.setBehaviour(id, { registerAfterPolls: 1_000_000 })
+    const run = await runBundle(ssmInputs, aws.environment(), {
+      cancelWhen: line => line.includes('Waiting for the SSM agent of 60 instances')
+    })
+    expect(run.code).toBe(1)
+    expect(errorLines(run)).toEqual([
+      '::error::The run was cancelled (SIGINT) during the SSM restart: the deployment secret was not changed; nothing was sent.'
+    ])
+    expect(aws.callsOf('SendCommand')).toEqual([])
+    expect(aws.callsOf('CancelCommand')).toEqual([])
+  }, 60_000)
+})
+
 /** Resolves once the action logs that it received the signal: it is then known to be stopping. */
 function signalReceived(): { promise: Promise<void>; watch: (line: string) => void } {
   let resolve = () => {}

@@ -38,7 +38,7 @@ function yamlBlocks(readme: string): { heading: string; text: string }[] {
         block = undefined
       } else block.push(line)
     } else if (line.startsWith('```yaml')) block = []
-    else if (/^#{2,3} /.test(line)) heading = line.replace(/^#+ /, '')
+    else if (/^#{1,3} /.test(line)) heading = line.replace(/^#+ /, '')
   }
   return blocks
 }

@@ -3,7 +3,7 @@
 // (it compares them without case and applies GITHUB_OUTPUT's lines in order), a version id built
 // to be workflow commands, and an address inside a stack output's URL.
 import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager'
-import { stripAnsi } from '../src/cdk-diff.js'
+import { stripAnsi } from '../src/cdk/diff.js'
 import { createCdkApp, type CdkApp } from './helpers/cdk-app.js'
 import {
   EXAMPLE_APP,

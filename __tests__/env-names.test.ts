@@ -1,5 +1,11 @@
-import { DEFAULT_ENV_KEYS, envKeyRefusals, envName, refusedEnvName } from '../src/env-names.js'
-import { checkEnvKeys, secretEnvironment } from '../src/export.js'
+import {
+  DEFAULT_ENV_KEYS,
+  checkEnvKeys,
+  envKeyRefusals,
+  envName,
+  refusedEnvName
+} from '../src/secrets/key-rules.js'
+import { secretEnvironment } from '../src/action/outputs.js'
 
 describe('refusedEnvName', () => {
   it.each([

@@ -1,5 +1,5 @@
-import { fanOut } from '../src/fan-out.js'
-import { allowedCount, concurrencyCount, parseRate } from '../src/fleet.js'
+import { fanOut } from '../src/restart/fan-out.js'
+import { allowedCount, concurrencyCount, parseRate } from '../src/restart/rate.js'
 
 /** Work whose items end only when the test says so, recording what runs when. */
 function controlledWork() {

@@ -1,6 +1,10 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { DEFAULT_POLICY_SETTINGS, README_POLICY_SETTINGS, iamPolicy } from '../src/iam-policy.js'
+import {
+  DEFAULT_POLICY_SETTINGS,
+  README_POLICY_SETTINGS,
+  iamPolicy
+} from '../src/secrets/iam-policy.js'
 import { repoRoot } from './helpers/run-bundle.js'
 import { runCli } from './helpers/run-cli.js'
 import {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import type { SecretRef } from '../src/cli/context.js'
 import { parseImportFile, planImport, type ImportEntry } from '../src/cli/import.js'
-import { redact } from '../src/log.js'
+import { redact } from '../src/lib/log.js'
 import { EXAMPLE_APP } from './helpers/local-aws.js'
 
 const APP: SecretRef = { id: 'FastAPIAppSecrets', role: 'app', notFoundHint: '' }

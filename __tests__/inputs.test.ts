@@ -1,4 +1,5 @@
-import { readInputs } from '../src/inputs.js'
+import { readInputs } from '../src/action/inputs.js'
+import { type SsmInputs } from '../src/phases/restart.js'
 import { inputEnvironment } from '../test-support/runner.js'
 
 /** Sets INPUT_* as the runner would (action.yml's defaults filled in), runs readInputs. */
@@ -12,6 +13,11 @@ function withInputs(inputs: Record<string, string>) {
     for (const name of Object.keys(env)) if (!(name in saved)) delete process.env[name]
     Object.assign(process.env, saved)
   }
+}
+
+/** The rates as the workflow wrote them (readInputs parses them into counts and percentages). */
+function asWritten(ssm: SsmInputs) {
+  return { ...ssm, maxConcurrency: ssm.maxConcurrency.text, maxErrors: ssm.maxErrors.text }
 }
 
 describe('readInputs', () => {
@@ -42,8 +48,40 @@ describe('readInputs', () => {
     expect(withInputs({ deploy: 'false' })).toMatchObject({ mode: 'none', restart: 'ssh' })
   })
 
+  it("reads the comment inputs, the token as the runner evaluates action.yml's ${{ github.token }}", () => {
+    const env = inputEnvironment(
+      { stack: 'S' },
+      { githubToken: 'ghs_16C7e42F292c6912E7710c838347Ae178B4a' }
+    )
+    expect(env['INPUT_GITHUB-TOKEN']).toBe('ghs_16C7e42F292c6912E7710c838347Ae178B4a')
+    expect(withInputs({ stack: 'S', deploy: 'diff' }).comment).toEqual({
+      onPullRequest: false,
+      token: '',
+      key: '',
+      mode: 'update',
+      required: false
+    })
+    expect(
+      withInputs({
+        stack: 'S',
+        deploy: 'diff',
+        'comment-on-pr': 'true',
+        'github-token': ' ghp_personal ',
+        'comment-key': 'eu-west-1.prod_a',
+        'comment-mode': 'replace',
+        'comment-required': 'true'
+      }).comment
+    ).toEqual({
+      onPullRequest: true,
+      token: 'ghp_personal',
+      key: 'eu-west-1.prod_a',
+      mode: 'replace',
+      required: true
+    })
+  })
+
   it("reads the fleet inputs in SSM's own syntax", () => {
-    expect(withInputs({ stack: 'S' }).ssm).toEqual({
+    expect(asWritten(withInputs({ stack: 'S' }).ssm)).toEqual({
       maxConcurrency: '25%',
       maxErrors: '0',
       timeoutSeconds: 600
@@ -56,8 +94,18 @@ describe('readInputs', () => {
       'max-errors': '5%'
     })
     expect(inputs.targets).toEqual(['i-0123456789abcdef0', 'tag:role=web', 'tag:env=a=b'])
-    expect(inputs.ssm).toMatchObject({ maxConcurrency: '10', maxErrors: '5%' })
+    expect(asWritten(inputs.ssm)).toMatchObject({ maxConcurrency: '10', maxErrors: '5%' })
     expect(inputs.restart).toBe('ssm')
+  })
+
+  it('parses each rate once, into a count or a percentage, keeping its text for messages', () => {
+    const { ssm } = withInputs({
+      deploy: 'false',
+      'max-concurrency': '10',
+      'max-errors': '5%'
+    })
+    expect(ssm.maxConcurrency).toEqual({ text: '10', value: 10, percent: false })
+    expect(ssm.maxErrors).toEqual({ text: '5%', value: 5, percent: true })
   })
 
   it('splits lists at commas and new lines, dropping blanks', () => {
@@ -95,7 +143,13 @@ describe('readInputs', () => {
       { deploy: 'false', 'ssm-timeout': '10' },
       'Input "ssm-timeout" must be a whole number from 30'
     ],
-    [{ stack: 'S', targets: 'tag:role=web' }, 'Input "targets" is for deploy: false']
+    [{ stack: 'S', targets: 'tag:role=web' }, 'Input "targets" is for deploy: false'],
+    [{ stack: 'S', 'comment-key': 'a'.repeat(65) }, 'Input "comment-key" is "aaaa'],
+    [{ stack: 'S', 'comment-key': 'x-->' }, 'Input "comment-key" is "x-->": use at most 64'],
+    [
+      { stack: 'S', 'comment-mode': 'append' },
+      'Input "comment-mode" must be one of update, replace'
+    ]
   ])('refuses %j', (inputs, message) => {
     expect(() => withInputs(inputs)).toThrow(message)
   })

@@ -1,4 +1,4 @@
-import { LineSplitter, OutputTail, truncateUtf8 } from '../src/lines.js'
+import { LineSplitter, OutputTail, truncateUtf8 } from '../src/lib/lines.js'
 
 function split(chunks: (string | Buffer)[], max?: number): string[] {
   const lines: string[] = []

@@ -7,7 +7,7 @@ import {
   redact,
   shownVersionId,
   unmaskableReason
-} from '../src/log.js'
+} from '../src/lib/log.js'
 import { createLogMasker } from '../test-support/runner.js'
 
 /** What the runner would obey in these lines, following its own parser. */

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as core from '@actions/core'
 import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager'
-import type { AwsClients } from '../src/aws.js'
-import { run } from '../src/main.js'
+import type { AwsClients } from '../src/aws/clients.js'
+import { run } from '../src/action/main.js'
 import { parseFileCommand, inputEnvironment } from '../test-support/runner.js'
 import {
   EXAMPLE_APP,

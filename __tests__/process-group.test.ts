@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
-import { runProcessGroup } from '../src/process-group.js'
-import { StopRequest } from '../src/cancel.js'
+import { runProcessGroup } from '../src/lib/process-group.js'
+import { StopRequest } from '../src/lib/cancel.js'
 
 /**
  * Whether a process of that id still runs: a zombie (state Z in /proc, dead and waiting for a

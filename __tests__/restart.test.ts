@@ -8,17 +8,17 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { promisify } from 'node:util'
-import { ActionError } from '../src/errors.js'
-import { restartService, type RestartOptions } from '../src/restart.js'
-import { EarlySocket } from '../src/ssh/connect.js'
-import { hostKeyAccepted, sshFingerprint, type HostKeyCheck } from '../src/ssh/fingerprint.js'
+import { ActionError } from '../src/lib/errors.js'
+import { restartService, type RestartOptions } from '../src/restart/ssh/transport.js'
+import { checkServiceName, restartScript } from '../src/restart/script.js'
+import { EarlySocket } from '../src/restart/ssh/connect.js'
+import { hostKeyAccepted, sshFingerprint, type HostKeyCheck } from '../src/restart/ssh/host-keys.js'
 import {
-  checkServiceName,
   checkSshKey,
   checkSshNames,
   checkUserName,
   type SshCredentials
-} from '../src/ssh/validate.js'
+} from '../src/restart/ssh/validate.js'
 import {
   freePort,
   generateKeyPair,
@@ -28,6 +28,7 @@ import {
   type SshdFixture
 } from '../test-support/sshd.js'
 import { obeyedCommands, runnerView } from './helpers/runner-commands.js'
+import { recordingLogger } from './helpers/recording-logger.js'
 
 const run = promisify(execFile)
 
@@ -75,6 +76,11 @@ function credentialsOf(
   }
 }
 
+/** The restart script of `unit`, checked with `healthCommand` (or systemctl is-active). */
+function scriptFor(healthCommand = '', unit = 'fastapi') {
+  return restartScript(checkServiceName(unit), healthCommand)
+}
+
 /** Options for a run against `fixture` (the shared sshd by default) that record what happens. */
 function restartOptions(
   overrides: Partial<RestartOptions> = {},
@@ -93,17 +99,15 @@ function restartOptions(
     port: fixture.port,
     credentials: credentialsOf(fixture),
     hostKeys: { kind: 'pinned', fingerprints: [fixture.hostFingerprint] },
-    service: 'fastapi',
+    script: scriptFor(),
     connectTimeoutMs: 5_000,
     commandTimeoutMs: 5_000,
     sleep: async ms => {
       observed.sleeps.push(ms)
       await delay(ms)
     },
-    log: {
-      info: line => observed.raw.push(line),
-      warning: message => observed.warnings.push(message)
-    },
+    log: { ...recordingLogger(), warning: message => void observed.warnings.push(message) },
+    output: line => void observed.raw.push(line),
     ...overrides
   }
   return { options, observed }
@@ -142,7 +146,7 @@ async function loginWith(
     passphrase: '',
     ...overrides
   }
-  checkSshNames('fastapi', login, 'the SSH user')
+  checkSshNames(login, 'the SSH user')
   return checkSshKey(login)
 }
 
@@ -172,8 +176,8 @@ describe('restartService against OpenSSH', () => {
     expect(sshd.calls()).toEqual([...RESTART_CALLS, IS_ACTIVE_CALL])
     const where = `${sshd.host}:${sshd.port}`
     expect(observed.lines).toEqual([
-      `${where}$ timeout 5 sudo -n systemctl restart -- 'fastapi'`,
-      `${where}$ timeout 5 systemctl is-active -- 'fastapi'`,
+      `${where}$ timeout 5 sudo -n systemctl restart -- fastapi`,
+      `${where}$ timeout 5 systemctl is-active -- fastapi`,
       'active'
     ])
     expect(observed.sleeps).toEqual([])
@@ -233,7 +237,7 @@ describe('restartService against OpenSSH', () => {
   })
 
   it('passes a templated unit name through unchanged', async () => {
-    const { options } = restartOptions({ service: 'worker@blue.service' })
+    const { options } = restartOptions({ script: scriptFor('', 'worker@blue.service') })
 
     await restartService(options)
 
@@ -391,7 +395,7 @@ describe('restartService against OpenSSH', () => {
 
   it('runs the health command instead of systemctl is-active and streams its output', async () => {
     const { options, observed } = restartOptions({
-      healthCommand: 'echo healthy; echo "checked as $(id -un)" >&2'
+      script: scriptFor('echo healthy; echo "checked as $(id -un)" >&2')
     })
 
     await restartService(options)
@@ -408,7 +412,7 @@ describe('restartService against OpenSSH', () => {
 
   it('fails with the exit code and stderr of a failing health command', async () => {
     const { options } = restartOptions({
-      healthCommand: 'echo "HTTP 503 from /health" >&2; exit 22'
+      script: scriptFor('echo "HTTP 503 from /health" >&2; exit 22')
     })
 
     const error = await failureOf(restartService(options))
@@ -431,7 +435,7 @@ describe('restartService against OpenSSH', () => {
     ]
     const script = payload.map(line => `printf '%s\\n' ${shellQuote(line)}`).join('; ')
     const { options, observed } = restartOptions({
-      healthCommand: `${script}; { ${script}; } >&2`
+      script: scriptFor(`${script}; { ${script}; } >&2`)
     })
 
     await restartService(options)
@@ -445,8 +449,9 @@ describe('restartService against OpenSSH', () => {
 
   it('keeps a 16 MiB line from the host to a bounded line in the log and the message', async () => {
     const { options, observed } = restartOptions({
-      healthCommand:
+      script: scriptFor(
         "head -c 16777216 /dev/zero | tr '\\0' x; head -c 16777216 /dev/zero | tr '\\0' y >&2; exit 1"
+      )
     })
 
     const error = await failureOf(restartService(options))
@@ -739,9 +744,11 @@ describe('names spliced into the remote command line', () => {
   })
 
   it('checks the service name before running anything', async () => {
-    const { options, observed } = restartOptions({ service: 'fastapi; rm -rf ~' })
+    const { options, observed } = restartOptions()
 
-    const error = await failureOf(restartService(options))
+    const error = await failureOf(
+      (async () => restartService({ ...options, script: scriptFor('', 'fastapi; rm -rf ~') }))()
+    )
 
     expect(error.message).toMatch(/^Input "service" must be a systemd unit name/)
     expect(observed.raw).toEqual([])

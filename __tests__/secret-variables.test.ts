@@ -6,7 +6,7 @@ import type { SecretRef } from '../src/cli/context.js'
 import { commandEnvironment } from '../src/cli/exec.js'
 import { checkStandardOutput, committable } from '../src/cli/export-command.js'
 import { environmentValueProblem, secretVariables } from '../src/cli/variables.js'
-import type { JsonSecret } from '../src/secrets.js'
+import type { JsonSecret } from '../src/secrets/read.js'
 import { EXAMPLE_APP } from './helpers/local-aws.js'
 
 const APP: SecretRef = { id: 'FastAPIAppSecrets', role: 'app', notFoundHint: '' }

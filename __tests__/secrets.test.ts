@@ -1,6 +1,7 @@
 import { jest } from '@jest/globals'
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
-import { readJsonSecret, requireKeys, secretResource } from '../src/secrets.js'
+import { readJsonSecret, requireKeys, secretResource } from '../src/secrets/read.js'
+import { recordingLogger, type Said } from './helpers/recording-logger.js'
 import {
   EXAMPLE_DEPLOYMENT,
   secretsManagerFor,
@@ -156,13 +157,8 @@ describe('warnings about values left unmasked', () => {
   })
 
   it("go to the logger the reader gives, with the reader's advice, and nothing to standard output", async () => {
-    const said: string[][] = []
-    const logger = {
-      info: (m: string) => said.push(['info', m]),
-      warning: (m: string) => said.push(['warning', m]),
-      error: (m: string) => said.push(['error', m]),
-      debug: (m: string) => said.push(['debug', m])
-    }
+    const said: Said = []
+    const logger = recordingLogger(said)
     await readJsonSecret(client, 'Deploy', 'deployment', [], {
       log: { logger, unmaskedAdvice: 'Do what this program says.' }
     })

@@ -1,9 +1,13 @@
 // The SSM restart in-process: the real SSM client against the local endpoint, which runs each
 // instance's command through /bin/sh and records the stand-ins' calls.
 import { jest } from '@jest/globals'
-import { restartScript, batchRates, allowedCount, parseRate } from '../src/ssm/command.js'
-import { restartWithRunCommand, type SsmRestartOptions } from '../src/ssm/restart.js'
+import { StoppedError } from '../src/lib/cancel.js'
+import { allowedCount, parseRate } from '../src/restart/rate.js'
+import { checkServiceName, restartScript } from '../src/restart/script.js'
+import { batchRates } from '../src/restart/ssm/command.js'
+import { restartWithRunCommand, type SsmRestartOptions } from '../src/restart/ssm/run-command.js'
 import { ssmFor, startLocalAws, type LocalAws } from './helpers/local-aws.js'
+import { actionLogger } from '../src/lib/log.js'
 
 let aws: LocalAws
 let log: string[]
@@ -34,12 +38,13 @@ function options(instanceIds: string[], extra: Partial<SsmRestartOptions> = {}) 
   return {
     ssm: ssmFor(aws),
     instanceIds,
-    service: 'fastapi',
-    healthCommand: '',
-    maxConcurrency: '100%',
-    maxErrors: '0',
+    script: restartScript(checkServiceName('fastapi'), ''),
+    maxConcurrency: parseRate('100%'),
+    maxErrors: parseRate('0'),
     timeoutSeconds: 600,
     sleep: briefSleep,
+    // The action's own logger: its commands reach stdout, as on the runner.
+    log: actionLogger,
     write: (line: string) => void log.push(line),
     ...extra
   }
@@ -47,22 +52,32 @@ function options(instanceIds: string[], extra: Partial<SsmRestartOptions> = {}) 
 
 describe('the command sent to the instances', () => {
   it('restarts the validated unit, then checks it, on one line', () => {
-    expect(restartScript('fastapi.service', '')).toEqual([
+    expect(restartScript(checkServiceName('fastapi.service'), '').runCommandLines).toEqual([
       'systemctl restart -- fastapi.service && systemctl is-active -- fastapi.service'
     ])
-    expect(restartScript('fastapi', `curl -fsS 'http://127.0.0.1:8000/health'`)).toEqual([
-      `systemctl restart -- fastapi && sh -c "curl -fsS 'http://127.0.0.1:8000/health'"`
-    ])
+    expect(
+      restartScript(checkServiceName('fastapi'), `curl -fsS 'http://127.0.0.1:8000/health'`)
+        .runCommandLines
+    ).toEqual([`systemctl restart -- fastapi && sh -c "curl -fsS 'http://127.0.0.1:8000/health'"`])
   })
 
   it('refuses a unit name that is not one, before anything is sent', () => {
-    expect(() => restartScript('fastapi; reboot', '')).toThrow('Input "service"')
+    expect(() => restartScript(checkServiceName('fastapi; reboot'), '')).toThrow('Input "service"')
   })
 
   it('shares a count of concurrent instances among batches, and passes percentages on', () => {
-    expect(batchRates('25%', '0', 50, 200)).toEqual({ maxConcurrency: '25%', maxErrors: '0' })
-    expect(batchRates('100', '2', 50, 200)).toEqual({ maxConcurrency: '25', maxErrors: '2' })
-    expect(batchRates('2', '0', 50, 200)).toEqual({ maxConcurrency: '1', maxErrors: '0' })
+    expect(batchRates(parseRate('25%'), parseRate('0'), 50, 200)).toEqual({
+      maxConcurrency: '25%',
+      maxErrors: '0'
+    })
+    expect(batchRates(parseRate('100'), parseRate('2'), 50, 200)).toEqual({
+      maxConcurrency: '25',
+      maxErrors: '2'
+    })
+    expect(batchRates(parseRate('2'), parseRate('0'), 50, 200)).toEqual({
+      maxConcurrency: '1',
+      maxErrors: '0'
+    })
     expect(allowedCount(parseRate('10%'), 25)).toBe(2)
     expect(allowedCount(parseRate('3'), 25)).toBe(3)
   })
@@ -122,7 +137,7 @@ describe('restartWithRunCommand', () => {
   it('stops at max-errors one at a time: the rest is cancelled, the failed one explains', async () => {
     const fleet = ids(3)
     aws.ssm.addAgent(fleet[0], { outcome: 'failure', stderr: 'unit fastapi.service not found' })
-    const result = await restartWithRunCommand(options(fleet, { maxConcurrency: '1' }))
+    const result = await restartWithRunCommand(options(fleet, { maxConcurrency: parseRate('1') }))
     expect(result.failed.map(r => [r.instanceId, r.status])).toEqual([
       [fleet[0], 'Failed'],
       [fleet[1], 'Cancelled'],
@@ -140,7 +155,7 @@ describe('restartWithRunCommand', () => {
     aws.ssm.addAgent(fleet[0], { outcome: 'failure' })
     // The second batch would wait for ever, unless cancelled.
     for (const id of fleet.slice(50)) aws.ssm.addAgent(id, { pendingPolls: 1_000_000 })
-    const result = await restartWithRunCommand(options(fleet, { maxConcurrency: '1' }))
+    const result = await restartWithRunCommand(options(fleet, { maxConcurrency: parseRate('1') }))
     expect(result.commandIds).toHaveLength(2)
     expect(aws.callsOf('SendCommand').map(c => c.params.MaxConcurrency)).toEqual(['1', '1'])
     // Only what had not started; the first batch stopped by itself (SSM's own MaxErrors).
@@ -155,7 +170,7 @@ describe('restartWithRunCommand', () => {
   it('reports failures within max-errors without failing', async () => {
     const fleet = ids(3)
     aws.ssm.addAgent(fleet[0], { outcome: 'undeliverable' })
-    const result = await restartWithRunCommand(options(fleet, { maxErrors: '1' }))
+    const result = await restartWithRunCommand(options(fleet, { maxErrors: parseRate('1') }))
     expect(result.failure).toBeUndefined()
     expect(result.failed.map(r => [r.instanceId, r.status])).toEqual([[fleet[0], 'Undeliverable']])
   })
@@ -181,7 +196,7 @@ describe('restartWithRunCommand', () => {
 
   it('sends 200 instances as four commands of 50 and polls each with one request', async () => {
     const fleet = ids(200)
-    const result = await restartWithRunCommand(options(fleet, { maxConcurrency: '50%' }))
+    const result = await restartWithRunCommand(options(fleet, { maxConcurrency: parseRate('50%') }))
     expect(result.failed).toEqual([])
     expect(result.commandIds).toHaveLength(4)
     expect(aws.callsOf('SendCommand').map(c => (c.params.InstanceIds as string[]).length)).toEqual([
@@ -218,6 +233,42 @@ describe('restartWithRunCommand', () => {
       restartWithRunCommand(options([id], { sleep, signal: controller.signal }))
     ).rejects.toThrow(/cancelled.*CancelCommand/)
     expect(aws.callsOf('CancelCommand')).toHaveLength(1)
+  })
+
+  it('stops between two commands: the first is cancelled, the second never sent, and it says so', async () => {
+    const fleet = ids(60)
+    const controller = new AbortController()
+    aws.before('SendCommand', () => controller.abort())
+    const error = await restartWithRunCommand(options(fleet, { signal: controller.signal })).catch(
+      (caught: unknown) => caught
+    )
+    const [sent] = [...aws.ssm.commands.keys()]
+    expect(error).toBeInstanceOf(StoppedError)
+    expect((error as StoppedError).state).toBe(
+      `sent command ${sent} to 50 of the 60 instances; sent CancelCommand for command ${sent}; ` +
+        'nothing was sent to the other 10; instances that had already restarted stay restarted'
+    )
+    expect(aws.callsOf('SendCommand')).toHaveLength(1)
+    expect(aws.callsOf('CancelCommand').map(call => call.params.CommandId)).toEqual([sent])
+  })
+
+  it('says which command it could not cancel when the step stops', async () => {
+    const [id] = ids(1)
+    aws.ssm.addAgent(id, { pendingPolls: 1_000_000 })
+    aws.deny('CancelCommand')
+    const controller = new AbortController()
+    const sleep = async () => {
+      controller.abort()
+      await noSleep()
+    }
+    const error = await restartWithRunCommand(
+      options([id], { sleep, signal: controller.signal })
+    ).catch((caught: unknown) => caught)
+    const [sent] = [...aws.ssm.commands.keys()]
+    expect((error as StoppedError).state).toBe(
+      `could not cancel command ${sent} (see the warning): its instances may still restart; ` +
+        'instances that had already restarted stay restarted'
+    )
   })
 
   it("leaves throttling to the SDK's retries, and names the permission a denied poll needs", async () => {

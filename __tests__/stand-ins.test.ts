@@ -144,7 +144,7 @@ describe('npm run demo', () => {
     })
     expect(stdout).toContain('▶ cdk deploy FastAPIEC2Stack')
     // The embedded server answers on loopback, which the action never registers as a mask.
-    expect(stdout).toMatch(/127\.0\.0\.1:\d+\$ timeout \d+ sudo -n systemctl restart -- 'fastapi'/)
+    expect(stdout).toMatch(/127\.0\.0\.1:\d+\$ timeout \d+ sudo -n systemctl restart -- fastapi/)
     expect(stdout).toMatch(/restarted +true/)
     expect(stdout).toMatch(/ec2_key_name +\*\*\*/)
     expect(stdout).toContain('### secrets-deploy-action')

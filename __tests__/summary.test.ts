@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as core from '@actions/core'
-import { newReport, writeSummary, type RunReport } from '../src/summary.js'
+import { newReport, writeSummary, type RunReport } from '../src/action/summary.js'
 
 // @actions/core reads the path from process.env once and keeps it: one file for the whole suite.
 const dir = mkdtempSync(join(tmpdir(), 'sda-summary-'))
@@ -52,6 +52,21 @@ describe('the job summary', () => {
     const summary = await summaryOf({ ...newReport(), failure: 'x'.repeat(8 * 1024 * 1024) })
     expect(summary.length).toBeLessThan(20 * 1024)
     expect(summary).toContain('[... cut at 16384 bytes]')
+  })
+
+  it("holds a preview's whole diff, and cuts one that escaping would take past GitHub's 1 MiB", async () => {
+    const preview = (whole: string) => ({
+      ...newReport(),
+      preview: { stack: 'S', verdict: '1 resource changes', risks: [], text: 'cut', whole }
+    })
+    const whole = Array.from({ length: 5000 }, (_, i) => `[+] AWS::SSM::Parameter P${i} <P${i}>`)
+    const summary = await summaryOf(preview(whole.join('\n')))
+    expect(summary).toContain('[+] AWS::SSM::Parameter P4999 &lt;P4999&gt;</pre>')
+    // Six bytes for each character once escaped, and 2 MiB of them.
+    writeFileSync(file, '')
+    const hostile = await summaryOf(preview('"'.repeat(2 * 1024 * 1024)))
+    expect(Buffer.byteLength(hostile)).toBeLessThan(800 * 1024)
+    expect(hostile).toMatch(/(&quot;)+\n\[\.\.\. cut at 786432 bytes\]<\/pre>/)
   })
 
   it('puts every other value on one line, so no blank line can end the HTML', async () => {

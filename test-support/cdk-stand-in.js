@@ -111,7 +111,8 @@ if (command === 'diff') {
   const lines = samples[name](stack).split('\n')
   const at = lines.findIndex(line => line.includes('Resources'))
   if (config.diffLines) lines.splice(at >= 0 ? at + 1 : 1, 0, ...config.diffLines)
-  out.write(lines.join('\n') + '\n')
+  // Exiting before a pipe took all of a long diff would cut it.
+  await new Promise(resolve => out.write(lines.join('\n') + '\n', resolve))
   process.exit(0)
 }
 const option = (/** @type {string} */ name) => {

@@ -24,15 +24,24 @@ export function actionMetadata() {
 }
 
 /**
- * INPUT_* variables for the given inputs, with action.yml's defaults for the rest.
+ * INPUT_* variables for the given inputs, with action.yml's defaults for the rest. Like the
+ * runner, a default's `${{ github.token }}` becomes the job's token (`githubToken`, empty when
+ * not given); any other expression in a default is refused rather than passed on as text.
  * @param {Record<string, string>} inputs
+ * @param {{ githubToken?: string }} [context]
  * @returns {Record<string, string>}
  */
-export function inputEnvironment(inputs) {
+export function inputEnvironment(inputs, context = {}) {
   /** @type {Record<string, string>} */
   const env = {}
   for (const [name, spec] of Object.entries(actionMetadata().inputs)) {
-    env[`INPUT_${name.toUpperCase()}`] = spec.default ?? ''
+    const value = (spec.default ?? '').replace(
+      /\$\{\{\s*github\.token\s*\}\}/g,
+      context.githubToken ?? ''
+    )
+    if (value.includes('${{'))
+      throw new Error(`the runner stand-in cannot evaluate the default of input ${name}: ${value}`)
+    env[`INPUT_${name.toUpperCase()}`] = value
   }
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value
   return env
@@ -64,6 +73,7 @@ export function inputEnvironment(inputs) {
  * @property {(runner: { cancel: () => void, kill: (signal: NodeJS.Signals) => void }) => void} [onStart]
  *   called once the action runs, with a way to cancel it from elsewhere (an endpoint hook), or to
  *   send it one signal
+ * @property {string} [githubToken] the job's token, what `${{ github.token }}` evaluates to
  */
 
 /**
@@ -129,7 +139,7 @@ export async function runAction(inputs, env = {}, options = {}) {
     RUNNER_TEMP: runnerTemp,
     GITHUB_ACTIONS: 'true',
     ...files,
-    ...inputEnvironment(inputs)
+    ...inputEnvironment(inputs, { githubToken: options.githubToken })
   }
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined) delete childEnv[name]

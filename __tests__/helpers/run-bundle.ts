@@ -20,7 +20,10 @@ export type { BundleRun }
 export function runBundle(
   inputs: Record<string, string>,
   env: Record<string, string | undefined> = {},
-  options: Pick<RunOptions, 'cwd' | 'entry' | 'onLogLine' | 'cancelWhen' | 'onStart'> = {}
+  options: Pick<
+    RunOptions,
+    'cwd' | 'entry' | 'onLogLine' | 'cancelWhen' | 'onStart' | 'githubToken'
+  > = {}
 ): Promise<BundleRun> {
   return runAction(inputs, env, options)
 }

@@ -1,9 +1,15 @@
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager'
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto'
-import { ActionError, describeAwsError, type AwsCallContext } from '../errors.js'
-import { shownVersionId } from '../log.js'
-import { parseJsonObjectOfStrings, secretCall, secretSubject, type JsonSecret } from '../secrets.js'
-import { writeEdit } from '../writeback.js'
+import { ActionError } from '../lib/errors.js'
+import { describeAwsError, type AwsCallContext } from '../aws/errors.js'
+import { shownVersionId } from '../lib/log.js'
+import {
+  parseJsonObjectOfStrings,
+  secretCall,
+  secretSubject,
+  type JsonSecret
+} from '../secrets/read.js'
+import { writeEdit } from '../secrets/compare-and-swap.js'
 import {
   isNotFound,
   resolveSecret,
@@ -64,14 +70,9 @@ function kmsCall(action: string, keyId: string): AwsCallContext {
   }
 }
 
-async function kmsClient(session: Session) {
-  const { KMSClient } = await import('@aws-sdk/client-kms')
-  return new KMSClient({ region: session.region, maxAttempts: 5 })
-}
-
 async function encrypt(session: Session, keyId: string, plaintext: Buffer): Promise<EncryptedBody> {
   const { GenerateDataKeyCommand } = await import('@aws-sdk/client-kms')
-  const kms = await kmsClient(session)
+  const kms = await session.clients.kms()
   let dataKey
   try {
     dataKey = await kms.send(
@@ -83,8 +84,6 @@ async function encrypt(session: Session, keyId: string, plaintext: Buffer): Prom
     )
   } catch (error) {
     throw describeAwsError(error, kmsCall('GenerateDataKey', keyId))
-  } finally {
-    kms.destroy()
   }
   const key = Buffer.from(dataKey.Plaintext ?? [])
   const iv = randomBytes(12)
@@ -104,7 +103,7 @@ async function encrypt(session: Session, keyId: string, plaintext: Buffer): Prom
 
 async function decrypt(session: Session, body: EncryptedBody, file: string): Promise<Buffer> {
   const { DecryptCommand } = await import('@aws-sdk/client-kms')
-  const kms = await kmsClient(session)
+  const kms = await session.clients.kms()
   let dataKey
   try {
     dataKey = await kms.send(
@@ -116,8 +115,6 @@ async function decrypt(session: Session, body: EncryptedBody, file: string): Pro
     )
   } catch (error) {
     throw describeAwsError(error, kmsCall('Decrypt', body.kmsKeyId))
-  } finally {
-    kms.destroy()
   }
   const key = Buffer.from(dataKey.Plaintext ?? [])
   try {
@@ -447,50 +444,57 @@ export async function restoreCommand(
     return
   }
 
-  for (const { entry, secret, current, differing } of plans) {
-    const subject = secretSubject(secret.role, shown(secret.id))
-    if (!current) {
-      // An ARN names no secret that does not exist; the name the backup recorded does.
-      const name = secret.id.startsWith('arn:') ? entry.name : secret.id
-      const versionId = randomUUID()
-      try {
-        await session.client.send(
-          new CreateSecretCommand({
-            Name: name,
-            SecretString: JSON.stringify(entry.values),
-            ClientRequestToken: versionId
-          })
-        )
-      } catch (error) {
-        throw describeAwsError(error, secretCall('CreateSecret', secret.role, name))
-      }
-      io.err(`Created "${shown(name)}" from the backup: version ${versionId}.`)
-      io.out(versionId)
-      continue
+  for (const plan of plans) await restoreOne(session, io, plan)
+}
+
+/** Writes one checked plan: creates a secret that is gone, or replaces its keys (compare-and-swap). */
+async function restoreOne(
+  session: Session,
+  io: Io,
+  { entry, secret, current, differing }: RestorePlan
+): Promise<void> {
+  const subject = secretSubject(secret.role, shown(secret.id))
+  if (!current) {
+    // An ARN names no secret that does not exist; the name the backup recorded does.
+    const name = secret.id.startsWith('arn:') ? entry.name : secret.id
+    const versionId = randomUUID()
+    try {
+      await session.client.send(
+        new CreateSecretCommand({
+          Name: name,
+          SecretString: JSON.stringify(entry.values),
+          ClientRequestToken: versionId
+        })
+      )
+    } catch (error) {
+      throw describeAwsError(error, secretCall('CreateSecret', secret.role, name))
     }
-    if (differing.length === 0) {
-      io.err(`The ${subject} already holds the backup's keys; nothing written.`)
-      io.out(shownVersionId(current.versionId))
-      continue
-    }
-    const result = await writeEdit(
-      session.client,
-      current,
-      { replace: entry.values },
-      {
-        role: secret.role,
-        what: 'restore the backup',
-        merged: 'the backup',
-        who: 'this command',
-        during: 'ran',
-        again: 'Run the command again',
-        note: message => io.err(shown(message)),
-        reread: () => session.read(secret)
-      }
-    )
-    io.err(
-      `Restored the ${subject} (${keyList(differing)} differed): version ${shownVersionId(result.versionId)} is current.`
-    )
-    io.out(shownVersionId(result.versionId))
+    io.err(`Created "${shown(name)}" from the backup: version ${versionId}.`)
+    io.out(versionId)
+    return
   }
+  if (differing.length === 0) {
+    io.err(`The ${subject} already holds the backup's keys; nothing written.`)
+    io.out(shownVersionId(current.versionId))
+    return
+  }
+  const result = await writeEdit(
+    session.client,
+    current,
+    { replace: entry.values },
+    {
+      role: secret.role,
+      what: 'restore the backup',
+      merged: 'the backup',
+      who: 'this command',
+      during: 'ran',
+      again: 'Run the command again',
+      note: message => io.err(shown(message)),
+      reread: () => session.read(secret)
+    }
+  )
+  io.err(
+    `Restored the ${subject} (${keyList(differing)} differed): version ${shownVersionId(result.versionId)} is current.`
+  )
+  io.out(shownVersionId(result.versionId))
 }

@@ -1,6 +1,6 @@
 import { accessSync, closeSync, constants, openSync, readSync, statSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
-import { ActionError } from '../errors.js'
+import { ActionError } from '../lib/errors.js'
 import { shown } from './io.js'
 
 // process.execve() does no PATH lookup, and on the Node releases out today a call the kernel

@@ -4,7 +4,7 @@
 // reads back the same. Unlike python-dotenv, a line it would skip with a warning is an error here,
 // and so is a name given twice (python-dotenv keeps the last): an import must not guess.
 
-import { ActionError } from '../errors.js'
+import { ActionError } from '../lib/errors.js'
 import { shown } from './io.js'
 
 /** One `NAME=value` of the file; `value` undefined for a name without "=". */

@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { writeSync } from 'node:fs'
 import { constants } from 'node:os'
 import { isatty } from 'node:tty'
-import { ActionError } from '../errors.js'
+import { ActionError } from '../lib/errors.js'
 import { shown, type Io } from './io.js'
 import type { SecretRef, Session } from './context.js'
 import { findCommand } from './command-path.js'
@@ -86,7 +86,7 @@ export async function execCommand(
   const { env, kept } = commandEnvironment(variables, process.env, options)
   // PATH is never the secret's (env-names refuses it): the command is looked up where a shell would.
   const file = findCommand(command[0], env.PATH, process.cwd())
-  session.client.destroy()
+  session.clients.destroy()
   const notices = keptNotice(kept)
   if (typeof process.execve === 'function') return replaceProcess(file, command, env, notices)
   for (const notice of notices) io.err(notice)

@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process'
 import { basename, dirname, resolve } from 'node:path'
 import { isatty } from 'node:tty'
-import { ActionError } from '../errors.js'
-import { shownVersionId } from '../log.js'
-import { secretSubject } from '../secrets.js'
+import { ActionError } from '../lib/errors.js'
+import { shownVersionId } from '../lib/log.js'
+import { secretSubject } from '../secrets/read.js'
 import type { SecretRef, Session } from './context.js'
 import {
   EXPORT_FORMATS,

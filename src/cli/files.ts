@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { constants, type Stats } from 'node:fs'
 import { open, rename, rm, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
-import { ActionError } from '../errors.js'
+import { ActionError } from '../lib/errors.js'
 import { shown } from './io.js'
 
 // The files the command line writes hold secret values (a backup, an export): only their owner

@@ -1,8 +1,8 @@
-import { ActionError } from '../errors.js'
-import { envKeyRefusals, envName, type EnvKeyRefusal } from '../env-names.js'
-import { maskSecret, shownVersionId, type Logger } from '../log.js'
-import { parseJsonObjectOfStrings, secretSubject, type JsonSecret } from '../secrets.js'
-import { writeEdit, type SecretEdit, type WriteBackResult } from '../writeback.js'
+import { ActionError } from '../lib/errors.js'
+import { envKeyRefusals, envName, type EnvKeyRefusal } from '../secrets/key-rules.js'
+import { maskSecret, shownVersionId, type Logger } from '../lib/log.js'
+import { parseJsonObjectOfStrings, secretSubject, type JsonSecret } from '../secrets/read.js'
+import { writeEdit, type SecretEdit, type WriteBackResult } from '../secrets/compare-and-swap.js'
 import { isNotFound, type SecretRef, type Session } from './context.js'
 import { parseDotenv } from './dotenv.js'
 import { DOTENV_VARIABLE } from './export-formats.js'
@@ -22,7 +22,16 @@ export interface ImportEntry {
 }
 
 /** Reading a file is not reading a secret: the masking advice of the secrets does not apply. */
-const QUIET: Logger = { info: () => {}, warning: () => {}, error: () => {}, debug: () => {} }
+const nothing = () => undefined
+const QUIET: Logger = {
+  info: nothing,
+  warning: nothing,
+  error: nothing,
+  notice: nothing,
+  debug: nothing,
+  startGroup: nothing,
+  endGroup: nothing
+}
 
 /**
  * The names and values of a .env file (as python-dotenv reads it) or of a JSON object of strings

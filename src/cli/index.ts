@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The command line's entry point (dist/cli/index.js): a program of its own, so the action's
 // bundle never loads it.
-import { keepMasksLocal } from '../log.js'
+import { keepMasksLocal } from '../lib/log.js'
 import { processIo } from './io.js'
 import { runCli } from './program.js'
 import packageJson from '../../package.json' with { type: 'json' }

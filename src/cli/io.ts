@@ -1,6 +1,6 @@
 import { styleText } from 'node:util'
-import { ActionError } from '../errors.js'
-import { quoteUntrusted, type Logger } from '../log.js'
+import { ActionError } from '../lib/errors.js'
+import { quoteUntrusted, type Logger } from '../lib/log.js'
 
 /** Secrets Manager's limit for a secret string: a larger value could never be stored. */
 const MAX_VALUE_BYTES = 65536
@@ -28,7 +28,7 @@ export function bold(io: Io, text: string): string {
   return io.color ? styleText('bold', text) : text
 }
 
-export function verdict(io: Io, ok: boolean, text: string): string {
+export function passOrFail(io: Io, ok: boolean, text: string): string {
   return io.color ? styleText(ok ? 'green' : 'red', text) : text
 }
 
@@ -55,8 +55,11 @@ export function cliLogger(io: Io): Logger {
       io.err(`warning: ${messageLine(message)}`)
     },
     error: message => io.err(`error: ${messageLine(message)}`),
-    // The command line has no debug output.
-    debug: () => undefined
+    notice: message => io.err(messageLine(message)),
+    // The command line has no debug output, and no groups to fold.
+    debug: () => undefined,
+    startGroup: title => io.err(messageLine(title)),
+    endGroup: () => undefined
   }
 }
 

@@ -1,8 +1,8 @@
 import { Command, CommanderError, Option } from 'commander'
-import { ActionError } from '../errors.js'
-import { DEFAULT_POLICY_SETTINGS, iamPolicy, restartMethods } from '../iam-policy.js'
-import { quoteUntrusted } from '../log.js'
-import { secretResource } from '../secrets.js'
+import { ActionError } from '../lib/errors.js'
+import { DEFAULT_POLICY_SETTINGS, iamPolicy, restartMethods } from '../secrets/iam-policy.js'
+import { quoteUntrusted } from '../lib/log.js'
+import { secretResource } from '../secrets/read.js'
 import {
   DEFAULT_SECRET_IDS,
   SECRET_ID_ENV,
@@ -82,7 +82,7 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
         if (result === false) code = EXIT.failed
         else if (typeof result === 'number') code = result
       } finally {
-        session.client.destroy()
+        session.clients.destroy()
       }
     }
 

@@ -4,10 +4,16 @@ import {
   type GetRandomPasswordCommandInput
 } from '@aws-sdk/client-secrets-manager'
 import { randomUUID } from 'node:crypto'
-import { ActionError, describeAwsError } from '../errors.js'
-import { maskSecret, shownVersionId } from '../log.js'
-import { secretCall, secretSubject, type JsonSecret } from '../secrets.js'
-import { writeEdit, type EditContext, type SecretEdit, type WriteBackResult } from '../writeback.js'
+import { ActionError } from '../lib/errors.js'
+import { describeAwsError } from '../aws/errors.js'
+import { maskSecret, shownVersionId } from '../lib/log.js'
+import { secretCall, secretSubject, type JsonSecret } from '../secrets/read.js'
+import {
+  writeEdit,
+  type EditContext,
+  type SecretEdit,
+  type WriteBackResult
+} from '../secrets/compare-and-swap.js'
 import { shown, type Io } from './io.js'
 import { isNotFound, type SecretRef, type Session } from './context.js'
 

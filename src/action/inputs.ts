@@ -1,0 +1,261 @@
+import * as core from '@actions/core'
+import type { AddressType } from '../ec2/instances.js'
+import type { CommentInputs } from '../phases/comment/pull-request.js'
+import type { RestartMode, SshInputs, SsmInputs } from '../phases/restart.js'
+import { ActionError } from '../lib/errors.js'
+import { ACTION_OUTPUTS } from '../lib/output-names.js'
+import { OUTPUT_NAME, actionOutputLike, checkEnvKeys } from '../secrets/key-rules.js'
+import { maskSecret } from '../lib/log.js'
+import { parseRate, type Rate } from '../restart/rate.js'
+
+/** Input "deploy": cdk deploy, cdk diff (a preview: nothing deployed, written back or restarted), or neither. */
+export type DeployMode = 'deploy' | 'diff' | 'none'
+
+/** Every input of action.yml, parsed and checked once, before anything talks to AWS. */
+export interface ActionInputs {
+  deploymentSecretId: string
+  appSecretId: string
+  requiredKeys: string[]
+  appRequiredKeys: string[]
+  maskExclude: string[]
+  /** A Parameter Store path whose parameters become outputs; empty: none. */
+  configPath: string
+  /** The deployment secret's keys that may become environment variables; from the workflow only. */
+  envKeys: string[]
+  exportEnv: boolean
+  /** deploy: true, diff or false. */
+  mode: DeployMode
+  /** With diff: fail when the diff replaces or destroys a resource. */
+  failOnReplace: boolean
+  stack: string
+  workingDirectory: string
+  cdkCommand: string
+  cdkArgs: string
+  /** Seconds cdk deploy may run; undefined: no limit. */
+  deployTimeoutSeconds?: number
+  instanceIdOutput: string
+  addressType: AddressType
+  instanceTimeoutSeconds: number
+  hostKey: string
+  /** The secret key that holds the SSH login user, when input "ssh-user" is empty. */
+  userKey: string
+  /** With deploy false: instance ids and `tag:Key=Value` filters; empty means the host-key address. */
+  targets: string[]
+  restart: RestartMode
+  service: string
+  ssh: SshInputs
+  ssm: SsmInputs
+  /** With diff: the preview as a pull-request comment. */
+  comment: CommentInputs
+}
+
+function text(name: string): string {
+  return core.getInput(name).trim()
+}
+
+/** A list input: entries separated by commas or new lines, blanks dropped. */
+export function listInput(name: string): string[] {
+  return core
+    .getInput(name)
+    .split(/[,\n]/)
+    .map(entry => entry.trim())
+    .filter(entry => entry !== '')
+}
+
+function booleanInput(name: string): boolean {
+  const value = text(name).toLowerCase()
+  if (value === 'true') return true
+  if (value === 'false') return false
+  throw new ActionError(`Input "${name}" must be true or false, not "${text(name)}".`)
+}
+
+function choiceInput<T extends string>(name: string, choices: readonly T[]): T {
+  const value = text(name)
+  if ((choices as readonly string[]).includes(value)) return value as T
+  throw new ActionError(`Input "${name}" must be one of ${choices.join(', ')}, not "${value}".`)
+}
+
+function integerInput(name: string, min: number, max: number): number {
+  const raw = text(name)
+  const value = Number(raw)
+  if (!/^\d+$/.test(raw) || value < min || value > max) {
+    throw new ActionError(
+      `Input "${name}" must be a whole number from ${min} to ${max}, not "${raw}".`
+    )
+  }
+  return value
+}
+
+/** SSM's MaxConcurrency and MaxErrors patterns, with a concurrency of at least 1. */
+function rateInput(name: string, min: number): Rate {
+  return parseRate(text(name), name, min)
+}
+
+/** A Parameter Store path as SSM takes it: "/" and names of letters, digits and . - _ */
+const CONFIG_PATH = /^\/(?:[A-Za-z0-9._-]+\/)*[A-Za-z0-9._-]*$/
+
+/** Input "config-path": empty (no configuration), or a Parameter Store path. */
+function configPathInput(): string {
+  const path = text('config-path')
+  if (path === '' || (CONFIG_PATH.test(path) && path.length <= 2048)) return path
+  throw new ActionError(
+    `Input "config-path" is "${path}", which is not a Parameter Store path: give one that starts with "/", ` +
+      'such as /fastapi/staging/ (letters, digits, ".", "-" and "_" between single slashes).'
+  )
+}
+
+const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}=?$/
+
+/** An input that names a key of the deployment secret: every key is also an output. */
+function secretKeyInput(name: 'host-key' | 'user-key'): string {
+  const key = text(name)
+  // The runner compares output names without case: "Restarted" is the output "restarted".
+  const taken = actionOutputLike(key)
+  if (!OUTPUT_NAME.test(key) || taken !== undefined) {
+    const clash =
+      taken !== undefined && taken !== key
+        ? ` ("${key}" is "${taken}" to the runner, which compares output names without case)`
+        : ''
+    throw new ActionError(
+      `Input "${name}" is "${key}": it must name a key of the deployment secret (letters, digits, "_" and "-", ` +
+        `starting with a letter or "_"), and not one of the action's own outputs (${ACTION_OUTPUTS.join(', ')})${clash}.`
+    )
+  }
+  return key
+}
+
+const COMMENT_KEY = /^[A-Za-z0-9._-]{1,64}$/
+
+function commentInputs(): CommentInputs {
+  const key = text('comment-key')
+  if (key !== '' && !COMMENT_KEY.test(key)) {
+    throw new ActionError(
+      `Input "comment-key" is "${key}": use at most 64 letters, digits, ".", "-" and "_", or leave it empty.`
+    )
+  }
+  const token = text('github-token')
+  maskSecret(token)
+  return {
+    onPullRequest: booleanInput('comment-on-pr'),
+    token,
+    key,
+    mode: choiceInput('comment-mode', ['update', 'replace'] as const),
+    required: booleanInput('comment-required')
+  }
+}
+
+const DEPLOY_MODES: Record<string, DeployMode> = { true: 'deploy', diff: 'diff', false: 'none' }
+
+/** Input "deploy": true, false or diff (a preview). */
+function deployInput(): DeployMode {
+  const mode = DEPLOY_MODES[text('deploy').toLowerCase()]
+  if (mode) return mode
+  throw new ActionError(`Input "deploy" must be true, false or diff, not "${text('deploy')}".`)
+}
+
+/** Input "stack" with input "deploy": required to deploy or preview; "targets" only without. */
+function stackInput(mode: DeployMode, targets: readonly string[]): string {
+  const stack = text('stack')
+  const given = mode === 'diff' ? 'diff' : 'true'
+  if (mode !== 'none' && stack === '') {
+    throw new ActionError(
+      `Input "stack" is required when "deploy" is ${given}: name the CDK stack to ${mode === 'diff' ? 'preview' : 'deploy'}, or set deploy: false.`
+    )
+  }
+  if (mode !== 'none' && targets.length > 0) {
+    throw new ActionError(
+      `Input "targets" is for deploy: false; with deploy: ${given} the action ` +
+        `${mode === 'diff' ? 'restarts nothing' : 'restarts every instance of the stack'}. Remove "targets", or set deploy: false.`
+    )
+  }
+  return stack
+}
+
+/** The SSH inputs; the key and its passphrase are masked at once. */
+function sshInputs(): SshInputs {
+  const hostFingerprints = listInput('ssh-host-fingerprint')
+  for (const fingerprint of hostFingerprints) {
+    if (!FINGERPRINT.test(fingerprint)) {
+      throw new ActionError(
+        `Input "ssh-host-fingerprint" has "${fingerprint}", which is not a SHA256 fingerprint: give ` +
+          'one "SHA256:..." per line, as "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub" prints it.'
+      )
+    }
+  }
+  const privateKey = core.getInput('ssh-private-key')
+  // Spaces can be part of a passphrase.
+  const passphrase = core.getInput('ssh-passphrase', { trimWhitespace: false })
+  // Inputs from `${{ secrets.X }}` are masked by the runner, but not line by line on every runner.
+  for (const value of [privateKey, passphrase]) maskSecret(value)
+  return {
+    privateKey,
+    passphrase,
+    user: text('ssh-user'),
+    port: integerInput('ssh-port', 1, 65535),
+    hostFingerprints,
+    insecureSkipHostKeyCheck: booleanInput('ssh-insecure-skip-host-key-check'),
+    connectTimeoutSeconds: integerInput('ssh-connect-timeout', 1, 3600),
+    commandTimeoutSeconds: integerInput('ssh-command-timeout', 1, 3600),
+    healthCommand: text('health-command')
+  }
+}
+
+function ssmInputs(): SsmInputs {
+  return {
+    maxConcurrency: rateInput('max-concurrency', 1),
+    maxErrors: rateInput('max-errors', 0),
+    // SSM's own range for TimeoutSeconds.
+    timeoutSeconds: integerInput('ssm-timeout', 30, 172800)
+  }
+}
+
+function deploymentSecretIdInput(): string {
+  const id = text('deployment-secret-id')
+  if (id !== '') return id
+  throw new ActionError(
+    'Input "deployment-secret-id" is empty: give the name or ARN of the deployment secret.'
+  )
+}
+
+/** Every input, parsed and checked once, in the order a reader meets them in action.yml. */
+export function readInputs(): ActionInputs {
+  const mode = deployInput()
+  const targets = listInput('targets')
+  const stack = stackInput(mode, targets)
+  const deploymentSecretId = deploymentSecretIdInput()
+  const ssh = sshInputs()
+  const envKeys = listInput('env-keys')
+  checkEnvKeys(envKeys)
+  const restart = choiceInput('restart', ['ssh', 'ssm', 'none'] as const)
+  return {
+    deploymentSecretId,
+    appSecretId: text('app-secret-id'),
+    requiredKeys: listInput('required-keys'),
+    appRequiredKeys: listInput('app-required-keys'),
+    maskExclude: listInput('mask-exclude'),
+    configPath: configPathInput(),
+    envKeys,
+    exportEnv: booleanInput('export-env'),
+    mode,
+    failOnReplace: booleanInput('fail-on-replace'),
+    stack,
+    workingDirectory: text('working-directory') || '.',
+    cdkCommand: text('cdk-command'),
+    cdkArgs: text('cdk-args'),
+    deployTimeoutSeconds: text('deploy-timeout')
+      ? integerInput('deploy-timeout', 1, 6 * 3600)
+      : undefined,
+    instanceIdOutput: text('instance-id-output'),
+    addressType: choiceInput('address-type', ['public', 'private'] as const),
+    instanceTimeoutSeconds: integerInput('instance-timeout', 1, 3600),
+    hostKey: secretKeyInput('host-key'),
+    userKey: secretKeyInput('user-key'),
+    targets,
+    // A preview restarts nothing, whatever "restart" says (its default is ssh): see main.ts.
+    restart: mode === 'diff' ? 'none' : restart,
+    service: text('service'),
+    ssh,
+    ssm: ssmInputs(),
+    comment: commentInputs()
+  }
+}

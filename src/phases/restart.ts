@@ -1,0 +1,117 @@
+import type { AwsClients } from '../aws/clients.js'
+import type { Rate } from '../restart/rate.js'
+import type { AddressType } from '../ec2/instances.js'
+import { sshTransport } from '../restart/ssh/transport.js'
+import type { JsonSecret } from '../secrets/read.js'
+import { EarlySocket } from '../restart/ssh/connect.js'
+import { checkSshKey, checkSshNames } from '../restart/ssh/validate.js'
+import { ssmTransport } from '../restart/ssm/transport.js'
+import { hostKeyPolicy } from '../restart/host-key-policy.js'
+import { checkServiceName, restartScript } from '../restart/script.js'
+import type { RestartSettings, RestartTransport } from '../restart/transport.js'
+
+export type RestartMode = 'ssh' | 'ssm' | 'none'
+
+/** Run Command's rate control, in SSM's own syntax: a count, or a percentage of the fleet. */
+export interface SsmInputs {
+  maxConcurrency: Rate
+  maxErrors: Rate
+  timeoutSeconds: number
+}
+
+export interface SshInputs {
+  privateKey: string
+  passphrase: string
+  user: string
+  port: number
+  hostFingerprints: string[]
+  insecureSkipHostKeyCheck: boolean
+  connectTimeoutSeconds: number
+  commandTimeoutSeconds: number
+  healthCommand: string
+}
+
+/** What the restart phase reads of the inputs. */
+export interface RestartInputs {
+  restart: RestartMode
+  service: string
+  hostKey: string
+  userKey: string
+  addressType: AddressType
+  ssh: SshInputs
+  ssm: SsmInputs
+}
+
+/** The restart phase, worked out and checked before anything is deployed or written. */
+export interface RestartPlan {
+  /** As a stopped run's message names the phase: "the SSH restart". */
+  phase: string
+  settings: RestartSettings
+  /** Holds the settings it alone uses (the SSH login reaches the SSH transport only). */
+  transport: RestartTransport
+  /** The connection to the secret's address, opened while the SSH login is checked. */
+  earlySocket?: EarlySocket
+}
+
+/**
+ * Checks what the restart needs (the unit name, and over SSH the login) and builds its script,
+ * once. `restartAddress` is the address the secret holds, when the restart goes there.
+ */
+export async function planRestart(
+  inputs: RestartInputs,
+  deployment: JsonSecret,
+  restartAddress: string | undefined,
+  clients: AwsClients
+): Promise<RestartPlan | undefined> {
+  if (inputs.restart === 'none') return undefined
+  const { ssh, ssm, addressType } = inputs
+  const settings: RestartSettings = {
+    script: restartScript(checkServiceName(inputs.service), ssh.healthCommand),
+    maxConcurrency: ssm.maxConcurrency,
+    maxErrors: ssm.maxErrors
+  }
+  if (inputs.restart === 'ssm') {
+    const transport = ssmTransport(
+      { timeoutSeconds: ssm.timeoutSeconds, addressType, hostKey: inputs.hostKey },
+      clients
+    )
+    return { phase: 'the SSM restart', settings, transport }
+  }
+  const user = ssh.user || deployment.values[inputs.userKey] || ''
+  const userSource = ssh.user
+    ? 'input "ssh-user"'
+    : `key "${inputs.userKey}" of the deployment secret "${deployment.id}" (input "user-key", used when input "ssh-user" is empty)`
+  const login = { username: user, privateKey: ssh.privateKey, passphrase: ssh.passphrase }
+  checkSshNames(login, userSource)
+  // The server takes a while to answer a connection (sshd forks and loads its keys; over a real
+  // network, a round trip): open it now, while the SSH library loads and the key is parsed.
+  const earlySocket =
+    restartAddress === undefined ? undefined : new EarlySocket(restartAddress, ssh.port)
+  try {
+    const credentials = await checkSshKey(login)
+    const connectTimeoutMs = ssh.connectTimeoutSeconds * 1000
+    const hostKeys = hostKeyPolicy(
+      {
+        fingerprints: ssh.hostFingerprints,
+        skipCheck: ssh.insecureSkipHostKeyCheck,
+        consoleTimeoutMs: connectTimeoutMs,
+        addressType
+      },
+      clients.ec2
+    )
+    const transport = sshTransport(
+      {
+        credentials,
+        port: ssh.port,
+        connectTimeoutMs,
+        commandTimeoutMs: ssh.commandTimeoutSeconds * 1000,
+        addressType
+      },
+      hostKeys
+    )
+    return { phase: 'the SSH restart', settings, transport, earlySocket }
+  } catch (error) {
+    earlySocket?.discard()
+    throw error
+  }
+}

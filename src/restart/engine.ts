@@ -1,0 +1,233 @@
+import { setMaxListeners } from 'node:events'
+import { StoppedError, throwIfStopped, withStopState } from '../lib/cancel.js'
+import { ActionError } from '../lib/errors.js'
+import type { Logger } from '../lib/log.js'
+import { OUTPUTS } from '../lib/output-names.js'
+import { fanOut } from './fan-out.js'
+import {
+  beyondMaxErrors,
+  CollectedOutput,
+  printInstanceGroup,
+  warnWithinMaxErrors,
+  type InstanceResult,
+  type RestartReport
+} from './report.js'
+import { allowedCount, concurrencyCount } from './rate.js'
+import type {
+  FleetRestart,
+  FleetTransport,
+  InstanceTransport,
+  PreparedRestart,
+  RestartDeps,
+  RestartSettings,
+  RestartTarget,
+  RestartTransport
+} from './transport.js'
+
+// The restart engine: which instances, how many at once, what the run reports. The transports
+// (SSH: ssh/transport.ts; SSM: ssm/transport.ts) only reach the instances.
+
+/** The engine's own words for an instance's result; transports add theirs (Failed, TimedOut, ...). */
+const STATUS = {
+  success: 'Success',
+  /** Never started: more failed than max-errors allows, or the step was cancelled first. */
+  notStarted: 'NotStarted'
+} as const
+
+/**
+ * The restart phase: restarts the service on every target with `transport`, and reports each
+ * (the log, the outputs `restarted` and `command-id`, the job summary). A single host is a fleet
+ * of one: over SSH its output streams live and it fills the summary's single-restart section, and
+ * max-errors does not apply to it. A stop is a StoppedError that says what the restart left.
+ */
+export async function restart(
+  settings: RestartSettings,
+  targets: readonly RestartTarget[],
+  transport: RestartTransport,
+  deps: RestartDeps,
+  report: RestartReport
+): Promise<void> {
+  try {
+    if (transport.kind === 'fleet') await restartAtOnce(settings, targets, transport, deps, report)
+    else if (targets.length === 1) await restartHost(settings, targets[0], transport, deps, report)
+    else await restartEach(settings, targets, transport, deps, report)
+  } catch (error) {
+    throw withStopState(error, transport.stopped(targets.length > 1))
+  }
+}
+
+/** One host, its output streaming live: the summary says how it went, or that its fate is unknown. */
+async function restartHost(
+  settings: RestartSettings,
+  target: RestartTarget,
+  transport: InstanceTransport,
+  deps: RestartDeps,
+  report: RestartReport
+): Promise<void> {
+  const { unit } = settings.script
+  const prepare = await transport.prepare([target], settings, deps)
+  const prepared = await prepare(target)
+  const where = transport.where(target) ?? target.address
+  report.restart = { host: where, unit, result: 'failed' }
+  try {
+    report.restart.result = `restarted, ${await prepared.run()}`
+  } catch (error) {
+    if (error instanceof StoppedError)
+      report.restart.result = 'unknown: the run was stopped and the connection closed mid-command'
+    throw error
+  }
+  deps.outputs.set(OUTPUTS.restarted, 'true')
+  deps.log.info(`Restarted "${unit}" on ${where}.`)
+}
+
+/** An instance's end in the fan-out, and why it did not succeed, in the action's words. */
+interface Outcome {
+  result: InstanceResult
+  message?: string
+}
+
+/**
+ * Several instances, through the engine's own fan-out: at most max-concurrency at once; once more
+ * than max-errors have failed, no further instance starts. Each instance's output is collected
+ * while it runs and printed as one log group when it ends, so that concurrent instances never mix
+ * their lines; the summary gets the same table as a fleet transport's.
+ */
+async function restartEach(
+  settings: RestartSettings,
+  targets: readonly RestartTarget[],
+  transport: InstanceTransport,
+  deps: RestartDeps,
+  report: RestartReport
+): Promise<void> {
+  const { maxConcurrency, maxErrors } = settings
+  const total = targets.length
+  const concurrency = concurrencyCount(maxConcurrency, total)
+  const allowed = allowedCount(maxErrors, total)
+  // Every running instance listens for the step's cancellation (its connection, its command, its
+  // waits): expected, not a leak, so no warning for more than Node's default of ten.
+  if (deps.signal) setMaxListeners(10 + concurrency * 4, deps.signal)
+  const prepare = await transport.prepare(targets, settings, deps)
+  deps.log.info(
+    `Restarting "${settings.script.unit}" on ${total} instances ${transport.via}, ${concurrency} at a time ` +
+      `(max-concurrency ${maxConcurrency.text}, max-errors ${maxErrors.text}).`
+  )
+  const outcomes = await fanOut<RestartTarget, Outcome>(
+    targets,
+    {
+      concurrency,
+      maxErrors: allowed,
+      failed: outcome => outcome.result.status !== STATUS.success,
+      signal: deps.signal
+    },
+    target => restartInstance(target, prepare, transport, deps.log)
+  )
+  const results = targets.map(
+    (target, i): InstanceResult =>
+      outcomes[i]?.result ?? { instanceId: instanceIdOf(target), status: STATUS.notStarted }
+  )
+  const failed = results.filter(r => r.status !== STATUS.success)
+  const run: FleetRestart = { commandIds: [], results, failed }
+  if (failed.length > allowed) {
+    const culprit = outcomes.find(o => o?.message !== undefined)
+    run.failure =
+      beyondMaxErrors(settings.script.unit, failed, total, maxErrors, allowed) +
+      (failed.some(r => r.status === STATUS.notStarted)
+        ? `The ${STATUS.notStarted} ones were not restarted: no instance starts once max-errors is exceeded. `
+        : '') +
+      `Each instance's log group has its output.` +
+      (culprit ? `\n${culprit.result.instanceId}: ${culprit.message}` : '')
+  }
+  recordFleet(settings, run, transport, report, deps)
+  // A stop is the run's failure, whatever the instances did meanwhile.
+  throwIfStopped(deps.signal)
+  concludeFleet(settings, run, transport, deps)
+}
+
+/** One instance of the fan-out: getting it ready, its restart, its log group; never rejects. */
+async function restartInstance(
+  target: RestartTarget,
+  prepare: (target: RestartTarget) => Promise<PreparedRestart>,
+  transport: InstanceTransport,
+  log: Logger
+): Promise<Outcome> {
+  const instanceId = instanceIdOf(target)
+  const started = Date.now()
+  const output = new CollectedOutput()
+  let outcome: Outcome
+  try {
+    await (await prepare(target)).run(output)
+    const durationMs = Date.now() - started
+    outcome = { result: { instanceId, status: STATUS.success, exitCode: 0, durationMs } }
+  } catch (error) {
+    const { status, exitCode, message } = transport.failure(error)
+    outcome = {
+      result: { instanceId, status, exitCode, durationMs: Date.now() - started },
+      message
+    }
+    // The action's own words, which quote what the instance printed: still untrusted text.
+    for (const line of message.split('\n')) output.line(line)
+  }
+  printInstanceGroup(log, outcome.result, output.collected(), undefined, transport.where(target))
+  return outcome
+}
+
+/** A fleet transport (SSM Run Command): AWS runs the fan-out with the same rates. */
+async function restartAtOnce(
+  settings: RestartSettings,
+  targets: readonly RestartTarget[],
+  transport: FleetTransport,
+  deps: RestartDeps,
+  report: RestartReport
+): Promise<void> {
+  const instanceIds: string[] = []
+  // Without a deploy or targets: the one instance at the address the secret holds.
+  for (const target of targets)
+    instanceIds.push(target.instanceId ?? (await transport.instanceAt(target.address)))
+  const run = await transport.restartAll(instanceIds, settings, deps)
+  recordFleet(settings, run, transport, report, deps)
+  concludeFleet(settings, run, transport, deps)
+}
+
+/** The fleet's outputs and the summary's table, before the run is judged. */
+function recordFleet(
+  settings: RestartSettings,
+  run: FleetRestart,
+  transport: RestartTransport,
+  report: RestartReport,
+  deps: RestartDeps
+): void {
+  if (run.commandIds.length > 0) deps.outputs.set(OUTPUTS.commandId, run.commandIds.join(','))
+  report.fleet = {
+    unit: settings.script.unit,
+    commandIds: run.commandIds,
+    ...(transport.name === 'ssh' ? { via: 'ssh' as const } : {}),
+    results: run.results
+  }
+}
+
+/**
+ * Beyond max-errors the run fails; within it the step passes with a warning and `restarted`
+ * false; `restarted` is true only when every instance succeeded.
+ */
+function concludeFleet(
+  settings: RestartSettings,
+  run: FleetRestart,
+  transport: RestartTransport,
+  deps: RestartDeps
+): void {
+  if (run.failure) throw new ActionError(run.failure)
+  const total = run.results.length
+  if (run.failed.length > 0) {
+    warnWithinMaxErrors(deps.log, run.failed, total, settings.maxErrors)
+    return
+  }
+  deps.outputs.set(OUTPUTS.restarted, 'true')
+  deps.log.info(
+    `Restarted "${settings.script.unit}" on ${total} instance${total > 1 ? 's' : ''} ${transport.via}.`
+  )
+}
+
+/** A fleet's instances all have ids; a single host at the secret's address may not. */
+function instanceIdOf(target: RestartTarget): string {
+  return target.instanceId ?? target.address
+}

@@ -1,0 +1,55 @@
+import { quote } from 'shell-quote'
+import { ActionError } from '../lib/errors.js'
+
+/** A systemd unit name that checkServiceName accepted: the only kind a restart script takes. */
+export type UnitName = string & { readonly checkedUnitName: unique symbol }
+
+// systemd's own limit and alphabet for unit names (systemd.unit(5)); `@` for template instances.
+const UNIT_NAME = /^[A-Za-z0-9:_.@\\-]+$/
+const UNIT_NAME_MAX = 255
+
+/** Returns `service` as a unit name, or throws: it ends up on a remote command line. */
+export function checkServiceName(service: string): UnitName {
+  if (service.length > UNIT_NAME_MAX || !UNIT_NAME.test(service) || service.startsWith('-')) {
+    throw new ActionError(
+      `Input "service" must be a systemd unit name such as "fastapi" or "fastapi.service" (letters, ` +
+        `digits and ":_.@-\\", at most ${UNIT_NAME_MAX} characters, not starting with "-"), ` +
+        `not ${JSON.stringify(service)}.`
+    )
+  }
+  return service as UnitName
+}
+
+/**
+ * "Restart, then check", as each transport runs it; built once, in the plan, from the checked
+ * unit name and the workflow's own health command, each quoted as one word (shell-quote), never
+ * from text out of a secret.
+ */
+export interface RestartScript {
+  readonly unit: UnitName
+  /** The check is the workflow's input "health-command", not `systemctl is-active`. */
+  readonly healthCommand: boolean
+  /**
+   * Over SSH, two steps: the login user is not root, so the restart goes through `sudo -n`
+   * (which fails at once instead of asking for a password), then the check as that user.
+   */
+  readonly sshSteps: { readonly restart: string; readonly check: string }
+  /**
+   * For AWS-RunShellScript, which runs as root: one line, since it goes on after a failed line,
+   * and the check must not run then.
+   */
+  readonly runCommandLines: readonly string[]
+}
+
+export function restartScript(unit: UnitName, healthCommand: string): RestartScript {
+  const restart = quote(['systemctl', 'restart', '--', unit])
+  const check = healthCommand
+    ? quote(['sh', '-c', healthCommand])
+    : quote(['systemctl', 'is-active', '--', unit])
+  return {
+    unit,
+    healthCommand: healthCommand !== '',
+    sshSteps: { restart: `sudo -n ${restart}`, check },
+    runCommandLines: [`${restart} && ${check}`]
+  }
+}

@@ -1,0 +1,319 @@
+import { randomBytes } from 'node:crypto'
+import type { ClientChannel } from 'ssh2'
+import { StoppedError, stopRequest } from '../../lib/cancel.js'
+import { ActionError } from '../../lib/errors.js'
+import {
+  quoteUntrusted,
+  UntrustedOutput,
+  type LogWriter,
+  type UntrustedSink
+} from '../../lib/log.js'
+import { LineSplitter, MAX_LINE_BYTES, OutputTail } from '../../lib/lines.js'
+import { formatSeconds } from '../../lib/text.js'
+import type { SshConnection } from './connect.js'
+
+/** One command of a remote script, with the words its failure messages use. */
+export interface RemoteStep {
+  /** The command; built from validated parts only, each quoted as one word (restartScript). */
+  command: string
+  /** Subject of "did not finish", e.g. `Restarting service "fastapi" on host:22`. */
+  doing: string
+  /** Opens the message when the step fails, e.g. `Restarting service "fastapi" on host:22 failed`. */
+  failed: string
+  /** Names the command in "<program> exited with code N". */
+  program: string
+  /** What to do about a failure. */
+  hint: string
+  /** Quote stdout too: `systemctl is-active` prints the unit's state there. */
+  includeStdout?: boolean
+}
+
+/** coreutils' timeout exits with this when it stopped the command. */
+export const TIMED_OUT = 124
+
+/** A step that ran and failed: its exit code (TIMED_OUT when stopped at the limit), when known. */
+export class RemoteStepError extends ActionError {
+  constructor(
+    message: string,
+    readonly exitCode: number | undefined
+  ) {
+    super(message)
+    this.name = 'RemoteStepError'
+  }
+}
+// The remote `timeout` stops a step at the user's limit and reports it; this backstop, a little
+// later, covers a host that does not answer at all.
+const BACKSTOP_MS = 5_000
+// Room left for the splitter's "[... N more bytes of this line cut]" within the log's line limit.
+const SPLIT_LINE_BYTES = MAX_LINE_BYTES - 64
+const LINES_IN_MESSAGE = 20
+const BYTES_PER_QUOTED_LINE = 1024
+const TAIL_BYTES = 64 * 1024
+
+/** `timeout <seconds>` for a step limit given in milliseconds; the user's own number. */
+export function timeoutPrefix(timeoutMs: number): string {
+  return `timeout ${Number((timeoutMs / 1000).toFixed(3))}`
+}
+
+interface StepOutcome {
+  code: number | null
+  signal: string | null
+  stdout: OutputTail
+  stderr: OutputTail
+}
+
+/**
+ * Runs `steps` in one channel, one after the other, each stopped after `timeoutMs`, until one
+ * fails; their output streams to the log as untrusted text. One channel saves a round trip per
+ * step; a marker line with a random token between the steps (on stdout with the step's exit code,
+ * and on stderr) still tells which step failed, with its code and its own output. `write` is the
+ * log (wrapped here in the runner's stop-commands) or a sink of its own (a fleet's collector);
+ * when `signal` aborts, the channel is closed and a StoppedError thrown: the remote fate is unknown.
+ */
+export async function runSteps(
+  connection: SshConnection,
+  steps: RemoteStep[],
+  timeoutMs: number,
+  write?: LogWriter | UntrustedSink,
+  signal?: AbortSignal
+): Promise<void> {
+  const output = typeof write === 'object' ? write : new UntrustedOutput(write)
+  const outcomes: StepOutcome[] = steps.map(() => ({
+    code: null,
+    signal: null,
+    stdout: new OutputTail(TAIL_BYTES),
+    stderr: new OutputTail(TAIL_BYTES)
+  }))
+  await output.around(() =>
+    runInOneChannel(connection, steps, outcomes, { timeoutMs, output, signal })
+  )
+  throwFirstFailure(steps, outcomes, timeoutMs)
+}
+
+/**
+ * The steps as one script: each under `limit` (the remote `timeout`), then a marker line with its
+ * exit code on stdout and one on stderr; the first that fails ends the script with its code.
+ */
+function stepScript(steps: RemoteStep[], marker: string, limit: string): string {
+  return steps
+    .map(
+      (step, index) =>
+        `${limit} ${step.command}; s=$?; printf '\\n${marker} ${index} %d\\n' "$s"; ` +
+        `printf '\\n${marker} ${index}\\n' >&2; [ "$s" -eq 0 ] || exit "$s"`
+    )
+    .join('; ')
+}
+
+/**
+ * Runs the steps' script in one channel, filling in each step's outcome as its marker arrives;
+ * each step gets its own backstop timer, and a stop closes the channel (StoppedError).
+ */
+async function runInOneChannel(
+  connection: SshConnection,
+  steps: RemoteStep[],
+  outcomes: StepOutcome[],
+  { timeoutMs, output, signal }: { timeoutMs: number; output: UntrustedSink; signal?: AbortSignal }
+): Promise<void> {
+  const marker = `sda-step-${randomBytes(12).toString('hex')}`
+  const limit = timeoutPrefix(timeoutMs)
+  const { where } = connection
+  let current = 0
+  let channel: ClientChannel | undefined
+  let timedOut = false
+  const backstop = backstopTimer(timeoutMs + BACKSTOP_MS, () => {
+    timedOut = true
+    closeChannel(channel)
+  })
+  output.line(`${where}$ ${limit} ${steps[0].command}`)
+  const stepEnded = (index: number, code: number) => {
+    outcomes[index].code = code
+    current = index + 1
+    if (code === 0 && current < steps.length) {
+      output.line(`${where}$ ${limit} ${steps[current].command}`)
+      backstop.restart()
+    }
+  }
+  const ended = await untilAborted(
+    signal,
+    exec(connection, stepScript(steps, marker, limit), {
+      stdout: markedLines(marker, output, stepEnded, (line, step) =>
+        outcomes[step]?.stdout.add(line)
+      ),
+      stderr: markedLines(marker, output, undefined, (line, step) =>
+        outcomes[step]?.stderr.add(line)
+      ),
+      onChannel: opened => {
+        channel = opened
+        backstop.restart()
+      }
+    })
+  ).finally(backstop.clear)
+  if (current >= steps.length) return
+  if (ended === undefined) {
+    // The step was cancelled: the command may or may not have run.
+    closeChannel(channel)
+    throw new StoppedError(stopRequest(signal as AbortSignal))
+  }
+  if (timedOut) {
+    outcomes[current].code = TIMED_OUT
+  } else if (ended.error) {
+    throw new ActionError(
+      `${steps[current].doing} could not start: ${quoteUntrusted(ended.error.message)}`
+    )
+  } else {
+    outcomes[current].code = ended.code
+    outcomes[current].signal = ended.signal
+  }
+}
+
+/** A timer for the step running now: each step starts it anew, the end of the script clears it. */
+function backstopTimer(ms: number, fire: () => void): { restart(): void; clear(): void } {
+  let timer: NodeJS.Timeout | undefined
+  return {
+    restart: () => {
+      clearTimeout(timer)
+      timer = setTimeout(fire, ms)
+    },
+    clear: () => clearTimeout(timer)
+  }
+}
+
+/** The first step that did not succeed, as a RemoteStepError with its code and last output. */
+function throwFirstFailure(steps: RemoteStep[], outcomes: StepOutcome[], timeoutMs: number): void {
+  steps.forEach((step, index) => {
+    const outcome = outcomes[index]
+    if (outcome.code === 0) return
+    if (outcome.code === TIMED_OUT) {
+      throw new RemoteStepError(
+        `${step.doing} did not finish within ${formatSeconds(timeoutMs)}, so it was stopped. ` +
+          `${step.hint} If it only needs more time, raise input "ssh-command-timeout".`,
+        TIMED_OUT
+      )
+    }
+    const ending =
+      outcome.code !== null
+        ? `exited with code ${outcome.code}`
+        : outcome.signal !== null
+          ? `was killed by signal ${quoteUntrusted(outcome.signal, 32)}`
+          : 'ended without an exit status (was the connection lost?)'
+    throw new RemoteStepError(
+      `${step.failed}: ${step.program} ${ending}. ${step.hint}${quoteOutput(outcome, step)}`,
+      outcome.code ?? undefined
+    )
+  })
+}
+
+/**
+ * A line splitter for one stream of the script: marker lines end a step (and the blank line the
+ * script prints before each, in case the step's output did not end with a newline); every other
+ * line goes to the log and to the step's tail.
+ */
+function markedLines(
+  marker: string,
+  output: UntrustedSink,
+  onMarker: ((index: number, code: number) => void) | undefined,
+  keep: (line: string, step: number) => void
+): LineSplitter {
+  const pattern = new RegExp(`^${marker} (\\d+)(?: (\\d+))?$`)
+  let heldBlank = false
+  // This stream's own step: stdout and stderr arrive independently of each other.
+  let step = 0
+  const show = (line: string) => {
+    output.line(line)
+    keep(line, step)
+  }
+  return new LineSplitter(line => {
+    const match = pattern.exec(line)
+    if (match) {
+      heldBlank = false
+      step = Number(match[1]) + 1
+      onMarker?.(Number(match[1]), Number(match[2] ?? 0))
+      return
+    }
+    if (heldBlank) show('')
+    heldBlank = line === ''
+    if (!heldBlank) show(line)
+  }, SPLIT_LINE_BYTES)
+}
+
+interface ExecEnd {
+  code: number | null
+  signal: string | null
+  error?: Error
+}
+
+/** Runs `command` and resolves when its channel closes; never rejects. */
+function exec(
+  connection: SshConnection,
+  command: string,
+  handlers: { stdout: LineSplitter; stderr: LineSplitter; onChannel(channel: ClientChannel): void }
+): Promise<ExecEnd> {
+  return new Promise(resolve => {
+    connection.client.exec(command, (error, channel) => {
+      if (error) {
+        resolve({ code: null, signal: null, error })
+        return
+      }
+      handlers.onChannel(channel)
+      const end: ExecEnd = { code: null, signal: null }
+      channel.on('exit', (code: number | null, signal?: string) => {
+        end.code = typeof code === 'number' ? code : null
+        end.signal = signal ?? null
+      })
+      channel.on('data', (chunk: Buffer) => handlers.stdout.write(chunk))
+      channel.stderr.on('data', (chunk: Buffer) => handlers.stderr.write(chunk))
+      channel.on('close', () => {
+        handlers.stdout.end()
+        handlers.stderr.end()
+        resolve(end)
+      })
+    })
+  })
+}
+
+/** `work`, or undefined as soon as `signal` aborts (without waiting for `work`). */
+function untilAborted<T>(
+  signal: AbortSignal | undefined,
+  work: Promise<T>
+): Promise<T | undefined> {
+  if (!signal) return work
+  if (signal.aborted) return Promise.resolve(undefined)
+  return new Promise<T | undefined>(resolve => {
+    const onAbort = () => resolve(undefined)
+    signal.addEventListener('abort', onAbort, { once: true })
+    void work.then(value => {
+      signal.removeEventListener('abort', onAbort)
+      resolve(value)
+    })
+  })
+}
+
+/**
+ * Closes a command's channel; it must not throw on a dying link. Without a terminal sshd does not
+ * stop the remote process: the remote `timeout` does that.
+ */
+function closeChannel(channel: ClientChannel | undefined): void {
+  try {
+    channel?.close()
+  } catch {
+    // The connection is closed right after; nothing more to do.
+  }
+}
+
+/** The step's last lines, each made safe to quote: the message reaches the log and the summary. */
+function quoteOutput(outcome: StepOutcome, step: RemoteStep): string {
+  const quoted = (tail: OutputTail) =>
+    tail
+      .lastLines(LINES_IN_MESSAGE)
+      .split('\n')
+      .map(line => quoteUntrusted(line, BYTES_PER_QUOTED_LINE))
+      .join('\n')
+  const parts: string[] = []
+  if (step.includeStdout && outcome.stdout.lastLines(1) !== '') {
+    parts.push(`Remote stdout:\n${quoted(outcome.stdout)}`)
+  }
+  if (outcome.stderr.lastLines(1) !== '') {
+    parts.push(`Remote stderr (last lines):\n${quoted(outcome.stderr)}`)
+  }
+  return parts.map(part => `\n${part}`).join('')
+}

@@ -1,0 +1,159 @@
+import { secretResource } from './read.js'
+
+/** The IAM resource that covers a Parameter Store path and every parameter under it. */
+export function parameterResource(path: string): string {
+  return `arn:aws:ssm:*:*:parameter${path.replace(/\/+$/, '')}*`
+}
+
+/** The action settings that decide which permissions it needs. */
+export interface PolicySettings {
+  /** Resource (ARN or ARN pattern) of the deployment secret. */
+  deploymentSecret: string
+  /** Resource of the app secret; empty when the action does not read it. */
+  appSecret: string
+  deploy: boolean
+  /** The restart methods the role must allow: one for a workflow, both for the README. */
+  restarts: readonly RestartMethod[]
+  /** Input "config-path"; empty or absent when no configuration is read from Parameter Store. */
+  configPath?: string
+}
+
+export type RestartMethod = 'ssh' | 'ssm'
+
+/** Input `restart` as the methods it uses. */
+export function restartMethods(restart: 'ssh' | 'ssm' | 'none'): RestartMethod[] {
+  return restart === 'none' ? [] : [restart]
+}
+
+export const DEFAULT_POLICY_SETTINGS: PolicySettings = {
+  deploymentSecret: secretResource('FastAPIDeploymentSecrets'),
+  appSecret: secretResource('FastAPIAppSecrets'),
+  deploy: true,
+  restarts: ['ssh']
+}
+
+/** What docs/iam-policy.md shows: a deploy with either restart, the SSM statements marked as optional. */
+export const README_POLICY_SETTINGS: PolicySettings = {
+  ...DEFAULT_POLICY_SETTINGS,
+  restarts: ['ssh', 'ssm'],
+  configPath: '/fastapi/staging/'
+}
+
+interface Statement {
+  Sid: string
+  Effect: 'Allow'
+  Action: string | string[]
+  Resource: string | string[]
+  Condition?: Record<string, Record<string, string>>
+}
+
+const one = <T>(items: T[]): T | T[] => (items.length === 1 ? items[0] : items)
+
+/** The statements one concern of the action needs, or none when the settings leave it out. */
+type StatementGroup = (settings: PolicySettings) => Statement[]
+
+const readSecrets: StatementGroup = settings => [
+  {
+    Sid: 'ReadBothSecrets',
+    Effect: 'Allow',
+    Action: 'secretsmanager:GetSecretValue',
+    Resource: one([settings.appSecret, settings.deploymentSecret].filter(Boolean).sort())
+  }
+]
+
+const writeBack: StatementGroup = settings =>
+  settings.deploy
+    ? [
+        {
+          Sid: 'WriteTheAddressBack',
+          Effect: 'Allow',
+          Action: ['secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
+          Resource: settings.deploymentSecret
+        }
+      ]
+    : []
+
+// Deploying finds the instance (DescribeInstances); an SSH restart learns the host key from the
+// instance's console when no fingerprint is pinned (GetConsoleOutput).
+const findInstances: StatementGroup = settings => {
+  const ssh = settings.restarts.includes('ssh')
+  const ec2 = [
+    ...(settings.deploy || ssh ? ['ec2:DescribeInstances'] : []),
+    ...(ssh ? ['ec2:GetConsoleOutput'] : [])
+  ]
+  if (ec2.length === 0) return []
+  return [
+    {
+      Sid: ssh ? 'FindTheInstanceAndItsHostKey' : 'FindTheInstance',
+      Effect: 'Allow',
+      Action: one(ec2),
+      Resource: '*'
+    }
+  ]
+}
+
+const runCommand: StatementGroup = settings =>
+  settings.restarts.includes('ssm')
+    ? [
+        {
+          Sid: 'RestartWithRunCommand',
+          Effect: 'Allow',
+          Action: 'ssm:SendCommand',
+          Resource: ['arn:aws:ssm:*:*:document/AWS-RunShellScript', 'arn:aws:ec2:*:*:instance/*']
+        },
+        {
+          Sid: 'FollowTheRunCommand',
+          Effect: 'Allow',
+          Action: [
+            'ssm:DescribeInstanceInformation',
+            'ssm:ListCommandInvocations',
+            'ssm:GetCommandInvocation',
+            'ssm:CancelCommand'
+          ],
+          Resource: '*'
+        }
+      ]
+    : []
+
+const readConfiguration: StatementGroup = settings =>
+  settings.configPath
+    ? [
+        {
+          Sid: 'ReadTheConfiguration',
+          Effect: 'Allow',
+          Action: 'ssm:GetParametersByPath',
+          Resource: parameterResource(settings.configPath)
+        },
+        {
+          // SecureString parameters under a customer managed key; only through Parameter Store.
+          Sid: 'DecryptSecureStringParameters',
+          Effect: 'Allow',
+          Action: 'kms:Decrypt',
+          Resource: '*',
+          Condition: { StringLike: { 'kms:ViaService': 'ssm.*.amazonaws.com' } }
+        }
+      ]
+    : []
+
+/** In the order the policy lists them: the order the run needs them in. */
+const STATEMENT_GROUPS: readonly StatementGroup[] = [
+  readSecrets,
+  writeBack,
+  findInstances,
+  runCommand,
+  readConfiguration
+]
+
+/**
+ * The least-privilege policy the action needs for these settings: the one source of the
+ * `iam-policy` command and the policy in docs/iam-policy.md (a test holds them equal).
+ */
+export function iamPolicy(settings: PolicySettings): {
+  Version: string
+  Statement: Statement[]
+} {
+  return {
+    Version: '2012-10-17',
+    Statement: STATEMENT_GROUPS.flatMap(group => group(settings))
+  }
+}
