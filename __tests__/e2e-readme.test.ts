@@ -166,6 +166,7 @@ describe("the README's examples", () => {
         'Quick start, step 3',
         'Fleets: restart: ssm, step 1',
         'Fleets: restart: ssm, step 2',
+        'The weekly rotation, step 1',
         ...Object.keys(NOT_RUN)
       ])
     )
@@ -203,6 +204,17 @@ describe("the README's examples", () => {
         // A restart alone, on the address the secret holds.
         expect(result.outputs).toMatchObject({ restarted: 'true', 'instance-ip': '127.0.0.1' })
         expect(sshd.calls()).toContainEqual(['systemctl', 'is-active', '--', 'fastapi'])
+      }
+      if (example.name === 'The weekly rotation, step 1') {
+        // New values, loaded by the restart; the old ones stay readable as AWSPREVIOUS.
+        expect(result.outputs).toMatchObject({
+          rotated: '["jwt_secret","generated_password"]',
+          restarted: 'true'
+        })
+        expect(aws.secretValue('FastAPIAppSecrets', 'AWSPREVIOUS').json).toEqual(EXAMPLE_APP)
+        expect(aws.secretValue('FastAPIAppSecrets').json.jwt_secret).not.toBe(
+          EXAMPLE_APP.jwt_secret
+        )
       }
       if (example.name === 'Quick start, step 2') {
         // Only secrets: exported, and the app secret left alone.

@@ -109,6 +109,36 @@ describe('secrets-deploy iam-policy', () => {
     expect(statements[1].Resource).toBe('arn:aws:ssm:*:*:parameter/fastapi/prod*')
   })
 
+  it('adds the rotation statements with --rotate: the app secret, and GetRandomPassword on *', async () => {
+    const run = await runCli(aws, ['iam-policy', '--restart', 'none', '--offline', '--rotate'])
+    expect(run.code).toBe(0)
+    expect(JSON.parse(run.stdout).Statement.slice(1)).toEqual([
+      {
+        Sid: 'RotateAppSecretKeys',
+        Effect: 'Allow',
+        Action: [
+          'secretsmanager:DescribeSecret',
+          'secretsmanager:PutSecretValue',
+          'secretsmanager:UpdateSecretVersionStage'
+        ],
+        Resource: DEFAULT_POLICY_SETTINGS.appSecret
+      },
+      {
+        Sid: 'GenerateNewValues',
+        Effect: 'Allow',
+        Action: 'secretsmanager:GetRandomPassword',
+        Resource: '*'
+      }
+    ])
+  })
+
+  it('refuses --rotate with --no-app', async () => {
+    const run = await runCli(aws, ['iam-policy', '--offline', '--rotate', '--no-app'])
+    expect(run.code).toBe(1)
+    expect(run.stderr).toContain('--rotate rotates keys of the app secret')
+    expect(run.stdout).toBe('')
+  })
+
   it('names the real ARNs when it can look them up', async () => {
     aws.putSecret('FastAPIDeploymentSecrets', EXAMPLE_DEPLOYMENT)
     aws.putSecret('FastAPIAppSecrets', EXAMPLE_APP)

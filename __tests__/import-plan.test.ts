@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import type { SecretRef } from '../src/cli/context.js'
 import { parseImportFile, planImport, type ImportEntry } from '../src/cli/import.js'
 import { redact } from '../src/lib/log.js'
+import { applyEdit } from '../src/secrets/compare-and-swap.js'
 import { EXAMPLE_APP } from './helpers/local-aws.js'
 
 const APP: SecretRef = { id: 'FastAPIAppSecrets', role: 'app', notFoundHint: '' }
@@ -149,6 +150,20 @@ describe('planImport', () => {
       planImport(undefined, parseImportFile('A=x\np@ss-secret=y\n', '.env'), APP, options)
     ).toThrow(
       '".env" has a name that cannot become a key of the secret: the name on line 2 is not a name'
+    )
+  })
+
+  it('keeps a key named like an object property a key ("__proto__"), in the plan and in the edit', () => {
+    const plan = planImport(
+      { db_password: 'x-value' },
+      entries({ __PROTO__: 'proto-value' }),
+      APP,
+      options
+    )
+    expect(plan.rows).toEqual([{ action: 'add', key: '__proto__', name: '__PROTO__' }])
+    expect(Object.hasOwn((plan.edit as { add: object }).add, '__proto__')).toBe(true)
+    expect(applyEdit({ db_password: 'x-value' }, plan.edit!)).toEqual(
+      JSON.parse('{"db_password": "x-value", "__proto__": "proto-value"}')
     )
   })
 

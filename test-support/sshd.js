@@ -47,6 +47,9 @@ wait $sshd`
  * @property {string} [restartStderr] what `systemctl restart` writes to stderr
  * @property {string} [activeState] what `systemctl is-active` prints; anything but "active" exits 3
  * @property {'restart' | 'is-active'} [hangOn] the verb that prints "hanging" and then never ends
+ * @property {string} [onRestart] a shell command `systemctl restart` runs before it exits, as the
+ *   service's start (ExecStart) does, e.g. read its secret; its output is discarded, and its exit
+ *   code decides what `systemctl is-active` prints until the next restart: "active", or "failed"
  */
 
 /**
@@ -331,7 +334,10 @@ export async function startSshd(options = {}) {
       calls: () => readCalls(files.calls),
       serverLog: () => readFileSync(files.log, 'utf8'),
       clearCalls: () => truncate(files.calls),
-      setBehaviour: behaviour => writeFile(files.behaviour, behaviourScript(behaviour)),
+      setBehaviour: async behaviour => {
+        await writeFile(files.behaviour, behaviourScript(behaviour))
+        await rm(files.unitState, { force: true })
+      },
       listening,
       stop
     }
@@ -418,6 +424,7 @@ function fixtureFiles(dir) {
     authorizedKeys: path.join(dir, 'authorized_keys'),
     calls: path.join(dir, 'calls'),
     behaviour: path.join(dir, 'behaviour.sh'),
+    unitState: path.join(dir, 'unit-state'),
     hungPids: path.join(dir, 'hung.pids')
   }
 }
@@ -544,10 +551,15 @@ exec "$@"
 case "$1" in
   restart)
     [ "$HANG_ON" = restart ] && hang
+    if [ -n "$ON_RESTART" ]; then
+      if /bin/sh -c "$ON_RESTART" >/dev/null 2>&1; then unit=active; else unit=failed; fi
+      echo "$unit" > ${shellQuote(files.unitState)}
+    fi
     [ -n "$RESTART_STDERR" ] && printf '%s\\n' "$RESTART_STDERR" >&2
     exit "$RESTART_EXIT_CODE" ;;
   is-active)
     [ "$HANG_ON" = is-active ] && hang
+    [ -n "$ON_RESTART" ] && [ -s ${shellQuote(files.unitState)} ] && ACTIVE_STATE=$(cat ${shellQuote(files.unitState)})
     echo "$ACTIVE_STATE"
     [ "$ACTIVE_STATE" = active ] && exit 0
     exit 3 ;;
@@ -572,6 +584,7 @@ function behaviourScript(behaviour) {
     `RESTART_STDERR=${shellQuote(behaviour.restartStderr ?? '')}`,
     `ACTIVE_STATE=${shellQuote(behaviour.activeState ?? 'active')}`,
     `HANG_ON=${shellQuote(behaviour.hangOn ?? '')}`,
+    `ON_RESTART=${shellQuote(behaviour.onRestart ?? '')}`,
     ''
   ].join('\n')
 }

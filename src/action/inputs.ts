@@ -1,5 +1,6 @@
 import * as core from '@actions/core'
 import type { AddressType } from '../ec2/instances.js'
+import type { RotateRequest } from '../secrets/rotate.js'
 import type { CommentInputs } from '../phases/comment/pull-request.js'
 import type { RestartMode, SshInputs, SsmInputs } from '../phases/restart.js'
 import { ActionError } from '../lib/errors.js'
@@ -47,6 +48,8 @@ export interface ActionInputs {
   ssm: SsmInputs
   /** With diff: the preview as a pull-request comment. */
   comment: CommentInputs
+  /** Input "rotate": app-secret keys to regenerate before the restart; undefined: none. */
+  rotate?: RotateRequest
 }
 
 function text(name: string): string {
@@ -217,6 +220,42 @@ function deploymentSecretIdInput(): string {
   )
 }
 
+/**
+ * Inputs "rotate", "rotate-length", "rotate-exclude-characters", "rotate-exclude-punctuation" and
+ * "rotate-create", refused where nothing would load the new values or undo them.
+ */
+function rotateInputs(
+  mode: DeployMode,
+  restart: RestartMode,
+  appSecretId: string
+): RotateRequest | undefined {
+  const keys = [...new Set(listInput('rotate'))]
+  if (keys.length === 0) return undefined
+  const refusal =
+    mode === 'diff'
+      ? 'with deploy: diff, which changes nothing'
+      : restart === 'none'
+        ? 'with restart: none: nothing would load the new values'
+        : appSecretId === ''
+          ? 'with an empty "app-secret-id": it rotates keys of the app secret'
+          : undefined
+  if (refusal) {
+    throw new ActionError(
+      `Input "rotate" cannot be used ${refusal}. Nothing was changed; remove "rotate", or change that input.`
+    )
+  }
+  return {
+    keys,
+    rules: {
+      // Shorter values could not be masked in the log.
+      length: integerInput('rotate-length', 4, 4096),
+      ExcludeCharacters: core.getInput('rotate-exclude-characters') || undefined,
+      ExcludePunctuation: booleanInput('rotate-exclude-punctuation')
+    },
+    create: booleanInput('rotate-create')
+  }
+}
+
 /** Every input, parsed and checked once, in the order a reader meets them in action.yml. */
 export function readInputs(): ActionInputs {
   const mode = deployInput()
@@ -256,6 +295,7 @@ export function readInputs(): ActionInputs {
     service: text('service'),
     ssh,
     ssm: ssmInputs(),
-    comment: commentInputs()
+    comment: commentInputs(),
+    rotate: rotateInputs(mode, restart, text('app-secret-id'))
   }
 }

@@ -35,6 +35,8 @@ import { readJsonSecret, requireKeys, type JsonSecret } from '../secrets/read.js
 import { previewStack } from '../phases/preview.js'
 import { newReport, writeSummary, type RunReport } from './summary.js'
 import { writeKeyBack } from '../secrets/compare-and-swap.js'
+import { checkRotation } from '../secrets/rotate.js'
+import { rotateAndRestart, type RotationPhase } from '../phases/rotate.js'
 
 /** What the pipeline needs from outside; tests replace any of it. */
 export interface Dependencies {
@@ -177,7 +179,7 @@ interface Run {
 
 /** The phases after the plan, in order: each one a function of the run. */
 async function runPhases(run: Run): Promise<void> {
-  await checkAppSecret(run)
+  const rotation = await checkAppSecret(run)
   exportOutputs(run)
   if (run.inputs.comment.onPullRequest && run.inputs.mode !== 'diff')
     core.notice(
@@ -190,15 +192,20 @@ async function runPhases(run: Run): Promise<void> {
   }
   const { target, versionId } = await findTargets(run)
   core.setOutput(OUTPUTS.secretVersionId, versionId)
-  if (run.plan.restart && target) await restartTargets(run, run.plan.restart, target)
+  if (run.plan.restart && target) await restartTargets(run, run.plan.restart, target, rotation)
 }
 
-/** The app secret: read and checked (a JSON object whose required keys are set), never exported. */
-async function checkAppSecret({ inputs, clients, report }: Run): Promise<void> {
-  if (inputs.appSecretId === '') return
+/**
+ * The app secret: read and checked (a JSON object whose required keys are set), never exported;
+ * with input "rotate", the rotation is checked now, before anything changes.
+ */
+async function checkAppSecret(run: Run): Promise<RotationPhase | undefined> {
+  const { inputs, clients, report } = run
+  if (inputs.appSecretId === '') return undefined
   const app = await readJsonSecret(clients.secretsManager, inputs.appSecretId, 'app')
   report.secretsRead.push({ role: 'app', id: app.id, versionId: app.versionId })
   requireKeys(app, inputs.appRequiredKeys, 'app', 'listed in input "app-required-keys"')
+  const rotation = await planRotation(run, app)
   const required = inputs.appRequiredKeys.length
     ? `, with ${inputs.appRequiredKeys.map(key => `"${key}"`).join(', ')} set`
     : ''
@@ -206,6 +213,28 @@ async function checkAppSecret({ inputs, clients, report }: Run): Promise<void> {
     `Checked the app secret "${app.id}" (version ${shownVersionId(app.versionId)}): a JSON object of ` +
       `${Object.keys(app.values).length} keys${required}; it is not exported.`
   )
+  return rotation
+}
+
+/**
+ * Input "rotate", checked before anything changes; sets `app-secret-version-id` to the version
+ * read (the rotation sets it again) and `rotated` to none until the rotation succeeds.
+ */
+async function planRotation(
+  { inputs, clients, deps }: Run,
+  app: JsonSecret
+): Promise<RotationPhase | undefined> {
+  deps.outputs.set(OUTPUTS.appSecretVersionId, app.versionId)
+  if (!inputs.rotate) return undefined
+  await checkRotation(clients.secretsManager, app, inputs.rotate)
+  deps.outputs.set(OUTPUTS.rotated, '[]')
+  return {
+    request: inputs.rotate,
+    app,
+    client: clients.secretsManager,
+    log: deps.log,
+    outputs: deps.outputs
+  }
 }
 
 /** The deployment secret's keys and config-path's parameters as outputs (and env-keys as variables). */
@@ -306,7 +335,12 @@ async function findTargets(run: Run): Promise<{ target?: Target; versionId: stri
 }
 
 /** The restart phase: one engine, whichever transport reaches the instances. */
-async function restartTargets(run: Run, plan: RestartPlan, target: Target): Promise<void> {
+async function restartTargets(
+  run: Run,
+  plan: RestartPlan,
+  target: Target,
+  rotation?: RotationPhase
+): Promise<void> {
   const { phase, settings, transport, earlySocket } = plan
   run.phases.enter(
     phase,
@@ -314,7 +348,9 @@ async function restartTargets(run: Run, plan: RestartPlan, target: Target): Prom
   )
   const targets =
     target.instances.length > 0 ? target.instances : [{ address: target.address, earlySocket }]
-  await restart(settings, targets, transport, run.deps, run.report)
+  if (rotation)
+    await rotateAndRestart(rotation, { settings, transport }, targets, run.deps, run.report)
+  else await restart(settings, targets, transport, run.deps, run.report)
 }
 
 /** What a stopped run leaves in the deployment secret, once the write-back is past. */

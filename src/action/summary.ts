@@ -4,10 +4,10 @@ import { escapeHtml, inline, plainText } from '../lib/html.js'
 import { redact, shownVersionId } from '../lib/log.js'
 import { formatSeconds } from '../lib/text.js'
 import type { PreviewReport } from '../phases/preview.js'
-import type { RestartReport } from '../restart/report.js'
+import type { RotationReport } from '../phases/rotate.js'
 
 /** What the run did, phase by phase; ids, names and addresses only, never a secret value. */
-export interface RunReport extends RestartReport {
+export interface RunReport extends RotationReport {
   secretsRead: { role: string; id: string; versionId: string }[]
   exportedKeys: string[]
   /** The environment variables exported for later steps (export-env). */
@@ -90,7 +90,16 @@ export async function writeSummary(
   if (report.preview) summary.addRaw(previewBlock(report.preview), true)
   deploySection(summary, report)
   if (report.fleet) fleetSection(summary, report.fleet)
+  if (report.rotation) summary.addRaw(rotationLine(report.rotation), true)
   await summary.write()
+}
+
+/** Input "rotate": key names and versions only, never a value. */
+function rotationLine(r: NonNullable<RunReport['rotation']>): string {
+  const undone = r.undone
+    ? `; undone: the old values are back in version ${version(r.undone.versionId)}, ${quoted(r.undone.restartedAgain)}`
+    : ''
+  return `<p>Rotated ${r.keys.map(code).join(', ')} of the app secret ${code(r.secretId)}: version ${version(r.versionId)}${undone}</p>`
 }
 
 type Summary = typeof core.summary

@@ -182,10 +182,9 @@ export function planImport(
     chosen = chosen.filter(e => wanted.includes(e.name) || wanted.includes(e.key))
   }
   const rows: ImportRow[] = []
-  const added: Record<string, string> = {}
-  const changed: Record<string, string> = {}
   for (const entry of chosen) {
-    const current = existing?.[entry.key]
+    // Own keys only: a key such as "__proto__" is a key like any other.
+    const current = existing && Object.hasOwn(existing, entry.key) ? existing[entry.key] : undefined
     const action: ImportAction =
       current === undefined
         ? 'add'
@@ -195,9 +194,14 @@ export function planImport(
             ? 'change'
             : 'keep'
     rows.push({ action, key: entry.key, name: entry.name })
-    if (action === 'add') added[entry.key] = entry.value
-    if (action === 'change') changed[entry.key] = entry.value
   }
+  // Object.fromEntries defines each key, whatever its name; `object[key] =` would not ("__proto__").
+  const written = (...actions: ImportAction[]) =>
+    Object.fromEntries(
+      chosen.filter((_, i) => actions.includes(rows[i].action)).map(e => [e.key, e.value])
+    )
+  const added = written('add')
+  const changed = written('change')
   const values = Object.fromEntries(chosen.map(entry => [entry.key, entry.value]))
   const writes = Object.keys(added).length + Object.keys(changed).length > 0
   // Without --overwrite only keys the secret lacks are written, also when the compare-and-swap

@@ -281,6 +281,7 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
     .option('--no-app', 'the action does not read the app secret (input app-secret-id empty)')
     .option('--offline', 'do not look up the ARNs: print name patterns')
     .option('--config-path <path>', 'input "config-path": read parameters under this path')
+    .option('--rotate', 'input "rotate": the action regenerates keys of the app secret', false)
     .action(
       async (options: {
         deploy: boolean
@@ -288,7 +289,12 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
         app: boolean
         offline?: boolean
         configPath?: string
+        rotate: boolean
       }) => {
+        if (options.rotate && !options.app)
+          throw new ActionError(
+            '--rotate rotates keys of the app secret: it cannot go with --no-app.'
+          )
         const globals = program.opts<GlobalOptions>()
         const resources = options.offline
           ? {
@@ -301,7 +307,8 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
           ...resources,
           deploy: options.deploy,
           restarts: restartMethods(options.restart),
-          configPath: options.configPath
+          configPath: options.configPath,
+          rotate: options.rotate
         })
         printJson(io, policy)
       }

@@ -9,6 +9,8 @@ export const OUTPUTS = {
   stackOutputs: 'stack-outputs',
   stackChanged: 'stack-changed',
   restarted: 'restarted',
+  appSecretVersionId: 'app-secret-version-id',
+  rotated: 'rotated',
   changes: 'changes',
   diff: 'diff'
 } as const

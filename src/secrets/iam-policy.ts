@@ -16,6 +16,8 @@ export interface PolicySettings {
   restarts: readonly RestartMethod[]
   /** Input "config-path"; empty or absent when no configuration is read from Parameter Store. */
   configPath?: string
+  /** Input "rotate": the action writes new values into the app secret. */
+  rotate?: boolean
 }
 
 export type RestartMethod = 'ssh' | 'ssm'
@@ -69,6 +71,30 @@ const writeBack: StatementGroup = settings =>
           Effect: 'Allow',
           Action: ['secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
           Resource: settings.deploymentSecret
+        }
+      ]
+    : []
+
+// Input "rotate": new values (GetRandomPassword, which names no resource), written with the
+// compare-and-swap; DescribeSecret tells whether Secrets Manager's own rotation is on.
+const rotateAppSecret: StatementGroup = settings =>
+  settings.rotate && settings.appSecret
+    ? [
+        {
+          Sid: 'RotateAppSecretKeys',
+          Effect: 'Allow',
+          Action: [
+            'secretsmanager:DescribeSecret',
+            'secretsmanager:PutSecretValue',
+            'secretsmanager:UpdateSecretVersionStage'
+          ],
+          Resource: settings.appSecret
+        },
+        {
+          Sid: 'GenerateNewValues',
+          Effect: 'Allow',
+          Action: 'secretsmanager:GetRandomPassword',
+          Resource: '*'
         }
       ]
     : []
@@ -139,6 +165,7 @@ const readConfiguration: StatementGroup = settings =>
 const STATEMENT_GROUPS: readonly StatementGroup[] = [
   readSecrets,
   writeBack,
+  rotateAppSecret,
   findInstances,
   runCommand,
   readConfiguration
