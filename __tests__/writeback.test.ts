@@ -250,6 +250,27 @@ describe('writeEdit', () => {
     ])
   })
 
+  it('adds only keys the current version lacks, also after merging into a concurrent version', async () => {
+    aws.putSecret('Deploy', EXAMPLE_DEPLOYMENT)
+    const stale = await readJsonSecret(client, 'Deploy', 'other')
+    // Between the read and the swap, another writer gives "api_key" a value of its own.
+    aws.putSecret('Deploy', { ...EXAMPLE_DEPLOYMENT, api_key: 'their-api-key-value' })
+    const notes: string[] = []
+    const edit = { add: { api_key: 'imported', ec2_user: 'imported', jwt_secret: 'imported' } }
+    await writeEdit(client, stale, edit, context(notes))
+    expect(aws.secretValue('Deploy').json).toEqual({
+      ...EXAMPLE_DEPLOYMENT,
+      api_key: 'their-api-key-value',
+      jwt_secret: 'imported'
+    })
+    expect(notes).toHaveLength(1)
+    const current = await readJsonSecret(client, 'Deploy', 'other')
+    expect(await writeEdit(client, current, { add: { api_key: 'other' } }, context())).toEqual({
+      changed: false,
+      versionId: current.versionId
+    })
+  })
+
   it('refuses to replace a version it did not read, keeping the concurrent change', async () => {
     aws.putSecret('Deploy', EXAMPLE_DEPLOYMENT)
     const stale = await readJsonSecret(client, 'Deploy', 'other')

@@ -284,7 +284,8 @@ export interface SecretVerdict {
   warnings: string[]
 }
 
-const keyList = (text: string) =>
+/** A list of keys as inputs and options give them: separated by commas or new lines. */
+export const keyList = (text: string) =>
   text
     .split(/[,\n]/)
     .map(k => k.trim())

@@ -15,7 +15,7 @@ import { shown, type Io } from './io.js'
 import { isNotFound, type SecretRef, type Session } from './context.js'
 
 /** How the command line writes with the action's compare-and-swap. */
-function editContext(
+export function editContext(
   session: Session,
   io: Io,
   secret: SecretRef,
@@ -74,7 +74,7 @@ async function setKeys(
   )
 }
 
-async function createSecret(
+export async function createSecret(
   session: Session,
   secret: SecretRef,
   values: Record<string, string>

@@ -34,13 +34,15 @@ export interface WriteBackResult {
  * the whole object: applied to a version it did not see, it would drop that version's edit, so a
  * concurrent change makes it fail instead. `revert` undoes an earlier write key by key: each key
  * goes back to `to` (or is removed, when `to` is undefined) only where it still holds `from`, the
- * value that write put there, so a concurrent edit of that key is kept too.
+ * value that write put there, so a concurrent edit of that key is kept too. `add` (import) sets only the keys the current
+ * version lacks, so a key another writer gave a value meanwhile keeps theirs.
  */
 export type SecretEdit =
   | { set: Record<string, string>; unset?: readonly string[] }
   | { unset: readonly string[] }
   | { replace: Record<string, string> }
   | { revert: Record<string, { from: string; to: string | undefined }> }
+  | { add: Record<string, string> }
 
 /** Who is writing, in the words its messages use. */
 export interface EditContext {
@@ -79,6 +81,10 @@ export function applyEdit(
       // A computed key in a literal defines the property, whatever its name ("__proto__").
       else next = { ...next, [key]: to }
     }
+  } else if ('add' in edit) {
+    next = { ...values }
+    for (const [key, value] of Object.entries(edit.add))
+      if (!Object.hasOwn(next, key)) next = { ...next, [key]: value }
   } else {
     next = { ...values, ...('set' in edit ? edit.set : {}) }
     for (const key of edit.unset ?? []) delete next[key]

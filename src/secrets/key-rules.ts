@@ -60,7 +60,9 @@ const REFUSED_NAMES: Record<string, string> = {
   MALLOC_CHECK_: 'it changes how the C library runs',
   COMSPEC: 'programs start it as the shell',
   LANG: 'it changes how programs read text',
-  LANGUAGE: 'it changes how programs read text'
+  LANGUAGE: 'it changes how programs read text',
+  GUNICORN_CMD_ARGS: 'gunicorn takes options (such as a configuration file of Python code) from it',
+  SSLKEYLOGFILE: 'programs write their TLS session keys to the file it names'
 }
 
 /** Prefixes (compared upper-cased) and why names that start with them are refused. */
@@ -98,7 +100,10 @@ const REFUSED_PREFIXES: [prefix: string, why: string][] = [
   ['AWS_', 'the AWS SDK and CLI take credentials and settings from it'],
   ['XDG_', 'programs read their configuration from it'],
   ['GH_', 'the GitHub CLI takes its token and host from it'],
-  ['LC_', 'it changes how programs read text']
+  ['LC_', 'it changes how programs read text'],
+  ['PIP_', 'pip takes settings (such as where it downloads packages from) from it'],
+  ['UVICORN_', 'uvicorn takes its options (such as where it imports the app from) from it'],
+  ['OPENSSL_', 'OpenSSL loads its configuration and modules from it']
 ]
 
 /**
@@ -127,6 +132,43 @@ export function refusedEnvName(name: string): string | undefined {
 /** `ec2_key_name` -> `EC2_KEY_NAME`, `api-key` -> `API_KEY`. */
 export function envName(key: string): string {
   return key.toUpperCase().replace(/-/g, '_')
+}
+
+/** A key that can become a variable name: letters, digits, "_" and "-", first a letter or "_". */
+const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_-]*$/
+
+/** Why a key cannot become an environment variable. */
+export type EnvKeyRefusal =
+  | { kind: 'not-a-name'; key: string }
+  | { kind: 'refused'; key: string; name: string; why: string }
+  | { kind: 'same-name'; key: string; other: string; name: string }
+
+/**
+ * The keys of `keys` that cannot become environment variables, in order, with why: one that is no
+ * name, one whose variable changes how programs run (refusedEnvName), and one that becomes the same
+ * variable as an earlier key. Variable names are upper-cased (envName) and compared so, as Windows
+ * and the runner's environment there compare them: `Foo` and `foo` are one variable. The one rule
+ * for input "env-keys" and for the command line's exec, export and import.
+ */
+export function envKeyRefusals(keys: readonly string[]): EnvKeyRefusal[] {
+  const refusals: EnvKeyRefusal[] = []
+  const source = new Map<string, string>()
+  for (const key of keys) {
+    if (!ENV_KEY.test(key)) {
+      refusals.push({ kind: 'not-a-name', key })
+      continue
+    }
+    const name = envName(key)
+    const why = refusedEnvName(name)
+    if (why) {
+      refusals.push({ kind: 'refused', key, name, why })
+      continue
+    }
+    const other = source.get(name)
+    if (other !== undefined && other !== key) refusals.push({ kind: 'same-name', key, other, name })
+    else source.set(name, key)
+  }
+  return refusals
 }
 
 /** The reference secret's layout: what reaches the environment when `env-keys` is left alone. */
@@ -291,29 +333,24 @@ export function checkOutputNames(
  * environment there compare them: keys that differ only in case (`Foo`, `foo`) are one variable.
  */
 export function checkEnvKeys(envKeys: readonly string[]): void {
-  const source = new Map<string, string>()
-  for (const key of envKeys) {
-    if (!OUTPUT_NAME.test(key)) {
+  const [refusal] = envKeyRefusals(envKeys)
+  switch (refusal?.kind) {
+    case undefined:
+      return
+    case 'not-a-name':
       throw new ActionError(
-        `Input "env-keys" lists ${JSON.stringify(key)}, which is not a key name: use letters, digits, "_" and "-", ` +
+        `Input "env-keys" lists ${JSON.stringify(refusal.key)}, which is not a key name: use letters, digits, "_" and "-", ` +
           'starting with a letter or "_", separated by commas or new lines.'
       )
-    }
-    const name = envName(key)
-    const why = refusedEnvName(name)
-    if (why) {
+    case 'refused':
       throw new ActionError(
-        `Input "env-keys" lists "${key}", which would become the environment variable ${name}: ${why}. ` +
+        `Input "env-keys" lists "${refusal.key}", which would become the environment variable ${refusal.name}: ${refusal.why}. ` +
           'Whoever can edit the secret would then choose how programs in this job run, so it is refused even when declared. ' +
           'Remove it from "env-keys" and rename the key in the secret.'
       )
-    }
-    const other = source.get(name)
-    if (other !== undefined && other !== key) {
+    case 'same-name':
       throw new ActionError(
-        `Input "env-keys" lists "${other}" and "${key}", which both become the environment variable ${name}. Keep one of them.`
+        `Input "env-keys" lists "${refusal.other}" and "${refusal.key}", which both become the environment variable ${refusal.name}. Keep one of them.`
       )
-    }
-    source.set(name, key)
   }
 }
