@@ -47,7 +47,10 @@ describe('usage', () => {
     'iam-policy',
     'backup',
     'restore',
-    'doctor'
+    'doctor',
+    'exec',
+    'export',
+    'import'
   ]
 
   it('has --help on every command and --version, exit 0', async () => {

@@ -3,8 +3,9 @@
 import { jest } from '@jest/globals'
 import type { SSMClient } from '@aws-sdk/client-ssm'
 import { readConfigParameters } from '../src/secrets/parameters.js'
-import { checkOutputNames } from '../src/action/outputs.js'
+import { checkOutputNames } from '../src/secrets/key-rules.js'
 import { ssmFor, startLocalAws, type LocalAws } from './helpers/local-aws.js'
+import { recordingLogger } from './helpers/recording-logger.js'
 
 const PATH = '/fastapi/staging/'
 
@@ -29,7 +30,7 @@ describe('readConfigParameters', () => {
   it('names each parameter by its path below the path', async () => {
     aws.parameters.put('/fastapi/staging/db/host', 'db.internal')
     aws.parameters.put('/fastapi/staging/Log-Level', 'debug')
-    const config = await readConfigParameters(ssm, PATH, claimed())
+    const config = await readConfigParameters(ssm, PATH, claimed(), recordingLogger())
     expect(config.values).toEqual({ db_host: 'db.internal', 'Log-Level': 'debug' })
     expect(config.sources).toEqual({
       db_host: '/fastapi/staging/db/host',
@@ -77,12 +78,16 @@ describe('readConfigParameters', () => {
     ]
   ])('refuses a name the runner takes for %s', async (_what, parameters, message) => {
     for (const [name, value] of parameters) aws.parameters.put(name, value)
-    await expect(readConfigParameters(ssm, PATH, claimed())).rejects.toThrow(message)
+    await expect(readConfigParameters(ssm, PATH, claimed(), recordingLogger())).rejects.toThrow(
+      message
+    )
   })
 
   it('refuses a name the run sets as its host key when it deploys, in any case', async () => {
     aws.parameters.put('/fastapi/staging/EC2_HOST', '192.0.2.66')
-    await expect(readConfigParameters(ssm, PATH, claimed('ec2_host'))).rejects.toThrow(
+    await expect(
+      readConfigParameters(ssm, PATH, claimed('ec2_host'), recordingLogger())
+    ).rejects.toThrow(
       'would become the output "EC2_HOST", which the runner takes for "ec2_host", the key named by input "host-key", ' +
         'which this run writes the address into and sets as an output'
     )

@@ -2,9 +2,10 @@
 // bundle as the runner runs it, with the step's own `with:` inputs, against the stand-ins (the
 // local AWS endpoint seeded with the example secrets, the CDK stand-in, OpenSSH's sshd, SSM Run
 // Command on the endpoint). What the stand-ins stand in for is replaced, and only that: the
-// `${{ ... }}` expressions, the CDK app's directory and command, the SSH port, and for a release
-// the checkout (a small git repository), app-dir (a temporary directory) and the service that
-// health-url reaches (a server here). So the README cannot show inputs that do not work.
+// `${{ ... }}` expressions, the CDK app's directory and command, the SSH port, the runner's address
+// service for open-ingress, and for a release the checkout (a small git repository), app-dir (a
+// temporary directory) and the service that health-url reaches (a server here). So the README
+// cannot show inputs that do not work.
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
@@ -13,7 +14,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseAllDocuments } from 'yaml'
 import { cloudInitConsole } from '../test-support/cloud-init.js'
-import { startSshd, type SshdFixture } from '../test-support/sshd.js'
+import { sshServerChoice, startSshd, type SshdFixture } from '../test-support/sshd.js'
 import { createCdkApp } from './helpers/cdk-app.js'
 import {
   EXAMPLE_APP,
@@ -78,7 +79,11 @@ for (const { heading, text } of blocks) {
 // Examples that cannot run here, each with the reason. A test checks that each still exists.
 const NOT_RUN: Record<string, string> = {
   'Versions, step 1': 'shows only the form of "uses:" (a tag), with no inputs',
-  'Versions, step 2': 'shows only the form of "uses:" (a commit), with no inputs'
+  'Versions, step 2': 'shows only the form of "uses:" (a commit), with no inputs',
+  // The in-process SSH server (where OpenSSH's sshd is missing) opens no direct-tcpip channels.
+  ...(sshServerChoice().server === 'openssh'
+    ? {}
+    : { 'Through a bastion, step 1': 'a bastion needs OpenSSH sshd, which this machine lacks' })
 }
 
 // The stand-ins' side of the examples.
@@ -93,9 +98,16 @@ let aws: LocalAws
 let checkout: string
 let appDirs: string
 let health: Server
+// Stands in for checkip.amazonaws.com (input "runner-ip-url" of open-ingress): the runner's
+// address, as that service answers it, with a line break.
+let checkip: Server
+let checkipUrl: string
 
 beforeAll(async () => {
   sshd = await startSshd()
+  checkip = createServer((_, res) => res.writeHead(200).end('203.0.113.7\n'))
+  await new Promise<void>(resolve => checkip.listen(0, '127.0.0.1', resolve))
+  checkipUrl = `http://127.0.0.1:${(checkip.address() as AddressInfo).port}/`
   checkout = mkdtempSync(join(tmpdir(), 'sda-readme-checkout-'))
   appDirs = mkdtempSync(join(tmpdir(), 'sda-readme-app-'))
   writeFileSync(join(checkout, 'main.py'), 'app = None\n')
@@ -112,6 +124,7 @@ beforeAll(async () => {
   await new Promise<void>(resolve => health.listen(0, '127.0.0.1', resolve))
 })
 afterAll(async () => {
+  checkip.close()
   await sshd.stop()
   await new Promise(resolve => health.close(resolve))
   rmSync(checkout, { recursive: true, force: true })
@@ -140,6 +153,8 @@ beforeEach(async () => {
     })
     aws.ssm.addAgent(instanceId)
   })
+  // The security group of the open-ingress example.
+  aws.securityGroups.addGroup('sg-0123456789abcdef0')
   // The parameters of the config-path example's table.
   aws.parameters.put('/fastapi/staging/log_level', 'info')
   aws.parameters.put('/fastapi/staging/db/host', 'db.internal.example')
@@ -151,7 +166,10 @@ afterEach(() => aws.stop())
 function inputsFor(example: Example): Record<string, string> {
   const expressions: Record<string, string> = {
     'secrets.EC2_SSH_KEY': sshd.clientPrivateKey,
-    'vars.EC2_HOST_FINGERPRINT': sshd.hostFingerprint
+    'vars.EC2_HOST_FINGERPRINT': sshd.hostFingerprint,
+    // The one sshd is the bastion too: it forwards the channel to itself.
+    'vars.BASTION': `${sshd.user}@127.0.0.1:${sshd.port}`,
+    'vars.BASTION_HOST_FINGERPRINT': sshd.hostFingerprint
   }
   const inputs: Record<string, string> = {}
   for (const [name, value] of Object.entries(example.with)) {
@@ -175,6 +193,7 @@ function inputsFor(example: Example): Record<string, string> {
     inputs['cdk-command'] = app.command
   }
   if ((inputs.restart ?? 'ssh') === 'ssh') inputs['ssh-port'] = String(sshd.port)
+  if (inputs['open-ingress']) inputs['runner-ip-url'] = checkipUrl
   if (inputs['release-path'] !== undefined) {
     const appDir = join(mkdtempSync(join(appDirs, 'instance-')), 'opt-fastapi')
     mkdirSync(appDir)
@@ -201,6 +220,7 @@ describe("the README's examples", () => {
         'Quick start, step 3',
         'Fleets: restart: ssm, step 1',
         'Fleets: restart: ssm, step 2',
+        'The weekly rotation, step 1',
         ...Object.keys(NOT_RUN)
       ])
     )
@@ -237,10 +257,26 @@ describe("the README's examples", () => {
         expect(droppedBetweenJobs(result).filter(name => addressOutputs.includes(name))).toEqual([])
         expect(result.visibleLog).toContain(`at 127.0.0.1`)
       }
+      if (example.with['open-ingress']) {
+        // The door was opened for the stand-in's address, and closed again.
+        expect(aws.callsOf('AuthorizeSecurityGroupIngress')).toHaveLength(1)
+        expect(aws.securityGroups.ingressRules('sg-0123456789abcdef0')).toEqual([])
+      }
       if (example.name === 'Quick start, step 3') {
         // A restart alone, on the address the secret holds.
         expect(result.outputs).toMatchObject({ restarted: 'true', 'instance-ip': '127.0.0.1' })
         expect(sshd.calls()).toContainEqual(['systemctl', 'is-active', '--', 'fastapi'])
+      }
+      if (example.name === 'The weekly rotation, step 1') {
+        // New values, loaded by the restart; the old ones stay readable as AWSPREVIOUS.
+        expect(result.outputs).toMatchObject({
+          rotated: '["jwt_secret","generated_password"]',
+          restarted: 'true'
+        })
+        expect(aws.secretValue('FastAPIAppSecrets', 'AWSPREVIOUS').json).toEqual(EXAMPLE_APP)
+        expect(aws.secretValue('FastAPIAppSecrets').json.jwt_secret).not.toBe(
+          EXAMPLE_APP.jwt_secret
+        )
       }
       if (example.name === 'Quick start, step 2') {
         // Only secrets: exported, and the app secret left alone.

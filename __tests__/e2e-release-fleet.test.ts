@@ -60,7 +60,7 @@ beforeEach(async () => {
     const own = server.ownDirectoryFiles as string
     for (const entry of readdirSync(own)) rmSync(join(own, entry), { recursive: true, force: true })
     await server.clearCalls()
-    await server.setBehaviour({ restartRuns: healthyAfterRestart(() => true) })
+    await server.setBehaviour({ onRestart: healthyAfterRestart(() => true) })
   }
   aws = await startLocalAws()
   aws.putSecret('FastAPIAppSecrets', EXAMPLE_APP)
@@ -153,7 +153,7 @@ describeFleet('a release to a fleet over SSH', () => {
     const first = await release()
     expect(first.code).toBe(0)
     const id1 = first.outputs['release-id']
-    await servers[1].setBehaviour({ restartRuns: healthyAfterRestart(() => false) })
+    await servers[1].setBehaviour({ onRestart: healthyAfterRestart(() => false) })
     const id2 = commit('v2')
     const run = await release({ 'max-errors': '1' })
     expect(errors(run)).toEqual([])
@@ -174,7 +174,7 @@ describeFleet('a release to a fleet over SSH', () => {
   it('beyond max-errors starts no further batch and sends every switched instance back: one version', async () => {
     const first = await release()
     const id1 = first.outputs['release-id']
-    await servers[1].setBehaviour({ restartRuns: healthyAfterRestart(() => false) })
+    await servers[1].setBehaviour({ onRestart: healthyAfterRestart(() => false) })
     const id2 = commit('v2')
     const run = await release({ 'max-errors': '0' })
     expect(run.code).toBe(1)

@@ -51,7 +51,7 @@ beforeEach(async () => {
   commit({ 'main.py': 'print("v1")\n', VERSION: 'v1\n', '.gitignore': '.env\n' })
   writeFileSync(join(repo, '.env'), 'NEVER_SHIPPED=1\n')
   // The service "starts" from current: the stand-in notes which version it found there.
-  await sshd.setBehaviour({ restartRuns: `cat ${appDir}/current/VERSION >> ${work}/started` })
+  await sshd.setBehaviour({ onRestart: `cat ${appDir}/current/VERSION >> ${work}/started` })
   aws = await startLocalAws()
   aws.putSecret('FastAPIAppSecrets', EXAMPLE_APP)
   aws.putSecret(SECRET, { ...EXAMPLE_DEPLOYMENT, ec2_host: '127.0.0.1', ec2_user: sshd.user })
@@ -190,7 +190,7 @@ describe('a release over SSH', () => {
       healthy = false
       // The old release answers again once it is back: the stand-in's restart of v1 heals it.
       await sshd.setBehaviour({
-        restartRuns: `cat ${appDir}/current/VERSION >> ${work}/started; grep -q v1 ${appDir}/current/VERSION && touch ${work}/healed`
+        onRestart: `cat ${appDir}/current/VERSION >> ${work}/started; grep -q v1 ${appDir}/current/VERSION && touch ${work}/healed`
       })
       const poll = setInterval(() => {
         if (existsSync(join(work, 'healed'))) healthy = true

@@ -42,7 +42,12 @@ describe('the bundle, secrets only', () => {
 
     expect(run.visibleLog).not.toContain('::error::')
     expect(run.code).toBe(0)
-    expect(run.outputs).toEqual({ ...secret, restarted: 'false', 'secret-version-id': versionId })
+    expect(run.outputs).toEqual({
+      ...secret,
+      restarted: 'false',
+      'secret-version-id': versionId,
+      'app-secret-version-id': aws.secretValue('FastAPIAppSecrets').versionId
+    })
     // Only the keys input "env-keys" declares (by default the reference layout's four).
     expect(run.exportedEnv).toEqual({
       EC2_KEY_NAME: secret.ec2_key_name,

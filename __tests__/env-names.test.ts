@@ -1,5 +1,11 @@
-import { DEFAULT_ENV_KEYS, envName, refusedEnvName } from '../src/secrets/key-rules.js'
-import { checkEnvKeys, secretEnvironment } from '../src/action/outputs.js'
+import {
+  DEFAULT_ENV_KEYS,
+  checkEnvKeys,
+  envKeyRefusals,
+  envName,
+  refusedEnvName
+} from '../src/secrets/key-rules.js'
+import { secretEnvironment } from '../src/action/outputs.js'
 
 describe('refusedEnvName', () => {
   it.each([
@@ -35,7 +41,13 @@ describe('refusedEnvName', () => {
     'INPUT_SSH-PRIVATE-KEY',
     'AWS_REGION',
     'PATH',
-    'HOME'
+    'HOME',
+    // What the reference document's app (FastAPI) is served with, and the libraries under it.
+    'GUNICORN_CMD_ARGS',
+    'UVICORN_APP_DIR',
+    'PIP_INDEX_URL',
+    'OPENSSL_CONF',
+    'SSLKEYLOGFILE'
   ])('refuses %s, in any case', name => {
     expect(refusedEnvName(name)).toEqual(expect.any(String))
     expect(refusedEnvName(name.toLowerCase())).toEqual(expect.any(String))
@@ -69,6 +81,38 @@ describe('checkEnvKeys', () => {
     expect(() => checkEnvKeys(['api-key', 'api_key'])).toThrow(
       'Input "env-keys" lists "api-key" and "api_key", which both become the environment variable API_KEY'
     )
+  })
+})
+
+describe('envKeyRefusals', () => {
+  it('lists every key that cannot become a variable, in order, with why', () => {
+    expect(
+      envKeyRefusals([
+        'db_password',
+        'ld_preload',
+        'a b',
+        'api-key',
+        'API_KEY',
+        'api-key',
+        'node_options'
+      ])
+    ).toEqual([
+      {
+        kind: 'refused',
+        key: 'ld_preload',
+        name: 'LD_PRELOAD',
+        why: 'the dynamic loader takes code to load from it'
+      },
+      { kind: 'not-a-name', key: 'a b' },
+      { kind: 'same-name', key: 'API_KEY', other: 'api-key', name: 'API_KEY' },
+      {
+        kind: 'refused',
+        key: 'node_options',
+        name: 'NODE_OPTIONS',
+        why: 'Node.js takes options (and code to load) from it'
+      }
+    ])
+    expect(envKeyRefusals([...DEFAULT_ENV_KEYS, 'db_password', 'jwt_secret'])).toEqual([])
   })
 })
 

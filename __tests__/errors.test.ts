@@ -1,4 +1,5 @@
-import { ActionError, describeAwsError, failureMessage } from '../src/lib/errors.js'
+import { ActionError, failureMessage } from '../src/lib/errors.js'
+import { describeAwsError } from '../src/aws/errors.js'
 
 const call = {
   action: 'secretsmanager:GetSecretValue',

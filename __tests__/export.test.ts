@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'yaml'
-import { ACTION_OUTPUTS, OUTPUTS, OutputNames, checkOutputNames } from '../src/action/outputs.js'
+import { ACTION_OUTPUTS, OUTPUTS } from '../src/lib/output-names.js'
+import { OutputNames, checkOutputNames } from '../src/secrets/key-rules.js'
 import { EXAMPLE_DEPLOYMENT } from '../test-support/example-secrets.js'
 import { repoRoot } from '../test-support/runner.js'
 

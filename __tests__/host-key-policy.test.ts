@@ -5,6 +5,7 @@ import { hostKeyPolicy, type HostKeySettings } from '../src/restart/host-key-pol
 import { cloudInitConsole } from '../test-support/cloud-init.js'
 import { generateKeyPair } from '../test-support/sshd.js'
 import { ec2For, startLocalAws, type LocalAws } from './helpers/local-aws.js'
+import { actionLogger } from '../src/lib/log.js'
 
 let aws: LocalAws
 let stdout: string
@@ -23,7 +24,8 @@ afterEach(async () => {
 })
 
 const PINNED = `SHA256:${'A'.repeat(43)}`
-const noSleep = async () => undefined
+// The action's own logger: the tests read its lines on stdout, as the runner would.
+const noSleep = { sleep: async () => undefined, log: actionLogger }
 const lines = () => stdout.split('\n').filter(line => line !== '')
 
 function policy(settings: Partial<HostKeySettings> = {}) {

@@ -6,10 +6,11 @@ import {
   type ConsoleBlock,
   type ConsoleView,
   type TypedFingerprint
-} from '../src/restart/ssh/host-keys.js'
+} from '../src/ec2/console-block.js'
 import { cloudInitConsole, consoleNoise } from '../test-support/cloud-init.js'
 import { generateKeyPair } from '../test-support/sshd.js'
 import { ec2For, startLocalAws, type LocalAws } from './helpers/local-aws.js'
+import { actionLogger } from '../src/lib/log.js'
 
 /** A host key as ssh-keygen makes it, with the fingerprint ssh-keygen prints for it. */
 async function hostKey(
@@ -351,9 +352,9 @@ describe('hostKeysFromConsole', () => {
         consoleOutput: cloudInitConsole([key.publicKey], { fingerprints: [key.fingerprint] })
       })
     }
-    await expect(hostKeysFromConsole(ec2, 'i-00000000000000001', 60000, sleep)).resolves.toEqual([
-      { fingerprint: key.fingerprint, type: 'ED25519' }
-    ])
+    await expect(
+      hostKeysFromConsole(ec2, 'i-00000000000000001', 60000, sleep, actionLogger)
+    ).resolves.toEqual([{ fingerprint: key.fingerprint, type: 'ED25519' }])
     expect(slept).toHaveLength(1)
   })
 
@@ -365,7 +366,7 @@ describe('hostKeysFromConsole', () => {
     })
     aws.failNext('GetConsoleOutput', { status: 400, code: 'UnsupportedOperation' })
     await expect(
-      hostKeysFromConsole(ec2, 'i-00000000000000001', 60000, async () => undefined)
+      hostKeysFromConsole(ec2, 'i-00000000000000001', 60000, async () => undefined, actionLogger)
     ).resolves.toEqual([{ fingerprint: key.fingerprint, type: 'ED25519' }])
     expect(aws.callsOf('GetConsoleOutput').map(call => call.params.Latest)).toEqual([
       'true',
@@ -390,7 +391,9 @@ describe('hostKeysFromConsole', () => {
     it('reads both and trusts the block they agree on', async () => {
       aws.addInstance({ instanceId: INSTANCE, consoleOutput: genuine })
 
-      await expect(hostKeysFromConsole(ec2, INSTANCE, 60000, noSleep)).resolves.toEqual(keys)
+      await expect(
+        hostKeysFromConsole(ec2, INSTANCE, 60000, noSleep, actionLogger)
+      ).resolves.toEqual(keys)
       expect(aws.callsOf('GetConsoleOutput').map(call => call.params.Latest)).toEqual([
         'true',
         undefined
@@ -401,7 +404,7 @@ describe('hostKeysFromConsole', () => {
       const latest = [genuine, ...consoleNoise(70_000), planted].join('\n')
       aws.addInstance({ instanceId: INSTANCE, consoleOutput: genuine, latestConsoleOutput: latest })
 
-      const looking = hostKeysFromConsole(ec2, INSTANCE, 60000, noSleep)
+      const looking = hostKeysFromConsole(ec2, INSTANCE, 60000, noSleep, actionLogger)
 
       await expect(looking).rejects.toThrow(
         `The console output of instance ${INSTANCE} holds a different host key block in each view ` +
@@ -419,7 +422,9 @@ describe('hostKeysFromConsole', () => {
         latestConsoleOutput: [genuine, ...consoleNoise(70_000), planted].join('\n')
       })
 
-      await expect(hostKeysFromConsole(ec2, INSTANCE, 60000, noSleep)).rejects.toThrow(
+      await expect(
+        hostKeysFromConsole(ec2, INSTANCE, 60000, noSleep, actionLogger)
+      ).rejects.toThrow(
         `The buffered view of the console output of instance ${INSTANCE} holds two different blocks`
       )
     })
@@ -428,7 +433,9 @@ describe('hostKeysFromConsole', () => {
       // A new instance: the buffered view is posted a few minutes after boot.
       aws.addInstance({ instanceId: INSTANCE, consoleOutput: '', latestConsoleOutput: genuine })
 
-      await expect(hostKeysFromConsole(ec2, INSTANCE, 60000, noSleep)).resolves.toEqual(keys)
+      await expect(
+        hostKeysFromConsole(ec2, INSTANCE, 60000, noSleep, actionLogger)
+      ).resolves.toEqual(keys)
     })
 
     it('waits for the buffered view when the Latest view that alone shows a block is full', async () => {
@@ -445,7 +452,9 @@ describe('hostKeysFromConsole', () => {
         }
       }
 
-      await expect(hostKeysFromConsole(ec2, INSTANCE, 600_000, sleep)).resolves.toEqual(keys)
+      await expect(
+        hostKeysFromConsole(ec2, INSTANCE, 600_000, sleep, actionLogger)
+      ).resolves.toEqual(keys)
       expect(looks).toBe(2)
     })
 
@@ -453,7 +462,9 @@ describe('hostKeysFromConsole', () => {
       const latest = [...consoleNoise(70_000), planted].join('\n')
       aws.addInstance({ instanceId: INSTANCE, consoleOutput: '', latestConsoleOutput: latest })
 
-      await expect(hostKeysFromConsole(ec2, INSTANCE, 20000, noSleep)).rejects.toThrow(
+      await expect(
+        hostKeysFromConsole(ec2, INSTANCE, 20000, noSleep, actionLogger)
+      ).rejects.toThrow(
         `The console output of instance ${INSTANCE} holds a host key block in its Latest view alone ` +
           `(line ${beginLineServed(latest)} of the Latest view), and that view is full (64 KB): what ` +
           "was printed before the block, cloud-init's own block among it, may have scrolled out, " +
@@ -473,7 +484,9 @@ describe('hostKeysFromConsole', () => {
           latestConsoleOutput: latest
         })
 
-        await expect(hostKeysFromConsole(ec2, INSTANCE, 60000, noSleep)).resolves.toEqual(keys)
+        await expect(
+          hostKeysFromConsole(ec2, INSTANCE, 60000, noSleep, actionLogger)
+        ).resolves.toEqual(keys)
       }
     })
 
@@ -486,7 +499,9 @@ describe('hostKeysFromConsole', () => {
       ].join('\n')
       aws.addInstance({ instanceId: INSTANCE, consoleOutput: unclosed })
 
-      await expect(hostKeysFromConsole(ec2, INSTANCE, 20000, noSleep)).rejects.toThrow(
+      await expect(
+        hostKeysFromConsole(ec2, INSTANCE, 20000, noSleep, actionLogger)
+      ).rejects.toThrow(
         `The console output of instance ${INSTANCE} holds an unclosed block at line ${genuine.split('\n').length + 1} ` +
           'of the Latest view (a BEGIN whose END did not come) after 20 s (input "ssh-connect-timeout"), ' +
           "so it cannot tell which host key is the instance's"
@@ -497,7 +512,7 @@ describe('hostKeysFromConsole', () => {
   it('gives up after the timeout and says how to pin the key instead', async () => {
     aws.addInstance({ instanceId: 'i-00000000000000001' })
     await expect(
-      hostKeysFromConsole(ec2, 'i-00000000000000001', 20000, async () => undefined)
+      hostKeysFromConsole(ec2, 'i-00000000000000001', 20000, async () => undefined, actionLogger)
     ).rejects.toThrow(
       'The console output of instance i-00000000000000001 showed no SSH host key fingerprints within 20 s (input "ssh-connect-timeout"). Pin the host key with input "ssh-host-fingerprint"'
     )
@@ -514,7 +529,7 @@ describe('hostKeysFromConsole', () => {
     }
     const key = await hostKey('ed25519')
 
-    await hostKeysFromConsole(ec2, INSTANCE, 600_000, sleep)
+    await hostKeysFromConsole(ec2, INSTANCE, 600_000, sleep, actionLogger)
 
     const lines = logged.mock.calls.map(call => String(call[0]))
     const hints = lines.filter(line => line.includes('Input "ssh-host-fingerprint" is empty'))
@@ -526,7 +541,7 @@ describe('hostKeysFromConsole', () => {
     aws.addInstance({ instanceId: 'i-00000000000000001' })
     aws.deny('GetConsoleOutput')
     await expect(
-      hostKeysFromConsole(ec2, 'i-00000000000000001', 20000, async () => undefined)
+      hostKeysFromConsole(ec2, 'i-00000000000000001', 20000, async () => undefined, actionLogger)
     ).rejects.toThrow(
       'Access denied: ec2:GetConsoleOutput on instance i-00000000000000001. Allow "ec2:GetConsoleOutput"'
     )

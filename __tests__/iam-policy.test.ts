@@ -109,6 +109,80 @@ describe('secrets-deploy iam-policy', () => {
     expect(statements[1].Resource).toBe('arn:aws:ssm:*:*:parameter/fastapi/prod*')
   })
 
+  it('adds the rotation statements with --rotate: the app secret, and GetRandomPassword on *', async () => {
+    const run = await runCli(aws, ['iam-policy', '--restart', 'none', '--offline', '--rotate'])
+    expect(run.code).toBe(0)
+    expect(JSON.parse(run.stdout).Statement.slice(1)).toEqual([
+      {
+        Sid: 'RotateAppSecretKeys',
+        Effect: 'Allow',
+        Action: [
+          'secretsmanager:DescribeSecret',
+          'secretsmanager:PutSecretValue',
+          'secretsmanager:UpdateSecretVersionStage'
+        ],
+        Resource: DEFAULT_POLICY_SETTINGS.appSecret
+      },
+      {
+        Sid: 'GenerateNewValues',
+        Effect: 'Allow',
+        Action: 'secretsmanager:GetRandomPassword',
+        Resource: '*'
+      }
+    ])
+  })
+
+  it('refuses --rotate with --no-app', async () => {
+    const run = await runCli(aws, ['iam-policy', '--offline', '--rotate', '--no-app'])
+    expect(run.code).toBe(1)
+    expect(run.stderr).toContain('--rotate rotates keys of the app secret')
+    expect(run.stdout).toBe('')
+  })
+
+  it('adds the open-ingress statements with --open-ingress, scoped to that security group', async () => {
+    const run = await runCli(aws, [
+      'iam-policy',
+      '--offline',
+      '--open-ingress',
+      'sg-0123456789abcdef0'
+    ])
+    expect(run.code).toBe(0)
+    const statements = JSON.parse(run.stdout).Statement.slice(-3)
+    expect(statements).toEqual([
+      {
+        Sid: 'OpenAndCloseTheRunnersRule',
+        Effect: 'Allow',
+        Action: ['ec2:AuthorizeSecurityGroupIngress', 'ec2:RevokeSecurityGroupIngress'],
+        Resource: [
+          'arn:aws:ec2:*:*:security-group/sg-0123456789abcdef0',
+          'arn:aws:ec2:*:*:security-group-rule/*'
+        ]
+      },
+      {
+        Sid: 'TagTheRunnersRule',
+        Effect: 'Allow',
+        Action: 'ec2:CreateTags',
+        Resource: 'arn:aws:ec2:*:*:security-group-rule/*',
+        Condition: { StringEquals: { 'ec2:CreateAction': 'AuthorizeSecurityGroupIngress' } }
+      },
+      {
+        Sid: 'FindStaleRules',
+        Effect: 'Allow',
+        Action: 'ec2:DescribeSecurityGroupRules',
+        Resource: '*'
+      }
+    ])
+  })
+
+  it('refuses an --open-ingress that is not a security group id, printing no policy', async () => {
+    const run = await runCli(aws, ['iam-policy', '--offline', '--open-ingress', 'sg-*'])
+    expect(run.code).toBe(1)
+    expect(run.stdout).toBe('')
+    expect(run.stderr).toContain(
+      'Option --open-ingress is "sg-*", which is not a security group id'
+    )
+  })
+
   it('names the real ARNs when it can look them up', async () => {
     aws.putSecret('FastAPIDeploymentSecrets', EXAMPLE_DEPLOYMENT)
     aws.putSecret('FastAPIAppSecrets', EXAMPLE_APP)

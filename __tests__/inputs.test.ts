@@ -1,4 +1,5 @@
-import { readInputs, type SsmInputs } from '../src/action/inputs.js'
+import { readInputs } from '../src/action/inputs.js'
+import { type SsmInputs } from '../src/phases/restart.js'
 import { inputEnvironment } from '../test-support/runner.js'
 
 /** Sets INPUT_* as the runner would (action.yml's defaults filled in), runs readInputs. */
@@ -77,6 +78,35 @@ describe('readInputs', () => {
       mode: 'replace',
       required: true
     })
+  })
+
+  it('reads input "rotate" with its rules, each key once; none by default', () => {
+    expect(withInputs({ stack: 'S' }).rotate).toBeUndefined()
+    expect(
+      withInputs({
+        stack: 'S',
+        rotate: 'jwt_secret,\ngenerated_password, jwt_secret',
+        'rotate-length': '64',
+        'rotate-exclude-characters': '"\'',
+        'rotate-exclude-punctuation': 'true'
+      }).rotate
+    ).toEqual({
+      keys: ['jwt_secret', 'generated_password'],
+      rules: { length: 64, ExcludeCharacters: '"\'', ExcludePunctuation: true },
+      create: false
+    })
+  })
+
+  it.each([
+    [
+      { 'rotate-length': '3' },
+      'Input "rotate-length" must be a whole number from 4 to 4096, not "3".'
+    ],
+    [{ 'rotate-create': 'yes' }, 'Input "rotate-create" must be true or false, not "yes".'],
+    [{ restart: 'none' }, 'Input "rotate" cannot be used with restart: none'],
+    [{ deploy: 'diff' }, 'Input "rotate" cannot be used with deploy: diff']
+  ])('refuses rotate with %j', (extra, message) => {
+    expect(() => withInputs({ stack: 'S', rotate: 'jwt_secret', ...extra })).toThrow(message)
   })
 
   it("reads the fleet inputs in SSM's own syntax", () => {

@@ -9,8 +9,9 @@ import {
 
 const waitForAddress = async (
   ...args: [EC2Client, string, 'public' | 'private', number, typeof sleep]
-) => (await waitForAddresses(args[0], [args[1]], args[2], args[3], args[4]))[0]
+) => (await waitForAddresses(args[0], [args[1]], args[2], args[3], args[4], recordingLogger()))[0]
 import { ec2For, startLocalAws, type LocalAws } from './helpers/local-aws.js'
+import { recordingLogger } from './helpers/recording-logger.js'
 
 let aws: LocalAws
 let ec2: EC2Client
@@ -193,7 +194,14 @@ describe('waitForAddresses with several instances', () => {
       aws.addInstance({ instanceId: 'i-00000000000000001', publicIp: '203.0.113.1' })
     }
     await expect(
-      waitForAddresses(ec2, ['i-00000000000000001', 'i-00000000000000002'], 'public', 60000, flip)
+      waitForAddresses(
+        ec2,
+        ['i-00000000000000001', 'i-00000000000000002'],
+        'public',
+        60000,
+        flip,
+        recordingLogger()
+      )
     ).resolves.toEqual([
       { instanceId: 'i-00000000000000001', address: '203.0.113.1' },
       { instanceId: 'i-00000000000000002', address: '203.0.113.2' }
@@ -204,7 +212,14 @@ describe('waitForAddresses with several instances', () => {
   it('waits for an id EC2 does not know yet, and names it when it never comes', async () => {
     aws.addInstance({ instanceId: 'i-00000000000000002', publicIp: '203.0.113.2' })
     await expect(
-      waitForAddresses(ec2, ['i-00000000000000001', 'i-00000000000000002'], 'public', 10000, sleep)
+      waitForAddresses(
+        ec2,
+        ['i-00000000000000001', 'i-00000000000000002'],
+        'public',
+        10000,
+        sleep,
+        recordingLogger()
+      )
     ).rejects.toThrow('Instance i-00000000000000001 was still not found after 10 s')
   })
 })

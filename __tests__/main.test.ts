@@ -72,7 +72,8 @@ describe('run', () => {
     expect(outputs).toEqual({
       ...EXAMPLE_DEPLOYMENT,
       restarted: 'false',
-      'secret-version-id': versionId
+      'secret-version-id': versionId,
+      'app-secret-version-id': aws.secretValue('FastAPIAppSecrets').versionId
     })
   })
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { commentMarker } from '../src/phases/comment/body.js'
 import { ActionError } from '../src/lib/errors.js'
-import type { CommentInputs } from '../src/action/inputs.js'
+import type { CommentInputs } from '../src/phases/comment/pull-request.js'
 import type { PreviewReport } from '../src/phases/preview.js'
 import {
   commentPreview,
@@ -18,6 +18,7 @@ import {
 } from '../src/phases/comment/pull-request.js'
 import { GitHubClient } from '../src/phases/comment/github-rest.js'
 import { ACTIONS_BOT, LocalGitHub, pullRequestEvent } from '../test-support/github-api.js'
+import { actionLogger } from '../src/lib/log.js'
 
 const TOKEN = 'ghs_16C7e42F292c6912E7710c838347Ae178B4a'
 const REVIEWER = { login: 'octocat', id: 583231, type: 'User' as const }
@@ -260,6 +261,8 @@ describe('commentPreview', () => {
   })
   const deps = (e: NodeJS.ProcessEnv) => ({
     env: e,
+    // The action's own logger: `printed` reads its workflow commands on stdout.
+    log: actionLogger,
     sleep: async () => undefined,
     signal: new AbortController().signal
   })

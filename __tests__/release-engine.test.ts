@@ -109,10 +109,8 @@ async function ship(count: number, rates: [string, string], behaviours: Record<s
     release,
     targets(count),
     transport(behaviours),
-    {
-      sleep: async () => undefined
-    },
-    { report, log, outputs }
+    { sleep: async () => undefined, log, outputs },
+    report
   )
   const error = await run.then(
     () => undefined,

@@ -18,6 +18,7 @@ import { ssmTransport } from '../src/restart/ssm/transport.js'
 import { newReport, type RunReport } from '../src/action/summary.js'
 import { parseFileCommand } from '../test-support/runner.js'
 import { ec2For, ssmFor, startLocalAws, type LocalAws } from './helpers/local-aws.js'
+import { actionLogger, actionOutputs } from '../src/lib/log.js'
 
 let aws: LocalAws
 let dir: string
@@ -52,6 +53,8 @@ const lines = () => stdout.split('\n')
 const warnings = () => lines().filter(line => line.startsWith('::warning::'))
 const groups = () => lines().filter(line => line.startsWith('::group::'))
 const noSleep = () => new Promise<void>(resolve => setImmediate(resolve))
+// The action's own logger and outputs: the tests read what the runner would (stdout, GITHUB_OUTPUT).
+const actionIo = { log: actionLogger, outputs: actionOutputs }
 
 function settings(maxConcurrency = '100%', maxErrors = '0'): RestartSettings {
   return {
@@ -111,7 +114,13 @@ describe('restart over an instance transport (SSH)', () => {
   it('runs a single host as a fleet of one: live output, the single-restart summary, no group', async () => {
     const { transport, calls } = scriptedTransport()
 
-    await restart(settings(), [{ address: '198.51.100.1' }], transport, { sleep: noSleep }, report)
+    await restart(
+      settings(),
+      [{ address: '198.51.100.1' }],
+      transport,
+      { ...actionIo, sleep: noSleep },
+      report
+    )
 
     expect(calls.streamedLive).toEqual([true])
     expect(report.restart).toEqual({
@@ -129,7 +138,7 @@ describe('restart over an instance transport (SSH)', () => {
     const { transport } = scriptedTransport({ '198.51.100.1': { fail: 'sudo said no' } })
 
     await expect(
-      restart(settings('1', '1'), targetsAt(1), transport, { sleep: noSleep }, report)
+      restart(settings('1', '1'), targetsAt(1), transport, { ...actionIo, sleep: noSleep }, report)
     ).rejects.toThrow(new ActionError('sudo said no'))
 
     expect(report.restart?.result).toBe('failed')
@@ -143,7 +152,7 @@ describe('restart over an instance transport (SSH)', () => {
       settings(),
       targetsAt(1),
       transport,
-      { sleep: noSleep, signal: controller.signal },
+      { ...actionIo, sleep: noSleep, signal: controller.signal },
       report
     )
     await noSleep()
@@ -161,7 +170,7 @@ describe('restart over an instance transport (SSH)', () => {
   it('fans out: one group per instance, the fleet table over SSH, restarted true', async () => {
     const { transport, calls } = scriptedTransport()
 
-    await restart(settings('2'), targetsAt(3), transport, { sleep: noSleep }, report)
+    await restart(settings('2'), targetsAt(3), transport, { ...actionIo, sleep: noSleep }, report)
 
     // The host key mode is decided once, for all of them.
     expect(calls.prepared).toEqual([['198.51.100.1', '198.51.100.2', '198.51.100.3']])
@@ -186,7 +195,7 @@ describe('restart over an instance transport (SSH)', () => {
       settings('1', '0'),
       targetsAt(3),
       transport,
-      { sleep: noSleep },
+      { ...actionIo, sleep: noSleep },
       report
     )
       .then(() => undefined)
@@ -208,7 +217,13 @@ describe('restart over an instance transport (SSH)', () => {
   it('passes within max-errors with a warning and restarted false', async () => {
     const { transport } = scriptedTransport({ '198.51.100.2': { fail: 'unit not found' } })
 
-    await restart(settings('100%', '1'), targetsAt(3), transport, { sleep: noSleep }, report)
+    await restart(
+      settings('100%', '1'),
+      targetsAt(3),
+      transport,
+      { ...actionIo, sleep: noSleep },
+      report
+    )
 
     expect(warnings()).toEqual([
       `::warning::1 of 3 instances did not restart (${ids(3)[1]} Failed); within max-errors 1, so the step passes, with restarted false.`
@@ -223,7 +238,7 @@ describe('restart over an instance transport (SSH)', () => {
       settings('2', '3'),
       targetsAt(3),
       transport,
-      { sleep: noSleep, signal: controller.signal },
+      { ...actionIo, sleep: noSleep, signal: controller.signal },
       report
     )
     await noSleep()
@@ -263,7 +278,7 @@ describe('restart over the SSH transport', () => {
         settings(),
         [{ instanceId: 'i-0eee0000000000001', address: '' }],
         transport,
-        { sleep: noSleep },
+        { ...actionIo, sleep: noSleep },
         report
       )
     ).rejects.toThrow(
@@ -294,7 +309,7 @@ describe('restart over a fleet transport (SSM Run Command)', () => {
   it('restarts the fleet with one command, sets command-id and fills the fleet table', async () => {
     const targets = addFleet(3)
 
-    await restart(settings(), targets, transport(), { sleep: noSleep }, report)
+    await restart(settings(), targets, transport(), { ...actionIo, sleep: noSleep }, report)
 
     const [send] = aws.callsOf('SendCommand')
     expect(send.params).toMatchObject({ InstanceIds: ids(3), MaxConcurrency: '100%' })
@@ -316,7 +331,7 @@ describe('restart over a fleet transport (SSM Run Command)', () => {
       settings(),
       [{ address: '198.51.100.2' }],
       transport(),
-      { sleep: noSleep },
+      { ...actionIo, sleep: noSleep },
       report
     )
 
@@ -328,7 +343,13 @@ describe('restart over a fleet transport (SSM Run Command)', () => {
     addFleet(1)
 
     await expect(
-      restart(settings(), [{ address: '203.0.113.99' }], transport(), { sleep: noSleep }, report)
+      restart(
+        settings(),
+        [{ address: '203.0.113.99' }],
+        transport(),
+        { ...actionIo, sleep: noSleep },
+        report
+      )
     ).rejects.toThrow(
       'No single running EC2 instance has the public address in "ec2_host" of the deployment secret, and ' +
         'restart: ssm needs an instance id'
@@ -343,13 +364,19 @@ describe('restart over a fleet transport (SSM Run Command)', () => {
       stderr: 'unit fastapi.service not found'
     })
 
-    await restart(settings('100%', '1'), targets, transport(), { sleep: noSleep }, report)
+    await restart(
+      settings('100%', '1'),
+      targets,
+      transport(),
+      { ...actionIo, sleep: noSleep },
+      report
+    )
     expect(warnings()).toEqual([
       `::warning::1 of 3 instances did not restart (${ids(3)[0]} Failed); within max-errors 1, so the step passes, with restarted false.`
     ])
 
     await expect(
-      restart(settings('100%', '0'), targets, transport(), { sleep: noSleep }, report)
+      restart(settings('100%', '0'), targets, transport(), { ...actionIo, sleep: noSleep }, report)
     ).rejects.toThrow(
       /more than max-errors 0 allows \(0\).*\n.*\n {2}unit fastapi\.service not found/
     )
@@ -369,7 +396,7 @@ describe('restart over a fleet transport (SSM Run Command)', () => {
       settings(),
       targets,
       transport(),
-      { sleep, signal: controller.signal },
+      { ...actionIo, sleep, signal: controller.signal },
       report
     ).catch((caught: unknown) => caught)
 

@@ -28,6 +28,7 @@ import {
   type SshdFixture
 } from '../test-support/sshd.js'
 import { obeyedCommands, runnerView } from './helpers/runner-commands.js'
+import { recordingLogger } from './helpers/recording-logger.js'
 
 const run = promisify(execFile)
 
@@ -105,10 +106,8 @@ function restartOptions(
       observed.sleeps.push(ms)
       await delay(ms)
     },
-    log: {
-      info: line => observed.raw.push(line),
-      warning: message => observed.warnings.push(message)
-    },
+    log: { ...recordingLogger(), warning: message => void observed.warnings.push(message) },
+    output: line => void observed.raw.push(line),
     ...overrides
   }
   return { options, observed }

@@ -7,6 +7,7 @@ import { checkServiceName, restartScript } from '../src/restart/script.js'
 import { batchRates } from '../src/restart/ssm/command.js'
 import { restartWithRunCommand, type SsmRestartOptions } from '../src/restart/ssm/run-command.js'
 import { ssmFor, startLocalAws, type LocalAws } from './helpers/local-aws.js'
+import { actionLogger } from '../src/lib/log.js'
 
 let aws: LocalAws
 let log: string[]
@@ -42,6 +43,8 @@ function options(instanceIds: string[], extra: Partial<SsmRestartOptions> = {}) 
     maxErrors: parseRate('0'),
     timeoutSeconds: 600,
     sleep: briefSleep,
+    // The action's own logger: its commands reach stdout, as on the runner.
+    log: actionLogger,
     write: (line: string) => void log.push(line),
     ...extra
   }

@@ -32,6 +32,26 @@ const MARKUP =
   '[Approve here](https://evil.example/)\n</pre><script>x</script>\n\n| a | b |'
 
 describe('the job summary', () => {
+  it('says which keys were rotated and how the rotation was undone, on one line, escaped', async () => {
+    const summary = await summaryOf({
+      ...newReport(),
+      rotation: {
+        secretId: 'FastAPIAppSecrets',
+        keys: ['jwt_secret', '<b>key</b>'],
+        versionId: 'v-new\n## heading',
+        undone: { versionId: 'v-old', restartedAgain: `restarting again failed too: ${MARKUP}` }
+      }
+    })
+    const line = summary.split('\n').find(l => l.startsWith('<p>Rotated'))
+    expect(line).toBe(
+      '<p>Rotated <code>jwt_secret</code>, <code>&lt;b&gt;key&lt;/b&gt;</code> of the app secret ' +
+        '<code>FastAPIAppSecrets</code>: version <code>&quot;v-new ## heading&quot;</code>; undone: the old ' +
+        'values are back in version <code>&quot;v-old&quot;</code>, restarting again failed too: connection closed # Approve ' +
+        'the deploy ![t](https://evil.example/t.png) [Approve here](https://evil.example/) ' +
+        '&lt;/pre&gt;&lt;script&gt;x&lt;/script&gt; | a | b |</p>'
+    )
+  })
+
   it('keeps a failure message inside one <pre> block, escaped', async () => {
     const summary = await summaryOf({ ...newReport(), failure: `SSH failed: ${MARKUP}` })
     const lines = summary.split('\n')

@@ -13,6 +13,7 @@ import {
   startLocalAws,
   type LocalAws
 } from './helpers/local-aws.js'
+import { recordingLogger } from './helpers/recording-logger.js'
 
 let aws: LocalAws
 let client: SecretsManagerClient
@@ -33,7 +34,14 @@ const read = () => readJsonSecret(client, 'Deploy', 'deployment')
 describe('writeKeyBack', () => {
   it('sets the key, keeps every other key, and makes the new version current', async () => {
     const first = aws.putSecret('Deploy', EXAMPLE_DEPLOYMENT)
-    const result = await writeKeyBack(client, await read(), 'ec2_host', '203.0.113.10', [])
+    const result = await writeKeyBack(
+      client,
+      await read(),
+      'ec2_host',
+      '203.0.113.10',
+      [],
+      recordingLogger()
+    )
     expect(result.changed).toBe(true)
     expect(aws.secretValue('Deploy')).toEqual({
       versionId: result.versionId,
@@ -49,7 +57,14 @@ describe('writeKeyBack', () => {
 
   it('writes nothing when the key already holds the value', async () => {
     const first = aws.putSecret('Deploy', { ...EXAMPLE_DEPLOYMENT, ec2_host: '203.0.113.10' })
-    const result = await writeKeyBack(client, await read(), 'ec2_host', '203.0.113.10', [])
+    const result = await writeKeyBack(
+      client,
+      await read(),
+      'ec2_host',
+      '203.0.113.10',
+      [],
+      recordingLogger()
+    )
     expect(result).toMatchObject({ changed: false, versionId: first })
     expect(aws.callsOf('PutSecretValue')).toHaveLength(0)
   })
@@ -63,7 +78,14 @@ describe('writeKeyBack', () => {
       github_repo: 'https://example.test/new.git',
       added_later: 'new-key'
     })
-    const result = await writeKeyBack(client, stale, 'ec2_host', '203.0.113.10', [])
+    const result = await writeKeyBack(
+      client,
+      stale,
+      'ec2_host',
+      '203.0.113.10',
+      [],
+      recordingLogger()
+    )
     expect(aws.secretValue('Deploy').json).toEqual({
       ...EXAMPLE_DEPLOYMENT,
       github_repo: 'https://example.test/new.git',
@@ -84,7 +106,7 @@ describe('writeKeyBack', () => {
       raced = true
       aws.putSecret('Deploy', { ...aws.secretValue('Deploy').json, ec2_user: 'ubuntu' })
     })
-    await writeKeyBack(client, await read(), 'ec2_host', '203.0.113.10', [])
+    await writeKeyBack(client, await read(), 'ec2_host', '203.0.113.10', [], recordingLogger())
     expect(aws.secretValue('Deploy').json).toEqual({
       ...EXAMPLE_DEPLOYMENT,
       ec2_user: 'ubuntu',
@@ -97,8 +119,8 @@ describe('writeKeyBack', () => {
     const [a, b] = [await read(), await read()]
     const other = secretsManagerFor(aws)
     await Promise.all([
-      writeKeyBack(client, a, 'ec2_host', '203.0.113.10', []),
-      writeKeyBack(other, b, 'standby_host', '203.0.113.20', [])
+      writeKeyBack(client, a, 'ec2_host', '203.0.113.10', [], recordingLogger()),
+      writeKeyBack(other, b, 'standby_host', '203.0.113.20', [], recordingLogger())
     ])
     other.destroy()
     expect(aws.secretValue('Deploy').json).toEqual({
@@ -118,7 +140,14 @@ describe('writeKeyBack', () => {
       code: 'InvalidParameterException',
       after: true
     })
-    const result = await writeKeyBack(client, await read(), 'ec2_host', '203.0.113.10', [])
+    const result = await writeKeyBack(
+      client,
+      await read(),
+      'ec2_host',
+      '203.0.113.10',
+      [],
+      recordingLogger()
+    )
     expect(result).toMatchObject({ changed: true, versionId: aws.secretValue('Deploy').versionId })
     expect(aws.secretValue('Deploy').json).toEqual({
       ...EXAMPLE_DEPLOYMENT,
@@ -136,7 +165,7 @@ describe('writeKeyBack', () => {
       message: 'You provided an invalid value for a parameter.'
     })
     await expect(
-      writeKeyBack(client, await read(), 'ec2_host', '203.0.113.10', [])
+      writeKeyBack(client, await read(), 'ec2_host', '203.0.113.10', [], recordingLogger())
     ).rejects.toThrow(
       /UpdateSecretVersionStage on deployment secret "Deploy" \(version [0-9a-f-]+ was stored but not made current: the secret is unchanged\) failed \(InvalidParameterException, HTTP 400\)/
     )
@@ -152,7 +181,7 @@ describe('writeKeyBack', () => {
         aws.putSecret('Deploy', { ...EXAMPLE_DEPLOYMENT, edit: String(++edits) })
     })
     await expect(
-      writeKeyBack(client, await read(), 'ec2_host', '203.0.113.10', [])
+      writeKeyBack(client, await read(), 'ec2_host', '203.0.113.10', [], recordingLogger())
     ).rejects.toThrow(
       'The deployment secret "Deploy" kept changing while this run tried to set "ec2_host" (5 tries); nothing was overwritten.'
     )
@@ -163,14 +192,14 @@ describe('writeKeyBack', () => {
     const first = aws.putSecret('Deploy', EXAMPLE_DEPLOYMENT)
     aws.deny('PutSecretValue')
     await expect(
-      writeKeyBack(client, await read(), 'ec2_host', '203.0.113.10', [])
+      writeKeyBack(client, await read(), 'ec2_host', '203.0.113.10', [], recordingLogger())
     ).rejects.toThrow(
       'Access denied: secretsmanager:PutSecretValue on deployment secret "Deploy". Allow "secretsmanager:PutSecretValue"'
     )
     aws.denied.clear()
     aws.deny('UpdateSecretVersionStage')
     await expect(
-      writeKeyBack(client, await read(), 'ec2_host', '203.0.113.10', [])
+      writeKeyBack(client, await read(), 'ec2_host', '203.0.113.10', [], recordingLogger())
     ).rejects.toThrow(
       /Access denied: secretsmanager:UpdateSecretVersionStage on deployment secret "Deploy" \(version [0-9a-f-]+ was stored but not made current: the secret is unchanged\)/
     )
@@ -219,6 +248,27 @@ describe('writeEdit', () => {
     expect(notes).toEqual([
       'The secret "Deploy" changed while this test ran; merging the edit into the new version.'
     ])
+  })
+
+  it('adds only keys the current version lacks, also after merging into a concurrent version', async () => {
+    aws.putSecret('Deploy', EXAMPLE_DEPLOYMENT)
+    const stale = await readJsonSecret(client, 'Deploy', 'other')
+    // Between the read and the swap, another writer gives "api_key" a value of its own.
+    aws.putSecret('Deploy', { ...EXAMPLE_DEPLOYMENT, api_key: 'their-api-key-value' })
+    const notes: string[] = []
+    const edit = { add: { api_key: 'imported', ec2_user: 'imported', jwt_secret: 'imported' } }
+    await writeEdit(client, stale, edit, context(notes))
+    expect(aws.secretValue('Deploy').json).toEqual({
+      ...EXAMPLE_DEPLOYMENT,
+      api_key: 'their-api-key-value',
+      jwt_secret: 'imported'
+    })
+    expect(notes).toHaveLength(1)
+    const current = await readJsonSecret(client, 'Deploy', 'other')
+    expect(await writeEdit(client, current, { add: { api_key: 'other' } }, context())).toEqual({
+      changed: false,
+      versionId: current.versionId
+    })
   })
 
   it('refuses to replace a version it did not read, keeping the concurrent change', async () => {

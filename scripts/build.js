@@ -17,10 +17,13 @@ import * as esbuild from 'esbuild'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 
-/** The bundles: entry point and output folder, relative to the repository. */
+/**
+ * The bundles: entry points and output folder, relative to the repository. The action's main and
+ * post steps (dist/index.js, dist/post.js) share their chunks.
+ */
 const BUNDLES = [
-  { entry: 'src/index.ts', outdir: 'dist' },
-  { entry: 'src/cli/index.ts', outdir: 'dist/cli' }
+  { entries: ['src/index.ts', 'src/post.ts'], outdir: 'dist' },
+  { entries: ['src/cli/index.ts'], outdir: 'dist/cli' }
 ]
 
 // CommonJS code in the bundle (ssh2) calls require() and reads __dirname; an ES module has
@@ -120,7 +123,7 @@ function licenses(metafile) {
   return [...byText].map(([text, names]) => `${names.join('\n')}\n\n${text}\n`).join('\n\n')
 }
 
-for (const { entry, outdir } of BUNDLES) {
+for (const { entries, outdir } of BUNDLES) {
   const out = join(root, outdir)
   // Chunk names change with their content: a chunk of an earlier build must not linger.
   if (existsSync(out)) {
@@ -131,7 +134,7 @@ for (const { entry, outdir } of BUNDLES) {
   mkdirSync(out, { recursive: true })
   const result = await esbuild.build({
     absWorkingDir: root,
-    entryPoints: [entry],
+    entryPoints: entries,
     outdir: out,
     bundle: true,
     splitting: true,

@@ -9,6 +9,7 @@ import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:
 import { readFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { LocalParameterStore } from './ssm-parameters.js'
+import { Ec2Error, LocalSecurityGroups } from './security-groups.js'
 import { LocalRunCommand, SsmError } from './ssm-run-command.js'
 
 const CURRENT = 'AWSCURRENT'
@@ -61,6 +62,12 @@ export class LocalAws {
     this.ssm = new LocalRunCommand()
     /** SSM Parameter Store (`parameters.put`): GetParametersByPath. */
     this.parameters = new LocalParameterStore(this)
+    /** @type {Map<string, string>} secret name to the ARN of its rotation function (enableRotation) */
+    this.rotationFunctions = new Map()
+    /** @type {string[]} what GetRandomPassword answers next, oldest first (randomPasswords) */
+    this.queuedPasswords = []
+    /** EC2 security groups (`securityGroups.addGroup`) and their ingress rules. */
+    this.securityGroups = new LocalSecurityGroups(this)
   }
 
   /** @param {number} [port] @returns {Promise<string>} the endpoint URL */
@@ -205,6 +212,46 @@ export class LocalAws {
     this.kmsDenied.set(name, keyId)
   }
 
+  /**
+   * Turns Secrets Manager's own rotation on for the secret, as RotateSecret with a rotation
+   * function does: DescribeSecret then says RotationEnabled, with the function and its schedule.
+   * @param {string} name @param {string} lambdaArn
+   */
+  enableRotation(name, lambdaArn) {
+    this.findSecret(name)
+    this.rotationFunctions.set(name, lambdaArn)
+  }
+
+  /**
+   * The next GetRandomPassword answers, in order (then random ones again): values a test chose,
+   * e.g. to break masking, still from the alphabet GetRandomPassword draws from.
+   * @param {string[]} passwords
+   */
+  randomPasswords(passwords) {
+    this.queuedPasswords.push(...passwords)
+  }
+
+  /**
+   * DescribeSecret's rotation fields. Secrets Manager omits them for a secret never set up for
+   * rotation; the API reference's example ("To retrieve the details of a secret", DescribeSecret)
+   * answers a rotated one with
+   *   "RotationEnabled": true,
+   *   "RotationLambdaARN": "arn:aws:lambda:us-west-2:123456789012:function:MyTestRotationLambda",
+   *   "RotationRules": { "AutomaticallyAfterDays": 14 },
+   *   "LastRotatedDate": 1525747253.72
+   * @param {string} name
+   */
+  describeRotation(name) {
+    const lambdaArn = this.rotationFunctions.get(name)
+    if (!lambdaArn) return {}
+    return {
+      RotationEnabled: true,
+      RotationLambdaARN: lambdaArn,
+      RotationRules: { AutomaticallyAfterDays: 14 },
+      LastRotatedDate: 1525747253.72
+    }
+  }
+
   /** @param {Call['service']} service @param {string} action @param {Record<string, unknown>} params */
   answerBadDay(service, action, params) {
     const always = this.alwaysFaults.get(action)
@@ -344,7 +391,10 @@ export class LocalAws {
           'Request would have succeeded, but DryRun flag is set.'
         )
       }
-      const handler = this.ec2Actions[action]
+      const groups = this.securityGroups
+      const handler =
+        this.ec2Actions[action] ??
+        (action in groups.actions ? () => groups.actions[action].call(groups, form) : undefined)
       if (!handler)
         throw new AwsError(
           400,
@@ -514,6 +564,7 @@ export class LocalAws {
         ARN: secret.arn,
         Name: secret.name,
         VersionIdsToStages: this.versionStages(secret.name),
+        ...this.describeRotation(secret.name),
         ...this.describeBadDay(secret.name)
       }
     }
@@ -571,7 +622,10 @@ export class LocalAws {
       return { ARN: secret.arn, Name: secret.name, VersionId: versionId }
     },
 
+    // The API reference's example answer: { "RandomPassword": "EXAMPLE-PASSWORD" }.
     GetRandomPassword(params) {
+      const queued = this.queuedPasswords.shift()
+      if (queued !== undefined) return { RandomPassword: queued }
       const length = params.PasswordLength ?? 32
       if (length < 1 || length > 4096) {
         throw new AwsError(
@@ -860,6 +914,7 @@ function faultError(fault) {
 /** @param {unknown} error @returns {AwsError} */
 function asAwsError(error) {
   if (error instanceof AwsError) return error
+  if (error instanceof Ec2Error) return new AwsError(error.status, error.code, error.message)
   if (error instanceof SyntaxError)
     return new AwsError(400, 'SerializationException', 'Malformed request body')
   return new AwsError(500, 'InternalServiceError', String(error))

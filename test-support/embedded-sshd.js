@@ -7,7 +7,7 @@
 // of each login in sshd's words, so that tests reading sshd's log read this one the same way.
 import { spawn } from 'node:child_process'
 import { timingSafeEqual } from 'node:crypto'
-import { appendFileSync } from 'node:fs'
+import { appendFileSync, existsSync } from 'node:fs'
 import net from 'node:net'
 import ssh2 from 'ssh2'
 
@@ -96,8 +96,10 @@ export async function startEmbeddedSshd(options) {
    */
   function runCommand(channel, commandLine) {
     // Its own process group, so that a signal or a closed channel reaches what it started, too.
+    // As OpenSSH's sshd does, a home that does not exist (nobody's /nonexistent) leaves the
+    // session in /: the command still runs.
     const child = spawn('/bin/sh', ['-c', commandLine], {
-      cwd: options.env.HOME,
+      cwd: options.env.HOME && existsSync(options.env.HOME) ? options.env.HOME : '/',
       env: options.env,
       detached: true,
       stdio: ['pipe', 'pipe', 'pipe']

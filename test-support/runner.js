@@ -57,6 +57,8 @@ export function inputEnvironment(inputs, context = {}) {
  * @property {string} summary
  * @property {string} visibleLog stdout and stderr as the workflow log shows them: mask commands
  *   applied, then hidden
+ * @property {Record<string, string>} state what the step saved for its post step (GITHUB_STATE),
+ *   which the runner gives the post step as STATE_<name> variables
  * @property {string[]} masks every value registered with ::add-mask::
  * @property {NodeJS.Signals[]} signalsSent what the runner's cancellation sent, in order
  * @property {ObeyedCommand[]} commands every workflow command the runner would carry out
@@ -196,6 +198,7 @@ export async function runAction(inputs, env = {}, options = {}) {
       stderr,
       outputs: parseFileCommand(readFileSync(files.GITHUB_OUTPUT, 'utf8')),
       exportedEnv: parseFileCommand(readFileSync(files.GITHUB_ENV, 'utf8')),
+      state: parseFileCommand(readFileSync(files.GITHUB_STATE, 'utf8')),
       summary: readFileSync(files.GITHUB_STEP_SUMMARY, 'utf8'),
       visibleLog: visible,
       masks,

@@ -47,8 +47,9 @@ wait $sshd`
  * @property {string} [restartStderr] what `systemctl restart` writes to stderr
  * @property {string} [activeState] what `systemctl is-active` prints; anything but "active" exits 3
  * @property {'restart' | 'is-active'} [hangOn] the verb that prints "hanging" and then never ends
- * @property {string} [restartRuns] a shell command `systemctl restart` runs first, as the unit's
- *   start would (a release test records which tree the service starts from)
+ * @property {string} [onRestart] a shell command `systemctl restart` runs before it exits, as the
+ *   service's start (ExecStart) does, e.g. read its secret; its output is discarded, and its exit
+ *   code decides what `systemctl is-active` prints until the next restart: "active", or "failed"
  */
 
 /**
@@ -70,6 +71,7 @@ wait $sshd`
  * @property {string} [ownDirectory] an existing directory that this server's sessions see as one
  *   of their own (a private bind mount, in a mount namespace of the server's: needs root), as
  *   each instance of a fleet has its own disk; the fixture's `ownDirectoryFiles` is what it holds
+ * @property {string[]} [extraConfig] more sshd_config lines (OpenSSH only), e.g. "AllowTcpForwarding no"
  */
 
 /**
@@ -292,7 +294,8 @@ export async function startSshd(options = {}) {
     /** @returns {Promise<{ stop: () => Promise<void> }>} */
     const startServer = async () => {
       if (server === 'openssh') {
-        await writeFile(files.config, sshdConfig(host, port, user, files), { mode: 0o600 })
+        const config = sshdConfig(host, port, user, files) + (options.extraConfig ?? []).join('\n')
+        await writeFile(files.config, `${config}\n`, { mode: 0o600 })
         return startOpenSsh(sshdPath, host, port, files, options.ownDirectory)
       }
       return startEmbeddedSshd({
@@ -337,7 +340,10 @@ export async function startSshd(options = {}) {
       calls: () => readCalls(files.calls),
       serverLog: () => readFileSync(files.log, 'utf8'),
       clearCalls: () => truncate(files.calls),
-      setBehaviour: behaviour => writeFile(files.behaviour, behaviourScript(behaviour)),
+      setBehaviour: async behaviour => {
+        await writeFile(files.behaviour, behaviourScript(behaviour))
+        await rm(files.unitState, { force: true })
+      },
       listening,
       stop,
       ...(options.ownDirectory ? { ownDirectoryFiles: files.own } : {})
@@ -425,6 +431,7 @@ function fixtureFiles(dir) {
     authorizedKeys: path.join(dir, 'authorized_keys'),
     calls: path.join(dir, 'calls'),
     behaviour: path.join(dir, 'behaviour.sh'),
+    unitState: path.join(dir, 'unit-state'),
     hungPids: path.join(dir, 'hung.pids'),
     own: path.join(dir, 'own')
   }
@@ -569,11 +576,15 @@ exec "$@"
 case "$1" in
   restart)
     [ "$HANG_ON" = restart ] && hang
-    [ -n "$RESTART_RUNS" ] && sh -c "$RESTART_RUNS"
+    if [ -n "$ON_RESTART" ]; then
+      if /bin/sh -c "$ON_RESTART" >/dev/null 2>&1; then unit=active; else unit=failed; fi
+      echo "$unit" > ${shellQuote(files.unitState)}
+    fi
     [ -n "$RESTART_STDERR" ] && printf '%s\\n' "$RESTART_STDERR" >&2
     exit "$RESTART_EXIT_CODE" ;;
   is-active)
     [ "$HANG_ON" = is-active ] && hang
+    [ -n "$ON_RESTART" ] && [ -s ${shellQuote(files.unitState)} ] && ACTIVE_STATE=$(cat ${shellQuote(files.unitState)})
     echo "$ACTIVE_STATE"
     [ "$ACTIVE_STATE" = active ] && exit 0
     exit 3 ;;
@@ -598,7 +609,7 @@ function behaviourScript(behaviour) {
     `RESTART_STDERR=${shellQuote(behaviour.restartStderr ?? '')}`,
     `ACTIVE_STATE=${shellQuote(behaviour.activeState ?? 'active')}`,
     `HANG_ON=${shellQuote(behaviour.hangOn ?? '')}`,
-    `RESTART_RUNS=${shellQuote(behaviour.restartRuns ?? '')}`,
+    `ON_RESTART=${shellQuote(behaviour.onRestart ?? '')}`,
     ''
   ].join('\n')
 }

@@ -51,6 +51,9 @@ import path from 'node:path'
  * @property {string} [stderr] what a failing `systemctl restart` writes to stderr
  * @property {number} [exitCode] exit code of a failing `systemctl restart` (default 1)
  * @property {number} [timeoutAfterMs] 'timeout': when SSM gives up on it (default: executionTimeout)
+ * @property {string} [onRestart] a shell command `systemctl restart` runs, as the service's start
+ *   (ExecStart) does, e.g. read its secret; its output is discarded, and its exit code decides what
+ *   `systemctl is-active` prints until the next restart: "active", or "failed"
  */
 
 const FIELD = '\x1f'
@@ -366,6 +369,13 @@ export class LocalRunCommand {
           ? `printf '%s\\n' ${shellQuote(behaviour.stderr ?? 'Job for unit failed.')} >&2; exit ${Number(behaviour.exitCode ?? 1)}`
           : 'exit 0'
     const stdout = behaviour.stdout ? `printf '%s\\n' ${shellQuote(behaviour.stdout)}` : ':'
+    const unitState = shellQuote(path.join(dir, 'unit-state'))
+    const start = behaviour.onRestart
+      ? `if /bin/sh -c ${shellQuote(behaviour.onRestart)} >/dev/null 2>&1; then echo active; else echo failed; fi > ${unitState}`
+      : ':'
+    const isActive = behaviour.onRestart
+      ? `state=$(cat ${unitState} 2>/dev/null || echo active); echo "$state"; [ "$state" = active ] && exit 0; exit 3`
+      : 'echo active; exit 0'
     writeFileSync(
       path.join(bin, 'systemctl'),
       [
@@ -373,8 +383,8 @@ export class LocalRunCommand {
         record,
         'record "$@"',
         'case "$1" in',
-        `  restart) ${stdout}; ${restart} ;;`,
-        '  is-active) echo active; exit 0 ;;',
+        `  restart) ${stdout}; ${start}; ${restart} ;;`,
+        `  is-active) ${isActive} ;;`,
         '  *) echo "systemctl stand-in: unsupported verb $1" >&2; exit 1 ;;',
         'esac',
         ''

@@ -7,6 +7,8 @@ import type { LocalAws } from './local-aws.js'
 
 export interface CliRun {
   code: number | null
+  /** The signal that ended the process, if one did. */
+  signal: NodeJS.Signals | null
   stdout: string
   stderr: string
   /** Everything a person would see. */
@@ -20,6 +22,10 @@ export interface CliOptions {
   env?: Record<string, string | undefined>
   /** Called once the process exists, with its pid. */
   onSpawn?: (pid: number) => void
+  /** The Node that runs the bundle, and its options (default: this test's Node). */
+  node?: string
+  nodeArgs?: string[]
+  cwd?: string
 }
 
 export const CLI_ENTRY = join(repoRoot, 'dist', 'cli', 'index.js')
@@ -40,13 +46,18 @@ export function runCli(
     ...(aws ? aws.environment() : {}),
     ...options.env
   }
-  const child = spawn(process.execPath, [CLI_ENTRY, ...args], {
-    env: Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<
-      string,
-      string
-    >,
-    stdio: ['pipe', 'pipe', 'pipe']
-  })
+  const child = spawn(
+    options.node ?? process.execPath,
+    [...(options.nodeArgs ?? []), CLI_ENTRY, ...args],
+    {
+      cwd: options.cwd,
+      env: Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as Record<
+        string,
+        string
+      >,
+      stdio: ['pipe', 'pipe', 'pipe']
+    }
+  )
   options.onSpawn?.(child.pid ?? 0)
   let stdout = ''
   let stderr = ''
@@ -55,8 +66,8 @@ export function runCli(
   child.stdin.end(options.input ?? '')
   return new Promise((resolve, reject) => {
     child.on('error', reject)
-    child.on('close', code =>
-      resolve({ code, stdout, stderr, output: stdout + stderr, pid: child.pid ?? 0 })
+    child.on('close', (code, signal) =>
+      resolve({ code, signal, stdout, stderr, output: stdout + stderr, pid: child.pid ?? 0 })
     )
   })
 }

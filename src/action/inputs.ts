@@ -1,6 +1,16 @@
 import * as core from '@actions/core'
+import type { DeployMode } from '../cdk/run.js'
+import type { AddressType } from '../ec2/instances.js'
+import type { RotateRequest } from '../secrets/rotate.js'
+import { checkRunnerIpUrl, DEFAULT_RUNNER_IP_URL } from '../ec2/runner-address.js'
+import { checkSecurityGroupId } from '../lib/aws-ids.js'
+import type { IngressInputs } from '../phases/ingress.js'
+import type { JumpInputs } from '../phases/jump.js'
+import type { CommentInputs } from '../phases/comment/pull-request.js'
+import type { RestartMode, SshInputs, SsmInputs } from '../phases/restart.js'
 import { ActionError } from '../lib/errors.js'
-import { ACTION_OUTPUTS, OUTPUT_NAME, actionOutputLike, checkEnvKeys } from './outputs.js'
+import { ACTION_OUTPUTS } from '../lib/output-names.js'
+import { OUTPUT_NAME, actionOutputLike, checkEnvKeys } from '../secrets/key-rules.js'
 import { maskSecret } from '../lib/log.js'
 import { parseRate, type Rate } from '../restart/rate.js'
 import {
@@ -9,11 +19,6 @@ import {
   type HealthSettings,
   type ReleaseSettings
 } from '../release/settings.js'
-
-export type RestartMode = 'ssh' | 'ssm' | 'none'
-/** Input "deploy": cdk deploy, cdk diff (a preview: nothing deployed, written back or restarted), or neither. */
-export type DeployMode = 'deploy' | 'diff' | 'none'
-export type AddressType = 'public' | 'private'
 
 /** Every input of action.yml, parsed and checked once, before anything talks to AWS. */
 export interface ActionInputs {
@@ -51,41 +56,14 @@ export interface ActionInputs {
   ssm: SsmInputs
   /** With diff: the preview as a pull-request comment. */
   comment: CommentInputs
+  /** Input "rotate": app-secret keys to regenerate before the restart; undefined: none. */
+  rotate?: RotateRequest
+  /** Inputs open-ingress and runner-ip-url: a door in a security group for this run alone. */
+  ingress: IngressInputs
   /** Input "release-path" and the rest of a release; undefined: no release, as before. */
   release?: ReleaseSettings
   /** Inputs "health-url" and "health-timeout". */
   health: HealthSettings
-}
-
-/** Inputs comment-on-pr, github-token, comment-key, comment-mode and comment-required. */
-export interface CommentInputs {
-  onPullRequest: boolean
-  token: string
-  /** Goes into the comment's hidden marker, beside the stack; empty: none. */
-  key: string
-  /** update: edit the comment in place; replace: delete it and post a new one (a notification). */
-  mode: 'update' | 'replace'
-  /** A comment that cannot be posted fails the step, instead of a warning. */
-  required: boolean
-}
-
-/** Run Command's rate control, in SSM's own syntax: a count, or a percentage of the fleet. */
-export interface SsmInputs {
-  maxConcurrency: Rate
-  maxErrors: Rate
-  timeoutSeconds: number
-}
-
-export interface SshInputs {
-  privateKey: string
-  passphrase: string
-  user: string
-  port: number
-  hostFingerprints: string[]
-  insecureSkipHostKeyCheck: boolean
-  connectTimeoutSeconds: number
-  commandTimeoutSeconds: number
-  healthCommand: string
 }
 
 function text(name: string): string {
@@ -192,6 +170,131 @@ function deployInput(): DeployMode {
   throw new ActionError(`Input "deploy" must be true, false or diff, not "${text('deploy')}".`)
 }
 
+/** Input "stack" with input "deploy": required to deploy or preview; "targets" only without. */
+function stackInput(mode: DeployMode, targets: readonly string[]): string {
+  const stack = text('stack')
+  const given = mode === 'diff' ? 'diff' : 'true'
+  if (mode !== 'none' && stack === '') {
+    throw new ActionError(
+      `Input "stack" is required when "deploy" is ${given}: name the CDK stack to ${mode === 'diff' ? 'preview' : 'deploy'}, or set deploy: false.`
+    )
+  }
+  if (mode !== 'none' && targets.length > 0) {
+    throw new ActionError(
+      `Input "targets" is for deploy: false; with deploy: ${given} the action ` +
+        `${mode === 'diff' ? 'restarts nothing' : 'restarts every instance of the stack'}. Remove "targets", or set deploy: false.`
+    )
+  }
+  return stack
+}
+
+/** A list of host key fingerprints, each as ssh-keygen -l prints it. */
+function fingerprintsInput(name: string): string[] {
+  const fingerprints = listInput(name)
+  for (const fingerprint of fingerprints) {
+    if (!FINGERPRINT.test(fingerprint)) {
+      throw new ActionError(
+        `Input "${name}" has "${fingerprint}", which is not a SHA256 fingerprint: give ` +
+          'one "SHA256:..." per line, as "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub" prints it.'
+      )
+    }
+  }
+  return fingerprints
+}
+
+/** Inputs ssh-jump*; the spec itself is parsed with the rest of the SSH login (phases/jump.ts). */
+function jumpInputs(): JumpInputs {
+  const privateKey = core.getInput('ssh-jump-private-key')
+  maskSecret(privateKey)
+  return {
+    spec: text('ssh-jump'),
+    addressType: choiceInput('ssh-jump-address-type', ['public', 'private'] as const),
+    hostFingerprints: fingerprintsInput('ssh-jump-host-fingerprint'),
+    privateKey,
+    user: text('ssh-jump-user')
+  }
+}
+
+function ingressInputs(): IngressInputs {
+  const groupId = checkSecurityGroupId(text('open-ingress'), 'Input "open-ingress"') ?? ''
+  return { groupId, runnerIpUrl: checkRunnerIpUrl(text('runner-ip-url') || DEFAULT_RUNNER_IP_URL) }
+}
+
+/** The SSH inputs; the keys and the passphrase are masked at once. */
+function sshInputs(): SshInputs {
+  const hostFingerprints = fingerprintsInput('ssh-host-fingerprint')
+  const privateKey = core.getInput('ssh-private-key')
+  // Spaces can be part of a passphrase.
+  const passphrase = core.getInput('ssh-passphrase', { trimWhitespace: false })
+  // Inputs from `${{ secrets.X }}` are masked by the runner, but not line by line on every runner.
+  for (const value of [privateKey, passphrase]) maskSecret(value)
+  return {
+    privateKey,
+    passphrase,
+    user: text('ssh-user'),
+    port: integerInput('ssh-port', 1, 65535),
+    hostFingerprints,
+    insecureSkipHostKeyCheck: booleanInput('ssh-insecure-skip-host-key-check'),
+    connectTimeoutSeconds: integerInput('ssh-connect-timeout', 1, 3600),
+    commandTimeoutSeconds: integerInput('ssh-command-timeout', 1, 3600),
+    healthCommand: text('health-command'),
+    jump: jumpInputs()
+  }
+}
+
+function ssmInputs(): SsmInputs {
+  return {
+    maxConcurrency: rateInput('max-concurrency', 1),
+    maxErrors: rateInput('max-errors', 0),
+    // SSM's own range for TimeoutSeconds.
+    timeoutSeconds: integerInput('ssm-timeout', 30, 172800)
+  }
+}
+
+function deploymentSecretIdInput(): string {
+  const id = text('deployment-secret-id')
+  if (id !== '') return id
+  throw new ActionError(
+    'Input "deployment-secret-id" is empty: give the name or ARN of the deployment secret.'
+  )
+}
+
+/**
+ * Inputs "rotate", "rotate-length", "rotate-exclude-characters", "rotate-exclude-punctuation" and
+ * "rotate-create", refused where nothing would load the new values or undo them.
+ */
+function rotateInputs(
+  mode: DeployMode,
+  restart: RestartMode,
+  appSecretId: string
+): RotateRequest | undefined {
+  const keys = [...new Set(listInput('rotate'))]
+  if (keys.length === 0) return undefined
+  const refusal =
+    mode === 'diff'
+      ? 'with deploy: diff, which changes nothing'
+      : restart === 'none'
+        ? 'with restart: none: nothing would load the new values'
+        : appSecretId === ''
+          ? 'with an empty "app-secret-id": it rotates keys of the app secret'
+          : undefined
+  if (refusal) {
+    throw new ActionError(
+      `Input "rotate" cannot be used ${refusal}. Nothing was changed; remove "rotate", or change that input.`
+    )
+  }
+  return {
+    keys,
+    rules: {
+      // Shorter values could not be masked in the log.
+      length: integerInput('rotate-length', 4, 4096),
+      ExcludeCharacters: core.getInput('rotate-exclude-characters') || undefined,
+      ExcludePunctuation: booleanInput('rotate-exclude-punctuation')
+    },
+    create: booleanInput('rotate-create')
+  }
+}
+
 /**
  * The release inputs, checked; a release needs a restart over SSH (shipping through S3 for
  * restart: ssm is not there yet, and is refused rather than half done).
@@ -232,45 +335,17 @@ function releaseInputs(restart: RestartMode, mode: DeployMode): ReleaseSettings 
   return release
 }
 
+/** Every input, parsed and checked once, in the order a reader meets them in action.yml. */
 export function readInputs(): ActionInputs {
   const mode = deployInput()
-  const stack = text('stack')
-  const given = mode === 'diff' ? 'diff' : 'true'
-  if (mode !== 'none' && stack === '') {
-    throw new ActionError(
-      `Input "stack" is required when "deploy" is ${given}: name the CDK stack to ${mode === 'diff' ? 'preview' : 'deploy'}, or set deploy: false.`
-    )
-  }
-  if (mode !== 'none' && listInput('targets').length > 0) {
-    throw new ActionError(
-      `Input "targets" is for deploy: false; with deploy: ${given} the action ` +
-        `${mode === 'diff' ? 'restarts nothing' : 'restarts every instance of the stack'}. Remove "targets", or set deploy: false.`
-    )
-  }
-  const deploymentSecretId = text('deployment-secret-id')
-  if (deploymentSecretId === '') {
-    throw new ActionError(
-      'Input "deployment-secret-id" is empty: give the name or ARN of the deployment secret.'
-    )
-  }
-  const hostFingerprints = listInput('ssh-host-fingerprint')
-  for (const fingerprint of hostFingerprints) {
-    if (!FINGERPRINT.test(fingerprint)) {
-      throw new ActionError(
-        `Input "ssh-host-fingerprint" has "${fingerprint}", which is not a SHA256 fingerprint: give ` +
-          'one "SHA256:..." per line, as "ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub" prints it.'
-      )
-    }
-  }
-  const privateKey = core.getInput('ssh-private-key')
-  // Spaces can be part of a passphrase.
-  const passphrase = core.getInput('ssh-passphrase', { trimWhitespace: false })
+  const targets = listInput('targets')
+  const stack = stackInput(mode, targets)
+  const deploymentSecretId = deploymentSecretIdInput()
+  const ssh = sshInputs()
   const envKeys = listInput('env-keys')
   checkEnvKeys(envKeys)
   const restart = choiceInput('restart', ['ssh', 'ssm', 'none'] as const)
   const release = releaseInputs(mode === 'diff' ? 'none' : restart, mode)
-  // Inputs from `${{ secrets.X }}` are masked by the runner, but not line by line on every runner.
-  for (const value of [privateKey, passphrase]) maskSecret(value)
   return {
     deploymentSecretId,
     appSecretId: text('app-secret-id'),
@@ -294,28 +369,15 @@ export function readInputs(): ActionInputs {
     instanceTimeoutSeconds: integerInput('instance-timeout', 1, 3600),
     hostKey: secretKeyInput('host-key'),
     userKey: secretKeyInput('user-key'),
-    targets: listInput('targets'),
+    targets,
     // A preview restarts nothing, whatever "restart" says (its default is ssh): see main.ts.
     restart: mode === 'diff' ? 'none' : restart,
     service: text('service'),
-    ssh: {
-      privateKey,
-      passphrase,
-      user: text('ssh-user'),
-      port: integerInput('ssh-port', 1, 65535),
-      hostFingerprints,
-      insecureSkipHostKeyCheck: booleanInput('ssh-insecure-skip-host-key-check'),
-      connectTimeoutSeconds: integerInput('ssh-connect-timeout', 1, 3600),
-      commandTimeoutSeconds: integerInput('ssh-command-timeout', 1, 3600),
-      healthCommand: text('health-command')
-    },
-    ssm: {
-      maxConcurrency: rateInput('max-concurrency', 1),
-      maxErrors: rateInput('max-errors', 0),
-      // SSM's own range for TimeoutSeconds.
-      timeoutSeconds: integerInput('ssm-timeout', 30, 172800)
-    },
+    ssh,
+    ssm: ssmInputs(),
     comment: commentInputs(),
+    rotate: rotateInputs(mode, restart, text('app-secret-id')),
+    ingress: ingressInputs(),
     release,
     health: checkHealthInputs(text('health-url'), text('health-timeout'), release !== undefined)
   }

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net'
 import * as core from '@actions/core'
-import { maskAddress } from '../lib/addresses.js'
+import { HOST_NAME, maskAddress } from '../lib/addresses.js'
 import { createAwsClients, resolveRegion, type AwsClients } from '../aws/clients.js'
 import { PhaseTracker, StoppedError, stoppableSleep } from '../lib/cancel.js'
 import {
@@ -15,26 +15,38 @@ import {
 import type { ConfigParameters } from '../secrets/parameters.js'
 import { ActionError, failureMessage } from '../lib/errors.js'
 import { envName } from '../secrets/key-rules.js'
-import {
-  OUTPUTS,
-  checkOutputNames,
-  exportSecret,
-  secretEnvironment,
-  type OutputNames
-} from './outputs.js'
+import { exportSecret, secretEnvironment, setInstanceOutputs } from './outputs.js'
+import { OUTPUTS } from '../lib/output-names.js'
+import { checkOutputNames, type OutputNames } from '../secrets/key-rules.js'
 import { readInputs, type ActionInputs } from './inputs.js'
 import type { LocatedInstances } from '../ec2/instances.js'
-import { quoteUntrusted, redact, shownVersionId } from '../lib/log.js'
+import { planIngress, throughDoor, type IngressPlan } from '../phases/ingress.js'
+import {
+  actionLogger,
+  actionState,
+  actionOutputs,
+  quoteUntrusted,
+  redact,
+  shownVersionId,
+  type Logger,
+  type StepOutputs
+} from '../lib/log.js'
 import { restart } from '../restart/engine.js'
 import { planRestart, type RestartPlan } from '../phases/restart.js'
 import { readJsonSecret, requireKeys, type JsonSecret } from '../secrets/read.js'
 import { previewStack } from '../phases/preview.js'
 import { newReport, writeSummary, type RunReport } from './summary.js'
 import { writeKeyBack } from '../secrets/compare-and-swap.js'
+import { checkRotation } from '../secrets/rotate.js'
+import { rotateAndRestart, type RotationPhase } from '../phases/rotate.js'
 
 /** What the pipeline needs from outside; tests replace any of it. */
 export interface Dependencies {
   env: NodeJS.ProcessEnv
+  /** The one logger every phase writes to: the action's writes workflow commands. */
+  log: Logger
+  /** Where the step's outputs go (GITHUB_OUTPUT). */
+  outputs: StepOutputs
   awsClients: (region: string) => AwsClients
   sleep: (ms: number) => Promise<void>
   /** Aborted when the run must stop (the step was cancelled); every phase observes it. */
@@ -43,6 +55,8 @@ export interface Dependencies {
 
 const defaultDependencies: Dependencies = {
   env: process.env,
+  log: actionLogger,
+  outputs: actionOutputs,
   awsClients: createAwsClients,
   sleep: ms => new Promise(resolve => setTimeout(resolve, ms)),
   signal: new AbortController().signal
@@ -84,11 +98,17 @@ export async function run(overrides: Partial<Dependencies> = {}): Promise<void> 
 async function readConfig(
   inputs: ActionInputs,
   outputNames: OutputNames,
-  clients: AwsClients
+  clients: AwsClients,
+  log: Logger
 ): Promise<ConfigParameters> {
   // Loaded only here: with it comes the SSM client.
   const { readConfigParameters } = await import('../secrets/parameters.js')
-  const config = await readConfigParameters(await clients.ssm(), inputs.configPath, outputNames)
+  const config = await readConfigParameters(
+    await clients.ssm(),
+    inputs.configPath,
+    outputNames,
+    log
+  )
   const names = Object.keys(config.values)
   core.info(
     names.length
@@ -103,7 +123,11 @@ interface Plan {
   /** The deployment secret as environment variables, for the CDK app and export-env. */
   secretEnv: Record<string, string>
   cdk?: CdkDeployPlan
+  /** The address the secret holds, checked, when the restart goes there (deploy: false). */
+  restartAddress?: string
   restart?: RestartPlan
+  /** Input "open-ingress": the door the restart goes through. */
+  ingress?: IngressPlan
 }
 
 /** Where the restart goes: the deployed instance(s), or the address the secret already holds. */
@@ -134,41 +158,92 @@ async function pipeline(
     hostKey: inputs.mode === 'deploy' ? inputs.hostKey : undefined
   })
   requireKeys(deployment, inputs.requiredKeys, 'deployment', 'listed in input "required-keys"')
-  const config = inputs.configPath ? await readConfig(inputs, outputNames, clients) : undefined
-  const plan = await planLaterPhases(inputs, deployment, deps.env, clients, config)
+  const config = inputs.configPath
+    ? await readConfig(inputs, outputNames, clients, deps.log)
+    : undefined
+  const plan = await planLaterPhases(inputs, deployment, deps.env, clients, deps.log, config)
   try {
-    await runPhases(inputs, deps, report, phases, { clients, deployment, config, plan })
+    await runPhases({ inputs, deps, report, phases, clients, deployment, config, plan })
   } finally {
     plan.restart?.earlySocket?.discard()
+    plan.restart?.jump?.close()
   }
 }
 
-/** The phases after the plan: the app secret, the exports, deploy or diff, the restart. */
-async function runPhases(
-  inputs: ActionInputs,
-  deps: Dependencies,
-  report: RunReport,
-  phases: PhaseTracker,
-  {
-    clients,
-    deployment,
-    config,
-    plan
-  }: { clients: AwsClients; deployment: JsonSecret; config?: ConfigParameters; plan: Plan }
-): Promise<void> {
-  if (inputs.appSecretId !== '') {
-    const app = await readJsonSecret(clients.secretsManager, inputs.appSecretId, 'app')
-    report.secretsRead.push({ role: 'app', id: app.id, versionId: app.versionId })
-    requireKeys(app, inputs.appRequiredKeys, 'app', 'listed in input "app-required-keys"')
-    const required = inputs.appRequiredKeys.length
-      ? `, with ${inputs.appRequiredKeys.map(key => `"${key}"`).join(', ')} set`
-      : ''
-    core.info(
-      `Checked the app secret "${app.id}" (version ${shownVersionId(app.versionId)}): a JSON object of ` +
-        `${Object.keys(app.values).length} keys${required}; it is not exported.`
-    )
-  }
+/** What every phase after the plan is given: the run's settings, clients, secret and report. */
+interface Run {
+  inputs: ActionInputs
+  deps: Dependencies
+  report: RunReport
+  phases: PhaseTracker
+  clients: AwsClients
+  deployment: JsonSecret
+  config?: ConfigParameters
+  plan: Plan
+}
 
+/** The phases after the plan, in order: each one a function of the run. */
+async function runPhases(run: Run): Promise<void> {
+  const rotation = await checkAppSecret(run)
+  exportOutputs(run)
+  if (run.inputs.comment.onPullRequest && run.inputs.mode !== 'diff')
+    core.notice(
+      'Input "comment-on-pr" is for deploy: diff; with this "deploy" no comment is posted.'
+    )
+  if (run.plan.cdk?.command === 'diff') {
+    await preview(run, run.plan.cdk)
+    core.setOutput(OUTPUTS.secretVersionId, run.deployment.versionId)
+    return
+  }
+  const { target, versionId } = await findTargets(run)
+  core.setOutput(OUTPUTS.secretVersionId, versionId)
+  if (run.plan.restart && target) await restartTargets(run, run.plan.restart, target, rotation)
+}
+
+/**
+ * The app secret: read and checked (a JSON object whose required keys are set), never exported;
+ * with input "rotate", the rotation is checked now, before anything changes.
+ */
+async function checkAppSecret(run: Run): Promise<RotationPhase | undefined> {
+  const { inputs, clients, report } = run
+  if (inputs.appSecretId === '') return undefined
+  const app = await readJsonSecret(clients.secretsManager, inputs.appSecretId, 'app')
+  report.secretsRead.push({ role: 'app', id: app.id, versionId: app.versionId })
+  requireKeys(app, inputs.appRequiredKeys, 'app', 'listed in input "app-required-keys"')
+  const rotation = await planRotation(run, app)
+  const required = inputs.appRequiredKeys.length
+    ? `, with ${inputs.appRequiredKeys.map(key => `"${key}"`).join(', ')} set`
+    : ''
+  core.info(
+    `Checked the app secret "${app.id}" (version ${shownVersionId(app.versionId)}): a JSON object of ` +
+      `${Object.keys(app.values).length} keys${required}; it is not exported.`
+  )
+  return rotation
+}
+
+/**
+ * Input "rotate", checked before anything changes; sets `app-secret-version-id` to the version
+ * read (the rotation sets it again) and `rotated` to none until the rotation succeeds.
+ */
+async function planRotation(
+  { inputs, clients, deps }: Run,
+  app: JsonSecret
+): Promise<RotationPhase | undefined> {
+  deps.outputs.set(OUTPUTS.appSecretVersionId, app.versionId)
+  if (!inputs.rotate) return undefined
+  await checkRotation(clients.secretsManager, app, inputs.rotate)
+  deps.outputs.set(OUTPUTS.rotated, '[]')
+  return {
+    request: inputs.rotate,
+    app,
+    client: clients.secretsManager,
+    log: deps.log,
+    outputs: deps.outputs
+  }
+}
+
+/** The deployment secret's keys and config-path's parameters as outputs (and env-keys as variables). */
+function exportOutputs({ inputs, deployment, config, plan, report }: Run): void {
   exportSecret(deployment.values, inputs.exportEnv ? plan.secretEnv : undefined)
   for (const [name, value] of Object.entries(config?.values ?? {})) core.setOutput(name, value)
   report.exportedKeys = [...Object.keys(deployment.values), ...Object.keys(config?.values ?? {})]
@@ -180,46 +255,53 @@ async function runPhases(
         ? `; ${report.exportedEnv.join(', ') || 'none'} as environment variables.`
         : '.')
   )
+}
 
-  let versionId = deployment.versionId
-  let target: Target | undefined
-  if (inputs.comment.onPullRequest && inputs.mode !== 'diff')
-    core.notice(
-      'Input "comment-on-pr" is for deploy: diff; with this "deploy" no comment is posted.'
+/** deploy: diff: the preview, and with comment-on-pr its pull-request comment; nothing changes. */
+async function preview(run: Run, cdk: CdkDeployPlan): Promise<void> {
+  const { inputs, deps, report, phases, plan } = run
+  core.info(
+    'deploy: diff previews the stack: nothing is deployed, written back or restarted (input "restart" is not used).'
+  )
+  phases.enter(`cdk diff of stack "${inputs.stack}"`, STOPPED_DIFF_STATE)
+  let refused: unknown
+  try {
+    await previewStack(cdk, cdkEnvironment(deps.env, plan.secretEnv), {
+      addressesToMask: () => [],
+      signal: deps.signal,
+      timeoutSeconds: inputs.deployTimeoutSeconds,
+      log: deps.log,
+      outputs: deps.outputs,
+      failOnReplace: inputs.failOnReplace,
+      onReport: preview => (report.preview = preview)
+    })
+  } catch (error) {
+    // Once the diff is reported, only fail-on-replace fails it: the comment goes out first,
+    // since that is when a reviewer needs it most.
+    if (!report.preview) throw error
+    refused = error
+  }
+  if (report.preview && inputs.comment.onPullRequest) {
+    phases.enter(
+      'the pull-request comment',
+      'nothing was deployed, written back or restarted; the pull-request comment may still show an earlier push'
     )
-  if (plan.cdk?.command === 'diff') {
-    core.info(
-      'deploy: diff previews the stack: nothing is deployed, written back or restarted (input "restart" is not used).'
-    )
-    phases.enter(`cdk diff of stack "${inputs.stack}"`, STOPPED_DIFF_STATE)
-    let refused: unknown
-    try {
-      await previewStack(plan.cdk, cdkEnvironment(deps.env, plan.secretEnv), {
-        addressesToMask: () => [],
-        signal: deps.signal,
-        timeoutSeconds: inputs.deployTimeoutSeconds,
-        failOnReplace: inputs.failOnReplace,
-        onReport: preview => (report.preview = preview)
-      })
-    } catch (error) {
-      // Once the diff is reported, only fail-on-replace fails it: the comment goes out first,
-      // since that is when a reviewer needs it most.
-      if (!report.preview) throw error
-      refused = error
-    }
-    if (report.preview && inputs.comment.onPullRequest) {
-      phases.enter(
-        'the pull-request comment',
-        'nothing was deployed, written back or restarted; the pull-request comment may still show an earlier push'
-      )
-      const { commentPreview } = await import('../phases/comment/pull-request.js')
-      await commentPreview(inputs, report.preview, deps, {
-        required: inputs.comment.required && refused === undefined
-      })
-    }
-    if (refused !== undefined) throw refused
-  } else if (plan.cdk) {
-    target = await deployAndLocate(inputs, plan.cdk, plan.secretEnv, clients, deps, phases)
+    const { commentPreview } = await import('../phases/comment/pull-request.js')
+    await commentPreview(inputs, report.preview, deps, {
+      required: inputs.comment.required && refused === undefined
+    })
+  }
+  if (refused !== undefined) throw refused
+}
+
+/**
+ * Where the restart goes: the deployed instances (with the address written back), the instances
+ * input "targets" names, or the address the secret holds. With the version current afterwards.
+ */
+async function findTargets(run: Run): Promise<{ target?: Target; versionId: string }> {
+  const { inputs, deps, report, phases, plan, clients, deployment } = run
+  if (plan.cdk) {
+    const target = await deployAndLocate(inputs, plan.cdk, plan.secretEnv, clients, deps, phases)
     report.deploy = {
       stack: inputs.stack,
       instanceId: target.instances.map(i => i.instanceId).join(', '),
@@ -229,24 +311,55 @@ async function runPhases(
       'the write-back of the address',
       'the stack was deployed; nothing was written back or restarted'
     )
-    versionId = await writeAddressBack(inputs, deployment, target.address, clients, report, deps)
-  } else if (inputs.targets.length > 0) {
+    const versionId = await writeAddressBack(
+      inputs,
+      deployment,
+      target.address,
+      clients,
+      report,
+      deps
+    )
+    return { target, versionId }
+  }
+  const versionId = deployment.versionId
+  if (inputs.targets.length > 0) {
     phases.enter('the lookup of input "targets"', 'nothing was deployed, written or restarted')
     const { locateTargets } = await import('../ec2/instances.js')
-    target = await locateTargets(await clients.ec2(), inputs.targets, inputs.addressType)
-  } else if (inputs.restart !== 'none') {
-    target = { address: deployment.values[inputs.hostKey].trim(), instances: [] }
-    core.setOutput(OUTPUTS.instanceIp, target.address)
+    const instances = await locateTargets(
+      await clients.ec2(),
+      inputs.targets,
+      inputs.addressType,
+      deps.log
+    )
+    return { target: setInstanceOutputs(instances), versionId }
   }
-  core.setOutput(OUTPUTS.secretVersionId, versionId)
+  if (plan.restartAddress === undefined) return { versionId }
+  const target: Target = { address: plan.restartAddress, instances: [] }
+  core.setOutput(OUTPUTS.instanceIp, target.address)
+  return { target, versionId }
+}
 
-  if (plan.restart && target) {
-    const { phase, settings, transport, earlySocket } = plan.restart
-    phases.enter(phase, stopped => `${writtenState(report)}; ${stopped ?? 'nothing was restarted'}`)
-    const targets =
-      target.instances.length > 0 ? target.instances : [{ address: target.address, earlySocket }]
-    await restart(settings, targets, transport, deps, report)
-  }
+/** The restart phase: one engine, whichever transport reaches the instances. */
+async function restartTargets(
+  run: Run,
+  plan: RestartPlan,
+  target: Target,
+  rotation?: RotationPhase
+): Promise<void> {
+  const { phase, settings, transport, earlySocket } = plan
+  run.phases.enter(
+    phase,
+    stopped => `${writtenState(run.report)}; ${stopped ?? 'nothing was restarted'}`
+  )
+  const targets =
+    target.instances.length > 0 ? target.instances : [{ address: target.address, earlySocket }]
+  const { deps, report, clients } = run
+  const door = { ec2: clients.ec2, env: deps.env, log: deps.log, state: actionState, report }
+  await throughDoor(run.plan.ingress, door, () =>
+    rotation
+      ? rotateAndRestart(rotation, { settings, transport }, targets, deps, report)
+      : restart(settings, targets, transport, deps, report)
+  )
 }
 
 /** What a stopped run leaves in the deployment secret, once the write-back is past. */
@@ -272,6 +385,7 @@ async function writeAddressBack(
     hostKey,
     address,
     inputs.maskExclude,
+    deps.log,
     deps.signal
   )
   report.writeBack = { key: hostKey, changed: written.changed, versionId: written.versionId }
@@ -295,6 +409,7 @@ async function planLaterPhases(
   deployment: JsonSecret,
   env: NodeJS.ProcessEnv,
   clients: AwsClients,
+  log: Logger,
   config?: ConfigParameters
 ): Promise<Plan> {
   const plan: Plan = {
@@ -303,8 +418,6 @@ async function planLaterPhases(
         ? secretEnvironment(deployment.id, deployment.values, inputs.envKeys, config)
         : {}
   }
-  /** The address the secret holds, when the restart goes there (deploy is false). */
-  let restartAddress: string | undefined
   if (inputs.mode !== 'none') {
     plan.cdk = planCdk(inputs, env, inputs.mode)
   } else if (inputs.restart !== 'none' && inputs.targets.length === 0) {
@@ -314,15 +427,14 @@ async function planLaterPhases(
       'deployment',
       'input "host-key": the address to restart on when deploy is false'
     )
-    restartAddress = deployment.values[inputs.hostKey].trim()
-    checkAddress(restartAddress, inputs.hostKey, deployment.id)
+    plan.restartAddress = deployment.values[inputs.hostKey].trim()
+    checkAddress(plan.restartAddress, inputs.hostKey, deployment.id)
   }
-  plan.restart = await planRestart(inputs, deployment, restartAddress, clients, env)
+  plan.restart = await planRestart(inputs, deployment, plan.restartAddress, clients, log, env)
+  const region = resolveRegion(env, inputs.deploymentSecretId)
+  plan.ingress = planIngress(inputs, plan.restart?.runnerPort ?? inputs.ssh.port, region)
   return plan
 }
-
-const HOST_NAME =
-  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/
 
 /** An address from the secret must be one, or the SSH retries would spend their whole budget on it. */
 function checkAddress(address: string, key: string, secretId: string): void {
@@ -350,7 +462,8 @@ async function deployAndLocate(
     // address in them first.
     addressesToMask: line => (maskAddresses ? stackOutputs.addresses(line) : []),
     signal: deps.signal,
-    timeoutSeconds: inputs.deployTimeoutSeconds
+    timeoutSeconds: inputs.deployTimeoutSeconds,
+    log: deps.log
   })
   phases.enter(
     'the wait for the instance',
@@ -364,8 +477,7 @@ async function deployAndLocate(
   )
   core.setOutput(OUTPUTS.stackOutputs, JSON.stringify(deployed.outputs))
   // Loaded here, not at start-up: with them comes the EC2 client, most of the bundle's size.
-  const { findInstanceIds, waitForAddresses, setInstanceOutputs } =
-    await import('../ec2/instances.js')
+  const { findInstanceIds, waitForAddresses } = await import('../ec2/instances.js')
   const ec2 = await clients.ec2()
   const ids = await findInstanceIds(ec2, inputs.stack, deployed.outputs, inputs.instanceIdOutput)
   const instances = await waitForAddresses(
@@ -373,7 +485,8 @@ async function deployAndLocate(
     ids,
     inputs.addressType,
     inputs.instanceTimeoutSeconds * 1000,
-    deps.sleep
+    deps.sleep,
+    deps.log
   )
   // The address goes into the secret, where every value is masked unless the user says otherwise.
   if (maskAddresses) for (const instance of instances) maskAddress(instance.address)

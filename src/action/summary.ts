@@ -1,33 +1,20 @@
 import * as core from '@actions/core'
 import { truncateUtf8 } from '../lib/lines.js'
+import { escapeHtml, inline, plainText } from '../lib/html.js'
 import { redact, shownVersionId } from '../lib/log.js'
 import { formatSeconds } from '../lib/text.js'
 import type { PreviewReport } from '../phases/preview.js'
+import type { RotationReport } from '../phases/rotate.js'
+import type { IngressReport } from '../phases/ingress.js'
 
 /** What the run did, phase by phase; ids, names and addresses only, never a secret value. */
-export interface RunReport {
+export interface RunReport extends RotationReport, IngressReport {
   secretsRead: { role: string; id: string; versionId: string }[]
   exportedKeys: string[]
   /** The environment variables exported for later steps (export-env). */
   exportedEnv: string[]
   deploy?: { stack: string; instanceId: string; address: string }
   writeBack?: { key: string; changed: boolean; versionId: string }
-  restart?: { host: string; unit: string; result: string }
-  /** restart: ssm, or ssh with several instances: one row per instance. */
-  fleet?: {
-    unit: string
-    /** SSM Run Command's ids; empty over SSH. */
-    commandIds: string[]
-    via?: 'ssh'
-    results: {
-      instanceId: string
-      status: string
-      exitCode?: number
-      durationMs?: number
-      /** With a release: the release the instance runs now. */
-      release?: string
-    }[]
-  }
   /** deploy: diff: what cdk diff said would change. */
   preview?: PreviewReport
   failure?: string
@@ -39,32 +26,11 @@ export function newReport(): RunReport {
 
 /** GitHub drops a step summary over 1 MiB; the failure is the only part that can be long. */
 const MAX_FAILURE_BYTES = 16 * 1024
-const MAX_VALUE_BYTES = 512
 /**
  * The preview's diff, escaped: whole up to this (a pull-request comment links here for the part it
  * cannot hold), and the rest of a preview's summary stays far below GitHub's 1 MiB.
  */
 const MAX_PREVIEW_BYTES = 768 * 1024
-
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g
-
-export function escapeHtml(text: string): string {
-  return text.replace(
-    /[&<>"']/g,
-    c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c
-  )
-}
-
-/**
- * One value inside the summary's HTML: on one line (a blank line would end the HTML block and
- * let what follows render as markdown), without control characters, bounded, escaped.
- */
-export function inline(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').replace(CONTROL, '')
-  const cut = truncateUtf8(flat, MAX_VALUE_BYTES)
-  return escapeHtml(cut === flat ? flat : `${cut} [...]`)
-}
 
 /** Ids, versions and names the action built or the workflow gave: shown as they are. */
 const code = (text: string): string => `<code>${inline(text)}</code>`
@@ -86,13 +52,6 @@ function failureBlock(message: string): string {
   // The blank line ends the <p> block, so that <pre> starts a block of its own (a <p> block would
   // end at the first blank line of the message, and the rest would render as markdown).
   return `<p><strong>Failed:</strong></p>\n\n${preBlock(message, MAX_FAILURE_BYTES)}`
-}
-
-/** Text of many lines for a block of its own: redacted, `\n` line ends, no control characters. */
-export function plainText(text: string): string {
-  return redact(text)
-    .replace(/\r\n|\r/g, '\n')
-    .replace(CONTROL, '')
 }
 
 /**
@@ -128,6 +87,26 @@ export async function writeSummary(
   if (!env.GITHUB_STEP_SUMMARY) return
   const summary = core.summary.addHeading('secrets-deploy-action', 3)
   if (report.failure) summary.addRaw(failureBlock(report.failure), true)
+  secretsSection(summary, report)
+  if (report.preview) summary.addRaw(previewBlock(report.preview), true)
+  deploySection(summary, report)
+  if (report.fleet) fleetSection(summary, report.fleet)
+  if (report.rotation) summary.addRaw(rotationLine(report.rotation), true)
+  await summary.write()
+}
+
+/** Input "rotate": key names and versions only, never a value. */
+function rotationLine(r: NonNullable<RunReport['rotation']>): string {
+  const undone = r.undone
+    ? `; undone: the old values are back in version ${version(r.undone.versionId)}, ${quoted(r.undone.restartedAgain)}`
+    : ''
+  return `<p>Rotated ${r.keys.map(code).join(', ')} of the app secret ${code(r.secretId)}: version ${version(r.versionId)}${undone}</p>`
+}
+
+type Summary = typeof core.summary
+
+/** Which secret versions were read, and what became outputs and variables. */
+function secretsSection(summary: Summary, report: RunReport): void {
   if (report.secretsRead.length > 0) {
     summary.addTable([
       [
@@ -150,6 +129,10 @@ export async function writeSummary(
       true
     )
   }
+}
+
+/** The deploy, the write-back and a single host's restart. */
+function deploySection(summary: Summary, report: RunReport): void {
   if (report.deploy) {
     const d = report.deploy
     summary.addRaw(
@@ -157,13 +140,22 @@ export async function writeSummary(
       true
     )
   }
-  if (report.preview) summary.addRaw(previewBlock(report.preview), true)
   if (report.writeBack) {
     const w = report.writeBack
     summary.addRaw(
       w.changed
         ? `<p>Wrote the address into ${code(w.key)}: new secret version ${version(w.versionId)}</p>`
         : `<p>${code(w.key)} already held the address: the secret was not changed</p>`,
+      true
+    )
+  }
+  if (report.ingress) {
+    const i = report.ingress
+    summary.addRaw(
+      `<p>Opened security group ${code(i.groupId)} to ${code(i.cidr)} on TCP port ${i.port} for ` +
+        `this run (rule ${code(i.ruleId)}): ` +
+        (i.closed ? 'closed again' : '<strong>not closed</strong>; the post step tries again') +
+        '</p>',
       true
     )
   }
@@ -174,28 +166,29 @@ export async function writeSummary(
       true
     )
   }
-  if (report.fleet) {
-    const f = report.fleet
-    const ok = f.results.filter(r => r.status === 'Success').length
-    summary.addRaw(
-      `<p>Restart of ${code(f.unit)} ${f.via === 'ssh' ? 'over SSH' : `with SSM Run Command ${f.commandIds.map(code).join(', ')}`}: ` +
-        `${ok} of ${f.results.length} instances succeeded</p>`,
-      true
-    )
-    const releases = f.results.some(r => r.release !== undefined)
-    summary.addTable([
-      ['instance', 'status', 'exit code', 'duration', ...(releases ? ['release'] : [])].map(
-        data => ({ data, header: true })
-      ),
-      ...f.results.map(r => [
-        code(r.instanceId),
-        inline(r.status),
-        // An empty cell would come out as an unclosed <td> from core.summary.
-        r.exitCode === undefined ? '-' : inline(String(r.exitCode)),
-        r.durationMs === undefined ? '-' : inline(formatSeconds(r.durationMs)),
-        ...(releases ? [quoted(r.release ?? '-')] : [])
-      ])
+}
+
+/** A fleet's restart: one row per instance. */
+function fleetSection(summary: Summary, f: NonNullable<RunReport['fleet']>): void {
+  const ok = f.results.filter(r => r.status === 'Success').length
+  summary.addRaw(
+    `<p>Restart of ${code(f.unit)} ${f.via === 'ssh' ? 'over SSH' : `with SSM Run Command ${f.commandIds.map(code).join(', ')}`}: ` +
+      `${ok} of ${f.results.length} instances succeeded</p>`,
+    true
+  )
+  const releases = f.results.some(r => r.release !== undefined)
+  summary.addTable([
+    ['instance', 'status', 'exit code', 'duration', ...(releases ? ['release'] : [])].map(data => ({
+      data,
+      header: true
+    })),
+    ...f.results.map(r => [
+      code(r.instanceId),
+      inline(r.status),
+      // An empty cell would come out as an unclosed <td> from core.summary.
+      r.exitCode === undefined ? '-' : inline(String(r.exitCode)),
+      r.durationMs === undefined ? '-' : inline(formatSeconds(r.durationMs)),
+      ...(releases ? [quoted(r.release ?? '-')] : [])
     ])
-  }
-  await summary.write()
+  ])
 }

@@ -1,6 +1,8 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import type { EC2Client } from '@aws-sdk/client-ec2'
+import type { KMSClient } from '@aws-sdk/client-kms'
 import type { SSMClient } from '@aws-sdk/client-ssm'
+import type { STSClient } from '@aws-sdk/client-sts'
 import { ActionError } from '../lib/errors.js'
 
 /**
@@ -16,14 +18,21 @@ const RETRIES = {
   secretsManager: { retryMode: 'standard', maxAttempts: 5 },
   ec2: { retryMode: 'standard', maxAttempts: 8 },
   // A fleet's polls run for minutes: throttling on one of them must not end the run.
-  ssm: { retryMode: 'standard', maxAttempts: 8 }
+  ssm: { retryMode: 'standard', maxAttempts: 8 },
+  // The command line's one-off calls: who the credentials are, a backup's data key.
+  once: { retryMode: 'standard', maxAttempts: 5 }
 } as const
+
+/** The region of a secret's ARN (arn:<partition>:secretsmanager:<region>:...), if it is one. */
+export function arnRegion(secretId: string): string | undefined {
+  return /^arn:[^:]+:secretsmanager:([^:]+):/.exec(secretId)?.[1]
+}
 
 /** The region from the environment, or from the secret's ARN when the environment has none. */
 export function resolveRegion(env: NodeJS.ProcessEnv, secretId: string): string {
   const fromEnv = env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim()
   if (fromEnv) return fromEnv
-  const fromArn = /^arn:[^:]+:secretsmanager:([^:]+):/.exec(secretId)?.[1]
+  const fromArn = arnRegion(secretId)
   if (fromArn) return fromArn
   throw new ActionError(
     'No AWS region: set "aws-region" on aws-actions/configure-aws-credentials, or AWS_REGION in the ' +
@@ -39,18 +48,59 @@ export interface AwsClients {
   ssm(): Promise<SSMClient>
 }
 
-export function createAwsClients(region: string): AwsClients {
-  let ec2: Promise<EC2Client> | undefined
-  let ssm: Promise<SSMClient> | undefined
+/** The command line calls a few services more, and closes its clients when a command ends. */
+export interface AllAwsClients extends AwsClients {
+  /** Who the credentials are (doctor). */
+  sts(): Promise<STSClient>
+  /** A backup's data key. */
+  kms(): Promise<KMSClient>
+  /** Closes every client made, so that no open connection keeps a program running. */
+  destroy(): void
+}
+
+/**
+ * Every AWS client the action and the command line use, made in this one place with the retry
+ * settings above; each but Secrets Manager is loaded on first use (dynamic import: a run that never
+ * calls a service never loads its client). `secretsManager` may be one made already (the command
+ * line asks it for the region).
+ */
+export function createAwsClients(
+  region: string,
+  secretsManager = new SecretsManagerClient({ region, ...RETRIES.secretsManager })
+): AllAwsClients {
+  const made: { destroy(): void }[] = [secretsManager]
+  const lazily = <T extends { destroy(): void }>(load: () => Promise<T>) => {
+    let client: Promise<T> | undefined
+    return () =>
+      (client ??= load().then(loaded => {
+        made.push(loaded)
+        return loaded
+      }))
+  }
   return {
-    secretsManager: new SecretsManagerClient({ region, ...RETRIES.secretsManager }),
-    ec2: () =>
-      (ec2 ??= import('@aws-sdk/client-ec2').then(
+    secretsManager,
+    ec2: lazily(() =>
+      import('@aws-sdk/client-ec2').then(
         ({ EC2Client }) => new EC2Client({ region, ...RETRIES.ec2 })
-      )),
-    ssm: () =>
-      (ssm ??= import('@aws-sdk/client-ssm').then(
+      )
+    ),
+    ssm: lazily(() =>
+      import('@aws-sdk/client-ssm').then(
         ({ SSMClient }) => new SSMClient({ region, ...RETRIES.ssm })
-      ))
+      )
+    ),
+    sts: lazily(() =>
+      import('@aws-sdk/client-sts').then(
+        ({ STSClient }) => new STSClient({ region, ...RETRIES.once })
+      )
+    ),
+    kms: lazily(() =>
+      import('@aws-sdk/client-kms').then(
+        ({ KMSClient }) => new KMSClient({ region, ...RETRIES.once })
+      )
+    ),
+    destroy: () => {
+      for (const client of made.splice(0)) client.destroy()
+    }
   }
 }

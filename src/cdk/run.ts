@@ -3,14 +3,13 @@ import { existsSync } from 'node:fs'
 import { readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
-import * as core from '@actions/core'
 import { addressesIn, maskAddress } from '../lib/addresses.js'
 import { StoppedError, stopRequest, withTimeout } from '../lib/cancel.js'
 import { stripAnsi } from './diff.js'
 import { splitArguments } from './command-line.js'
 import { ActionError } from '../lib/errors.js'
 import { OutputTail } from '../lib/lines.js'
-import { quoteUntrusted, UntrustedOutput } from '../lib/log.js'
+import { quoteUntrusted, UntrustedOutput, type Logger } from '../lib/log.js'
 import { runProcessGroup, type ProcessGroupResult } from '../lib/process-group.js'
 
 export interface DeployInputs {
@@ -22,6 +21,9 @@ export interface DeployInputs {
 
 /** What the CLI is run for: a deploy, or a preview of one (deploy: diff). */
 export type CdkCommand = 'deploy' | 'diff'
+
+/** Input "deploy": cdk deploy, cdk diff (a preview: nothing deployed, written back or restarted), or neither. */
+export type DeployMode = CdkCommand | 'none'
 
 /** A cdk deploy or diff, checked and ready to run: made before anything changes, run after the checks. */
 export interface CdkDeployPlan {
@@ -136,6 +138,8 @@ export interface CdkRunOptions {
   signal: AbortSignal
   /** Seconds cdk deploy may take (input "deploy-timeout"); none: no limit. */
   timeoutSeconds?: number
+  /** The program's logger: the CLI's output goes into a group of it. */
+  log: Logger
 }
 
 /** What stopping the CLI part-way leaves behind. */
@@ -239,10 +243,10 @@ export async function runCdk(
     plan.command === 'diff'
       ? 'nothing was deployed, written back or restarted'
       : 'nothing was written back or restarted'
-  core.startGroup(`${name} ${plan.stack}`)
+  options.log.startGroup(`${name} ${plan.stack}`)
   let result: ProcessGroupResult
   try {
-    core.info(`[command]${plan.tool} ${plan.args.join(' ')}`)
+    options.log.info(`[command]${plan.tool} ${plan.args.join(' ')}`)
     result = await out.around(() =>
       runProcessGroup({
         command: plan.tool,
@@ -267,7 +271,7 @@ export async function runCdk(
     )
   } finally {
     limit.dispose()
-    core.endGroup()
+    options.log.endGroup()
   }
   if (result.stopped) {
     throw new StoppedError(

@@ -1,8 +1,7 @@
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager'
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto'
-import { constants, type Stats } from 'node:fs'
-import { open, type FileHandle } from 'node:fs/promises'
-import { ActionError, describeAwsError, type AwsCallContext } from '../lib/errors.js'
+import { ActionError } from '../lib/errors.js'
+import { describeAwsError, type AwsCallContext } from '../aws/errors.js'
 import { shownVersionId } from '../lib/log.js'
 import {
   parseJsonObjectOfStrings,
@@ -18,6 +17,7 @@ import {
   type SecretRef,
   type Session
 } from './context.js'
+import { readRegularFile, writePrivateFile } from './files.js'
 import { shown, type Io } from './io.js'
 
 const FORMAT = 'secrets-deploy-backup/1'
@@ -70,14 +70,9 @@ function kmsCall(action: string, keyId: string): AwsCallContext {
   }
 }
 
-async function kmsClient(session: Session) {
-  const { KMSClient } = await import('@aws-sdk/client-kms')
-  return new KMSClient({ region: session.region, maxAttempts: 5 })
-}
-
 async function encrypt(session: Session, keyId: string, plaintext: Buffer): Promise<EncryptedBody> {
   const { GenerateDataKeyCommand } = await import('@aws-sdk/client-kms')
-  const kms = await kmsClient(session)
+  const kms = await session.clients.kms()
   let dataKey
   try {
     dataKey = await kms.send(
@@ -89,8 +84,6 @@ async function encrypt(session: Session, keyId: string, plaintext: Buffer): Prom
     )
   } catch (error) {
     throw describeAwsError(error, kmsCall('GenerateDataKey', keyId))
-  } finally {
-    kms.destroy()
   }
   const key = Buffer.from(dataKey.Plaintext ?? [])
   const iv = randomBytes(12)
@@ -110,7 +103,7 @@ async function encrypt(session: Session, keyId: string, plaintext: Buffer): Prom
 
 async function decrypt(session: Session, body: EncryptedBody, file: string): Promise<Buffer> {
   const { DecryptCommand } = await import('@aws-sdk/client-kms')
-  const kms = await kmsClient(session)
+  const kms = await session.clients.kms()
   let dataKey
   try {
     dataKey = await kms.send(
@@ -122,8 +115,6 @@ async function decrypt(session: Session, body: EncryptedBody, file: string): Pro
     )
   } catch (error) {
     throw describeAwsError(error, kmsCall('Decrypt', body.kmsKeyId))
-  } finally {
-    kms.destroy()
   }
   const key = Buffer.from(dataKey.Plaintext ?? [])
   try {
@@ -182,24 +173,9 @@ export async function backupCommand(
         encrypted: await encrypt(session, options.kmsKeyId, plaintext)
       }
     : { format: FORMAT, ...contents }
-  let handle
-  try {
-    // 'wx': fails when the file exists, so a backup never replaces another.
-    handle = await open(options.out, 'wx', 0o600)
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    throw new ActionError(
-      code === 'EEXIST'
-        ? `"${shown(options.out)}" already exists; a backup never overwrites a file. Choose another --out.`
-        : `Cannot create "${shown(options.out)}" (${code}): check the folder exists and is writable.`
-    )
-  }
-  try {
-    await handle.chmod(0o600)
-    await handle.writeFile(`${JSON.stringify(file, null, 2)}\n`)
-  } finally {
-    await handle.close()
-  }
+  await writePrivateFile(options.out, `${JSON.stringify(file, null, 2)}\n`, {
+    exists: `"${shown(options.out)}" already exists; a backup never overwrites a file. Choose another --out.`
+  })
   for (const s of contents.secrets)
     io.err(
       `Backed up "${shown(s.id)}" version ${shownVersionId(s.versionId)}: ${Object.keys(s.values).length} keys.`
@@ -211,62 +187,17 @@ export async function backupCommand(
   )
 }
 
-/** Read in pieces of this size, so that memory grows only with what the file really holds. */
-const READ_CHUNK_BYTES = 64 * 1024
-
-function fileKind(stats: Stats): string {
-  if (stats.isDirectory()) return 'a folder'
-  if (stats.isCharacterDevice()) return 'a character device'
-  if (stats.isBlockDevice()) return 'a block device'
-  if (stats.isFIFO()) return 'a named pipe'
-  if (stats.isSocket()) return 'a socket'
-  return 'a special file'
-}
-
 /**
  * The bytes of a backup file: a regular file (a symbolic link to one is followed), at most
- * MAX_FILE_BYTES, read in a loop that stops there. The size fstat gives is no bound on its own: a
- * device such as /dev/zero says 0 and never ends, and so can a file under /proc.
+ * MAX_FILE_BYTES.
  */
 export async function readBackupFile(file: string): Promise<Buffer> {
-  const tooLarge = () =>
-    new ActionError(
-      `"${shown(file)}" is larger than any backup (${MAX_FILE_BYTES} bytes): not a backup file.`
-    )
-  const cannotRead = (error: unknown) =>
-    new ActionError(`Cannot read "${shown(file)}" (${(error as NodeJS.ErrnoException).code}).`)
-  let handle: FileHandle
-  try {
-    // O_NONBLOCK: opening a named pipe would otherwise wait for a writer; files ignore the flag.
-    handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK)
-  } catch (error) {
-    throw cannotRead(error)
-  }
-  try {
-    const stats = await handle.stat()
-    if (!stats.isFile()) {
-      throw new ActionError(
-        `"${shown(file)}" is ${fileKind(stats)}, not a regular file: not a backup. Give the file that "secrets-deploy backup --out" wrote.`
-      )
-    }
-    if (stats.size > MAX_FILE_BYTES) throw tooLarge()
-    const chunks: Buffer[] = []
-    let total = 0
-    for (;;) {
-      // One byte past the limit is enough to know the file is too large.
-      const chunk = Buffer.alloc(Math.min(READ_CHUNK_BYTES, MAX_FILE_BYTES + 1 - total))
-      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null)
-      if (bytesRead === 0) break
-      total += bytesRead
-      if (total > MAX_FILE_BYTES) throw tooLarge()
-      chunks.push(chunk.subarray(0, bytesRead))
-    }
-    return Buffer.concat(chunks, total)
-  } catch (error) {
-    throw error instanceof ActionError ? error : cannotRead(error)
-  } finally {
-    await handle.close()
-  }
+  return readRegularFile(file, {
+    maxBytes: MAX_FILE_BYTES,
+    tooLarge: `"${shown(file)}" is larger than any backup (${MAX_FILE_BYTES} bytes): not a backup file.`,
+    notRegular: kind =>
+      `"${shown(file)}" is ${kind}, not a regular file: not a backup. Give the file that "secrets-deploy backup --out" wrote.`
+  })
 }
 
 const isText = (value: unknown): value is string => typeof value === 'string'
@@ -513,50 +444,57 @@ export async function restoreCommand(
     return
   }
 
-  for (const { entry, secret, current, differing } of plans) {
-    const subject = secretSubject(secret.role, shown(secret.id))
-    if (!current) {
-      // An ARN names no secret that does not exist; the name the backup recorded does.
-      const name = secret.id.startsWith('arn:') ? entry.name : secret.id
-      const versionId = randomUUID()
-      try {
-        await session.client.send(
-          new CreateSecretCommand({
-            Name: name,
-            SecretString: JSON.stringify(entry.values),
-            ClientRequestToken: versionId
-          })
-        )
-      } catch (error) {
-        throw describeAwsError(error, secretCall('CreateSecret', secret.role, name))
-      }
-      io.err(`Created "${shown(name)}" from the backup: version ${versionId}.`)
-      io.out(versionId)
-      continue
+  for (const plan of plans) await restoreOne(session, io, plan)
+}
+
+/** Writes one checked plan: creates a secret that is gone, or replaces its keys (compare-and-swap). */
+async function restoreOne(
+  session: Session,
+  io: Io,
+  { entry, secret, current, differing }: RestorePlan
+): Promise<void> {
+  const subject = secretSubject(secret.role, shown(secret.id))
+  if (!current) {
+    // An ARN names no secret that does not exist; the name the backup recorded does.
+    const name = secret.id.startsWith('arn:') ? entry.name : secret.id
+    const versionId = randomUUID()
+    try {
+      await session.client.send(
+        new CreateSecretCommand({
+          Name: name,
+          SecretString: JSON.stringify(entry.values),
+          ClientRequestToken: versionId
+        })
+      )
+    } catch (error) {
+      throw describeAwsError(error, secretCall('CreateSecret', secret.role, name))
     }
-    if (differing.length === 0) {
-      io.err(`The ${subject} already holds the backup's keys; nothing written.`)
-      io.out(shownVersionId(current.versionId))
-      continue
-    }
-    const result = await writeEdit(
-      session.client,
-      current,
-      { replace: entry.values },
-      {
-        role: secret.role,
-        what: 'restore the backup',
-        merged: 'the backup',
-        who: 'this command',
-        during: 'ran',
-        again: 'Run the command again',
-        note: message => io.err(shown(message)),
-        reread: () => session.read(secret)
-      }
-    )
-    io.err(
-      `Restored the ${subject} (${keyList(differing)} differed): version ${shownVersionId(result.versionId)} is current.`
-    )
-    io.out(shownVersionId(result.versionId))
+    io.err(`Created "${shown(name)}" from the backup: version ${versionId}.`)
+    io.out(versionId)
+    return
   }
+  if (differing.length === 0) {
+    io.err(`The ${subject} already holds the backup's keys; nothing written.`)
+    io.out(shownVersionId(current.versionId))
+    return
+  }
+  const result = await writeEdit(
+    session.client,
+    current,
+    { replace: entry.values },
+    {
+      role: secret.role,
+      what: 'restore the backup',
+      merged: 'the backup',
+      who: 'this command',
+      during: 'ran',
+      again: 'Run the command again',
+      note: message => io.err(shown(message)),
+      reread: () => session.read(secret)
+    }
+  )
+  io.err(
+    `Restored the ${subject} (${keyList(differing)} differed): version ${shownVersionId(result.versionId)} is current.`
+  )
+  io.out(shownVersionId(result.versionId))
 }

@@ -8,6 +8,7 @@ import {
   type SecretRole
 } from '../secrets/read.js'
 import { cliLogger, type Io } from './io.js'
+import { createAwsClients, type AllAwsClients } from '../aws/clients.js'
 
 /** The reference document's names for the two secrets. */
 export const DEFAULT_SECRET_IDS = {
@@ -71,6 +72,8 @@ export function resolveSecret(name: string, options: GlobalOptions): SecretRef {
 
 export interface Session {
   client: SecretsManagerClient
+  /** Every client of the session, made on first use with the SDK's retries (src/aws/clients.ts). */
+  clients: AllAwsClients
   region: string
   /** Where reading a secret warns: standard error, in the command line's words. */
   log: SecretLog
@@ -107,6 +110,7 @@ export async function openSession(options: GlobalOptions, io: Io): Promise<Sessi
   const log: SecretLog = { logger: cliLogger(io), unmaskedAdvice: UNMASKED_ADVICE }
   return {
     client,
+    clients: createAwsClients(region, client),
     region,
     log,
     read: (secret, readOptions = {}) =>

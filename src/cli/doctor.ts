@@ -1,9 +1,9 @@
-import { describeAwsError } from '../lib/errors.js'
+import { awsErrorName, describeAwsError } from '../aws/errors.js'
 import { iamPolicy, restartMethods } from '../secrets/iam-policy.js'
 import { shownVersionId } from '../lib/log.js'
 import { secretResource } from '../secrets/read.js'
 import type { GlobalOptions, Session } from './context.js'
-import { printJson, shown, verdict, type Io } from './io.js'
+import { printJson, shown, passOrFail, type Io } from './io.js'
 import { checkSecrets, type ValidateOptions } from './read-commands.js'
 
 export interface DoctorOptions extends Omit<ValidateOptions, 'json'> {
@@ -24,23 +24,15 @@ interface Check {
 /** Calls that a dry run proves permitted: EC2 answers DryRunOperation when the policy allows it. */
 const DRY_RUN_CHECKS: Record<string, (session: Session) => Promise<void>> = {
   'ec2:DescribeInstances': async session => {
-    const { EC2Client, DescribeInstancesCommand } = await import('@aws-sdk/client-ec2')
-    const ec2 = new EC2Client({ region: session.region, maxAttempts: 5 })
-    try {
-      await ec2.send(new DescribeInstancesCommand({ DryRun: true }))
-    } finally {
-      ec2.destroy()
-    }
+    const { DescribeInstancesCommand } = await import('@aws-sdk/client-ec2')
+    const ec2 = await session.clients.ec2()
+    await ec2.send(new DescribeInstancesCommand({ DryRun: true }))
   },
   // SSM has no dry run, but this call only reads: one short page of the managed instances.
   'ssm:DescribeInstanceInformation': async session => {
-    const { SSMClient, DescribeInstanceInformationCommand } = await import('@aws-sdk/client-ssm')
-    const ssm = new SSMClient({ region: session.region, maxAttempts: 5 })
-    try {
-      await ssm.send(new DescribeInstanceInformationCommand({ MaxResults: 5 }))
-    } finally {
-      ssm.destroy()
-    }
+    const { DescribeInstanceInformationCommand } = await import('@aws-sdk/client-ssm')
+    const ssm = await session.clients.ssm()
+    await ssm.send(new DescribeInstanceInformationCommand({ MaxResults: 5 }))
   }
 }
 
@@ -102,15 +94,15 @@ export async function doctor(
   for (const c of checks) {
     const word = { ok: 'ok  ', fail: 'FAIL', warn: 'warn', skip: 'skip' }[c.outcome]
     const coloured =
-      c.outcome === 'ok' || c.outcome === 'fail' ? verdict(io, c.outcome === 'ok', word) : word
+      c.outcome === 'ok' || c.outcome === 'fail' ? passOrFail(io, c.outcome === 'ok', word) : word
     io.out(`${coloured}  ${shown(c.check)}: ${shown(c.detail)}`)
   }
   return ok
 }
 
 async function identity(session: Session): Promise<Check> {
-  const { STSClient, GetCallerIdentityCommand } = await import('@aws-sdk/client-sts')
-  const sts = new STSClient({ region: session.region, maxAttempts: 5 })
+  const { GetCallerIdentityCommand } = await import('@aws-sdk/client-sts')
+  const sts = await session.clients.sts()
   try {
     const who = await sts.send(new GetCallerIdentityCommand({}))
     return { outcome: 'ok', check: 'credentials', detail: `${who.Arn} (account ${who.Account})` }
@@ -121,8 +113,6 @@ async function identity(session: Session): Promise<Check> {
       resource: '*'
     })
     return { outcome: 'fail', check: 'credentials', detail: described.message }
-  } finally {
-    sts.destroy()
   }
 }
 
@@ -135,7 +125,7 @@ async function permitted(
     await dryRun(session)
     return { outcome: 'ok', check: action, detail: 'allowed' }
   } catch (error) {
-    if ((error as { name?: string }).name === 'DryRunOperation')
+    if (awsErrorName(error) === 'DryRunOperation')
       return { outcome: 'ok', check: action, detail: 'allowed (dry run)' }
     const described = describeAwsError(error, {
       action,

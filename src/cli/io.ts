@@ -28,7 +28,7 @@ export function bold(io: Io, text: string): string {
   return io.color ? styleText('bold', text) : text
 }
 
-export function verdict(io: Io, ok: boolean, text: string): string {
+export function passOrFail(io: Io, ok: boolean, text: string): string {
   return io.color ? styleText(ok ? 'green' : 'red', text) : text
 }
 

@@ -1,5 +1,5 @@
 import { DescribeSecretCommand } from '@aws-sdk/client-secrets-manager'
-import { describeAwsError } from '../lib/errors.js'
+import { describeAwsError } from '../aws/errors.js'
 import { secretCall, secretResource } from '../secrets/read.js'
 import { openSession, resolveSecret, type GlobalOptions } from './context.js'
 import { shown, type Io } from './io.js'
@@ -39,7 +39,7 @@ export async function resolvePolicyArns(
       }
     }
   } finally {
-    session.client.destroy()
+    session.clients.destroy()
   }
   return resolved
 }

@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from 'commander'
+import { checkSecurityGroupId } from '../lib/aws-ids.js'
 import { ActionError } from '../lib/errors.js'
 import { DEFAULT_POLICY_SETTINGS, iamPolicy, restartMethods } from '../secrets/iam-policy.js'
 import { quoteUntrusted } from '../lib/log.js'
@@ -23,6 +24,10 @@ import {
 } from './read-commands.js'
 import { resolvePolicyArns } from './policy-command.js'
 import { generateCommand, rollbackCommand, setCommand, unsetCommand } from './write-commands.js'
+import { execCommand, type ExecOptions } from './exec.js'
+import { exportCommand, type ExportOptions } from './export-command.js'
+import { EXPORT_FORMATS } from './export-formats.js'
+import { importCommand, type ImportOptions } from './import.js'
 
 /** Exit codes: what scripts branch on. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const
@@ -63,15 +68,22 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
   /** Runs a command body with a session, turning its failure into exit code 1. */
   const withSession =
     <A extends unknown[]>(
-      body: (session: Session, globals: GlobalOptions, ...args: A) => Promise<boolean | void>
+      // false: failed; a number: the exit code (exec passes on its command's).
+      body: (
+        session: Session,
+        globals: GlobalOptions,
+        ...args: A
+      ) => Promise<boolean | number | void>
     ) =>
     async (...args: A) => {
       const globals = program.opts<GlobalOptions>()
       const session = await openSession(globals, io)
       try {
-        if ((await body(session, globals, ...args)) === false) code = EXIT.failed
+        const result = await body(session, globals, ...args)
+        if (result === false) code = EXIT.failed
+        else if (typeof result === 'number') code = result
       } finally {
-        session.client.destroy()
+        session.clients.destroy()
       }
     }
 
@@ -191,6 +203,68 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
     )
 
   program
+    .command('exec')
+    .description(
+      "run a command with the secret's keys as environment variables (db_password -> DB_PASSWORD); " +
+        'where Node has process.execve (22.15 and later, 24) the command replaces this process'
+    )
+    .argument('<secret>', SECRET_HELP)
+    .argument('<command...>', 'the command and its arguments, after "--"')
+    .option('--only <keys>', 'only these keys (or variable names), separated by commas')
+    .option('--pristine', 'pass only the keys and PATH, HOME, LANG, TERM; no other variable')
+    .option('--override', "the secret's value wins over a variable already set")
+    .addHelpText('after', '\nExample: secrets-deploy exec app -- uvicorn app.main:app')
+    .action(
+      withSession(async (session, globals, name: string, command: string[], options: ExecOptions) =>
+        execCommand(session, io, resolveSecret(name, globals), command, options)
+      )
+    )
+
+  program
+    .command('export')
+    .description(
+      "the secret's keys as environment variables in a file format, into a new file (mode 0600) or, " +
+        'with --reveal or into a pipe, on standard output'
+    )
+    .argument('<secret>', SECRET_HELP)
+    .addOption(
+      new Option('--format <format>', 'how to write them')
+        .choices(EXPORT_FORMATS)
+        .makeOptionMandatory()
+    )
+    .option('--out <file>', 'write a new file (mode 0600) instead of standard output')
+    .option('--force', 'with --out: replace a file that exists')
+    .option('--only <keys>', 'only these keys (or variable names), separated by commas')
+    .option('--reveal', 'print the values on a terminal or in a workflow step')
+    .hook('preAction', command => {
+      if (command.opts().force && command.opts().out === undefined)
+        command.error('error: --force replaces the file --out names; give --out FILE too')
+    })
+    .action(
+      withSession(async (session, globals, name: string, options: ExportOptions) =>
+        exportCommand(session, io, resolveSecret(name, globals), options)
+      )
+    )
+
+  program
+    .command('import')
+    .description(
+      "a .env file (or JSON object) into the secret's keys (DB_PASSWORD -> db_password), in one new version " +
+        'written with the compare-and-swap; keys holding another value are kept unless --overwrite'
+    )
+    .argument('<secret>', SECRET_HELP)
+    .requiredOption('--from <file>', 'the .env file, or a file holding one JSON object of strings')
+    .option('--only <names>', 'only these names of the file (or keys), separated by commas')
+    .option('--create', 'create the secret when it does not exist')
+    .option('--overwrite', 'replace the values of keys the secret already has')
+    .option('--dry-run', 'print what it would add, change and keep; write nothing')
+    .action(
+      withSession(async (session, globals, name: string, options: ImportOptions) =>
+        importCommand(session, io, resolveSecret(name, globals), options)
+      )
+    )
+
+  program
     .command('iam-policy')
     .description(
       'the least-privilege IAM policy the action needs for these settings, with the real secret ARNs when it can read them'
@@ -208,6 +282,11 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
     .option('--no-app', 'the action does not read the app secret (input app-secret-id empty)')
     .option('--offline', 'do not look up the ARNs: print name patterns')
     .option('--config-path <path>', 'input "config-path": read parameters under this path')
+    .option('--rotate', 'input "rotate": the action regenerates keys of the app secret', false)
+    .option(
+      '--open-ingress <sg-id>',
+      'input "open-ingress": open this security group to the runner for each run'
+    )
     .action(
       async (options: {
         deploy: boolean
@@ -215,7 +294,13 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
         app: boolean
         offline?: boolean
         configPath?: string
+        rotate: boolean
+        openIngress?: string
       }) => {
+        if (options.rotate && !options.app)
+          throw new ActionError(
+            '--rotate rotates keys of the app secret: it cannot go with --no-app.'
+          )
         const globals = program.opts<GlobalOptions>()
         const resources = options.offline
           ? {
@@ -228,7 +313,9 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
           ...resources,
           deploy: options.deploy,
           restarts: restartMethods(options.restart),
-          configPath: options.configPath
+          configPath: options.configPath,
+          rotate: options.rotate,
+          openIngress: checkSecurityGroupId(options.openIngress, 'Option --open-ingress')
         })
         printJson(io, policy)
       }

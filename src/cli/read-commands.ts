@@ -1,13 +1,14 @@
 import {
   GetSecretValueCommand,
-  ListSecretVersionIdsCommand,
-  ListSecretsCommand,
+  paginateListSecretVersionIds,
+  paginateListSecrets,
   type SecretListEntry,
   type SecretVersionsListEntry
 } from '@aws-sdk/client-secrets-manager'
-import { ActionError, describeAwsError } from '../lib/errors.js'
+import { ActionError } from '../lib/errors.js'
+import { describeAwsError } from '../aws/errors.js'
 import { envName, refusedEnvName } from '../secrets/key-rules.js'
-import { checkOutputNames } from '../action/outputs.js'
+import { checkOutputNames } from '../secrets/key-rules.js'
 import { quoteUntrusted, shownVersionId } from '../lib/log.js'
 import {
   parseJsonObjectOfStrings,
@@ -15,7 +16,7 @@ import {
   secretCall,
   secretSubject
 } from '../secrets/read.js'
-import { bold, printJson, shown, table, verdict, type Io } from './io.js'
+import { bold, printJson, shown, table, passOrFail, type Io } from './io.js'
 import { resolveSecret, type GlobalOptions, type SecretRef, type Session } from './context.js'
 
 const date = (value: Date | undefined) => (value ? value.toISOString() : '')
@@ -32,21 +33,16 @@ interface ListedSecret {
 /** `list`: every secret the credentials can see, never a value. */
 export async function listSecrets(session: Session, io: Io, asJson: boolean): Promise<void> {
   const entries: SecretListEntry[] = []
-  let token: string | undefined
-  do {
-    let page
-    try {
-      page = await session.client.send(new ListSecretsCommand({ NextToken: token }))
-    } catch (error) {
-      throw describeAwsError(error, {
-        action: 'secretsmanager:ListSecrets',
-        subject: `the secrets of region ${session.region}`,
-        resource: '*'
-      })
-    }
-    entries.push(...(page.SecretList ?? []))
-    token = page.NextToken
-  } while (token)
+  try {
+    for await (const page of paginateListSecrets({ client: session.client }, {}))
+      entries.push(...(page.SecretList ?? []))
+  } catch (error) {
+    throw describeAwsError(error, {
+      action: 'secretsmanager:ListSecrets',
+      subject: `the secrets of region ${session.region}`,
+      resource: '*'
+    })
+  }
   const listed: ListedSecret[] = []
   for (const entry of entries) {
     listed.push({
@@ -177,65 +173,11 @@ export async function secretHistory(
   secret: SecretRef,
   asJson: boolean
 ): Promise<void> {
-  const versions: SecretVersionsListEntry[] = []
-  let token: string | undefined
-  do {
-    let page
-    try {
-      page = await session.client.send(
-        new ListSecretVersionIdsCommand({
-          SecretId: secret.id,
-          IncludeDeprecated: true,
-          NextToken: token
-        })
-      )
-    } catch (error) {
-      throw describeAwsError(
-        error,
-        secretCall('ListSecretVersionIds', secret.role, secret.id, secret.notFoundHint)
-      )
-    }
-    versions.push(...(page.Versions ?? []))
-    token = page.NextToken
-  } while (token)
-  versions.sort((a, b) => (a.CreatedDate?.getTime() ?? 0) - (b.CreatedDate?.getTime() ?? 0))
-
+  const versions = await listVersions(session, secret)
   const history: VersionChanges[] = []
   let before: Record<string, string> | undefined
   for (const version of versions) {
-    const entry: VersionChanges = {
-      versionId: version.VersionId ?? '',
-      stages: version.VersionStages ?? [],
-      created: date(version.CreatedDate)
-    }
-    let response
-    try {
-      response = await session.client.send(
-        new GetSecretValueCommand({ SecretId: secret.id, VersionId: entry.versionId })
-      )
-    } catch (error) {
-      throw describeAwsError(
-        error,
-        secretCall('GetSecretValue', secret.role, secret.id, secret.notFoundHint)
-      )
-    }
-    let values: Record<string, string> | undefined
-    try {
-      values = parseJsonObjectOfStrings(
-        response.SecretString ?? '',
-        `A version of the ${secretSubject(secret.role, shown(secret.id))}`,
-        [],
-        session.log
-      )
-    } catch {
-      entry.unreadable = 'not a JSON object of strings'
-    }
-    if (values && before) {
-      const was = before
-      entry.added = Object.keys(values).filter(k => !Object.hasOwn(was, k))
-      entry.removed = Object.keys(was).filter(k => !Object.hasOwn(values, k))
-      entry.changed = Object.keys(values).filter(k => Object.hasOwn(was, k) && was[k] !== values[k])
-    }
+    const { entry, values } = await versionChanges(session, secret, version, before)
     before = values
     history.push(entry)
   }
@@ -248,6 +190,70 @@ export async function secretHistory(
     changesText(v)
   ])
   for (const line of table([header, ...rows])) io.out(line)
+}
+
+/** Every version of the secret, deprecated ones too, oldest first. */
+async function listVersions(
+  session: Session,
+  secret: SecretRef
+): Promise<SecretVersionsListEntry[]> {
+  const versions: SecretVersionsListEntry[] = []
+  try {
+    const pages = paginateListSecretVersionIds(
+      { client: session.client },
+      { SecretId: secret.id, IncludeDeprecated: true }
+    )
+    for await (const page of pages) versions.push(...(page.Versions ?? []))
+  } catch (error) {
+    throw describeAwsError(
+      error,
+      secretCall('ListSecretVersionIds', secret.role, secret.id, secret.notFoundHint)
+    )
+  }
+  return versions.sort((a, b) => (a.CreatedDate?.getTime() ?? 0) - (b.CreatedDate?.getTime() ?? 0))
+}
+
+/** One version's key names added, removed and changed since `before`; its values for the next. */
+async function versionChanges(
+  session: Session,
+  secret: SecretRef,
+  version: SecretVersionsListEntry,
+  before: Record<string, string> | undefined
+): Promise<{ entry: VersionChanges; values?: Record<string, string> }> {
+  const entry: VersionChanges = {
+    versionId: version.VersionId ?? '',
+    stages: version.VersionStages ?? [],
+    created: date(version.CreatedDate)
+  }
+  let response
+  try {
+    response = await session.client.send(
+      new GetSecretValueCommand({ SecretId: secret.id, VersionId: entry.versionId })
+    )
+  } catch (error) {
+    throw describeAwsError(
+      error,
+      secretCall('GetSecretValue', secret.role, secret.id, secret.notFoundHint)
+    )
+  }
+  let values: Record<string, string> | undefined
+  try {
+    values = parseJsonObjectOfStrings(
+      response.SecretString ?? '',
+      `A version of the ${secretSubject(secret.role, shown(secret.id))}`,
+      [],
+      session.log
+    )
+  } catch {
+    entry.unreadable = 'not a JSON object of strings'
+  }
+  if (values && before) {
+    const was = before
+    entry.added = Object.keys(values).filter(k => !Object.hasOwn(was, k))
+    entry.removed = Object.keys(was).filter(k => !Object.hasOwn(values, k))
+    entry.changed = Object.keys(values).filter(k => Object.hasOwn(was, k) && was[k] !== values[k])
+  }
+  return { entry, values }
 }
 
 function changesText(v: VersionChanges): string {
@@ -278,7 +284,8 @@ export interface SecretVerdict {
   warnings: string[]
 }
 
-const keyList = (text: string) =>
+/** A list of keys as inputs and options give them: separated by commas or new lines. */
+export const keyList = (text: string) =>
   text
     .split(/[,\n]/)
     .map(k => k.trim())
@@ -356,7 +363,7 @@ export async function validateSecrets(
   for (const v of verdicts) {
     const where = `${v.role} secret "${shown(v.secret)}"${v.versionId ? ` (version ${shownVersionId(v.versionId)})` : ''}`
     io.out(
-      `${verdict(io, v.problems.length === 0, v.problems.length === 0 ? 'ok' : 'FAIL')}  ${where}`
+      `${passOrFail(io, v.problems.length === 0, v.problems.length === 0 ? 'ok' : 'FAIL')}  ${where}`
     )
     // The action's own messages, which quote what they name: bounded as messages are, not as names.
     for (const p of v.problems) io.out(`      ${quoteUntrusted(p)}`)

@@ -1,12 +1,10 @@
-import {
-  CreateSecretCommand,
-  GetRandomPasswordCommand,
-  type GetRandomPasswordCommandInput
-} from '@aws-sdk/client-secrets-manager'
+import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager'
 import { randomUUID } from 'node:crypto'
-import { ActionError, describeAwsError } from '../lib/errors.js'
+import { ActionError } from '../lib/errors.js'
+import { describeAwsError } from '../aws/errors.js'
 import { maskSecret, shownVersionId } from '../lib/log.js'
 import { secretCall, secretSubject, type JsonSecret } from '../secrets/read.js'
+import { randomPassword } from '../secrets/random-password.js'
 import {
   writeEdit,
   type EditContext,
@@ -17,7 +15,7 @@ import { shown, type Io } from './io.js'
 import { isNotFound, type SecretRef, type Session } from './context.js'
 
 /** How the command line writes with the action's compare-and-swap. */
-function editContext(
+export function editContext(
   session: Session,
   io: Io,
   secret: SecretRef,
@@ -76,7 +74,7 @@ async function setKeys(
   )
 }
 
-async function createSecret(
+export async function createSecret(
   session: Session,
   secret: SecretRef,
   values: Record<string, string>
@@ -189,28 +187,20 @@ export async function generateCommand(
       `--length must be a whole number from 1 to 4096, not "${shown(options.length)}".`
     )
   }
-  const request: GetRandomPasswordCommandInput = {
-    PasswordLength: length,
-    ExcludeCharacters: options.excludeCharacters,
-    ExcludePunctuation: options.excludePunctuation,
-    ExcludeNumbers: options.excludeNumbers,
-    ExcludeUppercase: options.excludeUppercase,
-    ExcludeLowercase: options.excludeLowercase,
-    IncludeSpace: options.includeSpace,
-    RequireEachIncludedType: options.requireEachIncludedType
-  }
-  let value: string | undefined
-  try {
-    value = (await session.client.send(new GetRandomPasswordCommand(request))).RandomPassword
-  } catch (error) {
-    throw describeAwsError(error, {
-      action: 'secretsmanager:GetRandomPassword',
-      subject: `a new value for "${shown(key)}"`,
-      resource: '*'
-    })
-  }
-  if (!value) throw new ActionError('secretsmanager:GetRandomPassword returned no password.')
-  maskSecret(value)
+  const value = await randomPassword(
+    session.client,
+    {
+      length,
+      ExcludeCharacters: options.excludeCharacters,
+      ExcludePunctuation: options.excludePunctuation,
+      ExcludeNumbers: options.excludeNumbers,
+      ExcludeUppercase: options.excludeUppercase,
+      ExcludeLowercase: options.excludeLowercase,
+      IncludeSpace: options.includeSpace,
+      RequireEachIncludedType: options.requireEachIncludedType
+    },
+    `a new value for "${shown(key)}"`
+  )
   const result = await setKeys(session, io, secret, { [key]: value }, options.create ?? false)
   report(io, secret, `Generated a new ${length}-character "${shown(key)}"`, result)
   if (options.reveal) io.err(`"${shown(key)}": ${value}`)

@@ -1,8 +1,9 @@
 import { GetConsoleOutputCommand, type EC2Client } from '@aws-sdk/client-ec2'
-import * as core from '@actions/core'
+import type { Logger } from '../lib/log.js'
 import { createBackoff } from '../lib/backoff.js'
-import { ActionError, describeAwsError } from '../lib/errors.js'
-import type { AddressType } from '../action/inputs.js'
+import { ActionError } from '../lib/errors.js'
+import { awsErrorName, describeAwsError } from '../aws/errors.js'
+import type { AddressType } from './instances.js'
 import { instanceAtAddress } from './instances.js'
 import {
   CONSOLE_BYTES_KEPT,
@@ -11,7 +12,7 @@ import {
   type ConsoleBlock,
   type ConsoleView,
   type TypedFingerprint
-} from '../restart/ssh/host-keys.js'
+} from './console-block.js'
 import { formatSeconds } from '../lib/text.js'
 
 // After this many empty looks, the log says why the console is being read at all: an empty
@@ -28,7 +29,8 @@ export async function hostKeysFromConsole(
   ec2: EC2Client,
   instanceId: string,
   timeoutMs: number,
-  sleep: (ms: number) => Promise<void>
+  sleep: (ms: number) => Promise<void>,
+  log: Logger
 ): Promise<TypedFingerprint[]> {
   const backoff = createBackoff({
     totalMs: timeoutMs,
@@ -50,12 +52,12 @@ export async function hostKeysFromConsole(
     const seen = keysOfViews(instanceId, buffered && read(buffered), latest && read(latest))
     if ('keys' in seen) {
       const listed = seen.keys.map(key => `${key.fingerprint} (${key.type})`).join(', ')
-      core.info(`Host key fingerprints of ${instanceId} from its console output: ${listed}`)
+      log.info(`Host key fingerprints of ${instanceId} from its console output: ${listed}`)
       return seen.keys
     }
     waiting = seen.waiting
     looks++
-    core.info(
+    log.info(
       looks === LOOKS_BEFORE_HINT
         ? `The console output of ${instanceId} has no SSH host keys yet; waiting. Input ` +
             '"ssh-host-fingerprint" is empty, which is why the console is read: if you meant to ' +
@@ -104,7 +106,7 @@ async function readConsole(
       bytes: bytes.length
     }
   } catch (error) {
-    if (latest && (error as { name?: string }).name === 'UnsupportedOperation') return undefined
+    if (latest && awsErrorName(error) === 'UnsupportedOperation') return undefined
     throw describeAwsError(error, {
       action: 'ec2:GetConsoleOutput',
       subject: `instance ${instanceId}`,

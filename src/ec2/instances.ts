@@ -5,12 +5,14 @@ import {
   type Instance
 } from '@aws-sdk/client-ec2'
 import { isIP } from 'node:net'
-import * as core from '@actions/core'
 import { createBackoff } from '../lib/backoff.js'
-import { ActionError, awsErrorName, describeAwsError } from '../lib/errors.js'
-import { OUTPUTS } from '../action/outputs.js'
-import type { AddressType } from '../action/inputs.js'
-import { quoteUntrusted } from '../lib/log.js'
+import { ActionError } from '../lib/errors.js'
+import { awsErrorName, describeAwsError } from '../aws/errors.js'
+import { chunks } from '../lib/chunks.js'
+import { quoteUntrusted, type Logger } from '../lib/log.js'
+
+/** Which of an instance's addresses the action uses (input "address-type"). */
+export type AddressType = 'public' | 'private'
 
 export const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/
 
@@ -164,7 +166,8 @@ export async function waitForAddresses(
   instanceIds: readonly string[],
   addressType: AddressType,
   timeoutMs: number,
-  sleep: (ms: number) => Promise<void>
+  sleep: (ms: number) => Promise<void>,
+  log: Logger
 ): Promise<DeployedInstance[]> {
   const backoff = createBackoff({ totalMs: timeoutMs, initialDelayMs: 2000, sleep })
   const ready = new Map<string, string>()
@@ -201,7 +204,7 @@ export async function waitForAddresses(
         instanceId,
         address: ready.get(instanceId) as string
       }))
-    core.info(describeWaiting(waiting, lastSeen, instanceIds.length))
+    log.info(describeWaiting(waiting, lastSeen, instanceIds.length))
   } while (await backoff.wait())
   const first = waiting[0]
   const seen = lastSeen.get(first) ?? 'not found'
@@ -313,38 +316,19 @@ export interface LocatedInstances {
   instances: DeployedInstance[]
 }
 
-/** Sets the instance outputs: the first as instance-id/-ip, all as JSON arrays in id order. */
-export function setInstanceOutputs(instances: DeployedInstance[]): LocatedInstances {
-  const located = {
-    instanceId: instances[0].instanceId,
-    address: instances.map(i => i.address).join(','),
-    instances
-  }
-  core.setOutput(OUTPUTS.instanceId, located.instanceId)
-  core.setOutput(OUTPUTS.instanceIp, instances[0].address)
-  core.setOutput(OUTPUTS.instanceIds, JSON.stringify(instances.map(i => i.instanceId)))
-  core.setOutput(OUTPUTS.instanceIps, JSON.stringify(instances.map(i => i.address)))
-  return located
-}
-
-/** With deploy false: the instances input "targets" names, with their outputs set. */
+/** With deploy false: the instances input "targets" names. */
 export async function locateTargets(
   ec2: EC2Client,
   targets: readonly string[],
-  addressType: AddressType
-): Promise<LocatedInstances> {
+  addressType: AddressType,
+  log: Logger
+): Promise<DeployedInstance[]> {
   const instances = await resolveTargets(ec2, targets, addressType)
-  core.info(
+  log.info(
     `Input "targets" names ${instances.length} running instance${instances.length > 1 ? 's' : ''}: ` +
       `${instances.map(i => i.instanceId).join(', ')}.`
   )
-  return setInstanceOutputs(instances)
-}
-
-export function chunks<T>(items: readonly T[], size: number): T[][] {
-  const result: T[][] = []
-  for (let i = 0; i < items.length; i += size) result.push(items.slice(i, i + size))
-  return result
+  return instances
 }
 
 function sortedUnique(ids: string[]): string[] {

@@ -54,3 +54,7 @@ export function addressesIn(text: string): string[] {
       if (isIP(candidate.replace(/%.*$/, '')) !== 0) found.add(candidate)
   return [...found]
 }
+
+/** A DNS host name: labels of letters, digits and inner hyphens, at most 253 characters. */
+export const HOST_NAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/

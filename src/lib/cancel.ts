@@ -1,4 +1,4 @@
-import * as core from '@actions/core'
+import type { Logger } from './log.js'
 import { ActionError } from './errors.js'
 
 /**
@@ -67,10 +67,10 @@ export function withStopState(error: unknown, state: string): unknown {
  * of the run: Node's default (exit at once) would leave the CDK CLI running and a write-back half
  * done. A later signal is only logged; the stop already under way fits the runner's grace period.
  */
-export function abortOnSignals(proc: NodeJS.Process = process): AbortSignal {
+export function abortOnSignals(log: Logger, proc: NodeJS.Process = process): AbortSignal {
   const controller = new AbortController()
   const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
-    core.info(
+    log.info(
       controller.signal.aborted
         ? `Received ${signal} again: still stopping.`
         : `Received ${signal}: stopping at the next safe point.`

@@ -71,7 +71,7 @@ const DEFUSED_LEGACY = '#\u200b#['
 
 /** Control characters other than tab (ANSI colour sequences keep their ESC only in the log). */
 // eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g
+export const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g
 
 /**
  * Makes text from outside the action (an AWS error, an SSH server's message, a program's stderr)
@@ -138,9 +138,27 @@ export const actionLogger: Logger = {
   endGroup: () => core.endGroup()
 }
 
+/** A logger whose warnings name what they are about ("i-0abc...: ..."), for one of many at once. */
+export function withPrefix(log: Logger, prefix: string): Logger {
+  return { ...log, warning: message => log.warning(`${prefix}${message}`) }
+}
+
 /** The action's step outputs. */
 export const actionOutputs: StepOutputs = {
   set: (name, value) => core.setOutput(name, value)
+}
+
+/**
+ * What the step leaves for its own `post:` step: the runner keeps each value saved here (the
+ * GITHUB_STATE file) and gives it to the post step as the variable STATE_<name>.
+ */
+export interface StepState {
+  save(name: string, value: string): void
+}
+
+/** The action's state for its post step. */
+export const actionState: StepState = {
+  save: (name, value) => core.saveState(name, value)
 }
 
 /** Writes a line to the log as is (tests replace it). */

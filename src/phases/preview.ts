@@ -1,10 +1,9 @@
-import * as core from '@actions/core'
 import { describeRisk, parseCdkDiff, riskyChanges, verdict } from '../cdk/diff.js'
 import { runCdk, type CdkDeployPlan, type CdkRunOptions } from '../cdk/run.js'
 import { ActionError } from '../lib/errors.js'
-import { OUTPUTS } from '../action/outputs.js'
+import { OUTPUTS } from '../lib/output-names.js'
 import { truncateUtf8 } from '../lib/lines.js'
-import { quoteUntrusted, redact } from '../lib/log.js'
+import { quoteUntrusted, redact, type StepOutputs } from '../lib/log.js'
 
 /** What the summary shows of a preview: built from the CLI's text, which is untrusted. */
 export interface PreviewReport {
@@ -34,7 +33,11 @@ const MAX_COLLECTED_BYTES = 4 * 1024 * 1024
 export async function previewStack(
   plan: CdkDeployPlan,
   env: Record<string, string>,
-  options: CdkRunOptions & { failOnReplace: boolean; onReport: (report: PreviewReport) => void }
+  options: CdkRunOptions & {
+    outputs: StepOutputs
+    failOnReplace: boolean
+    onReport: (report: PreviewReport) => void
+  }
 ): Promise<void> {
   const lines: string[] = []
   let collected = 0
@@ -68,12 +71,12 @@ export async function previewStack(
     whole: clean
   }
   options.onReport(report)
-  core.setOutput(OUTPUTS.changes, String(diff.changes))
-  core.setOutput(OUTPUTS.diff, text)
-  core.info(
+  options.outputs.set(OUTPUTS.changes, String(diff.changes))
+  options.outputs.set(OUTPUTS.diff, text)
+  options.log.info(
     `cdk diff of stack "${plan.stack}": ${quoteUntrusted(report.verdict)}. Nothing was deployed, written back or restarted.`
   )
-  for (const risk of report.risks) core.warning(quoteUntrusted(risk))
+  for (const risk of report.risks) options.log.warning(quoteUntrusted(risk))
   if (options.failOnReplace && risky.length > 0) {
     throw new ActionError(
       `cdk diff of stack "${plan.stack}" replaces or destroys ${risky.length} resource${risky.length === 1 ? '' : 's'}: ` +

@@ -1,19 +1,18 @@
 import { setMaxListeners } from 'node:events'
-import * as core from '@actions/core'
 import { StoppedError, throwIfStopped, withStopState } from '../lib/cancel.js'
 import { ActionError } from '../lib/errors.js'
-import { OUTPUTS } from '../action/outputs.js'
+import type { Logger } from '../lib/log.js'
+import { OUTPUTS } from '../lib/output-names.js'
 import { fanOut } from './fan-out.js'
 import {
   beyondMaxErrors,
   CollectedOutput,
   printInstanceGroup,
   warnWithinMaxErrors,
-  type InstanceResult
+  type InstanceResult,
+  type RestartReport
 } from './report.js'
-import type { RunReport } from '../action/summary.js'
 import { allowedCount, concurrencyCount } from './rate.js'
-import { actionLogger, actionOutputs } from '../lib/log.js'
 import { shipRelease } from './release-engine.js'
 import type {
   FleetRestart,
@@ -47,15 +46,14 @@ export async function restart(
   targets: readonly RestartTarget[],
   transport: RestartTransport,
   deps: RestartDeps,
-  report: RunReport
+  report: RestartReport
 ): Promise<void> {
   try {
     if (settings.release) {
       if (transport.kind !== 'instance' || !transport.releases)
         throw new ActionError(`A release cannot be shipped ${transport.via}.`)
       const releases = { ...transport, releases: transport.releases }
-      const sinks = { report, log: actionLogger, outputs: actionOutputs }
-      await shipRelease(settings, settings.release, targets, releases, deps, sinks)
+      await shipRelease(settings, settings.release, targets, releases, deps, report)
     } else if (transport.kind === 'fleet')
       await restartAtOnce(settings, targets, transport, deps, report)
     else if (targets.length === 1) await restartHost(settings, targets[0], transport, deps, report)
@@ -71,7 +69,7 @@ async function restartHost(
   target: RestartTarget,
   transport: InstanceTransport,
   deps: RestartDeps,
-  report: RunReport
+  report: RestartReport
 ): Promise<void> {
   const { unit } = settings.script
   const prepare = await transport.prepare([target], settings, deps)
@@ -85,8 +83,8 @@ async function restartHost(
       report.restart.result = 'unknown: the run was stopped and the connection closed mid-command'
     throw error
   }
-  core.setOutput(OUTPUTS.restarted, 'true')
-  core.info(`Restarted "${unit}" on ${where}.`)
+  deps.outputs.set(OUTPUTS.restarted, 'true')
+  deps.log.info(`Restarted "${unit}" on ${where}.`)
 }
 
 /** An instance's end in the fan-out, and why it did not succeed, in the action's words. */
@@ -106,7 +104,7 @@ async function restartEach(
   targets: readonly RestartTarget[],
   transport: InstanceTransport,
   deps: RestartDeps,
-  report: RunReport
+  report: RestartReport
 ): Promise<void> {
   const { maxConcurrency, maxErrors } = settings
   const total = targets.length
@@ -116,7 +114,7 @@ async function restartEach(
   // waits): expected, not a leak, so no warning for more than Node's default of ten.
   if (deps.signal) setMaxListeners(10 + concurrency * 4, deps.signal)
   const prepare = await transport.prepare(targets, settings, deps)
-  core.info(
+  deps.log.info(
     `Restarting "${settings.script.unit}" on ${total} instances ${transport.via}, ${concurrency} at a time ` +
       `(max-concurrency ${maxConcurrency.text}, max-errors ${maxErrors.text}).`
   )
@@ -128,7 +126,7 @@ async function restartEach(
       failed: outcome => outcome.result.status !== STATUS.success,
       signal: deps.signal
     },
-    target => restartInstance(target, prepare, transport)
+    target => restartInstance(target, prepare, transport, deps.log)
   )
   const results = targets.map(
     (target, i): InstanceResult =>
@@ -146,17 +144,18 @@ async function restartEach(
       `Each instance's log group has its output.` +
       (culprit ? `\n${culprit.result.instanceId}: ${culprit.message}` : '')
   }
-  recordFleet(settings, run, transport, report)
+  recordFleet(settings, run, transport, report, deps)
   // A stop is the run's failure, whatever the instances did meanwhile.
   throwIfStopped(deps.signal)
-  concludeFleet(settings, run, transport)
+  concludeFleet(settings, run, transport, deps)
 }
 
 /** One instance of the fan-out: getting it ready, its restart, its log group; never rejects. */
 async function restartInstance(
   target: RestartTarget,
   prepare: (target: RestartTarget) => Promise<PreparedRestart>,
-  transport: InstanceTransport
+  transport: InstanceTransport,
+  log: Logger
 ): Promise<Outcome> {
   const instanceId = instanceIdOf(target)
   const started = Date.now()
@@ -175,7 +174,7 @@ async function restartInstance(
     // The action's own words, which quote what the instance printed: still untrusted text.
     for (const line of message.split('\n')) output.line(line)
   }
-  printInstanceGroup(outcome.result, output.collected(), undefined, transport.where(target))
+  printInstanceGroup(log, outcome.result, output.collected(), undefined, transport.where(target))
   return outcome
 }
 
@@ -185,15 +184,15 @@ async function restartAtOnce(
   targets: readonly RestartTarget[],
   transport: FleetTransport,
   deps: RestartDeps,
-  report: RunReport
+  report: RestartReport
 ): Promise<void> {
   const instanceIds: string[] = []
   // Without a deploy or targets: the one instance at the address the secret holds.
   for (const target of targets)
     instanceIds.push(target.instanceId ?? (await transport.instanceAt(target.address)))
   const run = await transport.restartAll(instanceIds, settings, deps)
-  recordFleet(settings, run, transport, report)
-  concludeFleet(settings, run, transport)
+  recordFleet(settings, run, transport, report, deps)
+  concludeFleet(settings, run, transport, deps)
 }
 
 /** The fleet's outputs and the summary's table, before the run is judged. */
@@ -201,9 +200,10 @@ function recordFleet(
   settings: RestartSettings,
   run: FleetRestart,
   transport: RestartTransport,
-  report: RunReport
+  report: RestartReport,
+  deps: RestartDeps
 ): void {
-  if (run.commandIds.length > 0) core.setOutput(OUTPUTS.commandId, run.commandIds.join(','))
+  if (run.commandIds.length > 0) deps.outputs.set(OUTPUTS.commandId, run.commandIds.join(','))
   report.fleet = {
     unit: settings.script.unit,
     commandIds: run.commandIds,
@@ -219,16 +219,17 @@ function recordFleet(
 function concludeFleet(
   settings: RestartSettings,
   run: FleetRestart,
-  transport: RestartTransport
+  transport: RestartTransport,
+  deps: RestartDeps
 ): void {
   if (run.failure) throw new ActionError(run.failure)
   const total = run.results.length
   if (run.failed.length > 0) {
-    warnWithinMaxErrors(run.failed, total, settings.maxErrors)
+    warnWithinMaxErrors(deps.log, run.failed, total, settings.maxErrors)
     return
   }
-  core.setOutput(OUTPUTS.restarted, 'true')
-  core.info(
+  deps.outputs.set(OUTPUTS.restarted, 'true')
+  deps.log.info(
     `Restarted "${settings.script.unit}" on ${total} instance${total > 1 ? 's' : ''} ${transport.via}.`
   )
 }

@@ -1,7 +1,7 @@
-import * as core from '@actions/core'
 import type { EC2Client } from '@aws-sdk/client-ec2'
-import type { AddressType } from '../action/inputs.js'
+import type { AddressType } from '../ec2/instances.js'
 import { describeHostKeyMode, type HostKeyCheck } from './ssh/host-keys.js'
+import type { Logger } from '../lib/log.js'
 import type { HostKeyPolicy, RestartTarget } from './transport.js'
 
 /** What the host key check uses of the inputs. */
@@ -24,17 +24,17 @@ export function hostKeyPolicy(
   settings: HostKeySettings,
   ec2: () => Promise<EC2Client>
 ): HostKeyPolicy {
-  return async (targets, sleep) => {
+  return async (targets, { sleep, log }) => {
     const count = targets.length
     if (settings.fingerprints.length > 0) {
       const pinned: HostKeyCheck = { kind: 'pinned', fingerprints: settings.fingerprints }
       const each = count > 1 ? `, for each of the ${count} instances` : ''
-      core.info(`${describeHostKeyMode(pinned)}${each}`)
+      log.info(`${describeHostKeyMode(pinned)}${each}`)
       return () => Promise.resolve(pinned)
     }
     if (settings.skipCheck) {
-      core.info(describeHostKeyMode({ kind: 'any' }))
-      core.warning(
+      log.info(describeHostKeyMode({ kind: 'any' }))
+      log.warning(
         count > 1
           ? `Not verifying the SSH host keys of the ${count} instances (ssh-insecure-skip-host-key-check: true): ` +
               'whoever answers at their addresses gets the restart. Pin them with input "ssh-host-fingerprint" instead.'
@@ -43,7 +43,7 @@ export function hostKeyPolicy(
       )
       return () => Promise.resolve({ kind: 'any' })
     }
-    return fromConsoles(settings, targets, await ec2(), sleep)
+    return fromConsoles(settings, targets, await ec2(), sleep, log)
   }
 }
 
@@ -52,7 +52,8 @@ async function fromConsoles(
   settings: HostKeySettings,
   targets: readonly RestartTarget[],
   ec2: EC2Client,
-  sleep: (ms: number) => Promise<void>
+  sleep: (ms: number) => Promise<void>,
+  log: Logger
 ): Promise<(target: RestartTarget) => Promise<HostKeyCheck>> {
   // Loaded here: with it comes the EC2 client, most of the bundle's size.
   const { hostKeysFromConsole, instanceByAddress } = await import('../ec2/console-host-keys.js')
@@ -63,13 +64,13 @@ async function fromConsoles(
     single =
       target.instanceId ?? (await instanceByAddress(ec2, target.address, settings.addressType))
     const mode = describeHostKeyMode({ kind: 'console', instanceId: single, keys: [] })
-    core.info(`${mode} ${empty}`)
+    log.info(`${mode} ${empty}`)
   } else {
-    core.info(`host key: from the console output of each instance ${empty}`)
+    log.info(`host key: from the console output of each instance ${empty}`)
   }
   return async target => {
     const instanceId = target.instanceId ?? single ?? ''
-    const keys = await hostKeysFromConsole(ec2, instanceId, settings.consoleTimeoutMs, sleep)
+    const keys = await hostKeysFromConsole(ec2, instanceId, settings.consoleTimeoutMs, sleep, log)
     return { kind: 'console', instanceId, keys }
   }
 }

@@ -2,8 +2,7 @@ import { setMaxListeners } from 'node:events'
 import { StoppedError, throwIfStopped, withStopState } from '../lib/cancel.js'
 import { ActionError } from '../lib/errors.js'
 import type { Logger, StepOutputs } from '../lib/log.js'
-import { OUTPUTS } from '../action/outputs.js'
-import type { RunReport } from '../action/summary.js'
+import { OUTPUTS } from '../lib/output-names.js'
 import type { Readable } from 'node:stream'
 import { broadcast } from '../release/archive.js'
 import { allowedCount, concurrencyCount } from './rate.js'
@@ -11,7 +10,8 @@ import {
   CollectedOutput,
   describeFailed,
   printInstanceGroup,
-  type InstanceResult
+  type InstanceResult,
+  type RestartReport
 } from './report.js'
 import type { InstanceRelease, ReleaseRun, ReleaseSteps } from './release-steps.js'
 import type { InstanceTransport, RestartDeps, RestartSettings, RestartTarget } from './transport.js'
@@ -59,9 +59,9 @@ export async function shipRelease(
   targets: readonly RestartTarget[],
   transport: InstanceTransport & { releases: ReleaseSteps },
   deps: RestartDeps,
-  sinks: { report: RunReport; log: Logger; outputs: StepOutputs }
+  report: RestartReport
 ): Promise<void> {
-  const { report, log, outputs } = sinks
+  const { log, outputs } = deps
   const total = targets.length
   const run: Run = {
     settings,
@@ -287,7 +287,7 @@ function culprit(failed: Instance[]): string {
 function recordRelease(
   run: Run,
   instances: Instance[],
-  report: RunReport,
+  report: RestartReport,
   outputs: StepOutputs
 ): void {
   const previous = [...new Set(instances.map(i => i.previous ?? ''))]
@@ -318,13 +318,13 @@ function recordRelease(
       release: instances[i].runs ?? instances[i].previous ?? '-'
     }))
   }
-  for (const [i, row] of report.fleet.results.entries()) printGroup(instances[i], row)
+  for (const [i, row] of report.fleet.results.entries()) printGroup(run.log, instances[i], row)
 }
 
-function printGroup(instance: Instance, row: InstanceResult): void {
+function printGroup(log: Logger, instance: Instance, row: InstanceResult): void {
   const output = instance.output as CollectedOutput
   for (const line of (instance.message ?? '').split('\n')) if (line) output.line(line)
-  printInstanceGroup(row, output.collected(), undefined, instance.where)
+  printInstanceGroup(log, row, output.collected(), undefined, instance.where)
 }
 
 /** The run's end: fails beyond max-errors (or on a single host's failure), warns within it. */

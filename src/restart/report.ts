@@ -1,6 +1,5 @@
-import * as core from '@actions/core'
 import { LineSplitter, OutputTail } from '../lib/lines.js'
-import { UntrustedOutput, type LogWriter, type UntrustedSink } from '../lib/log.js'
+import { UntrustedOutput, type Logger, type LogWriter, type UntrustedSink } from '../lib/log.js'
 import type { Rate } from './rate.js'
 import { formatSeconds } from '../lib/text.js'
 
@@ -15,6 +14,22 @@ export interface InstanceResult {
   status: string
   exitCode?: number
   durationMs?: number
+  /** With a release: the release the instance runs now. */
+  release?: string
+}
+
+/** What the restart phase tells the job summary: ids, names and results, never a value. */
+export interface RestartReport {
+  /** One host over SSH. */
+  restart?: { host: string; unit: string; result: string }
+  /** restart: ssm, or ssh with several instances: one row per instance. */
+  fleet?: {
+    unit: string
+    /** SSM Run Command's ids; empty over SSH. */
+    commandIds: string[]
+    via?: 'ssh'
+    results: InstanceResult[]
+  }
 }
 
 /** What an instance printed, and why it is incomplete when it is. */
@@ -27,6 +42,7 @@ export interface InstanceOutput {
 
 /** Prints one instance's collapsible log group: its result as the title, its output inside. */
 export function printInstanceGroup(
+  log: Logger,
   result: InstanceResult,
   output: InstanceOutput,
   write?: LogWriter,
@@ -35,13 +51,13 @@ export function printInstanceGroup(
   const exit = result.exitCode === undefined ? 'no exit code' : `exit code ${result.exitCode}`
   const took = result.durationMs === undefined ? '' : `, ${formatSeconds(result.durationMs)}`
   const name = where ? `${result.instanceId} (${where})` : result.instanceId
-  core.startGroup(`${name}: ${result.status}, ${exit}${took}`)
-  printOutput(output, write)
-  core.endGroup()
+  log.startGroup(`${name}: ${result.status}, ${exit}${took}`)
+  printOutput(log, output, write)
+  log.endGroup()
 }
 
 /** The instance's output, wrapped so that no workflow command in it is obeyed; masked by the runner. */
-function printOutput(output: InstanceOutput, write?: LogWriter): void {
+function printOutput(log: Logger, output: InstanceOutput, write?: LogWriter): void {
   const untrusted = new UntrustedOutput(write)
   untrusted.open()
   try {
@@ -59,7 +75,7 @@ function printOutput(output: InstanceOutput, write?: LogWriter): void {
   } finally {
     untrusted.close()
   }
-  if (output.cut) core.info(`[Output cut: ${output.cut}.]`)
+  if (output.cut) log.info(`[Output cut: ${output.cut}.]`)
 }
 
 /** "i-1 Failed, i-2 TimedOut", at most 50 named. */
@@ -72,11 +88,12 @@ export function describeFailed(failed: InstanceResult[]): string {
 
 /** Failures within max-errors: the step passes, and says which did not restart. */
 export function warnWithinMaxErrors(
+  log: Logger,
   failed: InstanceResult[],
   total: number,
   maxErrors: Rate
 ): void {
-  core.warning(
+  log.warning(
     `${failed.length} of ${total} instances did not restart (${describeFailed(failed)}); ` +
       `within max-errors ${maxErrors.text}, so the step passes, with restarted false.`
   )

@@ -1,3 +1,4 @@
+import type { Logger, StepOutputs } from '../lib/log.js'
 // What the restart engine (engine.ts) and its transports agree on: the engine decides which
 // instances, how many at once and what the run reports; a transport reaches the instances.
 // Types only: a transport imports this, never the engine.
@@ -30,6 +31,9 @@ export interface RestartTarget {
 }
 
 export interface RestartDeps {
+  log: Logger
+  /** Where `restarted` and `command-id` go. */
+  outputs: StepOutputs
   sleep: (ms: number) => Promise<void>
   /** The step's cancellation: every transport stops at it, and says what it left. */
   signal?: AbortSignal
@@ -113,5 +117,5 @@ export type RestartTransport = InstanceTransport | FleetTransport
  */
 export type HostKeyPolicy = (
   targets: readonly RestartTarget[],
-  sleep: (ms: number) => Promise<void>
+  deps: Pick<RestartDeps, 'sleep' | 'log'>
 ) => Promise<(target: RestartTarget) => Promise<HostKeyCheck>>

@@ -4,9 +4,9 @@ import {
   type SecretsManagerClient
 } from '@aws-sdk/client-secrets-manager'
 import { randomUUID } from 'node:crypto'
-import * as core from '@actions/core'
 import { StoppedError, stopRequest, throwIfStopped } from '../lib/cancel.js'
-import { ActionError, describeAwsError } from '../lib/errors.js'
+import { ActionError } from '../lib/errors.js'
+import { awsErrorName, describeAwsError } from '../aws/errors.js'
 import { shownVersionId } from '../lib/log.js'
 import {
   readJsonSecret,
@@ -15,6 +15,7 @@ import {
   type JsonSecret,
   type SecretRole
 } from './read.js'
+import type { Logger } from '../lib/log.js'
 
 /** The label a new version carries until it is made current; at most one version holds it. */
 export const PENDING_STAGE = 'SECRETS-DEPLOY-PENDING'
@@ -31,12 +32,17 @@ export interface WriteBackResult {
  * A change to a secret's keys. `set` and `unset` are applied to whichever version is current when
  * the swap happens, so they merge with a concurrent edit. `replace` (rollback, restore) stands for
  * the whole object: applied to a version it did not see, it would drop that version's edit, so a
- * concurrent change makes it fail instead.
+ * concurrent change makes it fail instead. `revert` undoes an earlier write key by key: each key
+ * goes back to `to` (or is removed, when `to` is undefined) only where it still holds `from`, the
+ * value that write put there, so a concurrent edit of that key is kept too. `add` (import) sets only the keys the current
+ * version lacks, so a key another writer gave a value meanwhile keeps theirs.
  */
 export type SecretEdit =
   | { set: Record<string, string>; unset?: readonly string[] }
   | { unset: readonly string[] }
   | { replace: Record<string, string> }
+  | { revert: Record<string, { from: string; to: string | undefined }> }
+  | { add: Record<string, string> }
 
 /** Who is writing, in the words its messages use. */
 export interface EditContext {
@@ -67,6 +73,18 @@ export function applyEdit(
   let next: Record<string, string>
   if ('replace' in edit) {
     next = { ...edit.replace }
+  } else if ('revert' in edit) {
+    next = { ...values }
+    for (const [key, { from, to }] of Object.entries(edit.revert)) {
+      if (values[key] !== from) continue
+      if (to === undefined) delete next[key]
+      // A computed key in a literal defines the property, whatever its name ("__proto__").
+      else next = { ...next, [key]: to }
+    }
+  } else if ('add' in edit) {
+    next = { ...values }
+    for (const [key, value] of Object.entries(edit.add))
+      if (!Object.hasOwn(next, key)) next = { ...next, [key]: value }
   } else {
     next = { ...values, ...('set' in edit ? edit.set : {}) }
     for (const key of edit.unset ?? []) delete next[key]
@@ -147,6 +165,7 @@ export async function writeKeyBack(
   key: string,
   value: string,
   maskExclude: readonly string[],
+  log: Logger,
   signal?: AbortSignal
 ): Promise<WriteBackResult> {
   return writeEdit(
@@ -160,7 +179,7 @@ export async function writeKeyBack(
       who: 'this run',
       during: 'deployed',
       again: 'Re-run the job',
-      note: message => core.info(message),
+      note: message => log.info(message),
       reread: () => readJsonSecret(client, readSecret.id, 'deployment', maskExclude),
       signal
     }
@@ -210,7 +229,7 @@ async function swapCurrent(
     )
     return undefined
   } catch (error) {
-    if ((error as { name?: string }).name === 'InvalidParameterException') return error
+    if (awsErrorName(error) === 'InvalidParameterException') return error
     throw unswapped(error, base.id, versionId, role)
   }
 }

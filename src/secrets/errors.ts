@@ -1,17 +1,8 @@
 import { DescribeSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
+import { arnRegion } from '../aws/clients.js'
 import shellQuote from 'shell-quote'
-import {
-  ActionError,
-  awsErrorName,
-  describeAwsError,
-  isKmsDenial,
-  type AwsCallContext
-} from '../lib/errors.js'
-
-/** The region named in a Secrets Manager ARN, if the id is one. */
-export function arnRegion(secretId: string): string | undefined {
-  return /^arn:[^:]+:secretsmanager:([^:]+):/.exec(secretId)?.[1]
-}
+import { ActionError } from '../lib/errors.js'
+import { awsErrorName, describeAwsError, isKmsDenial, type AwsCallContext } from '../aws/errors.js'
 
 // Errors a secret in another region than the client's shows as: AWS cannot find it there.
 const WRONG_REGION_SYMPTOMS = new Set([

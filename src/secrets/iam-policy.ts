@@ -16,6 +16,10 @@ export interface PolicySettings {
   restarts: readonly RestartMethod[]
   /** Input "config-path"; empty or absent when no configuration is read from Parameter Store. */
   configPath?: string
+  /** Input "rotate": the action writes new values into the app secret. */
+  rotate?: boolean
+  /** Input "open-ingress": the security group opened for each run; empty or absent: none. */
+  openIngress?: string
 }
 
 export type RestartMethod = 'ssh' | 'ssm'
@@ -69,6 +73,30 @@ const writeBack: StatementGroup = settings =>
           Effect: 'Allow',
           Action: ['secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
           Resource: settings.deploymentSecret
+        }
+      ]
+    : []
+
+// Input "rotate": new values (GetRandomPassword, which names no resource), written with the
+// compare-and-swap; DescribeSecret tells whether Secrets Manager's own rotation is on.
+const rotateAppSecret: StatementGroup = settings =>
+  settings.rotate && settings.appSecret
+    ? [
+        {
+          Sid: 'RotateAppSecretKeys',
+          Effect: 'Allow',
+          Action: [
+            'secretsmanager:DescribeSecret',
+            'secretsmanager:PutSecretValue',
+            'secretsmanager:UpdateSecretVersionStage'
+          ],
+          Resource: settings.appSecret
+        },
+        {
+          Sid: 'GenerateNewValues',
+          Effect: 'Allow',
+          Action: 'secretsmanager:GetRandomPassword',
+          Resource: '*'
         }
       ]
     : []
@@ -135,13 +163,45 @@ const readConfiguration: StatementGroup = settings =>
       ]
     : []
 
+// Input "open-ingress": a rule added to and removed from that one group (tagged as it is created,
+// which needs ec2:CreateTags on the rule), and its rules listed to find this action's stale ones.
+const openTheDoor: StatementGroup = settings =>
+  settings.openIngress
+    ? [
+        {
+          Sid: 'OpenAndCloseTheRunnersRule',
+          Effect: 'Allow',
+          Action: ['ec2:AuthorizeSecurityGroupIngress', 'ec2:RevokeSecurityGroupIngress'],
+          Resource: [
+            `arn:aws:ec2:*:*:security-group/${settings.openIngress}`,
+            'arn:aws:ec2:*:*:security-group-rule/*'
+          ]
+        },
+        {
+          Sid: 'TagTheRunnersRule',
+          Effect: 'Allow',
+          Action: 'ec2:CreateTags',
+          Resource: 'arn:aws:ec2:*:*:security-group-rule/*',
+          Condition: { StringEquals: { 'ec2:CreateAction': 'AuthorizeSecurityGroupIngress' } }
+        },
+        {
+          Sid: 'FindStaleRules',
+          Effect: 'Allow',
+          Action: 'ec2:DescribeSecurityGroupRules',
+          Resource: '*'
+        }
+      ]
+    : []
+
 /** In the order the policy lists them: the order the run needs them in. */
 const STATEMENT_GROUPS: readonly StatementGroup[] = [
   readSecrets,
   writeBack,
+  rotateAppSecret,
   findInstances,
   runCommand,
-  readConfiguration
+  readConfiguration,
+  openTheDoor
 ]
 
 /**

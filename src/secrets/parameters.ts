@@ -1,9 +1,10 @@
-import * as core from '@actions/core'
 import { paginateGetParametersByPath, type SSMClient } from '@aws-sdk/client-ssm'
-import { ActionError, awsErrorName, describeAwsError, isKmsDenial } from '../lib/errors.js'
-import { OUTPUT_NAME, type OutputNames } from '../action/outputs.js'
+import { ActionError } from '../lib/errors.js'
+import { awsErrorName, describeAwsError, isKmsDenial } from '../aws/errors.js'
+import { OUTPUT_NAME, type OutputNames } from './key-rules.js'
 import { parameterResource } from './iam-policy.js'
 import { maskSecret, quoteUntrusted, unmaskableReason } from '../lib/log.js'
+import type { Logger } from '../lib/log.js'
 
 /** The parameters under input "config-path", as step outputs: output name -> value. */
 export interface ConfigParameters {
@@ -24,7 +25,8 @@ export interface ConfigParameters {
 export async function readConfigParameters(
   ssm: SSMClient,
   path: string,
-  names: OutputNames
+  names: OutputNames,
+  log: Logger
 ): Promise<ConfigParameters> {
   const base = path.endsWith('/') ? path : `${path}/`
   const values: Record<string, string> = {}
@@ -56,7 +58,7 @@ export async function readConfigParameters(
     throw explainError(error, path)
   }
   if (unmasked.length > 0) {
-    core.warning(
+    log.warning(
       `SecureString parameter${unmasked.length > 1 ? 's' : ''} ${unmasked.join(', ')} under input "config-path" ` +
         'cannot be masked in the log: masking it would hide that text everywhere and drop job outputs that contain it. ' +
         'Store it as a String if it is not secret.'

@@ -1,5 +1,6 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
-import { ActionError, type AwsCallContext } from '../lib/errors.js'
+import { ActionError } from '../lib/errors.js'
+import { type AwsCallContext } from '../aws/errors.js'
 import {
   actionLogger,
   maskSecret,

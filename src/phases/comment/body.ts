@@ -5,7 +5,7 @@ import {
   stripAnsi,
   type ResourceChange
 } from '../../cdk/diff.js'
-import { escapeHtml, inline, plainText } from '../../action/summary.js'
+import { escapeHtml, inline, plainText } from '../../lib/html.js'
 
 /**
  * GitHub refuses a comment body over 65,536 characters (its 422 says so; it was also measured to
@@ -112,6 +112,51 @@ interface Cut {
   totalResources: number
 }
 
+/** The marker, the heading, the verdict and the table of replaced and destroyed resources. */
+function commentHead(comment: DiffComment, parsed: ReturnType<typeof parseCdkDiff>): string[] {
+  const head = [
+    commentMarker(comment.stack, comment.key),
+    `#### cdk diff of stack <code>${inline(comment.stack)}</code>` +
+      (comment.key ? ` (<code>${inline(comment.key)}</code>)` : ''),
+    '',
+    `**${inline(comment.verdict)}.** Nothing was deployed: this is a preview (\`deploy: diff\`).`
+  ]
+  const table = riskTable(riskyChanges(parsed))
+  if (table) head.push('', table)
+  return head
+}
+
+function commentFooter(comment: DiffComment): string {
+  if (!comment.runUrl && !comment.commit) return '<sub>Updated on each push.</sub>'
+  const parts = [
+    comment.commit ? `Commit ${comment.commit.slice(0, 7)}` : '',
+    comment.runUrl ? `[run](${comment.runUrl})` : ''
+  ]
+  return `<sub>${parts.filter(Boolean).join(', ')}; updated on each push.</sub>`
+}
+
+/**
+ * How many of the diff's lines fit in `budget` characters beyond an empty block. The block grows
+ * with each line, and so does its fence: the longest prefix that fits, ending at a resource
+ * boundary when one does (else at a line's end).
+ */
+function linesThatFit(lines: string[], budget: number): number {
+  let size = 0
+  let longestRun = 0
+  let fitsAtLine = 0
+  let fitsAtBoundary = 0
+  for (let i = 0; i < lines.length; i++) {
+    size += lines[i].length + 1
+    for (const run of lines[i].match(/`+/g) ?? []) longestRun = Math.max(longestRun, run.length)
+    const fence = Math.max(3, longestRun + 1)
+    // Beyond the empty block's cost (two fences of three, "text", one line end).
+    if (size + 2 * (fence - 3) > budget) break
+    fitsAtLine = i + 1
+    if (i + 1 === lines.length || isBoundary(lines[i + 1])) fitsAtBoundary = i + 1
+  }
+  return fitsAtBoundary > 0 ? fitsAtBoundary : fitsAtLine
+}
+
 /**
  * The comment: the marker, the verdict, the table of replaced and destroyed resources, the diff
  * in a collapsed block, and a footer. Every masked value is `***`; no text of the diff reaches the
@@ -123,25 +168,9 @@ export function buildDiffComment(comment: DiffComment, maxLength = MAX_COMMENT_L
   const text = plainText(stripAnsi(comment.diff)).replace(/\n+$/, '')
   const lines = text === '' ? [] : text.split('\n')
   const parsed = parseCdkDiff(text)
-  const head = [
-    commentMarker(comment.stack, comment.key),
-    `#### cdk diff of stack <code>${inline(comment.stack)}</code>` +
-      (comment.key ? ` (<code>${inline(comment.key)}</code>)` : ''),
-    '',
-    `**${inline(comment.verdict)}.** Nothing was deployed: this is a preview (\`deploy: diff\`).`
-  ]
-  const table = riskTable(riskyChanges(parsed))
-  if (table) head.push('', table)
+  const head = commentHead(comment, parsed)
   const where = comment.runUrl ? `[the run's summary](${comment.runUrl})` : "this run's job summary"
-  const footer =
-    comment.runUrl || comment.commit
-      ? `<sub>${[
-          comment.commit ? `Commit ${comment.commit.slice(0, 7)}` : '',
-          comment.runUrl ? `[run](${comment.runUrl})` : ''
-        ]
-          .filter(Boolean)
-          .join(', ')}; updated on each push.</sub>`
-      : '<sub>Updated on each push.</sub>'
+  const footer = commentFooter(comment)
 
   const compose = (kept: string[], cut?: Cut): string => {
     const summary = cut
@@ -187,22 +216,7 @@ export function buildDiffComment(comment: DiffComment, maxLength = MAX_COMMENT_L
   const largest: Cut = { ...cutAt(0), keptLines: lines.length }
   const fixed = compose([], largest).length
   const budget = maxLength - fixed
-  // The block grows with each line, and so does its fence: the longest prefix that fits, ending
-  // at a resource boundary when one does (else at a line's end).
-  let size = 0
-  let longestRun = 0
-  let fitsAtLine = 0
-  let fitsAtBoundary = 0
-  for (let i = 0; i < lines.length; i++) {
-    size += lines[i].length + 1
-    for (const run of lines[i].match(/`+/g) ?? []) longestRun = Math.max(longestRun, run.length)
-    const fence = Math.max(3, longestRun + 1)
-    // Beyond the empty block's cost (two fences of three, "text", one line end).
-    if (size + 2 * (fence - 3) > budget) break
-    fitsAtLine = i + 1
-    if (i + 1 === lines.length || isBoundary(lines[i + 1])) fitsAtBoundary = i + 1
-  }
-  let kept = fitsAtBoundary > 0 ? fitsAtBoundary : fitsAtLine
+  let kept = linesThatFit(lines, budget)
   let result = compose(lines.slice(0, kept), cutAt(kept))
   // Guards the arithmetic above: drop lines until it fits (never more than a few).
   while (result.length > maxLength && kept > 0) {

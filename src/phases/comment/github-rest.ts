@@ -202,14 +202,8 @@ export class GitHubClient {
   }
 
   private async send<T>(method: string, url: string, body?: unknown): Promise<ApiResponse<T>> {
-    const { token, signal, sleep } = this.options
-    const headers: Record<string, string> = {
-      accept: 'application/vnd.github+json',
-      authorization: `Bearer ${token}`,
-      'x-github-api-version': '2022-11-28',
-      'user-agent': 'secrets-deploy-action'
-    }
-    if (body !== undefined) headers['content-type'] = 'application/json; charset=utf-8'
+    const { signal, sleep } = this.options
+    const headers = this.headers(body !== undefined)
     const payload = body === undefined ? undefined : JSON.stringify(body)
     for (let attempt = 0; ; attempt++) {
       if (signal.aborted) throw new StoppedError(stopRequest(signal))
@@ -235,12 +229,7 @@ export class GitHubClient {
         }
         throw new GitHubApiError(method, this.shown(url), undefined, reason, attempt + 1)
       }
-      let data: unknown = text
-      try {
-        data = text === '' ? null : JSON.parse(text)
-      } catch {
-        // Not JSON (a proxy's error page): kept as text, for the message.
-      }
+      const data = parseBody(text)
       if (response.ok)
         return { status: response.status, headers: response.headers, data: data as T }
       const detail = detailOf(data)
@@ -264,10 +253,30 @@ export class GitHubClient {
     }
   }
 
+  private headers(withBody: boolean): Record<string, string> {
+    return {
+      accept: 'application/vnd.github+json',
+      authorization: `Bearer ${this.options.token}`,
+      'x-github-api-version': '2022-11-28',
+      'user-agent': 'secrets-deploy-action',
+      ...(withBody ? { 'content-type': 'application/json; charset=utf-8' } : {})
+    }
+  }
+
   private retrying(method: string, url: string, what: string, waitMs: number, attempt: number) {
     this.options.onRetry?.(
       `GitHub: ${method} ${this.shown(url)} got ${quoteUntrusted(what, 300)}; ` +
         `retrying in ${Math.ceil(waitMs / 1000)} s (attempt ${attempt + 2} of ${this.retries + 1}).`
     )
+  }
+}
+
+/** A response's JSON, or its text when it is not JSON (a proxy's error page), for the message. */
+function parseBody(text: string): unknown {
+  if (text === '') return null
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
   }
 }

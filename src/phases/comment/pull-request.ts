@@ -1,12 +1,22 @@
 import { readFileSync } from 'node:fs'
-import * as core from '@actions/core'
 import { StoppedError } from '../../lib/cancel.js'
 import { ActionError } from '../../lib/errors.js'
-import type { CommentInputs } from '../../action/inputs.js'
-import { quoteUntrusted } from '../../lib/log.js'
+import { quoteUntrusted, type Logger } from '../../lib/log.js'
 import type { PreviewReport } from '../preview.js'
 import { buildDiffComment, commentMarker } from './body.js'
 import { GitHubApiError, GitHubClient } from './github-rest.js'
+
+/** Inputs comment-on-pr, github-token, comment-key, comment-mode and comment-required. */
+export interface CommentInputs {
+  onPullRequest: boolean
+  token: string
+  /** Goes into the comment's hidden marker, beside the stack; empty: none. */
+  key: string
+  /** update: edit the comment in place; replace: delete it and post a new one (a notification). */
+  mode: 'update' | 'replace'
+  /** A comment that cannot be posted fails the step, instead of a warning. */
+  required: boolean
+}
 
 /** The events whose payload is a pull request's (`pull_request.number`, `head`, `base`). */
 const PULL_REQUEST_EVENTS = ['pull_request', 'pull_request_target']
@@ -195,6 +205,7 @@ function advice(error: unknown, pr: PullRequest | undefined, event: string): str
 
 export interface CommentDependencies {
   env: NodeJS.ProcessEnv
+  log: Logger
   sleep: (ms: number) => Promise<void>
   signal: AbortSignal
 }
@@ -204,6 +215,23 @@ export interface CommentDependencies {
  * pull request, updated in place on each push. On other events it says so and does nothing. A
  * failure is a warning, or with `required` the step's failure.
  */
+/** The API client, for the token of input "github-token" and the runner's API addresses. */
+function githubClient(token: string, deps: CommentDependencies): GitHubClient {
+  if (token === '') {
+    throw new ActionError(
+      'Input "github-token" is empty: leave it out (its default is the workflow\'s token) or give a token.'
+    )
+  }
+  return new GitHubClient({
+    apiUrl: deps.env.GITHUB_API_URL || 'https://api.github.com',
+    graphqlUrl: deps.env.GITHUB_GRAPHQL_URL,
+    token,
+    sleep: deps.sleep,
+    signal: deps.signal,
+    onRetry: message => deps.log.info(message)
+  })
+}
+
 export async function commentPreview(
   inputs: { stack: string; comment: CommentInputs },
   preview: PreviewReport,
@@ -212,7 +240,7 @@ export async function commentPreview(
 ): Promise<void> {
   const event = deps.env.GITHUB_EVENT_NAME ?? ''
   if (!PULL_REQUEST_EVENTS.includes(event)) {
-    core.notice(
+    deps.log.notice(
       `Input "comment-on-pr" is true, but this run is for a "${quoteUntrusted(event || 'unknown', 100)}" event, ` +
         'not a pull request: no comment was posted (the preview is in the job summary).'
     )
@@ -221,20 +249,8 @@ export async function commentPreview(
   let pr: PullRequest | undefined
   try {
     pr = readPullRequest(deps.env)
-    const { token, key, mode } = inputs.comment
-    if (token === '') {
-      throw new ActionError(
-        'Input "github-token" is empty: leave it out (its default is the workflow\'s token) or give a token.'
-      )
-    }
-    const github = new GitHubClient({
-      apiUrl: deps.env.GITHUB_API_URL || 'https://api.github.com',
-      graphqlUrl: deps.env.GITHUB_GRAPHQL_URL,
-      token,
-      sleep: deps.sleep,
-      signal: deps.signal,
-      onRetry: message => core.info(message)
-    })
+    const { key, mode } = inputs.comment
+    const github = githubClient(inputs.comment.token, deps)
     const author = await tokenLogin(github)
     const body = buildDiffComment({
       stack: inputs.stack,
@@ -252,7 +268,7 @@ export async function commentPreview(
       unchanged: 'left (already up to date)',
       replaced: 'posted anew (comment-mode: replace; the old one was deleted)'
     }[result.action]
-    core.info(
+    deps.log.info(
       `The cdk diff of stack "${inputs.stack}" is ${done} as a comment on pull request #${pr.number}, ` +
         `as ${quoteUntrusted(author, 100)}: ${quoteUntrusted(result.url ?? '(no address given)', 300)}` +
         (result.action !== 'replaced' && result.removed
@@ -270,6 +286,6 @@ export async function commentPreview(
         ? ' (Input "comment-required" is true.)'
         : ' The preview is in the job summary; set comment-required: true to fail the step instead.')
     if (required) throw new ActionError(message)
-    core.warning(message)
+    deps.log.warning(message)
   }
 }

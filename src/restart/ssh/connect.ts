@@ -1,4 +1,5 @@
 import net from 'node:net'
+import type { Duplex } from 'node:stream'
 import type { Client, ConnectConfig } from 'ssh2'
 import { createBackoff } from '../../lib/backoff.js'
 import { StoppedError, stopRequest, throwIfStopped } from '../../lib/cancel.js'
@@ -28,7 +29,14 @@ export interface ConnectOptions {
   signal?: AbortSignal
   /** A connection to host:port opened earlier, for the first attempt. */
   earlySocket?: EarlySocket
+  /** Opens the stream to host:port another way than TCP: a channel through the bastion (jump.ts). */
+  through?: (host: string, port: number) => Promise<Duplex>
+  /** Which hop this is, when the target is reached through a bastion: the messages name it. */
+  hop?: Hop
 }
+
+/** The two hops of a connection through a bastion (input "ssh-jump"). */
+export type Hop = 'bastion' | 'target'
 
 /**
  * A TCP connection opened as soon as the address is known, before the SSH library is loaded and
@@ -132,7 +140,9 @@ export async function connectWithRetries(options: ConnectOptions): Promise<SshCo
     } catch (error) {
       close(client)
       throwIfStopped(options.signal)
-      if (seen.refused) throw hostKeyMismatch(where, seen.fingerprint ?? '', options.hostKeys)
+      if (seen.refused) {
+        throw hostKeyMismatch(where, seen.fingerprint ?? '', options.hostKeys, options.hop)
+      }
       const final = finalConnectError(error, options, where)
       if (final) throw final
       if (!(await backoff.wait()) || backoff.remainingMs() <= 0) {
@@ -153,7 +163,7 @@ export async function connectWithRetries(options: ConnectOptions): Promise<SshCo
   }
 }
 
-function connectOnce(
+async function connectOnce(
   client: Client,
   options: ConnectOptions,
   seen: Seen,
@@ -161,9 +171,10 @@ function connectOnce(
 ): Promise<void> {
   // Nagle's algorithm would hold each small handshake packet until the peer's delayed ACK
   // (~40 ms a round trip); ssh2 leaves it on, so the socket is made here, with it off for life.
-  const sock =
-    options.earlySocket?.take(`${options.host}:${options.port}`) ??
-    net.connect({ host: options.host, port: options.port, noDelay: true })
+  const sock = options.through
+    ? await options.through(options.host, options.port)
+    : (options.earlySocket?.take(`${options.host}:${options.port}`) ??
+      net.connect({ host: options.host, port: options.port, noDelay: true }))
   const config = connectConfig(options, sock, seen, readyTimeoutMs)
   return new Promise<void>((resolve, reject) => {
     // `on`, not `once`: ssh2 may report a second error while the attempt is torn down.
@@ -201,7 +212,7 @@ function connectOnce(
 /** ssh2's settings for one attempt: the key alone, and the host key check during key exchange. */
 function connectConfig(
   options: ConnectOptions,
-  sock: net.Socket,
+  sock: Duplex,
   seen: Seen,
   readyTimeoutMs: number
 ): ConnectConfig {
@@ -244,8 +255,18 @@ function finalConnectError(
   options: ConnectOptions,
   where: string
 ): ActionError | undefined {
+  // Already said in the action's words: the bastion's own failure, or its refusal of a channel.
+  if (error instanceof ActionError) return error
   const { username } = options.credentials
   const err = (error ?? {}) as Ssh2Error
+  if (err.level === 'client-authentication' && options.hop === 'bastion') {
+    return new ActionError(
+      `The bastion refused the key: SSH login as "${username}" on ${where} (input "ssh-jump") was ` +
+        'refused. Check input "ssh-jump-private-key" (when empty, the key of input ' +
+        '"ssh-private-key" is offered) and the login user (input "ssh-jump-user", or the user in ' +
+        'input "ssh-jump").'
+    )
+  }
   if (err.level === 'client-authentication') {
     return new ActionError(
       `SSH login as "${username}" on ${where} was refused: the server did not accept the key ` +
@@ -279,10 +300,29 @@ function finalConnectError(
   return new ActionError(`SSH connection to ${where} failed: ${said}`)
 }
 
-function hostKeyMismatch(where: string, fingerprint: string, check: HostKeyCheck): ActionError {
+function hostKeyMismatch(
+  where: string,
+  fingerprint: string,
+  check: HostKeyCheck,
+  hop: Hop | undefined
+): ActionError {
+  if (hop === 'bastion') {
+    const against =
+      check.kind === 'console'
+        ? `no key of its type that cloud-init printed to the console output of ${check.instanceId}`
+        : 'none in input "ssh-jump-host-fingerprint"'
+    return new ActionError(
+      `The bastion's host key did not match: ${where} (input "ssh-jump") presented fingerprint ` +
+        `${fingerprint}, which matches ${against}; the connection was closed before logging in, ` +
+        'and nothing was sent to the target. Confirm the fingerprint on the bastion ' +
+        '("ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub") and pin it with input ' +
+        '"ssh-jump-host-fingerprint".'
+    )
+  }
+  const opening = hop === 'target' ? "The target's host key did not match: the" : 'The'
   if (check.kind === 'console') {
     return new ActionError(
-      `The host key of ${where} has fingerprint ${fingerprint}, which matches no key of its type ` +
+      `${opening} host key of ${where} has fingerprint ${fingerprint}, which matches no key of its type ` +
         `that cloud-init printed to the console output of ${check.instanceId}; the connection was ` +
         'closed before logging in. Something else may answer at that address. Confirm the ' +
         'fingerprint on the instance ("ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub") and pin ' +
@@ -290,7 +330,7 @@ function hostKeyMismatch(where: string, fingerprint: string, check: HostKeyCheck
     )
   }
   return new ActionError(
-    `The host key of ${where} has fingerprint ${fingerprint}, which matches none in input ` +
+    `${opening} host key of ${where} has fingerprint ${fingerprint}, which matches none in input ` +
       '"ssh-host-fingerprint"; the connection was closed before logging in. If the instance was ' +
       'replaced or re-keyed, confirm the new fingerprint on the instance ("ssh-keygen -lf ' +
       '/etc/ssh/ssh_host_ed25519_key.pub") and update input "ssh-host-fingerprint".'
@@ -304,10 +344,12 @@ function connectTimedOut(
   lastError: unknown
 ): ActionError {
   const last = quoteUntrusted((lastError as Ssh2Error | undefined)?.message ?? String(lastError))
+  const via = options.hop === 'target' ? ' through the bastion' : ''
+  const from = options.hop === 'target' ? 'the bastion' : 'the runner'
   return new ActionError(
-    `Could not connect to ${where} over SSH within ${formatSeconds(options.timeoutMs)} ` +
+    `Could not connect to ${where} over SSH${via} within ${formatSeconds(options.timeoutMs)} ` +
       `(${attempts} attempt${attempts === 1 ? '' : 's'}; last error: ${last}). Check that the ` +
       `instance is running, that the address is right and that its security group allows TCP port ` +
-      `${options.port} from the runner; a slow boot needs a longer input "ssh-connect-timeout".`
+      `${options.port} from ${from}; a slow boot needs a longer input "ssh-connect-timeout".`
   )
 }

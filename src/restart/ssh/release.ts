@@ -25,7 +25,7 @@ import { remoteSteps, type SshTransportSettings } from './transport.js'
 export function sshReleases(settings: SshTransportSettings, hostKeys: HostKeyPolicy): ReleaseSteps {
   return {
     async prepare(targets, restart, release, deps, log) {
-      const hostKeysFor = await hostKeys(targets, deps.sleep)
+      const hostKeysFor = await hostKeys(targets, deps)
       return async target => {
         if (target.address === '') {
           throw new ActionError(
@@ -58,7 +58,6 @@ function instanceRelease(
   context: Context
 ): InstanceRelease {
   const { settings, release, deps, log } = context
-  const { appDir } = release.settings
   let connection: SshConnection | undefined
   const connected = async () =>
     (connection ??= await connectWithRetries({
@@ -80,17 +79,7 @@ function instanceRelease(
   }
   const where = () => connection?.where ?? `${target.address}:${settings.port}`
   const switchTo = (id: string) => switchAndRestart(context, where(), id)
-  const finishSteps = (previous: string | undefined): RemoteStep[] => [
-    {
-      command: pruneCommand(appDir, release.settings.keep, release.id, previous),
-      shown: `prune ${appDir}/releases (keep-releases ${release.settings.keep})`,
-      doing: `Removing old releases on ${where()}`,
-      failed: `Removing old releases on ${where()} failed`,
-      program: 'rm',
-      hint: `The release is live; check ${appDir}/releases on the instance.`
-    },
-    unlockStep(context, where())
-  ]
+  const finishSteps = (previous: string | undefined) => pruneAndUnlock(context, where(), previous)
   return {
     async receive(archive, output) {
       const marker = `sda-current-${randomBytes(12).toString('hex')}`
@@ -125,6 +114,27 @@ function instanceRelease(
     },
     close: () => connection?.close()
   }
+}
+
+/** After a successful switch: old releases removed (never the live or previous one), then unlocked. */
+function pruneAndUnlock(
+  context: Context,
+  where: string,
+  previous: string | undefined
+): RemoteStep[] {
+  const { release } = context
+  const { appDir, keep } = release.settings
+  return [
+    {
+      command: pruneCommand(appDir, keep, release.id, previous),
+      shown: `prune ${appDir}/releases (keep-releases ${keep})`,
+      doing: `Removing old releases on ${where}`,
+      failed: `Removing old releases on ${where} failed`,
+      program: 'rm',
+      hint: `The release is live; check ${appDir}/releases on the instance.`
+    },
+    unlockStep(context, where)
+  ]
 }
 
 function receiveSteps(context: Context, where: string, marker: string): RemoteStep[] {

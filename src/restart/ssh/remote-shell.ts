@@ -167,15 +167,22 @@ async function runInOneChannel(
     closeChannel(channel)
     throw new StoppedError(stopRequest(signal as AbortSignal))
   }
-  if (timedOut) {
-    outcomes[current].code = TIMED_OUT
+  recordUnfinished(steps[current], outcomes[current], timedOut ? 'timed out' : ended)
+}
+
+/** The outcome of the step the script ended in: its exit, or that it timed out or never started. */
+function recordUnfinished(
+  step: RemoteStep,
+  outcome: StepOutcome,
+  ended: 'timed out' | Exclude<Awaited<ReturnType<typeof exec>>, undefined>
+): void {
+  if (ended === 'timed out') {
+    outcome.code = TIMED_OUT
   } else if (ended.error) {
-    throw new ActionError(
-      `${steps[current].doing} could not start: ${quoteUntrusted(ended.error.message)}`
-    )
+    throw new ActionError(`${step.doing} could not start: ${quoteUntrusted(ended.error.message)}`)
   } else {
-    outcomes[current].code = ended.code
-    outcomes[current].signal = ended.signal
+    outcome.code = ended.code
+    outcome.signal = ended.signal
   }
 }
 

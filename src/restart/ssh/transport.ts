@@ -1,12 +1,12 @@
-import * as core from '@actions/core'
 import { StoppedError } from '../../lib/cancel.js'
 import { ActionError, failureMessage } from '../../lib/errors.js'
-import type { AddressType } from '../../action/inputs.js'
-import type { LogWriter, UntrustedSink } from '../../lib/log.js'
+import type { AddressType } from '../../ec2/instances.js'
+import { withPrefix, type Logger, type LogWriter, type UntrustedSink } from '../../lib/log.js'
 import type { RestartScript } from '../script.js'
 import type { HostKeyPolicy, InstanceTransport, RestartTarget } from '../transport.js'
 import { connectWithRetries, type EarlySocket } from './connect.js'
 import type { HostKeyCheck } from './host-keys.js'
+import type { JumpHost } from './jump.js'
 import { RemoteStepError, runSteps, TIMED_OUT, type RemoteStep } from './remote-shell.js'
 import type { SshCredentials } from './validate.js'
 
@@ -28,18 +28,18 @@ export interface RestartOptions {
   sleep: (ms: number) => Promise<void>
   /** The step's cancellation: the connection is closed and a StoppedError thrown. */
   signal?: AbortSignal
-  log?: RestartLog
+  /** The program's logger: warnings about the connection (a retry, a host key mode). */
+  log: Logger
+  /**
+   * Where the remote output goes: one raw log line at a time, wrapped in the runner's
+   * stop-commands (the default writes to stdout), or a sink of its own, which gets the remote
+   * lines alone (a fleet collects each instance's).
+   */
+  output?: LogWriter | UntrustedSink
   /** A connection to host:port the pipeline opened as soon as it knew the address. */
   earlySocket?: EarlySocket
-}
-
-export interface RestartLog {
-  /**
-   * Writes one raw log line; remote output reaches it wrapped in the runner's stop-commands. Or a
-   * sink of its own, which gets the remote lines alone (a fleet collects each instance's).
-   */
-  info?: LogWriter | UntrustedSink
-  warning(message: string): void
+  /** The bastion the connection goes through (input "ssh-jump"). */
+  jump?: JumpHost
 }
 
 export interface RestartResult {
@@ -53,7 +53,6 @@ export interface RestartResult {
  */
 export async function restartService(options: RestartOptions): Promise<RestartResult> {
   const { credentials } = options
-  const warning = options.log?.warning ?? ((message: string) => core.warning(message))
   const connection = await connectWithRetries({
     host: options.host,
     port: options.port,
@@ -61,13 +60,18 @@ export async function restartService(options: RestartOptions): Promise<RestartRe
     hostKeys: options.hostKeys,
     timeoutMs: options.connectTimeoutMs,
     sleep: options.sleep,
-    warn: warning,
+    warn: message => options.log.warning(message),
     signal: options.signal,
-    earlySocket: options.earlySocket
+    earlySocket: options.earlySocket,
+    ...(options.jump && {
+      through: (host: string, port: number) =>
+        (options.jump as JumpHost).channelTo(host, port, options),
+      hop: 'target' as const
+    })
   })
   try {
     const steps = remoteSteps(options.script, connection.where, credentials.username)
-    await runSteps(connection, steps, options.commandTimeoutMs, options.log?.info, options.signal)
+    await runSteps(connection, steps, options.commandTimeoutMs, options.output, options.signal)
     return { hostFingerprint: connection.hostFingerprint }
   } finally {
     connection.close()
@@ -132,6 +136,8 @@ export interface SshTransportSettings {
   commandTimeoutMs: number
   /** Input "address-type", for the message about a target without an address. */
   addressType: AddressType
+  /** The bastion every target is reached through (input "ssh-jump"), with how the log names it. */
+  jump?: { host: JumpHost; label: string }
 }
 
 /**
@@ -159,7 +165,7 @@ export function sshTransport(
   return {
     kind: 'instance',
     name: 'ssh',
-    via: 'over SSH',
+    via: settings.jump ? `over SSH through the bastion ${settings.jump.label}` : 'over SSH',
     where,
     stopped: several =>
       several
@@ -167,7 +173,7 @@ export function sshTransport(
         : 'the connection to the instance was closed: whether the restart ran there is unknown, check the service',
     failure: describeFailure,
     async prepare(targets, restart, deps) {
-      const hostKeysFor = await hostKeys(targets, deps.sleep)
+      const hostKeysFor = await hostKeys(targets, deps)
       return async target => {
         if (target.address === '') {
           throw new ActionError(
@@ -187,11 +193,11 @@ export function sshTransport(
               commandTimeoutMs: settings.commandTimeoutMs,
               sleep: deps.sleep,
               signal: deps.signal,
-              log: output && {
-                info: output,
-                warning: message => core.warning(`${target.instanceId}: ${message}`)
-              },
-              earlySocket: target.earlySocket
+              // Of several at once, each warning names its instance.
+              log: output ? withPrefix(deps.log, `${target.instanceId}: `) : deps.log,
+              output,
+              earlySocket: target.earlySocket,
+              jump: settings.jump?.host
             })
             const passed = restart.script.healthCommand ? 'health command passed' : 'active'
             return `${passed} (host key ${hostFingerprint})`

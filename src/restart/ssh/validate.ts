@@ -54,20 +54,33 @@ export function checkSshNames(login: SshLogin, userSource: string): void {
  * The pipeline runs checkSshNames and this once, before deploying, so that a mistake fails the run
  * before anything changes.
  */
-export async function checkSshKey(login: SshLogin): Promise<SshCredentials> {
+export async function checkSshKey(
+  login: SshLogin,
+  keyInput = 'ssh-private-key'
+): Promise<SshCredentials> {
   const passphrase = login.passphrase === '' ? undefined : login.passphrase
   const { utils } = await loadSsh2()
   const parsed = utils.parseKey(login.privateKey, passphrase)
-  if (parsed instanceof Error) throw privateKeyError(parsed.message, passphrase !== undefined)
+  if (parsed instanceof Error) {
+    throw privateKeyError(parsed.message, passphrase !== undefined, keyInput)
+  }
   if (!(Array.isArray(parsed) ? parsed : [parsed]).every(key => key.isPrivateKey())) {
-    throw privateKeyError('does not contain a (valid) private key', passphrase !== undefined)
+    throw privateKeyError(
+      'does not contain a (valid) private key',
+      passphrase !== undefined,
+      keyInput
+    )
   }
   return { username: login.username, privateKey: login.privateKey, passphrase }
 }
 
 /** ssh2's parser messages are mapped to advice: some of them quote bytes of the key. */
-function privateKeyError(parserMessage: string, passphraseGiven: boolean): ActionError {
-  const start = 'Input "ssh-private-key" could not be used as an SSH private key'
+function privateKeyError(
+  parserMessage: string,
+  passphraseGiven: boolean,
+  keyInput: string
+): ActionError {
+  const start = `Input "${keyInput}" could not be used as an SSH private key`
   if (/no passphrase given/i.test(parserMessage)) {
     return new ActionError(
       `${start}: the key is encrypted. Give its passphrase in input "ssh-passphrase".`

@@ -1,4 +1,3 @@
-import * as core from '@actions/core'
 import {
   CancelCommandCommand,
   GetCommandInvocationCommand,
@@ -16,8 +15,9 @@ import {
   throwIfStopped,
   withStopState
 } from '../../lib/cancel.js'
-import { ActionError, awsErrorName, describeAwsError } from '../../lib/errors.js'
-import { chunks } from '../../ec2/instances.js'
+import { ActionError } from '../../lib/errors.js'
+import { awsErrorName, describeAwsError } from '../../aws/errors.js'
+import { chunks } from '../../lib/chunks.js'
 import {
   beyondMaxErrors,
   printInstanceGroup,
@@ -25,7 +25,7 @@ import {
   type InstanceResult
 } from '../report.js'
 import { LineSplitter, OutputTail } from '../../lib/lines.js'
-import { quoteUntrusted, type LogWriter } from '../../lib/log.js'
+import { quoteUntrusted, type Logger, type LogWriter } from '../../lib/log.js'
 import { allowedCount, type Rate } from '../rate.js'
 import type { RestartScript } from '../script.js'
 import type { FleetRestart } from '../transport.js'
@@ -48,7 +48,9 @@ export interface SsmRestartOptions {
    * StoppedError says what was sent.
    */
   signal?: AbortSignal
-  /** Where the log goes (tests replace it); the action's own commands go through @actions/core. */
+  /** The program's logger: the action's messages and each instance's log group. */
+  log: Logger
+  /** Where an instance's raw output lines go (tests replace it). */
   write?: LogWriter
 }
 
@@ -113,7 +115,7 @@ export async function restartWithRunCommand(options: SsmRestartOptions): Promise
 
   const remainingSeconds = Math.max(30, Math.ceil(budget.remainingMs() / 1000))
   const commandIds = await sendCommands(options, remainingSeconds)
-  core.info(
+  options.log.info(
     `Sent ${DOCUMENT} to ${instanceIds.length} instance${instanceIds.length > 1 ? 's' : ''} ` +
       `(command ${commandIds.join(', ')}; max-concurrency ${options.maxConcurrency.text}, max-errors ${options.maxErrors.text}).`
   )
@@ -140,13 +142,13 @@ async function sendCommands(options: SsmRestartOptions, timeoutSeconds: number):
   const commandIds: string[] = []
   for (const batch of batches) {
     if (signal?.aborted) {
-      const cancelled = await cancel(options.ssm, commandIds, 'the step was cancelled')
+      const cancelled = await cancel(options, commandIds, 'the step was cancelled')
       throw new StoppedError(stopRequest(signal), sentState(options, commandIds, cancelled))
     }
     try {
       commandIds.push(await send(options, batch, timeoutSeconds, batches.length > 1 ? batch : null))
     } catch (error) {
-      await cancel(options.ssm, commandIds, 'a later command could not be sent')
+      await cancel(options, commandIds, 'a later command could not be sent')
       throw error
     }
   }
@@ -232,7 +234,7 @@ async function waitForAgents(options: SsmRestartOptions, budget: Backoff): Promi
     throwIfStopped(options.signal)
     notOnline = await agentsNotOnline(options)
     if (notOnline.size === 0) return
-    core.info(
+    options.log.info(
       `Waiting for the SSM agent of ${notOnline.size} instance${notOnline.size > 1 ? 's' : ''} to be Online ` +
         `(${[...notOnline]
           .slice(0, 5)
@@ -317,20 +319,20 @@ async function waitForInvocations(
       await cancelBeyondMaxErrors(options, commandIds, polled)
       const finished = all.filter(i => !RUNNING.has(i.Status ?? '')).length
       const count = `${finished} of ${options.instanceIds.length} instances finished`
-      if (count !== lastCount) core.info(`${count}; waiting.`)
+      if (count !== lastCount) options.log.info(`${count}; waiting.`)
       lastCount = count
     } while (await backoff.wait())
   } catch (error) {
     if (!signal?.aborted) throw error
     const running = commandIds.filter(id => !polled.final.has(id))
-    const cancelled = await cancel(options.ssm, running, 'the step was cancelled')
+    const cancelled = await cancel(options, running, 'the step was cancelled')
     throw new StoppedError(
       stopRequest(signal),
       `${cancelledState(running, cancelled)}; ${STAY_RESTARTED}`
     )
   }
   await cancel(
-    options.ssm,
+    options,
     commandIds.filter(id => !polled.final.has(id)),
     'the action stopped waiting'
   )
@@ -376,7 +378,7 @@ async function cancelBeyondMaxErrors(
       .map(i => i.InstanceId ?? '')
     if (pending.length === 0) continue
     for (const id of pending) polled.cancelled.add(`${commandId}/${id}`)
-    await cancel(options.ssm, [commandId], 'more instances failed than max-errors allows', pending)
+    await cancel(options, [commandId], 'more instances failed than max-errors allows', pending)
   }
 }
 
@@ -406,7 +408,7 @@ async function listInvocations(
 
 /** Cancels each command (only `instanceIds` of it, when given); resolves to those it cancelled. */
 async function cancel(
-  ssm: SSMClient,
+  { ssm, log }: Pick<SsmRestartOptions, 'ssm' | 'log'>,
   commandIds: string[],
   why: string,
   instanceIds?: string[]
@@ -417,14 +419,14 @@ async function cancel(
       await ssm.send(new CancelCommandCommand({ CommandId: commandId, InstanceIds: instanceIds }))
       cancelled.push(commandId)
       const which = instanceIds ? ` for the ${instanceIds.length} instances it had not started` : ''
-      core.warning(`Cancelled Run Command ${commandId}${which}: ${why}.`)
+      log.warning(`Cancelled Run Command ${commandId}${which}: ${why}.`)
     } catch (error) {
       const message = describeAwsError(error, {
         action: 'ssm:CancelCommand',
         subject: `command ${commandId}`,
         resource: '*'
       }).message
-      core.warning(`Could not cancel Run Command ${commandId} (${why}): ${quoteUntrusted(message)}`)
+      log.warning(`Could not cancel Run Command ${commandId} (${why}): ${quoteUntrusted(message)}`)
     }
   }
   return cancelled
@@ -449,7 +451,7 @@ async function reportInstances(
       invocation && worthFetching
         ? await fullOutput(options.ssm, invocation)
         : pluginOutput(invocation)
-    printInstanceGroup(result, output, options.write)
+    printInstanceGroup(options.log, result, output, options.write)
   }
   return results
 }

@@ -1,5 +1,5 @@
 import type { AwsClients } from '../../aws/clients.js'
-import type { AddressType } from '../../action/inputs.js'
+import type { AddressType } from '../../ec2/instances.js'
 import type { FleetTransport } from '../transport.js'
 
 /** What the SSM transport uses of the inputs. */
@@ -45,7 +45,8 @@ export function ssmTransport(
         maxErrors: restart.maxErrors,
         timeoutSeconds: settings.timeoutSeconds,
         sleep: deps.sleep,
-        signal: deps.signal
+        signal: deps.signal,
+        log: deps.log
       })
     }
   }
