@@ -2,6 +2,7 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { EC2Client } from '@aws-sdk/client-ec2'
 import { SSMClient } from '@aws-sdk/client-ssm'
+import { S3Client } from '@aws-sdk/client-s3'
 import { LocalAws } from '../../test-support/aws-endpoint.js'
 
 export { LocalAws }
@@ -32,6 +33,11 @@ export function ec2For(aws: LocalAws): EC2Client {
 
 export function ssmFor(aws: LocalAws): SSMClient {
   return new SSMClient({ region: aws.region, endpoint: aws.url, credentials, maxAttempts: 5 })
+}
+
+/** S3 in path style (/<bucket>/<key>), as the SDK addresses any endpoint whose host is an IP. */
+export function s3For(aws: LocalAws, maxAttempts = 5): S3Client {
+  return new S3Client({ region: aws.region, endpoint: aws.url, credentials, maxAttempts })
 }
 
 export { EXAMPLE_APP, EXAMPLE_DEPLOYMENT } from '../../test-support/example-secrets.js'

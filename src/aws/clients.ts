@@ -1,6 +1,7 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import type { EC2Client } from '@aws-sdk/client-ec2'
 import type { KMSClient } from '@aws-sdk/client-kms'
+import type { S3Client } from '@aws-sdk/client-s3'
 import type { SSMClient } from '@aws-sdk/client-ssm'
 import type { STSClient } from '@aws-sdk/client-sts'
 import { ActionError } from '../lib/errors.js'
@@ -19,6 +20,8 @@ const RETRIES = {
   ec2: { retryMode: 'standard', maxAttempts: 8 },
   // A fleet's polls run for minutes: throttling on one of them must not end the run.
   ssm: { retryMode: 'standard', maxAttempts: 8 },
+  // A release's archive: each part of an upload is retried alone, so a retry resends 8 MiB at most.
+  s3: { retryMode: 'standard', maxAttempts: 5 },
   // The command line's one-off calls: who the credentials are, a backup's data key.
   once: { retryMode: 'standard', maxAttempts: 5 }
 } as const
@@ -46,6 +49,8 @@ export interface AwsClients {
   ec2(): Promise<EC2Client>
   /** Loaded on first use, only by restart: ssm. */
   ssm(): Promise<SSMClient>
+  /** Loaded on first use, only by a release that travels through a bucket. */
+  s3(): Promise<S3Client>
 }
 
 /** The command line calls a few services more, and closes its clients when a command ends. */
@@ -88,6 +93,9 @@ export function createAwsClients(
       import('@aws-sdk/client-ssm').then(
         ({ SSMClient }) => new SSMClient({ region, ...RETRIES.ssm })
       )
+    ),
+    s3: lazily(() =>
+      import('@aws-sdk/client-s3').then(({ S3Client }) => new S3Client({ region, ...RETRIES.s3 }))
     ),
     sts: lazily(() =>
       import('@aws-sdk/client-sts').then(
