@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url'
 import { LocalParameterStore } from './ssm-parameters.js'
 import { Ec2Error, LocalSecurityGroups } from './security-groups.js'
 import { LocalRunCommand, SsmError } from './ssm-run-command.js'
+import { LocalS3 } from './s3-objects.js'
 
 const CURRENT = 'AWSCURRENT'
 const PREVIOUS = 'AWSPREVIOUS'
@@ -68,6 +69,8 @@ export class LocalAws {
     this.queuedPasswords = []
     /** EC2 security groups (`securityGroups.addGroup`) and their ingress rules. */
     this.securityGroups = new LocalSecurityGroups(this)
+    /** S3 (`s3.addBucket`): path-style object requests, test-support/s3-objects.js. */
+    this.s3 = new LocalS3(this)
   }
 
   /** @param {number} [port] @returns {Promise<string>} the endpoint URL */
@@ -283,6 +286,7 @@ export class LocalAws {
 
   /** @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res */
   async handle(req, res) {
+    if (this.s3.owns(req)) return this.s3.handle(req, res)
     const chunks = []
     for await (const chunk of req) chunks.push(chunk)
     const body = Buffer.concat(chunks).toString('utf8')
