@@ -183,6 +183,66 @@ describe('secrets-deploy iam-policy', () => {
     )
   })
 
+  it('adds the release bucket statement with --release-bucket, scoped to the default prefix', async () => {
+    const run = await runCli(aws, [
+      'iam-policy',
+      '--restart',
+      'ssm',
+      '--offline',
+      '--release-bucket',
+      'deploy-releases'
+    ])
+    expect(run.code).toBe(0)
+    expect(JSON.parse(run.stdout).Statement.slice(-1)).toEqual([
+      {
+        Sid: 'ShipReleasesThroughTheBucket',
+        Effect: 'Allow',
+        Action: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload', 's3:DeleteObject'],
+        Resource: 'arn:aws:s3:::deploy-releases/secrets-deploy-action/releases/*'
+      }
+    ])
+  })
+
+  it('scopes the release bucket statement to --release-prefix', async () => {
+    const run = await runCli(aws, [
+      'iam-policy',
+      '--offline',
+      '--release-bucket',
+      'deploy-releases',
+      '--release-prefix',
+      'fastapi/prod/'
+    ])
+    expect(run.code).toBe(0)
+    const statements = JSON.parse(run.stdout).Statement
+    expect(statements.filter((s: { Sid: string }) => s.Sid.includes('Release'))).toEqual([
+      expect.objectContaining({ Resource: 'arn:aws:s3:::deploy-releases/fastapi/prod/*' })
+    ])
+    const without = await runCli(aws, ['iam-policy', '--offline'])
+    expect(without.stdout).not.toContain('s3:')
+  })
+
+  it.each([
+    [
+      ['--release-bucket', 'Deploy_Releases'],
+      'error: Option --release-bucket is "Deploy_Releases", which is not an S3 bucket name: a bucket name has only lowercase letters, digits, "." and "-". Give the name of the bucket (not its ARN or an s3:// URL).'
+    ],
+    [
+      ['--release-bucket', 'deploy-releases', '--release-prefix', 'releases/*'],
+      `error: Option --release-prefix is "releases/*", which is not a key prefix this action uses: it may hold only letters, digits and / ! - _ . ' ( ). Leave it empty for secrets-deploy-action/releases/, or give one like it.`
+    ],
+    [
+      ['--release-prefix', 'fastapi/'],
+      'error: --release-prefix is the key prefix in the bucket of --release-bucket: give both.'
+    ]
+  ])('refuses %j, printing no policy', async (args, message) => {
+    const run = await runCli(aws, ['iam-policy', ...args])
+    expect(run.code).toBe(1)
+    expect(run.stdout).toBe('')
+    expect(run.stderr.trim()).toBe(message)
+    // Refused before the ARNs are looked up.
+    expect(aws.calls).toEqual([])
+  })
+
   it('names the real ARNs when it can look them up', async () => {
     aws.putSecret('FastAPIDeploymentSecrets', EXAMPLE_DEPLOYMENT)
     aws.putSecret('FastAPIAppSecrets', EXAMPLE_APP)

@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander'
 import { checkSecurityGroupId } from '../lib/aws-ids.js'
+import { DEFAULT_RELEASE_PREFIX, checkReleaseBucket, checkReleasePrefix } from '../lib/s3-names.js'
 import { ActionError } from '../lib/errors.js'
 import { DEFAULT_POLICY_SETTINGS, iamPolicy, restartMethods } from '../secrets/iam-policy.js'
 import { quoteUntrusted } from '../lib/log.js'
@@ -287,6 +288,14 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
       '--open-ingress <sg-id>',
       'input "open-ingress": open this security group to the runner for each run'
     )
+    .option(
+      '--release-bucket <bucket>',
+      'input "release-bucket": releases travel to the instances through this S3 bucket'
+    )
+    .option(
+      '--release-prefix <prefix>',
+      `input "release-prefix": the key prefix of the archives in that bucket (default ${DEFAULT_RELEASE_PREFIX})`
+    )
     .action(
       async (options: {
         deploy: boolean
@@ -296,11 +305,28 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
         configPath?: string
         rotate: boolean
         openIngress?: string
+        releaseBucket?: string
+        releasePrefix?: string
       }) => {
         if (options.rotate && !options.app)
           throw new ActionError(
             '--rotate rotates keys of the app secret: it cannot go with --no-app.'
           )
+        if (options.releasePrefix !== undefined && options.releaseBucket === undefined)
+          throw new ActionError(
+            '--release-prefix is the key prefix in the bucket of --release-bucket: give both.'
+          )
+        // Checked before any lookup: a bad name prints no policy.
+        const release =
+          options.releaseBucket === undefined
+            ? {}
+            : {
+                releaseBucket: checkReleaseBucket(options.releaseBucket, 'Option --release-bucket'),
+                releasePrefix: checkReleasePrefix(
+                  options.releasePrefix ?? '',
+                  'Option --release-prefix'
+                )
+              }
         const globals = program.opts<GlobalOptions>()
         const resources = options.offline
           ? {
@@ -315,7 +341,8 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
           restarts: restartMethods(options.restart),
           configPath: options.configPath,
           rotate: options.rotate,
-          openIngress: checkSecurityGroupId(options.openIngress, 'Option --open-ingress')
+          openIngress: checkSecurityGroupId(options.openIngress, 'Option --open-ingress'),
+          ...release
         })
         printJson(io, policy)
       }

@@ -1,3 +1,4 @@
+import { DEFAULT_RELEASE_PREFIX } from '../lib/s3-names.js'
 import { secretResource } from './read.js'
 
 /** The IAM resource that covers a Parameter Store path and every parameter under it. */
@@ -20,6 +21,10 @@ export interface PolicySettings {
   rotate?: boolean
   /** Input "open-ingress": the security group opened for each run; empty or absent: none. */
   openIngress?: string
+  /** Input "release-bucket": the bucket a release travels through; empty or absent: none. */
+  releaseBucket?: string
+  /** Input "release-prefix", checked; absent: DEFAULT_RELEASE_PREFIX. */
+  releasePrefix?: string
 }
 
 export type RestartMethod = 'ssh' | 'ssm'
@@ -193,6 +198,22 @@ const openTheDoor: StatementGroup = settings =>
       ]
     : []
 
+// Input "release-bucket": each release archive is uploaded under the prefix (PutObject, which also
+// covers every call of a multipart upload), fetched by the instances through a presigned URL (which
+// acts with the permissions of whoever signed it: GetObject), and deleted when done, or its
+// multipart upload aborted when the upload fails.
+const shipThroughBucket: StatementGroup = settings =>
+  settings.releaseBucket
+    ? [
+        {
+          Sid: 'ShipReleasesThroughTheBucket',
+          Effect: 'Allow',
+          Action: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload', 's3:DeleteObject'],
+          Resource: `arn:aws:s3:::${settings.releaseBucket}/${settings.releasePrefix ?? DEFAULT_RELEASE_PREFIX}*`
+        }
+      ]
+    : []
+
 /** In the order the policy lists them: the order the run needs them in. */
 const STATEMENT_GROUPS: readonly StatementGroup[] = [
   readSecrets,
@@ -201,7 +222,8 @@ const STATEMENT_GROUPS: readonly StatementGroup[] = [
   findInstances,
   runCommand,
   readConfiguration,
-  openTheDoor
+  openTheDoor,
+  shipThroughBucket
 ]
 
 /**
