@@ -91,6 +91,7 @@ const QUICK_STACK = 'FastAPIEC2Stack-Staging'
 const QUICK_INSTANCE = 'i-0abc1234def567890'
 const FLEET_STACK = 'FastAPIFleetStack'
 const FLEET = ['i-0f1ee70000000001', 'i-0f1ee70000000002']
+const RELEASE_INSTANCE = 'i-0fa57a9100000001'
 
 let sshd: SshdFixture
 let aws: LocalAws
@@ -153,6 +154,14 @@ beforeEach(async () => {
     })
     aws.ssm.addAgent(instanceId)
   })
+  // The release over SSM: one instance of that tag, and the bucket its archive goes through.
+  aws.addInstance({
+    instanceId: RELEASE_INSTANCE,
+    publicIp: '203.0.113.9',
+    tags: { app: 'fastapi' }
+  })
+  aws.ssm.addAgent(RELEASE_INSTANCE)
+  aws.s3.addBucket('fastapi-releases')
   // The security group of the open-ingress example.
   aws.securityGroups.addGroup('sg-0123456789abcdef0')
   // The parameters of the config-path example's table.

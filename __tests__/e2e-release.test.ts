@@ -297,7 +297,8 @@ describe('bad release inputs', () => {
       { 'keep-releases': '0' },
       'Input "keep-releases" must be a whole number from 1 to 1000, not "0".'
     ],
-    [{ restart: 'ssm' }, 'Input "release-path" works with restart: ssh in this version'],
+    [{ restart: 'ssm' }, 'Input "release-bucket" is required for a release with restart: ssm'],
+    [{ 'release-bucket': 'releases' }, 'Input "release-bucket" is for restart: ssm'],
     [
       { 'release-path': 'missing' },
       'Input "release-path" is "missing", which is not a directory of the checked-out commit'

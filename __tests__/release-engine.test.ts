@@ -22,6 +22,7 @@ function transport(
   behaviours: Record<string, Behaviour>
 ): InstanceTransport & { releases: ReleaseSteps } {
   const releases: ReleaseSteps = {
+    streamsArchive: true,
     async prepare() {
       return async target => {
         const id = target.instanceId as string

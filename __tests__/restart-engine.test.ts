@@ -295,7 +295,11 @@ describe('restart over a fleet transport (SSM Run Command)', () => {
   const transport = () =>
     ssmTransport(
       { timeoutSeconds: 600, addressType: 'public', hostKey: 'ec2_host' },
-      { ec2: async () => ec2For(aws), ssm: async () => ssmFor(aws) }
+      {
+        ec2: async () => ec2For(aws),
+        ssm: async () => ssmFor(aws),
+        s3: () => Promise.reject(new Error('a restart without a release uses no S3'))
+      }
     )
 
   function addFleet(count: number): RestartTarget[] {

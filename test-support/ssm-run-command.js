@@ -51,6 +51,9 @@ import path from 'node:path'
  * @property {string} [stderr] what a failing `systemctl restart` writes to stderr
  * @property {number} [exitCode] exit code of a failing `systemctl restart` (default 1)
  * @property {number} [timeoutAfterMs] 'timeout': when SSM gives up on it (default: executionTimeout)
+ * @property {{ path: string, files: string }} [ownDirectory] the instance's commands see `files` (a
+ *   directory of the test's) at `path`, a private bind mount in a mount namespace of their own
+ *   (needs root), as each instance of a fleet has its own disk
  * @property {string} [onRestart] a shell command `systemctl restart` runs, as the service's start
  *   (ExecStart) does, e.g. read its secret; its output is discarded, and its exit code decides what
  *   `systemctl is-active` prints until the next restart: "active", or "failed"
@@ -313,7 +316,24 @@ export class LocalRunCommand {
     const dir = this.instanceDir(invocation.instanceId, behaviour)
     const script = path.join(dir, `${command.commandId}.sh`)
     writeFileSync(script, `${command.script}\n`)
-    const child = spawn('/bin/sh', [script], {
+    const own = behaviour.ownDirectory
+    // unshare(1) execs its program in the new namespace: the child is still the script's shell.
+    const program = own
+      ? [
+          'unshare',
+          '--mount',
+          '--propagation',
+          'private',
+          '/bin/sh',
+          '-c',
+          'mount --bind "$1" "$2" && exec /bin/sh "$3"',
+          'own-directory',
+          own.files,
+          own.path,
+          script
+        ]
+      : ['/bin/sh', script]
+    const child = spawn(program[0], program.slice(1), {
       cwd: dir,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -19,6 +19,7 @@ import {
   type HealthSettings,
   type ReleaseSettings
 } from '../release/settings.js'
+import { checkReleaseBucket, checkReleasePrefix } from '../lib/s3-names.js'
 
 /** Every input of action.yml, parsed and checked once, before anything talks to AWS. */
 export interface ActionInputs {
@@ -296,8 +297,8 @@ function rotateInputs(
 }
 
 /**
- * The release inputs, checked; a release needs a restart over SSH (shipping through S3 for
- * restart: ssm is not there yet, and is refused rather than half done).
+ * The release inputs, checked; a release needs a restart (over SSH it streams over the
+ * connection; with restart: ssm it goes through release-bucket).
  */
 function releaseInputs(restart: RestartMode, mode: DeployMode): ReleaseSettings | undefined {
   const release = checkReleaseInputs(
@@ -323,13 +324,24 @@ function releaseInputs(restart: RestartMode, mode: DeployMode): ReleaseSettings 
   if (mode === 'diff' || restart === 'none') {
     throw new ActionError(
       `Input "release-path" ships a release, which takes a restart: with ${mode === 'diff' ? 'deploy: diff nothing is restarted' : 'restart: none'} it would never go live. ` +
-        'Remove "release-path", or restart with ssh.'
+        'Remove "release-path", or restart with ssh or ssm.'
     )
   }
+  const bucket = text('release-bucket')
   if (restart === 'ssm') {
+    if (bucket === '') {
+      throw new ActionError(
+        'Input "release-bucket" is required for a release with restart: ssm: the archive goes to that S3 bucket once, ' +
+          'and each instance downloads it with a presigned URL. Name a bucket the workflow may write (secrets-deploy iam-policy --release-bucket).'
+      )
+    }
+    release.store = {
+      bucket: checkReleaseBucket(bucket),
+      prefix: checkReleasePrefix(text('release-prefix'))
+    }
+  } else if (bucket !== '') {
     throw new ActionError(
-      'Input "release-path" works with restart: ssh in this version; with restart: ssm (a release through an S3 bucket) it is not available yet. ' +
-        'Use restart: ssh, or remove "release-path".'
+      'Input "release-bucket" is for restart: ssm; over SSH the archive streams over the connection. Remove "release-bucket".'
     )
   }
   return release

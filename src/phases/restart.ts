@@ -101,7 +101,9 @@ export async function planRestart(
     refuseUnusedJump(ssh.jump, inputs.restart)
     const transport = ssmTransport(
       { timeoutSeconds: ssm.timeoutSeconds, addressType, hostKey: inputs.hostKey },
-      clients
+      clients,
+      settings.release,
+      log
     )
     return { phase: 'the SSM restart', settings, transport }
   }

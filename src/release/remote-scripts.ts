@@ -56,7 +56,10 @@ done
 printf '%s\\n' "$holder" > "$lock/holder"
 printf '%s\\n' "$session" > "$lock/session"
 mkdir -p -- "$a/releases" || exit
-printf '%s %s\\n' "$marker" "$(readlink -- "$a/current" 2>/dev/null)"`
+pointed=$(readlink -- "$a/current" 2>/dev/null)
+# For a prune in the same go, which cannot be told the previous release by the runner.
+printf '%s\\n' "\${pointed#releases/}" > "$lock/previous"
+printf '%s %s\\n' "$marker" "$pointed"`
 
 /**
  * Takes the lock (waiting up to `waitSeconds`, then failing with the holder's name), after checking
@@ -89,6 +92,45 @@ export function receiveCommand(layout: ReleaseLayout, revision: string): string 
   return run('release-receive', RECEIVE, layout.appDir, layout.releaseId, revision)
 }
 
+const DOWNLOAD = `a=$1; r=$2; url=$3; sum=$4; f="$a/releases/.download-$r"
+rm -f -- "$f"
+if ! curl -fsS --retry 3 --max-time "$5" -o "$f" "$url"; then
+  rm -f -- "$f"
+  echo "Downloading release $r from S3 failed: its presigned URL lasts as long as ssm-timeout." >&2
+  exit 5
+fi
+got=$(sha256sum -- "$f" | cut -d ' ' -f 1)
+if [ "$got" != "$sum" ]; then
+  rm -f -- "$f"
+  echo "The archive of release $r has sha256 $got, not $sum as uploaded: refused, nothing extracted." >&2
+  exit 6
+fi
+sh -c "$6" release-receive "$a" "$r" "$7" < "$f"; s=$?
+rm -f -- "$f"
+exit "$s"`
+
+/**
+ * Over SSM: downloads the archive with its presigned URL (curl, on the instance: it needs no S3
+ * permission), refuses it unless its sha256 is the one uploaded, then receives it as over SSH.
+ */
+export function downloadAndReceiveCommand(
+  layout: ReleaseLayout,
+  revision: string,
+  download: { url: string; sha256: string; timeoutSeconds: number }
+): string {
+  return run(
+    'release-download',
+    DOWNLOAD,
+    layout.appDir,
+    layout.releaseId,
+    download.url,
+    download.sha256,
+    download.timeoutSeconds,
+    RECEIVE,
+    revision
+  )
+}
+
 const RELEASE_COMMAND = `cd -- "$1" && exec sh -c "$2"`
 
 /** The workflow's release-command, in the new release's directory (where it will run from). */
@@ -112,6 +154,8 @@ export function switchCommand(appDir: string, releaseId: string): string {
 }
 
 const PRUNE = `set -f; a=$1; keep=$2; live=$3; previous=$4
+# Not given: where current pointed when this run took the lock.
+[ -n "$previous" ] || previous=$(head -c 200 -- "$a/${LOCK_DIR}/previous" 2>/dev/null)
 cd -- "$a/releases" || exit
 n=0
 for d in $(ls -1t); do
@@ -123,7 +167,8 @@ for d in $(ls -1t); do
 done`
 
 /**
- * Keeps the `keep` newest releases, and always the live and the previous one. Names under
+ * Keeps the `keep` newest releases, and always the live and the previous one (undefined: the one
+ * current pointed to when the lock was taken). Names under
  * releases/ are the release ids this action writes (no white space), so the word split is safe.
  */
 export function pruneCommand(

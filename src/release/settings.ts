@@ -31,6 +31,14 @@ export interface ReleaseSettings {
   timeoutSeconds: number
   keep: number
   rollbackOnFailure: boolean
+  /** restart: ssm: where the archive goes for the instances to download; undefined over SSH. */
+  store?: ReleaseBucket
+}
+
+/** Inputs "release-bucket" and "release-prefix", checked. */
+export interface ReleaseBucket {
+  bucket: string
+  prefix: string
 }
 
 /** How the service is judged healthy after a restart (release or not). */

@@ -14,6 +14,7 @@ import {
 } from './report.js'
 import { allowedCount, concurrencyCount } from './rate.js'
 import { shipRelease } from './release-engine.js'
+import type { ReleaseTransport } from './release-steps.js'
 import type {
   FleetRestart,
   FleetTransport,
@@ -50,10 +51,15 @@ export async function restart(
 ): Promise<void> {
   try {
     if (settings.release) {
-      if (transport.kind !== 'instance' || !transport.releases)
-        throw new ActionError(`A release cannot be shipped ${transport.via}.`)
-      const releases = { ...transport, releases: transport.releases }
-      await shipRelease(settings, settings.release, targets, releases, deps, report)
+      const { release } = settings
+      await shipRelease(
+        settings,
+        release,
+        await withIds(targets, transport),
+        releaseTransport(transport),
+        deps,
+        report
+      )
     } else if (transport.kind === 'fleet')
       await restartAtOnce(settings, targets, transport, deps, report)
     else if (targets.length === 1) await restartHost(settings, targets[0], transport, deps, report)
@@ -186,10 +192,8 @@ async function restartAtOnce(
   deps: RestartDeps,
   report: RestartReport
 ): Promise<void> {
-  const instanceIds: string[] = []
   // Without a deploy or targets: the one instance at the address the secret holds.
-  for (const target of targets)
-    instanceIds.push(target.instanceId ?? (await transport.instanceAt(target.address)))
+  const instanceIds = (await withIds(targets, transport)).map(target => target.instanceId as string)
   const run = await transport.restartAll(instanceIds, settings, deps)
   recordFleet(settings, run, transport, report, deps)
   concludeFleet(settings, run, transport, deps)
@@ -232,6 +236,38 @@ function concludeFleet(
   deps.log.info(
     `Restarted "${settings.script.unit}" on ${total} instance${total > 1 ? 's' : ''} ${transport.via}.`
   )
+}
+
+/** How a release reaches the instances: the transport's own release steps. */
+function releaseTransport(transport: RestartTransport): ReleaseTransport {
+  if (transport.kind === 'fleet') {
+    if (!transport.release) throw new ActionError(`A release cannot be shipped ${transport.via}.`)
+    return transport.release
+  }
+  const { releases } = transport
+  if (!releases) throw new ActionError(`A release cannot be shipped ${transport.via}.`)
+  return {
+    name: transport.name,
+    via: transport.via,
+    where: target => transport.where(target),
+    failure: error => transport.failure(error),
+    releases
+  }
+}
+
+/** A fleet transport needs instance ids: the one at the secret's address is looked up. */
+async function withIds(
+  targets: readonly RestartTarget[],
+  transport: RestartTransport
+): Promise<readonly RestartTarget[]> {
+  if (transport.kind !== 'fleet') return targets
+  const named: RestartTarget[] = []
+  for (const target of targets)
+    named.push({
+      ...target,
+      instanceId: target.instanceId ?? (await transport.instanceAt(target.address))
+    })
+  return named
 }
 
 /** A fleet's instances all have ids; a single host at the secret's address may not. */

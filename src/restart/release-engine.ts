@@ -13,8 +13,13 @@ import {
   type InstanceResult,
   type RestartReport
 } from './report.js'
-import type { InstanceRelease, ReleaseRun, ReleaseSteps } from './release-steps.js'
-import type { InstanceTransport, RestartDeps, RestartSettings, RestartTarget } from './transport.js'
+import {
+  ShipFailure,
+  type InstanceRelease,
+  type ReleaseRun,
+  type ReleaseTransport
+} from './release-steps.js'
+import type { RestartDeps, RestartSettings, RestartTarget } from './transport.js'
 
 // A release through the restart engine: first every instance receives and prepares it (within
 // max-concurrency, max-errors), then batches of max-concurrency switch, restart and check, and a
@@ -45,7 +50,7 @@ interface Instance {
 interface Run {
   settings: RestartSettings
   release: ReleaseRun
-  transport: InstanceTransport
+  transport: ReleaseTransport
   deps: RestartDeps
   log: Logger
   /** Failures allowed (max-errors; none for a single host). */
@@ -57,7 +62,7 @@ export async function shipRelease(
   settings: RestartSettings,
   release: ReleaseRun,
   targets: readonly RestartTarget[],
-  transport: InstanceTransport & { releases: ReleaseSteps },
+  transport: ReleaseTransport,
   deps: RestartDeps,
   report: RestartReport
 ): Promise<void> {
@@ -75,6 +80,21 @@ export async function shipRelease(
   if (deps.signal) setMaxListeners(10 + run.concurrency * 4, deps.signal)
   outputs.set(OUTPUTS.releaseId, release.id)
   outputs.set(OUTPUTS.rolledBack, 'false')
+  try {
+    await shipEverywhere(run, targets, report)
+  } finally {
+    await transport.releases.cleanUp?.()
+  }
+}
+
+async function shipEverywhere(
+  run: Run,
+  targets: readonly RestartTarget[],
+  report: RestartReport
+): Promise<void> {
+  const { settings, release, transport, deps, log } = run
+  const { outputs } = deps
+  const total = targets.length
   const open = await transport.releases.prepare(targets, settings, release, deps, log)
   const instances: Instance[] = targets.map(target => ({
     target,
@@ -85,13 +105,66 @@ export async function shipRelease(
     state: 'pending'
   }))
   try {
-    await receiveEverywhere(run, instances, open)
-    await switchInBatches(run, instances)
+    const [only] = instances
+    if (instances.length === 1) only.steps = await open(only.target)
+    if (only.steps?.shipAndActivate) await shipAlone(run, only)
+    else {
+      await receiveEverywhere(run, instances, open)
+      await switchInBatches(run, instances)
+    }
   } finally {
     for (const instance of instances) instance.steps?.close()
     recordRelease(run, instances, report, outputs)
   }
   conclude(run, instances, outputs)
+}
+
+/**
+ * An instance alone, where the transport can: lock, ship, prepare, switch, restart, check, prune
+ * and unlock in one go; a failure after the switch rolls back, one before it leaves current alone.
+ */
+async function shipAlone(run: Run, instance: Instance): Promise<void> {
+  const { release, deps } = run
+  const steps = instance.steps as InstanceRelease
+  run.log.info(
+    `Shipping release ${release.id} to ${instance.where ?? instance.instanceId} ${run.transport.via} into ${release.settings.appDir}/releases/, ` +
+      'then switching to it.'
+  )
+  const archive = run.transport.releases.streamsArchive ? release.archive() : undefined
+  try {
+    const { previous, checked } = await (
+      steps.shipAndActivate as NonNullable<InstanceRelease['shipAndActivate']>
+    )(archive, instance.output)
+    instance.previous = previous
+    instance.state = 'live'
+    instance.finished = true
+    instance.runs = `${release.id} (${checked})`
+    return
+  } catch (error) {
+    const failure = error instanceof ShipFailure ? error : undefined
+    const cause = failure ? failure.failure : error
+    instance.previous = failure?.previous
+    if (cause instanceof StoppedError) {
+      await steps.abandon()
+      throw withStopState(cause, unusedMessage(run))
+    }
+    const { status, exitCode, message } = run.transport.failure(cause)
+    instance.state = 'failed'
+    instance.result = { status, exitCode }
+    instance.message = message
+    if (!failure?.switched) {
+      await steps.abandon(instance.output)
+      throwIfStopped(deps.signal, unusedMessage(run))
+      return
+    }
+  } finally {
+    archive?.destroy()
+  }
+  await goBack(run, instance, 'its failure')
+}
+
+function unusedMessage(run: Run): string {
+  return `release ${run.release.id} was switched nowhere: what was received is removed, or where the connection was lost left unused in ${run.release.settings.appDir}/releases`
 }
 
 /** Step one, on every instance: lock, ship, extract, release-command. Nothing is switched. */
@@ -105,15 +178,20 @@ async function receiveEverywhere(
     `Shipping release ${release.id} to ${instances.length === 1 ? (instances[0].where ?? instances[0].instanceId) : `${instances.length} instances, ${run.concurrency} at a time`} ` +
       `${run.transport.via} into ${release.settings.appDir}/releases/.`
   )
-  const unused = `release ${release.id} was switched nowhere: what was received is removed, or where the connection was lost left unused in ${release.settings.appDir}/releases`
+  const unused = unusedMessage(run)
   try {
     // In waves of max-concurrency, each wave reading one archive: made and compressed once.
-    for (let start = 0; start < instances.length; start += run.concurrency) {
+    const wave = run.transport.releases.receivesAtOnce ? instances.length : run.concurrency
+    for (let start = 0; start < instances.length; start += wave) {
       const failed = instances.filter(i => i.state === 'failed').length
       if (failed > run.allowed || deps.signal?.aborted) break
-      const wave = instances.slice(start, start + run.concurrency)
-      const archives = broadcast(release.archive(), wave.length)
-      await Promise.all(wave.map((instance, i) => receiveOne(run, instance, open, archives[i])))
+      const receivers = instances.slice(start, start + wave)
+      const archives = run.transport.releases.streamsArchive
+        ? broadcast(release.archive(), receivers.length)
+        : []
+      await Promise.all(
+        receivers.map((instance, i) => receiveOne(run, instance, open, archives[i]))
+      )
     }
   } catch (error) {
     await Promise.all(instances.map(i => i.steps?.abandon(i.output)))
@@ -145,17 +223,17 @@ async function receiveOne(
   run: Run,
   instance: Instance,
   open: (target: RestartTarget) => Promise<InstanceRelease>,
-  archive: Readable
+  archive: Readable | undefined
 ): Promise<void> {
   try {
     await attempt(run, instance, async () => {
-      instance.steps = await open(instance.target)
+      instance.steps ??= await open(instance.target)
       const { previous } = await instance.steps.receive(archive, instance.output)
       instance.previous = previous
       instance.state = 'received'
     })
   } finally {
-    archive.destroy()
+    archive?.destroy()
   }
 }
 
@@ -295,6 +373,8 @@ function recordRelease(
   const back = instances.filter(i => i.rolledBack)
   outputs.set(OUTPUTS.rolledBack, String(back.length > 0))
   outputs.set(OUTPUTS.rolledBackInstances, JSON.stringify(back.map(i => i.instanceId)))
+  const commandIds = run.transport.releases.commandIds?.() ?? []
+  if (commandIds.length > 0) outputs.set(OUTPUTS.commandId, commandIds.join(','))
   const { unit } = run.settings.script
   if (instances.length === 1) {
     const [only] = instances
@@ -310,8 +390,8 @@ function recordRelease(
   }
   report.fleet = {
     unit,
-    commandIds: [],
-    via: 'ssh',
+    commandIds: run.transport.releases.commandIds?.() ?? [],
+    ...(run.transport.name === 'ssh' ? { via: 'ssh' as const } : {}),
     results: results(instances).map((row, i) => ({
       ...row,
       durationMs: Date.now() - instances[i].started,

@@ -8,7 +8,7 @@ import type { EarlySocket } from './ssh/connect.js'
 import type { HostKeyCheck } from './ssh/host-keys.js'
 import type { Rate } from './rate.js'
 import type { RestartScript } from './script.js'
-import type { ReleaseRun, ReleaseSteps } from './release-steps.js'
+import type { ReleaseRun, ReleaseSteps, ReleaseTransport } from './release-steps.js'
 
 /** What every restart does, whichever transport runs it; worked out once, in the plan. */
 export interface RestartSettings {
@@ -96,6 +96,8 @@ export interface FleetTransport extends TransportBase {
     settings: RestartSettings,
     deps: RestartDeps
   ): Promise<FleetRestart>
+  /** Ships a release, for a transport that can (restart: ssm with a release bucket). */
+  release?: ReleaseTransport
 }
 
 /** How a fleet restart went, instance by instance. */

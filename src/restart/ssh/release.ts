@@ -11,11 +11,16 @@ import {
   unlockCommand
 } from '../../release/remote-scripts.js'
 import { releaseIdFromInstance } from '../../release/settings.js'
-import type { InstanceRelease, ReleaseRun, ReleaseSteps } from '../release-steps.js'
+import {
+  ShipFailure,
+  type InstanceRelease,
+  type ReleaseRun,
+  type ReleaseSteps
+} from '../release-steps.js'
 import type { HostKeyPolicy, RestartDeps, RestartSettings, RestartTarget } from '../transport.js'
 import { connectWithRetries, type SshConnection } from './connect.js'
 import type { HostKeyCheck } from './host-keys.js'
-import { runSteps, type RemoteStep } from './remote-shell.js'
+import { RemoteStepError, runSteps, type RemoteStep } from './remote-shell.js'
 import { remoteSteps, type SshTransportSettings } from './transport.js'
 
 // A release over SSH: one connection per instance for the whole release (lock, upload, switch,
@@ -24,6 +29,7 @@ import { remoteSteps, type SshTransportSettings } from './transport.js'
 /** The release steps over SSH; the same login and host key checks as the restart's. */
 export function sshReleases(settings: SshTransportSettings, hostKeys: HostKeyPolicy): ReleaseSteps {
   return {
+    streamsArchive: true,
     async prepare(targets, restart, release, deps, log) {
       const hostKeysFor = await hostKeys(targets, deps)
       return async target => {
@@ -57,20 +63,9 @@ function instanceRelease(
   hostKeys: HostKeyCheck,
   context: Context
 ): InstanceRelease {
-  const { settings, release, deps, log } = context
+  const { settings, release, deps } = context
   let connection: SshConnection | undefined
-  const connected = async () =>
-    (connection ??= await connectWithRetries({
-      host: target.address,
-      port: settings.port,
-      credentials: settings.credentials,
-      hostKeys,
-      timeoutMs: settings.connectTimeoutMs,
-      sleep: deps.sleep,
-      warn: message => log.warning(`${target.instanceId ?? target.address}: ${message}`),
-      signal: deps.signal,
-      earlySocket: target.earlySocket
-    }))
+  const connected = async () => (connection ??= await connect(target, hostKeys, context))
   // Only receiving stops at the step's cancellation: a switch under way finishes (with its
   // restart and check), and unlocking always runs, so that a stop leaves no lock behind.
   const steps = async (list: RemoteStep[], output?: UntrustedSink, archive?: Readable) => {
@@ -82,12 +77,14 @@ function instanceRelease(
   const finishSteps = (previous: string | undefined) => pruneAndUnlock(context, where(), previous)
   return {
     async receive(archive, output) {
-      const marker = `sda-current-${randomBytes(12).toString('hex')}`
-      let pointed = ''
-      const capture = capturing(output ?? new UntrustedOutput(), marker, text => (pointed = text))
       const at = (await connected()).where
-      await steps(receiveSteps(context, at, marker), capture, archive)
-      return { previous: releaseIdFromInstance(pointed) }
+      return { previous: await receiveThen(context, steps, at, { archive, output }) }
+    },
+    async shipAndActivate(archive, output) {
+      const at = (await connected()).where
+      const after = [...switchTo(release.id), ...finishSteps(undefined)]
+      const previous = await receiveThen(context, steps, at, { archive, output, after })
+      return { previous, checked: checkedWords(context) }
     },
     async activate(output, finish) {
       await steps(
@@ -114,6 +111,56 @@ function instanceRelease(
     },
     close: () => connection?.close()
   }
+}
+
+/** One connection for the whole release on the instance, with the restart's retries. */
+function connect(target: RestartTarget, hostKeys: HostKeyCheck, context: Context) {
+  const { settings, deps, log } = context
+  return connectWithRetries({
+    host: target.address,
+    port: settings.port,
+    credentials: settings.credentials,
+    hostKeys,
+    timeoutMs: settings.connectTimeoutMs,
+    sleep: deps.sleep,
+    warn: message => log.warning(`${target.instanceId ?? target.address}: ${message}`),
+    signal: deps.signal,
+    earlySocket: target.earlySocket
+  })
+}
+
+type StepRunner = (list: RemoteStep[], output?: UntrustedSink, archive?: Readable) => Promise<void>
+
+/**
+ * Lock, upload, release-command, and then `after` in the same channel (for an instance alone:
+ * switch, restart, check, prune, unlock); resolves to where current pointed. A failure in `after`
+ * is a ShipFailure that says whether current was switched by then.
+ */
+async function receiveThen(
+  context: Context,
+  run: StepRunner,
+  at: string,
+  {
+    archive,
+    output,
+    after = []
+  }: { archive?: Readable; output?: UntrustedSink; after?: RemoteStep[] }
+): Promise<string | undefined> {
+  const marker = `sda-current-${randomBytes(12).toString('hex')}`
+  let pointed = ''
+  const capture = capturing(output ?? new UntrustedOutput(), marker, text => (pointed = text))
+  const receiving = receiveSteps(context, at, marker)
+  // From the switch on, a stop lets the steps finish: the run ends on a release that runs.
+  const going = after.map(step => ({ ...step, unstoppable: true }))
+  try {
+    await run([...receiving, ...going], capture, archive)
+  } catch (error) {
+    if (after.length === 0) throw error
+    const failedAt = error instanceof RemoteStepError ? error.step : undefined
+    const switched = failedAt !== undefined && failedAt >= receiving.length
+    throw new ShipFailure(error, switched, releaseIdFromInstance(pointed))
+  }
+  return releaseIdFromInstance(pointed)
 }
 
 /** After a successful switch: old releases removed (never the live or previous one), then unlocked. */

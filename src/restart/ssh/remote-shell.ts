@@ -31,16 +31,25 @@ export interface RemoteStep {
   limit?: { ms: number; input: string }
   /** How the log shows the command, when the command itself is a long script. */
   shown?: string
+  /**
+   * Once this step starts, the step's cancellation no longer closes the channel: what it began
+   * (a release's switch and restart) finishes, and so do the steps after it.
+   */
+  unstoppable?: boolean
 }
 
 /** coreutils' timeout exits with this when it stopped the command. */
 export const TIMED_OUT = 124
 
-/** A step that ran and failed: its exit code (TIMED_OUT when stopped at the limit), when known. */
+/**
+ * A step that ran and failed: its exit code (TIMED_OUT when stopped at the limit), when known, and
+ * its place among the steps.
+ */
 export class RemoteStepError extends ActionError {
   constructor(
     message: string,
-    readonly exitCode: number | undefined
+    readonly exitCode: number | undefined,
+    readonly step?: number
   ) {
     super(message)
     this.name = 'RemoteStepError'
@@ -145,8 +154,9 @@ async function runInOneChannel(
       backstop.restart(msOf(current) + BACKSTOP_MS)
     }
   }
+  const gate = stopGate(signal, () => !steps[current]?.unstoppable)
   const ended = await untilAborted(
-    signal,
+    gate.signal,
     exec(connection, stepScript(steps, marker, timeoutMs), {
       stdout: markedLines(marker, output, stepEnded, (line, step) =>
         outcomes[step]?.stdout.add(line)
@@ -160,7 +170,10 @@ async function runInOneChannel(
         if (input) pipeInput(input, opened)
       }
     })
-  ).finally(backstop.clear)
+  ).finally(() => {
+    backstop.clear()
+    gate.release()
+  })
   if (current >= steps.length) return
   if (ended === undefined) {
     // The step was cancelled: the command may or may not have run.
@@ -168,6 +181,21 @@ async function runInOneChannel(
     throw new StoppedError(stopRequest(signal as AbortSignal))
   }
   recordUnfinished(steps[current], outcomes[current], timedOut ? 'timed out' : ended)
+}
+
+/** The step's cancellation, passed on only while `stoppable()` says the step running now is. */
+function stopGate(
+  signal: AbortSignal | undefined,
+  stoppable: () => boolean
+): { signal?: AbortSignal; release(): void } {
+  if (!signal) return { release: () => undefined }
+  const gate = new AbortController()
+  const stop = () => {
+    if (stoppable()) gate.abort()
+  }
+  if (signal.aborted) stop()
+  signal.addEventListener('abort', stop, { once: true })
+  return { signal: gate.signal, release: () => signal.removeEventListener('abort', stop) }
 }
 
 /** The outcome of the step the script ended in: its exit, or that it timed out or never started. */
@@ -207,7 +235,8 @@ function throwFirstFailure(steps: RemoteStep[], outcomes: StepOutcome[], timeout
       throw new RemoteStepError(
         `${step.doing} did not finish within ${formatSeconds(step.limit?.ms ?? timeoutMs)}, so it was stopped. ` +
           `${step.hint} If it only needs more time, raise input "${step.limit?.input ?? 'ssh-command-timeout'}".`,
-        TIMED_OUT
+        TIMED_OUT,
+        index
       )
     }
     const ending =
@@ -218,7 +247,8 @@ function throwFirstFailure(steps: RemoteStep[], outcomes: StepOutcome[], timeout
           : 'ended without an exit status (was the connection lost?)'
     throw new RemoteStepError(
       `${step.failed}: ${step.program} ${ending}. ${step.hint}${quoteOutput(outcome, step)}`,
-      outcome.code ?? undefined
+      outcome.code ?? undefined,
+      index
     )
   })
 }

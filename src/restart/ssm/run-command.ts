@@ -33,12 +33,18 @@ import { MAX_IDS_PER_COMMAND, batchRates } from './command.js'
 
 export type { InstanceResult } from '../report.js'
 
-export interface SsmRestartOptions {
+/** What Run Command runs on every instance of one command, and how its Comment names it. */
+export interface CommandSpec {
+  lines: readonly string[]
+  comment: string
+}
+
+/** One Run Command over a set of instances, whatever it runs. */
+export interface RunCommandOptions {
   ssm: SSMClient
   /** Sorted instance ids. */
   instanceIds: string[]
-  /** The restart and its check, built once in the plan (restartScript). */
-  script: RestartScript
+  command: CommandSpec
   maxConcurrency: Rate
   maxErrors: Rate
   timeoutSeconds: number
@@ -52,6 +58,11 @@ export interface SsmRestartOptions {
   log: Logger
   /** Where an instance's raw output lines go (tests replace it). */
   write?: LogWriter
+}
+
+export interface SsmRestartOptions extends Omit<RunCommandOptions, 'command'> {
+  /** The restart and its check, built once in the plan (restartScript). */
+  script: RestartScript
 }
 
 export type SsmRestartResult = FleetRestart
@@ -99,28 +110,21 @@ const AGENT_NEEDS =
  * every invocation with paginated polls, and reports each instance. Failures within max-errors
  * come back in `failed`; beyond it, also in `failure`.
  */
-export async function restartWithRunCommand(options: SsmRestartOptions): Promise<SsmRestartResult> {
-  const { instanceIds, signal } = options
-  const budget = createBackoff({
-    totalMs: options.timeoutSeconds * 1000,
-    initialDelayMs: 1000,
-    maxDelayMs: 10_000,
-    sleep: signal ? stoppableSleep(options.sleep, signal) : options.sleep
-  })
-  try {
-    await waitForAgents(options, budget)
-  } catch (error) {
-    throw withStopState(error, NOTHING_SENT)
+export async function restartWithRunCommand(
+  restartOptions: SsmRestartOptions
+): Promise<SsmRestartResult> {
+  const { script, ...rest } = restartOptions
+  const options: RunCommandOptions & { script: RestartScript } = {
+    ...rest,
+    script,
+    command: {
+      lines: script.runCommandLines,
+      comment: `secrets-deploy-action: restart ${script.unit}`
+    }
   }
-
-  const remainingSeconds = Math.max(30, Math.ceil(budget.remainingMs() / 1000))
-  const commandIds = await sendCommands(options, remainingSeconds)
-  options.log.info(
-    `Sent ${DOCUMENT} to ${instanceIds.length} instance${instanceIds.length > 1 ? 's' : ''} ` +
-      `(command ${commandIds.join(', ')}; max-concurrency ${options.maxConcurrency.text}, max-errors ${options.maxErrors.text}).`
-  )
-
-  const invocations = await waitForInvocations(options, commandIds, remainingSeconds * 1000)
+  const { instanceIds } = options
+  const remainingSeconds = await waitForOnlineAgents(options)
+  const { commandIds, invocations } = await runCommand(options, remainingSeconds)
   const results = await reportInstances(options, invocations)
   const failed = results.filter(r => r.status !== 'Success')
   const allowed = allowedCount(options.maxErrors, instanceIds.length)
@@ -132,11 +136,51 @@ export async function restartWithRunCommand(options: SsmRestartOptions): Promise
 }
 
 /**
+ * Waits until every instance's agent is Online, within ssm-timeout; resolves to the seconds left
+ * of it for the command (at least 30). A stop here says that nothing was sent.
+ */
+export async function waitForOnlineAgents(
+  options: Omit<RunCommandOptions, 'command'>
+): Promise<number> {
+  const { signal } = options
+  const budget = createBackoff({
+    totalMs: options.timeoutSeconds * 1000,
+    initialDelayMs: 1000,
+    maxDelayMs: 10_000,
+    sleep: signal ? stoppableSleep(options.sleep, signal) : options.sleep
+  })
+  try {
+    await waitForAgents(options, budget)
+  } catch (error) {
+    throw withStopState(error, NOTHING_SENT)
+  }
+  return Math.max(30, Math.ceil(budget.remainingMs() / 1000))
+}
+
+/**
+ * Sends the command (one per 50 instances) and waits for every invocation to be final, within
+ * `timeoutSeconds` (each invocation's executionTimeout too); a stop cancels what runs.
+ */
+export async function runCommand(
+  options: RunCommandOptions,
+  timeoutSeconds: number
+): Promise<{ commandIds: string[]; invocations: CommandInvocation[] }> {
+  const { instanceIds } = options
+  const commandIds = await sendCommands(options, timeoutSeconds)
+  options.log.info(
+    `Sent ${DOCUMENT} to ${instanceIds.length} instance${instanceIds.length > 1 ? 's' : ''} ` +
+      `(command ${commandIds.join(', ')}; max-concurrency ${options.maxConcurrency.text}, max-errors ${options.maxErrors.text}).`
+  )
+  const invocations = await waitForInvocations(options, commandIds, timeoutSeconds * 1000)
+  return { commandIds, invocations }
+}
+
+/**
  * Sends one command per 50 instances. A stop or a failure before the last is sent cancels those
  * already sent. SendCommand itself is not cut off by a stop: a command the endpoint took must be
  * known, to be cancelled.
  */
-async function sendCommands(options: SsmRestartOptions, timeoutSeconds: number): Promise<string[]> {
+async function sendCommands(options: RunCommandOptions, timeoutSeconds: number): Promise<string[]> {
   const { signal } = options
   const batches = chunks(options.instanceIds, MAX_IDS_PER_COMMAND)
   const commandIds: string[] = []
@@ -156,7 +200,7 @@ async function sendCommands(options: SsmRestartOptions, timeoutSeconds: number):
 }
 
 /** What a stop between two SendCommands leaves: the batches sent, and cancelled. */
-function sentState(options: SsmRestartOptions, sent: string[], cancelled: string[]): string {
+function sentState(options: RunCommandOptions, sent: string[], cancelled: string[]): string {
   if (sent.length === 0) return NOTHING_SENT
   const total = options.instanceIds.length
   const reached = Math.min(total, sent.length * MAX_IDS_PER_COMMAND)
@@ -182,7 +226,7 @@ function cancelledState(running: string[], cancelled: string[]): string {
 
 /** Sends one command; `batch` says which instances it is for when there are several. */
 async function send(
-  options: SsmRestartOptions,
+  options: RunCommandOptions,
   instanceIds: string[],
   timeoutSeconds: number,
   batch: string[] | null
@@ -198,9 +242,9 @@ async function send(
       new SendCommandCommand({
         DocumentName: DOCUMENT,
         InstanceIds: instanceIds,
-        Comment: `secrets-deploy-action: restart ${options.script.unit}`,
+        Comment: options.command.comment,
         Parameters: {
-          commands: [...options.script.runCommandLines],
+          commands: [...options.command.lines],
           executionTimeout: [String(timeoutSeconds)]
         },
         TimeoutSeconds: timeoutSeconds,
@@ -228,7 +272,10 @@ async function send(
 }
 
 /** Waits until every instance's agent is Online; a fresh instance's registers after boot. */
-async function waitForAgents(options: SsmRestartOptions, budget: Backoff): Promise<void> {
+async function waitForAgents(
+  options: Omit<RunCommandOptions, 'command'>,
+  budget: Backoff
+): Promise<void> {
   let notOnline: Map<string, string>
   do {
     throwIfStopped(options.signal)
@@ -256,7 +303,9 @@ async function waitForAgents(options: SsmRestartOptions, budget: Backoff): Promi
 }
 
 /** The instances whose agent is not Online, with what SSM says of each. */
-async function agentsNotOnline(options: SsmRestartOptions): Promise<Map<string, string>> {
+async function agentsNotOnline(
+  options: Omit<RunCommandOptions, 'command'>
+): Promise<Map<string, string>> {
   const notOnline = new Map(options.instanceIds.map(id => [id, 'not registered']))
   for (const batch of chunks(options.instanceIds, IDS_PER_FILTER)) {
     try {
@@ -298,7 +347,7 @@ interface Polled {
  * again. A stop cancels the commands still running, and says so.
  */
 async function waitForInvocations(
-  options: SsmRestartOptions,
+  options: RunCommandOptions,
   commandIds: string[],
   commandTimeoutMs: number
 ): Promise<CommandInvocation[]> {
@@ -344,7 +393,7 @@ async function waitForInvocations(
 
 /** One round: lists each command not yet final, page by page. */
 async function pollOnce(
-  options: SsmRestartOptions,
+  options: RunCommandOptions,
   commandIds: string[],
   polled: Polled
 ): Promise<void> {
@@ -364,7 +413,7 @@ async function pollOnce(
  * same: what runs finishes, what has not started is cancelled.
  */
 async function cancelBeyondMaxErrors(
-  options: SsmRestartOptions,
+  options: RunCommandOptions,
   commandIds: string[],
   polled: Polled
 ): Promise<void> {
@@ -383,7 +432,7 @@ async function cancelBeyondMaxErrors(
 }
 
 async function listInvocations(
-  options: SsmRestartOptions,
+  options: RunCommandOptions,
   commandId: string
 ): Promise<CommandInvocation[]> {
   const invocations: CommandInvocation[] = []
@@ -408,7 +457,7 @@ async function listInvocations(
 
 /** Cancels each command (only `instanceIds` of it, when given); resolves to those it cancelled. */
 async function cancel(
-  { ssm, log }: Pick<SsmRestartOptions, 'ssm' | 'log'>,
+  { ssm, log }: Pick<RunCommandOptions, 'ssm' | 'log'>,
   commandIds: string[],
   why: string,
   instanceIds?: string[]
@@ -434,7 +483,7 @@ async function cancel(
 
 /** One collapsible log group per instance, and the results in instance id order. */
 async function reportInstances(
-  options: SsmRestartOptions,
+  options: RunCommandOptions,
   invocations: CommandInvocation[]
 ): Promise<InstanceResult[]> {
   const byId = new Map(invocations.map(i => [i.InstanceId ?? '', i]))
@@ -456,7 +505,7 @@ async function reportInstances(
   return results
 }
 
-function describeInvocation(
+export function describeInvocation(
   instanceId: string,
   invocation: CommandInvocation | undefined
 ): InstanceResult {
@@ -476,7 +525,7 @@ function describeInvocation(
 }
 
 /** What ListCommandInvocations already holds: SSM keeps its first 2,500 characters. */
-function pluginOutput(invocation: CommandInvocation | undefined): InstanceOutput {
+export function pluginOutput(invocation: CommandInvocation | undefined): InstanceOutput {
   const text = invocation?.CommandPlugins?.[0]?.Output ?? ''
   const cut = text.includes(TRUNCATED) || text.length >= PLUGIN_OUTPUT_LIMIT
   return {
@@ -489,7 +538,10 @@ function pluginOutput(invocation: CommandInvocation | undefined): InstanceOutput
 }
 
 /** Both streams from GetCommandInvocation, which keeps 24,000 characters of each. */
-async function fullOutput(ssm: SSMClient, invocation: CommandInvocation): Promise<InstanceOutput> {
+export async function fullOutput(
+  ssm: SSMClient,
+  invocation: CommandInvocation
+): Promise<InstanceOutput> {
   try {
     const response = await ssm.send(
       new GetCommandInvocationCommand({

@@ -1,6 +1,9 @@
 import type { AwsClients } from '../../aws/clients.js'
 import type { AddressType } from '../../ec2/instances.js'
+import type { Logger } from '../../lib/log.js'
 import type { FleetTransport } from '../transport.js'
+import type { ReleaseRun } from '../release-steps.js'
+import { ssmReleaseTransport } from './release.js'
 
 /** What the SSM transport uses of the inputs. */
 export interface SsmTransportSettings {
@@ -17,9 +20,28 @@ export interface SsmTransportSettings {
  */
 export function ssmTransport(
   settings: SsmTransportSettings,
-  clients: Pick<AwsClients, 'ec2' | 'ssm'>
+  clients: Pick<AwsClients, 'ec2' | 'ssm' | 's3'>,
+  release?: ReleaseRun,
+  log?: Logger
 ): FleetTransport {
+  const store = release?.settings.store
   return {
+    // A release's archive goes to S3 once; each instance downloads it (release-bucket).
+    ...(release && store && log
+      ? {
+          release: ssmReleaseTransport(
+            { timeoutSeconds: settings.timeoutSeconds },
+            clients.ssm,
+            async () =>
+              (await import('../../release/s3-store.js')).s3ReleaseStore(
+                await clients.s3(),
+                store,
+                release.id,
+                log
+              )
+          )
+        }
+      : {}),
     kind: 'fleet',
     name: 'ssm',
     via: 'with SSM Run Command',
