@@ -5,6 +5,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { promisify } from 'node:util'
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  UploadPartCommand
+} from '@aws-sdk/client-s3'
 import * as esbuild from 'esbuild'
 import { ActionError } from '../src/lib/errors.js'
 import { StoppedError, StopRequest } from '../src/lib/cancel.js'
@@ -413,5 +420,78 @@ process.stdout.write(JSON.stringify({ result, peakKib }))
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe('the local S3 (test-support/s3-objects.js)', () => {
+  it('answers as S3 does for an upload that is gone, a part too small, a key not there', async () => {
+    const s3 = s3For(aws, 1)
+    const { UploadId } = await s3.send(
+      new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: KEY })
+    )
+    const part = (PartNumber: number, Body: Buffer) =>
+      s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: KEY, UploadId, PartNumber, Body }))
+    const first = await part(1, randomBytes(1024))
+    const second = await part(2, randomBytes(1024))
+    const complete = s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: BUCKET,
+        Key: KEY,
+        UploadId,
+        MultipartUpload: {
+          Parts: [
+            { PartNumber: 1, ETag: first.ETag },
+            { PartNumber: 2, ETag: second.ETag }
+          ]
+        }
+      })
+    )
+    await expect(complete).rejects.toMatchObject({ name: 'EntityTooSmall' })
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: KEY, UploadId }))
+    // An upload aborted, as S3 answers (quoted in versity/versitygw#2035):
+    //   <?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchUpload</Code><Message>The
+    //   specified upload does not exist. The upload ID may be invalid, or the upload may have been
+    //   aborted or completed.</Message><UploadId>GdQjuAREC3dX...</UploadId><RequestId>JMJRSF9SRH477DQN
+    //   </RequestId><HostId>nY1Bc/xJeAYx...</HostId></Error>
+    await expect(part(3, randomBytes(10))).rejects.toMatchObject({
+      name: 'NoSuchUpload',
+      message:
+        'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
+      $metadata: { httpStatusCode: 404 }
+    })
+    await expect(s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: KEY }))).rejects.toMatchObject(
+      {
+        name: 'NoSuchKey',
+        $metadata: { httpStatusCode: 404 }
+      }
+    )
+    expect(aws.s3.openUploads()).toEqual([])
+    s3.destroy()
+  })
+
+  it('makes a multipart ETag from the parts’ MD5s, and refuses bytes that do not match their checksum', async () => {
+    const archive = randomBytes(PART_BYTES + 100)
+    await uploadRelease({ s3: s3For(aws), bucket: BUCKET, key: KEY, body: chunked(archive) })
+    const md5 = (bytes: Buffer) => createHash('md5').update(bytes).digest()
+    const parts = Buffer.concat([
+      md5(archive.subarray(0, PART_BYTES)),
+      md5(archive.subarray(PART_BYTES))
+    ])
+    expect(aws.s3.object(BUCKET, KEY)?.etag).toBe(
+      `"${createHash('md5').update(parts).digest('hex')}-2"`
+    )
+    // A body changed on the way: S3 recomputes the CRC32 the SDK sent and refuses it.
+    const tampered = await fetch(`${aws.url}/${BUCKET}/other`, {
+      method: 'PUT',
+      headers: {
+        authorization:
+          'AWS4-HMAC-SHA256 Credential=AKIDLOCALENDPOINT/20260101/us-east-1/s3/aws4_request',
+        'x-amz-checksum-crc32': 'AAAAAA=='
+      },
+      body: 'changed'
+    })
+    expect(tampered.status).toBe(400)
+    expect(await tampered.text()).toContain('<Code>BadDigest</Code>')
+    expect(aws.s3.keys(BUCKET)).toEqual([KEY])
   })
 })
