@@ -1,5 +1,18 @@
+import { execFile } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Readable } from 'node:stream'
+import { promisify } from 'node:util'
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  UploadPartCommand
+} from '@aws-sdk/client-s3'
+import * as esbuild from 'esbuild'
 import { ActionError } from '../src/lib/errors.js'
 import { StoppedError, StopRequest } from '../src/lib/cancel.js'
 import {
@@ -14,8 +27,10 @@ import {
   uploadRelease
 } from '../src/release/s3-release.js'
 import { recordingLogger } from './helpers/recording-logger.js'
+import { repoRoot } from './helpers/run-bundle.js'
 import { s3For, startLocalAws, type LocalAws } from './helpers/local-aws.js'
 
+const execFileAsync = promisify(execFile)
 const BUCKET = 'deploy-releases'
 const KEY = `${DEFAULT_RELEASE_PREFIX}0123abcd.tar.gz`
 
@@ -342,5 +357,141 @@ describe('the release bucket and prefix inputs', () => {
     expect(() => checkReleasePrefix(prefix)).toThrow(
       `which is not a key prefix this action uses: ${problem}`
     )
+  })
+})
+
+describe("the upload's memory", () => {
+  /**
+   * Runs the bundled program that uploads `mib` MiB (made as it is sent, never held) with
+   * uploadRelease, in a process of its own, and answers its peak RSS in KiB: the VmHWM of
+   * /proc/self/status, which counts this program alone (ru_maxrss would also count the pages of
+   * the test's process it was forked from, which holds the objects uploaded).
+   */
+  async function peakRssUploading(program: string, mib: number): Promise<number> {
+    const { stdout } = await execFileAsync(process.execPath, [program, String(mib)], {
+      env: { ...process.env, ...aws.environment(), NODE_OPTIONS: '' }
+    })
+    const { result, peakKib } = JSON.parse(stdout)
+    expect(result.bytes).toBe(mib * 1024 * 1024)
+    expect(aws.s3.object(BUCKET, `${mib}.tar.gz`)?.body.length).toBe(mib * 1024 * 1024)
+    await deleteRelease(s3For(aws), BUCKET, `${mib}.tar.gz`, recordingLogger())
+    return peakKib
+  }
+
+  it('stays bounded by the parts in flight, whatever the archive’s size', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 's3-memory-'))
+    try {
+      const entry = join(dir, 'upload.ts')
+      writeFileSync(
+        entry,
+        `import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { Readable } from 'node:stream'
+import { S3Client } from '@aws-sdk/client-s3'
+import { uploadRelease } from ${JSON.stringify(join(repoRoot, 'src/release/s3-release.ts'))}
+const mib = Number(process.argv[2])
+const block = randomBytes(65536)
+async function* archive() { for (let i = 0; i < mib * 16; i++) yield Buffer.from(block) }
+const s3 = new S3Client({ region: process.env.AWS_REGION })
+const result = await uploadRelease({ s3, bucket: ${JSON.stringify(BUCKET)}, key: mib + '.tar.gz', body: Readable.from(archive()) })
+s3.destroy()
+const peakKib = Number(/^VmHWM:\\s+(\\d+) kB$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1])
+process.stdout.write(JSON.stringify({ result, peakKib }))
+`
+      )
+      const program = join(dir, 'upload.mjs')
+      await esbuild.build({
+        entryPoints: [entry],
+        outfile: program,
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        mainFields: ['module', 'main'],
+        nodePaths: [join(repoRoot, 'node_modules')],
+        banner: {
+          js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);"
+        },
+        logLevel: 'error'
+      })
+      // Eight parts against twenty-four: held whole, the larger would need 128 MiB more.
+      const small = await peakRssUploading(program, 64)
+      const large = await peakRssUploading(program, 192)
+      expect(large - small).toBeLessThan(32 * 1024)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+describe('the local S3 (test-support/s3-objects.js)', () => {
+  it('answers as S3 does for an upload that is gone, a part too small, a key not there', async () => {
+    const s3 = s3For(aws, 1)
+    const { UploadId } = await s3.send(
+      new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: KEY })
+    )
+    const part = (PartNumber: number, Body: Buffer) =>
+      s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: KEY, UploadId, PartNumber, Body }))
+    const first = await part(1, randomBytes(1024))
+    const second = await part(2, randomBytes(1024))
+    const complete = s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: BUCKET,
+        Key: KEY,
+        UploadId,
+        MultipartUpload: {
+          Parts: [
+            { PartNumber: 1, ETag: first.ETag },
+            { PartNumber: 2, ETag: second.ETag }
+          ]
+        }
+      })
+    )
+    await expect(complete).rejects.toMatchObject({ name: 'EntityTooSmall' })
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: KEY, UploadId }))
+    // An upload aborted, as S3 answers (quoted in versity/versitygw#2035):
+    //   <?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchUpload</Code><Message>The
+    //   specified upload does not exist. The upload ID may be invalid, or the upload may have been
+    //   aborted or completed.</Message><UploadId>GdQjuAREC3dX...</UploadId><RequestId>JMJRSF9SRH477DQN
+    //   </RequestId><HostId>nY1Bc/xJeAYx...</HostId></Error>
+    await expect(part(3, randomBytes(10))).rejects.toMatchObject({
+      name: 'NoSuchUpload',
+      message:
+        'The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.',
+      $metadata: { httpStatusCode: 404 }
+    })
+    await expect(s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: KEY }))).rejects.toMatchObject(
+      {
+        name: 'NoSuchKey',
+        $metadata: { httpStatusCode: 404 }
+      }
+    )
+    expect(aws.s3.openUploads()).toEqual([])
+    s3.destroy()
+  })
+
+  it('makes a multipart ETag from the parts’ MD5s, and refuses bytes that do not match their checksum', async () => {
+    const archive = randomBytes(PART_BYTES + 100)
+    await uploadRelease({ s3: s3For(aws), bucket: BUCKET, key: KEY, body: chunked(archive) })
+    const md5 = (bytes: Buffer) => createHash('md5').update(bytes).digest()
+    const parts = Buffer.concat([
+      md5(archive.subarray(0, PART_BYTES)),
+      md5(archive.subarray(PART_BYTES))
+    ])
+    expect(aws.s3.object(BUCKET, KEY)?.etag).toBe(
+      `"${createHash('md5').update(parts).digest('hex')}-2"`
+    )
+    // A body changed on the way: S3 recomputes the CRC32 the SDK sent and refuses it.
+    const tampered = await fetch(`${aws.url}/${BUCKET}/other`, {
+      method: 'PUT',
+      headers: {
+        authorization:
+          'AWS4-HMAC-SHA256 Credential=AKIDLOCALENDPOINT/20260101/us-east-1/s3/aws4_request',
+        'x-amz-checksum-crc32': 'AAAAAA=='
+      },
+      body: 'changed'
+    })
+    expect(tampered.status).toBe(400)
+    expect(await tampered.text()).toContain('<Code>BadDigest</Code>')
+    expect(aws.s3.keys(BUCKET)).toEqual([KEY])
   })
 })
