@@ -73,7 +73,10 @@ function addInstance(instanceId: string, dir = appDir, started = join(work, 'sta
   aws.ssm.addAgent(instanceId, { onRestart: `cat ${dir}/current/VERSION >> ${started}` })
 }
 
-function release(extra: Record<string, string> = {}): Promise<BundleRun> {
+function release(
+  extra: Record<string, string> = {},
+  options: { cancelWhen?: (line: string) => boolean } = {}
+): Promise<BundleRun> {
   runId++
   return runBundle(
     {
@@ -93,7 +96,7 @@ function release(extra: Record<string, string> = {}): Promise<BundleRun> {
       GITHUB_SERVER_URL: 'https://github.com',
       GITHUB_REPOSITORY: 'octo/fastapi'
     },
-    { cwd: repo }
+    { cwd: repo, ...options }
   )
 }
 
@@ -178,6 +181,27 @@ describe('a release with restart: ssm', () => {
     expect(run.outputs).toMatchObject({ 'rolled-back': 'true', restarted: 'false' })
     expect(readlinkSync(join(appDir, 'current'))).toBe(`releases/${id1}`)
     expect(lines(join(work, 'started'))).toEqual(['v1', 'v2', 'v1'])
+  })
+
+  it('a cancel while the instance receives cancels that command, removes what was received and the lock, and switches nothing', async () => {
+    addInstance(FLEET[0])
+    expect((await release()).code).toBe(0)
+    const before = readlinkSync(join(appDir, 'current'))
+    commit({ VERSION: 'v2\n' })
+    const run = await release(
+      { 'release-command': `touch ${work}/preparing; sleep 60` },
+      { cancelWhen: line => line.startsWith('Sent AWS-RunShellScript') }
+    )
+    expect(run.code).toBe(1)
+    expect(errors(run)).toHaveLength(1)
+    expect(errors(run)[0]).toMatch(
+      /sent CancelCommand for command [0-9a-f-]{36}; release [0-9a-f]{12}-\d+-1 was switched nowhere/
+    )
+    expect(aws.callsOf('CancelCommand')).toHaveLength(1)
+    expect(readlinkSync(join(appDir, 'current'))).toBe(before)
+    expect(releasesIn(appDir)).toHaveLength(1)
+    expect(existsSync(join(appDir, '.release-lock'))).toBe(false)
+    expect(aws.s3.keys(BUCKET)).toEqual([])
   })
 
   it('refuses a release with restart: ssm without release-bucket, before anything changes', async () => {

@@ -112,6 +112,25 @@ describe('lock', () => {
     expect(readFileSync(join(appDir, LOCK_DIR, 'holder'), 'utf8')).toBe('release r1\n')
   })
 
+  it('never leaves a lock without its holder when killed right after making a directory (a cancelled Run Command)', () => {
+    // A mkdir that kills the script once it has made its directory: the worst moment to be killed.
+    const bin = join(root, 'bin')
+    mkdirSync(bin)
+    writeFileSync(join(bin, 'mkdir'), '#!/bin/sh\n/bin/mkdir "$@" && kill -9 $PPID\n', {
+      mode: 0o755
+    })
+    const killed = spawnSync('/bin/sh', ['-c', lockCommand(layout('r1'), 'killed run', 1, 'M')], {
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }
+    })
+    // The outer shell, as sshd's login shell would, reports its child's death by SIGKILL.
+    expect(killed.status).toBe(128 + 9)
+    const lock = join(appDir, LOCK_DIR)
+    if (existsSync(lock)) expect(readFileSync(join(lock, 'holder'), 'utf8')).toBe('killed run\n')
+    // What the killed run left aside never blocks the next one.
+    expect(sh(lockCommand(layout('r2'), 'next run', 1, 'M')).code).toBe(0)
+    expect(readFileSync(join(lock, 'holder'), 'utf8')).toBe('next run\n')
+  })
+
   it('goes on once the first run unlocks', () => {
     expect(sh(lockCommand(layout('r1'), 'first', 1, 'M')).code).toBe(0)
     const unlock = sh(unlockCommand(appDir, 'first'))

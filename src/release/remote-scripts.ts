@@ -35,9 +35,23 @@ while [ -z "$session" ] && [ "$p" -gt 1 ] && read -r stat < "/proc/$p/stat" 2>/d
   case "$comm" in sshd*) [ "$p" != $$ ] && session=$p ;; esac
   p=$2
 done
+# The lock appears whole or not at all: made aside with its holder, then renamed into place (a
+# run killed at any moment leaves no lock without a holder, which no later run could tell apart).
+new="$lock.$$"
+take() {
+  rm -rf -- "$new" && mkdir -- "$new" &&
+    printf '%s\\n' "$holder" > "$new/holder" && printf '%s\\n' "$session" > "$new/session" &&
+    mv -T -- "$new" "$lock" 2>/dev/null && return 0
+  rm -rf -- "$new"
+  return 1
+}
 waited=0
-until mkdir -- "$lock" 2>/dev/null; do
-  [ -d "$lock" ] || { mkdir -- "$lock"; exit 3; }
+until take; do
+  if [ ! -d "$lock" ]; then
+    take && break
+    echo "Could not create $lock." >&2
+    exit 3
+  fi
   held=$(head -c 512 -- "$lock/holder" 2>/dev/null)
   owner=$(cat -- "$lock/session" 2>/dev/null)
   if [ -n "$owner" ] && [ ! -d "/proc/$owner" ]; then
@@ -53,8 +67,6 @@ until mkdir -- "$lock" 2>/dev/null; do
   sleep 1
   waited=$((waited + 1))
 done
-printf '%s\\n' "$holder" > "$lock/holder"
-printf '%s\\n' "$session" > "$lock/session"
 mkdir -p -- "$a/releases" || exit
 pointed=$(readlink -- "$a/current" 2>/dev/null)
 # For a prune in the same go, which cannot be told the previous release by the runner.

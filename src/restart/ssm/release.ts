@@ -133,6 +133,13 @@ interface Step {
   timeoutSeconds: number
   /** SSM's own bound on how many run it at once; the engine's batches bound the other steps. */
   maxConcurrency?: Rate
+  /**
+   * The step's cancellation cancels it (receiving); every other step runs to its end, as over SSH:
+   * a switch under way finishes, and unlocking always runs.
+   */
+  stoppable?: boolean
+  /** What a stop of this step leaves, as the step's error says it. */
+  leaves?: string
 }
 
 function instanceRelease(instanceId: string, context: Context): InstanceRelease {
@@ -216,7 +223,9 @@ function receiveStep(context: Context, marker: string): Step {
     // release-timeout, as over SSH.
     timeoutSeconds: timeoutSeconds * 3,
     // Every instance receives in one command (one per 50): SSM keeps to max-concurrency.
-    maxConcurrency: context.restart.maxConcurrency
+    maxConcurrency: context.restart.maxConcurrency,
+    stoppable: true,
+    leaves: `release ${release.id} was switched nowhere: what the instances received is removed, and they run the release they ran`
   }
 }
 
@@ -273,7 +282,9 @@ class StepBatcher {
   ) {}
 
   run(instanceId: string, step: Step): Promise<Outcome> {
-    const key = `${step.timeoutSeconds}\n${step.maxConcurrency?.text ?? ''}\n${step.line}`
+    const key = [step.timeoutSeconds, step.maxConcurrency?.text, step.stoppable, step.line].join(
+      '\n'
+    )
     const group = this.queued.get(key) ?? { step, waiting: new Map() }
     this.queued.set(key, group)
     const outcome = new Promise<Outcome | Error>(resolve => group.waiting.set(instanceId, resolve))
@@ -305,9 +316,14 @@ class StepBatcher {
         const { commandIds, invocations } = await this.runCommands.runCommand(
           {
             ...this.options,
+            signal: step.stoppable ? this.options.signal : undefined,
             maxConcurrency: step.maxConcurrency ?? ALL,
             instanceIds: part,
-            command: { lines: [step.line], comment: `secrets-deploy-action: release step` }
+            command: {
+              lines: [step.line],
+              comment: 'secrets-deploy-action: release step',
+              leaves: step.leaves
+            }
           },
           step.timeoutSeconds
         )

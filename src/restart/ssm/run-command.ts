@@ -37,6 +37,8 @@ export type { InstanceResult } from '../report.js'
 export interface CommandSpec {
   lines: readonly string[]
   comment: string
+  /** What a stop leaves on the instances that ran it; a restart's: they stay restarted. */
+  leaves?: string
 }
 
 /** One Run Command over a set of instances, whatever it runs. */
@@ -206,7 +208,7 @@ function sentState(options: RunCommandOptions, sent: string[], cancelled: string
   const reached = Math.min(total, sent.length * MAX_IDS_PER_COMMAND)
   return (
     `sent command ${sent.join(', ')} to ${reached} of the ${total} instances; ` +
-    `${cancelledState(sent, cancelled)}; nothing was sent to the other ${total - reached}; ${STAY_RESTARTED}`
+    `${cancelledState(sent, cancelled)}; nothing was sent to the other ${total - reached}; ${options.command.leaves ?? STAY_RESTARTED}`
   )
 }
 
@@ -377,7 +379,7 @@ async function waitForInvocations(
     const cancelled = await cancel(options, running, 'the step was cancelled')
     throw new StoppedError(
       stopRequest(signal),
-      `${cancelledState(running, cancelled)}; ${STAY_RESTARTED}`
+      `${cancelledState(running, cancelled)}; ${options.command.leaves ?? STAY_RESTARTED}`
     )
   }
   await cancel(
