@@ -2,7 +2,6 @@
 // own loopback address and each with its own app-dir (a private mount of its own: separate
 // machines have separate disks), targeted by instance id. Prepared everywhere first, switched in
 // batches, a failed instance rolled back, and beyond max-errors the fleet back on one version.
-import { execFileSync } from 'node:child_process'
 import {
   existsSync,
   mkdirSync,
@@ -22,6 +21,7 @@ import {
   startLocalAws,
   type LocalAws
 } from './helpers/local-aws.js'
+import { gitCheckout } from './helpers/git-checkout.js'
 import { runBundle, type BundleRun } from './helpers/run-bundle.js'
 
 const FLEET = ['i-0aaa0000000000001', 'i-0aaa0000000000002', 'i-0aaa0000000000003']
@@ -75,18 +75,13 @@ beforeEach(async () => {
 })
 afterEach(() => aws.stop())
 
-function git(...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], {
-    cwd: repo,
-    encoding: 'utf8'
-  }).trim()
-}
+const checkout = gitCheckout(() => repo)
+const { git } = checkout
 
+/** Commits VERSION; returns the id of the next run's release of it. */
 function commit(version: string): string {
-  writeFileSync(join(repo, 'VERSION'), `${version}\n`)
-  git('add', '.')
-  git('commit', '-q', '-m', version)
-  return `${git('rev-parse', 'HEAD').slice(0, 12)}-${runId + 1}-1`
+  const sha = checkout.commit({ VERSION: `${version}\n` })
+  return `${sha.slice(0, 12)}-${runId + 1}-1`
 }
 
 /** The stand-in's restart marks the service healthy, or (for a v2 that is broken there) not. */

@@ -3,7 +3,6 @@
 // recording stand-ins) downloads it with the presigned URL using curl, checks its sha256, and
 // switches as over SSH. app-dir is a directory of the test's own; for a fleet, each instance sees
 // its own app-dir at the same path (a private mount: needs root), as separate machines would.
-import { execFileSync } from 'node:child_process'
 import {
   existsSync,
   mkdirSync,
@@ -11,8 +10,7 @@ import {
   readFileSync,
   readdirSync,
   readlinkSync,
-  rmSync,
-  writeFileSync
+  rmSync
 } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -22,6 +20,7 @@ import {
   startLocalAws,
   type LocalAws
 } from './helpers/local-aws.js'
+import { gitCheckout } from './helpers/git-checkout.js'
 import { runBundle, type BundleRun } from './helpers/run-bundle.js'
 
 const SECRET = 'FastAPIDeploymentSecrets'
@@ -53,19 +52,7 @@ afterEach(async () => {
   rmSync(work, { recursive: true, force: true })
 })
 
-function git(...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], {
-    cwd: repo,
-    encoding: 'utf8'
-  }).trim()
-}
-
-function commit(files: Record<string, string>): string {
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(repo, name), text)
-  git('add', '.')
-  git('commit', '-q', '-m', 'change')
-  return git('rev-parse', 'HEAD')
-}
+const { git, commit } = gitCheckout(() => repo)
 
 /** One managed instance whose service "starts" from current, noting the version it found. */
 function addInstance(instanceId: string, dir = appDir, started = join(work, 'started')) {

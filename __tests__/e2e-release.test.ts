@@ -1,7 +1,6 @@
 // A release over SSH, end to end: the bundle as the runner runs it, a real git checkout as the
 // workspace, OpenSSH's sshd (test-support/sshd.js) as the instance, whose `systemctl` stand-in
 // records which tree the service starts from. app-dir is a directory of the test's own.
-import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import {
   existsSync,
@@ -24,6 +23,7 @@ import {
   startLocalAws,
   type LocalAws
 } from './helpers/local-aws.js'
+import { gitCheckout } from './helpers/git-checkout.js'
 import { runBundle, type BundleRun } from './helpers/run-bundle.js'
 
 const SECRET = 'FastAPIDeploymentSecrets'
@@ -61,19 +61,7 @@ afterEach(async () => {
   rmSync(work, { recursive: true, force: true })
 })
 
-function git(...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], {
-    cwd: repo,
-    encoding: 'utf8'
-  }).trim()
-}
-
-function commit(files: Record<string, string>): string {
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(repo, name), text)
-  git('add', '.')
-  git('commit', '-q', '-m', 'change')
-  return git('rev-parse', 'HEAD')
-}
+const { git, commit } = gitCheckout(() => repo)
 
 function release(extra: Record<string, string> = {}, port = sshd.port, options = {}) {
   runId++

@@ -21,6 +21,7 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import ssh2 from 'ssh2'
 import { startEmbeddedSshd } from './embedded-sshd.js'
+import { withOwnDirectory } from './own-directory.js'
 
 const run = promisify(execFile)
 
@@ -498,21 +499,9 @@ async function startOpenSsh(sshdPath, host, port, files, ownDirectory) {
   // boot; a container that never booted may lack it.
   if (process.getuid?.() === 0) await mkdir('/run/sshd', { recursive: true, mode: 0o755 })
   await run(sshdPath, ['-t', '-f', files.config])
-  // unshare(1) execs its program in the new namespace: the watchdog's pid is still sshd's.
+  // The watchdog's pid is still sshd's: the mount's wrapper execs it.
   const server = ownDirectory
-    ? [
-        'unshare',
-        '--mount',
-        '--propagation',
-        'private',
-        '/bin/sh',
-        '-c',
-        'mount --bind "$1" "$2" && shift 2 && exec "$@"',
-        'own-directory',
-        await mkdir(files.own).then(() => files.own),
-        ownDirectory,
-        sshdPath
-      ]
+    ? withOwnDirectory(await mkdir(files.own).then(() => files.own), ownDirectory, [sshdPath])
     : [sshdPath]
   const sshd = spawn(
     '/bin/sh',

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { withOwnDirectory } from './own-directory.js'
 
 /**
  * How one managed instance behaves; every field falls back to an Online agent and a restart that
@@ -317,21 +318,9 @@ export class LocalRunCommand {
     const script = path.join(dir, `${command.commandId}.sh`)
     writeFileSync(script, `${command.script}\n`)
     const own = behaviour.ownDirectory
-    // unshare(1) execs its program in the new namespace: the child is still the script's shell.
+    // The child is still the script's shell: the mount's wrapper execs it.
     const program = own
-      ? [
-          'unshare',
-          '--mount',
-          '--propagation',
-          'private',
-          '/bin/sh',
-          '-c',
-          'mount --bind "$1" "$2" && exec /bin/sh "$3"',
-          'own-directory',
-          own.files,
-          own.path,
-          script
-        ]
+      ? withOwnDirectory(own.files, own.path, ['/bin/sh', script])
       : ['/bin/sh', script]
     const child = spawn(program[0], program.slice(1), {
       cwd: dir,
