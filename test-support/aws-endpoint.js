@@ -281,8 +281,12 @@ export class LocalAws {
 
   // ---- HTTP ---------------------------------------------------------------------------------
 
+  /** @type {string[]} the User-Agent header of every request, in order (CloudTrail's `userAgent`) */
+  userAgents = []
+
   /** @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res */
   async handle(req, res) {
+    this.userAgents.push(String(req.headers['user-agent'] ?? ''))
     const chunks = []
     for await (const chunk of req) chunks.push(chunk)
     const body = Buffer.concat(chunks).toString('utf8')

@@ -40,6 +40,23 @@ export function resolveRegion(env: NodeJS.ProcessEnv, secretId: string): string 
   )
 }
 
+/**
+ * The version the tools name in their user agent; __tests__/user-agent.test.ts keeps it equal to
+ * package.json's, so a release cannot forget it.
+ */
+export const TOOL_VERSION = '1.0.0'
+
+/** Which of the two tools makes the calls: CloudTrail's `userAgent` tells them apart. */
+export type Tool = 'action' | 'cli'
+
+/**
+ * The suffix the SDK appends to every request's User-Agent (`customUserAgent`), so that
+ * CloudTrail (and `secrets-deploy audit`) tells the action's reads from everyone else's.
+ */
+export function userAgentOf(tool: Tool): string {
+  return `secrets-deploy-${tool}/${TOOL_VERSION}`
+}
+
 export interface AwsClients {
   secretsManager: SecretsManagerClient
   /** Loaded on first use: the EC2 client is large, and a secrets-only run never needs it. */
@@ -62,12 +79,18 @@ export interface AllAwsClients extends AwsClients {
  * Every AWS client the action and the command line use, made in this one place with the retry
  * settings above; each but Secrets Manager is loaded on first use (dynamic import: a run that never
  * calls a service never loads its client). `secretsManager` may be one made already (the command
- * line asks it for the region).
+ * line asks it for the region). `tool` names the caller in every request's user agent.
  */
 export function createAwsClients(
   region: string,
-  secretsManager = new SecretsManagerClient({ region, ...RETRIES.secretsManager })
+  tool: Tool = 'action',
+  secretsManager = new SecretsManagerClient({
+    region,
+    customUserAgent: userAgentOf(tool),
+    ...RETRIES.secretsManager
+  })
 ): AllAwsClients {
+  const customUserAgent = userAgentOf(tool)
   const made: { destroy(): void }[] = [secretsManager]
   const lazily = <T extends { destroy(): void }>(load: () => Promise<T>) => {
     let client: Promise<T> | undefined
@@ -81,22 +104,22 @@ export function createAwsClients(
     secretsManager,
     ec2: lazily(() =>
       import('@aws-sdk/client-ec2').then(
-        ({ EC2Client }) => new EC2Client({ region, ...RETRIES.ec2 })
+        ({ EC2Client }) => new EC2Client({ region, customUserAgent, ...RETRIES.ec2 })
       )
     ),
     ssm: lazily(() =>
       import('@aws-sdk/client-ssm').then(
-        ({ SSMClient }) => new SSMClient({ region, ...RETRIES.ssm })
+        ({ SSMClient }) => new SSMClient({ region, customUserAgent, ...RETRIES.ssm })
       )
     ),
     sts: lazily(() =>
       import('@aws-sdk/client-sts').then(
-        ({ STSClient }) => new STSClient({ region, ...RETRIES.once })
+        ({ STSClient }) => new STSClient({ region, customUserAgent, ...RETRIES.once })
       )
     ),
     kms: lazily(() =>
       import('@aws-sdk/client-kms').then(
-        ({ KMSClient }) => new KMSClient({ region, ...RETRIES.once })
+        ({ KMSClient }) => new KMSClient({ region, customUserAgent, ...RETRIES.once })
       )
     ),
     destroy: () => {
