@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { FAILED_JOURNAL, FAILED_STATUS } from './sshd.js'
 
 /**
  * How one managed instance behaves; every field falls back to an Online agent and a restart that
@@ -51,6 +52,8 @@ import path from 'node:path'
  * @property {string} [stderr] what a failing `systemctl restart` writes to stderr
  * @property {number} [exitCode] exit code of a failing `systemctl restart` (default 1)
  * @property {number} [timeoutAfterMs] 'timeout': when SSM gives up on it (default: executionTimeout)
+ * @property {string} [status] what `systemctl status` prints (default: a failed unit's, as in sshd.js)
+ * @property {string} [journal] what `journalctl` prints (default: the failed unit's journal)
  * @property {string} [onRestart] a shell command `systemctl restart` runs, as the service's start
  *   (ExecStart) does, e.g. read its secret; its output is discarded, and its exit code decides what
  *   `systemctl is-active` prints until the next restart: "active", or "failed"
@@ -385,10 +388,17 @@ export class LocalRunCommand {
         'case "$1" in',
         `  restart) ${stdout}; ${start}; ${restart} ;;`,
         `  is-active) ${isActive} ;;`,
+        `  status) printf '%s\\n' ${shellQuote(behaviour.status ?? FAILED_STATUS)}; exit 3 ;;`,
         '  *) echo "systemctl stand-in: unsupported verb $1" >&2; exit 1 ;;',
         'esac',
         ''
       ].join('\n'),
+      { mode: 0o755 }
+    )
+    // AWS-RunShellScript runs as root: the whole journal is readable.
+    writeFileSync(
+      path.join(bin, 'journalctl'),
+      `#!/bin/sh\n${record}\nrecord "$@"\nprintf '%s\\n' ${shellQuote(behaviour.journal ?? FAILED_JOURNAL)}\n`,
       { mode: 0o755 }
     )
     return dir

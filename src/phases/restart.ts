@@ -52,6 +52,8 @@ export interface RestartInputs {
   ssm: SsmInputs
   /** Input "open-ingress": no connection opens before the door does. */
   ingress: { groupId: string }
+  /** Input "failure-logs": a failed restart shows the unit's status and journal. */
+  failureLogs: boolean
 }
 
 /** The restart phase, worked out and checked before anything is deployed or written. */
@@ -83,7 +85,7 @@ export async function planRestart(
   if (inputs.restart === 'none') return undefined
   const { ssh, ssm, addressType } = inputs
   const settings: RestartSettings = {
-    script: restartScript(checkServiceName(inputs.service), ssh.healthCommand),
+    script: restartScript(checkServiceName(inputs.service), ssh.healthCommand, inputs.failureLogs),
     maxConcurrency: ssm.maxConcurrency,
     maxErrors: ssm.maxErrors
   }

@@ -1,5 +1,6 @@
 import { quote } from 'shell-quote'
 import { ActionError } from '../lib/errors.js'
+import { failureLogsCommand, failureLogsMarker } from './failure-logs.js'
 
 /** A systemd unit name that checkServiceName accepted: the only kind a restart script takes. */
 export type UnitName = string & { readonly checkedUnitName: unique symbol }
@@ -39,17 +40,35 @@ export interface RestartScript {
    * and the check must not run then.
    */
   readonly runCommandLines: readonly string[]
+  /**
+   * Input "failure-logs": what a failed restart or check runs to say why (failure-logs.ts), and
+   * the token that marks its parts in the output; undefined when the input is false.
+   */
+  readonly failureLogs?: { readonly command: string; readonly marker: string }
 }
 
-export function restartScript(unit: UnitName, healthCommand: string): RestartScript {
+export function restartScript(
+  unit: UnitName,
+  healthCommand: string,
+  failureLogs = false
+): RestartScript {
   const restart = quote(['systemctl', 'restart', '--', unit])
   const check = healthCommand
     ? quote(['sh', '-c', healthCommand])
     : quote(['systemctl', 'is-active', '--', unit])
+  const marker = failureLogsMarker()
+  const logs = failureLogs ? { command: failureLogsCommand(unit, marker), marker } : undefined
   return {
     unit,
     healthCommand: healthCommand !== '',
     sshSteps: { restart: `sudo -n ${restart}`, check },
-    runCommandLines: [`${restart} && ${check}`]
+    // Run Command has no second round trip: the logs come in the same command, which still
+    // exits with the failure's code.
+    runCommandLines: [
+      logs
+        ? `${restart} && ${check} || { s=$?; ${logs.command}; exit "$s"; }`
+        : `${restart} && ${check}`
+    ],
+    ...(logs ? { failureLogs: logs } : {})
   }
 }
