@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url'
 import { LocalParameterStore } from './ssm-parameters.js'
 import { Ec2Error, LocalSecurityGroups } from './security-groups.js'
 import { LocalRunCommand, SsmError } from './ssm-run-command.js'
+import { CloudTrailError, LocalCloudTrail } from './cloudtrail.js'
 
 const CURRENT = 'AWSCURRENT'
 const PREVIOUS = 'AWSPREVIOUS'
@@ -24,7 +25,7 @@ const CONSOLE_BYTES_KEPT = 64 * 1024
  *   tags?: Record<string, string>, consoleOutput?: string, latestConsoleOutput?: string }} Instance
  *   `consoleOutput`: what GetConsoleOutput serves; `latestConsoleOutput`: what it serves with
  *   `Latest=true`, where that view differs from the buffered one (by default they are the same)
- * @typedef {{ service: 'secretsmanager' | 'ec2' | 'kms' | 'sts' | 'ssm', action: string, params: Record<string, unknown> }} Call
+ * @typedef {{ service: 'secretsmanager' | 'ec2' | 'kms' | 'sts' | 'ssm' | 'cloudtrail' | 'iam', action: string, params: Record<string, unknown> }} Call
  * @typedef {{ status: number, code: string, message?: string, times?: number, after?: boolean }} Fault
  *   `after`: the call takes effect, then its answer is this error (an answer lost on the way back)
  */
@@ -284,15 +285,51 @@ export class LocalAws {
   /** @type {string[]} the User-Agent header of every request, in order (CloudTrail's `userAgent`) */
   userAgents = []
 
+  /** CloudTrail's event history: every Secrets Manager call, and events a test adds. */
+  cloudTrail = new LocalCloudTrail(this)
+
+  /**
+   * CloudTrail's JSON 1.1 operations (test-support/cloudtrail.js).
+   * @param {string} action @param {string} body @param {import('node:http').ServerResponse} res
+   */
+  async handleCloudTrail(action, body, res) {
+    const headers = {
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amzn-requestid': randomUUID()
+    }
+    try {
+      const params = body ? JSON.parse(body) : {}
+      await this.admit('cloudtrail', action, params)
+      const handler = this.cloudTrail.actions[action]
+      if (!handler)
+        throw new AwsError(400, 'UnknownOperationException', `Unknown operation ${action}`)
+      const result = handler(params)
+      res.writeHead(200, headers)
+      res.end(JSON.stringify(result))
+    } catch (error) {
+      const e = error instanceof CloudTrailError ? error : asAwsError(error)
+      res.writeHead(e.status, headers)
+      res.end(JSON.stringify({ __type: e.code, message: e.message }))
+    }
+  }
+
   /** @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res */
   async handle(req, res) {
-    this.userAgents.push(String(req.headers['user-agent'] ?? ''))
+    const userAgent = String(req.headers['user-agent'] ?? '')
+    this.userAgents.push(userAgent)
     const chunks = []
     for await (const chunk of req) chunks.push(chunk)
     const body = Buffer.concat(chunks).toString('utf8')
     const target = req.headers['x-amz-target']
     if (typeof target === 'string' && target.startsWith('secretsmanager.')) {
       await this.handleJson(target.slice('secretsmanager.'.length), body, res)
+      this.cloudTrail.recordCall(
+        target.slice('secretsmanager.'.length),
+        safeJson(body) ?? {},
+        userAgent
+      )
+    } else if (typeof target === 'string' && target.startsWith('CloudTrail_20131101.')) {
+      await this.handleCloudTrail(target.slice('CloudTrail_20131101.'.length), body, res)
     } else if (typeof target === 'string' && target.startsWith('TrentService.')) {
       await this.handleKms(target.slice('TrentService.'.length), body, res)
     } else if (new URLSearchParams(body).get('Version') === STS_VERSION) {

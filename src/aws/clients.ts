@@ -3,6 +3,8 @@ import type { EC2Client } from '@aws-sdk/client-ec2'
 import type { KMSClient } from '@aws-sdk/client-kms'
 import type { SSMClient } from '@aws-sdk/client-ssm'
 import type { STSClient } from '@aws-sdk/client-sts'
+import type { CloudTrailClient } from '@aws-sdk/client-cloudtrail'
+import type { IAMClient } from '@aws-sdk/client-iam'
 import { ActionError } from '../lib/errors.js'
 
 /**
@@ -20,7 +22,10 @@ const RETRIES = {
   // A fleet's polls run for minutes: throttling on one of them must not end the run.
   ssm: { retryMode: 'standard', maxAttempts: 8 },
   // The command line's one-off calls: who the credentials are, a backup's data key.
-  once: { retryMode: 'standard', maxAttempts: 5 }
+  once: { retryMode: 'standard', maxAttempts: 5 },
+  // LookupEvents is limited to 2 requests a second per account and region, shared with everyone
+  // who reads the event history: a long audit rides out throttling on the SDK's backoff.
+  cloudTrail: { retryMode: 'standard', maxAttempts: 10 }
 } as const
 
 /** The region of a secret's ARN (arn:<partition>:secretsmanager:<region>:...), if it is one. */
@@ -71,6 +76,10 @@ export interface AllAwsClients extends AwsClients {
   sts(): Promise<STSClient>
   /** A backup's data key. */
   kms(): Promise<KMSClient>
+  /** The event history (audit). */
+  cloudTrail(): Promise<CloudTrailClient>
+  /** The instance's role and the policy simulator (doctor --instance). */
+  iam(): Promise<IAMClient>
   /** Closes every client made, so that no open connection keeps a program running. */
   destroy(): void
 }
@@ -120,6 +129,17 @@ export function createAwsClients(
     kms: lazily(() =>
       import('@aws-sdk/client-kms').then(
         ({ KMSClient }) => new KMSClient({ region, customUserAgent, ...RETRIES.once })
+      )
+    ),
+    cloudTrail: lazily(() =>
+      import('@aws-sdk/client-cloudtrail').then(
+        ({ CloudTrailClient }) =>
+          new CloudTrailClient({ region, customUserAgent, ...RETRIES.cloudTrail })
+      )
+    ),
+    iam: lazily(() =>
+      import('@aws-sdk/client-iam').then(
+        ({ IAMClient }) => new IAMClient({ region, customUserAgent, ...RETRIES.once })
       )
     ),
     destroy: () => {

@@ -28,6 +28,7 @@ import { execCommand, type ExecOptions } from './exec.js'
 import { exportCommand, type ExportOptions } from './export-command.js'
 import { EXPORT_FORMATS } from './export-formats.js'
 import { importCommand, type ImportOptions } from './import.js'
+import { AUDIT_EVENTS, auditCommand, parseSince, type AuditOptions } from './audit.js'
 
 /** Exit codes: what scripts branch on. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const
@@ -265,6 +266,37 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
     )
 
   program
+    .command('audit')
+    .description(
+      "who read or changed the secret, from CloudTrail's event history (90 days): time, event, " +
+        'principal and role session, source address, client; CloudTrail holds no secret values, and none is printed'
+    )
+    .argument('<secret>', SECRET_HELP)
+    .addOption(
+      new Option('--since <duration>', 'how far back: 30m, 12h, 7d, at most 90d')
+        .argParser(parseSince)
+        .default(parseSince('7d'), '7d')
+    )
+    .addOption(
+      new Option(
+        '--event <kind>',
+        'reads (GetSecretValue, ...), writes (PutSecretValue, ...), or all'
+      )
+        .choices(AUDIT_EVENTS)
+        .default('all')
+    )
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      '\nNeeds cloudtrail:LookupEvents (secrets-deploy iam-policy --audit) and secretsmanager:DescribeSecret.'
+    )
+    .action(
+      withSession(async (session, globals, name: string, options: AuditOptions) =>
+        auditCommand(session, io, resolveSecret(name, globals), options)
+      )
+    )
+
+  program
     .command('iam-policy')
     .description(
       'the least-privilege IAM policy the action needs for these settings, with the real secret ARNs when it can read them'
@@ -287,6 +319,8 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
       '--open-ingress <sg-id>',
       'input "open-ingress": open this security group to the runner for each run'
     )
+    .option('--audit', 'also what "secrets-deploy audit" needs', false)
+    .option('--doctor', 'also what "secrets-deploy doctor --instance" needs', false)
     .action(
       async (options: {
         deploy: boolean
@@ -296,6 +330,8 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
         configPath?: string
         rotate: boolean
         openIngress?: string
+        audit: boolean
+        doctor: boolean
       }) => {
         if (options.rotate && !options.app)
           throw new ActionError(
@@ -315,7 +351,9 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
           restarts: restartMethods(options.restart),
           configPath: options.configPath,
           rotate: options.rotate,
-          openIngress: checkSecurityGroupId(options.openIngress, 'Option --open-ingress')
+          openIngress: checkSecurityGroupId(options.openIngress, 'Option --open-ingress'),
+          audit: options.audit,
+          doctor: options.doctor
         })
         printJson(io, policy)
       }
