@@ -14,6 +14,7 @@ import {
 } from './context.js'
 import { printJson, type Io } from './io.js'
 import { doctor, type DoctorOptions } from './doctor.js'
+import { parseInstanceId, parseProfileName } from './instance-access.js'
 import { backupCommand, restoreCommand, type BackupOptions, type RestoreOptions } from './backup.js'
 import {
   DEFAULT_APP_REQUIRED_KEYS,
@@ -372,6 +373,19 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
           .default('ssh')
       )
   )
+    .addOption(
+      new Option(
+        '--instance <id>',
+        "instead: whether this instance's role may read both secrets (IAM's policy simulator)"
+      )
+        .argParser(parseInstanceId)
+        .conflicts('instanceProfile')
+    )
+    .addOption(
+      new Option('--instance-profile <name>', 'the same for an instance profile').argParser(
+        parseProfileName
+      )
+    )
     .option('--json', 'print JSON')
     .action(
       withSession(async (session, globals, options: DoctorOptions) =>
