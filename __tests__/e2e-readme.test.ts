@@ -2,11 +2,15 @@
 // bundle as the runner runs it, with the step's own `with:` inputs, against the stand-ins (the
 // local AWS endpoint seeded with the example secrets, the CDK stand-in, OpenSSH's sshd, SSM Run
 // Command on the endpoint). What the stand-ins stand in for is replaced, and only that: the
-// `${{ ... }}` expressions, the CDK app's directory and command, the SSH port. So the README cannot
-// show inputs that do not work.
-import { readdirSync, readFileSync } from 'node:fs'
+// `${{ ... }}` expressions, the CDK app's directory and command, the SSH port, the runner's address
+// service for open-ingress, and for a release the checkout (a small git repository), app-dir (a
+// temporary directory) and the service that health-url reaches (a server here). So the README
+// cannot show inputs that do not work.
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseAllDocuments } from 'yaml'
 import { cloudInitConsole } from '../test-support/cloud-init.js'
@@ -90,6 +94,10 @@ const FLEET = ['i-0f1ee70000000001', 'i-0f1ee70000000002']
 
 let sshd: SshdFixture
 let aws: LocalAws
+/** For a release: the checkout, the instance's app-dir, the service's health endpoint. */
+let checkout: string
+let appDirs: string
+let health: Server
 // Stands in for checkip.amazonaws.com (input "runner-ip-url" of open-ingress): the runner's
 // address, as that service answers it, with a line break.
 let checkip: Server
@@ -100,10 +108,27 @@ beforeAll(async () => {
   checkip = createServer((_, res) => res.writeHead(200).end('203.0.113.7\n'))
   await new Promise<void>(resolve => checkip.listen(0, '127.0.0.1', resolve))
   checkipUrl = `http://127.0.0.1:${(checkip.address() as AddressInfo).port}/`
+  checkout = mkdtempSync(join(tmpdir(), 'sda-readme-checkout-'))
+  appDirs = mkdtempSync(join(tmpdir(), 'sda-readme-app-'))
+  writeFileSync(join(checkout, 'main.py'), 'app = None\n')
+  // No requirement: pip installs nothing, and reaches no index.
+  writeFileSync(join(checkout, 'requirements.txt'), '')
+  const git = (...args: string[]) =>
+    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], {
+      cwd: checkout
+    })
+  git('init', '-q')
+  git('add', '.')
+  git('commit', '-q', '-m', 'the app')
+  health = createServer((_request, response) => response.end('ok'))
+  await new Promise<void>(resolve => health.listen(0, '127.0.0.1', resolve))
 })
 afterAll(async () => {
   checkip.close()
   await sshd.stop()
+  await new Promise(resolve => health.close(resolve))
+  rmSync(checkout, { recursive: true, force: true })
+  rmSync(appDirs, { recursive: true, force: true })
 })
 
 beforeEach(async () => {
@@ -169,6 +194,13 @@ function inputsFor(example: Example): Record<string, string> {
   }
   if ((inputs.restart ?? 'ssh') === 'ssh') inputs['ssh-port'] = String(sshd.port)
   if (inputs['open-ingress']) inputs['runner-ip-url'] = checkipUrl
+  if (inputs['release-path'] !== undefined) {
+    const appDir = join(mkdtempSync(join(appDirs, 'instance-')), 'opt-fastapi')
+    mkdirSync(appDir)
+    inputs['app-dir'] = appDir
+    if (inputs['health-url'] !== undefined)
+      inputs['health-url'] = `http://127.0.0.1:${(health.address() as AddressInfo).port}/health`
+  }
   return inputs
 }
 
@@ -206,7 +238,10 @@ describe("the README's examples", () => {
   it.each(run.map(example => [example.name, example] as const))(
     '%s exits 0',
     async (_, example) => {
-      const result = await runBundle(inputsFor(example), aws.environment())
+      const result = await runBundle(inputsFor(example), {
+        ...aws.environment(),
+        GITHUB_WORKSPACE: checkout
+      })
       expect(result.visibleLog).not.toContain('::error::')
       expect(result.code).toBe(0)
       if (example.name === 'Quick start, step 1') {

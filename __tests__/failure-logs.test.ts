@@ -39,12 +39,14 @@ describe('failureLogsCommand', () => {
     expect(restartScript(unit, '').runCommandLines).toEqual([
       'systemctl restart -- fastapi.service && systemctl is-active -- fastapi.service'
     ])
-    const script = restartScript(unit, '', true)
+    const script = restartScript(unit, '', undefined, true)
     expect(script.runCommandLines[0]).toMatch(
       /^systemctl restart -- fastapi\.service && systemctl is-active -- fastapi\.service \|\| \{ s=\$\?; .*; exit "\$s"; \}$/
     )
     expect(script.failureLogs?.marker).toMatch(/^sda-logs-[0-9a-f]{24}$/)
-    expect(restartScript(unit, '', true).failureLogs?.marker).not.toBe(script.failureLogs?.marker)
+    expect(restartScript(unit, '', undefined, true).failureLogs?.marker).not.toBe(
+      script.failureLogs?.marker
+    )
   })
 })
 

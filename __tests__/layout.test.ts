@@ -16,6 +16,7 @@ const FLOORS: Record<string, number> = {
   secrets: 3,
   cdk: 3,
   ec2: 3,
+  release: 3,
   aws: 2,
   lib: 1
 }

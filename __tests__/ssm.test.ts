@@ -308,7 +308,7 @@ describe('restartWithRunCommand', () => {
 })
 
 describe('failure-logs with restart: ssm', () => {
-  const withLogs = () => restartScript(checkServiceName('fastapi'), '', true)
+  const withLogs = () => restartScript(checkServiceName('fastapi'), '', undefined, true)
 
   it("runs the unit's status and journal in the same command, keeping the failure's exit code", async () => {
     const [id] = ids(1)

@@ -14,15 +14,21 @@
 // key): the 50 are 50 instances on the endpoint whose address is ONE sshd fixture (50 separate
 // sshd processes would measure this shared machine more than the action); the 50 as a ratio to the 1,
 // and the action's own CPU time in each (bench/report-cpu.js) as a ratio too.
+// Releases (--only release): a 20 MiB tree (half text, half random bytes) shipped with
+// release-path to one instance, as a ratio to the whole pipeline `git archive HEAD | gzip | ssh
+// host 'tar -xz -C dir && sudo systemctl restart fastapi && systemctl is-active fastapi'` on the
+// same sshd; to 10 instances (10 sshd on 127.0.0.1-10, each with its own app-dir: needs root),
+// as a ratio to one; and the action's peak RSS shipping 200 MiB against shipping 1 MiB.
 import { execFileSync, spawn } from 'node:child_process'
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse } from 'yaml'
 import { readFileSync } from 'node:fs'
 import { LocalAws } from '../test-support/aws-endpoint.js'
-import { startSshd } from '../test-support/sshd.js'
+import { loopbackAliasesWork, startSshd, startSshdFleet } from '../test-support/sshd.js'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const runsAt = process.argv.indexOf('--runs')
@@ -106,10 +112,13 @@ function bundleEnv(inputs) {
 function timed(args, env, program = node) {
   const started = process.hrtime.bigint()
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { env, cwd: root, stdio: 'ignore' })
+    const child = spawn(program, args, { env, cwd: root, stdio: ['ignore', 'pipe', 'ignore'] })
+    // The last of what it printed, for the message when it fails.
+    let tail = ''
+    child.stdout.on('data', chunk => (tail = (tail + chunk).slice(-2000)))
     child.on('error', reject)
     child.on('close', code => {
-      if (code !== 0) reject(new Error(`${args.join(' ')} exited ${code}`))
+      if (code !== 0) reject(new Error(`${args.join(' ')} exited ${code}:\n${tail}`))
       else resolve(Number(process.hrtime.bigint() - started) / 1e6)
     })
   })
@@ -154,6 +163,84 @@ const sshRun = async targets => {
   cpu[targets.length].push(Number(readFileSync(cpuFile, 'utf8').trim()))
   return ms
 }
+
+/** A git checkout of `mib` MiB in files of 128 KiB, half compressible text, half random bytes. */
+function releaseRepo(/** @type {number} */ mib) {
+  const dir = join(work, `repo-${mib}`)
+  mkdirSync(dir)
+  const git = (/** @type {string[]} */ ...args) =>
+    execFileSync('git', ['-c', 'user.name=b', '-c', 'user.email=b@example.com', ...args], {
+      cwd: dir
+    })
+  git('init', '-q')
+  for (let i = 0; i < mib * 8; i++) {
+    const body =
+      i % 2
+        ? randomBytes(128 * 1024)
+        : Buffer.from(`line ${i} of some source text\n`.repeat(4096)).subarray(0, 128 * 1024)
+    writeFileSync(join(dir, `file-${i}.bin`), body)
+  }
+  git('add', '.')
+  git('commit', '-q', '-m', 'release')
+  return dir
+}
+const wantsReleases = !only || 'release'.includes(only) || only.includes('release')
+const releaseRepos = wantsReleases
+  ? { 1: releaseRepo(1), 20: releaseRepo(20), 200: releaseRepo(200) }
+  : undefined
+const fleetAppDir = join(work, 'fleet-app')
+mkdirSync(fleetAppDir)
+const releaseFleet =
+  wantsReleases && process.getuid?.() === 0 && (await loopbackAliasesWork(10))
+    ? await startSshdFleet(10, { ownDirectory: fleetAppDir })
+    : []
+const releaseFleetIds = releaseFleet.map((server, i) => {
+  const instanceId = `i-0ae1ea5e${String(i).padStart(9, '0')}`
+  aws.addInstance({ instanceId, publicIp: server.host })
+  return instanceId
+})
+let releaseRun = 1000
+const maxRssFile = join(work, 'max-rss')
+/** @type {Record<string, number[]>} */
+const peakRss = {}
+
+/**
+ * The action shipping the repo of `mib` MiB; its peak RSS kept under `rssKey` when given.
+ * @param {number} mib
+ * @param {Record<string, string>} extra
+ * @param {string} [rssKey]
+ */
+async function releaseRunOf(mib, extra, rssKey) {
+  releaseRun++
+  const repo = /** @type {Record<number, string>} */ (releaseRepos)[mib]
+  const ms = await timed([join(root, 'dist/index.js')], {
+    ...bundleEnv({
+      deploy: 'false',
+      'deployment-secret-id': 'RestartOnlySecrets',
+      'app-secret-id': '',
+      'ssh-private-key': sshd.clientPrivateKey,
+      'ssh-port': String(sshd.port),
+      'release-path': '.',
+      'keep-releases': '1',
+      ...extra
+    }),
+    GITHUB_WORKSPACE: repo,
+    GITHUB_RUN_ID: String(releaseRun),
+    GITHUB_RUN_ATTEMPT: '1',
+    NODE_OPTIONS: `--import=${join(root, 'test-support/max-rss.js')}`,
+    MAX_RSS_FILE: maxRssFile
+  })
+  if (rssKey) (peakRss[rssKey] ??= []).push(Number(readFileSync(maxRssFile, 'utf8')) / 1024)
+  return ms
+}
+const oneAppDir = join(work, 'one-app')
+mkdirSync(oneAppDir)
+const single = (/** @type {number} */ mib) =>
+  releaseRunOf(
+    mib,
+    { 'app-dir': oneAppDir, 'ssh-host-fingerprint': sshd.hostFingerprint },
+    `${mib} MiB`
+  )
 
 const cases = {
   'node -e 0 (baseline)': () => timed(['-e', '0'], { PATH: process.env.PATH ?? '' }),
@@ -229,7 +316,35 @@ const cases = {
   'ssm, 1 instance': () => ssmRun(fleet.slice(0, 1)),
   'ssm, 50 instances': () => ssmRun(fleet.slice(0, 50)),
   'ssh, 1 instance': () => sshRun(sshFleet.slice(0, 1)),
-  'ssh, 50 instances': () => sshRun(sshFleet)
+  'ssh, 50 instances': () => sshRun(sshFleet),
+  'release pipeline, 20 MiB': () =>
+    timed(
+      [
+        '-c',
+        `git -C "$0" archive HEAD | gzip | ssh -i "$1" -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes ` +
+          `-o StrictHostKeyChecking=yes -o UserKnownHostsFile="$2" -p "$3" "$4" ` +
+          `'d=${work}/pipeline; rm -rf $d && mkdir $d && tar -xz -C $d && sudo systemctl restart fastapi && systemctl is-active fastapi'`,
+        /** @type {Record<number, string>} */ (releaseRepos ?? {})[20] ?? '',
+        keyFile,
+        knownHosts,
+        String(sshd.port),
+        `${sshd.user}@${sshd.host}`
+      ],
+      { PATH: process.env.PATH ?? '', HOME: work },
+      '/bin/sh'
+    ),
+  'release, 20 MiB': () => single(20),
+  'release, 20 MiB, 10 instances': () =>
+    releaseRunOf(20, {
+      targets: releaseFleetIds.join(','),
+      'app-dir': fleetAppDir,
+      'ssh-host-fingerprint': releaseFleet.map(server => server.hostFingerprint).join('\n'),
+      'ssh-port': String(releaseFleet[0]?.port ?? 0),
+      'ssh-private-key': releaseFleet[0]?.clientPrivateKey ?? '',
+      'max-concurrency': '100%'
+    }),
+  'release, 1 MiB': () => single(1),
+  'release, 200 MiB': () => single(200)
 }
 
 /**
@@ -250,7 +365,10 @@ async function requestsPerPollRound(count) {
 }
 
 const selected = Object.entries(cases).filter(
-  ([name]) => !only || name.includes(only) || name.includes('baseline')
+  ([name]) =>
+    (!only || name.includes(only) || name.includes('baseline')) &&
+    // Ten servers, each with its own app-dir, need root and 127.0.0.2-10.
+    (name !== 'release, 20 MiB, 10 instances' || releaseFleet.length > 0)
 )
 /** @type {Record<string, number[]>} */
 const samples = Object.fromEntries(selected.map(([name]) => [name, []]))
@@ -264,6 +382,7 @@ try {
 } finally {
   await aws.stop()
   await sshd.stop()
+  await Promise.all(releaseFleet.map(server => server.stop()))
   rmSync(work, { recursive: true, force: true })
 }
 const median = (/** @type {number[]} */ xs) =>
@@ -304,6 +423,21 @@ if (cpu[1].length && cpu[50].length)
     `    the action's own CPU time, ssh 50 / ssh 1: ${(median(cpu[50]) / median(cpu[1])).toFixed(2)}x ` +
       `(${median(cpu[50]).toFixed(0)} ms / ${median(cpu[1]).toFixed(0)} ms; the rest of the wall time is the one sshd ` +
       'and its 50 sessions on this machine)'
+  )
+ratio(
+  'release, 20 MiB',
+  'release pipeline, 20 MiB',
+  '  release, 20 MiB / git archive | gzip | ssh tar -xz && restart && is-active (goal: at most 1.1x)'
+)
+ratio(
+  'release, 20 MiB, 10 instances',
+  'release, 20 MiB',
+  '  release, 20 MiB to 10 instances (10 sshd, 127.0.0.1-10) / to 1 (goal: at most 2.5x)'
+)
+if (peakRss['1 MiB']?.length && peakRss['200 MiB']?.length)
+  console.log(
+    `  peak RSS of the action shipping 200 MiB - shipping 1 MiB: ${(median(peakRss['200 MiB']) - median(peakRss['1 MiB'])).toFixed(1)} MiB ` +
+      `(${median(peakRss['200 MiB']).toFixed(0)} MiB / ${median(peakRss['1 MiB']).toFixed(0)} MiB; goal: less than 50 MiB)`
   )
 for (const [count, p] of Object.entries(polls)) {
   console.log(

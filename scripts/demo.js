@@ -5,6 +5,8 @@
 //   npm run demo -- --ssm 5 [--fail 1]   a stack of 5 instances restarted with restart: ssm
 //                                        (the local endpoint runs each instance's command), the
 //                                        first 1 of them failing
+//   npm run demo -- --release            two releases in a row over SSH, then one whose health
+//                                        check fails and is rolled back (scripts/demo-release.js)
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { createLogMasker, presentLogLine, repoRoot, runAction } from '../test-support/runner.js'
@@ -19,6 +21,10 @@ const heading = (/** @type {string} */ title) => console.log(`\n${RULE}\n${title
 async function main() {
   if (!existsSync(join(repoRoot, 'dist/index.js'))) {
     throw new Error('dist/index.js is missing: run "npm run package" first.')
+  }
+  if (process.argv.includes('--release')) {
+    const { demonstrateRelease } = await import('./demo-release.js')
+    return demonstrateRelease()
   }
   const fleetSize = numberAfter('--ssm')
   if (fleetSize !== undefined) return demonstrateFleet(fleetSize, numberAfter('--fail') ?? 0)

@@ -76,6 +76,9 @@ wait $sshd`
  *   for several instances share a port, each on its own address of 127.0.0.0/8, which never
  *   leaves the machine
  * @property {number} [port] the port, a free one by default
+ * @property {string} [ownDirectory] an existing directory that this server's sessions see as one
+ *   of their own (a private bind mount, in a mount namespace of the server's: needs root), as
+ *   each instance of a fleet has its own disk; the fixture's `ownDirectoryFiles` is what it holds
  * @property {string[]} [extraConfig] more sshd_config lines (OpenSSH only), e.g. "AllowTcpForwarding no"
  */
 
@@ -95,6 +98,7 @@ wait $sshd`
  * @property {() => Promise<void>} clearCalls forgets the calls recorded so far
  * @property {(behaviour: Behaviour) => Promise<void>} setBehaviour replaces the current behaviour
  * @property {Promise<void>} listening settles once the port accepts connections
+ * @property {string} [ownDirectoryFiles] with option ownDirectory: where its files really are
  * @property {() => Promise<void>} stop stops the server and anything left hanging, removes the files
  */
 
@@ -300,7 +304,7 @@ export async function startSshd(options = {}) {
       if (server === 'openssh') {
         const config = sshdConfig(host, port, user, files) + (options.extraConfig ?? []).join('\n')
         await writeFile(files.config, `${config}\n`, { mode: 0o600 })
-        return startOpenSsh(sshdPath, host, port, files)
+        return startOpenSsh(sshdPath, host, port, files, options.ownDirectory)
       }
       return startEmbeddedSshd({
         port,
@@ -349,7 +353,8 @@ export async function startSshd(options = {}) {
         await rm(files.unitState, { force: true })
       },
       listening,
-      stop
+      stop,
+      ...(options.ownDirectory ? { ownDirectoryFiles: files.own } : {})
     }
   } catch (error) {
     await stop()
@@ -435,7 +440,8 @@ function fixtureFiles(dir) {
     calls: path.join(dir, 'calls'),
     behaviour: path.join(dir, 'behaviour.sh'),
     unitState: path.join(dir, 'unit-state'),
-    hungPids: path.join(dir, 'hung.pids')
+    hungPids: path.join(dir, 'hung.pids'),
+    own: path.join(dir, 'own')
   }
 }
 
@@ -492,13 +498,30 @@ function sshdConfig(host, port, user, files) {
  * @param {string} host
  * @param {number} port
  * @param {ReturnType<typeof fixtureFiles>} files
+ * @param {string} [ownDirectory] see SshdOptions
  * @returns {Promise<{ stop: () => Promise<void> }>}
  */
-async function startOpenSsh(sshdPath, host, port, files) {
+async function startOpenSsh(sshdPath, host, port, files, ownDirectory) {
   // As root, sshd insists on its privilege separation directory, which the package creates at
   // boot; a container that never booted may lack it.
   if (process.getuid?.() === 0) await mkdir('/run/sshd', { recursive: true, mode: 0o755 })
   await run(sshdPath, ['-t', '-f', files.config])
+  // unshare(1) execs its program in the new namespace: the watchdog's pid is still sshd's.
+  const server = ownDirectory
+    ? [
+        'unshare',
+        '--mount',
+        '--propagation',
+        'private',
+        '/bin/sh',
+        '-c',
+        'mount --bind "$1" "$2" && shift 2 && exec "$@"',
+        'own-directory',
+        await mkdir(files.own).then(() => files.own),
+        ownDirectory,
+        sshdPath
+      ]
+    : [sshdPath]
   const sshd = spawn(
     '/bin/sh',
     [
@@ -506,7 +529,7 @@ async function startOpenSsh(sshdPath, host, port, files) {
       WATCHDOG,
       'sshd-watchdog',
       String(process.pid),
-      sshdPath,
+      ...server,
       '-D',
       '-f',
       files.config,

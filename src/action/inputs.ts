@@ -13,6 +13,12 @@ import { ACTION_OUTPUTS } from '../lib/output-names.js'
 import { OUTPUT_NAME, actionOutputLike, checkEnvKeys } from '../secrets/key-rules.js'
 import { maskSecret } from '../lib/log.js'
 import { parseRate, type Rate } from '../restart/rate.js'
+import {
+  checkHealthInputs,
+  checkReleaseInputs,
+  type HealthSettings,
+  type ReleaseSettings
+} from '../release/settings.js'
 
 /** Every input of action.yml, parsed and checked once, before anything talks to AWS. */
 export interface ActionInputs {
@@ -56,6 +62,10 @@ export interface ActionInputs {
   rotate?: RotateRequest
   /** Inputs open-ingress and runner-ip-url: a door in a security group for this run alone. */
   ingress: IngressInputs
+  /** Input "release-path" and the rest of a release; undefined: no release, as before. */
+  release?: ReleaseSettings
+  /** Inputs "health-url" and "health-timeout". */
+  health: HealthSettings
 }
 
 function text(name: string): string {
@@ -287,6 +297,46 @@ function rotateInputs(
   }
 }
 
+/**
+ * The release inputs, checked; a release needs a restart over SSH (shipping through S3 for
+ * restart: ssm is not there yet, and is refused rather than half done).
+ */
+function releaseInputs(restart: RestartMode, mode: DeployMode): ReleaseSettings | undefined {
+  const release = checkReleaseInputs(
+    {
+      releasePath: text('release-path'),
+      releaseInclude: core
+        .getInput('release-include')
+        .split('\n')
+        .map(line => line.trim())
+        .filter(line => line !== ''),
+      appDir: text('app-dir'),
+      releaseCommand: text('release-command'),
+      releaseTimeout: text('release-timeout'),
+      keepReleases: text('keep-releases'),
+      healthUrl: text('health-url'),
+      healthTimeout: text('health-timeout'),
+      rollbackOnFailure: booleanInput('rollback-on-failure')
+    },
+    text('service'),
+    process.env.GITHUB_WORKSPACE || process.cwd()
+  )
+  if (!release) return undefined
+  if (mode === 'diff' || restart === 'none') {
+    throw new ActionError(
+      `Input "release-path" ships a release, which takes a restart: with ${mode === 'diff' ? 'deploy: diff nothing is restarted' : 'restart: none'} it would never go live. ` +
+        'Remove "release-path", or restart with ssh.'
+    )
+  }
+  if (restart === 'ssm') {
+    throw new ActionError(
+      'Input "release-path" works with restart: ssh in this version; with restart: ssm (a release through an S3 bucket) it is not available yet. ' +
+        'Use restart: ssh, or remove "release-path".'
+    )
+  }
+  return release
+}
+
 /** Every input, parsed and checked once, in the order a reader meets them in action.yml. */
 export function readInputs(): ActionInputs {
   const mode = deployInput()
@@ -297,6 +347,7 @@ export function readInputs(): ActionInputs {
   const envKeys = listInput('env-keys')
   checkEnvKeys(envKeys)
   const restart = choiceInput('restart', ['ssh', 'ssm', 'none'] as const)
+  const release = releaseInputs(mode === 'diff' ? 'none' : restart, mode)
   return {
     deploymentSecretId,
     appSecretId: text('app-secret-id'),
@@ -329,6 +380,8 @@ export function readInputs(): ActionInputs {
     ssm: ssmInputs(),
     comment: commentInputs(),
     rotate: rotateInputs(mode, restart, text('app-secret-id')),
-    ingress: ingressInputs()
+    ingress: ingressInputs(),
+    release,
+    health: checkHealthInputs(text('health-url'), text('health-timeout'), release !== undefined)
   }
 }

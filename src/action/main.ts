@@ -430,7 +430,7 @@ async function planLaterPhases(
     plan.restartAddress = deployment.values[inputs.hostKey].trim()
     checkAddress(plan.restartAddress, inputs.hostKey, deployment.id)
   }
-  plan.restart = await planRestart(inputs, deployment, plan.restartAddress, clients, log)
+  plan.restart = await planRestart(inputs, deployment, plan.restartAddress, clients, log, env)
   const region = resolveRegion(env, inputs.deploymentSecretId)
   plan.ingress = planIngress(inputs, plan.restart?.runnerPort ?? inputs.ssh.port, region)
   return plan

@@ -201,14 +201,19 @@ function fleetSection(summary: Summary, f: NonNullable<RunReport['fleet']>): voi
       `${ok} of ${f.results.length} instances succeeded</p>`,
     true
   )
+  const releases = f.results.some(r => r.release !== undefined)
   summary.addTable([
-    ['instance', 'status', 'exit code', 'duration'].map(data => ({ data, header: true })),
+    ['instance', 'status', 'exit code', 'duration', ...(releases ? ['release'] : [])].map(data => ({
+      data,
+      header: true
+    })),
     ...f.results.map(r => [
       code(r.instanceId),
       inline(r.status),
       // An empty cell would come out as an unclosed <td> from core.summary.
       r.exitCode === undefined ? '-' : inline(String(r.exitCode)),
-      r.durationMs === undefined ? '-' : inline(formatSeconds(r.durationMs))
+      r.durationMs === undefined ? '-' : inline(formatSeconds(r.durationMs)),
+      ...(releases ? [quoted(r.release ?? '-')] : [])
     ])
   ])
 }

@@ -18,6 +18,8 @@ import { ssmTransport } from '../restart/ssm/transport.js'
 import { hostKeyPolicy } from '../restart/host-key-policy.js'
 import { checkServiceName, restartScript } from '../restart/script.js'
 import type { RestartSettings, RestartTransport } from '../restart/transport.js'
+import { sshReleases } from '../restart/ssh/release.js'
+import type { HealthSettings, ReleaseSettings } from '../release/settings.js'
 
 export type RestartMode = 'ssh' | 'ssm' | 'none'
 
@@ -52,6 +54,10 @@ export interface RestartInputs {
   ssm: SsmInputs
   /** Input "open-ingress": no connection opens before the door does. */
   ingress: { groupId: string }
+  /** Input "release-path" and the rest of a release; undefined: no release. */
+  release?: ReleaseSettings
+  /** Inputs "health-url" and "health-timeout". */
+  health: HealthSettings
   /** Input "failure-logs": a failed restart shows the unit's status and journal. */
   failureLogs: boolean
 }
@@ -80,14 +86,23 @@ export async function planRestart(
   deployment: JsonSecret,
   restartAddress: string | undefined,
   clients: AwsClients,
-  log: Logger
+  log: Logger,
+  env: NodeJS.ProcessEnv = process.env
 ): Promise<RestartPlan | undefined> {
   if (inputs.restart === 'none') return undefined
   const { ssh, ssm, addressType } = inputs
   const settings: RestartSettings = {
-    script: restartScript(checkServiceName(inputs.service), ssh.healthCommand, inputs.failureLogs),
+    script: restartScript(
+      checkServiceName(inputs.service),
+      ssh.healthCommand,
+      inputs.health,
+      inputs.failureLogs
+    ),
     maxConcurrency: ssm.maxConcurrency,
-    maxErrors: ssm.maxErrors
+    maxErrors: ssm.maxErrors,
+    // Loaded only for a release: with it comes the tar library.
+    release:
+      inputs.release && (await (await import('./release.js')).planRelease(inputs.release, env))
   }
   if (inputs.restart === 'ssm') {
     refuseUnusedJump(ssh.jump, inputs.restart)
@@ -107,7 +122,7 @@ export async function planRestart(
   const earlySocket = early ? new EarlySocket(restartAddress, ssh.port) : undefined
   try {
     const credentials = await checkSshKey(login)
-    const transport = sshRestartTransport(inputs, credentials, jump, clients)
+    const transport = sshRestartTransport(inputs, credentials, jump, clients, settings)
     const runnerPort = jump?.port ?? ssh.port
     return {
       phase: 'the SSH restart',
@@ -141,7 +156,8 @@ function sshRestartTransport(
   inputs: RestartInputs,
   credentials: SshCredentials,
   jump: PlannedJump | undefined,
-  clients: AwsClients
+  clients: AwsClients,
+  settings: RestartSettings
 ): RestartTransport {
   const { ssh, addressType } = inputs
   const connectTimeoutMs = ssh.connectTimeoutSeconds * 1000
@@ -154,15 +170,16 @@ function sshRestartTransport(
     },
     clients.ec2
   )
-  return sshTransport(
-    {
-      credentials,
-      port: ssh.port,
-      connectTimeoutMs,
-      commandTimeoutMs: ssh.commandTimeoutSeconds * 1000,
-      addressType,
-      jump
-    },
-    hostKeys
-  )
+  const sshSettings = {
+    credentials,
+    port: ssh.port,
+    connectTimeoutMs,
+    commandTimeoutMs: ssh.commandTimeoutSeconds * 1000,
+    addressType,
+    jump
+  }
+  return {
+    ...sshTransport(sshSettings, hostKeys),
+    ...(settings.release ? { releases: sshReleases(sshSettings, hostKeys) } : {})
+  }
 }

@@ -13,6 +13,7 @@ import {
   type RestartReport
 } from './report.js'
 import { allowedCount, concurrencyCount } from './rate.js'
+import { shipRelease } from './release-engine.js'
 import { printFailureLogs, type InstanceFailureLogs } from './failure-logs.js'
 import type {
   FleetRestart,
@@ -49,7 +50,13 @@ export async function restart(
   report: RestartReport
 ): Promise<void> {
   try {
-    if (transport.kind === 'fleet') await restartAtOnce(settings, targets, transport, deps, report)
+    if (settings.release) {
+      if (transport.kind !== 'instance' || !transport.releases)
+        throw new ActionError(`A release cannot be shipped ${transport.via}.`)
+      const releases = { ...transport, releases: transport.releases }
+      await shipRelease(settings, settings.release, targets, releases, deps, report)
+    } else if (transport.kind === 'fleet')
+      await restartAtOnce(settings, targets, transport, deps, report)
     else if (targets.length === 1) await restartHost(settings, targets[0], transport, deps, report)
     else await restartEach(settings, targets, transport, deps, report)
   } catch (error) {

@@ -15,6 +15,8 @@ export interface InstanceResult {
   status: string
   exitCode?: number
   durationMs?: number
+  /** With a release: the release the instance runs now. */
+  release?: string
 }
 
 /** What the restart phase tells the job summary: ids, names and results, never a value. */

@@ -1,5 +1,7 @@
 import { quote } from 'shell-quote'
 import { ActionError } from '../lib/errors.js'
+import type { HealthSettings } from '../release/settings.js'
+import { retriedCheck } from './health-check.js'
 import { failureLogsCommand, failureLogsMarker } from './failure-logs.js'
 
 /** A systemd unit name that checkServiceName accepted: the only kind a restart script takes. */
@@ -30,6 +32,10 @@ export interface RestartScript {
   readonly unit: UnitName
   /** The check is the workflow's input "health-command", not `systemctl is-active`. */
   readonly healthCommand: boolean
+  /** Input "health-url": the check probes it with curl on the instance. */
+  readonly healthUrl: boolean
+  /** Seconds the check retries for (input "health-timeout"); undefined: it runs once. */
+  readonly checkSeconds?: number
   /**
    * Over SSH, two steps: the login user is not root, so the restart goes through `sudo -n`
    * (which fails at once instead of asking for a password), then the check as that user.
@@ -50,17 +56,23 @@ export interface RestartScript {
 export function restartScript(
   unit: UnitName,
   healthCommand: string,
+  health: HealthSettings = { url: '' },
   failureLogs = false
 ): RestartScript {
   const restart = quote(['systemctl', 'restart', '--', unit])
-  const check = healthCommand
-    ? quote(['sh', '-c', healthCommand])
-    : quote(['systemctl', 'is-active', '--', unit])
+  const retried = retriedCheck(health, healthCommand)
+  const check =
+    retried ??
+    (healthCommand
+      ? quote(['sh', '-c', healthCommand])
+      : quote(['systemctl', 'is-active', '--', unit]))
   const marker = failureLogsMarker()
   const logs = failureLogs ? { command: failureLogsCommand(unit, marker), marker } : undefined
   return {
     unit,
-    healthCommand: healthCommand !== '',
+    healthCommand: healthCommand !== '' && health.url === '',
+    healthUrl: health.url !== '',
+    checkSeconds: retried === undefined ? undefined : (health.timeoutSeconds ?? 60),
     sshSteps: { restart: `sudo -n ${restart}`, check },
     // Run Command has no second round trip: the logs come in the same command, which still
     // exits with the failure's code.

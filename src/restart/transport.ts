@@ -9,6 +9,7 @@ import type { EarlySocket } from './ssh/connect.js'
 import type { HostKeyCheck } from './ssh/host-keys.js'
 import type { Rate } from './rate.js'
 import type { RestartScript } from './script.js'
+import type { ReleaseRun, ReleaseSteps } from './release-steps.js'
 
 /** What every restart does, whichever transport runs it; worked out once, in the plan. */
 export interface RestartSettings {
@@ -16,6 +17,8 @@ export interface RestartSettings {
   script: RestartScript
   maxConcurrency: Rate
   maxErrors: Rate
+  /** Ship this release before the restart (input "release-path"): release-engine.ts. */
+  release?: ReleaseRun
 }
 
 /** One instance to restart. */
@@ -76,6 +79,8 @@ export interface InstanceTransport extends TransportBase {
     message: string
     logs?: FailureLogs
   }
+  /** The steps of a release on each instance, for a transport that ships releases. */
+  releases?: ReleaseSteps
 }
 
 /** One instance, with what it needs known before anything reaches it (its host key). */

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import type { Readable } from 'node:stream'
 import type { ClientChannel } from 'ssh2'
 import { StoppedError, stopRequest } from '../../lib/cancel.js'
 import { ActionError } from '../../lib/errors.js'
@@ -28,6 +29,10 @@ export interface RemoteStep {
   hint: string
   /** Quote stdout too: `systemctl is-active` prints the unit's state there. */
   includeStdout?: boolean
+  /** This step's own limit, instead of the one runSteps is given; and the input that sets it. */
+  limit?: { ms: number; input: string }
+  /** How the log shows the command, when the command itself is a long script. */
+  shown?: string
 }
 
 /** coreutils' timeout exits with this when it stopped the command. */
@@ -80,7 +85,8 @@ export async function runSteps(
   steps: RemoteStep[],
   timeoutMs: number,
   write?: LogWriter | UntrustedSink,
-  signal?: AbortSignal
+  signal?: AbortSignal,
+  input?: Readable
 ): Promise<void> {
   const output = typeof write === 'object' ? write : new UntrustedOutput(write)
   const outcomes: StepOutcome[] = steps.map(() => ({
@@ -90,7 +96,7 @@ export async function runSteps(
     stderr: new OutputTail(TAIL_BYTES)
   }))
   await output.around(() =>
-    runInOneChannel(connection, steps, outcomes, { timeoutMs, output, signal })
+    runInOneChannel(connection, steps, outcomes, { timeoutMs, output, signal, input })
   )
   throwFirstFailure(steps, outcomes, timeoutMs)
 }
@@ -99,11 +105,11 @@ export async function runSteps(
  * The steps as one script: each under `limit` (the remote `timeout`), then a marker line with its
  * exit code on stdout and one on stderr; the first that fails ends the script with its code.
  */
-function stepScript(steps: RemoteStep[], marker: string, limit: string): string {
+function stepScript(steps: RemoteStep[], marker: string, timeoutMs: number): string {
   return steps
     .map(
       (step, index) =>
-        `${limit} ${step.command}; s=$?; printf '\\n${marker} ${index} %d\\n' "$s"; ` +
+        `${timeoutPrefix(step.limit?.ms ?? timeoutMs)} ${step.command}; s=$?; printf '\\n${marker} ${index} %d\\n' "$s"; ` +
         `printf '\\n${marker} ${index}\\n' >&2; [ "$s" -eq 0 ] || exit "$s"`
     )
     .join('; ')
@@ -117,30 +123,36 @@ async function runInOneChannel(
   connection: SshConnection,
   steps: RemoteStep[],
   outcomes: StepOutcome[],
-  { timeoutMs, output, signal }: { timeoutMs: number; output: UntrustedSink; signal?: AbortSignal }
+  {
+    timeoutMs,
+    output,
+    signal,
+    input
+  }: { timeoutMs: number; output: UntrustedSink; signal?: AbortSignal; input?: Readable }
 ): Promise<void> {
   const marker = `sda-step-${randomBytes(12).toString('hex')}`
-  const limit = timeoutPrefix(timeoutMs)
+  const msOf = (index: number) => steps[index].limit?.ms ?? timeoutMs
+  const limit = (index: number) => timeoutPrefix(msOf(index))
   const { where } = connection
   let current = 0
   let channel: ClientChannel | undefined
   let timedOut = false
-  const backstop = backstopTimer(timeoutMs + BACKSTOP_MS, () => {
+  const backstop = backstopTimer(() => {
     timedOut = true
     closeChannel(channel)
   })
-  output.line(`${where}$ ${limit} ${steps[0].command}`)
+  output.line(`${where}$ ${limit(0)} ${steps[0].shown ?? steps[0].command}`)
   const stepEnded = (index: number, code: number) => {
     outcomes[index].code = code
     current = index + 1
     if (code === 0 && current < steps.length) {
-      output.line(`${where}$ ${limit} ${steps[current].command}`)
-      backstop.restart()
+      output.line(`${where}$ ${limit(current)} ${steps[current].shown ?? steps[current].command}`)
+      backstop.restart(msOf(current) + BACKSTOP_MS)
     }
   }
   const ended = await untilAborted(
     signal,
-    exec(connection, stepScript(steps, marker, limit), {
+    exec(connection, stepScript(steps, marker, timeoutMs), {
       stdout: markedLines(marker, output, stepEnded, (line, step) =>
         outcomes[step]?.stdout.add(line)
       ),
@@ -149,7 +161,8 @@ async function runInOneChannel(
       ),
       onChannel: opened => {
         channel = opened
-        backstop.restart()
+        backstop.restart(msOf(0) + BACKSTOP_MS)
+        if (input) pipeInput(input, opened)
       }
     })
   ).finally(backstop.clear)
@@ -159,23 +172,30 @@ async function runInOneChannel(
     closeChannel(channel)
     throw new StoppedError(stopRequest(signal as AbortSignal))
   }
-  if (timedOut) {
-    outcomes[current].code = TIMED_OUT
+  recordUnfinished(steps[current], outcomes[current], timedOut ? 'timed out' : ended)
+}
+
+/** The outcome of the step the script ended in: its exit, or that it timed out or never started. */
+function recordUnfinished(
+  step: RemoteStep,
+  outcome: StepOutcome,
+  ended: 'timed out' | Exclude<Awaited<ReturnType<typeof exec>>, undefined>
+): void {
+  if (ended === 'timed out') {
+    outcome.code = TIMED_OUT
   } else if (ended.error) {
-    throw new ActionError(
-      `${steps[current].doing} could not start: ${quoteUntrusted(ended.error.message)}`
-    )
+    throw new ActionError(`${step.doing} could not start: ${quoteUntrusted(ended.error.message)}`)
   } else {
-    outcomes[current].code = ended.code
-    outcomes[current].signal = ended.signal
+    outcome.code = ended.code
+    outcome.signal = ended.signal
   }
 }
 
 /** A timer for the step running now: each step starts it anew, the end of the script clears it. */
-function backstopTimer(ms: number, fire: () => void): { restart(): void; clear(): void } {
+function backstopTimer(fire: () => void): { restart(ms: number): void; clear(): void } {
   let timer: NodeJS.Timeout | undefined
   return {
-    restart: () => {
+    restart: ms => {
       clearTimeout(timer)
       timer = setTimeout(fire, ms)
     },
@@ -190,8 +210,8 @@ function throwFirstFailure(steps: RemoteStep[], outcomes: StepOutcome[], timeout
     if (outcome.code === 0) return
     if (outcome.code === TIMED_OUT) {
       throw new RemoteStepError(
-        `${step.doing} did not finish within ${formatSeconds(timeoutMs)}, so it was stopped. ` +
-          `${step.hint} If it only needs more time, raise input "ssh-command-timeout".`,
+        `${step.doing} did not finish within ${formatSeconds(step.limit?.ms ?? timeoutMs)}, so it was stopped. ` +
+          `${step.hint} If it only needs more time, raise input "${step.limit?.input ?? 'ssh-command-timeout'}".`,
         TIMED_OUT
       )
     }
@@ -297,7 +317,7 @@ export async function readFailureLogs(
     cut = `more than ${MAX_READ_BYTES / 1024 / 1024} MiB arrived, so the rest was not read`
     closeChannel(channel)
   }
-  const backstop = backstopTimer(60_000 + BACKSTOP_MS, () => {
+  const backstop = backstopTimer(() => {
     cut ??= 'the instance did not finish answering, so the channel was closed'
     closeChannel(channel)
   })
@@ -308,7 +328,8 @@ export async function readFailureLogs(
       stderr: new LineSplitter(onLine, SPLIT_LINE_BYTES),
       onChannel: opened => {
         channel = opened
-        backstop.restart()
+        // The collection's two commands have 20 s each (failure-logs.ts).
+        backstop.restart(60_000 + BACKSTOP_MS)
       }
     })
   ).finally(backstop.clear)
@@ -319,6 +340,16 @@ export async function readFailureLogs(
     cut ??= `the command could not start: ${quoteUntrusted(ended.error.message)}`
   }
   return collector.collected(cut)
+}
+
+/**
+ * Streams `input` into the channel's standard input with backpressure (the SSH window), never held
+ * whole; a channel that closes early (the remote side stopped reading) ends the stream.
+ */
+function pipeInput(input: Readable, channel: ClientChannel): void {
+  input.on('error', () => closeChannel(channel))
+  channel.on('close', () => input.destroy())
+  input.pipe(channel)
 }
 
 /** `work`, or undefined as soon as `signal` aborts (without waiting for `work`). */

@@ -97,8 +97,8 @@ export async function restartService(options: RestartOptions): Promise<RestartRe
   }
 }
 
-/** The script's two steps, with the words their failure messages use. */
-function remoteSteps(script: RestartScript, where: string, username: string): RemoteStep[] {
+/** The script's two steps, with the words their failure messages use (a release reuses them). */
+export function remoteSteps(script: RestartScript, where: string, username: string): RemoteStep[] {
   const { unit, sshSteps } = script
   const inspect = `"systemctl status ${unit}" and "journalctl -u ${unit}" on the instance`
   // Closing the channel does not stop a command sshd started without a terminal: coreutils'
@@ -111,23 +111,40 @@ function remoteSteps(script: RestartScript, where: string, username: string): Re
     program: 'sudo -n systemctl restart',
     hint: `Check ${inspect}; user "${username}" needs passwordless sudo for systemctl.`
   }
-  const check: RemoteStep = script.healthCommand
+  const retried = script.checkSeconds === undefined ? undefined : retriedLimit(script.checkSeconds)
+  const check: RemoteStep = script.healthUrl
     ? {
         command: sshSteps.check,
-        doing: `The health command on ${where}`,
+        shown: 'curl the health-url until it answers 2xx (input "health-timeout")',
+        doing: `The health check (input "health-url") on ${where}`,
         failed: `The health check of service "${unit}" on ${where} failed after the restart`,
-        program: 'the health command (input "health-command")',
-        hint: `Check ${inspect}, and the health command itself.`
+        program: 'the check of input "health-url"',
+        hint: `Check ${inspect}, and that the service answers at input "health-url" on the instance itself.`,
+        limit: retried
       }
-    : {
-        command: sshSteps.check,
-        doing: `Checking that service "${unit}" on ${where} is active`,
-        failed: `Service "${unit}" on ${where} is not active after the restart`,
-        program: 'systemctl is-active',
-        hint: `See ${inspect}.`,
-        includeStdout: true
-      }
+    : script.healthCommand
+      ? {
+          command: sshSteps.check,
+          doing: `The health command on ${where}`,
+          failed: `The health check of service "${unit}" on ${where} failed after the restart`,
+          program: 'the health command (input "health-command")',
+          hint: `Check ${inspect}, and the health command itself.`,
+          limit: retried
+        }
+      : {
+          command: sshSteps.check,
+          doing: `Checking that service "${unit}" on ${where} is active`,
+          failed: `Service "${unit}" on ${where} is not active after the restart`,
+          program: 'systemctl is-active',
+          hint: `See ${inspect}.`,
+          includeStdout: true
+        }
   return [restart, check]
+}
+
+/** A retried check may take its whole budget, and its last probe a little more. */
+function retriedLimit(checkSeconds: number): RemoteStep['limit'] {
+  return { ms: (checkSeconds + 15) * 1000, input: 'health-timeout' }
 }
 
 /** What the SSH transport uses of the inputs: the login reaches no other part of the restart. */

@@ -1,0 +1,2 @@
+import { createRequire as __createRequire } from 'node:module'; import { dirname as __pathDirname } from 'node:path'; import { fileURLToPath as __fileURLToPath } from 'node:url'; const require = __createRequire(import.meta.url); const __filename = __fileURLToPath(import.meta.url); const __dirname = __pathDirname(__filename);
+import{a as r,b as i}from"./chunk-IK7NVKA3.js";var o=i((p,e)=>{e.exports=r("node:zlib")});export{o as a};

@@ -1,0 +1,355 @@
+import { setMaxListeners } from 'node:events'
+import { StoppedError, throwIfStopped, withStopState } from '../lib/cancel.js'
+import { ActionError } from '../lib/errors.js'
+import type { Logger, StepOutputs } from '../lib/log.js'
+import { OUTPUTS } from '../lib/output-names.js'
+import type { Readable } from 'node:stream'
+import { broadcast } from '../release/archive.js'
+import { allowedCount, concurrencyCount } from './rate.js'
+import {
+  CollectedOutput,
+  describeFailed,
+  printInstanceGroup,
+  type InstanceResult,
+  type RestartReport
+} from './report.js'
+import type { InstanceRelease, ReleaseRun, ReleaseSteps } from './release-steps.js'
+import type { InstanceTransport, RestartDeps, RestartSettings, RestartTarget } from './transport.js'
+
+// A release through the restart engine: first every instance receives and prepares it (within
+// max-concurrency, max-errors), then batches of max-concurrency switch, restart and check, and a
+// failed instance goes back to its previous release. Beyond max-errors, no further batch starts
+// and every instance switched in this run goes back, so the fleet ends on one version.
+
+/** One instance through the release: where it is, and what it runs now. */
+interface Instance {
+  target: RestartTarget
+  instanceId: string
+  where?: string
+  steps?: InstanceRelease
+  /** A fleet's collector; a single host streams to the log. */
+  output?: CollectedOutput
+  started: number
+  previous?: string
+  state: 'pending' | 'received' | 'live' | 'failed'
+  /** Went back to its previous release (and whether that came up healthy). */
+  rolledBack?: { healthy: boolean }
+  result?: { status: string; exitCode?: number }
+  message?: string
+  /** What the summary says the instance runs. */
+  runs?: string
+  /** Pruned and unlocked with its activation. */
+  finished?: boolean
+}
+
+interface Run {
+  settings: RestartSettings
+  release: ReleaseRun
+  transport: InstanceTransport
+  deps: RestartDeps
+  log: Logger
+  /** Failures allowed (max-errors; none for a single host). */
+  allowed: number
+  concurrency: number
+}
+
+export async function shipRelease(
+  settings: RestartSettings,
+  release: ReleaseRun,
+  targets: readonly RestartTarget[],
+  transport: InstanceTransport & { releases: ReleaseSteps },
+  deps: RestartDeps,
+  report: RestartReport
+): Promise<void> {
+  const { log, outputs } = deps
+  const total = targets.length
+  const run: Run = {
+    settings,
+    release,
+    transport,
+    deps,
+    log,
+    allowed: total > 1 ? allowedCount(settings.maxErrors, total) : 0,
+    concurrency: concurrencyCount(settings.maxConcurrency, total)
+  }
+  if (deps.signal) setMaxListeners(10 + run.concurrency * 4, deps.signal)
+  outputs.set(OUTPUTS.releaseId, release.id)
+  outputs.set(OUTPUTS.rolledBack, 'false')
+  const open = await transport.releases.prepare(targets, settings, release, deps, log)
+  const instances: Instance[] = targets.map(target => ({
+    target,
+    instanceId: target.instanceId ?? target.address,
+    where: transport.where(target),
+    output: total > 1 ? new CollectedOutput() : undefined,
+    started: Date.now(),
+    state: 'pending'
+  }))
+  try {
+    await receiveEverywhere(run, instances, open)
+    await switchInBatches(run, instances)
+  } finally {
+    for (const instance of instances) instance.steps?.close()
+    recordRelease(run, instances, report, outputs)
+  }
+  conclude(run, instances, outputs)
+}
+
+/** Step one, on every instance: lock, ship, extract, release-command. Nothing is switched. */
+async function receiveEverywhere(
+  run: Run,
+  instances: Instance[],
+  open: (target: RestartTarget) => Promise<InstanceRelease>
+): Promise<void> {
+  const { release, log, deps } = run
+  log.info(
+    `Shipping release ${release.id} to ${instances.length === 1 ? (instances[0].where ?? instances[0].instanceId) : `${instances.length} instances, ${run.concurrency} at a time`} ` +
+      `${run.transport.via} into ${release.settings.appDir}/releases/.`
+  )
+  const unused = `release ${release.id} was switched nowhere: what was received is removed, or where the connection was lost left unused in ${release.settings.appDir}/releases`
+  try {
+    // In waves of max-concurrency, each wave reading one archive: made and compressed once.
+    for (let start = 0; start < instances.length; start += run.concurrency) {
+      const failed = instances.filter(i => i.state === 'failed').length
+      if (failed > run.allowed || deps.signal?.aborted) break
+      const wave = instances.slice(start, start + run.concurrency)
+      const archives = broadcast(release.archive(), wave.length)
+      await Promise.all(wave.map((instance, i) => receiveOne(run, instance, open, archives[i])))
+    }
+  } catch (error) {
+    await Promise.all(instances.map(i => i.steps?.abandon(i.output)))
+    throw withStopState(error, unused)
+  }
+  const received = instances.filter(i => i.state === 'received')
+  // Those that failed may hold the lock and a release never switched to.
+  await Promise.all(
+    instances.filter(i => i.state === 'failed').map(i => i.steps?.abandon(i.output))
+  )
+  if (deps.signal?.aborted) {
+    await Promise.all(received.map(i => i.steps?.abandon()))
+    throwIfStopped(deps.signal, unused)
+  }
+  const failed = instances.filter(i => i.state !== 'received')
+  if (failed.length > run.allowed) {
+    await Promise.all(received.map(i => i.steps?.abandon(i.output)))
+    throw new ActionError(
+      instances.length === 1
+        ? (failed[0].message ?? 'The release could not be prepared.')
+        : `Preparing release ${release.id} failed on ${failed.length} of ${instances.length} instances, more than max-errors ${run.settings.maxErrors.text} allows (${run.allowed}): ${describeFailed(results(failed))}. ` +
+            `Nothing was switched anywhere.${culprit(failed)}`
+    )
+  }
+}
+
+/** One instance's lock, upload and release-command; its share of the archive always ends. */
+async function receiveOne(
+  run: Run,
+  instance: Instance,
+  open: (target: RestartTarget) => Promise<InstanceRelease>,
+  archive: Readable
+): Promise<void> {
+  try {
+    await attempt(run, instance, async () => {
+      instance.steps = await open(instance.target)
+      const { previous } = await instance.steps.receive(archive, instance.output)
+      instance.previous = previous
+      instance.state = 'received'
+    })
+  } finally {
+    archive.destroy()
+  }
+}
+
+/**
+ * Step two, batch by batch: switch, restart, check; a failed instance goes back. Once more than
+ * max-errors have failed, no further batch starts, and every instance switched in this run goes
+ * back too. A switch under way is not cut short by a stop: the stop comes after its batch.
+ */
+async function switchInBatches(run: Run, instances: Instance[]): Promise<void> {
+  const received = instances.filter(i => i.state === 'received')
+  for (let start = 0; start < received.length; start += run.concurrency) {
+    throwIfStopped(run.deps.signal, stoppedBetweenBatches(run, instances))
+    const batch = received.slice(start, start + run.concurrency)
+    const alone = instances.length === 1
+    await Promise.all(batch.map(instance => activate(run, instance, alone)))
+    if (instances.filter(i => i.state === 'failed').length > run.allowed) {
+      const live = instances.filter(i => i.state === 'live')
+      await Promise.all(live.map(instance => goBack(run, instance, 'the fleet')))
+      await Promise.all(
+        instances.filter(i => i.state === 'received').map(i => i.steps?.abandon(i.output))
+      )
+      return
+    }
+  }
+  await Promise.all(
+    instances
+      .filter(i => i.state === 'live' && !i.finished)
+      .map(i => i.steps?.finish(i.previous, i.output).catch(() => undefined))
+  )
+}
+
+/** One instance's switch, restart and check; on failure, its rollback. Never rejects. */
+async function activate(run: Run, instance: Instance, alone: boolean): Promise<void> {
+  const steps = instance.steps as InstanceRelease
+  await attempt(run, instance, async () => {
+    // Alone, nothing can send it back once it is healthy: prune and unlock in the same go.
+    const finish = alone ? { previous: instance.previous } : undefined
+    const checked = await steps.activate(instance.output, finish)
+    instance.finished = alone
+    instance.state = 'live'
+    instance.runs = `${run.release.id} (${checked})`
+  })
+  if (instance.state === 'failed') await goBack(run, instance, 'its failure')
+}
+
+/** Back to the previous release, restarted and checked again; or why not. */
+async function goBack(run: Run, instance: Instance, why: string): Promise<void> {
+  const { release } = run
+  const { appDir, rollbackOnFailure } = release.settings
+  const steps = instance.steps as InstanceRelease
+  const where = instance.where ?? instance.instanceId
+  if (!rollbackOnFailure) {
+    note(
+      instance,
+      `rollback-on-failure is false: ${appDir}/current stays on release ${release.id} on ${where}.`
+    )
+    instance.runs = `${release.id} (failed, not rolled back)`
+    await steps.abandon(instance.output)
+    return
+  }
+  if (instance.previous === undefined) {
+    note(
+      instance,
+      `This was the first release on ${where}: there is nothing to go back to, so ${appDir}/current stays on ${release.id}.`
+    )
+    instance.runs = `${release.id} (failed, first release)`
+    await steps.abandon(instance.output)
+    return
+  }
+  if (instance.state === 'live') {
+    instance.state = 'failed'
+    instance.result = { status: 'RolledBack' }
+  }
+  try {
+    await steps.rollback(instance.previous, instance.output)
+    instance.rolledBack = { healthy: true }
+    note(
+      instance,
+      `Rolled back on ${where} (${why}): ${appDir}/current points to release ${instance.previous} again, restarted, and it came up healthy.`
+    )
+  } catch (error) {
+    instance.rolledBack = { healthy: false }
+    const { message } = run.transport.failure(error)
+    note(
+      instance,
+      `Rolled back on ${where} (${why}) to release ${instance.previous}, but that did not come up healthy either: ${message}`
+    )
+  }
+  instance.runs = `${instance.previous} (rolled back${instance.rolledBack.healthy ? '' : ', unhealthy'})`
+  await steps.abandon(instance.output)
+}
+
+function note(instance: Instance, text: string): void {
+  instance.message = instance.message ? `${instance.message}\n${text}` : text
+}
+
+/** Runs one step of an instance; a failure marks it failed, in the transport's words. */
+async function attempt(run: Run, instance: Instance, work: () => Promise<void>): Promise<void> {
+  try {
+    await work()
+  } catch (error) {
+    if (error instanceof StoppedError && instance.output === undefined) throw error
+    const { status, exitCode, message } = run.transport.failure(error)
+    instance.state = 'failed'
+    instance.result = { status, exitCode }
+    instance.message = message
+  }
+}
+
+function stoppedBetweenBatches(run: Run, instances: Instance[]): string {
+  const live = instances.filter(i => i.state === 'live').length
+  return `release ${run.release.id} is live on ${live} of ${instances.length} instance(s); the others were not switched (it is left unused there)`
+}
+
+function results(instances: Instance[]): InstanceResult[] {
+  return instances.map(i => ({
+    instanceId: i.instanceId,
+    status: i.result?.status ?? (i.state === 'pending' ? 'NotStarted' : 'Success'),
+    exitCode: i.result?.exitCode ?? (i.state === 'live' ? 0 : undefined)
+  }))
+}
+
+function culprit(failed: Instance[]): string {
+  const first = failed.find(i => i.message !== undefined)
+  return first ? `\n${first.instanceId}: ${first.message}` : ''
+}
+
+/** The outputs and the summary: what runs where. */
+function recordRelease(
+  run: Run,
+  instances: Instance[],
+  report: RestartReport,
+  outputs: StepOutputs
+): void {
+  const previous = [...new Set(instances.map(i => i.previous ?? ''))]
+  outputs.set(OUTPUTS.previousReleaseId, previous.length === 1 ? previous[0] : '')
+  const back = instances.filter(i => i.rolledBack)
+  outputs.set(OUTPUTS.rolledBack, String(back.length > 0))
+  outputs.set(OUTPUTS.rolledBackInstances, JSON.stringify(back.map(i => i.instanceId)))
+  const { unit } = run.settings.script
+  if (instances.length === 1) {
+    const [only] = instances
+    report.restart = {
+      host: only.where ?? only.instanceId,
+      unit,
+      result:
+        only.state === 'live'
+          ? `release ${only.runs}`
+          : `failed; runs ${only.runs ?? 'what it ran'}`
+    }
+    return
+  }
+  report.fleet = {
+    unit,
+    commandIds: [],
+    via: 'ssh',
+    results: results(instances).map((row, i) => ({
+      ...row,
+      durationMs: Date.now() - instances[i].started,
+      release: instances[i].runs ?? instances[i].previous ?? '-'
+    }))
+  }
+  for (const [i, row] of report.fleet.results.entries()) printGroup(run.log, instances[i], row)
+}
+
+function printGroup(log: Logger, instance: Instance, row: InstanceResult): void {
+  const output = instance.output as CollectedOutput
+  for (const line of (instance.message ?? '').split('\n')) if (line) output.line(line)
+  printInstanceGroup(log, row, output.collected(), undefined, instance.where)
+}
+
+/** The run's end: fails beyond max-errors (or on a single host's failure), warns within it. */
+function conclude(run: Run, instances: Instance[], outputs: StepOutputs): void {
+  const { release, log } = run
+  const failed = instances.filter(i => i.state !== 'live')
+  if (failed.length > run.allowed) {
+    if (instances.length === 1) throw new ActionError(failed[0].message ?? 'The release failed.')
+    throw new ActionError(
+      `Release ${release.id} failed on ${failed.length} of ${instances.length} instances, more than max-errors ` +
+        `${run.settings.maxErrors.text} allows (${run.allowed}): ${describeFailed(results(failed))}. ` +
+        'No further batch was started, and every instance switched in this run went back to its previous release, so the fleet runs one version.' +
+        culprit(failed)
+    )
+  }
+  if (failed.length > 0) {
+    log.warning(
+      `${failed.length} of ${instances.length} instances did not take release ${release.id} (${describeFailed(results(failed))}); ` +
+        `they run their previous release (output rolled-back-instances). Within max-errors ${run.settings.maxErrors.text}, so the step passes, with restarted false.`
+    )
+    return
+  }
+  outputs.set(OUTPUTS.restarted, 'true')
+  log.info(
+    `Release ${release.id} is live on ${instances.length === 1 ? (instances[0].where ?? instances[0].instanceId) : `${instances.length} instances`}` +
+      ` (${release.settings.appDir}/current), "${run.settings.script.unit}" restarted and healthy.`
+  )
+}
