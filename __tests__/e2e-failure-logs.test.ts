@@ -178,3 +178,26 @@ describe('failure-logs, end to end over SSH', () => {
     expect(sshd.calls()).toEqual([])
   })
 })
+
+describe('failure-logs, end to end over SSM', () => {
+  it("shows the unit's journal from the same Run Command in the log and the summary", async () => {
+    const instance = 'i-0aaa0000000000001'
+    aws.addInstance({ instanceId: instance, publicIp: '203.0.113.1' })
+    aws.ssm.addAgent(instance, {
+      outcome: 'failure',
+      journal: 'app[1]: KeyError: db_password\napp[1]: ::set-output name=restarted::true'
+    })
+    const run = await runBundle(
+      { deploy: 'false', targets: instance, restart: 'ssm' },
+      aws.environment()
+    )
+    expect(run.code).toBe(1)
+    expect(run.outputs.restarted).toBe('false')
+    expect(aws.callsOf('SendCommand')).toHaveLength(1)
+    expect(run.visibleLog).toContain(
+      `::group::"fastapi" on ${instance}: systemctl status and journalctl`
+    )
+    expect(run.summary).toContain('app[1]: KeyError: db_password')
+    expect(obeyedCommands(run.stdout.split('\n'))).not.toContain('set-output')
+  })
+})
