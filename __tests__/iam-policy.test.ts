@@ -278,3 +278,26 @@ describe('secrets-deploy iam-policy', () => {
     )
   })
 })
+
+describe('the command line troubleshooting statements', () => {
+  it('adds what audit needs with audit, and what doctor --instance needs with doctor', () => {
+    const plain = actionsOf(iamPolicy(DEFAULT_POLICY_SETTINGS))
+    expect(plain).not.toContain('cloudtrail:LookupEvents')
+    expect(plain).not.toContain('iam:SimulatePrincipalPolicy')
+    const audit = iamPolicy({ ...DEFAULT_POLICY_SETTINGS, audit: true })
+    expect(audit.Statement.find(s => s.Sid === 'ReadTheEventHistory')).toEqual({
+      Sid: 'ReadTheEventHistory',
+      Effect: 'Allow',
+      Action: 'cloudtrail:LookupEvents',
+      Resource: '*'
+    })
+    const doctor = actionsOf(iamPolicy({ ...DEFAULT_POLICY_SETTINGS, doctor: true }))
+    for (const action of [
+      'ec2:DescribeInstances',
+      'iam:GetInstanceProfile',
+      'iam:SimulatePrincipalPolicy',
+      'secretsmanager:GetResourcePolicy'
+    ])
+      expect(doctor).toContain(action)
+  })
+})

@@ -306,3 +306,54 @@ describe('restartWithRunCommand', () => {
     expect(aws.callsOf('ListCommandInvocations')).toEqual([])
   })
 })
+
+describe('failure-logs with restart: ssm', () => {
+  const withLogs = () => restartScript(checkServiceName('fastapi'), '', undefined, true)
+
+  it("runs the unit's status and journal in the same command, keeping the failure's exit code", async () => {
+    const [id] = ids(1)
+    aws.ssm.addAgent(id, {
+      outcome: 'failure',
+      exitCode: 5,
+      journal: ['app[1]: ::set-output name=restarted::true', 'app[1]: ##[error]forged'].join('\n')
+    })
+    const result = await restartWithRunCommand(options([id], { script: withLogs() }))
+    expect(result.failed.map(r => [r.status, r.exitCode])).toEqual([['Failed', 5]])
+    // Root needs no sudo: the first journalctl answers.
+    expect(aws.ssm.calls(id)).toEqual([
+      ['systemctl', 'restart', '--', 'fastapi'],
+      ['systemctl', 'status', '--no-pager', '--', 'fastapi'],
+      ['sudo', '-n', 'journalctl', '-u', 'fastapi', '-n', '50', '--no-pager'],
+      ['journalctl', '-u', 'fastapi', '-n', '50', '--no-pager']
+    ])
+    expect(result.failureLogs).toEqual([
+      {
+        where: id,
+        logs: expect.objectContaining({
+          unit: 'fastapi',
+          journal: ['app[1]: ::set-output name=restarted::true', 'app[1]: ##[error]forged']
+        })
+      }
+    ])
+    expect(result.failureLogs?.[0].logs.status.join('\n')).toContain('Active: failed')
+    // The instance's own group no longer holds the markers; the journal is in a group of its own,
+    // where the runner obeys none of its lines.
+    expect(log.join('\n')).not.toMatch(/sda-logs-/)
+    const group = log.indexOf('$ journalctl -u fastapi -n 50 --no-pager')
+    expect(group).toBeGreaterThan(0)
+    expect(log.slice(group)).toContain('app[1]: #\u200b#[error]forged')
+  })
+
+  it('adds nothing to a command that succeeds, and nothing at all with failure-logs false', async () => {
+    const [ok, failing] = ids(2)
+    aws.ssm.addAgent(failing, { outcome: 'failure' })
+    const result = await restartWithRunCommand(
+      options([ok, failing], { maxErrors: parseRate('1') })
+    )
+    expect(result.failureLogs).toEqual([])
+    expect(aws.ssm.calls(failing)).toEqual([['systemctl', 'restart', '--', 'fastapi']])
+    const withThem = await restartWithRunCommand(options([ok], { script: withLogs() }))
+    expect(withThem.failureLogs).toEqual([])
+    expect(aws.ssm.calls(ok).filter(call => call[1] === 'status')).toEqual([])
+  })
+})

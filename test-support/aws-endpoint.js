@@ -12,6 +12,8 @@ import { LocalParameterStore } from './ssm-parameters.js'
 import { Ec2Error, LocalSecurityGroups } from './security-groups.js'
 import { LocalRunCommand, SsmError } from './ssm-run-command.js'
 import { LocalS3 } from './s3-objects.js'
+import { CloudTrailError, LocalCloudTrail } from './cloudtrail.js'
+import { IAM_VERSION, IamError, LocalIam } from './iam.js'
 
 const CURRENT = 'AWSCURRENT'
 const PREVIOUS = 'AWSPREVIOUS'
@@ -22,10 +24,11 @@ const CONSOLE_BYTES_KEPT = 64 * 1024
  * @typedef {{ versionId: string, secretString: string, stages: Set<string>, created: number }} SecretVersion
  * @typedef {{ name: string, arn: string, versions: Map<string, SecretVersion> }} StoredSecret
  * @typedef {{ instanceId: string, state?: string, publicIp?: string, privateIp?: string,
- *   tags?: Record<string, string>, consoleOutput?: string, latestConsoleOutput?: string }} Instance
+ *   tags?: Record<string, string>, consoleOutput?: string, latestConsoleOutput?: string,
+ *   instanceProfileArn?: string }} Instance
  *   `consoleOutput`: what GetConsoleOutput serves; `latestConsoleOutput`: what it serves with
  *   `Latest=true`, where that view differs from the buffered one (by default they are the same)
- * @typedef {{ service: 'secretsmanager' | 'ec2' | 'kms' | 'sts' | 'ssm', action: string, params: Record<string, unknown> }} Call
+ * @typedef {{ service: 'secretsmanager' | 'ec2' | 'kms' | 'sts' | 'ssm' | 'cloudtrail' | 'iam', action: string, params: Record<string, unknown> }} Call
  * @typedef {{ status: number, code: string, message?: string, times?: number, after?: boolean }} Fault
  *   `after`: the call takes effect, then its answer is this error (an answer lost on the way back)
  */
@@ -284,8 +287,68 @@ export class LocalAws {
 
   // ---- HTTP ---------------------------------------------------------------------------------
 
+  /** @type {string[]} the User-Agent header of every request, in order (CloudTrail's `userAgent`) */
+  userAgents = []
+
+  /** CloudTrail's event history: every Secrets Manager call, and events a test adds. */
+  cloudTrail = new LocalCloudTrail(this)
+
+  /** IAM's instance profiles, roles and policy simulator (test-support/iam.js). */
+  iam = new LocalIam(this)
+
+  /**
+   * IAM's Query operations (test-support/iam.js): XML answers and errors.
+   * @param {URLSearchParams} form @param {import('node:http').ServerResponse} res
+   */
+  async handleIam(form, res) {
+    const action = form.get('Action') ?? ''
+    try {
+      await this.admit('iam', action, Object.fromEntries(form))
+      const handler = this.iam.actions[action]
+      if (!handler) throw new IamError(400, 'InvalidAction', `Could not find operation ${action}`)
+      const inner = handler(form)
+      res.writeHead(200, { 'content-type': 'text/xml' })
+      res.end(LocalIam.response(action, inner))
+    } catch (error) {
+      const e = error instanceof IamError ? error : asAwsError(error)
+      // IAM says AccessDenied where JSON services say AccessDeniedException.
+      const code = e.code === 'AccessDeniedException' ? 'AccessDenied' : e.code
+      res.writeHead(e.status === 400 && code === 'AccessDenied' ? 403 : e.status, {
+        'content-type': 'text/xml'
+      })
+      res.end(LocalIam.errorResponse(code, e.message))
+    }
+  }
+
+  /**
+   * CloudTrail's JSON 1.1 operations (test-support/cloudtrail.js).
+   * @param {string} action @param {string} body @param {import('node:http').ServerResponse} res
+   */
+  async handleCloudTrail(action, body, res) {
+    const headers = {
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amzn-requestid': randomUUID()
+    }
+    try {
+      const params = body ? JSON.parse(body) : {}
+      await this.admit('cloudtrail', action, params)
+      const handler = this.cloudTrail.actions[action]
+      if (!handler)
+        throw new AwsError(400, 'UnknownOperationException', `Unknown operation ${action}`)
+      const result = handler(params)
+      res.writeHead(200, headers)
+      res.end(JSON.stringify(result))
+    } catch (error) {
+      const e = error instanceof CloudTrailError ? error : asAwsError(error)
+      res.writeHead(e.status, headers)
+      res.end(JSON.stringify({ __type: e.code, message: e.message }))
+    }
+  }
+
   /** @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res */
   async handle(req, res) {
+    const userAgent = String(req.headers['user-agent'] ?? '')
+    this.userAgents.push(userAgent)
     if (this.s3.owns(req)) return this.s3.handle(req, res)
     const chunks = []
     for await (const chunk of req) chunks.push(chunk)
@@ -293,6 +356,15 @@ export class LocalAws {
     const target = req.headers['x-amz-target']
     if (typeof target === 'string' && target.startsWith('secretsmanager.')) {
       await this.handleJson(target.slice('secretsmanager.'.length), body, res)
+      this.cloudTrail.recordCall(
+        target.slice('secretsmanager.'.length),
+        safeJson(body) ?? {},
+        userAgent
+      )
+    } else if (typeof target === 'string' && target.startsWith('CloudTrail_20131101.')) {
+      await this.handleCloudTrail(target.slice('CloudTrail_20131101.'.length), body, res)
+    } else if (new URLSearchParams(body).get('Version') === IAM_VERSION) {
+      await this.handleIam(new URLSearchParams(body), res)
     } else if (typeof target === 'string' && target.startsWith('TrentService.')) {
       await this.handleKms(target.slice('TrentService.'.length), body, res)
     } else if (new URLSearchParams(body).get('Version') === STS_VERSION) {
@@ -329,7 +401,9 @@ export class LocalAws {
       const params = body ? JSON.parse(body) : {}
       await this.admit('secretsmanager', action, params)
       const handler =
-        this.secretsManagerActions[action] ?? this.secretsManagerAdministration[action]
+        this.secretsManagerActions[action] ??
+        this.secretsManagerAdministration[action] ??
+        this.iam.secretsManagerActions[action]
       if (!handler)
         throw new AwsError(400, 'UnknownOperationException', `Unknown operation ${action}`)
       const result = handler.call(this, params)
@@ -569,7 +643,8 @@ export class LocalAws {
         Name: secret.name,
         VersionIdsToStages: this.versionStages(secret.name),
         ...this.describeRotation(secret.name),
-        ...this.describeBadDay(secret.name)
+        ...this.describeBadDay(secret.name),
+        ...this.iam.describeKey(secret.name)
       }
     }
   }
@@ -901,6 +976,9 @@ function instanceXml(instance) {
     `<instanceState><code>${STATE_CODES[state] ?? 16}</code><name>${xml(state)}</name></instanceState>` +
     (instance.privateIp ? `<privateIpAddress>${xml(instance.privateIp)}</privateIpAddress>` : '') +
     (instance.publicIp ? `<ipAddress>${xml(instance.publicIp)}</ipAddress>` : '') +
+    (instance.instanceProfileArn
+      ? `<iamInstanceProfile><arn>${xml(instance.instanceProfileArn)}</arn><id>AIPAD5ARO2C5EXAMPLE3G</id></iamInstanceProfile>`
+      : '') +
     `<tagSet>${tags}</tagSet></item>`
   )
 }

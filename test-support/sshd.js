@@ -51,6 +51,14 @@ wait $sshd`
  * @property {string} [onRestart] a shell command `systemctl restart` runs before it exits, as the
  *   service's start (ExecStart) does, e.g. read its secret; its output is discarded, and its exit
  *   code decides what `systemctl is-active` prints until the next restart: "active", or "failed"
+ * @property {string} [status] what `systemctl status` prints (it exits 3, as for a failed unit);
+ *   by default a failed unit's status (FAILED_STATUS)
+ * @property {string} [journal] what `journalctl` prints to a reader allowed to read the journal
+ * @property {number} [journalRepeat] print `journal` this many times (a journal of many MiB)
+ * @property {boolean} [sudoRefusesJournal] `sudo -n journalctl` fails as sudo does when no rule
+ *   allows it ("a password is required"); the restart through sudo still works
+ * @property {boolean} [journalUnreadable] plain `journalctl` (not through sudo) prints what
+ *   journalctl prints to a user outside the journal's groups: the hint and no entries
  */
 
 /**
@@ -549,7 +557,10 @@ async function writeStandIns(files) {
     ''
   ].join('\n')
   // sudo: drops -n and runs the command as the same user, so systemctl is found on PATH again.
+  // SUDO_USER is what real sudo sets for the command: the journalctl stand-in reads it.
   const sudo = `${prelude}
+. ${shellQuote(files.behaviour)}
+export SUDO_USER="\${USER:-stand-in}"
 while [ $# -gt 0 ]; do
   case "$1" in
     -n) shift ;;
@@ -558,6 +569,9 @@ while [ $# -gt 0 ]; do
     *) break ;;
   esac
 done
+if [ "$1" = journalctl ] && [ -n "$SUDO_REFUSES_JOURNAL" ]; then
+  echo "sudo: a password is required" >&2; exit 1
+fi
 exec "$@"
 `
   const systemctl = `${prelude}
@@ -577,9 +591,25 @@ case "$1" in
     echo "$ACTIVE_STATE"
     [ "$ACTIVE_STATE" = active ] && exit 0
     exit 3 ;;
+  status)
+    printf '%s\\n' "$STATUS"
+    exit 3 ;;
   *) echo "systemctl stand-in: unsupported verb $1" >&2; exit 1 ;;
 esac
 `
+  // journalctl: the behaviour's journal to root (through sudo) or to a reader allowed to read
+  // it; to anyone else what journalctl prints outside the journal's groups (JOURNAL_UNREADABLE).
+  const journalctl = `${prelude}
+. ${shellQuote(files.behaviour)}
+if [ -z "$SUDO_USER" ] && [ -n "$JOURNAL_UNREADABLE" ]; then
+  printf '%s\\n' "$JOURNAL_UNREADABLE" >&2
+  echo "-- No entries --"
+  exit 0
+fi
+i=0
+while [ "$i" -lt "$JOURNAL_REPEAT" ]; do printf '%s\\n' "$JOURNAL"; i=$((i + 1)); done
+`
+  await writeFile(path.join(files.bin, 'journalctl'), journalctl, { mode: 0o755 })
   await writeFile(path.join(files.bin, 'sudo'), sudo, { mode: 0o755 })
   await writeFile(path.join(files.bin, 'systemctl'), systemctl, { mode: 0o755 })
   await writeFile(files.behaviour, behaviourScript({}), { mode: 0o644 })
@@ -599,9 +629,48 @@ function behaviourScript(behaviour) {
     `ACTIVE_STATE=${shellQuote(behaviour.activeState ?? 'active')}`,
     `HANG_ON=${shellQuote(behaviour.hangOn ?? '')}`,
     `ON_RESTART=${shellQuote(behaviour.onRestart ?? '')}`,
+    `STATUS=${shellQuote(behaviour.status ?? FAILED_STATUS)}`,
+    `JOURNAL=${shellQuote(behaviour.journal ?? FAILED_JOURNAL)}`,
+    `JOURNAL_REPEAT=${Number(behaviour.journalRepeat ?? 1)}`,
+    `SUDO_REFUSES_JOURNAL=${behaviour.sudoRefusesJournal ? '1' : "''"}`,
+    `JOURNAL_UNREADABLE=${behaviour.journalUnreadable ? shellQuote(JOURNAL_HINT) : "''"}`,
     ''
   ].join('\n')
 }
+
+/**
+ * `systemctl status` of a unit whose start failed, in the shape systemd prints it (the layout of
+ * a real one: https://pastebin.com/SyKGRmHt, marathon.service on Ubuntu; "×" and the
+ * "Result: exit-code" wording as systemd 249 prints them).
+ */
+export const FAILED_STATUS = [
+  '× fastapi.service - FastAPI app',
+  '     Loaded: loaded (/etc/systemd/system/fastapi.service; enabled; vendor preset: enabled)',
+  '     Active: failed (Result: exit-code) since Mon 2026-01-22 19:19:52 UTC; 5s ago',
+  '    Process: 7565 ExecStart=/opt/app/venv/bin/uvicorn app.main:app (code=exited, status=1/FAILURE)',
+  '   Main PID: 7565 (code=exited, status=1/FAILURE)',
+  '',
+  'Jan 22 19:19:52 ip-10-0-1-23 systemd[1]: fastapi.service: Main process exited, code=exited, status=1/FAILURE',
+  "Jan 22 19:19:52 ip-10-0-1-23 systemd[1]: fastapi.service: Failed with result 'exit-code'."
+].join('\n')
+
+/** The unit's journal: what the app printed before it died, then systemd's own lines. */
+export const FAILED_JOURNAL = [
+  'Jan 22 19:19:51 ip-10-0-1-23 uvicorn[7565]: INFO:     Started server process [7565]',
+  "Jan 22 19:19:52 ip-10-0-1-23 uvicorn[7565]: KeyError: 'db_password'",
+  'Jan 22 19:19:52 ip-10-0-1-23 systemd[1]: fastapi.service: Main process exited, code=exited, status=1/FAILURE',
+  "Jan 22 19:19:52 ip-10-0-1-23 systemd[1]: fastapi.service: Failed with result 'exit-code'."
+].join('\n')
+
+/**
+ * What journalctl prints to a user outside the journal's groups (systemd, src/shared/journal-util.c,
+ * access_check_var_log_journal(), as it prints on Ubuntu).
+ */
+export const JOURNAL_HINT = [
+  'Hint: You are currently not seeing messages from other users and the system.',
+  "      Users in groups 'adm', 'systemd-journal' can see all messages.",
+  '      Pass -q to turn off this notice.'
+].join('\n')
 
 /** @param {string} value */
 function shellQuote(value) {

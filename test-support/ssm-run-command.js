@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { withOwnDirectory } from './own-directory.js'
+import { FAILED_JOURNAL, FAILED_STATUS } from './sshd.js'
 
 /**
  * How one managed instance behaves; every field falls back to an Online agent and a restart that
@@ -55,6 +56,8 @@ import { withOwnDirectory } from './own-directory.js'
  * @property {{ path: string, files: string }} [ownDirectory] the instance's commands see `files` (a
  *   directory of the test's) at `path`, a private bind mount in a mount namespace of their own
  *   (needs root), as each instance of a fleet has its own disk
+ * @property {string} [status] what `systemctl status` prints (default: a failed unit's, as in sshd.js)
+ * @property {string} [journal] what `journalctl` prints (default: the failed unit's journal)
  * @property {string} [onRestart] a shell command `systemctl restart` runs, as the service's start
  *   (ExecStart) does, e.g. read its secret; its output is discarded, and its exit code decides what
  *   `systemctl is-active` prints until the next restart: "active", or "failed"
@@ -394,10 +397,17 @@ export class LocalRunCommand {
         'case "$1" in',
         `  restart) ${stdout}; ${start}; ${restart} ;;`,
         `  is-active) ${isActive} ;;`,
+        `  status) printf '%s\\n' ${shellQuote(behaviour.status ?? FAILED_STATUS)}; exit 3 ;;`,
         '  *) echo "systemctl stand-in: unsupported verb $1" >&2; exit 1 ;;',
         'esac',
         ''
       ].join('\n'),
+      { mode: 0o755 }
+    )
+    // AWS-RunShellScript runs as root: the whole journal is readable.
+    writeFileSync(
+      path.join(bin, 'journalctl'),
+      `#!/bin/sh\n${record}\nrecord "$@"\nprintf '%s\\n' ${shellQuote(behaviour.journal ?? FAILED_JOURNAL)}\n`,
       { mode: 0o755 }
     )
     return dir

@@ -53,6 +53,8 @@ export interface ActionInputs {
   targets: string[]
   restart: RestartMode
   service: string
+  /** Input "failure-logs": a failed restart shows the unit's status and journal. */
+  failureLogs: boolean
   ssh: SshInputs
   ssm: SsmInputs
   /** With diff: the preview as a pull-request comment. */
@@ -385,6 +387,7 @@ export function readInputs(): ActionInputs {
     // A preview restarts nothing, whatever "restart" says (its default is ssh): see main.ts.
     restart: mode === 'diff' ? 'none' : restart,
     service: text('service'),
+    failureLogs: booleanInput('failure-logs'),
     ssh,
     ssm: ssmInputs(),
     comment: commentInputs(),

@@ -6,6 +6,7 @@ import { formatSeconds } from '../lib/text.js'
 import type { PreviewReport } from '../phases/preview.js'
 import type { RotationReport } from '../phases/rotate.js'
 import type { IngressReport } from '../phases/ingress.js'
+import { SUMMARY_LINES, type InstanceFailureLogs } from '../restart/failure-logs.js'
 
 /** What the run did, phase by phase; ids, names and addresses only, never a secret value. */
 export interface RunReport extends RotationReport, IngressReport {
@@ -67,6 +68,28 @@ function preBlock(text: string, maxBytes: number): string {
   return `<pre>${cut === escaped ? escaped : `${cut}\n[... cut at ${maxBytes} bytes]`}</pre>`
 }
 
+/** At most this many failed instances' journals in the summary; the log has every one. */
+const FAILURE_LOGS_SHOWN = 3
+
+/**
+ * Input "failure-logs": the last lines of each failed instance's journal (or why there are none),
+ * lines the instance chose, so redacted (shownLine) and escaped in a <pre> block.
+ */
+function failureLogsBlock(entries: InstanceFailureLogs[]): string {
+  const blocks = entries.slice(0, FAILURE_LOGS_SHOWN).map(({ where, logs }) => {
+    const subject = `${code(logs.unit)} on ${quoted(where)}`
+    if (logs.unreadable) return `<p>Journal of ${subject}: ${quoted(logs.unreadable)}</p>`
+    const last = logs.journal.slice(-SUMMARY_LINES)
+    return (
+      `<p>The last ${last.length} journal lines of ${subject}:</p>\n\n` +
+      preBlock(redact(last.join('\n')), MAX_FAILURE_BYTES)
+    )
+  })
+  const more = entries.length - FAILURE_LOGS_SHOWN
+  if (more > 0) blocks.push(`<p>${more} more failed instances: their journals are in the log.</p>`)
+  return blocks.join('\n\n')
+}
+
 /** deploy: diff: the verdict, a warning per resource replaced or destroyed, the diff folded. */
 function previewBlock(p: PreviewReport): string {
   const risks = p.risks.map(risk => `<p>:warning: ${quoted(risk)}</p>`).join('\n')
@@ -87,6 +110,8 @@ export async function writeSummary(
   if (!env.GITHUB_STEP_SUMMARY) return
   const summary = core.summary.addHeading('secrets-deploy-action', 3)
   if (report.failure) summary.addRaw(failureBlock(report.failure), true)
+  if (report.failure && report.failureLogs)
+    summary.addRaw(failureLogsBlock(report.failureLogs), true)
   secretsSection(summary, report)
   if (report.preview) summary.addRaw(previewBlock(report.preview), true)
   deploySection(summary, report)

@@ -4,6 +4,8 @@ import type { KMSClient } from '@aws-sdk/client-kms'
 import type { S3Client } from '@aws-sdk/client-s3'
 import type { SSMClient } from '@aws-sdk/client-ssm'
 import type { STSClient } from '@aws-sdk/client-sts'
+import type { CloudTrailClient } from '@aws-sdk/client-cloudtrail'
+import type { IAMClient } from '@aws-sdk/client-iam'
 import { ActionError } from '../lib/errors.js'
 
 /**
@@ -23,7 +25,10 @@ const RETRIES = {
   // A release's archive: each part of an upload is retried alone, so a retry resends 8 MiB at most.
   s3: { retryMode: 'standard', maxAttempts: 5 },
   // The command line's one-off calls: who the credentials are, a backup's data key.
-  once: { retryMode: 'standard', maxAttempts: 5 }
+  once: { retryMode: 'standard', maxAttempts: 5 },
+  // LookupEvents is limited to 2 requests a second per account and region, shared with everyone
+  // who reads the event history: a long audit rides out throttling on the SDK's backoff.
+  cloudTrail: { retryMode: 'standard', maxAttempts: 10 }
 } as const
 
 /** The region of a secret's ARN (arn:<partition>:secretsmanager:<region>:...), if it is one. */
@@ -43,6 +48,23 @@ export function resolveRegion(env: NodeJS.ProcessEnv, secretId: string): string 
   )
 }
 
+/**
+ * The version the tools name in their user agent; __tests__/user-agent.test.ts keeps it equal to
+ * package.json's, so a release cannot forget it.
+ */
+export const TOOL_VERSION = '1.0.0'
+
+/** Which of the two tools makes the calls: CloudTrail's `userAgent` tells them apart. */
+export type Tool = 'action' | 'cli'
+
+/**
+ * The suffix the SDK appends to every request's User-Agent (`customUserAgent`), so that
+ * CloudTrail (and `secrets-deploy audit`) tells the action's reads from everyone else's.
+ */
+export function userAgentOf(tool: Tool): string {
+  return `secrets-deploy-${tool}/${TOOL_VERSION}`
+}
+
 export interface AwsClients {
   secretsManager: SecretsManagerClient
   /** Loaded on first use: the EC2 client is large, and a secrets-only run never needs it. */
@@ -59,6 +81,10 @@ export interface AllAwsClients extends AwsClients {
   sts(): Promise<STSClient>
   /** A backup's data key. */
   kms(): Promise<KMSClient>
+  /** The event history (audit). */
+  cloudTrail(): Promise<CloudTrailClient>
+  /** The instance's role and the policy simulator (doctor --instance). */
+  iam(): Promise<IAMClient>
   /** Closes every client made, so that no open connection keeps a program running. */
   destroy(): void
 }
@@ -67,12 +93,18 @@ export interface AllAwsClients extends AwsClients {
  * Every AWS client the action and the command line use, made in this one place with the retry
  * settings above; each but Secrets Manager is loaded on first use (dynamic import: a run that never
  * calls a service never loads its client). `secretsManager` may be one made already (the command
- * line asks it for the region).
+ * line asks it for the region). `tool` names the caller in every request's user agent.
  */
 export function createAwsClients(
   region: string,
-  secretsManager = new SecretsManagerClient({ region, ...RETRIES.secretsManager })
+  tool: Tool = 'action',
+  secretsManager = new SecretsManagerClient({
+    region,
+    customUserAgent: userAgentOf(tool),
+    ...RETRIES.secretsManager
+  })
 ): AllAwsClients {
+  const customUserAgent = userAgentOf(tool)
   const made: { destroy(): void }[] = [secretsManager]
   const lazily = <T extends { destroy(): void }>(load: () => Promise<T>) => {
     let client: Promise<T> | undefined
@@ -86,12 +118,12 @@ export function createAwsClients(
     secretsManager,
     ec2: lazily(() =>
       import('@aws-sdk/client-ec2').then(
-        ({ EC2Client }) => new EC2Client({ region, ...RETRIES.ec2 })
+        ({ EC2Client }) => new EC2Client({ region, customUserAgent, ...RETRIES.ec2 })
       )
     ),
     ssm: lazily(() =>
       import('@aws-sdk/client-ssm').then(
-        ({ SSMClient }) => new SSMClient({ region, ...RETRIES.ssm })
+        ({ SSMClient }) => new SSMClient({ region, customUserAgent, ...RETRIES.ssm })
       )
     ),
     s3: lazily(() =>
@@ -99,12 +131,23 @@ export function createAwsClients(
     ),
     sts: lazily(() =>
       import('@aws-sdk/client-sts').then(
-        ({ STSClient }) => new STSClient({ region, ...RETRIES.once })
+        ({ STSClient }) => new STSClient({ region, customUserAgent, ...RETRIES.once })
       )
     ),
     kms: lazily(() =>
       import('@aws-sdk/client-kms').then(
-        ({ KMSClient }) => new KMSClient({ region, ...RETRIES.once })
+        ({ KMSClient }) => new KMSClient({ region, customUserAgent, ...RETRIES.once })
+      )
+    ),
+    cloudTrail: lazily(() =>
+      import('@aws-sdk/client-cloudtrail').then(
+        ({ CloudTrailClient }) =>
+          new CloudTrailClient({ region, customUserAgent, ...RETRIES.cloudTrail })
+      )
+    ),
+    iam: lazily(() =>
+      import('@aws-sdk/client-iam').then(
+        ({ IAMClient }) => new IAMClient({ region, customUserAgent, ...RETRIES.once })
       )
     ),
     destroy: () => {

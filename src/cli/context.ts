@@ -8,7 +8,7 @@ import {
   type SecretRole
 } from '../secrets/read.js'
 import { cliLogger, type Io } from './io.js'
-import { createAwsClients, type AllAwsClients } from '../aws/clients.js'
+import { createAwsClients, userAgentOf, type AllAwsClients } from '../aws/clients.js'
 
 /** The reference document's names for the two secrets. */
 export const DEFAULT_SECRET_IDS = {
@@ -93,6 +93,7 @@ const UNMASKED_ADVICE =
 export async function openSession(options: GlobalOptions, io: Io): Promise<Session> {
   const client = new SecretsManagerClient({
     ...(options.region ? { region: options.region } : {}),
+    customUserAgent: userAgentOf('cli'),
     maxAttempts: MAX_ATTEMPTS
   })
   let region: string
@@ -110,7 +111,7 @@ export async function openSession(options: GlobalOptions, io: Io): Promise<Sessi
   const log: SecretLog = { logger: cliLogger(io), unmaskedAdvice: UNMASKED_ADVICE }
   return {
     client,
-    clients: createAwsClients(region, client),
+    clients: createAwsClients(region, 'cli', client),
     region,
     log,
     read: (secret, readOptions = {}) =>

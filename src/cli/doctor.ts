@@ -3,10 +3,11 @@ import { iamPolicy, restartMethods } from '../secrets/iam-policy.js'
 import { shownVersionId } from '../lib/log.js'
 import { secretResource } from '../secrets/read.js'
 import type { GlobalOptions, Session } from './context.js'
-import { printJson, shown, passOrFail, type Io } from './io.js'
+import { inertJson, printJson, shown, passOrFail, type Io } from './io.js'
+import { instanceAccessChecks, type InstanceAccessOptions } from './instance-access.js'
 import { checkSecrets, type ValidateOptions } from './read-commands.js'
 
-export interface DoctorOptions extends Omit<ValidateOptions, 'json'> {
+export interface DoctorOptions extends Omit<ValidateOptions, 'json'>, InstanceAccessOptions {
   deploy: boolean
   restart: 'ssh' | 'ssm' | 'none'
   json?: boolean
@@ -14,11 +15,13 @@ export interface DoctorOptions extends Omit<ValidateOptions, 'json'> {
 
 type Outcome = 'ok' | 'fail' | 'warn' | 'skip'
 
-interface Check {
+export interface Check {
   outcome: Outcome
   check: string
   /** What was found, or the fix. */
   detail: string
+  /** The IAM policy statement that would make it pass, printed on the next line. */
+  fix?: Record<string, unknown>
 }
 
 /** Calls that a dry run proves permitted: EC2 answers DryRunOperation when the policy allows it. */
@@ -57,6 +60,31 @@ export async function doctor(
 ): Promise<boolean> {
   const checks: Check[] = [{ outcome: 'ok', check: 'region', detail: session.region }]
   checks.push(await identity(session))
+  if (options.instance || options.instanceProfile)
+    checks.push(...(await instanceAccessChecks(session, globals, options)))
+  else checks.push(...(await callerChecks(session, globals, options)))
+  const ok = checks.every(c => c.outcome !== 'fail')
+  if (options.json) {
+    printJson(io, { ok, checks })
+    return ok
+  }
+  for (const c of checks) {
+    const word = { ok: 'ok  ', fail: 'FAIL', warn: 'warn', skip: 'skip' }[c.outcome]
+    const coloured =
+      c.outcome === 'ok' || c.outcome === 'fail' ? passOrFail(io, c.outcome === 'ok', word) : word
+    io.out(`${coloured}  ${shown(c.check)}: ${shown(c.detail)}`)
+    if (c.fix) io.out(`      ${inertJson(c.fix, 0)}`)
+  }
+  return ok
+}
+
+/** Both secrets as the caller reads them, and each permission the action settings need. */
+async function callerChecks(
+  session: Session,
+  globals: GlobalOptions,
+  options: DoctorOptions
+): Promise<Check[]> {
+  const checks: Check[] = []
   for (const v of await checkSecrets(session, globals, options)) {
     const what = `${v.role} secret "${v.secret}"`
     checks.push(
@@ -86,18 +114,7 @@ export async function doctor(
     const reason = uncheckedReason(action)
     if (reason) checks.push({ outcome: 'skip', check: action, detail: reason })
   }
-  const ok = checks.every(c => c.outcome !== 'fail')
-  if (options.json) {
-    printJson(io, { ok, checks })
-    return ok
-  }
-  for (const c of checks) {
-    const word = { ok: 'ok  ', fail: 'FAIL', warn: 'warn', skip: 'skip' }[c.outcome]
-    const coloured =
-      c.outcome === 'ok' || c.outcome === 'fail' ? passOrFail(io, c.outcome === 'ok', word) : word
-    io.out(`${coloured}  ${shown(c.check)}: ${shown(c.detail)}`)
-  }
-  return ok
+  return checks
 }
 
 async function identity(session: Session): Promise<Check> {

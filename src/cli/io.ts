@@ -76,8 +76,8 @@ const JSON_STRING = /"(?:[^"\\]|\\.)*"/g
  * no string can start a line (JSON escapes every line break), and "#", "[" inside strings are
  * written as \u0023 and \u005b, which every JSON parser reads back as the same characters.
  */
-export function inertJson(value: unknown): string {
-  return JSON.stringify(value, null, 2).replace(JSON_STRING, string =>
+export function inertJson(value: unknown, indent = 2): string {
+  return JSON.stringify(value, null, indent).replace(JSON_STRING, string =>
     string.replace(
       UNSAFE_IN_JSON_STRING,
       char => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`

@@ -15,6 +15,7 @@ import {
 } from './context.js'
 import { printJson, type Io } from './io.js'
 import { doctor, type DoctorOptions } from './doctor.js'
+import { parseInstanceId, parseProfileName } from './instance-access.js'
 import { backupCommand, restoreCommand, type BackupOptions, type RestoreOptions } from './backup.js'
 import {
   DEFAULT_APP_REQUIRED_KEYS,
@@ -29,6 +30,7 @@ import { execCommand, type ExecOptions } from './exec.js'
 import { exportCommand, type ExportOptions } from './export-command.js'
 import { EXPORT_FORMATS } from './export-formats.js'
 import { importCommand, type ImportOptions } from './import.js'
+import { AUDIT_EVENTS, auditCommand, parseSince, type AuditOptions } from './audit.js'
 
 /** Exit codes: what scripts branch on. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const
@@ -266,6 +268,37 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
     )
 
   program
+    .command('audit')
+    .description(
+      "who read or changed the secret, from CloudTrail's event history (90 days): time, event, " +
+        'principal and role session, source address, client; CloudTrail holds no secret values, and none is printed'
+    )
+    .argument('<secret>', SECRET_HELP)
+    .addOption(
+      new Option('--since <duration>', 'how far back: 30m, 12h, 7d, at most 90d')
+        .argParser(parseSince)
+        .default(parseSince('7d'), '7d')
+    )
+    .addOption(
+      new Option(
+        '--event <kind>',
+        'reads (GetSecretValue, ...), writes (PutSecretValue, ...), or all'
+      )
+        .choices(AUDIT_EVENTS)
+        .default('all')
+    )
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      '\nNeeds cloudtrail:LookupEvents (secrets-deploy iam-policy --audit) and secretsmanager:DescribeSecret.'
+    )
+    .action(
+      withSession(async (session, globals, name: string, options: AuditOptions) =>
+        auditCommand(session, io, resolveSecret(name, globals), options)
+      )
+    )
+
+  program
     .command('iam-policy')
     .description(
       'the least-privilege IAM policy the action needs for these settings, with the real secret ARNs when it can read them'
@@ -296,6 +329,8 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
       '--release-prefix <prefix>',
       `input "release-prefix": the key prefix of the archives in that bucket (default ${DEFAULT_RELEASE_PREFIX})`
     )
+    .option('--audit', 'also what "secrets-deploy audit" needs', false)
+    .option('--doctor', 'also what "secrets-deploy doctor --instance" needs', false)
     .action(
       async (options: {
         deploy: boolean
@@ -307,6 +342,8 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
         openIngress?: string
         releaseBucket?: string
         releasePrefix?: string
+        audit: boolean
+        doctor: boolean
       }) => {
         if (options.rotate && !options.app)
           throw new ActionError(
@@ -342,7 +379,9 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
           configPath: options.configPath,
           rotate: options.rotate,
           openIngress: checkSecurityGroupId(options.openIngress, 'Option --open-ingress'),
-          ...release
+          ...release,
+          audit: options.audit,
+          doctor: options.doctor
         })
         printJson(io, policy)
       }
@@ -361,6 +400,19 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
           .default('ssh')
       )
   )
+    .addOption(
+      new Option(
+        '--instance <id>',
+        "instead: whether this instance's role may read both secrets (IAM's policy simulator)"
+      )
+        .argParser(parseInstanceId)
+        .conflicts('instanceProfile')
+    )
+    .addOption(
+      new Option('--instance-profile <name>', 'the same for an instance profile').argParser(
+        parseProfileName
+      )
+    )
     .option('--json', 'print JSON')
     .action(
       withSession(async (session, globals, options: DoctorOptions) =>

@@ -10,11 +10,12 @@ import { ActionError } from '../lib/errors.js'
 import { awsErrorName, describeAwsError } from '../aws/errors.js'
 import { chunks } from '../lib/chunks.js'
 import { quoteUntrusted, type Logger } from '../lib/log.js'
+import { INSTANCE_ID } from '../lib/aws-ids.js'
 
 /** Which of an instance's addresses the action uses (input "address-type"). */
 export type AddressType = 'public' | 'private'
 
-export const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/
+export { INSTANCE_ID }
 
 export interface DeployedInstance {
   instanceId: string

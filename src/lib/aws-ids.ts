@@ -1,5 +1,8 @@
 import { ActionError } from './errors.js'
 
+/** An instance id as EC2 makes them: i- and 8 (older) or up to 17 hexadecimal digits. */
+export const INSTANCE_ID = /^i-[0-9a-f]{8,17}$/
+
 /** A security group id as EC2 makes them: sg- and 8 (older) or 17 hexadecimal digits. */
 const SECURITY_GROUP_ID = /^sg-(?:[0-9a-f]{8}|[0-9a-f]{17})$/
 

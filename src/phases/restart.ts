@@ -58,6 +58,8 @@ export interface RestartInputs {
   release?: ReleaseSettings
   /** Inputs "health-url" and "health-timeout". */
   health: HealthSettings
+  /** Input "failure-logs": a failed restart shows the unit's status and journal. */
+  failureLogs: boolean
 }
 
 /** The restart phase, worked out and checked before anything is deployed or written. */
@@ -90,7 +92,12 @@ export async function planRestart(
   if (inputs.restart === 'none') return undefined
   const { ssh, ssm, addressType } = inputs
   const settings: RestartSettings = {
-    script: restartScript(checkServiceName(inputs.service), ssh.healthCommand, inputs.health),
+    script: restartScript(
+      checkServiceName(inputs.service),
+      ssh.healthCommand,
+      inputs.health,
+      inputs.failureLogs
+    ),
     maxConcurrency: ssm.maxConcurrency,
     maxErrors: ssm.maxErrors,
     // Loaded only for a release: with it comes the tar library.

@@ -15,6 +15,7 @@ import {
 import { allowedCount, concurrencyCount } from './rate.js'
 import { shipRelease } from './release-engine.js'
 import type { ReleaseTransport } from './release-steps.js'
+import { printFailureLogs, type InstanceFailureLogs } from './failure-logs.js'
 import type {
   FleetRestart,
   FleetTransport,
@@ -87,6 +88,11 @@ async function restartHost(
   } catch (error) {
     if (error instanceof StoppedError)
       report.restart.result = 'unknown: the run was stopped and the connection closed mid-command'
+    const { logs } = transport.failure(error)
+    if (logs) {
+      printFailureLogs(deps.log, where, logs)
+      report.failureLogs = [{ where, logs }]
+    }
     throw error
   }
   deps.outputs.set(OUTPUTS.restarted, 'true')
@@ -97,6 +103,8 @@ async function restartHost(
 interface Outcome {
   result: InstanceResult
   message?: string
+  /** What the instance said about the unit afterwards (input "failure-logs"). */
+  failureLogs?: InstanceFailureLogs
 }
 
 /**
@@ -139,7 +147,8 @@ async function restartEach(
       outcomes[i]?.result ?? { instanceId: instanceIdOf(target), status: STATUS.notStarted }
   )
   const failed = results.filter(r => r.status !== STATUS.success)
-  const run: FleetRestart = { commandIds: [], results, failed }
+  const failureLogs = outcomes.flatMap(outcome => outcome?.failureLogs ?? [])
+  const run: FleetRestart = { commandIds: [], results, failed, failureLogs }
   if (failed.length > allowed) {
     const culprit = outcomes.find(o => o?.message !== undefined)
     run.failure =
@@ -172,15 +181,20 @@ async function restartInstance(
     const durationMs = Date.now() - started
     outcome = { result: { instanceId, status: STATUS.success, exitCode: 0, durationMs } }
   } catch (error) {
-    const { status, exitCode, message } = transport.failure(error)
+    const { status, exitCode, message, logs } = transport.failure(error)
+    const where = transport.where(target)
     outcome = {
       result: { instanceId, status, exitCode, durationMs: Date.now() - started },
-      message
+      message,
+      ...(logs && { failureLogs: { where: where ? `${instanceId} (${where})` : instanceId, logs } })
     }
     // The action's own words, which quote what the instance printed: still untrusted text.
     for (const line of message.split('\n')) output.line(line)
   }
   printInstanceGroup(log, outcome.result, output.collected(), undefined, transport.where(target))
+  // Right after the instance's own group, before any other instance prints.
+  if (outcome.failureLogs)
+    printFailureLogs(log, outcome.failureLogs.where, outcome.failureLogs.logs)
   return outcome
 }
 
@@ -214,6 +228,7 @@ function recordFleet(
     ...(transport.name === 'ssh' ? { via: 'ssh' as const } : {}),
     results: run.results
   }
+  if (run.failureLogs?.length) report.failureLogs = run.failureLogs
 }
 
 /**

@@ -2,6 +2,7 @@ import { LineSplitter, OutputTail } from '../lib/lines.js'
 import { UntrustedOutput, type Logger, type LogWriter, type UntrustedSink } from '../lib/log.js'
 import type { Rate } from './rate.js'
 import { formatSeconds } from '../lib/text.js'
+import type { InstanceFailureLogs } from './failure-logs.js'
 
 // What a fleet restart shows, whichever way it runs (SSM Run Command or SSH fan-out): one
 // collapsible log group per instance, the warning for failures within max-errors and the head of
@@ -30,6 +31,8 @@ export interface RestartReport {
     via?: 'ssh'
     results: InstanceResult[]
   }
+  /** The failed instances' unit status and journal (input "failure-logs"), for the summary. */
+  failureLogs?: InstanceFailureLogs[]
 }
 
 /** What an instance printed, and why it is incomplete when it is. */

@@ -2,6 +2,7 @@ import { quote } from 'shell-quote'
 import { ActionError } from '../lib/errors.js'
 import type { HealthSettings } from '../release/settings.js'
 import { retriedCheck } from './health-check.js'
+import { failureLogsCommand, failureLogsMarker } from './failure-logs.js'
 
 /** A systemd unit name that checkServiceName accepted: the only kind a restart script takes. */
 export type UnitName = string & { readonly checkedUnitName: unique symbol }
@@ -45,12 +46,18 @@ export interface RestartScript {
    * and the check must not run then.
    */
   readonly runCommandLines: readonly string[]
+  /**
+   * Input "failure-logs": what a failed restart or check runs to say why (failure-logs.ts), and
+   * the token that marks its parts in the output; undefined when the input is false.
+   */
+  readonly failureLogs?: { readonly command: string; readonly marker: string }
 }
 
 export function restartScript(
   unit: UnitName,
   healthCommand: string,
-  health: HealthSettings = { url: '' }
+  health: HealthSettings = { url: '' },
+  failureLogs = false
 ): RestartScript {
   const restart = quote(['systemctl', 'restart', '--', unit])
   const retried = retriedCheck(health, healthCommand)
@@ -59,12 +66,21 @@ export function restartScript(
     (healthCommand
       ? quote(['sh', '-c', healthCommand])
       : quote(['systemctl', 'is-active', '--', unit]))
+  const marker = failureLogsMarker()
+  const logs = failureLogs ? { command: failureLogsCommand(unit, marker), marker } : undefined
   return {
     unit,
     healthCommand: healthCommand !== '' && health.url === '',
     healthUrl: health.url !== '',
     checkSeconds: retried === undefined ? undefined : (health.timeoutSeconds ?? 60),
     sshSteps: { restart: `sudo -n ${restart}`, check },
-    runCommandLines: [`${restart} && ${check}`]
+    // Run Command has no second round trip: the logs come in the same command, which still
+    // exits with the failure's code.
+    runCommandLines: [
+      logs
+        ? `${restart} && ${check} || { s=$?; ${logs.command}; exit "$s"; }`
+        : `${restart} && ${check}`
+    ],
+    ...(logs ? { failureLogs: logs } : {})
   }
 }

@@ -3,6 +3,7 @@ import type { Logger, StepOutputs } from '../lib/log.js'
 // instances, how many at once and what the run reports; a transport reaches the instances.
 // Types only: a transport imports this, never the engine.
 import type { InstanceResult } from './report.js'
+import type { FailureLogs, InstanceFailureLogs } from './failure-logs.js'
 import type { UntrustedSink } from '../lib/log.js'
 import type { EarlySocket } from './ssh/connect.js'
 import type { HostKeyCheck } from './ssh/host-keys.js'
@@ -68,8 +69,16 @@ export interface InstanceTransport extends TransportBase {
   ): Promise<(target: RestartTarget) => Promise<PreparedRestart>>
   /** `host:port`, as the log and the summary name a target; undefined without an address. */
   where(target: RestartTarget): string | undefined
-  /** A failure of getting ready or of the restart, as a row of the fleet table says it. */
-  failure(error: unknown): { status: string; exitCode?: number; message: string }
+  /**
+   * A failure of getting ready or of the restart, as a row of the fleet table says it, with what
+   * the instance said about the unit afterwards (input "failure-logs").
+   */
+  failure(error: unknown): {
+    status: string
+    exitCode?: number
+    message: string
+    logs?: FailureLogs
+  }
   /** The steps of a release on each instance, for a transport that ships releases. */
   releases?: ReleaseSteps
 }
@@ -109,6 +118,8 @@ export interface FleetRestart {
   failed: InstanceResult[]
   /** Set when more failed than max-errors allows: the run fails with it. */
   failure?: string
+  /** What the failed instances said about the unit (input "failure-logs"), already in the log. */
+  failureLogs?: InstanceFailureLogs[]
 }
 
 export type RestartTransport = InstanceTransport | FleetTransport

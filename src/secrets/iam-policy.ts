@@ -25,6 +25,10 @@ export interface PolicySettings {
   releaseBucket?: string
   /** Input "release-prefix", checked; absent: DEFAULT_RELEASE_PREFIX. */
   releasePrefix?: string
+  /** The command line's `audit`: the secrets' events in CloudTrail's history. */
+  audit?: boolean
+  /** The command line's `doctor --instance`: whether the instance's role may read the secrets. */
+  doctor?: boolean
 }
 
 export type RestartMethod = 'ssh' | 'ssm'
@@ -214,6 +218,58 @@ const shipThroughBucket: StatementGroup = settings =>
       ]
     : []
 
+// `secrets-deploy audit`: LookupEvents names no resource; the secret's ARN comes from
+// DescribeSecret.
+const auditTheSecrets: StatementGroup = settings =>
+  settings.audit
+    ? [
+        {
+          Sid: 'ReadTheEventHistory',
+          Effect: 'Allow',
+          Action: 'cloudtrail:LookupEvents',
+          Resource: '*'
+        },
+        {
+          Sid: 'FindTheSecretsArns',
+          Effect: 'Allow',
+          Action: 'secretsmanager:DescribeSecret',
+          Resource: one([settings.appSecret, settings.deploymentSecret].filter(Boolean).sort())
+        }
+      ]
+    : []
+
+// `secrets-deploy doctor --instance`: the instance's profile and role, the secrets' resource
+// policies and keys, and IAM's policy simulator on the role.
+const doctorTheInstance: StatementGroup = settings =>
+  settings.doctor
+    ? [
+        {
+          Sid: 'FindTheInstanceProfile',
+          Effect: 'Allow',
+          Action: 'ec2:DescribeInstances',
+          Resource: '*'
+        },
+        {
+          Sid: 'ReadTheInstanceRole',
+          Effect: 'Allow',
+          Action: 'iam:GetInstanceProfile',
+          Resource: 'arn:aws:iam::*:instance-profile/*'
+        },
+        {
+          Sid: 'SimulateTheInstanceRole',
+          Effect: 'Allow',
+          Action: 'iam:SimulatePrincipalPolicy',
+          Resource: 'arn:aws:iam::*:role/*'
+        },
+        {
+          Sid: 'ReadTheSecretsPolicies',
+          Effect: 'Allow',
+          Action: ['secretsmanager:GetResourcePolicy', 'secretsmanager:DescribeSecret'],
+          Resource: one([settings.appSecret, settings.deploymentSecret].filter(Boolean).sort())
+        }
+      ]
+    : []
+
 /** In the order the policy lists them: the order the run needs them in. */
 const STATEMENT_GROUPS: readonly StatementGroup[] = [
   readSecrets,
@@ -223,7 +279,9 @@ const STATEMENT_GROUPS: readonly StatementGroup[] = [
   runCommand,
   readConfiguration,
   openTheDoor,
-  shipThroughBucket
+  shipThroughBucket,
+  auditTheSecrets,
+  doctorTheInstance
 ]
 
 /**

@@ -12,6 +12,8 @@ import {
 import { LineSplitter, MAX_LINE_BYTES, OutputTail } from '../../lib/lines.js'
 import { formatSeconds } from '../../lib/text.js'
 import type { SshConnection } from './connect.js'
+import { FailureLogCollector, MAX_READ_BYTES, type FailureLogs } from '../failure-logs.js'
+import type { RestartScript } from '../script.js'
 
 /** One command of a remote script, with the words its failure messages use. */
 export interface RemoteStep {
@@ -46,6 +48,9 @@ export const TIMED_OUT = 124
  * its place among the steps.
  */
 export class RemoteStepError extends ActionError {
+  /** What the instance said about the unit afterwards (input "failure-logs"). */
+  failureLogs?: FailureLogs
+
   constructor(
     message: string,
     readonly exitCode: number | undefined,
@@ -319,6 +324,52 @@ function exec(
       })
     })
   })
+}
+
+/**
+ * After a failed step, on the same connection: the unit's status and journal (input
+ * "failure-logs"), read until MAX_READ_BYTES at most (then the channel is closed), and never longer
+ * than the collection's own time limits plus the backstop. Never rejects: what arrived is shown.
+ */
+export async function readFailureLogs(
+  connection: SshConnection,
+  logs: NonNullable<RestartScript['failureLogs']>,
+  unit: string,
+  signal?: AbortSignal
+): Promise<FailureLogs> {
+  const collector = new FailureLogCollector(unit, logs.marker)
+  let channel: ClientChannel | undefined
+  let cut: string | undefined
+  const onLine = (line: string) => {
+    if (cut) return
+    collector.line(line)
+    if (collector.readBytes <= MAX_READ_BYTES) return
+    cut = `more than ${MAX_READ_BYTES / 1024 / 1024} MiB arrived, so the rest was not read`
+    closeChannel(channel)
+  }
+  const backstop = backstopTimer(() => {
+    cut ??= 'the instance did not finish answering, so the channel was closed'
+    closeChannel(channel)
+  })
+  const ended = await untilAborted(
+    signal,
+    exec(connection, logs.command, {
+      stdout: new LineSplitter(onLine, SPLIT_LINE_BYTES),
+      stderr: new LineSplitter(onLine, SPLIT_LINE_BYTES),
+      onChannel: opened => {
+        channel = opened
+        // The collection's two commands have 20 s each (failure-logs.ts).
+        backstop.restart(60_000 + BACKSTOP_MS)
+      }
+    })
+  ).finally(backstop.clear)
+  if (ended === undefined) {
+    closeChannel(channel)
+    cut ??= 'the step was cancelled'
+  } else if (ended.error) {
+    cut ??= `the command could not start: ${quoteUntrusted(ended.error.message)}`
+  }
+  return collector.collected(cut)
 }
 
 /**

@@ -7,8 +7,15 @@ import type { HostKeyPolicy, InstanceTransport, RestartTarget } from '../transpo
 import { connectWithRetries, type EarlySocket } from './connect.js'
 import type { HostKeyCheck } from './host-keys.js'
 import type { JumpHost } from './jump.js'
-import { RemoteStepError, runSteps, TIMED_OUT, type RemoteStep } from './remote-shell.js'
+import {
+  readFailureLogs,
+  RemoteStepError,
+  runSteps,
+  TIMED_OUT,
+  type RemoteStep
+} from './remote-shell.js'
 import type { SshCredentials } from './validate.js'
+import type { FailureLogs } from '../failure-logs.js'
 
 // The SSH transport of the restart engine: one instance per connection, restarted and checked in
 // one channel; the engine (restart/engine.ts) runs the fan-out and the report.
@@ -71,7 +78,19 @@ export async function restartService(options: RestartOptions): Promise<RestartRe
   })
   try {
     const steps = remoteSteps(options.script, connection.where, credentials.username)
-    await runSteps(connection, steps, options.commandTimeoutMs, options.output, options.signal)
+    try {
+      await runSteps(connection, steps, options.commandTimeoutMs, options.output, options.signal)
+    } catch (error) {
+      const logs = options.script.failureLogs
+      if (error instanceof RemoteStepError && logs)
+        error.failureLogs = await readFailureLogs(
+          connection,
+          logs,
+          options.script.unit,
+          options.signal
+        )
+      throw error
+    }
     return { hostFingerprint: connection.hostFingerprint }
   } finally {
     connection.close()
@@ -209,7 +228,12 @@ export function sshTransport(
 }
 
 /** A failed instance's row: what stopped it, in the fan-out's words. */
-function describeFailure(error: unknown): { status: string; exitCode?: number; message: string } {
+function describeFailure(error: unknown): {
+  status: string
+  exitCode?: number
+  message: string
+  logs?: FailureLogs
+} {
   if (error instanceof StoppedError) {
     return {
       status: SSH_STATUS.unknown,
@@ -221,7 +245,8 @@ function describeFailure(error: unknown): { status: string; exitCode?: number; m
     return {
       status: error.exitCode === TIMED_OUT ? SSH_STATUS.timedOut : SSH_STATUS.failed,
       exitCode: error.exitCode,
-      message: failureMessage(error)
+      message: failureMessage(error),
+      logs: error.failureLogs
     }
   }
   return { status: SSH_STATUS.notConnected, message: failureMessage(error) }

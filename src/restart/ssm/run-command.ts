@@ -29,6 +29,12 @@ import { quoteUntrusted, type Logger, type LogWriter } from '../../lib/log.js'
 import { allowedCount, type Rate } from '../rate.js'
 import type { RestartScript } from '../script.js'
 import type { FleetRestart } from '../transport.js'
+import {
+  collectFromText,
+  printFailureLogs,
+  type FailureLogs,
+  type InstanceFailureLogs
+} from '../failure-logs.js'
 import { MAX_IDS_PER_COMMAND, batchRates } from './command.js'
 
 export type { InstanceResult } from '../report.js'
@@ -127,10 +133,10 @@ export async function restartWithRunCommand(
   const { instanceIds } = options
   const remainingSeconds = await waitForOnlineAgents(options)
   const { commandIds, invocations } = await runCommand(options, remainingSeconds)
-  const results = await reportInstances(options, invocations)
+  const { results, failureLogs } = await reportInstances(options, invocations)
   const failed = results.filter(r => r.status !== 'Success')
   const allowed = allowedCount(options.maxErrors, instanceIds.length)
-  const result: SsmRestartResult = { commandIds, results, failed }
+  const result: SsmRestartResult = { commandIds, results, failed, failureLogs }
   if (failed.length > allowed) {
     result.failure = await fleetFailure(options, invocations, failed, allowed)
   }
@@ -483,14 +489,18 @@ async function cancel(
   return cancelled
 }
 
-/** One collapsible log group per instance, and the results in instance id order. */
+/**
+ * One collapsible log group per instance (and one of its unit's status and journal when it failed,
+ * input "failure-logs"), and the results in instance id order.
+ */
 async function reportInstances(
-  options: RunCommandOptions,
+  options: RunCommandOptions & { script: RestartScript },
   invocations: CommandInvocation[]
-): Promise<InstanceResult[]> {
+): Promise<{ results: InstanceResult[]; failureLogs: InstanceFailureLogs[] }> {
   const byId = new Map(invocations.map(i => [i.InstanceId ?? '', i]))
   const fetchAll = options.instanceIds.length <= FULL_OUTPUT_UP_TO
   const results: InstanceResult[] = []
+  const failureLogs: InstanceFailureLogs[] = []
   let fetched = 0
   for (const instanceId of options.instanceIds) {
     const invocation = byId.get(instanceId)
@@ -498,13 +508,32 @@ async function reportInstances(
     results.push(result)
     const worthFetching = (fetchAll || result.status !== 'Success') && fetched < MAX_FULL_OUTPUTS
     if (invocation && worthFetching) fetched++
-    const output =
+    const fetchedOutput =
       invocation && worthFetching
         ? await fullOutput(options.ssm, invocation)
         : pluginOutput(invocation)
+    const { output, logs } = splitFailureLogs(fetchedOutput, options.script)
     printInstanceGroup(options.log, result, output, options.write)
+    if (logs) {
+      printFailureLogs(options.log, instanceId, logs, options.write)
+      failureLogs.push({ where: instanceId, logs })
+    }
   }
-  return results
+  return { results, failureLogs }
+}
+
+/** The instance's own output, and apart from it what the failure-logs part of the command said. */
+function splitFailureLogs(
+  output: InstanceOutput,
+  script: RestartScript
+): { output: InstanceOutput; logs?: FailureLogs } {
+  if (!script.failureLogs) return { output }
+  const { before, logs } = collectFromText(output.stdout, script.unit, script.failureLogs.marker)
+  if (!logs) return { output }
+  return {
+    output: { ...output, stdout: before },
+    logs: output.cut ? { ...logs, cut: output.cut } : logs
+  }
 }
 
 export function describeInvocation(
@@ -585,7 +614,7 @@ async function fleetFailure(
   const first = invocations.find(i => i.InstanceId === culprit.instanceId)
   const stderr = first ? await fullOutput(options.ssm, first) : undefined
   const tail = new OutputTail()
-  const text = stderr ? stderr.stderr || stderr.stdout : ''
+  const text = stderr ? stderr.stderr || splitFailureLogs(stderr, options.script).output.stdout : ''
   const splitter = new LineSplitter(line => tail.add(line))
   splitter.write(text)
   splitter.end()
