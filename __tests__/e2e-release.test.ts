@@ -16,7 +16,7 @@ import { createServer, type Server } from 'node:http'
 import net, { type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startSshd, type SshdFixture } from '../test-support/sshd.js'
+import { FAILED_JOURNAL, startSshd, type SshdFixture } from '../test-support/sshd.js'
 import {
   EXAMPLE_APP,
   EXAMPLE_DEPLOYMENT,
@@ -198,6 +198,16 @@ describe('a release over SSH', () => {
         })
         expect(current()).toBe(`releases/${id1}`)
         expect(started()).toEqual(['v1', 'v2', 'v1'])
+        // Why the release did not come up: the unit's status and journal, read before the
+        // rollback restarted it, in the log and the summary (input "failure-logs").
+        const journal = run.visibleLog.indexOf(`::group::"fastapi" on 127.0.0.1:${sshd.port}`)
+        expect(journal).toBeGreaterThan(0)
+        expect(run.visibleLog.slice(journal)).toContain(FAILED_JOURNAL)
+        expect(run.summary).toContain(
+          'fastapi.service: Main process exited, code=exited, status=1/FAILURE'
+        )
+        const journalCalls = sshd.calls().filter(call => call.includes('journalctl'))
+        expect(journalCalls.length).toBeGreaterThan(0)
         // The release that failed is not kept as if it could be gone back to.
         expect(releases()).toEqual([id1])
       } finally {

@@ -5,6 +5,7 @@ import type { Logger, StepOutputs } from '../lib/log.js'
 import { OUTPUTS } from '../lib/output-names.js'
 import type { Readable } from 'node:stream'
 import { broadcast } from '../release/archive.js'
+import { printFailureLogs, type FailureLogs } from './failure-logs.js'
 import { allowedCount, concurrencyCount } from './rate.js'
 import {
   CollectedOutput,
@@ -45,6 +46,8 @@ interface Instance {
   runs?: string
   /** Pruned and unlocked with its activation. */
   finished?: boolean
+  /** The unit's status and journal when its restart or check failed (input "failure-logs"). */
+  failureLogs?: FailureLogs
 }
 
 interface Run {
@@ -148,10 +151,7 @@ async function shipAlone(run: Run, instance: Instance): Promise<void> {
       await steps.abandon()
       throw withStopState(cause, unusedMessage(run))
     }
-    const { status, exitCode, message } = run.transport.failure(cause)
-    instance.state = 'failed'
-    instance.result = { status, exitCode }
-    instance.message = message
+    recordFailure(run, instance, cause)
     if (!failure?.switched) {
       await steps.abandon(instance.output)
       throwIfStopped(deps.signal, unusedMessage(run))
@@ -336,11 +336,18 @@ async function attempt(run: Run, instance: Instance, work: () => Promise<void>):
     await work()
   } catch (error) {
     if (error instanceof StoppedError && instance.output === undefined) throw error
-    const { status, exitCode, message } = run.transport.failure(error)
-    instance.state = 'failed'
-    instance.result = { status, exitCode }
-    instance.message = message
+    recordFailure(run, instance, error)
   }
+}
+
+/** The instance failed: its row, its message, and what it said of the unit (input "failure-logs"). */
+function recordFailure(run: Run, instance: Instance, error: unknown): void {
+  const { status, exitCode, message, logs } = run.transport.failure(error)
+  instance.state = 'failed'
+  instance.result = { status, exitCode }
+  instance.message = message
+  // The first failure's: a rollback's restart would show the previous release's unit.
+  instance.failureLogs ??= logs
 }
 
 function stoppedBetweenBatches(run: Run, instances: Instance[]): string {
@@ -373,6 +380,19 @@ function recordRelease(
   const back = instances.filter(i => i.rolledBack)
   outputs.set(OUTPUTS.rolledBack, String(back.length > 0))
   outputs.set(OUTPUTS.rolledBackInstances, JSON.stringify(back.map(i => i.instanceId)))
+  const withLogs = instances.filter(i => i.failureLogs !== undefined)
+  for (const instance of withLogs)
+    printFailureLogs(
+      run.log,
+      instance.where ?? instance.instanceId,
+      instance.failureLogs as FailureLogs
+    )
+  if (withLogs.length > 0) {
+    report.failureLogs = withLogs.map(i => ({
+      where: i.where ?? i.instanceId,
+      logs: i.failureLogs as FailureLogs
+    }))
+  }
   const commandIds = run.transport.releases.commandIds?.() ?? []
   if (commandIds.length > 0) outputs.set(OUTPUTS.commandId, commandIds.join(','))
   const { unit } = run.settings.script

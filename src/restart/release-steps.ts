@@ -4,6 +4,7 @@
 import type { Readable } from 'node:stream'
 import type { Logger, UntrustedSink } from '../lib/log.js'
 import type { ReleaseSettings } from '../release/settings.js'
+import type { FailureLogs } from './failure-logs.js'
 import type { RestartDeps, RestartSettings, RestartTarget } from './transport.js'
 
 /** One release of this run: the same on every instance. */
@@ -78,7 +79,12 @@ export interface ReleaseTransport {
   /** As the log and the summary name a target. */
   where(target: RestartTarget): string | undefined
   /** A step's failure, as a row of the fleet table says it. */
-  failure(error: unknown): { status: string; exitCode?: number; message: string }
+  failure(error: unknown): {
+    status: string
+    exitCode?: number
+    message: string
+    logs?: FailureLogs
+  }
   releases: ReleaseSteps
 }
 

@@ -20,7 +20,7 @@ import {
 import type { HostKeyPolicy, RestartDeps, RestartSettings, RestartTarget } from '../transport.js'
 import { connectWithRetries, type SshConnection } from './connect.js'
 import type { HostKeyCheck } from './host-keys.js'
-import { RemoteStepError, runSteps, type RemoteStep } from './remote-shell.js'
+import { readFailureLogs, RemoteStepError, runSteps, type RemoteStep } from './remote-shell.js'
 import { remoteSteps, type SshTransportSettings } from './transport.js'
 
 // A release over SSH: one connection per instance for the whole release (lock, upload, switch,
@@ -70,7 +70,12 @@ function instanceRelease(
   // restart and check), and unlocking always runs, so that a stop leaves no lock behind.
   const steps = async (list: RemoteStep[], output?: UntrustedSink, archive?: Readable) => {
     const open = await connected()
-    await runSteps(open, list, settings.commandTimeoutMs, output, archive && deps.signal, archive)
+    try {
+      await runSteps(open, list, settings.commandTimeoutMs, output, archive && deps.signal, archive)
+    } catch (error) {
+      await withFailureLogs(error, list, open, context)
+      throw error
+    }
   }
   const where = () => connection?.where ?? `${target.address}:${settings.port}`
   const switchTo = (id: string) => switchAndRestart(context, where(), id)
@@ -236,7 +241,23 @@ function switchAndRestart(context: Context, where: string, id: string): RemoteSt
     program: 'mv -T',
     hint: `Check ${appDir}/current on the instance (it must be a symlink, or absent).`
   }
-  return [switchStep, restart, check]
+  return [switchStep, { ...restart, aboutTheUnit: true }, { ...check, aboutTheUnit: true }]
+}
+
+/**
+ * When the restart or the check failed (input "failure-logs"), the unit's status and journal, read
+ * over the same connection before anything else happens there (a rollback restarts the unit).
+ */
+async function withFailureLogs(
+  error: unknown,
+  list: RemoteStep[],
+  connection: SshConnection,
+  context: Context
+): Promise<void> {
+  const { script } = context.restart
+  if (!(error instanceof RemoteStepError) || !script.failureLogs || error.step === undefined) return
+  if (!list[error.step]?.aboutTheUnit) return
+  error.failureLogs = await readFailureLogs(connection, script.failureLogs, script.unit)
 }
 
 function unlockStep(context: Context, where: string, unused?: string): RemoteStep {

@@ -38,6 +38,8 @@ export interface RemoteStep {
    * (a release's switch and restart) finishes, and so do the steps after it.
    */
   unstoppable?: boolean
+  /** The restart or the check: when it fails, the unit's status and journal are worth reading. */
+  aboutTheUnit?: boolean
 }
 
 /** coreutils' timeout exits with this when it stopped the command. */
