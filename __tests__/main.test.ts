@@ -15,6 +15,7 @@ import {
   ec2For,
   secretsManagerFor,
   ssmFor,
+  elbv2For,
   startLocalAws,
   type LocalAws
 } from './helpers/local-aws.js'
@@ -47,7 +48,13 @@ afterEach(async () => {
 const clients = (): AwsClients => {
   const ec2 = ec2For(aws)
   const ssm = ssmFor(aws)
-  return { secretsManager: secretsManagerFor(aws), ec2: async () => ec2, ssm: async () => ssm }
+  const elbv2 = elbv2For(aws)
+  return {
+    secretsManager: secretsManagerFor(aws),
+    ec2: async () => ec2,
+    ssm: async () => ssm,
+    elbv2: async () => elbv2
+  }
 }
 
 async function runWith(inputs: Record<string, string>): Promise<Record<string, string>> {

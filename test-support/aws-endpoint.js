@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url'
 import { LocalParameterStore } from './ssm-parameters.js'
 import { Ec2Error, LocalSecurityGroups } from './security-groups.js'
 import { LocalRunCommand, SsmError } from './ssm-run-command.js'
+import { ELBV2_VERSION, LocalTargetGroups } from './elbv2.js'
 
 const CURRENT = 'AWSCURRENT'
 const PREVIOUS = 'AWSPREVIOUS'
@@ -24,7 +25,7 @@ const CONSOLE_BYTES_KEPT = 64 * 1024
  *   tags?: Record<string, string>, consoleOutput?: string, latestConsoleOutput?: string }} Instance
  *   `consoleOutput`: what GetConsoleOutput serves; `latestConsoleOutput`: what it serves with
  *   `Latest=true`, where that view differs from the buffered one (by default they are the same)
- * @typedef {{ service: 'secretsmanager' | 'ec2' | 'kms' | 'sts' | 'ssm', action: string, params: Record<string, unknown> }} Call
+ * @typedef {{ service: 'secretsmanager' | 'ec2' | 'kms' | 'sts' | 'ssm' | 'elbv2', action: string, params: Record<string, unknown> }} Call
  * @typedef {{ status: number, code: string, message?: string, times?: number, after?: boolean }} Fault
  *   `after`: the call takes effect, then its answer is this error (an answer lost on the way back)
  */
@@ -68,6 +69,8 @@ export class LocalAws {
     this.queuedPasswords = []
     /** EC2 security groups (`securityGroups.addGroup`) and their ingress rules. */
     this.securityGroups = new LocalSecurityGroups(this)
+    /** ELBv2 target groups (`targetGroups.addGroup`): test-support/elbv2.js. */
+    this.targetGroups = new LocalTargetGroups(this)
   }
 
   /** @param {number} [port] @returns {Promise<string>} the endpoint URL */
@@ -291,6 +294,10 @@ export class LocalAws {
       await this.handleJson(target.slice('secretsmanager.'.length), body, res)
     } else if (typeof target === 'string' && target.startsWith('TrentService.')) {
       await this.handleKms(target.slice('TrentService.'.length), body, res)
+    } else if (new URLSearchParams(body).get('Version') === ELBV2_VERSION) {
+      const admit = (/** @type {string} */ action, /** @type {Record<string, unknown>} */ params) =>
+        this.admit('elbv2', action, params)
+      await this.targetGroups.handle(new URLSearchParams(body), res, admit)
     } else if (new URLSearchParams(body).get('Version') === STS_VERSION) {
       await this.handleSts(new URLSearchParams(body), res)
     } else if (typeof target === 'string' && target.startsWith('AmazonSSM.')) {

@@ -1,4 +1,5 @@
 // Typed access to the local AWS endpoint (test-support/aws-endpoint.js) for the tests.
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2'
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import { EC2Client } from '@aws-sdk/client-ec2'
 import { SSMClient } from '@aws-sdk/client-ssm'
@@ -32,6 +33,15 @@ export function ec2For(aws: LocalAws): EC2Client {
 
 export function ssmFor(aws: LocalAws): SSMClient {
   return new SSMClient({ region: aws.region, endpoint: aws.url, credentials, maxAttempts: 5 })
+}
+
+export function elbv2For(aws: LocalAws): ElasticLoadBalancingV2Client {
+  return new ElasticLoadBalancingV2Client({
+    region: aws.region,
+    endpoint: aws.url,
+    credentials,
+    maxAttempts: 5
+  })
 }
 
 export { EXAMPLE_APP, EXAMPLE_DEPLOYMENT } from '../../test-support/example-secrets.js'

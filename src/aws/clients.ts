@@ -1,5 +1,6 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import type { EC2Client } from '@aws-sdk/client-ec2'
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2'
 import type { KMSClient } from '@aws-sdk/client-kms'
 import type { SSMClient } from '@aws-sdk/client-ssm'
 import type { STSClient } from '@aws-sdk/client-sts'
@@ -19,6 +20,8 @@ const RETRIES = {
   ec2: { retryMode: 'standard', maxAttempts: 8 },
   // A fleet's polls run for minutes: throttling on one of them must not end the run.
   ssm: { retryMode: 'standard', maxAttempts: 8 },
+  // A rolling restart polls target health for minutes, like SSM.
+  elbv2: { retryMode: 'standard', maxAttempts: 8 },
   // The command line's one-off calls: who the credentials are, a backup's data key.
   once: { retryMode: 'standard', maxAttempts: 5 }
 } as const
@@ -46,6 +49,8 @@ export interface AwsClients {
   ec2(): Promise<EC2Client>
   /** Loaded on first use, only by restart: ssm. */
   ssm(): Promise<SSMClient>
+  /** Loaded on first use, only by a restart behind a load balancer (input "target-group-arn"). */
+  elbv2(): Promise<ElasticLoadBalancingV2Client>
 }
 
 /** The command line calls a few services more, and closes its clients when a command ends. */
@@ -87,6 +92,12 @@ export function createAwsClients(
     ssm: lazily(() =>
       import('@aws-sdk/client-ssm').then(
         ({ SSMClient }) => new SSMClient({ region, ...RETRIES.ssm })
+      )
+    ),
+    elbv2: lazily(() =>
+      import('@aws-sdk/client-elastic-load-balancing-v2').then(
+        ({ ElasticLoadBalancingV2Client }) =>
+          new ElasticLoadBalancingV2Client({ region, ...RETRIES.elbv2 })
       )
     ),
     sts: lazily(() =>

@@ -14,6 +14,8 @@ import {
 } from './report.js'
 import { allowedCount, concurrencyCount } from './rate.js'
 import { shipRelease } from './release-engine.js'
+import { gatedFanOut, gatedFleet, openGate, UNHEALTHY } from './gated.js'
+import type { TrafficGate } from './traffic-gate.js'
 import type {
   FleetRestart,
   FleetTransport,
@@ -48,18 +50,23 @@ export async function restart(
   deps: RestartDeps,
   report: RestartReport
 ): Promise<void> {
+  // Behind target groups: described, and min-healthy checked, before anything changes.
+  const gate = await openGate(settings, targets, deps)
   try {
     if (settings.release) {
       if (transport.kind !== 'instance' || !transport.releases)
         throw new ActionError(`A release cannot be shipped ${transport.via}.`)
       const releases = { ...transport, releases: transport.releases }
-      await shipRelease(settings, settings.release, targets, releases, deps, report)
+      await shipRelease(settings, settings.release, targets, releases, deps, report, gate)
     } else if (transport.kind === 'fleet')
-      await restartAtOnce(settings, targets, transport, deps, report)
-    else if (targets.length === 1) await restartHost(settings, targets[0], transport, deps, report)
-    else await restartEach(settings, targets, transport, deps, report)
+      await restartAtOnce(settings, targets, transport, deps, report, gate)
+    else if (targets.length === 1 && !gate)
+      await restartHost(settings, targets[0], transport, deps, report)
+    else await restartEach(settings, targets, transport, deps, report, gate)
   } catch (error) {
     throw withStopState(error, transport.stopped(targets.length > 1))
+  } finally {
+    gate?.conclude(report)
   }
 }
 
@@ -104,7 +111,8 @@ async function restartEach(
   targets: readonly RestartTarget[],
   transport: InstanceTransport,
   deps: RestartDeps,
-  report: RestartReport
+  report: RestartReport,
+  gate?: TrafficGate
 ): Promise<void> {
   const { maxConcurrency, maxErrors } = settings
   const total = targets.length
@@ -118,23 +126,24 @@ async function restartEach(
     `Restarting "${settings.script.unit}" on ${total} instances ${transport.via}, ${concurrency} at a time ` +
       `(max-concurrency ${maxConcurrency.text}, max-errors ${maxErrors.text}).`
   )
-  const outcomes = await fanOut<RestartTarget, Outcome>(
-    targets,
-    {
-      concurrency,
-      maxErrors: allowed,
-      failed: outcome => outcome.result.status !== STATUS.success,
-      signal: deps.signal
-    },
-    target => restartInstance(target, prepare, transport, deps.log)
-  )
+  const options = {
+    concurrency,
+    maxErrors: allowed,
+    failed: (outcome: Outcome) => outcome.result.status !== STATUS.success,
+    signal: deps.signal
+  }
+  const work = (target: RestartTarget) => restartInstance(target, prepare, transport, deps.log)
+  const { outcomes, refused } = gate
+    ? await gatedFanOut(gate, targets, { ...options, unhealthy: unhealthyOutcome }, work)
+    : { outcomes: await fanOut(targets, options, work), refused: undefined }
   const results = targets.map(
     (target, i): InstanceResult =>
       outcomes[i]?.result ?? { instanceId: instanceIdOf(target), status: STATUS.notStarted }
   )
   const failed = results.filter(r => r.status !== STATUS.success)
-  const run: FleetRestart = { commandIds: [], results, failed }
-  if (failed.length > allowed) {
+  const run: FleetRestart = { commandIds: [], results: gate?.annotate(results) ?? results, failed }
+  if (refused) run.failure = refused
+  else if (failed.length > allowed) {
     const culprit = outcomes.find(o => o?.message !== undefined)
     run.failure =
       beyondMaxErrors(settings.script.unit, failed, total, maxErrors, allowed) +
@@ -148,6 +157,12 @@ async function restartEach(
   // A stop is the run's failure, whatever the instances did meanwhile.
   throwIfStopped(deps.signal)
   concludeFleet(settings, run, transport, deps)
+}
+
+/** An instance restarted fine that its target group did not find healthy in time. */
+function unhealthyOutcome(outcome: Outcome | undefined, message: string): Outcome {
+  const result = outcome?.result ?? { instanceId: '', status: UNHEALTHY }
+  return { result: { ...result, status: UNHEALTHY }, message }
 }
 
 /** One instance of the fan-out: getting it ready, its restart, its log group; never rejects. */
@@ -184,13 +199,19 @@ async function restartAtOnce(
   targets: readonly RestartTarget[],
   transport: FleetTransport,
   deps: RestartDeps,
-  report: RestartReport
+  report: RestartReport,
+  gate?: TrafficGate
 ): Promise<void> {
   const instanceIds: string[] = []
   // Without a deploy or targets: the one instance at the address the secret holds.
   for (const target of targets)
     instanceIds.push(target.instanceId ?? (await transport.instanceAt(target.address)))
-  const run = await transport.restartAll(instanceIds, settings, deps)
+  const run = gate
+    ? await gatedFleet(gate, instanceIds, settings, deps, (ids, batch) =>
+        transport.restartAll(ids, batch, deps)
+      )
+    : await transport.restartAll(instanceIds, settings, deps)
+  if (gate) run.results = gate.annotate(run.results)
   recordFleet(settings, run, transport, report, deps)
   concludeFleet(settings, run, transport, deps)
 }
