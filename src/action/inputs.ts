@@ -3,12 +3,11 @@ import type { DeployMode } from '../cdk/run.js'
 import type { AddressType } from '../ec2/instances.js'
 import type { RotateRequest } from '../secrets/rotate.js'
 import { checkRunnerIpUrl, DEFAULT_RUNNER_IP_URL } from '../ec2/runner-address.js'
-import { checkSecurityGroupId } from '../lib/aws-ids.js'
+import { checkSecurityGroupId, checkTargetGroupArns } from '../lib/aws-ids.js'
 import type { IngressInputs } from '../phases/ingress.js'
 import type { JumpInputs } from '../phases/jump.js'
 import type { CommentInputs } from '../phases/comment/pull-request.js'
 import type { RestartMode, SshInputs, SsmInputs, TrafficInputs } from '../phases/restart.js'
-import { TARGET_GROUP_ARN } from '../ec2/target-groups.js'
 import { ActionError } from '../lib/errors.js'
 import { ACTION_OUTPUTS } from '../lib/output-names.js'
 import { OUTPUT_NAME, actionOutputLike, checkEnvKeys } from '../secrets/key-rules.js'
@@ -358,14 +357,8 @@ function trafficInputs(mode: DeployMode, restart: RestartMode): TrafficInputs | 
         : 'Input "target-group-arn" is from-stack, which reads the outputs of the stack deployed: with deploy: false, give the target group ARNs.'
     )
   }
-  const bad = arns.find(arn => arn !== 'from-stack' && !TARGET_GROUP_ARN.test(arn))
-  if (bad !== undefined) {
-    throw new ActionError(
-      `Input "target-group-arn" has "${bad}", which is not a target group ARN: give arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>, or from-stack.`
-    )
-  }
   return {
-    groupArns: fromStack ? 'from-stack' : [...new Set(arns)],
+    groupArns: fromStack ? 'from-stack' : checkTargetGroupArns(arns, 'Input "target-group-arn"'),
     drainTimeoutSeconds: text('drain-timeout') ? integerInput('drain-timeout', 0, 3600) : undefined,
     healthyTimeoutSeconds: integerInput('healthy-timeout', 1, 3600),
     minHealthy: integerInput('min-healthy', 0, 999)

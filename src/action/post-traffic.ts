@@ -1,6 +1,7 @@
 import { isIP } from 'node:net'
 import type { AwsClients } from '../aws/clients.js'
-import { registerTargets, TARGET_GROUP_ARN, type GroupTarget } from '../ec2/target-groups.js'
+import { registerTargets, type GroupTarget } from '../ec2/target-groups.js'
+import { TARGET_GROUP_ARN } from '../lib/aws-ids.js'
 import { failureMessage } from '../lib/errors.js'
 import { quoteUntrusted, type Logger } from '../lib/log.js'
 import { TRAFFIC_STATE, type SavedTargets } from '../restart/traffic-gate.js'

@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander'
-import { checkSecurityGroupId } from '../lib/aws-ids.js'
+import { checkSecurityGroupId, checkTargetGroupArns } from '../lib/aws-ids.js'
 import { ActionError } from '../lib/errors.js'
 import { DEFAULT_POLICY_SETTINGS, iamPolicy, restartMethods } from '../secrets/iam-policy.js'
 import { quoteUntrusted } from '../lib/log.js'
@@ -287,6 +287,10 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
       '--open-ingress <sg-id>',
       'input "open-ingress": open this security group to the runner for each run'
     )
+    .option(
+      '--target-group <arn...>',
+      'input "target-group-arn": restart behind these ELBv2 target groups (drain, register back)'
+    )
     .action(
       async (options: {
         deploy: boolean
@@ -296,6 +300,7 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
         configPath?: string
         rotate: boolean
         openIngress?: string
+        targetGroup?: string[]
       }) => {
         if (options.rotate && !options.app)
           throw new ActionError(
@@ -315,7 +320,8 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
           restarts: restartMethods(options.restart),
           configPath: options.configPath,
           rotate: options.rotate,
-          openIngress: checkSecurityGroupId(options.openIngress, 'Option --open-ingress')
+          openIngress: checkSecurityGroupId(options.openIngress, 'Option --open-ingress'),
+          targetGroups: checkTargetGroupArns(options.targetGroup ?? [], 'Option --target-group')
         })
         printJson(io, policy)
       }

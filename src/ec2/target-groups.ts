@@ -10,10 +10,6 @@ import { quoteUntrusted } from '../lib/log.js'
 // routes to, how long it drains, the health of the targets, and taking them out and back in.
 // The SDK module is loaded with the client (aws/clients.ts); these calls take it as given.
 
-/** A target group's ARN, as ELBv2 gives it: arn:<partition>:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>. */
-export const TARGET_GROUP_ARN =
-  /^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-f]{16}$/
-
 /** A target as ELBv2 registers it: the same Id, Port and zone go back in as came out. */
 export interface GroupTarget {
   id: string

@@ -8,7 +8,7 @@ import { EarlySocket } from '../restart/ssh/connect.js'
 import type { JumpHost } from '../restart/ssh/jump.js'
 import { actionState, quoteUntrusted, type Logger } from '../lib/log.js'
 import { ActionError } from '../lib/errors.js'
-import { TARGET_GROUP_ARN } from '../ec2/target-groups.js'
+import { TARGET_GROUP_ARN } from '../lib/aws-ids.js'
 import type { TrafficSettings } from '../restart/traffic-gate.js'
 import { planJump, refuseUnusedJump, type PlannedJump } from './jump.js'
 import {

@@ -85,6 +85,13 @@ export interface BatchWork<T> {
   unhealthy(key: string, message: string): Promise<void> | void
 }
 
+/** Instance ids for a message: the first ten, and how many more. */
+function named(keys: readonly string[]): string {
+  return keys.length > 10
+    ? `${keys.slice(0, 10).join(', ')} and ${keys.length - 10} more`
+    : keys.join(', ')
+}
+
 /** A group's targets, one per line of the log: "i-1:80". */
 const listed = (targets: readonly GroupTarget[]) => targets.map(describeTarget).join(', ')
 
@@ -123,7 +130,7 @@ export class TrafficGate {
     const outside = instanceIds.filter(id => !gate.members.has(id))
     if (outside.length > 0)
       deps.log.info(
-        `Not behind target group ${settings.groupArns.join(', ')}: ${outside.join(', ')}; restarted first, as without a target group.`
+        `Not behind target group ${settings.groupArns.join(', ')}: ${named(outside)}; restarted first, as without a target group.`
       )
     for (const batch of chunks(gated, concurrency)) await gate.refuseBelowMinHealthy(batch, true)
     deps.log.info(
@@ -220,9 +227,9 @@ export class TrafficGate {
       const registered = all.filter(t => t.state !== 'unused').length
       const message =
         registered <= taken.length
-          ? `Target group ${group.arn} has ${registered} target${registered === 1 ? '' : 's'}, all in one batch: restarting ${keys.join(', ')} would leave it no healthy target, and min-healthy is ${minHealthy}. ` +
+          ? `Target group ${group.arn} has ${registered} target${registered === 1 ? '' : 's'}, all in one batch: restarting ${named(keys)} would leave it no healthy target, and min-healthy is ${minHealthy}. ` +
             'Nothing was changed. Set min-healthy: 0 to accept dropping traffic while it restarts, or add targets to the group.'
-          : `Taking ${keys.join(', ')} out of target group ${group.arn} would leave ${left} healthy target${left === 1 ? '' : 's'} (${healthy.length} healthy now), fewer than min-healthy ${minHealthy}: ` +
+          : `Taking ${named(keys)} out of target group ${group.arn} would leave ${left} healthy target${left === 1 ? '' : 's'} (${healthy.length} healthy now), fewer than min-healthy ${minHealthy}: ` +
             `${before ? 'nothing was changed' : 'this batch and the ones after it were not started'}. Lower max-concurrency, or min-healthy.`
       if (before) throw new ActionError(message)
       return message
@@ -255,7 +262,7 @@ export class TrafficGate {
       )
     for (const key of keys) this.passage(key).drainedMs = Date.now() - started
     this.deps.log.info(
-      `Drained ${keys.join(', ')} from their target groups in ${formatSeconds(Date.now() - started)}.`
+      `Drained ${named(keys)} from their target groups in ${formatSeconds(Date.now() - started)}.`
     )
   }
 

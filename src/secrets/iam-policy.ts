@@ -20,6 +20,8 @@ export interface PolicySettings {
   rotate?: boolean
   /** Input "open-ingress": the security group opened for each run; empty or absent: none. */
   openIngress?: string
+  /** Input "target-group-arn": the target groups a rolling restart drains; empty or absent: none. */
+  targetGroups?: readonly string[]
 }
 
 export type RestartMethod = 'ssh' | 'ssm'
@@ -106,7 +108,8 @@ const rotateAppSecret: StatementGroup = settings =>
 const findInstances: StatementGroup = settings => {
   const ssh = settings.restarts.includes('ssh')
   const ec2 = [
-    ...(settings.deploy || ssh ? ['ec2:DescribeInstances'] : []),
+    // A target group of type ip is matched by the instances' private addresses.
+    ...(settings.deploy || ssh || settings.targetGroups?.length ? ['ec2:DescribeInstances'] : []),
     ...(ssh ? ['ec2:GetConsoleOutput'] : [])
   ]
   if (ec2.length === 0) return []
@@ -193,6 +196,33 @@ const openTheDoor: StatementGroup = settings =>
       ]
     : []
 
+// Input "target-group-arn": each batch taken out of and put back into those groups; their health,
+// type and deregistration delay read with calls that take no resource-level scoping.
+const gateTheTraffic: StatementGroup = settings =>
+  settings.targetGroups?.length
+    ? [
+        {
+          Sid: 'TakeTargetsOutAndPutThemBack',
+          Effect: 'Allow',
+          Action: [
+            'elasticloadbalancing:DeregisterTargets',
+            'elasticloadbalancing:RegisterTargets'
+          ],
+          Resource: one([...settings.targetGroups])
+        },
+        {
+          Sid: 'WatchTheTargetGroups',
+          Effect: 'Allow',
+          Action: [
+            'elasticloadbalancing:DescribeTargetGroupAttributes',
+            'elasticloadbalancing:DescribeTargetGroups',
+            'elasticloadbalancing:DescribeTargetHealth'
+          ],
+          Resource: '*'
+        }
+      ]
+    : []
+
 /** In the order the policy lists them: the order the run needs them in. */
 const STATEMENT_GROUPS: readonly StatementGroup[] = [
   readSecrets,
@@ -201,7 +231,8 @@ const STATEMENT_GROUPS: readonly StatementGroup[] = [
   findInstances,
   runCommand,
   readConfiguration,
-  openTheDoor
+  openTheDoor,
+  gateTheTraffic
 ]
 
 /**
