@@ -91,6 +91,8 @@ const QUICK_STACK = 'FastAPIEC2Stack-Staging'
 const QUICK_INSTANCE = 'i-0abc1234def567890'
 const FLEET_STACK = 'FastAPIFleetStack'
 const FLEET = ['i-0f1ee70000000001', 'i-0f1ee70000000002']
+const EXAMPLE_TARGET_GROUP =
+  'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/fastapi-web/73e2d6bc24d8a067'
 
 let sshd: SshdFixture
 let aws: LocalAws
@@ -153,6 +155,8 @@ beforeEach(async () => {
     })
     aws.ssm.addAgent(instanceId)
   })
+  // The target group of the load balancer example, in front of the fleet.
+  aws.targetGroups.addGroup({ arn: EXAMPLE_TARGET_GROUP, targets: FLEET })
   // The security group of the open-ingress example.
   aws.securityGroups.addGroup('sg-0123456789abcdef0')
   // The parameters of the config-path example's table.

@@ -82,13 +82,15 @@ export class LocalTargetGroups {
 
   /**
    * A target group with registered targets, all healthy.
-   * @param {{ name?: string, targetType?: 'instance' | 'ip', port?: number, deregistrationDelay?: number,
+   * @param {{ arn?: string, name?: string, targetType?: 'instance' | 'ip', port?: number, deregistrationDelay?: number,
    *   healthyAfterMs?: number, targets?: (string | { id: string, port?: number, az?: string })[] }} options
    * @returns {string} its ARN
    */
   addGroup(options = {}) {
     const name = options.name ?? `web-${randomBytes(2).toString('hex')}`
-    const arn = `arn:aws:elasticloadbalancing:${this.aws.region}:${this.aws.accountId}:targetgroup/${name}/${randomBytes(8).toString('hex')}`
+    const arn =
+      options.arn ??
+      `arn:aws:elasticloadbalancing:${this.aws.region}:${this.aws.accountId}:targetgroup/${name}/${randomBytes(8).toString('hex')}`
     const port = options.port ?? 80
     /** @type {Group} */
     const group = {
