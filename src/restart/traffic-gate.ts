@@ -4,7 +4,7 @@ import { createBackoff } from '../lib/backoff.js'
 import { throwIfStopped } from '../lib/cancel.js'
 import { chunks } from '../lib/chunks.js'
 import { ActionError, failureMessage } from '../lib/errors.js'
-import type { Logger, StepOutputs, StepState } from '../lib/log.js'
+import { quoteUntrusted, type Logger, type StepOutputs, type StepState } from '../lib/log.js'
 import { OUTPUTS } from '../lib/output-names.js'
 import { formatSeconds } from '../lib/text.js'
 import {
@@ -146,7 +146,7 @@ export class TrafficGate {
     const odd = this.groups.find(g => g.targetType !== 'instance' && g.targetType !== 'ip')
     if (odd) {
       throw new ActionError(
-        `Target group ${odd.arn} has targets of type ${odd.targetType}, which are no EC2 instances: input "target-group-arn" takes groups of type instance or ip.`
+        `Target group ${odd.arn} has targets of type ${quoteUntrusted(odd.targetType, 40)}, which are no EC2 instances: input "target-group-arn" takes groups of type instance or ip.`
       )
     }
     const addresses = this.groups.some(g => g.targetType === 'ip')
@@ -339,7 +339,9 @@ export class TrafficGate {
         for (const { key, t } of mine) {
           const seen = states.find(s => sameTarget(s.target, t))
           if (seen && done(seen.state)) continue
-          const state = seen ? `${seen.state}${seen.reason ? ` (${seen.reason})` : ''}` : 'missing'
+          // ELBv2's words: quoted like any answer that is not the action's own.
+          const reason = seen?.reason ? ` (${quoteUntrusted(seen.reason, 100)})` : ''
+          const state = seen ? `${quoteUntrusted(seen.state, 40)}${reason}` : 'missing'
           pending.set(key, [
             ...(pending.get(key) ?? []),
             `${describeTarget(t)} in ${group.arn}: ${state}`
