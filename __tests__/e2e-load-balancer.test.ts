@@ -161,22 +161,65 @@ describe('target-group-arn, end to end', () => {
     expect(aws.calls).toEqual([])
   }, 60_000)
 
-  it('has the post step register back what a killed main step left out', async () => {
+  it('leaves the batch of a killed main step to the post step, which registers it back', async () => {
     const group = aws.targetGroups.addGroup({ targets: FLEET })
-    const { DeregisterTargetsCommand } = await import('@aws-sdk/client-elastic-load-balancing-v2')
-    const { elbv2For } = await import('./helpers/local-aws.js')
-    const left = [{ Id: FLEET[0], Port: 80 }]
-    await elbv2For(aws).send(new DeregisterTargetsCommand({ TargetGroupArn: group, Targets: left }))
-    const state = JSON.stringify([{ groupArn: group, targets: [{ id: FLEET[0], port: 80 }] }])
+    for (const id of FLEET) aws.ssm.addAgent(id, { pendingPolls: 1000 })
+    let poll: NodeJS.Timeout | undefined
+    const run = await runBundle(inputs(group), aws.environment(), {
+      onStart: runner => {
+        poll = setInterval(() => {
+          if (aws.callsOf('SendCommand').length > 0) {
+            clearInterval(poll)
+            runner.kill('SIGKILL')
+          }
+        }, 50)
+      }
+    }).finally(() => clearInterval(poll))
+    expect(run.signalsSent).toEqual(['SIGKILL'])
+    expect(Object.keys(aws.targetGroups.states(group)).sort()).toEqual(FLEET.slice(2))
+    expect(JSON.parse(run.state.target_groups)).toEqual([
+      {
+        groupArn: group,
+        targets: FLEET.slice(0, 2).map(id => ({ id, port: 80 }))
+      }
+    ])
+    const post = await runBundle(
+      {},
+      { ...aws.environment(), STATE_target_groups: run.state.target_groups },
+      { entry: join(repoRoot, 'dist/post.js') }
+    )
+    expect(post.code).toBe(0)
+    expect(post.stdout).toContain(
+      `Registered ${FLEET[0]}, ${FLEET[1]} back into target group ${group}, which the main step left out.`
+    )
+    expect(Object.keys(aws.targetGroups.states(group)).sort()).toEqual(FLEET)
+  }, 60_000)
+
+  it('has the post step refuse saved registrations it cannot trust, obeying nothing in them', async () => {
+    const state = JSON.stringify([
+      { groupArn: '\n::error::owned', targets: [{ id: 'i-0ccc0000000000001', port: 80 }] }
+    ])
     const post = await runBundle(
       {},
       { ...aws.environment(), STATE_target_groups: state },
-      {
-        entry: join(repoRoot, 'dist/post.js')
-      }
+      { entry: join(repoRoot, 'dist/post.js') }
     )
     expect(post.code).toBe(0)
-    expect(post.stdout).toContain(`Registered ${FLEET[0]} back into target group ${group}`)
-    expect(Object.keys(aws.targetGroups.states(group))).toContain(FLEET[0])
+    expect(post.commands.filter(c => c.name === 'error')).toEqual([])
+    expect(post.commands.filter(c => c.name === 'warning').map(c => c.data)).toEqual([
+      expect.stringContaining('The saved target group registrations could not be read')
+    ])
+    expect(aws.calls).toEqual([])
+  }, 60_000)
+
+  it('has the post step do nothing when the main step left nothing out', async () => {
+    const post = await runBundle(
+      {},
+      { ...aws.environment(), STATE_target_groups: '' },
+      { entry: join(repoRoot, 'dist/post.js') }
+    )
+    expect(post.code).toBe(0)
+    expect(post.stdout).toBe('')
+    expect(aws.calls).toEqual([])
   }, 60_000)
 })

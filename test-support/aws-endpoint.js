@@ -2,7 +2,8 @@
 // bundled). It speaks the real wire protocols, so the real AWS SDK signs, serializes, parses and
 // retries against it exactly as against AWS: Secrets Manager's JSON 1.1 protocol and EC2's Query
 // protocol (form-encoded requests, XML answers), and SSM Run Command's JSON 1.1 protocol
-// (test-support/ssm-run-command.js, which runs each instance's command through stand-ins). Version stages follow AWS's rules, including the
+// (test-support/ssm-run-command.js, which runs each instance's command through stand-ins), and ELBv2
+// target groups in its Query protocol (test-support/elbv2.js). Version stages follow AWS's rules, including the
 // compare-and-swap of UpdateSecretVersionStage that the write-back relies on.
 import { createServer } from 'node:http'
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto'
