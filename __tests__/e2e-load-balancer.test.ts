@@ -9,6 +9,7 @@ import {
   startLocalAws,
   type LocalAws
 } from './helpers/local-aws.js'
+import { createCdkApp } from './helpers/cdk-app.js'
 import { repoRoot, runBundle, type BundleRun } from './helpers/run-bundle.js'
 
 const FLEET = [
@@ -131,6 +132,33 @@ describe('target-group-arn, end to end', () => {
       privateIp(2)
     ])
     expect(run.visibleLog).toContain(`Not behind target group ${group}: ${FLEET[3]}`)
+  }, 60_000)
+
+  it('with from-stack, restarts behind the target group that the deployed stack names', async () => {
+    const group = aws.targetGroups.addGroup({ targets: FLEET })
+    const stack = 'FastAPIFleetStack'
+    const app = createCdkApp({
+      stacks: { [stack]: { outputs: { Web: FLEET.join(','), WebTargetGroupArn: group } } }
+    })
+    const run = await runBundle(
+      {
+        stack,
+        'working-directory': app.dir,
+        'cdk-command': app.command,
+        'instance-id-output': 'Web',
+        restart: 'ssm',
+        'target-group-arn': 'from-stack',
+        'max-concurrency': '2'
+      },
+      aws.environment()
+    )
+    expect(errors(run)).toEqual([])
+    expect(run.code).toBe(0)
+    expect(aws.callsOf('DeregisterTargets').map(c => c.params.TargetGroupArn)).toEqual([
+      group,
+      group
+    ])
+    expect(run.outputs['out-of-service']).toBe('[]')
   }, 60_000)
 
   it('refuses a group of one target under min-healthy 1 before anything changes', async () => {
