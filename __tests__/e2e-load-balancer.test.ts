@@ -9,6 +9,7 @@ import {
   startLocalAws,
   type LocalAws
 } from './helpers/local-aws.js'
+import { startSshd, type SshdFixture } from '../test-support/sshd.js'
 import { createCdkApp } from './helpers/cdk-app.js'
 import { repoRoot, runBundle, type BundleRun } from './helpers/run-bundle.js'
 
@@ -249,5 +250,39 @@ describe('target-group-arn, end to end', () => {
     expect(post.code).toBe(0)
     expect(post.stdout).toBe('')
     expect(aws.calls).toEqual([])
+  }, 60_000)
+})
+
+describe('target-group-arn over SSH, end to end', () => {
+  let sshd: SshdFixture
+  beforeAll(async () => {
+    sshd = await startSshd()
+  }, 60_000)
+  afterAll(() => sshd.stop())
+
+  it('restarts 4 instances over SSH in batches of 2, never leaving fewer than 2 healthy', async () => {
+    // The four instances are one OpenSSH server (one address): the group tells them apart.
+    for (const instanceId of FLEET) aws.addInstance({ instanceId, publicIp: sshd.host })
+    aws.putSecret('FastAPIDeploymentSecrets', { ...EXAMPLE_DEPLOYMENT, ec2_user: sshd.user })
+    const group = aws.targetGroups.addGroup({ targets: FLEET, healthyAfterMs: 200 })
+    await sshd.clearCalls()
+    const run = await runBundle(
+      inputs(group, {
+        restart: 'ssh',
+        'ssh-private-key': sshd.clientPrivateKey,
+        'ssh-host-fingerprint': sshd.hostFingerprint,
+        'ssh-port': String(sshd.port),
+        'min-healthy': '2'
+      }),
+      aws.environment()
+    )
+    expect(errors(run)).toEqual([])
+    expect(run.code).toBe(0)
+    expect(Math.min(...aws.targetGroups.healthyCounts(group))).toBe(2)
+    expect(
+      sshd.calls().filter(call => call[0] === 'systemctl' && call[1] === 'restart')
+    ).toHaveLength(4)
+    expect(run.outputs).toMatchObject({ restarted: 'true', 'out-of-service': '[]' })
+    expect(run.summary).toContain('over SSH: 4 of 4 instances succeeded')
   }, 60_000)
 })

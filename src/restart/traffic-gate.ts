@@ -14,7 +14,8 @@ import {
   describeTargetHealth,
   registerTargets,
   type GroupTarget,
-  type TargetGroupInfo
+  type TargetGroupInfo,
+  type TargetState
 } from '../ec2/target-groups.js'
 import type { InstanceResult, RestartReport } from './report.js'
 
@@ -101,12 +102,14 @@ export class TrafficGate {
   private readonly passages = new Map<string, Passage>()
   /** Taken out by this run and not put back, per group ARN: what a stop registers back. */
   private readonly out = new Map<string, GroupTarget[]>()
-  private elb!: ElasticLoadBalancingV2Client
+  /** Each group's targets as the gate found them when it opened, before anything changed. */
+  private readonly opening = new Map<string, TargetState[]>()
 
   private constructor(
     private readonly settings: TrafficSettings,
     private readonly deps: GateDeps,
-    readonly groups: TargetGroupInfo[]
+    readonly groups: TargetGroupInfo[],
+    private readonly elb: ElasticLoadBalancingV2Client
   ) {}
 
   /**
@@ -122,8 +125,7 @@ export class TrafficGate {
     const elb = await settings.elbv2()
     const groups: TargetGroupInfo[] = []
     for (const arn of settings.groupArns) groups.push(await describeTargetGroup(elb, arn))
-    const gate = new TrafficGate(settings, deps, groups)
-    gate.elb = elb
+    const gate = new TrafficGate(settings, deps, groups, elb)
     await gate.findMembers(instanceIds)
     deps.outputs.set(OUTPUTS.outOfService, '[]')
     const gated = instanceIds.filter(id => gate.members.has(id))
@@ -154,6 +156,7 @@ export class TrafficGate {
       : new Map<string, string>()
     for (const group of this.groups) {
       const registered = await describeTargetHealth(this.elb, group.arn)
+      this.opening.set(group.arn, registered)
       for (const id of instanceIds) {
         const key = group.targetType === 'ip' ? addresses.get(id) : id
         const targets = registered
@@ -209,7 +212,8 @@ export class TrafficGate {
 
   /**
    * The healthy targets each group would keep without `keys`: below min-healthy, the batch is
-   * refused (before anything changes, `before`, as the run's failure).
+   * refused (`before` anything changes, with the health read when the gate opened, as the run's
+   * failure; later, with the health now, as the reason no further batch starts).
    */
   private async refuseBelowMinHealthy(
     keys: readonly string[],
@@ -220,7 +224,9 @@ export class TrafficGate {
     for (const group of this.groups) {
       const taken = keys.flatMap(k => this.targetsIn(k, group.arn))
       if (taken.length === 0) continue
-      const all = await describeTargetHealth(this.elb, group.arn)
+      const all = before
+        ? (this.opening.get(group.arn) ?? [])
+        : await describeTargetHealth(this.elb, group.arn)
       const healthy = all.filter(t => t.state === 'healthy')
       const left = healthy.filter(t => !taken.some(x => sameTarget(x, t.target))).length
       if (left >= minHealthy) continue
