@@ -92,6 +92,8 @@ const QUICK_INSTANCE = 'i-0abc1234def567890'
 const FLEET_STACK = 'FastAPIFleetStack'
 const FLEET = ['i-0f1ee70000000001', 'i-0f1ee70000000002']
 const RELEASE_INSTANCE = 'i-0fa57a9100000001'
+const EXAMPLE_TARGET_GROUP =
+  'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/fastapi-web/73e2d6bc24d8a067'
 
 let sshd: SshdFixture
 let aws: LocalAws
@@ -162,6 +164,8 @@ beforeEach(async () => {
   })
   aws.ssm.addAgent(RELEASE_INSTANCE)
   aws.s3.addBucket('fastapi-releases')
+  // The target group of the load balancer example, in front of the fleet.
+  aws.targetGroups.addGroup({ arn: EXAMPLE_TARGET_GROUP, targets: FLEET })
   // The security group of the open-ingress example.
   aws.securityGroups.addGroup('sg-0123456789abcdef0')
   // The parameters of the config-path example's table.

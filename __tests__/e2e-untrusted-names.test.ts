@@ -74,7 +74,7 @@ describe('an output name the runner takes for another', () => {
       `The deployment secret "${SECRET}" has key "Restarted", which the runner takes for "restarted", an output of ` +
         'this action (instance-id, instance-ip, instance-ids, instance-ips, command-id, secret-version-id, stack-outputs, ' +
         'stack-changed, restarted, release-id, previous-release-id, rolled-back, rolled-back-instances, app-secret-version-id, ' +
-        'rotated, changes, diff), as the runner compares step output names without case. ' +
+        'rotated, out-of-service, changes, diff), as the runner compares step output names without case. ' +
         'Rename the key in the secret.'
     )
     expect(runnerOutputs(run.outputs).restarted).toBe('false')

@@ -174,6 +174,59 @@ describe('secrets-deploy iam-policy', () => {
     ])
   })
 
+  it('adds the target group statements with --target-group, scoped to those groups', async () => {
+    const other =
+      'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef'.replace(
+        '/web/',
+        '/api/'
+      )
+    const run = await runCli(aws, [
+      'iam-policy',
+      '--offline',
+      '--restart',
+      'ssm',
+      '--target-group',
+      'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef',
+      other
+    ])
+    expect(run.code).toBe(0)
+    const policy = JSON.parse(run.stdout)
+    expect(policy.Statement.slice(-2)).toEqual([
+      {
+        Sid: 'TakeTargetsOutAndPutThemBack',
+        Effect: 'Allow',
+        Action: ['elasticloadbalancing:DeregisterTargets', 'elasticloadbalancing:RegisterTargets'],
+        Resource: [
+          'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef',
+          other
+        ]
+      },
+      {
+        Sid: 'WatchTheTargetGroups',
+        Effect: 'Allow',
+        Action: [
+          'elasticloadbalancing:DescribeTargetGroupAttributes',
+          'elasticloadbalancing:DescribeTargetGroups',
+          'elasticloadbalancing:DescribeTargetHealth'
+        ],
+        Resource: '*'
+      }
+    ])
+    // Groups of type ip are matched by the instances' private addresses.
+    expect(policy.Statement).toContainEqual(
+      expect.objectContaining({ Action: 'ec2:DescribeInstances', Resource: '*' })
+    )
+  })
+
+  it('refuses a --target-group that is not a target group ARN, printing no policy', async () => {
+    const run = await runCli(aws, ['iam-policy', '--offline', '--target-group', 'arn:aws:iam::*'])
+    expect(run.code).toBe(1)
+    expect(run.stdout).toBe('')
+    expect(run.stderr).toContain(
+      'Option --target-group has "arn:aws:iam::*", which is not a target group ARN'
+    )
+  })
+
   it('refuses an --open-ingress that is not a security group id, printing no policy', async () => {
     const run = await runCli(aws, ['iam-policy', '--offline', '--open-ingress', 'sg-*'])
     expect(run.code).toBe(1)

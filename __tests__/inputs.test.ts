@@ -137,6 +137,28 @@ describe('readInputs', () => {
     expect(ssm.maxErrors).toEqual({ text: '5%', value: 5, percent: true })
   })
 
+  it('reads the target groups and their waits; none by default', () => {
+    expect(withInputs({ stack: 'S' }).traffic).toBeUndefined()
+    expect(
+      withInputs({
+        deploy: 'false',
+        'target-group-arn':
+          'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef, arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef',
+        'drain-timeout': '0'
+      }).traffic
+    ).toEqual({
+      groupArns: [
+        'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef'
+      ],
+      drainTimeoutSeconds: 0,
+      healthyTimeoutSeconds: 300,
+      minHealthy: 1
+    })
+    expect(withInputs({ stack: 'S', 'target-group-arn': 'from-stack' }).traffic?.groupArns).toBe(
+      'from-stack'
+    )
+  })
+
   it('splits lists at commas and new lines, dropping blanks', () => {
     const inputs = withInputs({ deploy: 'false', 'env-keys': 'ec2_user,\n api_url ,,\n' })
     expect(inputs.envKeys).toEqual(['ec2_user', 'api_url'])
@@ -178,6 +200,62 @@ describe('readInputs', () => {
     [
       { stack: 'S', 'comment-mode': 'append' },
       'Input "comment-mode" must be one of update, replace'
+    ],
+    [
+      {
+        deploy: 'false',
+        'target-group-arn':
+          'arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/0123456789abcdef'
+      },
+      'which is not a target group ARN'
+    ],
+    [
+      { deploy: 'false', 'target-group-arn': 'from-stack' },
+      'Input "target-group-arn" is from-stack, which reads the outputs of the stack deployed'
+    ],
+    [
+      {
+        stack: 'S',
+        'target-group-arn':
+          'from-stack\narn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef'
+      },
+      'Input "target-group-arn" is from-stack or a list of ARNs, not both.'
+    ],
+    [
+      {
+        deploy: 'false',
+        restart: 'none',
+        'target-group-arn':
+          'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef'
+      },
+      'Input "target-group-arn" is for a restart; with restart: none nothing is restarted.'
+    ],
+    [
+      {
+        deploy: 'false',
+        'target-group-arn':
+          'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef',
+        'healthy-timeout': '0'
+      },
+      'Input "healthy-timeout" must be a whole number from 1 to 3600'
+    ],
+    [
+      {
+        deploy: 'false',
+        'target-group-arn':
+          'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef',
+        'min-healthy': '-1'
+      },
+      'Input "min-healthy" must be a whole number from 0 to 999'
+    ],
+    [
+      {
+        deploy: 'false',
+        'target-group-arn':
+          'arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef',
+        'drain-timeout': '1h'
+      },
+      'Input "drain-timeout" must be a whole number from 0 to 3600'
     ]
   ])('refuses %j', (inputs, message) => {
     expect(() => withInputs(inputs)).toThrow(message)

@@ -16,6 +16,7 @@ import {
   secretsManagerFor,
   ssmFor,
   s3For,
+  elbv2For,
   startLocalAws,
   type LocalAws
 } from './helpers/local-aws.js'
@@ -49,11 +50,13 @@ const clients = (): AwsClients => {
   const ec2 = ec2For(aws)
   const ssm = ssmFor(aws)
   const s3 = s3For(aws)
+  const elbv2 = elbv2For(aws)
   return {
     secretsManager: secretsManagerFor(aws),
     ec2: async () => ec2,
     ssm: async () => ssm,
-    s3: async () => s3
+    s3: async () => s3,
+    elbv2: async () => elbv2
   }
 }
 

@@ -14,6 +14,11 @@
 // key): the 50 are 50 instances on the endpoint whose address is ONE sshd fixture (50 separate
 // sshd processes would measure this shared machine more than the action); the 50 as a ratio to the 1,
 // and the action's own CPU time in each (bench/report-cpu.js) as a ratio too.
+// Behind a load balancer (--only target): restart: ssh of 10 instances (on the one sshd fixture)
+// in batches of 2 (max-concurrency 2) behind one ELBv2 target group (deregistration delay 0), as
+// a ratio to the same restart without target-group-arn; the same with restart: ssm (one Run
+// Command per batch, each with its own polls); then DescribeTargetHealth requests per poll round
+// at 1, 10 and 50 instances behind two target groups (one batch, healthy after 1.5 s).
 // Releases (--only release): a 20 MiB tree (half text, half random bytes) shipped with
 // release-path to one instance, as a ratio to the whole pipeline `git archive HEAD | gzip | ssh
 // host 'tar -xz -C dir && sudo systemctl restart fastapi && systemctl is-active fastapi'` on the
@@ -135,6 +140,60 @@ const ssmRun = targets =>
       'max-concurrency': '100%'
     })
   )
+
+// The fleet behind target groups, all healthy (test-support/elbv2.js): one for the rolling
+// restart, two for the poll rounds.
+const gatedGroup = aws.targetGroups.addGroup({ name: 'bench-web', targets: fleet.slice(0, 10) })
+const sshGroup = aws.targetGroups.addGroup({ name: 'bench-ssh', targets: sshFleet.slice(0, 10) })
+const pollGroups = ['bench-a', 'bench-b'].map(name =>
+  aws.targetGroups.addGroup({ name, targets: fleet, healthyAfterMs: 1500 })
+)
+
+/** restart: ssm of `count` instances, 2 at a time, behind `groups` (none: no load balancer). @param {number} count @param {string[]} groups @param {string} [concurrency] */
+const gatedRun = (count, groups, concurrency = '2') =>
+  timed(
+    [join(root, 'dist/index.js')],
+    bundleEnv({
+      deploy: 'false',
+      targets: fleet.slice(0, count).join(','),
+      restart: 'ssm',
+      'max-concurrency': concurrency,
+      'target-group-arn': groups.join(',')
+    })
+  )
+
+/** restart: ssh of the first 10 of the SSH fleet, 2 at a time, behind `groups` (or none). @param {string[]} groups */
+const gatedSshRun = groups =>
+  timed(
+    [join(root, 'dist/index.js')],
+    bundleEnv({
+      deploy: 'false',
+      targets: sshFleet.slice(0, 10).join(','),
+      'deployment-secret-id': 'RestartOnlySecrets',
+      'app-secret-id': '',
+      'ssh-private-key': sshd.clientPrivateKey,
+      'ssh-host-fingerprint': sshd.hostFingerprint,
+      'ssh-port': String(sshd.port),
+      'max-concurrency': '2',
+      'target-group-arn': groups.join(',')
+    })
+  )
+
+/**
+ * DescribeTargetHealth requests per poll round for one gated restart of `count` instances behind
+ * the two poll groups: a round asks each group once about every target of the batch.
+ * @param {number} count
+ */
+async function targetHealthPerPollRound(count) {
+  aws.calls = []
+  await gatedRun(count, pollGroups, '100%')
+  const polls = aws.callsOf('DescribeTargetHealth').filter(c => c.params['Targets.member.1.Id'])
+  const rounds = polls.filter(c => c.params.TargetGroupArn === pollGroups[0]).length
+  const targets = Math.max(
+    ...polls.map(c => Object.keys(c.params).filter(k => k.endsWith('.Id')).length)
+  )
+  return { requests: polls.length, rounds, perRound: polls.length / rounds, targets }
+}
 
 /** The action's own CPU time (ms) in each SSH fleet run, by case. */
 const cpuFile = join(work, 'cpu')
@@ -333,6 +392,10 @@ const cases = {
       { PATH: process.env.PATH ?? '', HOME: work },
       '/bin/sh'
     ),
+  'target group: ssh, 10 in batches of 2': () => gatedSshRun([sshGroup]),
+  'target group: none, ssh, 10, 2 at a time': () => gatedSshRun([]),
+  'target group: ssm, 10 in batches of 2': () => gatedRun(10, [gatedGroup]),
+  'target group: none, ssm, 10, 2 at a time': () => gatedRun(10, []),
   'release, 20 MiB': () => single(20),
   'release, 20 MiB, 10 instances': () =>
     releaseRunOf(20, {
@@ -374,11 +437,15 @@ const selected = Object.entries(cases).filter(
 const samples = Object.fromEntries(selected.map(([name]) => [name, []]))
 /** @type {Record<number, { requests: number, rounds: number, perRound: number }>} */
 const polls = {}
+/** @type {Record<number, { requests: number, rounds: number, perRound: number, targets: number }>} */
+const healthPolls = {}
 try {
   // Interleaved, so that a noisy moment hits every case alike.
   for (let i = 0; i < runs; i++) for (const [name, run] of selected) samples[name].push(await run())
   if (selected.some(([name]) => name.startsWith('ssm')))
     for (const count of [1, 50, 200]) polls[count] = await requestsPerPollRound(count)
+  if (selected.some(([name]) => name.startsWith('target group')))
+    for (const count of [1, 10, 50]) healthPolls[count] = await targetHealthPerPollRound(count)
 } finally {
   await aws.stop()
   await sshd.stop()
@@ -424,6 +491,22 @@ if (cpu[1].length && cpu[50].length)
       `(${median(cpu[50]).toFixed(0)} ms / ${median(cpu[1]).toFixed(0)} ms; the rest of the wall time is the one sshd ` +
       'and its 50 sessions on this machine)'
   )
+ratio(
+  'target group: ssh, 10 in batches of 2',
+  'target group: none, ssh, 10, 2 at a time',
+  '  ssh, 10 instances in batches of 2 behind a target group / the same without one (goal: at most 1.5x)'
+)
+ratio(
+  'target group: ssm, 10 in batches of 2',
+  'target group: none, ssm, 10, 2 at a time',
+  '  ssm, 10 instances in batches of 2 behind a target group / the same without one (one Run Command per batch)'
+)
+for (const [count, p] of Object.entries(healthPolls)) {
+  console.log(
+    `  DescribeTargetHealth requests per poll round at ${String(count).padStart(2)} instances, 2 target groups: ` +
+      `${p.perRound.toFixed(1)} (${p.requests} in ${p.rounds} rounds, up to ${p.targets} targets each)`
+  )
+}
 ratio(
   'release, 20 MiB',
   'release pipeline, 20 MiB',

@@ -2,7 +2,8 @@
 // bundled). It speaks the real wire protocols, so the real AWS SDK signs, serializes, parses and
 // retries against it exactly as against AWS: Secrets Manager's JSON 1.1 protocol and EC2's Query
 // protocol (form-encoded requests, XML answers), and SSM Run Command's JSON 1.1 protocol
-// (test-support/ssm-run-command.js, which runs each instance's command through stand-ins). Version stages follow AWS's rules, including the
+// (test-support/ssm-run-command.js, which runs each instance's command through stand-ins), and ELBv2
+// target groups in its Query protocol (test-support/elbv2.js). Version stages follow AWS's rules, including the
 // compare-and-swap of UpdateSecretVersionStage that the write-back relies on.
 import { createServer } from 'node:http'
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto'
@@ -14,6 +15,7 @@ import { LocalRunCommand, SsmError } from './ssm-run-command.js'
 import { LocalS3 } from './s3-objects.js'
 import { CloudTrailError, LocalCloudTrail } from './cloudtrail.js'
 import { IAM_VERSION, IamError, LocalIam } from './iam.js'
+import { ELBV2_VERSION, LocalTargetGroups } from './elbv2.js'
 
 const CURRENT = 'AWSCURRENT'
 const PREVIOUS = 'AWSPREVIOUS'
@@ -28,7 +30,7 @@ const CONSOLE_BYTES_KEPT = 64 * 1024
  *   instanceProfileArn?: string }} Instance
  *   `consoleOutput`: what GetConsoleOutput serves; `latestConsoleOutput`: what it serves with
  *   `Latest=true`, where that view differs from the buffered one (by default they are the same)
- * @typedef {{ service: 'secretsmanager' | 'ec2' | 'kms' | 'sts' | 'ssm' | 'cloudtrail' | 'iam', action: string, params: Record<string, unknown> }} Call
+ * @typedef {{ service: 'secretsmanager' | 'ec2' | 'kms' | 'sts' | 'ssm' | 'cloudtrail' | 'iam' | 'elbv2', action: string, params: Record<string, unknown> }} Call
  * @typedef {{ status: number, code: string, message?: string, times?: number, after?: boolean }} Fault
  *   `after`: the call takes effect, then its answer is this error (an answer lost on the way back)
  */
@@ -74,6 +76,8 @@ export class LocalAws {
     this.securityGroups = new LocalSecurityGroups(this)
     /** S3 (`s3.addBucket`): path-style object requests, test-support/s3-objects.js. */
     this.s3 = new LocalS3(this)
+    /** ELBv2 target groups (`targetGroups.addGroup`): test-support/elbv2.js. */
+    this.targetGroups = new LocalTargetGroups(this)
   }
 
   /** @param {number} [port] @returns {Promise<string>} the endpoint URL */
@@ -367,6 +371,10 @@ export class LocalAws {
       await this.handleIam(new URLSearchParams(body), res)
     } else if (typeof target === 'string' && target.startsWith('TrentService.')) {
       await this.handleKms(target.slice('TrentService.'.length), body, res)
+    } else if (new URLSearchParams(body).get('Version') === ELBV2_VERSION) {
+      const admit = (/** @type {string} */ action, /** @type {Record<string, unknown>} */ params) =>
+        this.admit('elbv2', action, params)
+      await this.targetGroups.handle(new URLSearchParams(body), res, admit)
     } else if (new URLSearchParams(body).get('Version') === STS_VERSION) {
       await this.handleSts(new URLSearchParams(body), res)
     } else if (typeof target === 'string' && target.startsWith('AmazonSSM.')) {

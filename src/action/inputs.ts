@@ -3,11 +3,11 @@ import type { DeployMode } from '../cdk/run.js'
 import type { AddressType } from '../ec2/instances.js'
 import type { RotateRequest } from '../secrets/rotate.js'
 import { checkRunnerIpUrl, DEFAULT_RUNNER_IP_URL } from '../ec2/runner-address.js'
-import { checkSecurityGroupId } from '../lib/aws-ids.js'
+import { checkSecurityGroupId, checkTargetGroupArns } from '../lib/aws-ids.js'
 import type { IngressInputs } from '../phases/ingress.js'
 import type { JumpInputs } from '../phases/jump.js'
 import type { CommentInputs } from '../phases/comment/pull-request.js'
-import type { RestartMode, SshInputs, SsmInputs } from '../phases/restart.js'
+import type { RestartMode, SshInputs, SsmInputs, TrafficInputs } from '../phases/restart.js'
 import { ActionError } from '../lib/errors.js'
 import { ACTION_OUTPUTS } from '../lib/output-names.js'
 import { OUTPUT_NAME, actionOutputLike, checkEnvKeys } from '../secrets/key-rules.js'
@@ -67,6 +67,8 @@ export interface ActionInputs {
   release?: ReleaseSettings
   /** Inputs "health-url" and "health-timeout". */
   health: HealthSettings
+  /** Input "target-group-arn" and its waits; undefined: no load balancer. */
+  traffic?: TrafficInputs
 }
 
 function text(name: string): string {
@@ -349,6 +351,34 @@ function releaseInputs(restart: RestartMode, mode: DeployMode): ReleaseSettings 
   return release
 }
 
+/**
+ * Inputs "target-group-arn", "drain-timeout", "healthy-timeout" and "min-healthy"; refused where
+ * nothing is restarted, and from-stack where no stack is deployed.
+ */
+function trafficInputs(mode: DeployMode, restart: RestartMode): TrafficInputs | undefined {
+  const arns = listInput('target-group-arn')
+  if (arns.length === 0) return undefined
+  if (mode === 'diff' || restart === 'none') {
+    throw new ActionError(
+      `Input "target-group-arn" is for a restart; with ${mode === 'diff' ? 'deploy: diff' : 'restart: none'} nothing is restarted. Remove "target-group-arn".`
+    )
+  }
+  const fromStack = arns.includes('from-stack')
+  if (fromStack && (arns.length > 1 || mode !== 'deploy')) {
+    throw new ActionError(
+      arns.length > 1
+        ? 'Input "target-group-arn" is from-stack or a list of ARNs, not both.'
+        : 'Input "target-group-arn" is from-stack, which reads the outputs of the stack deployed: with deploy: false, give the target group ARNs.'
+    )
+  }
+  return {
+    groupArns: fromStack ? 'from-stack' : checkTargetGroupArns(arns, 'Input "target-group-arn"'),
+    drainTimeoutSeconds: text('drain-timeout') ? integerInput('drain-timeout', 0, 3600) : undefined,
+    healthyTimeoutSeconds: integerInput('healthy-timeout', 1, 3600),
+    minHealthy: integerInput('min-healthy', 0, 999)
+  }
+}
+
 /** Every input, parsed and checked once, in the order a reader meets them in action.yml. */
 export function readInputs(): ActionInputs {
   const mode = deployInput()
@@ -394,6 +424,7 @@ export function readInputs(): ActionInputs {
     rotate: rotateInputs(mode, restart, text('app-secret-id')),
     ingress: ingressInputs(),
     release,
-    health: checkHealthInputs(text('health-url'), text('health-timeout'), release !== undefined)
+    health: checkHealthInputs(text('health-url'), text('health-timeout'), release !== undefined),
+    traffic: trafficInputs(mode, mode === 'diff' ? 'none' : restart)
   }
 }

@@ -32,7 +32,7 @@ import {
   type StepOutputs
 } from '../lib/log.js'
 import { restart } from '../restart/engine.js'
-import { planRestart, type RestartPlan } from '../phases/restart.js'
+import { planRestart, trafficFromStack, type RestartPlan } from '../phases/restart.js'
 import { readJsonSecret, requireKeys, type JsonSecret } from '../secrets/read.js'
 import { previewStack } from '../phases/preview.js'
 import { newReport, writeSummary, type RunReport } from './summary.js'
@@ -131,7 +131,10 @@ interface Plan {
 }
 
 /** Where the restart goes: the deployed instance(s), or the address the secret already holds. */
-type Target = LocatedInstances | { instanceId?: undefined; address: string; instances: [] }
+type Target = (LocatedInstances | { instanceId?: undefined; address: string; instances: [] }) & {
+  /** The deployed stack's outputs (input "target-group-arn: from-stack" reads them). */
+  stackOutputs?: Record<string, string>
+}
 
 async function pipeline(
   inputs: ActionInputs,
@@ -346,7 +349,8 @@ async function restartTargets(
   target: Target,
   rotation?: RotationPhase
 ): Promise<void> {
-  const { phase, settings, transport, earlySocket } = plan
+  const { phase, transport, earlySocket } = plan
+  const settings = trafficFromStack(plan.settings, run.inputs, target.stackOutputs)
   run.phases.enter(
     phase,
     stopped => `${writtenState(run.report)}; ${stopped ?? 'nothing was restarted'}`
@@ -490,7 +494,7 @@ async function deployAndLocate(
   )
   // The address goes into the secret, where every value is masked unless the user says otherwise.
   if (maskAddresses) for (const instance of instances) maskAddress(instance.address)
-  const target = setInstanceOutputs(instances)
+  const target: Target = { ...setInstanceOutputs(instances), stackOutputs: deployed.outputs }
   core.info(
     instances.length === 1
       ? `Stack "${inputs.stack}" runs instance ${target.instanceId} at ${target.address}.`

@@ -2,6 +2,7 @@ import type { AwsClients } from '../aws/clients.js'
 import { failureMessage } from '../lib/errors.js'
 import { actionLogger, quoteUntrusted, type Logger } from '../lib/log.js'
 import { INGRESS_STATE, type SavedRule } from '../phases/ingress.js'
+import { registerBackSaved } from './post-traffic.js'
 
 // The action's post step (action.yml's `post:`), run after every job that used the action, also
 // when the main step failed, was cancelled or was killed. It cleans up what the main step saved
@@ -48,6 +49,7 @@ export async function runPost(overrides: Partial<PostDependencies> = {}): Promis
     awsClients: createClients,
     ...overrides
   }
+  if (!(await registerBackSaved(deps.env, deps.log, deps.awsClients))) process.exitCode = 1
   const rule = savedRule(deps.env, deps.log)
   if (!rule) return
   const { closeRule } = await import('../ec2/ingress.js')

@@ -116,6 +116,7 @@ export async function writeSummary(
   if (report.preview) summary.addRaw(previewBlock(report.preview), true)
   deploySection(summary, report)
   if (report.fleet) fleetSection(summary, report.fleet)
+  if (report.outOfService) summary.addRaw(outOfServiceLine(report.outOfService), true)
   if (report.rotation) summary.addRaw(rotationLine(report.rotation), true)
   await summary.write()
 }
@@ -202,18 +203,32 @@ function fleetSection(summary: Summary, f: NonNullable<RunReport['fleet']>): voi
     true
   )
   const releases = f.results.some(r => r.release !== undefined)
+  const gated = f.results.some(r => r.drained !== undefined)
   summary.addTable([
-    ['instance', 'status', 'exit code', 'duration', ...(releases ? ['release'] : [])].map(data => ({
-      data,
-      header: true
-    })),
+    [
+      'instance',
+      'status',
+      'exit code',
+      'duration',
+      ...(releases ? ['release'] : []),
+      ...(gated ? ['drained in', 'healthy after'] : [])
+    ].map(data => ({ data, header: true })),
     ...f.results.map(r => [
       code(r.instanceId),
       inline(r.status),
       // An empty cell would come out as an unclosed <td> from core.summary.
       r.exitCode === undefined ? '-' : inline(String(r.exitCode)),
       r.durationMs === undefined ? '-' : inline(formatSeconds(r.durationMs)),
-      ...(releases ? [quoted(r.release ?? '-')] : [])
+      ...(releases ? [quoted(r.release ?? '-')] : []),
+      ...(gated ? [inline(r.drained ?? '-'), inline(r.healthyAfter ?? '-')] : [])
     ])
   ])
+}
+
+/** Behind target groups: which instances the run left deregistered. */
+function outOfServiceLine(o: NonNullable<RunReport['outOfService']>): string {
+  const groups = o.groupArns.map(code).join(', ')
+  return o.instanceIds.length === 0
+    ? `<p>Every instance is back in target group ${groups}</p>`
+    : `<p><strong>Out of target group ${groups}</strong> (deregistered, taking no traffic): ${o.instanceIds.map(code).join(', ')}</p>`
 }

@@ -1,5 +1,6 @@
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager'
 import type { EC2Client } from '@aws-sdk/client-ec2'
+import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2'
 import type { KMSClient } from '@aws-sdk/client-kms'
 import type { S3Client } from '@aws-sdk/client-s3'
 import type { SSMClient } from '@aws-sdk/client-ssm'
@@ -24,6 +25,8 @@ const RETRIES = {
   ssm: { retryMode: 'standard', maxAttempts: 8 },
   // A release's archive: each part of an upload is retried alone, so a retry resends 8 MiB at most.
   s3: { retryMode: 'standard', maxAttempts: 5 },
+  // A rolling restart polls target health for minutes, like SSM.
+  elbv2: { retryMode: 'standard', maxAttempts: 8 },
   // The command line's one-off calls: who the credentials are, a backup's data key.
   once: { retryMode: 'standard', maxAttempts: 5 },
   // LookupEvents is limited to 2 requests a second per account and region, shared with everyone
@@ -73,6 +76,8 @@ export interface AwsClients {
   ssm(): Promise<SSMClient>
   /** Loaded on first use, only by a release that travels through a bucket. */
   s3(): Promise<S3Client>
+  /** Loaded on first use, only by a restart behind a load balancer (input "target-group-arn"). */
+  elbv2(): Promise<ElasticLoadBalancingV2Client>
 }
 
 /** The command line calls a few services more, and closes its clients when a command ends. */
@@ -104,52 +109,43 @@ export function createAwsClients(
     ...RETRIES.secretsManager
   })
 ): AllAwsClients {
-  const customUserAgent = userAgentOf(tool)
   const made: { destroy(): void }[] = [secretsManager]
-  const lazily = <T extends { destroy(): void }>(load: () => Promise<T>) => {
+  // One client of a class, made on first use with the region, the user agent and its retries.
+  const lazily = <T extends { destroy(): void }>(
+    load: () => Promise<new (config: object) => T>,
+    retries: keyof typeof RETRIES
+  ) => {
     let client: Promise<T> | undefined
     return () =>
-      (client ??= load().then(loaded => {
+      (client ??= load().then(Client => {
+        const loaded = new Client({
+          region,
+          customUserAgent: userAgentOf(tool),
+          ...RETRIES[retries]
+        })
         made.push(loaded)
         return loaded
       }))
   }
   return {
     secretsManager,
-    ec2: lazily(() =>
-      import('@aws-sdk/client-ec2').then(
-        ({ EC2Client }) => new EC2Client({ region, customUserAgent, ...RETRIES.ec2 })
-      )
+    ec2: lazily(() => import('@aws-sdk/client-ec2').then(m => m.EC2Client), 'ec2'),
+    ssm: lazily(() => import('@aws-sdk/client-ssm').then(m => m.SSMClient), 'ssm'),
+    s3: lazily(() => import('@aws-sdk/client-s3').then(m => m.S3Client), 's3'),
+    elbv2: lazily(
+      () =>
+        import('@aws-sdk/client-elastic-load-balancing-v2').then(
+          m => m.ElasticLoadBalancingV2Client
+        ),
+      'elbv2'
     ),
-    ssm: lazily(() =>
-      import('@aws-sdk/client-ssm').then(
-        ({ SSMClient }) => new SSMClient({ region, customUserAgent, ...RETRIES.ssm })
-      )
+    sts: lazily(() => import('@aws-sdk/client-sts').then(m => m.STSClient), 'once'),
+    kms: lazily(() => import('@aws-sdk/client-kms').then(m => m.KMSClient), 'once'),
+    cloudTrail: lazily(
+      () => import('@aws-sdk/client-cloudtrail').then(m => m.CloudTrailClient),
+      'cloudTrail'
     ),
-    s3: lazily(() =>
-      import('@aws-sdk/client-s3').then(({ S3Client }) => new S3Client({ region, ...RETRIES.s3 }))
-    ),
-    sts: lazily(() =>
-      import('@aws-sdk/client-sts').then(
-        ({ STSClient }) => new STSClient({ region, customUserAgent, ...RETRIES.once })
-      )
-    ),
-    kms: lazily(() =>
-      import('@aws-sdk/client-kms').then(
-        ({ KMSClient }) => new KMSClient({ region, customUserAgent, ...RETRIES.once })
-      )
-    ),
-    cloudTrail: lazily(() =>
-      import('@aws-sdk/client-cloudtrail').then(
-        ({ CloudTrailClient }) =>
-          new CloudTrailClient({ region, customUserAgent, ...RETRIES.cloudTrail })
-      )
-    ),
-    iam: lazily(() =>
-      import('@aws-sdk/client-iam').then(
-        ({ IAMClient }) => new IAMClient({ region, customUserAgent, ...RETRIES.once })
-      )
-    ),
+    iam: lazily(() => import('@aws-sdk/client-iam').then(m => m.IAMClient), 'once'),
     destroy: () => {
       for (const client of made.splice(0)) client.destroy()
     }

@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander'
-import { checkSecurityGroupId } from '../lib/aws-ids.js'
+import { checkSecurityGroupId, checkTargetGroupArns } from '../lib/aws-ids.js'
 import { DEFAULT_RELEASE_PREFIX, checkReleaseBucket, checkReleasePrefix } from '../lib/s3-names.js'
 import { ActionError } from '../lib/errors.js'
 import { DEFAULT_POLICY_SETTINGS, iamPolicy, restartMethods } from '../secrets/iam-policy.js'
@@ -331,6 +331,10 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
     )
     .option('--audit', 'also what "secrets-deploy audit" needs', false)
     .option('--doctor', 'also what "secrets-deploy doctor --instance" needs', false)
+    .option(
+      '--target-group <arn...>',
+      'input "target-group-arn": restart behind these ELBv2 target groups (drain, register back)'
+    )
     .action(
       async (options: {
         deploy: boolean
@@ -344,6 +348,7 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
         releasePrefix?: string
         audit: boolean
         doctor: boolean
+        targetGroup?: string[]
       }) => {
         if (options.rotate && !options.app)
           throw new ActionError(
@@ -381,7 +386,8 @@ export async function runCli(argv: readonly string[], io: Io, version: string): 
           openIngress: checkSecurityGroupId(options.openIngress, 'Option --open-ingress'),
           ...release,
           audit: options.audit,
-          doctor: options.doctor
+          doctor: options.doctor,
+          targetGroups: checkTargetGroupArns(options.targetGroup ?? [], 'Option --target-group')
         })
         printJson(io, policy)
       }

@@ -21,3 +21,20 @@ export function checkSecurityGroupId(
       "instances' security group."
   )
 }
+
+/** A target group's ARN, as ELBv2 gives it: arn:<partition>:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>. */
+export const TARGET_GROUP_ARN =
+  /^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-f]{16}$/
+
+/**
+ * The ARNs when each is a target group's; the action's input and the command line's option are
+ * checked alike: the ARN goes into ELBv2 calls and into an IAM policy.
+ */
+export function checkTargetGroupArns(arns: readonly string[], source: string): string[] {
+  const bad = arns.find(arn => !TARGET_GROUP_ARN.test(arn))
+  if (bad === undefined) return [...new Set(arns)]
+  throw new ActionError(
+    `${source} has "${bad}", which is not a target group ARN: give ` +
+      'arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<name>/<id>.'
+  )
+}

@@ -15,6 +15,7 @@ export const OUTPUTS = {
   rolledBackInstances: 'rolled-back-instances',
   appSecretVersionId: 'app-secret-version-id',
   rotated: 'rotated',
+  outOfService: 'out-of-service',
   changes: 'changes',
   diff: 'diff'
 } as const

@@ -6,7 +6,10 @@ import { sshTransport } from '../restart/ssh/transport.js'
 import type { JsonSecret } from '../secrets/read.js'
 import { EarlySocket } from '../restart/ssh/connect.js'
 import type { JumpHost } from '../restart/ssh/jump.js'
-import type { Logger } from '../lib/log.js'
+import { actionState, quoteUntrusted, type Logger } from '../lib/log.js'
+import { ActionError } from '../lib/errors.js'
+import { TARGET_GROUP_ARN } from '../lib/aws-ids.js'
+import type { TrafficSettings } from '../restart/traffic-gate.js'
 import { planJump, refuseUnusedJump, type PlannedJump } from './jump.js'
 import {
   checkSshKey,
@@ -43,6 +46,15 @@ export interface SshInputs {
   jump: JumpInputs
 }
 
+/** Input "target-group-arn" and its waits, as read (traffic-gate.ts has the rest). */
+export interface TrafficInputs {
+  /** ARNs, or from-stack: the stack's outputs with "TargetGroupArn" in their key (main.ts). */
+  groupArns: string[] | 'from-stack'
+  drainTimeoutSeconds?: number
+  healthyTimeoutSeconds: number
+  minHealthy: number
+}
+
 /** What the restart phase reads of the inputs. */
 export interface RestartInputs {
   restart: RestartMode
@@ -60,6 +72,8 @@ export interface RestartInputs {
   health: HealthSettings
   /** Input "failure-logs": a failed restart shows the unit's status and journal. */
   failureLogs: boolean
+  /** Input "target-group-arn"; undefined: no load balancer. */
+  traffic?: TrafficInputs
 }
 
 /** The restart phase, worked out and checked before anything is deployed or written. */
@@ -102,7 +116,8 @@ export async function planRestart(
     maxErrors: ssm.maxErrors,
     // Loaded only for a release: with it comes the tar library.
     release:
-      inputs.release && (await (await import('./release.js')).planRelease(inputs.release, env))
+      inputs.release && (await (await import('./release.js')).planRelease(inputs.release, env)),
+    traffic: planTraffic(inputs.traffic, clients)
   }
   if (inputs.restart === 'ssm') {
     refuseUnusedJump(ssh.jump, inputs.restart)
@@ -138,6 +153,51 @@ export async function planRestart(
     earlySocket?.discard()
     jump?.host.close()
     throw error
+  }
+}
+
+/**
+ * The gate's settings; from-stack's ARNs are known once the stack is deployed (main.ts fills
+ * them with trafficFromStack), and the post step's state is the action's.
+ */
+function planTraffic(
+  traffic: TrafficInputs | undefined,
+  clients: AwsClients
+): TrafficSettings | undefined {
+  if (!traffic) return undefined
+  return {
+    ...traffic,
+    groupArns: traffic.groupArns === 'from-stack' ? [] : traffic.groupArns,
+    elbv2: clients.elbv2,
+    ec2: clients.ec2,
+    state: actionState
+  }
+}
+
+/**
+ * Input "target-group-arn: from-stack": every output of the deployed stack whose key contains
+ * "TargetGroupArn"; the settings as they were otherwise.
+ */
+export function trafficFromStack(
+  settings: RestartSettings,
+  inputs: Pick<RestartInputs, 'traffic'>,
+  stackOutputs: Record<string, string> | undefined
+): RestartSettings {
+  if (!settings.traffic || inputs.traffic?.groupArns !== 'from-stack') return settings
+  const entries = Object.entries(stackOutputs ?? {}).filter(([key]) =>
+    key.includes('TargetGroupArn')
+  )
+  const bad = entries.find(([, arn]) => !TARGET_GROUP_ARN.test(arn))
+  if (entries.length === 0 || bad) {
+    throw new ActionError(
+      bad
+        ? `Stack output "${quoteUntrusted(bad[0], 200)}" is "${quoteUntrusted(bad[1], 300)}", not a target group ARN (input "target-group-arn: from-stack").`
+        : 'Input "target-group-arn" is from-stack, and the stack has no output whose key contains "TargetGroupArn": add a CfnOutput of the target group\'s ARN, or give the ARNs.'
+    )
+  }
+  return {
+    ...settings,
+    traffic: { ...settings.traffic, groupArns: [...new Set(entries.map(([, arn]) => arn))] }
   }
 }
 

@@ -16,6 +16,8 @@ import { allowedCount, concurrencyCount } from './rate.js'
 import { shipRelease } from './release-engine.js'
 import type { ReleaseTransport } from './release-steps.js'
 import { printFailureLogs, type InstanceFailureLogs } from './failure-logs.js'
+import { gatedFanOut, gatedFleet, openGate, UNHEALTHY } from './gated.js'
+import type { TrafficGate } from './traffic-gate.js'
 import type {
   FleetRestart,
   FleetTransport,
@@ -50,6 +52,8 @@ export async function restart(
   deps: RestartDeps,
   report: RestartReport
 ): Promise<void> {
+  // Behind target groups: described, and min-healthy checked, before anything changes.
+  const gate = await openGate(settings, targets, deps)
   try {
     if (settings.release) {
       const { release } = settings
@@ -59,14 +63,18 @@ export async function restart(
         await withIds(targets, transport),
         releaseTransport(transport),
         deps,
-        report
+        report,
+        gate
       )
     } else if (transport.kind === 'fleet')
-      await restartAtOnce(settings, targets, transport, deps, report)
-    else if (targets.length === 1) await restartHost(settings, targets[0], transport, deps, report)
-    else await restartEach(settings, targets, transport, deps, report)
+      await restartAtOnce(settings, targets, transport, deps, report, gate)
+    else if (targets.length === 1 && !gate)
+      await restartHost(settings, targets[0], transport, deps, report)
+    else await restartEach(settings, targets, transport, deps, report, gate)
   } catch (error) {
     throw withStopState(error, transport.stopped(targets.length > 1))
+  } finally {
+    gate?.conclude(report)
   }
 }
 
@@ -118,7 +126,8 @@ async function restartEach(
   targets: readonly RestartTarget[],
   transport: InstanceTransport,
   deps: RestartDeps,
-  report: RestartReport
+  report: RestartReport,
+  gate?: TrafficGate
 ): Promise<void> {
   const { maxConcurrency, maxErrors } = settings
   const total = targets.length
@@ -132,24 +141,30 @@ async function restartEach(
     `Restarting "${settings.script.unit}" on ${total} instances ${transport.via}, ${concurrency} at a time ` +
       `(max-concurrency ${maxConcurrency.text}, max-errors ${maxErrors.text}).`
   )
-  const outcomes = await fanOut<RestartTarget, Outcome>(
-    targets,
-    {
-      concurrency,
-      maxErrors: allowed,
-      failed: outcome => outcome.result.status !== STATUS.success,
-      signal: deps.signal
-    },
-    target => restartInstance(target, prepare, transport, deps.log)
-  )
+  const options = {
+    concurrency,
+    maxErrors: allowed,
+    failed: (outcome: Outcome) => outcome.result.status !== STATUS.success,
+    signal: deps.signal
+  }
+  const work = (target: RestartTarget) => restartInstance(target, prepare, transport, deps.log)
+  const { outcomes, refused } = gate
+    ? await gatedFanOut(gate, targets, { ...options, unhealthy: unhealthyOutcome }, work)
+    : { outcomes: await fanOut(targets, options, work), refused: undefined }
   const results = targets.map(
     (target, i): InstanceResult =>
       outcomes[i]?.result ?? { instanceId: instanceIdOf(target), status: STATUS.notStarted }
   )
   const failed = results.filter(r => r.status !== STATUS.success)
   const failureLogs = outcomes.flatMap(outcome => outcome?.failureLogs ?? [])
-  const run: FleetRestart = { commandIds: [], results, failed, failureLogs }
-  if (failed.length > allowed) {
+  const run: FleetRestart = {
+    commandIds: [],
+    results: gate?.annotate(results) ?? results,
+    failed,
+    failureLogs
+  }
+  if (refused) run.failure = refused
+  else if (failed.length > allowed) {
     const culprit = outcomes.find(o => o?.message !== undefined)
     run.failure =
       beyondMaxErrors(settings.script.unit, failed, total, maxErrors, allowed) +
@@ -163,6 +178,12 @@ async function restartEach(
   // A stop is the run's failure, whatever the instances did meanwhile.
   throwIfStopped(deps.signal)
   concludeFleet(settings, run, transport, deps)
+}
+
+/** An instance restarted fine that its target group did not find healthy in time. */
+function unhealthyOutcome(outcome: Outcome | undefined, message: string): Outcome {
+  const result = outcome?.result ?? { instanceId: '', status: UNHEALTHY }
+  return { ...outcome, result: { ...result, status: UNHEALTHY }, message }
 }
 
 /** One instance of the fan-out: getting it ready, its restart, its log group; never rejects. */
@@ -204,11 +225,17 @@ async function restartAtOnce(
   targets: readonly RestartTarget[],
   transport: FleetTransport,
   deps: RestartDeps,
-  report: RestartReport
+  report: RestartReport,
+  gate?: TrafficGate
 ): Promise<void> {
   // Without a deploy or targets: the one instance at the address the secret holds.
   const instanceIds = (await withIds(targets, transport)).map(target => target.instanceId as string)
-  const run = await transport.restartAll(instanceIds, settings, deps)
+  const run = gate
+    ? await gatedFleet(gate, instanceIds, settings, deps, (ids, batch) =>
+        transport.restartAll(ids, batch, deps)
+      )
+    : await transport.restartAll(instanceIds, settings, deps)
+  if (gate) run.results = gate.annotate(run.results)
   recordFleet(settings, run, transport, report, deps)
   concludeFleet(settings, run, transport, deps)
 }

@@ -21,6 +21,7 @@ import {
   type ReleaseTransport
 } from './release-steps.js'
 import type { RestartDeps, RestartSettings, RestartTarget } from './transport.js'
+import type { TrafficGate } from './traffic-gate.js'
 
 // A release through the restart engine: first every instance receives and prepares it (within
 // max-concurrency, max-errors), then batches of max-concurrency switch, restart and check, and a
@@ -59,6 +60,10 @@ interface Run {
   /** Failures allowed (max-errors; none for a single host). */
   allowed: number
   concurrency: number
+  /** Behind target groups: each switch batch drained before, healthy after (traffic-gate.ts). */
+  gate?: TrafficGate
+  /** Why the gate refused a batch (min-healthy): the run's failure. */
+  refused?: string
 }
 
 export async function shipRelease(
@@ -67,7 +72,8 @@ export async function shipRelease(
   targets: readonly RestartTarget[],
   transport: ReleaseTransport,
   deps: RestartDeps,
-  report: RestartReport
+  report: RestartReport,
+  gate?: TrafficGate
 ): Promise<void> {
   const { log, outputs } = deps
   const total = targets.length
@@ -78,7 +84,8 @@ export async function shipRelease(
     deps,
     log,
     allowed: total > 1 ? allowedCount(settings.maxErrors, total) : 0,
-    concurrency: concurrencyCount(settings.maxConcurrency, total)
+    concurrency: concurrencyCount(settings.maxConcurrency, total),
+    gate
   }
   if (deps.signal) setMaxListeners(10 + run.concurrency * 4, deps.signal)
   outputs.set(OUTPUTS.releaseId, release.id)
@@ -110,7 +117,8 @@ async function shipEverywhere(
   try {
     const [only] = instances
     if (instances.length === 1) only.steps = await open(only.target)
-    if (only.steps?.shipAndActivate) await shipAlone(run, only)
+    // Behind a target group even one instance is drained first: the gate runs its batch.
+    if (only.steps?.shipAndActivate && !run.gate) await shipAlone(run, only)
     else {
       await receiveEverywhere(run, instances, open)
       await switchInBatches(run, instances)
@@ -244,25 +252,59 @@ async function receiveOne(
  */
 async function switchInBatches(run: Run, instances: Instance[]): Promise<void> {
   const received = instances.filter(i => i.state === 'received')
-  for (let start = 0; start < received.length; start += run.concurrency) {
+  if (run.gate) run.refused = await switchBehindGate(run, run.gate, instances)
+  for (let start = 0; !run.gate && start < received.length; start += run.concurrency) {
     throwIfStopped(run.deps.signal, stoppedBetweenBatches(run, instances))
     const batch = received.slice(start, start + run.concurrency)
     const alone = instances.length === 1
     await Promise.all(batch.map(instance => activate(run, instance, alone)))
-    if (instances.filter(i => i.state === 'failed').length > run.allowed) {
-      const live = instances.filter(i => i.state === 'live')
-      await Promise.all(live.map(instance => goBack(run, instance, 'the fleet')))
-      await Promise.all(
-        instances.filter(i => i.state === 'received').map(i => i.steps?.abandon(i.output))
-      )
-      return
-    }
+    if (instances.filter(i => i.state === 'failed').length > run.allowed) break
+  }
+  if (run.refused || instances.filter(i => i.state === 'failed').length > run.allowed) {
+    const live = instances.filter(i => i.state === 'live')
+    await Promise.all(live.map(instance => goBack(run, instance, 'the fleet')))
+    await Promise.all(
+      instances.filter(i => i.state === 'received').map(i => i.steps?.abandon(i.output))
+    )
+    return
   }
   await Promise.all(
     instances
       .filter(i => i.state === 'live' && !i.finished)
       .map(i => i.steps?.finish(i.previous, i.output).catch(() => undefined))
   )
+}
+
+/**
+ * The switch batches through the gate: each batch drained, switched, restarted and checked (a
+ * failed instance rolled back) before it is registered back; one that does not become healthy
+ * in its group goes back to its previous release and stays out.
+ */
+async function switchBehindGate(
+  run: Run,
+  gate: TrafficGate,
+  instances: Instance[]
+): Promise<string | undefined> {
+  const received = instances.filter(i => i.state === 'received')
+  const byId = new Map(received.map(i => [i.instanceId, i]))
+  const failedCount = () => instances.filter(i => i.state === 'failed').length
+  try {
+    return await gate.runBatches(received, run.concurrency, {
+      keyOf: instance => instance.instanceId,
+      mayGoOn: () => failedCount() <= run.allowed && !run.deps.signal?.aborted,
+      async run(batch) {
+        await Promise.all(batch.map(instance => activate(run, instance, false)))
+        return new Set(batch.filter(i => i.state === 'failed').map(i => i.instanceId))
+      },
+      async unhealthy(key, message) {
+        const instance = byId.get(key) as Instance
+        note(instance, message)
+        await goBack(run, instance, 'not healthy in its target group')
+      }
+    })
+  } catch (error) {
+    throw withStopState(error, stoppedBetweenBatches(run, instances))
+  }
 }
 
 /** One instance's switch, restart and check; on failure, its rollback. Never rejects. */
@@ -418,6 +460,7 @@ function recordRelease(
       release: instances[i].runs ?? instances[i].previous ?? '-'
     }))
   }
+  if (run.gate) report.fleet.results = run.gate.annotate(report.fleet.results)
   for (const [i, row] of report.fleet.results.entries()) printGroup(run.log, instances[i], row)
 }
 
@@ -430,6 +473,7 @@ function printGroup(log: Logger, instance: Instance, row: InstanceResult): void 
 /** The run's end: fails beyond max-errors (or on a single host's failure), warns within it. */
 function conclude(run: Run, instances: Instance[], outputs: StepOutputs): void {
   const { release, log } = run
+  if (run.refused) throw new ActionError(run.refused)
   const failed = instances.filter(i => i.state !== 'live')
   if (failed.length > run.allowed) {
     if (instances.length === 1) throw new ActionError(failed[0].message ?? 'The release failed.')

@@ -17,6 +17,10 @@ export interface InstanceResult {
   durationMs?: number
   /** With a release: the release the instance runs now. */
   release?: string
+  /** Behind a target group (input "target-group-arn"): how long draining took, or why not. */
+  drained?: string
+  /** Behind a target group: how long after registering back it was healthy, or "kept out". */
+  healthyAfter?: string
 }
 
 /** What the restart phase tells the job summary: ids, names and results, never a value. */
@@ -33,6 +37,8 @@ export interface RestartReport {
   }
   /** The failed instances' unit status and journal (input "failure-logs"), for the summary. */
   failureLogs?: InstanceFailureLogs[]
+  /** Behind target groups: the instances the run left out of them (deregistered). */
+  outOfService?: { groupArns: string[]; instanceIds: string[] }
 }
 
 /** What an instance printed, and why it is incomplete when it is. */

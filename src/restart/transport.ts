@@ -10,6 +10,7 @@ import type { HostKeyCheck } from './ssh/host-keys.js'
 import type { Rate } from './rate.js'
 import type { RestartScript } from './script.js'
 import type { ReleaseRun, ReleaseSteps, ReleaseTransport } from './release-steps.js'
+import type { TrafficSettings } from './traffic-gate.js'
 
 /** What every restart does, whichever transport runs it; worked out once, in the plan. */
 export interface RestartSettings {
@@ -19,6 +20,8 @@ export interface RestartSettings {
   maxErrors: Rate
   /** Ship this release before the restart (input "release-path"): release-engine.ts. */
   release?: ReleaseRun
+  /** Behind ELBv2 target groups (input "target-group-arn"): traffic-gate.ts. */
+  traffic?: TrafficSettings
 }
 
 /** One instance to restart. */

@@ -29,6 +29,8 @@ export interface PolicySettings {
   audit?: boolean
   /** The command line's `doctor --instance`: whether the instance's role may read the secrets. */
   doctor?: boolean
+  /** Input "target-group-arn": the target groups a rolling restart drains; empty or absent: none. */
+  targetGroups?: readonly string[]
 }
 
 export type RestartMethod = 'ssh' | 'ssm'
@@ -115,7 +117,8 @@ const rotateAppSecret: StatementGroup = settings =>
 const findInstances: StatementGroup = settings => {
   const ssh = settings.restarts.includes('ssh')
   const ec2 = [
-    ...(settings.deploy || ssh ? ['ec2:DescribeInstances'] : []),
+    // A target group of type ip is matched by the instances' private addresses.
+    ...(settings.deploy || ssh || settings.targetGroups?.length ? ['ec2:DescribeInstances'] : []),
     ...(ssh ? ['ec2:GetConsoleOutput'] : [])
   ]
   if (ec2.length === 0) return []
@@ -270,6 +273,33 @@ const doctorTheInstance: StatementGroup = settings =>
       ]
     : []
 
+// Input "target-group-arn": each batch taken out of and put back into those groups; their health,
+// type and deregistration delay read with calls that take no resource-level scoping.
+const gateTheTraffic: StatementGroup = settings =>
+  settings.targetGroups?.length
+    ? [
+        {
+          Sid: 'TakeTargetsOutAndPutThemBack',
+          Effect: 'Allow',
+          Action: [
+            'elasticloadbalancing:DeregisterTargets',
+            'elasticloadbalancing:RegisterTargets'
+          ],
+          Resource: one([...settings.targetGroups])
+        },
+        {
+          Sid: 'WatchTheTargetGroups',
+          Effect: 'Allow',
+          Action: [
+            'elasticloadbalancing:DescribeTargetGroupAttributes',
+            'elasticloadbalancing:DescribeTargetGroups',
+            'elasticloadbalancing:DescribeTargetHealth'
+          ],
+          Resource: '*'
+        }
+      ]
+    : []
+
 /** In the order the policy lists them: the order the run needs them in. */
 const STATEMENT_GROUPS: readonly StatementGroup[] = [
   readSecrets,
@@ -281,7 +311,8 @@ const STATEMENT_GROUPS: readonly StatementGroup[] = [
   openTheDoor,
   shipThroughBucket,
   auditTheSecrets,
-  doctorTheInstance
+  doctorTheInstance,
+  gateTheTraffic
 ]
 
 /**

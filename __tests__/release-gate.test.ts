@@ -1,0 +1,173 @@
+// A release behind a target group, in-process: the release engine's switch batches go through the
+// traffic gate (the real ELBv2 client against the local endpoint's target group), with a
+// transport of its own that records each step beside the endpoint's ELBv2 calls.
+import { PassThrough, type Readable } from 'node:stream'
+import { newReport } from '../src/action/summary.js'
+import { shipRelease } from '../src/restart/release-engine.js'
+import type { InstanceRelease, ReleaseRun, ReleaseSteps } from '../src/restart/release-steps.js'
+import { parseRate } from '../src/restart/rate.js'
+import { checkServiceName, restartScript } from '../src/restart/script.js'
+import { TrafficGate } from '../src/restart/traffic-gate.js'
+import type { InstanceTransport, RestartSettings } from '../src/restart/transport.js'
+import { ec2For, elbv2For, startLocalAws, type LocalAws } from './helpers/local-aws.js'
+import { recordingLogger, recordingOutputs } from './helpers/recording-logger.js'
+
+const FLEET = [
+  'i-0ddd0000000000001',
+  'i-0ddd0000000000002',
+  'i-0ddd0000000000003',
+  'i-0ddd0000000000004'
+]
+
+let aws: LocalAws
+let steps: string[]
+beforeEach(async () => {
+  aws = await startLocalAws()
+  steps = []
+  for (const action of ['DeregisterTargets', 'RegisterTargets'])
+    aws.hooks.set(action, params => {
+      const ids = Object.entries(params).filter(([k]) => k.endsWith('.Id'))
+      steps.push(`${action} ${ids.map(([, v]) => v).join(',')}`)
+    })
+})
+afterEach(() => aws.stop())
+
+/** Each instance receives, switches (failing where told) and rolls back, recording each step. */
+function transport(failing: string[]): InstanceTransport & { releases: ReleaseSteps } {
+  const releases: ReleaseSteps = {
+    streamsArchive: true,
+    async prepare() {
+      return async target => {
+        const id = target.instanceId as string
+        const step = async (name: string, fail = false) => {
+          steps.push(`${id} ${name}`)
+          if (fail) throw new Error(`${name} failed on ${id}`)
+        }
+        const instance: InstanceRelease = {
+          async receive(archive: Readable | undefined) {
+            archive?.resume()
+            await step('receive')
+            return { previous: 'old' }
+          },
+          async activate() {
+            await step('activate', failing.includes(id))
+            return 'active'
+          },
+          rollback: async previous => {
+            await step(`rollback to ${previous}`)
+            return 'active'
+          },
+          finish: () => step('finish'),
+          abandon: () => step('abandon'),
+          close: () => undefined
+        }
+        return instance
+      }
+    }
+  }
+  return {
+    kind: 'instance',
+    name: 'ssh',
+    via: 'over SSH',
+    where: target => `${target.address}:22`,
+    stopped: () => 'stopped',
+    failure: error => ({ status: 'Failed', exitCode: 1, message: (error as Error).message }),
+    prepare: async () => async () => ({ run: async () => '' }),
+    releases
+  }
+}
+
+const release: ReleaseRun = {
+  settings: {
+    releasePath: '',
+    include: [],
+    appDir: '/opt/fastapi',
+    command: '',
+    timeoutSeconds: 600,
+    keep: 5,
+    rollbackOnFailure: true
+  },
+  id: '0123456789ab-1-1',
+  revision: 'x',
+  holder: 'h',
+  archive: () => new PassThrough().end(Buffer.from('archive'))
+}
+
+async function shipBehindGroup(failing: string[], maxErrors: string, minHealthy = 2) {
+  const group = aws.targetGroups.addGroup({ targets: FLEET })
+  const elb = elbv2For(aws)
+  const ec2 = ec2For(aws)
+  const settings: RestartSettings = {
+    script: restartScript(checkServiceName('fastapi'), ''),
+    maxConcurrency: parseRate('2'),
+    maxErrors: parseRate(maxErrors),
+    traffic: {
+      groupArns: [group],
+      healthyTimeoutSeconds: 5,
+      minHealthy,
+      elbv2: async () => elb,
+      ec2: async () => ec2,
+      state: { save: () => undefined }
+    }
+  }
+  const deps = {
+    log: recordingLogger(),
+    outputs: recordingOutputs(),
+    sleep: (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
+  }
+  const targets = FLEET.map((instanceId, i) => ({ instanceId, address: `10.0.0.${i + 1}` }))
+  const gate = await TrafficGate.open(settings.traffic!, FLEET, 2, deps)
+  const report = newReport()
+  const error = await shipRelease(
+    settings,
+    release,
+    targets,
+    transport(failing),
+    deps,
+    report,
+    gate
+  )
+    .then(() => undefined)
+    .catch((e: unknown) => e as Error)
+  gate.conclude(report)
+  return { error, group, outputs: deps.outputs.values, report }
+}
+
+describe('a release behind a target group', () => {
+  it('drains each switch batch, and registers it back only after the switch and the check', async () => {
+    const { error, group, outputs } = await shipBehindGroup([], '0')
+    expect(error).toBeUndefined()
+    const [a, b, c, d] = FLEET
+    expect(steps.filter(s => !s.endsWith('receive') && !s.endsWith('finish'))).toEqual([
+      `DeregisterTargets ${a},${b}`,
+      `${a} activate`,
+      `${b} activate`,
+      `RegisterTargets ${a},${b}`,
+      `DeregisterTargets ${c},${d}`,
+      `${c} activate`,
+      `${d} activate`,
+      `RegisterTargets ${c},${d}`
+    ])
+    expect(Math.min(...aws.targetGroups.healthyCounts(group))).toBe(2)
+    expect(outputs.get('restarted')).toBe('true')
+  })
+
+  it('rolls a failed instance back before its batch is registered back, and keeps it out', async () => {
+    const { error, group, outputs, report } = await shipBehindGroup([FLEET[1]], '1', 1)
+    expect(error).toBeUndefined()
+    const rollback = steps.indexOf(`${FLEET[1]} rollback to old`)
+    const registerBack = steps.indexOf(`RegisterTargets ${FLEET[0]}`)
+    expect(rollback).toBeGreaterThan(-1)
+    expect(registerBack).toBeGreaterThan(rollback)
+    expect(Object.keys(aws.targetGroups.states(group)).sort()).toEqual(
+      [FLEET[0], FLEET[2], FLEET[3]].sort()
+    )
+    expect(outputs.get('out-of-service')).toBe(JSON.stringify([FLEET[1]]))
+    expect(report.fleet?.results.map(r => [r.instanceId, r.healthyAfter])).toEqual([
+      [FLEET[0], expect.stringMatching(/ s$/)],
+      [FLEET[1], 'kept out'],
+      [FLEET[2], expect.stringMatching(/ s$/)],
+      [FLEET[3], expect.stringMatching(/ s$/)]
+    ])
+  })
+})
