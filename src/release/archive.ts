@@ -118,16 +118,16 @@ async function matchIncludes(settings: ReleaseSettings, workspace: string): Prom
 }
 
 /**
- * The archive as a gzip stream: git's tar as it is when nothing else ships, else git's entries
- * and then the included files, re-packed as one tar. Destroying the stream stops git.
+ * The archive as a gzip stream: git's own tar.gz when nothing else ships, else git's entries and
+ * then the included files, re-packed as one tar and compressed here. Destroying the stream stops
+ * git.
  */
 export function archiveStream(plan: ArchivePlan): Readable {
+  // git compresses its own archive, in a process of its own: nothing passes through this one's
+  // heap but the bytes that are sent, and the compression runs beside the upload.
+  if (plan.fromGit && plan.includeFiles.length === 0) return gitArchive(plan, 'tar.gz')
   const gzip = createGzip()
-  const gitTar = plan.fromGit ? gitArchive(plan) : undefined
-  if (gitTar && plan.includeFiles.length === 0) {
-    pipeline(gitTar, gzip, () => undefined)
-    return gzip
-  }
+  const gitTar = plan.fromGit ? gitArchive(plan, 'tar') : undefined
   const pack = tar.pack()
   pipeline(pack, gzip, () => undefined)
   void fillPack(pack, gitTar, plan).catch(error => gzip.destroy(error as Error))
@@ -166,8 +166,8 @@ export function broadcast(source: Readable, count: number): Readable[] {
 }
 
 /** `git archive` of the commit's release-path directory; fails the stream if git fails. */
-function gitArchive(plan: ArchivePlan): Readable {
-  const child = spawn('git', ['archive', '--format=tar', treeOf(plan.releasePath)], {
+function gitArchive(plan: ArchivePlan, format: 'tar' | 'tar.gz'): Readable {
+  const child = spawn('git', ['archive', `--format=${format}`, treeOf(plan.releasePath)], {
     cwd: plan.workspace,
     stdio: ['ignore', 'pipe', 'pipe']
   })
