@@ -134,6 +134,29 @@ async function shipBehindGroup(failing: string[], maxErrors: string, minHealthy 
 }
 
 describe('a release behind a target group', () => {
+  it('beyond max-errors sends the instances already live back drained, batch by batch', async () => {
+    const [a, b, c, d] = FLEET
+    const { error, group } = await shipBehindGroup([d], '0', 1)
+    expect(error?.message).toContain('more than max-errors 0 allows')
+    const rollbacks = steps.filter(s => s.includes('rollback') || s.includes('Targets'))
+    expect(rollbacks).toEqual([
+      `DeregisterTargets ${a},${b}`,
+      `RegisterTargets ${a},${b}`,
+      `DeregisterTargets ${c},${d}`,
+      `${d} rollback to old`,
+      `RegisterTargets ${c}`,
+      // The live ones, out of the group while they go back: none restarts taking traffic.
+      `DeregisterTargets ${a},${b}`,
+      `${a} rollback to old`,
+      `${b} rollback to old`,
+      `RegisterTargets ${a},${b}`,
+      `DeregisterTargets ${c}`,
+      `${c} rollback to old`,
+      `RegisterTargets ${c}`
+    ])
+    expect(Math.min(...aws.targetGroups.healthyCounts(group))).toBeGreaterThanOrEqual(1)
+  })
+
   it('drains each switch batch, and registers it back only after the switch and the check', async () => {
     const { error, group, outputs } = await shipBehindGroup([], '0')
     expect(error).toBeUndefined()

@@ -261,8 +261,10 @@ async function switchInBatches(run: Run, instances: Instance[]): Promise<void> {
     if (instances.filter(i => i.state === 'failed').length > run.allowed) break
   }
   if (run.refused || instances.filter(i => i.state === 'failed').length > run.allowed) {
-    const live = instances.filter(i => i.state === 'live')
-    await Promise.all(live.map(instance => goBack(run, instance, 'the fleet')))
+    await sendBack(
+      run,
+      instances.filter(i => i.state === 'live')
+    )
     await Promise.all(
       instances.filter(i => i.state === 'received').map(i => i.steps?.abandon(i.output))
     )
@@ -305,6 +307,32 @@ async function switchBehindGate(
   } catch (error) {
     throw withStopState(error, stoppedBetweenBatches(run, instances))
   }
+}
+
+/**
+ * Beyond max-errors, every instance switched in this run goes back, so the fleet ends on one
+ * version; behind target groups, batch by batch through the gate, so that none restarts while it
+ * takes traffic. Were the gate to refuse a batch (min-healthy), the rest still go back.
+ */
+async function sendBack(run: Run, live: Instance[]): Promise<void> {
+  const each = (batch: Instance[]) => Promise.all(batch.map(i => goBack(run, i, 'the fleet')))
+  if (!run.gate || live.length === 0) {
+    await each(live)
+    return
+  }
+  const byId = new Map(live.map(i => [i.instanceId, i]))
+  const refused = await run.gate.runBatches(live, run.concurrency, {
+    keyOf: instance => instance.instanceId,
+    mayGoOn: () => true,
+    async run(batch) {
+      await each(batch)
+      return new Set(batch.filter(i => i.rolledBack?.healthy === false).map(i => i.instanceId))
+    },
+    unhealthy: (key, message) => note(byId.get(key) as Instance, message)
+  })
+  if (!refused) return
+  run.log.warning(`${refused} The others go back to their previous release in their target group.`)
+  await each(live.filter(i => !i.rolledBack))
 }
 
 /** One instance's switch, restart and check; on failure, its rollback. Never rejects. */
