@@ -147,12 +147,31 @@ describe('a release with restart: ssm', () => {
     const run = await release()
     expect(run.code).toBe(1)
     expect(errors(run).join('\n')).toMatch(
-      /has sha256 [0-9a-f]{64}, not [0-9a-f]{64} as uploaded: refused, nothing extracted/
+      /has sha256 [0-9a-f]{64} \(15 bytes\), not [0-9a-f]{64} \(\d+ bytes\) as uploaded: refused, nothing extracted/
     )
     expect(readlinkSync(join(appDir, 'current'))).toBe(before)
     expect(releasesIn(appDir)).toHaveLength(1)
     expect(existsSync(join(appDir, '.release-lock'))).toBe(false)
     expect(aws.s3.keys(BUCKET)).toEqual([])
+  })
+
+  it('stops downloading an archive larger than the one uploaded: the instance disk is not filled', async () => {
+    addInstance(FLEET[0])
+    const downloads = () =>
+      readdirSync('/var/tmp').filter(n => n.startsWith('secrets-deploy-release.'))
+    const before = downloads()
+    aws.hooks.set('SendCommand', () => {
+      for (const key of aws.s3.keys(BUCKET)) {
+        const stored = aws.s3.object(BUCKET, key)
+        if (stored) stored.body = Buffer.alloc(64 * 1024 * 1024)
+      }
+    })
+    const run = await release()
+    expect(run.code).toBe(1)
+    expect(errors(run).join('\n')).toContain('Downloading release')
+    expect(existsSync(join(appDir, 'current'))).toBe(false)
+    // The download's private directory is gone with what it held.
+    expect(downloads()).toEqual(before)
   })
 
   it('rolls back an instance whose health check fails, restarted on the previous release', async () => {

@@ -1,7 +1,7 @@
 // The release's remote commands, run by a real /bin/sh in a temporary app-dir, as sshd runs the
 // command line it is given: the layout they leave (releases/<id>, current, the lock), the atomic
 // switch, the pruning, the lock's wait, and values built to break quoting kept as plain words.
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import {
   chmodSync,
   existsSync,
@@ -131,6 +131,44 @@ describe('lock', () => {
     expect(readFileSync(join(lock, 'holder'), 'utf8')).toBe('next run\n')
   })
 
+  it('refuses an app-dir or releases/ that someone else may write, before anything is shipped', () => {
+    for (const dir of [appDir, join(appDir, 'releases')]) {
+      mkdirSync(dir, { recursive: true })
+      chmodSync(dir, 0o777)
+      const result = sh(lockCommand(layout('r1'), 'me', 1, 'M'))
+      expect(result.code).toBe(3)
+      expect(result.stderr).toContain(`${dir} must belong to user`)
+      expect(result.stderr).toContain('writable by no one else')
+      expect(existsSync(join(appDir, LOCK_DIR))).toBe(false)
+      chmodSync(dir, 0o755)
+    }
+  })
+
+  it('lets one of two runs take over a stale lock, never both', async () => {
+    mkdirSync(join(appDir, LOCK_DIR))
+    writeFileSync(join(appDir, LOCK_DIR, 'holder'), 'release r0 of run 40\n')
+    writeFileSync(join(appDir, LOCK_DIR, 'session'), '999999999\n')
+    // Removing is slow for the second run, as it may be on a loaded machine: both judge the lock
+    // stale, and the second's removal comes after the first has taken the lock anew.
+    const bin = join(root, 'bin')
+    mkdirSync(bin)
+    const lockPath = join(appDir, LOCK_DIR)
+    writeFileSync(
+      join(bin, 'rm'),
+      `#!/bin/sh\ncase "$*" in *${lockPath}) sleep "$RM_DELAY" ;; esac\nexec /bin/rm "$@"\n`,
+      { mode: 0o755 }
+    )
+    const take = (holder: string, delay: string) =>
+      new Promise<number | null>(resolve =>
+        spawn('/bin/sh', ['-c', lockCommand(layout('r1'), holder, 2, 'M')], {
+          env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, RM_DELAY: delay }
+        }).on('close', resolve)
+      )
+    const codes = await Promise.all([take('first', '0'), take('second', '0.8')])
+    // One holds the lock; the other waited for it, and gave up naming the holder.
+    expect(codes.sort()).toEqual([0, 75])
+  })
+
   it('goes on once the first run unlocks', () => {
     expect(sh(lockCommand(layout('r1'), 'first', 1, 'M')).code).toBe(0)
     const unlock = sh(unlockCommand(appDir, 'first'))
@@ -244,8 +282,11 @@ describe('prune and unlock', () => {
     ship('r1')
     sh(switchCommand(appDir, 'r1'))
     const holder = ship('r2', { keepLock: true })
+    // Another job of the same workflow run names the same release: it never got the lock, so it
+    // removes nothing of what the holder is shipping.
     expect(sh(unlockCommand(appDir, 'someone else', 'r2')).code).toBe(0)
     expect(existsSync(join(appDir, LOCK_DIR))).toBe(true)
+    expect(readdirSync(join(appDir, 'releases')).sort()).toEqual(['r1', 'r2'])
     expect(sh(unlockCommand(appDir, holder, 'r2')).code).toBe(0)
     expect(existsSync(join(appDir, LOCK_DIR))).toBe(false)
     expect(readdirSync(join(appDir, 'releases'))).toEqual(['r1'])

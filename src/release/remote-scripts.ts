@@ -26,6 +26,15 @@ if [ ! -d "$a" ] || [ ! -w "$a" ]; then
   echo "$a is not a directory that user $(id -un) can write; nothing was shipped. Create it for that user, e.g. in the instance's user data: install -d -o $(id -un) $a" >&2
   exit 3
 fi
+# Every path below is the release's only while no one else may rename what is in it: a user who
+# could would point an extraction (as root, over SSM) anywhere.
+for d in "$a" "$a/releases"; do
+  [ -e "$d" ] || continue
+  if [ ! -O "$d" ] || [ -n "$(find "$d" -maxdepth 0 -perm /022)" ]; then
+    echo "$d must belong to user $(id -un) and be writable by no one else; nothing was shipped. E.g.: chown $(id -un) $d && chmod go-w $d" >&2
+    exit 3
+  fi
+done
 # The connection's own sshd process: a lock whose connection is gone (cut, killed) is stale.
 # Read from /proc with the shell's own builtins (a ps per step up costs a process each).
 session=; p=$$
@@ -55,8 +64,17 @@ until take; do
   held=$(head -c 512 -- "$lock/holder" 2>/dev/null)
   owner=$(cat -- "$lock/session" 2>/dev/null)
   if [ -n "$owner" ] && [ ! -d "/proc/$owner" ]; then
-    echo "Taking over the lock of a release whose connection is gone: $held"
-    rm -rf -- "$lock"
+    # Moved aside first, in one rename: of two runs that judge it stale, one moves it; and a lock
+    # taken meanwhile by a live run (not the one judged stale) goes back.
+    stale="$lock.stale.$$"
+    if mv -T -- "$lock" "$stale" 2>/dev/null; then
+      if [ "$(cat -- "$stale/session" 2>/dev/null)" = "$owner" ]; then
+        echo "Taking over the lock of a release whose connection is gone: $held"
+        rm -rf -- "$stale"
+      else
+        mv -T -- "$stale" "$lock" 2>/dev/null
+      fi
+    fi
     continue
   fi
   if [ "$waited" -ge "$wait" ]; then
@@ -92,7 +110,7 @@ if [ -e "$a/releases/$r" ]; then echo "Release $r is already in $a/releases." >&
 rm -rf -- "$a/releases/.incoming-"*
 t="$a/releases/.incoming-$r"
 mkdir -- "$t" || exit
-tar -xzf - -C "$t" --no-same-owner || exit
+tar -xzf - -C "$t" --no-same-owner --no-same-permissions || exit
 printf '%s\\n' "$revision" > "$t/REVISION" || exit
 mv -T -- "$t" "$a/releases/$r"`
 
@@ -104,21 +122,25 @@ export function receiveCommand(layout: ReleaseLayout, revision: string): string 
   return run('release-receive', RECEIVE, layout.appDir, layout.releaseId, revision)
 }
 
-const DOWNLOAD = `a=$1; r=$2; url=$3; sum=$4; f="$a/releases/.download-$r"
-rm -f -- "$f"
-if ! curl -fsS --retry 3 --max-time "$5" -o "$f" "$url"; then
-  rm -f -- "$f"
+const DOWNLOAD = `a=$1; r=$2; url=$3; sum=$4; size=$8
+# A directory of this run's own (mktemp: mode 0700, in the sticky /var/tmp, on disk): no one else
+# can plant a link where curl writes, or swap the file between its check and its extraction.
+d=$(mktemp -d /var/tmp/secrets-deploy-release.XXXXXXXX) || exit 5
+f="$d/archive.tar.gz"
+if ! curl -fsS --retry 3 --max-time "$5" --max-filesize "$size" -o "$f" "$url"; then
+  rm -rf -- "$d"
   echo "Downloading release $r from S3 failed: its presigned URL lasts as long as ssm-timeout." >&2
   exit 5
 fi
 got=$(sha256sum -- "$f" | cut -d ' ' -f 1)
-if [ "$got" != "$sum" ]; then
-  rm -f -- "$f"
-  echo "The archive of release $r has sha256 $got, not $sum as uploaded: refused, nothing extracted." >&2
+bytes=$(wc -c < "$f")
+if [ "$got" != "$sum" ] || [ "$bytes" -ne "$size" ]; then
+  rm -rf -- "$d"
+  echo "The archive of release $r has sha256 $got ($bytes bytes), not $sum ($size bytes) as uploaded: refused, nothing extracted." >&2
   exit 6
 fi
 sh -c "$6" release-receive "$a" "$r" "$7" < "$f"; s=$?
-rm -f -- "$f"
+rm -rf -- "$d"
 exit "$s"`
 
 /**
@@ -128,7 +150,7 @@ exit "$s"`
 export function downloadAndReceiveCommand(
   layout: ReleaseLayout,
   revision: string,
-  download: { url: string; sha256: string; timeoutSeconds: number }
+  download: { url: string; sha256: string; bytes: number; timeoutSeconds: number }
 ): string {
   return run(
     'release-download',
@@ -139,7 +161,8 @@ export function downloadAndReceiveCommand(
     download.sha256,
     download.timeoutSeconds,
     RECEIVE,
-    revision
+    revision,
+    download.bytes
   )
 }
 
@@ -193,11 +216,14 @@ export function pruneCommand(
 }
 
 const UNLOCK = `a=$1; r=$2; holder=$3
+# Only the lock's holder touches anything: a run that never got the lock (it timed out waiting)
+# may name the release another job of the same run is shipping.
+[ "$(cat -- "$a/${LOCK_DIR}/holder" 2>/dev/null)" = "$holder" ] || exit 0
 # A release that was never switched to is removed (not once current has pointed at it).
 if [ -n "$r" ] && [ "$(readlink -- "$a/current" 2>/dev/null)" != "releases/$r" ]; then
   rm -rf -- "$a/releases/$r" "$a/releases/.incoming-$r"
 fi
-[ "$(cat -- "$a/${LOCK_DIR}/holder" 2>/dev/null)" = "$holder" ] && rm -rf -- "$a/${LOCK_DIR}"
+rm -rf -- "$a/${LOCK_DIR}"
 exit 0`
 
 /**

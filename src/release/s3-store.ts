@@ -10,6 +10,8 @@ import { deleteRelease, presignedDownload, uploadRelease } from './s3-release.js
 /** The archive, stored: its sha256 (hex), checked on every instance, and the URL to fetch it. */
 export interface StoredArchive {
   sha256: string
+  /** Its size: no instance downloads more than this. */
+  bytes: number
   url: string
 }
 
@@ -36,8 +38,8 @@ export function s3ReleaseStore(
     name: `s3://${bucket}/${key}`,
     async put(archive, expiresInSeconds, signal) {
       put = true
-      const { sha256 } = await uploadRelease({ s3, bucket, key, body: archive, signal, log })
-      return { sha256, url: await presignedDownload(s3, bucket, key, expiresInSeconds) }
+      const { sha256, bytes } = await uploadRelease({ s3, bucket, key, body: archive, signal, log })
+      return { sha256, bytes, url: await presignedDownload(s3, bucket, key, expiresInSeconds) }
     },
     async remove() {
       if (put) await deleteRelease(s3, bucket, key, log)

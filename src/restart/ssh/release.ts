@@ -152,8 +152,9 @@ async function receiveThen(
   }: { archive?: Readable; output?: UntrustedSink; after?: RemoteStep[] }
 ): Promise<string | undefined> {
   const marker = `sda-current-${randomBytes(12).toString('hex')}`
-  let pointed = ''
-  const capture = capturing(output ?? new UntrustedOutput(), marker, text => (pointed = text))
+  // The lock's line alone: what a later step prints (release-command's output) cannot stand in.
+  let pointed: string | undefined
+  const capture = capturing(output ?? new UntrustedOutput(), marker, text => (pointed ??= text))
   const receiving = receiveSteps(context, at, marker)
   // From the switch on, a stop lets the steps finish: the run ends on a release that runs.
   const going = after.map(step => ({ ...step, unstoppable: true }))
@@ -163,9 +164,9 @@ async function receiveThen(
     if (after.length === 0) throw error
     const failedAt = error instanceof RemoteStepError ? error.step : undefined
     const switched = failedAt !== undefined && failedAt >= receiving.length
-    throw new ShipFailure(error, switched, releaseIdFromInstance(pointed))
+    throw new ShipFailure(error, switched, releaseIdFromInstance(pointed ?? ''))
   }
-  return releaseIdFromInstance(pointed)
+  return releaseIdFromInstance(pointed ?? '')
 }
 
 /** After a successful switch: old releases removed (never the live or previous one), then unlocked. */

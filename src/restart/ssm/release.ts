@@ -212,6 +212,7 @@ function receiveStep(context: Context, marker: string): Step {
     downloadAndReceiveCommand(layout, release.revision, {
       url: archive.url,
       sha256: archive.sha256,
+      bytes: archive.bytes,
       timeoutSeconds
     }),
     ...(command !== '' ? [releaseCommand(layout, command)] : [])
