@@ -1,90 +1,23 @@
 // The release engine in-process, with a transport of its own that records each step: prepare
 // everywhere before any switch, batches of max-concurrency, a failed instance rolled back, and
 // beyond max-errors every switched instance sent back so that the fleet ends on one version.
-import { PassThrough, type Readable } from 'node:stream'
 import { newReport } from '../src/action/summary.js'
 import { shipRelease } from '../src/restart/release-engine.js'
-import type { InstanceRelease, ReleaseRun, ReleaseSteps } from '../src/restart/release-steps.js'
 import { parseRate } from '../src/restart/rate.js'
 import { checkServiceName, restartScript } from '../src/restart/script.js'
-import type { InstanceTransport, RestartSettings } from '../src/restart/transport.js'
+import type { RestartSettings } from '../src/restart/transport.js'
 import { recordingLogger, recordingOutputs } from './helpers/recording-logger.js'
-
-interface Behaviour {
-  previous?: string
-  failReceive?: boolean
-  failActivate?: boolean
-}
+import {
+  recordingReleaseTransport,
+  TEST_RELEASE,
+  type ReleaseBehaviour
+} from './helpers/recording-release.js'
 
 let steps: string[]
 
-function transport(
-  behaviours: Record<string, Behaviour>
-): InstanceTransport & { releases: ReleaseSteps } {
-  const releases: ReleaseSteps = {
-    streamsArchive: true,
-    async prepare() {
-      return async target => {
-        const id = target.instanceId as string
-        const behaviour = behaviours[id] ?? {}
-        const step = async (name: string, fail = false) => {
-          steps.push(`${id} ${name}`)
-          await new Promise(resolve => setImmediate(resolve))
-          if (fail) throw new Error(`${name} failed on ${id}`)
-        }
-        const instance: InstanceRelease = {
-          async receive(archive: Readable) {
-            archive.resume()
-            await step('receive', behaviour.failReceive)
-            return { previous: behaviour.previous }
-          },
-          async activate(_output, finish) {
-            await step(finish ? 'activate+finish' : 'activate', behaviour.failActivate)
-            return 'active'
-          },
-          rollback: async previous => {
-            await step(`rollback to ${previous}`)
-            return 'active'
-          },
-          finish: () => step('finish'),
-          abandon: () => step('abandon'),
-          close: () => undefined
-        }
-        return instance
-      }
-    }
-  }
-  return {
-    kind: 'instance',
-    name: 'ssh',
-    via: 'over SSH',
-    where: target => `${target.address}:22`,
-    stopped: () => 'stopped',
-    failure: error => ({ status: 'Failed', exitCode: 1, message: (error as Error).message }),
-    prepare: async () => async () => ({ run: async () => '' }),
-    releases
-  }
-}
-
-const release: ReleaseRun = {
-  settings: {
-    releasePath: '',
-    include: [],
-    appDir: '/opt/fastapi',
-    command: '',
-    timeoutSeconds: 600,
-    keep: 5,
-    rollbackOnFailure: true
-  },
-  id: '0123456789ab-1-1',
-  revision: 'x',
-  holder: 'h',
-  archive: () => {
-    const stream = new PassThrough()
-    stream.end(Buffer.from('archive'))
-    return stream
-  }
-}
+const transport = (behaviours: Record<string, ReleaseBehaviour>) =>
+  recordingReleaseTransport(step => steps.push(step), behaviours)
+const release = TEST_RELEASE
 
 function settings(maxConcurrency: string, maxErrors: string): RestartSettings {
   return {
@@ -100,7 +33,11 @@ const targets = (count: number) =>
     address: `10.0.0.${i + 1}`
   }))
 
-async function ship(count: number, rates: [string, string], behaviours: Record<string, Behaviour>) {
+async function ship(
+  count: number,
+  rates: [string, string],
+  behaviours: Record<string, ReleaseBehaviour>
+) {
   steps = []
   const log = recordingLogger()
   const outputs = recordingOutputs()
@@ -120,7 +57,7 @@ async function ship(count: number, rates: [string, string], behaviours: Record<s
   return { error, log, outputs: outputs.values, report }
 }
 
-const allPrevious = (ids: string[]): Record<string, Behaviour> =>
+const allPrevious = (ids: string[]): Record<string, ReleaseBehaviour> =>
   Object.fromEntries(ids.map(id => [id, { previous: 'old' }]))
 
 describe('a release through the engine', () => {

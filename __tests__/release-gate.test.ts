@@ -1,16 +1,15 @@
 // A release behind a target group, in-process: the release engine's switch batches go through the
 // traffic gate (the real ELBv2 client against the local endpoint's target group), with a
 // transport of its own that records each step beside the endpoint's ELBv2 calls.
-import { PassThrough, type Readable } from 'node:stream'
 import { newReport } from '../src/action/summary.js'
 import { shipRelease } from '../src/restart/release-engine.js'
-import type { InstanceRelease, ReleaseRun, ReleaseSteps } from '../src/restart/release-steps.js'
 import { parseRate } from '../src/restart/rate.js'
 import { checkServiceName, restartScript } from '../src/restart/script.js'
 import { TrafficGate } from '../src/restart/traffic-gate.js'
-import type { InstanceTransport, RestartSettings } from '../src/restart/transport.js'
+import type { RestartSettings } from '../src/restart/transport.js'
 import { ec2For, elbv2For, startLocalAws, type LocalAws } from './helpers/local-aws.js'
 import { recordingLogger, recordingOutputs } from './helpers/recording-logger.js'
+import { recordingReleaseTransport, TEST_RELEASE } from './helpers/recording-release.js'
 
 const FLEET = [
   'i-0ddd0000000000001',
@@ -32,66 +31,15 @@ beforeEach(async () => {
 })
 afterEach(() => aws.stop())
 
-/** Each instance receives, switches (failing where told) and rolls back, recording each step. */
-function transport(failing: string[]): InstanceTransport & { releases: ReleaseSteps } {
-  const releases: ReleaseSteps = {
-    streamsArchive: true,
-    async prepare() {
-      return async target => {
-        const id = target.instanceId as string
-        const step = async (name: string, fail = false) => {
-          steps.push(`${id} ${name}`)
-          if (fail) throw new Error(`${name} failed on ${id}`)
-        }
-        const instance: InstanceRelease = {
-          async receive(archive: Readable | undefined) {
-            archive?.resume()
-            await step('receive')
-            return { previous: 'old' }
-          },
-          async activate() {
-            await step('activate', failing.includes(id))
-            return 'active'
-          },
-          rollback: async previous => {
-            await step(`rollback to ${previous}`)
-            return 'active'
-          },
-          finish: () => step('finish'),
-          abandon: () => step('abandon'),
-          close: () => undefined
-        }
-        return instance
-      }
-    }
-  }
-  return {
-    kind: 'instance',
-    name: 'ssh',
-    via: 'over SSH',
-    where: target => `${target.address}:22`,
-    stopped: () => 'stopped',
-    failure: error => ({ status: 'Failed', exitCode: 1, message: (error as Error).message }),
-    prepare: async () => async () => ({ run: async () => '' }),
-    releases
-  }
-}
-
-const release: ReleaseRun = {
-  settings: {
-    releasePath: '',
-    include: [],
-    appDir: '/opt/fastapi',
-    command: '',
-    timeoutSeconds: 600,
-    keep: 5,
-    rollbackOnFailure: true
-  },
-  id: '0123456789ab-1-1',
-  revision: 'x',
-  holder: 'h',
-  archive: () => new PassThrough().end(Buffer.from('archive'))
-}
+/** Each instance receives and switches (failing where told), recorded beside the ELBv2 calls. */
+const transport = (failing: string[]) =>
+  recordingReleaseTransport(
+    step => steps.push(step),
+    Object.fromEntries(
+      FLEET.map(id => [id, { previous: 'old', failActivate: failing.includes(id) }])
+    )
+  )
+const release = TEST_RELEASE
 
 async function shipBehindGroup(failing: string[], maxErrors: string, minHealthy = 2) {
   const group = aws.targetGroups.addGroup({ targets: FLEET })
