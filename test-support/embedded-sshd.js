@@ -7,8 +7,10 @@
 // of each login in sshd's words, so that tests reading sshd's log read this one the same way.
 import { spawn } from 'node:child_process'
 import { timingSafeEqual } from 'node:crypto'
-import { appendFileSync, existsSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
 import net from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import ssh2 from 'ssh2'
 
 const { Server, utils } = ssh2
@@ -44,6 +46,13 @@ export async function startEmbeddedSshd(options) {
   }
   /** @type {Set<import('node:child_process').ChildProcess>} */
   const commands = new Set()
+  // Each command's parent is a shell named as OpenSSH's per-connection process is
+  // (sshd-session): the kernel names a process after the path it was started by, so a script that
+  // looks for its session among its ancestors (a release's lock) finds it here too, and finds it
+  // gone once the connection is.
+  const sessionDir = mkdtempSync(path.join(tmpdir(), 'embedded-sshd-'))
+  const sessionShell = path.join(sessionDir, 'sshd-session')
+  symlinkSync('/bin/sh', sessionShell)
 
   const ssh = new Server(
     { hostKeys: [options.hostPrivateKey] },
@@ -98,12 +107,17 @@ export async function startEmbeddedSshd(options) {
     // Its own process group, so that a signal or a closed channel reaches what it started, too.
     // As OpenSSH's sshd does, a home that does not exist (nobody's /nonexistent) leaves the
     // session in /: the command still runs.
-    const child = spawn('/bin/sh', ['-c', commandLine], {
-      cwd: options.env.HOME && existsSync(options.env.HOME) ? options.env.HOME : '/',
-      env: options.env,
-      detached: true,
-      stdio: ['pipe', 'pipe', 'pipe']
-    })
+    // `; exit` keeps the session shell from exec'ing the command's shell in its place.
+    const child = spawn(
+      sessionShell,
+      ['-c', '/bin/sh -c "$1"; exit $?', 'sshd-session', commandLine],
+      {
+        cwd: options.env.HOME && existsSync(options.env.HOME) ? options.env.HOME : '/',
+        env: options.env,
+        detached: true,
+        stdio: ['pipe', 'pipe', 'pipe']
+      }
+    )
     commands.add(child)
     child.stdout.pipe(channel, { end: false })
     child.stderr.pipe(channel.stderr, { end: false })
@@ -157,6 +171,7 @@ export async function startEmbeddedSshd(options) {
         setTimeout(() => socket.destroy(), 1_000).unref()
       }
       await closed
+      rmSync(sessionDir, { recursive: true, force: true })
     }
   }
 }
