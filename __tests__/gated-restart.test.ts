@@ -3,10 +3,9 @@
 // ELBv2 client against the local endpoint's target group.
 import { newReport } from '../src/action/summary.js'
 import { restart } from '../src/restart/engine.js'
-import { parseRate } from '../src/restart/rate.js'
-import { checkServiceName, restartScript } from '../src/restart/script.js'
-import type { InstanceTransport, RestartSettings } from '../src/restart/transport.js'
-import { ec2For, elbv2For, startLocalAws, type LocalAws } from './helpers/local-aws.js'
+import type { InstanceTransport } from '../src/restart/transport.js'
+import { startLocalAws, type LocalAws } from './helpers/local-aws.js'
+import { gatedSettings } from './helpers/gated-settings.js'
 import { recordingLogger, recordingOutputs } from './helpers/recording-logger.js'
 
 const FLEET = ['i-0fff0000000000001', 'i-0fff0000000000002', 'i-0fff0000000000003']
@@ -43,21 +42,7 @@ let group: string
 
 async function restartBehind(count: number, failing: string[], maxErrors: string, minHealthy = 1) {
   group = aws.targetGroups.addGroup({ targets: FLEET })
-  const elb = elbv2For(aws)
-  const ec2 = ec2For(aws)
-  const settings: RestartSettings = {
-    script: restartScript(checkServiceName('fastapi'), ''),
-    maxConcurrency: parseRate('1'),
-    maxErrors: parseRate(maxErrors),
-    traffic: {
-      groupArns: [group],
-      healthyTimeoutSeconds: 5,
-      minHealthy,
-      elbv2: async () => elb,
-      ec2: async () => ec2,
-      state: { save: () => undefined }
-    }
-  }
+  const settings = gatedSettings(aws, group, { maxConcurrency: '1', maxErrors, minHealthy })
   const deps = {
     log: recordingLogger(),
     outputs: recordingOutputs(),

@@ -3,11 +3,9 @@
 // transport of its own that records each step beside the endpoint's ELBv2 calls.
 import { newReport } from '../src/action/summary.js'
 import { shipRelease } from '../src/restart/release-engine.js'
-import { parseRate } from '../src/restart/rate.js'
-import { checkServiceName, restartScript } from '../src/restart/script.js'
 import { TrafficGate } from '../src/restart/traffic-gate.js'
-import type { RestartSettings } from '../src/restart/transport.js'
-import { ec2For, elbv2For, startLocalAws, type LocalAws } from './helpers/local-aws.js'
+import { startLocalAws, type LocalAws } from './helpers/local-aws.js'
+import { gatedSettings } from './helpers/gated-settings.js'
 import { recordingLogger, recordingOutputs } from './helpers/recording-logger.js'
 import { recordingReleaseTransport, TEST_RELEASE } from './helpers/recording-release.js'
 
@@ -43,21 +41,7 @@ const release = TEST_RELEASE
 
 async function shipBehindGroup(failing: string[], maxErrors: string, minHealthy = 2) {
   const group = aws.targetGroups.addGroup({ targets: FLEET })
-  const elb = elbv2For(aws)
-  const ec2 = ec2For(aws)
-  const settings: RestartSettings = {
-    script: restartScript(checkServiceName('fastapi'), ''),
-    maxConcurrency: parseRate('2'),
-    maxErrors: parseRate(maxErrors),
-    traffic: {
-      groupArns: [group],
-      healthyTimeoutSeconds: 5,
-      minHealthy,
-      elbv2: async () => elb,
-      ec2: async () => ec2,
-      state: { save: () => undefined }
-    }
-  }
+  const settings = gatedSettings(aws, group, { maxConcurrency: '2', maxErrors, minHealthy })
   const deps = {
     log: recordingLogger(),
     outputs: recordingOutputs(),

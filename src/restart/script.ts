@@ -53,6 +53,12 @@ export interface RestartScript {
   readonly failureLogs?: { readonly command: string; readonly marker: string }
 }
 
+/** How a restart that passed its check is told in the summary: what the check was. */
+export function checkedWords(script: RestartScript): string {
+  if (script.healthUrl) return 'health-url answered'
+  return script.healthCommand ? 'health command passed' : 'active'
+}
+
 export function restartScript(
   unit: UnitName,
   healthCommand: string,

@@ -21,6 +21,7 @@ import type { HostKeyPolicy, RestartDeps, RestartSettings, RestartTarget } from 
 import { connectWithRetries, type SshConnection } from './connect.js'
 import type { HostKeyCheck } from './host-keys.js'
 import { readFailureLogs, RemoteStepError, runSteps, type RemoteStep } from './remote-shell.js'
+import { checkedWords } from '../script.js'
 import { remoteSteps, type SshTransportSettings } from './transport.js'
 
 // A release over SSH: one connection per instance for the whole release (lock, upload, switch,
@@ -89,18 +90,18 @@ function instanceRelease(
       const at = (await connected()).where
       const after = [...switchTo(release.id), ...finishSteps(undefined)]
       const previous = await receiveThen(context, steps, at, { archive, output, after })
-      return { previous, checked: checkedWords(context) }
+      return { previous, checked: checkedWords(context.restart.script) }
     },
     async activate(output, finish) {
       await steps(
         [...switchTo(release.id), ...(finish ? finishSteps(finish.previous) : [])],
         output
       )
-      return checkedWords(context)
+      return checkedWords(context.restart.script)
     },
     async rollback(previous, output) {
       await steps(switchTo(previous), output)
-      return checkedWords(context)
+      return checkedWords(context.restart.script)
     },
     async finish(previous, output) {
       await steps(finishSteps(previous), output)
@@ -271,15 +272,6 @@ function unlockStep(context: Context, where: string, unused?: string): RemoteSte
     program: 'rm',
     hint: `Remove ${appDir}/.release-lock on the instance if no run is under way.`
   }
-}
-
-function checkedWords(context: Context): string {
-  const { script } = context.restart
-  return script.healthUrl
-    ? 'health-url answered'
-    : script.healthCommand
-      ? 'health command passed'
-      : 'active'
 }
 
 /** A sink that passes every line on but the marker's, whose rest goes to `found`. */

@@ -4,6 +4,7 @@ import { ActionError } from '../../lib/errors.js'
 import { LineSplitter } from '../../lib/lines.js'
 import { maskSecret, quoteUntrusted, UntrustedOutput, type UntrustedSink } from '../../lib/log.js'
 import { parseRate, type Rate } from '../rate.js'
+import { checkedWords } from '../script.js'
 import {
   downloadAndReceiveCommand,
   lockCommand,
@@ -154,11 +155,7 @@ function instanceRelease(instanceId: string, context: Context): InstanceRelease 
   })
   const pruneAndUnlock = (previous: string | undefined) =>
     `${pruneCommand(appDir, keep, release.id, previous)} && ${unlockCommand(appDir, release.holder)}`
-  const checked = restart.script.healthUrl
-    ? 'health-url answered'
-    : restart.script.healthCommand
-      ? 'health command passed'
-      : 'active'
+  const checked = checkedWords(restart.script)
   return {
     async receive(_archive, output) {
       const { marker } = context
